@@ -1,0 +1,338 @@
+//! What the simulated ACE checks (domain.md section 3.6), for entries that
+//! arrive as JSON (the gateway) or as CATAIR transactions (batch files).
+//!
+//! Rejections (SE90 01) and record-level errors carry the simulator's own
+//! condition codes, listed in [`Condition`]; warnings (SE90 03/13) are
+//! accepted. Outcomes that ACE gives after acceptance (SO60 33 for CN/HK type
+//! 86 from 2025-05-02; 30/34 for the $800 person-per-day limit) are decided in
+//! `release`.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::NaiveDate;
+
+use crate::filing::catair::Record;
+use crate::filing::entry::{Entry, EntryLine, Party};
+use crate::filing::entry_number::EntryNumber;
+use crate::policy::{Policy, countries};
+
+/// Entry types of the CATAIR table.
+pub const ENTRY_TYPES: [&str; 12] = ["01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "52", "86"];
+
+/// The simulator's condition codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    CheckDigit,
+    Reused,
+    EntryType,
+    Missing,
+    BillTypeT,
+    OneBill,
+    Hts,
+    Country,
+    Port,
+    NoEda,
+    Type86Suspended,
+    Type11Value,
+    FilerCode,
+    Vague,
+    Short,
+}
+
+impl Condition {
+    pub fn code(self) -> &'static str {
+        match self {
+            Condition::CheckDigit => "E01",
+            Condition::Reused => "E02",
+            Condition::EntryType => "E03",
+            Condition::Missing => "E04",
+            Condition::BillTypeT => "E05",
+            Condition::OneBill => "E06",
+            Condition::Hts => "E07",
+            Condition::Country => "E08",
+            Condition::Port => "E09",
+            Condition::NoEda => "E10",
+            Condition::Type86Suspended => "E11",
+            Condition::Type11Value => "E12",
+            Condition::FilerCode => "E13",
+            Condition::Vague => "W01",
+            Condition::Short => "W02",
+        }
+    }
+
+    pub fn is_warning(self) -> bool {
+        matches!(self, Condition::Vague | Condition::Short)
+    }
+}
+
+/// One problem found, with the narrative ACE would send (40 characters at most).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub condition: Condition,
+    pub narrative: String,
+    /// The CATAIR record it concerns (record-level SE90 11/13 follow it).
+    pub record: Option<usize>,
+}
+
+fn problem(condition: Condition, narrative: impl Into<String>, record: Option<usize>) -> Problem {
+    let mut n: String = narrative.into();
+    n.truncate(40);
+    Problem { condition, narrative: n.to_ascii_uppercase(), record }
+}
+
+/// What the simulator knows: the filer codes it accepts and the reference
+/// lists (ports, vague terms, the HTS reference) of an s321d policy.
+pub struct Rules {
+    pub filer_codes: BTreeSet<String>,
+    pub policy: Policy,
+}
+
+/// An entry as ACE sees it, plus what only CATAIR can say.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub entry: Entry,
+    /// Bill types of the SE15 records (`M`, `H`, `T`, ...).
+    pub bill_types: Vec<String>,
+    pub has_eda: bool,
+}
+
+impl From<Entry> for Submission {
+    fn from(entry: Entry) -> Submission {
+        let mut bill_types = vec!["H".to_owned()];
+        if !entry.master_bill.is_empty() {
+            bill_types.insert(0, "M".into());
+        }
+        Submission { entry, bill_types, has_eda: true }
+    }
+}
+
+/// The suspension of type 86 for every origin (EO 14324).
+pub fn type86_end() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 8, 29).expect("date")
+}
+
+/// CN/HK lose type 86 (EO 14256).
+pub fn cn_hk_end() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 5, 2).expect("date")
+}
+
+impl Rules {
+    /// Checks a submission; `used` holds entry numbers already filed.
+    pub fn check(&self, s: &Submission, used: &HashSet<String>) -> Vec<Problem> {
+        let e = &s.entry;
+        let mut out = Vec::new();
+        if !self.filer_codes.contains(&e.filer_code) {
+            out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", e.filer_code), Some(0)));
+        }
+        match EntryNumber::parse(&e.entry_number) {
+            Err(_) => out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", Some(0))),
+            Ok(n) if n.filer_code != e.filer_code => out.push(problem(Condition::CheckDigit, "ENTRY NUMBER FILER CODE MISMATCH", Some(0))),
+            Ok(_) if used.contains(&e.entry_number) => out.push(problem(Condition::Reused, "ENTRY NUMBER PREVIOUSLY USED", Some(0))),
+            Ok(_) => {}
+        }
+        if !ENTRY_TYPES.contains(&e.entry_type.as_str()) {
+            out.push(problem(Condition::EntryType, format!("ENTRY TYPE {} INVALID", e.entry_type), Some(0)));
+        }
+        if e.house_bill.trim().is_empty() && e.master_bill.trim().is_empty() {
+            out.push(problem(Condition::Missing, "BILL OF LADING MISSING", Some(1)));
+        }
+        if e.lines.is_empty() {
+            out.push(problem(Condition::Missing, "NO COMMERCIAL LINES", None));
+        }
+        let port_ok = e.port_of_entry.len() == 4 && self.policy.ports.contains(&e.port_of_entry);
+        if !port_ok {
+            out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", e.port_of_entry), Some(0)));
+        }
+        for l in &e.lines {
+            if l.hts.len() != 10 || !l.hts.bytes().all(|b| b.is_ascii_digit()) {
+                out.push(problem(Condition::Hts, format!("LINE {} HTS NOT 10 DIGITS", l.line), None));
+            } else if let Some(reference) = &self.policy.hts_reference {
+                if !reference.codes.contains(&l.hts) {
+                    out.push(problem(Condition::Hts, format!("LINE {} HTS NOT VALID", l.line), None));
+                }
+            }
+            if !countries::is_assigned(&l.origin) {
+                out.push(problem(Condition::Country, format!("LINE {} COUNTRY {} INVALID", l.line, l.origin), None));
+            }
+            let desc = crate::engine::normalize::norm(&l.description);
+            if self.policy.vague_terms.contains(&desc) {
+                out.push(problem(Condition::Vague, format!("LINE {} DESCRIPTION VAGUE", l.line), None));
+            } else if desc.chars().count() < 3 {
+                out.push(problem(Condition::Short, format!("LINE {} DESCRIPTION TOO SHORT", l.line), None));
+            }
+        }
+        if !e.shipper.country.is_empty() && !countries::is_assigned(&e.shipper.country) {
+            out.push(problem(Condition::Country, format!("SHIPPER COUNTRY {} INVALID", e.shipper.country), None));
+        }
+        if e.entry_type == "86" {
+            if !s.has_eda {
+                out.push(problem(Condition::NoEda, "EDA REQUIRED FOR TYPE 86", None));
+            }
+            if s.bill_types.iter().any(|t| t == "T") {
+                out.push(problem(Condition::BillTypeT, "BILL TYPE T NOT ALLOWED FOR TYPE 86", Some(1)));
+            }
+            let houses = s.bill_types.iter().filter(|t| t.as_str() != "M").count();
+            let masters = s.bill_types.iter().filter(|t| t.as_str() == "M").count();
+            if houses > 1 || masters > 1 {
+                out.push(problem(Condition::OneBill, "ONE BILL PER TYPE 86 ENTRY", Some(1)));
+            }
+            if e.arrival_date >= type86_end() {
+                out.push(problem(Condition::Type86Suspended, "TYPE 86 NOT ALLOWED; DE MINIMIS SUSPENDED", Some(0)));
+            }
+        }
+        if e.entry_type == "11" && e.entry_value_usd > 2500 {
+            out.push(problem(Condition::Type11Value, "TYPE 11 VALUE OVER 2500 USD", Some(0)));
+        }
+        out
+    }
+}
+
+/// Rebuilds a submission from one CATAIR transaction (SE10 first).
+pub fn from_transaction(records: &[Record]) -> Submission {
+    let mut entry = Entry {
+        entry_number: String::new(),
+        entry_type: String::new(),
+        filer_code: String::new(),
+        carrier: String::new(),
+        house_bill: String::new(),
+        master_bill: String::new(),
+        arrival_date: NaiveDate::default(),
+        port_of_entry: String::new(),
+        mode_of_transport: String::new(),
+        ior_type: String::new(),
+        ior_number: String::new(),
+        bond_type: String::new(),
+        entry_value_usd: 0,
+        consignee: Party::default(),
+        shipper: Party::default(),
+        seller: None,
+        lines: Vec::new(),
+    };
+    let mut bill_types = Vec::new();
+    let mut has_eda = false;
+    let mut entity: Option<String> = None;
+    for r in records {
+        match r.id() {
+            "SE10" => {
+                entry.filer_code = r.get("filer_code").to_owned();
+                let n = r.get("entry_number");
+                entry.entry_number = if n.len() == 8 { format!("{}-{}-{}", entry.filer_code, &n[..7], &n[7..]) } else { String::new() };
+                entry.entry_type = r.get("entry_type").to_owned();
+                entry.port_of_entry = r.get("port_of_entry").trim().to_owned();
+                entry.entry_value_usd = r.get("entry_value").parse().unwrap_or(0);
+                entry.bond_type = r.get("bond_type").to_owned();
+            }
+            "SE15" => {
+                bill_types.push(r.get("bill_type").to_owned());
+                match r.get("bill_type") {
+                    "M" => entry.master_bill = r.get("bill").to_owned(),
+                    _ => {
+                        entry.house_bill = r.get("bill").to_owned();
+                        entry.carrier = r.get("issuer").to_owned();
+                    }
+                }
+            }
+            "SE20" if r.get("qualifier") == "EDA" => {
+                has_eda = true;
+                entry.arrival_date = NaiveDate::parse_from_str(r.get("value").trim(), "%m%d%y").unwrap_or_default();
+            }
+            "SE30" | "SE50" => entity = Some(r.get("entity_code").to_owned()),
+            "SE36" | "SE56" => {
+                let party = Party {
+                    name: String::new(),
+                    city: r.get("city").to_owned(),
+                    state: r.get("subdivision").to_owned(),
+                    postal_code: r.get("postal_code").to_owned(),
+                    country: r.get("country").to_owned(),
+                    address: String::new(),
+                };
+                match entity.as_deref() {
+                    Some("CN") => entry.consignee = Party { name: entry.consignee.name.clone(), address: entry.consignee.address.clone(), ..party },
+                    Some("SH") => entry.shipper.country = party.country,
+                    _ => {}
+                }
+            }
+            "SE35" if entity.as_deref() == Some("CN") => entry.consignee.address = r.get("text").to_owned(),
+            "SE40" => entry.lines.push(EntryLine {
+                line: r.get("line").parse().unwrap_or(0),
+                origin: r.get("origin").to_owned(),
+                description: r.get("description").to_owned(),
+                hts: String::new(),
+                value_usd: 0,
+            }),
+            "SE60" => {
+                if let Some(l) = entry.lines.last_mut() {
+                    l.hts = r.get("hts").trim().to_owned();
+                    l.value_usd = r.get("value").parse().unwrap_or(0);
+                }
+            }
+            _ => {}
+        }
+        if r.id() == "SE30" && r.get("entity_code") == "CN" {
+            entry.consignee.name = r.get("name").to_owned();
+        }
+    }
+    Submission { entry, bill_types, has_eda }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filing::entry::tests_support::sample;
+
+    fn rules() -> Rules {
+        Rules { filer_codes: ["ABC".to_owned()].into(), policy: Policy::builtin() }
+    }
+
+    fn conditions(s: &Submission, used: &HashSet<String>) -> Vec<&'static str> {
+        rules().check(s, used).iter().map(|p| p.condition.code()).collect()
+    }
+
+    #[test]
+    fn a_clean_type_86_before_the_suspension_passes() {
+        assert!(conditions(&sample().into(), &HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn every_rule_of_section_3_6() {
+        let used = HashSet::new();
+        let with = |f: &dyn Fn(&mut Entry)| {
+            let mut e = sample();
+            f(&mut e);
+            conditions(&e.into(), &used)
+        };
+        assert_eq!(with(&|e| e.entry_number = "ABC-1234567-5".into()), ["E01"]);
+        assert_eq!(conditions(&sample().into(), &["ABC-1234567-6".to_owned()].into()), ["E02"]);
+        assert_eq!(with(&|e| e.entry_type = "99".into()), ["E03"]);
+        assert_eq!(with(&|e| e.lines[0].hts = "6214".into()), ["E07"]);
+        assert_eq!(with(&|e| e.lines[0].origin = "XX".into()), ["E08"]);
+        assert_eq!(with(&|e| e.port_of_entry = "9999".into()), ["E09"]);
+        assert_eq!(with(&|e| e.arrival_date = type86_end()), ["E11"]);
+        assert_eq!(with(&|e| { e.entry_type = "11".into(); e.entry_value_usd = 2501 }), ["E12"]);
+        assert!(with(&|e| { e.entry_type = "11".into(); e.entry_value_usd = 2500 }).is_empty());
+        assert_eq!(with(&|e| e.filer_code = "XYZ".into()), ["E13", "E01"]);
+        assert_eq!(with(&|e| e.lines[0].description = "Gift".into()), ["W01"]);
+        let mut s: Submission = sample().into();
+        s.bill_types = vec!["T".into()];
+        assert_eq!(conditions(&s, &used), ["E05"]);
+        s.bill_types = vec!["H".into(), "H".into()];
+        assert_eq!(conditions(&s, &used), ["E06"]);
+        s.bill_types = vec!["H".into()];
+        s.has_eda = false;
+        assert_eq!(conditions(&s, &used), ["E10"]);
+    }
+
+    #[test]
+    fn transactions_read_back_into_submissions() {
+        let recs = crate::filing::entry::records(&sample()).unwrap();
+        let s = from_transaction(&recs);
+        assert_eq!(s.entry.entry_number, "ABC-1234567-6");
+        assert_eq!(s.entry.house_bill, "DX1001");
+        assert_eq!(s.bill_types, ["M", "H"]);
+        assert!(s.has_eda);
+        assert_eq!(s.entry.arrival_date, sample().arrival_date);
+        assert_eq!(s.entry.lines[0].hts, "6214101000");
+        assert_eq!(s.entry.consignee.postal_code, "94121");
+        assert!(conditions(&s, &HashSet::new()).is_empty());
+    }
+}

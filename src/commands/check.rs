@@ -1,0 +1,88 @@
+//! `s321d check`: validate config, policy and every job file, listing all
+//! problems at once.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::CheckArgs;
+use crate::config::Config;
+use crate::job::Job;
+use crate::policy::{Policy, Problem, Problems};
+
+/// Every `*.toml` in a folder, sorted.
+pub fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
+    let mut problems = Vec::new();
+    let cfg = match Config::load_unchecked(config) {
+        Ok(c) => {
+            if let Err(p) = c.validate() {
+                problems.extend(p.0);
+            }
+            Some(c)
+        }
+        Err(p) => {
+            problems.extend(p.0);
+            None
+        }
+    };
+    let policy_path = args.policy.clone().or_else(|| cfg.as_ref().and_then(Config::policy_path));
+    let policy = match &policy_path {
+        Some(p) => Policy::load(p),
+        None => Ok(Policy::builtin()),
+    };
+    if let Err(p) = &policy {
+        problems.extend(p.0.clone());
+    }
+    let loaded = match (&cfg, args.jobs.is_empty()) {
+        // Every job in the jobs folder, with the sources they name.
+        (Some(cfg), true) => crate::intake::load_jobs(cfg, &mut problems).len(),
+        _ => {
+            let jobs = if args.jobs.is_empty() {
+                job_files(Path::new("jobs")).unwrap_or_default()
+            } else {
+                args.jobs.clone()
+            };
+            let mut names = std::collections::BTreeMap::new();
+            let mut n = 0;
+            for path in &jobs {
+                match Job::load(path) {
+                    Ok(job) => {
+                        n += 1;
+                        if let Some(other) = names.insert(job.name.clone(), path.clone()) {
+                            problems.push(Problem {
+                                file: path.display().to_string(),
+                                key: "name".into(),
+                                message: format!("{:?} is also the name of {}", job.name, other.display()),
+                            });
+                        }
+                    }
+                    Err(p) => problems.extend(p.0),
+                }
+            }
+            n
+        }
+    };
+    if !problems.is_empty() {
+        eprintln!("s321d check: {} problem(s)", problems.len());
+        return super::report_problems(&Problems(problems));
+    }
+    let policy = policy.expect("checked above");
+    println!(
+        "s321d check: ok: config ({}), policy {} ({} regimes, {} ports, sha256 {}), {loaded} job file(s)",
+        cfg.as_ref().and_then(|c| c.loaded_from.as_ref()).map_or("built-in defaults".into(), |p| p.display().to_string()),
+        policy.source,
+        policy.regimes.len(),
+        policy.ports.len(),
+        &policy.digest[..12],
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,54 @@
+//! `s321d file --run RUN_ID`: file a finished run's eligible shipments by
+//! hand (the same step a job with `[filing]` runs after each run), or
+//! `s321d file --poll` to read ACE's responses and notifications.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::intake::Context;
+use crate::job::FilingTransport;
+use crate::state::intake::IntakeStore;
+use crate::state::ledger::LedgerStore;
+
+pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<FilingTransport>, poll: bool) -> ExitCode {
+    let cfg = match Config::load(config) {
+        Ok(c) => c,
+        Err(p) => return super::report_problems(&p),
+    };
+    crate::telemetry::init(cfg.log.format, &cfg.log.level);
+    let ctx = match Context::load(cfg) {
+        Ok(c) => c,
+        Err(p) => return super::report_problems(&p),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        if let Some(run_id) = run_id {
+            let run = ctx.db(|s| s.run(run_id))?.ok_or_else(|| anyhow::anyhow!("no run {run_id} in the state store"))?;
+            let job = ctx.job(&run.job).ok_or_else(|| anyhow::anyhow!("run {run_id} belongs to job {}, which is not loaded", run.job))?;
+            let transport = transport.or(job.filing).unwrap_or(FilingTransport::Http);
+            let report = crate::filing::file_run(&ctx, &job, run_id, transport).await?;
+            println!(
+                "s321d file: run {run_id}: {} entr(ies) filed over {}, {} already filed, {} need a formal entry, {} not answered yet",
+                report.filed,
+                transport.as_str(),
+                report.already_filed,
+                report.formal,
+                report.not_sent
+            );
+        } else if poll {
+            crate::filing::reconcile(&ctx).await?;
+        }
+        let counts = ctx.db(|s| s.filing_counts())?;
+        let text: Vec<String> = counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+        println!("  ledger: {}", if text.is_empty() { "empty".into() } else { text.join(", ") });
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(super::EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! One module per CLI command; each returns the process exit code.
+
+pub mod ace_sim;
+pub mod check;
+pub mod file;
+pub mod replay;
+pub mod run;
+pub mod run_job;
+pub mod validate;
+
+use std::process::ExitCode;
+
+use crate::policy::Problems;
+
+/// Exit status for bad arguments, config, job or policy.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when a file could not be read or a run failed.
+pub const EXIT_FAILED: u8 = 1;
+
+/// Prints problems to stderr and returns the usage exit code.
+pub fn report_problems(problems: &Problems) -> ExitCode {
+    for p in &problems.0 {
+        eprintln!("error: {p}");
+    }
+    ExitCode::from(EXIT_USAGE)
+}

@@ -1,0 +1,134 @@
+//! `s321d validate`: run the engine over files given on the command line
+//! (contract section 7). Nothing is filed; outputs go to `--out`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tracing::{error, info};
+
+use super::{EXIT_FAILED, EXIT_USAGE, report_problems};
+use crate::cli::ValidateArgs;
+use crate::config::Config;
+use crate::engine::{self, RunFile, RunRequest, RunSummary, rules::Severity};
+use crate::job::{self, Job};
+use crate::policy::{Policy, Problems};
+use crate::state::{self, HistoryStore};
+
+pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
+    let cfg = match Config::load(config) {
+        Ok(c) => c,
+        Err(p) => return report_problems(&p),
+    };
+    crate::telemetry::init(cfg.log.format, &cfg.log.level);
+
+    let mut problems = Vec::new();
+    let mut jobs = Vec::new();
+    for path in &args.jobs {
+        match Job::load(path) {
+            Ok(j) => jobs.push(j),
+            Err(p) => problems.extend(p.0),
+        }
+    }
+    let policy = match args.policy.clone().or_else(|| cfg.policy_path()) {
+        Some(p) => Policy::load(&p),
+        None => Ok(Policy::builtin()),
+    };
+    let policy = match policy {
+        Ok(p) => Some(p),
+        Err(p) => {
+            problems.extend(p.0);
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return report_problems(&Problems(problems));
+    }
+    let policy = Arc::new(policy.expect("checked above"));
+    let jobs: Vec<Arc<Job>> = jobs.into_iter().map(Arc::new).collect();
+
+    let mut files = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let plain: Vec<Job> = jobs.iter().map(|j| (**j).clone()).collect();
+        match job::job_for(&plain, &name) {
+            Some(j) => {
+                let job = jobs.iter().find(|x| x.path == j.path && x.name == j.name).cloned().expect("same list");
+                files.push(RunFile { name, path: path.clone(), sha256: None, job });
+            }
+            None => {
+                eprintln!("error: {}: no --job pattern matches the file name {name:?}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.clone());
+    let mut store = if args.no_history {
+        None
+    } else {
+        match state::open_sqlite(&data_dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
+    };
+    let run_id = uuid::Uuid::now_v7().to_string();
+    info!(run.id = %run_id, files = files.len(), history = store.is_some(), "Starting validate run {run_id}.");
+    let request = RunRequest {
+        run_id,
+        files,
+        policy,
+        out_dir: args.out.clone(),
+        history: store.as_mut().map(|s| s as &mut dyn HistoryStore),
+        record_history: true,
+        chunk_rows: args.chunk_rows.max(1),
+    };
+    match engine::run(request) {
+        Ok(summary) => {
+            print_summary(&summary);
+            if summary.unreadable_files().next().is_some() { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            error!("Validate run failed: {e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The short human summary on stdout.
+pub fn print_summary(s: &RunSummary) {
+    println!(
+        "s321d validate: run {}: {} file(s), {} line(s), {} shipment(s) in {} ms",
+        s.run_id,
+        s.files.len(),
+        s.lines,
+        s.shipments,
+        s.duration_ms
+    );
+    println!(
+        "  findings: {} error, {} warning, {} info",
+        s.count(Severity::Error),
+        s.count(Severity::Warning),
+        s.count(Severity::Info)
+    );
+    if !s.findings_by_rule.is_empty() {
+        let by_rule: Vec<String> = s.findings_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("  by rule: {}", by_rule.join(", "));
+    }
+    let order = ["hold", "duplicate", "01", "86", "11"];
+    let by_route: Vec<String> =
+        order.iter().map(|d| format!("{d} {}", s.dispositions.get(*d).copied().unwrap_or(0))).collect();
+    println!("  dispositions: {}", by_route.join(", "));
+    for f in s.unreadable_files() {
+        println!("  unreadable: {} ({})", f.name, f.unreadable.as_deref().unwrap_or(""));
+    }
+    if s.new_history > 0 {
+        println!("  history: {} new shipment(s) recorded", s.new_history);
+    }
+    let outs: Vec<String> = s.outputs.iter().map(|p| p.display().to_string()).collect();
+    println!("  wrote {}", outs.join(", "));
+}

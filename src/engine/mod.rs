@@ -1,0 +1,325 @@
+//! The rule engine: one *run* over a list of manifest files, from bytes to
+//! findings, dispositions and new history (contract sections 4-7).
+//!
+//! Stages, each a polars plan:
+//! 1. `line_rules`: per chunk, normalise and apply the line rules; keep compact
+//!    line facts, stream findings straight to the output writers.
+//! 2. `file_rules`: per file, D001 and D002 on that file's line facts.
+//! 3. `shipment_rules`: per run, shipments, D003/D004/L001-L003 with history,
+//!    and routing.
+//!
+//! A reader thread parses the next chunk while polars evaluates the current one.
+//! The engine never files, sends or moves anything: callers (`validate`, the
+//! daemon, `replay`) decide what to do with a [`RunSummary`].
+
+pub mod file_rules;
+pub mod kernels;
+pub mod line_rules;
+pub mod normalize;
+pub mod output;
+pub mod rules;
+pub mod shipment_rules;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::job::Job;
+use crate::manifest::{self, FileIssues, Input, columns as c};
+use crate::policy::Policy;
+use crate::state::HistoryStore;
+use rules::{Rule, RuleSet, Severity};
+
+/// Columns of the internal findings frames, in output order (`file` becomes
+/// `source_file` when written).
+pub const FINDING_COLUMNS: [&str; 9] =
+    [c::FILE, "record", "carrier", "house_bill", "line_no", "rule", "severity", "field", "message"];
+
+/// Projects rows that fired `rule` into the findings schema.
+pub(crate) fn finding_frame(rows: LazyFrame, rule: Rule, record: Expr, line_no: Expr, field: Expr, message: Expr) -> LazyFrame {
+    rows.select([
+        col(c::FILE),
+        record.cast(DataType::UInt32).alias("record"),
+        col(c::K_CARRIER).alias("carrier"),
+        col(c::K_HOUSE_BILL).alias("house_bill"),
+        line_no.cast(DataType::String).alias("line_no"),
+        lit(rule.code()).alias("rule"),
+        lit(rule.severity().as_str()).alias("severity"),
+        field.cast(DataType::String).alias("field"),
+        message.alias("message"),
+    ])
+}
+
+/// A left join that keeps the left frame's row order.
+pub(crate) fn left_join_keep_order() -> JoinArgs {
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.maintain_order = MaintainOrderJoin::Left;
+    args
+}
+
+/// One file of a run.
+#[derive(Debug, Clone)]
+pub struct RunFile {
+    /// The name written in outputs (the file's base name).
+    pub name: String,
+    pub path: PathBuf,
+    /// SHA-256 if the caller already knows it (the daemon does); else computed
+    /// when history needs it.
+    pub sha256: Option<String>,
+    /// The job that reads it.
+    pub job: Arc<Job>,
+}
+
+/// A run to evaluate.
+pub struct RunRequest<'a> {
+    pub run_id: String,
+    pub files: Vec<RunFile>,
+    pub policy: Arc<Policy>,
+    pub out_dir: PathBuf,
+    /// `None` runs without history (`--no-history`): nothing read, nothing recorded.
+    pub history: Option<&'a mut (dyn HistoryStore + 'a)>,
+    /// Whether this run's new shipments are added to history (false for replays,
+    /// which re-evaluate what history already holds).
+    pub record_history: bool,
+    pub chunk_rows: usize,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone)]
+pub struct FileSummary {
+    pub name: String,
+    pub job: String,
+    pub sha256: String,
+    pub records: u64,
+    /// F001's reason, when the file could not be read at all.
+    pub unreadable: Option<String>,
+}
+
+/// The outcome of a run, for the CLI, the daemon's run summary and metrics.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub files: Vec<FileSummary>,
+    pub lines: u64,
+    pub shipments: u64,
+    pub findings_by_rule: BTreeMap<Rule, u64>,
+    pub dispositions: BTreeMap<String, u64>,
+    pub new_history: u64,
+    pub outputs: Vec<PathBuf>,
+    pub policy_digest: String,
+    pub duration_ms: u128,
+}
+
+impl RunSummary {
+    /// Findings of one severity.
+    pub fn count(&self, severity: Severity) -> u64 {
+        self.findings_by_rule.iter().filter(|(r, _)| r.severity() == severity).map(|(_, n)| n).sum()
+    }
+
+    /// Files that could not be read (F001).
+    pub fn unreadable_files(&self) -> impl Iterator<Item = &FileSummary> {
+        self.files.iter().filter(|f| f.unreadable.is_some())
+    }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Where a run's time went (logged at debug level).
+#[derive(Default)]
+struct StageTiming {
+    reading: std::time::Duration,
+    line_rules: std::time::Duration,
+    file_rules: std::time::Duration,
+    run_rules: std::time::Duration,
+    writing: std::time::Duration,
+}
+
+enum Message {
+    Chunk(DataFrame),
+    FileDone(FileIssues),
+}
+
+/// Evaluates a run and writes `findings.csv`, `findings.parquet` and
+/// `dispositions.csv` into `out_dir` (atomically: a reader never sees a half
+/// file). History is consulted and, when the outputs are in place, updated.
+pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let RunRequest { run_id, files, policy, out_dir, mut history, record_history, chunk_rows } = request;
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    let mut writer = output::BackgroundWriter::start(output::FindingsWriter::create(&out_dir, &run_id, names)?)?;
+
+    let need_sha = history.is_some();
+    let mut shas = Vec::with_capacity(files.len());
+    for f in &files {
+        shas.push(match (&f.sha256, need_sha) {
+            (Some(s), _) => s.clone(),
+            (None, true) => sha256_file(&f.path).unwrap_or_default(),
+            (None, false) => String::new(),
+        });
+    }
+
+    let ctx = line_rules::LineContext::new(policy.clone());
+    let (tx, rx) = crossbeam_channel::bounded::<anyhow::Result<Message>>(2);
+    let reader_files = files.clone();
+    let reader = std::thread::Builder::new().name("s321d-reader".into()).spawn(move || {
+        for (idx, f) in reader_files.iter().enumerate() {
+            let mut send_chunk = |df: DataFrame| -> anyhow::Result<()> {
+                tx.send(Ok(Message::Chunk(df))).map_err(|_| anyhow::anyhow!("the engine stopped"))
+            };
+            let result = manifest::read(&f.job.format, Input::Path(&f.path), idx as u32, chunk_rows, &mut send_chunk)
+                .with_context(|| format!("cannot read {}", f.path.display()));
+            let stop = result.is_err();
+            if tx.send(result.map(Message::FileDone)).is_err() || stop {
+                return;
+            }
+        }
+    })?;
+
+    let mut summaries = Vec::with_capacity(files.len());
+    let mut metas = Vec::with_capacity(files.len());
+    let mut run_shipments: Vec<DataFrame> = Vec::new();
+    let mut run_signatures: Vec<DataFrame> = Vec::new();
+    let mut file_facts: Vec<DataFrame> = Vec::new();
+    let mut lines = 0u64;
+    let mut current = 0usize;
+    let mut timing = StageTiming::default();
+    let mut waited = Instant::now();
+    for message in rx {
+        timing.reading += waited.elapsed();
+        match message? {
+            Message::Chunk(chunk) => {
+                lines += chunk.height() as u64;
+                let t = Instant::now();
+                let out = line_rules::evaluate(chunk, &ctx, &files[current].job.format)?;
+                timing.line_rules += t.elapsed();
+                let t = Instant::now();
+                writer.write(out.findings)?;
+                timing.writing += t.elapsed();
+                file_facts.push(out.facts);
+            }
+            Message::FileDone(issues) => {
+                let f = &files[current];
+                let mut errors = RuleSet::default();
+                writer.write(output::file_findings(current as u32, &f.job, &issues, &mut errors)?)?;
+                if !file_facts.is_empty() {
+                    let t = Instant::now();
+                    let facts = concat_frames(std::mem::take(&mut file_facts))?;
+                    let out = file_rules::evaluate(facts)?;
+                    timing.file_rules += t.elapsed();
+                    writer.write(out.findings)?;
+                    run_shipments.push(out.shipments);
+                    run_signatures.push(out.line_signatures);
+                }
+                summaries.push(FileSummary {
+                    name: f.name.clone(),
+                    job: f.job.name.clone(),
+                    sha256: shas[current].clone(),
+                    records: u64::from(issues.records),
+                    unreadable: issues.unreadable.clone(),
+                });
+                metas.push(shipment_rules::FileMeta { name: f.name.clone(), sha256: shas[current].clone(), errors });
+                current += 1;
+            }
+        }
+        waited = Instant::now();
+    }
+    reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+    anyhow::ensure!(current == files.len(), "the reader stopped after {current} of {} files", files.len());
+
+    let t = Instant::now();
+    let (shipments, signatures) = if run_shipments.is_empty() {
+        let empty = file_rules::evaluate(empty_line_facts())?;
+        (empty.shipments, empty.line_signatures)
+    } else {
+        (concat_frames(run_shipments)?, concat_frames(run_signatures)?)
+    };
+    let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
+    timing.run_rules += t.elapsed();
+    let t = Instant::now();
+    writer.write(out.findings)?;
+    let dispositions = output::write_dispositions(&out_dir, &run_id, &out.dispositions)?;
+    let (findings_by_rule, mut outputs) = writer.finish()?;
+    outputs.push(dispositions);
+    timing.writing += t.elapsed();
+    tracing::debug!(
+        run.id = %run_id,
+        waiting_for_reader_ms = timing.reading.as_millis() as u64,
+        line_rules_ms = timing.line_rules.as_millis() as u64,
+        file_rules_ms = timing.file_rules.as_millis() as u64,
+        run_rules_ms = timing.run_rules.as_millis() as u64,
+        writing_ms = timing.writing.as_millis() as u64,
+        "Stage timings of run {run_id}."
+    );
+
+    let new_history = match history.as_deref_mut() {
+        Some(h) if record_history => h.record_shipments(&out.new_history)?,
+        _ => 0,
+    };
+    let mut disposition_counts = BTreeMap::new();
+    for d in out.dispositions.column("disposition")?.str()?.iter().flatten() {
+        *disposition_counts.entry(d.to_owned()).or_insert(0) += 1;
+    }
+    Ok(RunSummary {
+        run_id,
+        files: summaries,
+        lines,
+        shipments: out.dispositions.height() as u64,
+        findings_by_rule,
+        dispositions: disposition_counts,
+        new_history,
+        outputs,
+        policy_digest: policy.digest.clone(),
+        duration_ms: started.elapsed().as_millis(),
+    })
+}
+
+fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut it = frames.into_iter();
+    let mut first = it.next().expect("at least one frame");
+    for f in it {
+        first.vstack_mut_owned(f)?;
+    }
+    first.rechunk_mut();
+    Ok(first)
+}
+
+/// Line facts of a run with no readable line, in the line stage's schema.
+fn empty_line_facts() -> DataFrame {
+    let col = |name: &str, dt: DataType| Column::new_empty(name.into(), &dt);
+    DataFrame::new(
+        0,
+        vec![
+            col(c::FILE, DataType::UInt32),
+            col(c::RECORD, DataType::UInt32),
+            col(c::SHIP_HI, DataType::UInt64),
+            col(c::SHIP_LO, DataType::UInt64),
+            col(c::K_CARRIER, DataType::String),
+            col(c::K_HOUSE_BILL, DataType::String),
+            col(c::K_LINE, DataType::String),
+            col(c::ROW_HASH_HI, DataType::UInt64),
+            col(c::ROW_HASH_LO, DataType::UInt64),
+            col(c::USD, DataType::Int128),
+            col(c::DATE, DataType::Date),
+            col(c::CONSIGNEE_KEY, DataType::String),
+            col(c::LINE_SIGNATURE, DataType::UInt64),
+            col(c::ERRORS, DataType::UInt32),
+            col(c::E001, DataType::Boolean),
+            col(c::E003, DataType::Boolean),
+        ],
+    )
+    .expect("empty columns")
+}

@@ -1,0 +1,285 @@
+//! The run's output files (contract section 7): `findings.csv`,
+//! `findings.parquet` and `dispositions.csv`.
+//!
+//! Findings stream out chunk by chunk as the stages produce them, so millions of
+//! findings never sit in memory. Every file is written under a temporary name,
+//! synced, then renamed into place: a reader sees the old file or the whole new
+//! one, never half of one.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use polars::prelude::*;
+
+use super::rules::{Rule, RuleSet};
+use super::FINDING_COLUMNS;
+use crate::job::Job;
+use crate::manifest::{FileIssues, columns as c};
+
+/// `findings.csv` / `findings.parquet` columns, as the contract names them.
+pub const FINDINGS_HEADER: [&str; 9] =
+    ["source_file", "record", "carrier", "house_bill", "line_no", "rule", "severity", "field", "message"];
+
+/// `dispositions.csv` columns.
+pub const DISPOSITIONS_HEADER: [&str; 9] = [
+    "source_file",
+    "carrier",
+    "house_bill",
+    "arrival_date",
+    "consignee_key",
+    "lines",
+    "total_usd",
+    "disposition",
+    "reasons",
+];
+
+/// A file being written under a temporary name.
+struct Staged {
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl Staged {
+    fn new(dir: &Path, name: &str, run_id: &str) -> Staged {
+        Staged { tmp: dir.join(format!(".{name}.{run_id}.tmp")), dest: dir.join(name) }
+    }
+
+    fn create(&self) -> anyhow::Result<File> {
+        File::create(&self.tmp).with_context(|| format!("cannot create {}", self.tmp.display()))
+    }
+
+    /// Syncs the temporary file and renames it into place.
+    fn commit(&self, file: File) -> anyhow::Result<PathBuf> {
+        file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.dest)
+            .with_context(|| format!("cannot move {} into place", self.dest.display()))?;
+        Ok(self.dest.clone())
+    }
+}
+
+/// Syncs a directory so renames in it survive a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Streams findings to CSV and Parquet.
+pub struct FindingsWriter {
+    names: Vec<String>,
+    csv: csv::Writer<BufWriter<File>>,
+    csv_file: Staged,
+    parquet: polars::io::parquet::write::BatchedWriter<File>,
+    parquet_file: Staged,
+    counts: BTreeMap<Rule, u64>,
+    dir: PathBuf,
+}
+
+fn parquet_schema() -> Schema {
+    Schema::from_iter([
+        Field::new("source_file".into(), DataType::String),
+        Field::new("record".into(), DataType::UInt32),
+        Field::new("carrier".into(), DataType::String),
+        Field::new("house_bill".into(), DataType::String),
+        Field::new("line_no".into(), DataType::String),
+        Field::new("rule".into(), DataType::String),
+        Field::new("severity".into(), DataType::String),
+        Field::new("field".into(), DataType::String),
+        Field::new("message".into(), DataType::String),
+    ])
+}
+
+impl FindingsWriter {
+    /// Opens both files in `dir`; `names` maps the `file` index to `source_file`.
+    pub fn create(dir: &Path, run_id: &str, names: Vec<String>) -> anyhow::Result<FindingsWriter> {
+        let csv_file = Staged::new(dir, "findings.csv", run_id);
+        let mut csv = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, csv_file.create()?));
+        csv.write_record(FINDINGS_HEADER)?;
+        let parquet_file = Staged::new(dir, "findings.parquet", run_id);
+        let parquet = ParquetWriter::new(parquet_file.create()?)
+            .with_compression(ParquetCompression::Snappy)
+            .batched(&parquet_schema())?;
+        Ok(FindingsWriter { names, csv, csv_file, parquet, parquet_file, counts: BTreeMap::new(), dir: dir.to_owned() })
+    }
+
+    /// Appends findings (the internal schema, [`FINDING_COLUMNS`]).
+    pub fn write(&mut self, findings: &DataFrame) -> anyhow::Result<()> {
+        if findings.height() == 0 {
+            return Ok(());
+        }
+        // One chunk per column makes row access O(1) and suits the parquet writer.
+        let mut findings = findings.clone();
+        findings.rechunk_mut();
+        let findings = &findings;
+        let file = findings.column(c::FILE)?.u32()?;
+        let record = findings.column("record")?.u32()?;
+        let text: Vec<&StringChunked> = FINDING_COLUMNS[2..]
+            .iter()
+            .map(|n| findings.column(n).and_then(|c| c.str()))
+            .collect::<PolarsResult<_>>()?;
+        let mut source = StringChunkedBuilder::new("source_file".into(), findings.height());
+        let mut num = itoa_buf();
+        for i in 0..findings.height() {
+            let name = file.get(i).and_then(|f| self.names.get(f as usize)).map_or("", String::as_str);
+            source.append_value(name);
+            let rec = record.get(i).map_or("", |r| num.format(r));
+            let rule = text[3].get(i).unwrap_or("");
+            if let Some(r) = Rule::from_code(rule) {
+                *self.counts.entry(r).or_insert(0) += 1;
+            }
+            self.csv.write_record([
+                name.as_bytes(),
+                rec.as_bytes(),
+                text[0].get(i).unwrap_or("").as_bytes(),
+                text[1].get(i).unwrap_or("").as_bytes(),
+                text[2].get(i).unwrap_or("").as_bytes(),
+                rule.as_bytes(),
+                text[4].get(i).unwrap_or("").as_bytes(),
+                text[5].get(i).unwrap_or("").as_bytes(),
+                text[6].get(i).unwrap_or("").as_bytes(),
+            ])?;
+        }
+        let mut batch = findings.select(FINDING_COLUMNS[1..].iter().copied())?;
+        batch.insert_column(0, source.finish().into_column())?;
+        self.parquet.write_batch(&batch)?;
+        Ok(())
+    }
+
+    /// Closes both files and moves them into place. Returns the count of
+    /// findings per rule and the paths written.
+    pub fn finish(self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
+        let FindingsWriter { csv, csv_file, parquet, parquet_file, counts, dir, .. } = self;
+        let file = csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
+        let file = file.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
+        let csv_path = csv_file.commit(file)?;
+        parquet.finish()?;
+        // The batched writer owns the file; reopen to sync before the rename.
+        let file = File::options().write(true).open(&parquet_file.tmp)?;
+        let parquet_path = parquet_file.commit(file)?;
+        sync_dir(&dir).ok();
+        Ok((counts, vec![csv_path, parquet_path]))
+    }
+}
+
+/// A [`FindingsWriter`] on its own thread, so serialising findings overlaps
+/// with evaluating the next chunk. Frames queue on a short bounded channel.
+pub struct BackgroundWriter {
+    tx: Option<crossbeam_channel::Sender<DataFrame>>,
+    handle: Option<std::thread::JoinHandle<anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)>>>,
+}
+
+impl BackgroundWriter {
+    pub fn start(writer: FindingsWriter) -> anyhow::Result<BackgroundWriter> {
+        let (tx, rx) = crossbeam_channel::bounded::<DataFrame>(4);
+        let handle = std::thread::Builder::new().name("s321d-writer".into()).spawn(move || {
+            let mut writer = writer;
+            for frame in rx {
+                writer.write(&frame)?;
+            }
+            writer.finish()
+        })?;
+        Ok(BackgroundWriter { tx: Some(tx), handle: Some(handle) })
+    }
+
+    /// Queues findings; fails if the writer thread has stopped (its error
+    /// comes back from [`BackgroundWriter::finish`]).
+    pub fn write(&mut self, findings: DataFrame) -> anyhow::Result<()> {
+        if findings.height() == 0 {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().expect("not finished");
+        if tx.send(findings).is_err() {
+            return Err(self.join().err().unwrap_or_else(|| anyhow::anyhow!("the findings writer stopped")));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h.join().map_err(|_| anyhow::anyhow!("the findings writer panicked"))?,
+            None => Err(anyhow::anyhow!("the findings writer already stopped")),
+        }
+    }
+
+    /// Waits for every queued frame, then closes and moves the files into place.
+    pub fn finish(mut self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
+        self.join()
+    }
+}
+
+/// A small integer formatter that does not allocate per call.
+struct ItoaBuf(String);
+
+fn itoa_buf() -> ItoaBuf {
+    ItoaBuf(String::with_capacity(12))
+}
+
+impl ItoaBuf {
+    fn format(&mut self, n: u32) -> &str {
+        use std::fmt::Write as _;
+        self.0.clear();
+        let _ = write!(self.0, "{n}");
+        &self.0
+    }
+}
+
+/// F001/F002/F003 findings of one file. Adds the file-level error rules that
+/// hold every shipment of the file to `errors`.
+pub fn file_findings(file: u32, job: &Job, issues: &FileIssues, errors: &mut RuleSet) -> PolarsResult<DataFrame> {
+    let carrier = job.format.constants.get(c::CARRIER).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let mut rows: Vec<(Option<u32>, Rule, String, String)> = Vec::new();
+    if let Some(reason) = &issues.unreadable {
+        rows.push((None, Rule::F001, String::new(), format!("the file cannot be read: {reason}")));
+        errors.insert(Rule::F001);
+    }
+    for m in &issues.missing_columns {
+        rows.push((
+            None,
+            Rule::F002,
+            m.canonical.clone(),
+            format!("column {:?} (mapped to {}) is not in the file", m.source, m.canonical),
+        ));
+        errors.insert(Rule::F002);
+    }
+    for m in &issues.malformed {
+        rows.push((Some(m.record), Rule::F003, String::new(), format!("record {} {}", m.record, m.message)));
+    }
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new(c::FILE.into(), vec![file; n]),
+            Column::new("record".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            Column::new("carrier".into(), vec![carrier.as_str(); n]),
+            Column::new("house_bill".into(), vec![""; n]),
+            Column::new("line_no".into(), vec![""; n]),
+            Column::new("rule".into(), rows.iter().map(|r| r.1.code()).collect::<Vec<_>>()),
+            Column::new("severity".into(), rows.iter().map(|r| r.1.severity().as_str()).collect::<Vec<_>>()),
+            Column::new("field".into(), rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>()),
+            Column::new("message".into(), rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// Writes `dispositions.csv` from the run stage's frame.
+pub fn write_dispositions(dir: &Path, run_id: &str, dispositions: &DataFrame) -> anyhow::Result<PathBuf> {
+    let staged = Staged::new(dir, "dispositions.csv", run_id);
+    let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, staged.create()?));
+    w.write_record(DISPOSITIONS_HEADER)?;
+    let cols: Vec<StringChunked> = DISPOSITIONS_HEADER
+        .iter()
+        .map(|n| dispositions.column(n).and_then(|c| c.cast(&DataType::String)).and_then(|c| c.str().cloned()))
+        .collect::<PolarsResult<_>>()?;
+    for i in 0..dispositions.height() {
+        w.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))?;
+    }
+    let mut buf = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
+    buf.flush()?;
+    let file = buf.into_inner().map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
+    let path = staged.commit(file)?;
+    sync_dir(dir).ok();
+    Ok(path)
+}

@@ -1,0 +1,354 @@
+//! Transport B: a broker's (or service provider's) ACE gateway, JSON over
+//! HTTPS, through reqwest.
+//!
+//! The protocol (`s321d ace-sim` serves the same):
+//! - `POST /v1/entries` with the entry as JSON, `Authorization: Bearer
+//!   <token>` and `Idempotency-Key: <entry number>`: `200` with
+//!   `{entry_number, status: accepted|rejected|held, condition, code,
+//!   narrative, warnings}`; the same key again returns the same answer.
+//! - `GET /v1/entries/<entry number>`: that answer, with the latest release
+//!   status; `404` if the gateway never received the entry.
+//! - `GET /v1/notifications?after=<seq>`: status notifications (SO60
+//!   dispositions) in order, `{notifications: [{seq, entry_number, code,
+//!   narrative}], next}`.
+//!
+//! Timeouts, dropped connections, `429` and `5xx` are retried with jittered
+//! exponential backoff; any other `4xx` is a rejection of the entry, recorded
+//! and never retried — except `401`/`403`, which say the token is wrong: the
+//! run stops (entries stay `pending`, reconciled once the token is fixed).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::{Mutex, Semaphore};
+use tracing::warn;
+
+use super::entry::Entry;
+use super::{Response, release_state};
+use crate::intake::Context;
+use crate::intake::retry::RetryPolicy;
+use crate::state::ledger::{FilingState, LedgerStore};
+
+/// The gateway's answer about one entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Answer {
+    pub entry_number: String,
+    pub status: String,
+    #[serde(default)]
+    pub condition: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub narrative: String,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Latest release disposition (`GET` only).
+    #[serde(default)]
+    pub release: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Notifications {
+    notifications: Vec<Note>,
+    next: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Note {
+    entry_number: String,
+    code: String,
+    #[serde(default)]
+    narrative: String,
+    seq: u64,
+}
+
+/// A configured gateway client.
+pub struct Gateway {
+    client: reqwest::Client,
+    base: String,
+    token: SecretString,
+    retry: RetryPolicy,
+    /// Next moment a request may start (rate limit).
+    next_slot: Mutex<Instant>,
+    interval: Option<Duration>,
+}
+
+/// Why a send did not get an answer.
+#[derive(Debug)]
+enum SendError {
+    /// Worth retrying (timeouts, 429, 5xx, connection trouble).
+    Transient(String),
+    /// The token is refused: stop.
+    Unauthorized(String),
+}
+
+impl Gateway {
+    pub fn new(ctx: &Context) -> anyhow::Result<Gateway> {
+        let h = &ctx.config.filing.http;
+        let token = if h.token_file.is_empty() {
+            SecretString::from(String::new())
+        } else {
+            let text = std::fs::read_to_string(&h.token_file).with_context(|| format!("cannot read the gateway token from {}", h.token_file))?;
+            SecretString::from(text.trim().to_owned())
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(h.timeout_secs))
+            .connect_timeout(Duration::from_secs(h.timeout_secs))
+            .pool_max_idle_per_host(h.concurrency)
+            .build()?;
+        Ok(Gateway {
+            client,
+            base: h.url.trim_end_matches('/').to_owned(),
+            token,
+            retry: RetryPolicy { attempts: h.retry_attempts.max(1), initial: Duration::from_millis(h.retry_initial_ms) },
+            next_slot: Mutex::new(Instant::now()),
+            interval: (h.rate_per_sec > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(h.rate_per_sec))),
+        })
+    }
+
+    async fn pace(&self) {
+        let Some(interval) = self.interval else { return };
+        let wait = {
+            let mut next = self.next_slot.lock().await;
+            let now = Instant::now();
+            let at = (*next).max(now);
+            *next = at + interval;
+            at - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.token.expose_secret().is_empty() { req } else { req.bearer_auth(self.token.expose_secret()) }
+    }
+
+    /// One POST: `Ok(answer)` for an answer about the entry (accepted,
+    /// rejected — a 4xx is an answer), `Err` when no answer came.
+    async fn post_once(&self, entry_json: &str, number: &str) -> Result<Answer, SendError> {
+        self.pace().await;
+        let req = self
+            .client
+            .post(format!("{}/v1/entries", self.base))
+            .header("Idempotency-Key", number)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(entry_json.to_owned());
+        let resp = self.auth(req).send().await.map_err(|e| SendError::Transient(describe(&e)))?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| SendError::Transient(describe(&e)))?;
+        if status.is_success() || (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 429)) {
+            let mut answer: Answer = serde_json::from_str(&body).unwrap_or(Answer {
+                entry_number: number.into(),
+                status: if status.is_success() { "accepted".into() } else { "rejected".into() },
+                condition: String::new(),
+                code: status.as_u16().to_string(),
+                narrative: body.chars().take(200).collect(),
+                warnings: Vec::new(),
+                release: None,
+            });
+            if !status.is_success() {
+                answer.status = "rejected".into();
+                if answer.code.is_empty() {
+                    answer.code = status.as_u16().to_string();
+                }
+            }
+            return Ok(answer);
+        }
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(SendError::Unauthorized(format!("the gateway refused the token ({status})")));
+        }
+        Err(SendError::Transient(format!("{status}: {}", body.chars().take(200).collect::<String>())))
+    }
+
+    /// POST with retries on timeouts, 429 and 5xx.
+    async fn post(&self, entry_json: &str, number: &str) -> Result<Answer, SendError> {
+        let mut attempt = 1;
+        loop {
+            match self.post_once(entry_json, number).await {
+                Err(SendError::Transient(why)) if attempt < self.retry.attempts => {
+                    let delay = self.retry.delay(attempt);
+                    warn!(entry = %number, attempt, delay_ms = delay.as_millis() as u64, "Retrying entry {number} at the gateway: {why}");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `GET /v1/entries/<n>`: `Ok(None)` if the gateway never received it.
+    async fn get(&self, number: &str) -> anyhow::Result<Option<Answer>> {
+        let mut attempt = 1;
+        loop {
+            let result = self.auth(self.client.get(format!("{}/v1/entries/{number}", self.base))).send().await;
+            match result {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
+                Ok(r) if attempt >= self.retry.attempts => anyhow::bail!("the gateway answered {} about {number}", r.status()),
+                Err(e) if attempt >= self.retry.attempts => anyhow::bail!("cannot ask the gateway about {number}: {}", describe(&e)),
+                _ => {
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        format!("cannot connect: {e}")
+    } else {
+        e.to_string()
+    }
+}
+
+/// The ledger transitions an answer means.
+fn responses(answer: &Answer, via: &str) -> Vec<Response> {
+    let message = format!(
+        "{via}: status {} condition {} code {} {}{}",
+        answer.status,
+        answer.condition,
+        answer.code,
+        answer.narrative,
+        if answer.warnings.is_empty() { String::new() } else { format!(" (warnings: {})", answer.warnings.join("; ")) }
+    );
+    let mut out = Vec::new();
+    let first = match answer.status.as_str() {
+        "accepted" => Some(FilingState::Accepted),
+        "rejected" => Some(FilingState::Rejected),
+        "held" => Some(FilingState::Held),
+        "released" => Some(FilingState::Released),
+        "detained" => Some(FilingState::Detained),
+        "cancelled" => Some(FilingState::Cancelled),
+        _ => None,
+    };
+    if let Some(state) = first {
+        let code = if answer.code.is_empty() { answer.condition.clone() } else { answer.code.clone() };
+        out.push(Response { entry_number: answer.entry_number.clone(), state, code, narrative: answer.narrative.clone(), message: message.clone() });
+    }
+    if let Some(release) = &answer.release {
+        out.push(Response {
+            entry_number: answer.entry_number.clone(),
+            state: release_state(release),
+            code: release.clone(),
+            narrative: String::new(),
+            message: format!("{via}: release disposition {release}"),
+        });
+    }
+    out
+}
+
+/// Sends entries (already `pending` in the ledger) with bounded concurrency.
+/// Returns how many got no answer (they stay pending, reconciled later).
+pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let gateway = Arc::new(Gateway::new(ctx)?);
+    let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for e in entries {
+        let json = serde_json::to_string(e)?;
+        let number = e.entry_number.clone();
+        let (gateway, permits) = (gateway.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore open");
+            let result = gateway.post(&json, &number).await;
+            (number, result)
+        });
+    }
+    let mut not_sent = 0;
+    let mut unauthorized = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (number, result) = joined.context("a gateway task panicked")?;
+        match result {
+            Ok(answer) => {
+                ctx.db(|s| s.transition(&number, FilingState::Submitted, None, None, "POST /v1/entries answered"))?;
+                super::apply(ctx, &responses(&answer, "gateway"))?;
+            }
+            Err(SendError::Transient(why)) => {
+                not_sent += 1;
+                warn!(entry = %number, "No answer from the gateway for {number} after retries ({why}); it stays pending.");
+            }
+            Err(SendError::Unauthorized(why)) => unauthorized = Some(why),
+        }
+    }
+    if let Some(why) = unauthorized {
+        anyhow::bail!("{why}; filing stopped, entries stay pending");
+    }
+    Ok(not_sent)
+}
+
+/// Reconciles `pending` HTTP filings: asks the gateway about each; sends the
+/// ones it never received (same entry number: the idempotency key).
+pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
+    let pending: Vec<_> = ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.into_iter().filter(|f| f.transport == "http").collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let gateway = Gateway::new(ctx)?;
+    let mut resend = Vec::new();
+    for f in pending {
+        match gateway.get(&f.entry_number).await? {
+            Some(answer) => {
+                ctx.db(|s| s.transition(&f.entry_number, FilingState::Submitted, None, None, "reconciled: the gateway has it"))?;
+                super::apply(ctx, &responses(&answer, "gateway (reconciled)"))?;
+            }
+            None => resend.push(serde_json::from_str::<Entry>(&f.payload).context("a pending filing's payload is not an entry")?),
+        }
+    }
+    if !resend.is_empty() {
+        warn!(entries = resend.len(), "Re-sending {} pending entr(ies) the gateway never received.", resend.len());
+        send_all(ctx, &resend).await?;
+    }
+    Ok(())
+}
+
+/// Status notifications since the last one read (cursor kept in the store).
+pub async fn notifications(ctx: &Context) -> anyhow::Result<Vec<Response>> {
+    let open = ctx
+        .db(|s| s.filings_in(&[FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
+        .into_iter()
+        .any(|f| f.transport == "http");
+    if !open {
+        return Ok(Vec::new());
+    }
+    let gateway = Gateway::new(ctx)?;
+    let mut after: u64 = ctx.db(|s| s.get_value("http_notifications_cursor"))?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut out = Vec::new();
+    loop {
+        let resp = gateway.auth(gateway.client.get(format!("{}/v1/notifications?after={after}&limit=5000", gateway.base))).send().await;
+        let page: Notifications = match resp {
+            Ok(r) if r.status().is_success() => r.json().await?,
+            Ok(r) => {
+                warn!("The gateway answered {} for notifications; trying again next run.", r.status());
+                break;
+            }
+            Err(e) => {
+                warn!("Cannot read gateway notifications ({}); trying again next run.", describe(&e));
+                break;
+            }
+        };
+        let done = page.notifications.is_empty();
+        for n in page.notifications {
+            out.push(Response {
+                state: release_state(&n.code),
+                message: format!("gateway notification {}: SO60 {} {}", n.seq, n.code, n.narrative),
+                entry_number: n.entry_number,
+                code: n.code,
+                narrative: n.narrative,
+            });
+        }
+        after = page.next.max(after);
+        if done {
+            break;
+        }
+    }
+    ctx.db(|s| s.set_value("http_notifications_cursor", &after.to_string()))?;
+    Ok(out)
+}

@@ -1,0 +1,352 @@
+//! The life of a file: one run of one job, from the inbox to the outputs.
+//!
+//! 1. **Recover** whatever an earlier run left unfinished (see `recover`).
+//! 2. **Take** complete files from the job's inbox (temporary names ignored;
+//!    settled for `settle_secs`, or a `.done` marker beside them), recording
+//!    each by name, size and SHA-256; the same bytes under any name are a
+//!    duplicate, skipped and reported.
+//! 3. **Archive** each taken file to `raw/YYYY/MM/DD/` and verify the copy by
+//!    re-reading it, before anything else happens to it.
+//! 4. **Evaluate** the archived files as one engine run and **publish**
+//!    findings, dispositions and `summary.json` (last) under the job's output
+//!    location, in a folder named by the run id.
+//! 5. **Finish**: only then move each file out of the inbox, to `processed/`
+//!    (or delete it), or to `quarantine/` with an error note when it could not
+//!    be read at all.
+//!
+//! Every step is recorded in the state store before the next one starts, and
+//! every write is atomic, so a crash at any point is repaired by the next run:
+//! nothing is lost and nothing is processed twice.
+
+mod evaluate;
+mod finish;
+mod recover;
+pub mod retry;
+pub mod summary;
+mod take;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::job::Job;
+use crate::metrics::Metrics;
+use crate::policy::{Policy, Problem, Problems};
+use crate::sources::{Source, SourceError};
+use crate::state::intake::IntakeStore;
+use crate::state::sqlite::SqliteStore;
+use retry::RetryPolicy;
+
+/// Everything a job run needs; shared by the daemon, `run-job` and `replay`.
+pub struct Context {
+    pub config: Config,
+    pub policy: Arc<Policy>,
+    pub jobs: Vec<Arc<Job>>,
+    pub sources: BTreeMap<String, Arc<Source>>,
+    /// The bookkeeping connection (engine runs open their own).
+    pub store: Arc<Mutex<SqliteStore>>,
+    pub metrics: Arc<Metrics>,
+    pub retry: RetryPolicy,
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Scheduled,
+    Manual,
+    Replay,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Scheduled => "scheduled",
+            RunKind::Manual => "manual",
+            RunKind::Replay => "replay",
+        }
+    }
+}
+
+/// What one job run did.
+#[derive(Debug, Default, Clone)]
+pub struct JobRunReport {
+    /// Runs evaluated (a recovered run plus a new one, at most).
+    pub runs: Vec<summary::Summary>,
+    /// Files found duplicating earlier ones, by name.
+    pub duplicates: Vec<String>,
+    /// Files left for a later run (still changing, or an operation failed).
+    pub deferred: Vec<String>,
+    /// Problems that did not stop the run, one line each.
+    pub errors: Vec<String>,
+}
+
+impl JobRunReport {
+    pub fn files_processed(&self) -> usize {
+        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "processed").count()
+    }
+    pub fn files_quarantined(&self) -> usize {
+        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "quarantined").count()
+    }
+}
+
+impl Context {
+    /// Loads the policy, every job in `paths.jobs_dir`, the sources and the
+    /// state store, reporting every configuration problem at once.
+    pub fn load(config: Config) -> Result<Context, Problems> {
+        let mut problems = Vec::new();
+        let policy = match config.policy_path() {
+            Some(p) => Policy::load(&p),
+            None => Ok(Policy::builtin()),
+        };
+        let policy = policy.map_err(|p| problems.extend(p.0)).ok();
+        let jobs = load_jobs(&config, &mut problems);
+        let mut sources = BTreeMap::new();
+        for name in config.source_names() {
+            let cfg = config.source(name).expect("listed");
+            match Source::from_config(name, &cfg) {
+                Ok(s) => {
+                    sources.insert(name.to_owned(), Arc::new(s));
+                }
+                Err(e) => problems.push(Problem { file: "config".into(), key: format!("sources.{name}"), message: e.to_string() }),
+            }
+        }
+        let store = match crate::state::open_sqlite(&config.paths.data_dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(Problem { file: "config".into(), key: "paths.data_dir".into(), message: e.to_string() });
+                None
+            }
+        };
+        if !problems.is_empty() {
+            return Err(Problems(problems));
+        }
+        let retry = RetryPolicy {
+            attempts: config.daemon.retry_attempts.max(1),
+            initial: Duration::from_millis(config.daemon.retry_initial_ms),
+        };
+        Ok(Context {
+            policy: Arc::new(policy.expect("checked")),
+            jobs,
+            sources,
+            store: Arc::new(Mutex::new(store.expect("checked"))),
+            metrics: Arc::new(Metrics::new()),
+            retry,
+            config,
+        })
+    }
+
+    pub fn job(&self, name: &str) -> Option<Arc<Job>> {
+        self.jobs.iter().find(|j| j.name == name).cloned()
+    }
+
+    pub fn source(&self, name: &str) -> anyhow::Result<Arc<Source>> {
+        self.sources.get(name).cloned().with_context(|| format!("no source named {name:?}"))
+    }
+
+    /// Runs `f` on the bookkeeping store.
+    pub fn db<T>(&self, f: impl FnOnce(&mut SqliteStore) -> Result<T, crate::state::StoreError>) -> anyhow::Result<T> {
+        let mut store = self.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
+        Ok(f(&mut store)?)
+    }
+
+    /// Local scratch space for copies and run outputs before they are published.
+    pub fn staging(&self) -> PathBuf {
+        self.config.paths.data_dir.join("staging")
+    }
+
+    fn state_db(&self) -> PathBuf {
+        self.config.paths.data_dir.join("state.db")
+    }
+
+    pub(crate) fn note_source_error(&self, e: &SourceError) {
+        let source = match e {
+            SourceError::NotFound { source_name, .. }
+            | SourceError::Transient { source_name, .. }
+            | SourceError::Permanent { source_name, .. } => source_name.clone(),
+        };
+        self.metrics.inc("s321d_source_errors_total", vec![("source", source)]);
+    }
+}
+
+/// Loads every `*.toml` in the jobs folder, checking that the sources they
+/// name exist and that names are unique.
+pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> {
+    let dir = &config.paths.jobs_dir;
+    let files = match crate::commands::check::job_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(Problem { file: dir.display().to_string(), key: String::new(), message: format!("cannot list job files: {e}") });
+            return Vec::new();
+        }
+    };
+    let mut jobs: Vec<Arc<Job>> = Vec::new();
+    for path in files {
+        match Job::load(&path) {
+            Ok(job) => {
+                let file = path.display().to_string();
+                if let Some(other) = jobs.iter().find(|j| j.name == job.name) {
+                    problems.push(Problem {
+                        file: file.clone(),
+                        key: "name".into(),
+                        message: format!("{:?} is also the name of {}", job.name, other.path.display()),
+                    });
+                }
+                if let Some(intake) = &job.intake {
+                    if config.source(&intake.source).is_none() {
+                        problems.push(Problem { file: file.clone(), key: "source.name".into(), message: format!("{:?} is not a configured source", intake.source) });
+                    }
+                }
+                if config.source(&job.output.source).is_none() {
+                    problems.push(Problem { file, key: "output.source".into(), message: format!("{:?} is not a configured source", job.output.source) });
+                }
+                jobs.push(Arc::new(job));
+            }
+            Err(p) => problems.extend(p.0),
+        }
+    }
+    jobs
+}
+
+/// Runs one job once: recover, take, archive, evaluate, publish, finish.
+/// `cancel` stops it between steps (what is left is redone next time).
+pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let job_name = job.name.clone();
+    ctx.db(|s| s.job_started(&job_name, now))?;
+    info!(job.name = %job.name, kind = kind.as_str(), "Starting a run of job {}.", job.name);
+    let result = run_steps(ctx, job, kind, cancel).await;
+    let labels = |status: &str| vec![("job", job.name.clone()), ("status", status.to_owned())];
+    let secs = started.elapsed().as_secs_f64();
+    ctx.metrics.add("s321d_run_duration_seconds_sum", vec![("job", job.name.clone())], secs);
+    ctx.metrics.inc("s321d_run_duration_seconds_count", vec![("job", job.name.clone())]);
+    ctx.metrics.set("s321d_last_run_duration_seconds", vec![("job", job.name.clone())], secs);
+    let unix = Utc::now().timestamp() as f64;
+    match &result {
+        Ok(report) if report.errors.is_empty() => {
+            ctx.db(|s| s.job_finished(&job_name, Utc::now(), None))?;
+            ctx.metrics.inc("s321d_runs_total", labels("succeeded"));
+            ctx.metrics.set("s321d_last_success_timestamp_seconds", vec![("job", job.name.clone())], unix);
+            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 1.0);
+            info!(
+                job.name = %job.name,
+                files.processed = report.files_processed(),
+                files.quarantined = report.files_quarantined(),
+                files.duplicate = report.duplicates.len(),
+                files.deferred = report.deferred.len(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "Finished a run of job {}: {} file(s) processed, {} quarantined, {} duplicate.",
+                job.name,
+                report.files_processed(),
+                report.files_quarantined(),
+                report.duplicates.len()
+            );
+        }
+        Ok(report) => {
+            let why = report.errors.join("; ");
+            ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)))?;
+            ctx.metrics.inc("s321d_runs_total", labels("failed"));
+            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
+            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
+            warn!(job.name = %job.name, errors = report.errors.len(), "Run of job {} finished with problems: {why}", job.name);
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            let _ = ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)));
+            ctx.metrics.inc("s321d_runs_total", labels("failed"));
+            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
+            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
+            error!(job.name = %job.name, "Run of job {} failed: {why}", job.name);
+        }
+    }
+    result
+}
+
+async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
+    let intake = job.intake.as_ref().with_context(|| format!("job {} has no [source] to take files from", job.name))?;
+    let mut report = JobRunReport::default();
+    recover::recover(ctx, job, kind, &mut report).await?;
+    if cancel.is_cancelled() {
+        return Ok(report);
+    }
+    take::take_ready_files(ctx, job, intake, &mut report, cancel).await?;
+    if cancel.is_cancelled() {
+        return Ok(report);
+    }
+    let archived = ctx.db(|s| s.files_in(&job.name, &[crate::state::intake::FileState::Archived]))?;
+    if !archived.is_empty() {
+        let run_id = new_run_id(kind);
+        if job.filing.is_some() {
+            ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "pending"))?;
+        }
+        let summary = evaluate::evaluate_and_publish(ctx, job, kind, &run_id, archived).await?;
+        finish::finish_run_files(ctx, job, intake, &run_id, &mut report).await;
+        report.runs.push(summary);
+    }
+    if let Some(transport) = job.filing {
+        file_runs(ctx, job, transport, &report).await?;
+    }
+    Ok(report)
+}
+
+/// The filing step: files this job's runs that are not filed yet (the new
+/// ones, and any a stop interrupted), then reads ACE's answers.
+async fn file_runs(ctx: &Context, job: &Job, transport: crate::job::FilingTransport, report: &JobRunReport) -> anyhow::Result<()> {
+    let mut runs: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
+    let unfiled: Vec<String> = {
+        let store = ctx.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
+        store.unfiled_runs(&job.name)?
+    };
+    for r in unfiled {
+        if !runs.contains(&r) {
+            runs.push(r);
+        }
+    }
+    for run_id in runs {
+        crate::filing::file_run(ctx, job, &run_id, transport).await.with_context(|| format!("filing run {run_id}"))?;
+    }
+    crate::filing::poll(ctx).await
+}
+
+/// Re-evaluates archived files as a replay run (see `commands::replay`).
+pub async fn replay(ctx: &Context, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<summary::Summary> {
+    let summary = evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
+    let json = serde_json::to_string(&summary)?;
+    ctx.db(|s| s.finish_run(run_id, "succeeded", &json))?;
+    Ok(summary)
+}
+
+/// A sortable, readable run id: `20261125T143005Z-3f9a1c`.
+pub fn new_run_id(kind: RunKind) -> String {
+    let rand = uuid::Uuid::now_v7().simple().to_string();
+    let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
+    format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
+}
+
+/// Fault injection for the crash tests: when `S321D_CRASH_AT` names this
+/// point, the process aborts right here, as abruptly as a SIGKILL (no
+/// destructors, no flushing). The points sit between every two recorded steps
+/// of a file's life. Unset in production, where this is one cached check.
+pub(crate) fn crash_point(point: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if AT.get_or_init(|| std::env::var("S321D_CRASH_AT").ok()).as_deref() == Some(point) {
+        eprintln!("s321d: crash point {point} reached (S321D_CRASH_AT); aborting");
+        std::process::abort();
+    }
+}
+
+/// Removes a local scratch file, ignoring one that is already gone.
+fn remove_quietly(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            warn!(file.path = %path.display(), "Cannot remove scratch file: {e}");
+        }
+    }
+}

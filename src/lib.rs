@@ -1,0 +1,30 @@
+//! s321d: a daemon and CLI that keeps US low-value e-commerce imports compliant
+//! with customs (Section 321 / de minimis and what replaced it).
+//!
+//! # Layout
+//! - [`cli`], [`commands`]: argument parsing and one module per command.
+//! - [`config`]: layered daemon configuration (defaults, file, environment).
+//! - [`policy`]: the effective-dated policy file: regimes, thresholds, lists.
+//! - [`job`]: job files and the contract's `[format]` table.
+//! - [`manifest`]: reading CSV/NDJSON/Parquet manifests into canonical chunks.
+//! - [`engine`]: the rules and routing of the data contract, in polars.
+//! - [`state`]: the state store (history of shipments seen), SQLite first.
+//! - [`money`]: exact fixed-point decimal money.
+//! - [`telemetry`]: tracing setup.
+
+pub mod acesim;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod filing;
+pub mod intake;
+pub mod job;
+pub mod manifest;
+pub mod metrics;
+pub mod money;
+pub mod policy;
+pub mod sources;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,103 @@
+//! Column names: the canonical manifest columns of contract section 1, and the
+//! names of the columns the engine derives. Every polars column name is a const
+//! here; nothing else spells them.
+
+/// Canonical manifest columns, in contract order.
+pub const CANONICAL: [&str; 21] = [
+    CARRIER,
+    MASTER_BILL,
+    HOUSE_BILL,
+    LINE_NO,
+    ARRIVAL_DATE,
+    PORT_OF_ENTRY,
+    SHIPPER_NAME,
+    SHIPPER_COUNTRY,
+    CONSIGNEE_NAME,
+    CONSIGNEE_ADDRESS,
+    CONSIGNEE_CITY,
+    CONSIGNEE_STATE,
+    CONSIGNEE_ZIP,
+    DESCRIPTION,
+    HTS_CODE,
+    COUNTRY_OF_ORIGIN,
+    QUANTITY,
+    DECLARED_VALUE,
+    CURRENCY,
+    WEIGHT_KG,
+    SELLER_NAME,
+];
+
+pub const CARRIER: &str = "carrier";
+pub const MASTER_BILL: &str = "master_bill";
+pub const HOUSE_BILL: &str = "house_bill";
+pub const LINE_NO: &str = "line_no";
+pub const ARRIVAL_DATE: &str = "arrival_date";
+pub const PORT_OF_ENTRY: &str = "port_of_entry";
+pub const SHIPPER_NAME: &str = "shipper_name";
+pub const SHIPPER_COUNTRY: &str = "shipper_country";
+pub const CONSIGNEE_NAME: &str = "consignee_name";
+pub const CONSIGNEE_ADDRESS: &str = "consignee_address";
+pub const CONSIGNEE_CITY: &str = "consignee_city";
+pub const CONSIGNEE_STATE: &str = "consignee_state";
+pub const CONSIGNEE_ZIP: &str = "consignee_zip";
+pub const DESCRIPTION: &str = "description";
+pub const HTS_CODE: &str = "hts_code";
+pub const COUNTRY_OF_ORIGIN: &str = "country_of_origin";
+pub const QUANTITY: &str = "quantity";
+pub const DECLARED_VALUE: &str = "declared_value";
+pub const CURRENCY: &str = "currency";
+pub const WEIGHT_KG: &str = "weight_kg";
+pub const SELLER_NAME: &str = "seller_name";
+
+/// V001's required fields, in contract order.
+pub const REQUIRED: [&str; 9] = [
+    HOUSE_BILL,
+    CONSIGNEE_NAME,
+    CONSIGNEE_ADDRESS,
+    DESCRIPTION,
+    DECLARED_VALUE,
+    COUNTRY_OF_ORIGIN,
+    HTS_CODE,
+    ARRIVAL_DATE,
+    PORT_OF_ENTRY,
+];
+
+/// Whether `name` is a canonical column.
+pub fn is_canonical(name: &str) -> bool {
+    CANONICAL.contains(&name)
+}
+
+// Columns every chunk carries besides the canonical ones.
+/// 1-based data row in its file (`u32`).
+pub const RECORD: &str = "record";
+/// Index of the file in the run (`u32`).
+pub const FILE: &str = "file";
+/// 128-bit hash of every canonical value, as two `u64` halves (D001, D002).
+pub const ROW_HASH_HI: &str = "row_hash_hi";
+pub const ROW_HASH_LO: &str = "row_hash_lo";
+
+// Derived columns (prefixed `_` so they never clash with carrier columns).
+pub const K_CARRIER: &str = "_carrier";
+pub const K_HOUSE_BILL: &str = "_house_bill";
+pub const K_LINE: &str = "_line";
+pub const N_HTS: &str = "_hts";
+pub const N_ORIGIN: &str = "_origin";
+pub const N_SHIPPER_COUNTRY: &str = "_shipper_country";
+pub const N_CURRENCY: &str = "_currency";
+pub const N_PORT: &str = "_port";
+pub const N_DESCRIPTION: &str = "_description";
+pub const N_VALUE: &str = "_value";
+pub const USD: &str = "_usd";
+pub const DATE: &str = "_date";
+pub const REGIME: &str = "_regime";
+pub const CONSIGNEE_KEY: &str = "_consignee_key";
+/// Shipment key hash halves (see `engine::kernels::shipment_hash`).
+pub const SHIP_HI: &str = "_ship_hi";
+pub const SHIP_LO: &str = "_ship_lo";
+pub const LINE_SIGNATURE: &str = "_line_signature";
+pub const ERRORS: &str = "_errors";
+pub const E001: &str = "_e001";
+pub const E003: &str = "_e003";
+pub const D001: &str = "_d001";
+pub const PGA_MATCH: &str = "_pga_match";
+pub const RESTRICTED_MATCH: &str = "_restricted_match";

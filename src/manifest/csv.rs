@@ -1,0 +1,277 @@
+//! CSV manifests: any one-byte delimiter, RFC 4180 quoting (delimiters, doubled
+//! quotes and newlines inside quotes), a UTF-8 BOM, CRLF or LF endings.
+//!
+//! A record whose field count differs from the header's, or that is not valid
+//! UTF-8, is F003 and the rest still runs. A broken quote makes the parser
+//! swallow the lines after it into one record; when a malformed record spans
+//! several physical lines we report it once and start again on the line after
+//! its first, so one stray quote costs one record, not the rest of the file.
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+
+use csv::{ByteRecord, Position, Reader, ReaderBuilder};
+
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, decode_1252, resolve_columns};
+use crate::job::{Encoding, Format};
+
+pub(super) fn read(
+    format: &Format,
+    input: Input<'_>,
+    builder: &mut ChunkBuilder,
+    emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
+) -> anyhow::Result<FileIssues> {
+    // UTF-8 streams straight from the file; Windows-1252 is decoded up front.
+    match (format.encoding, input) {
+        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit),
+        (Encoding::Utf8, Input::Path(p)) => match std::fs::File::open(p) {
+            Ok(f) => read_from(format, f, builder, emit),
+            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
+        },
+        (Encoding::Windows1252, input) => match super::all_bytes(input) {
+            Ok(bytes) => read_from(format, Cursor::new(decode_1252(&bytes)), builder, emit),
+            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
+        },
+    }
+}
+
+fn read_from<R: Read + Seek>(
+    format: &Format,
+    source: R,
+    builder: &mut ChunkBuilder,
+    emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
+) -> anyhow::Result<FileIssues> {
+    let mut issues = FileIssues::default();
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(format.delimiter)
+        .buffer_capacity(1 << 20)
+        .from_reader(source);
+
+    // The header: the first record that is not a blank line.
+    let mut record = ByteRecord::new();
+    let header: Vec<String> = loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) if is_blank(&record) => continue,
+            Ok(true) => {
+                let fields: Result<Vec<String>, _> = record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let f = if i == 0 { f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f) } else { f };
+                        std::str::from_utf8(f).map(|s| s.trim().to_owned())
+                    })
+                    .collect();
+                match fields {
+                    Ok(f) => break f,
+                    Err(_) => {
+                        issues.unreadable = Some(match format.encoding {
+                            Encoding::Utf8 => "the header is not valid UTF-8 (is the file windows-1252, or not a CSV file?)".into(),
+                            Encoding::Windows1252 => "the header is not valid text".into(),
+                        });
+                        return Ok(issues);
+                    }
+                }
+            }
+            Ok(false) => {
+                issues.unreadable = Some("the file has no header row".into());
+                return Ok(issues);
+            }
+            Err(e) => {
+                issues.unreadable = Some(format!("cannot read the header: {e}"));
+                return Ok(issues);
+            }
+        }
+    };
+    let (sources, missing) = resolve_columns(format, &header);
+    issues.missing_columns = missing;
+    let width = header.len();
+
+    loop {
+        if !rdr.read_byte_record(&mut record)? {
+            break;
+        }
+        if is_blank(&record) {
+            continue;
+        }
+        issues.records += 1;
+        let record_no = issues.records;
+        if record.len() != width {
+            issues.malformed.push(MalformedRow {
+                record: record_no,
+                message: format!("has {} fields, the header has {width}", record.len()),
+            });
+            let start = record.position().cloned().unwrap_or_else(csv::Position::new);
+            if rdr.position().line() > start.line() + 1 {
+                resync(&mut rdr, &start)?;
+            }
+            continue;
+        }
+        // Fields end at ASCII delimiters, so one check of the whole record
+        // validates every field.
+        let all = match std::str::from_utf8(record.as_slice()) {
+            Ok(all) => all,
+            Err(_) => {
+                let bad = (0..record.len()).find(|i| std::str::from_utf8(&record[*i]).is_err()).unwrap_or(0);
+                issues.malformed.push(MalformedRow {
+                    record: record_no,
+                    message: format!("field {:?} is not valid UTF-8 (is the file windows-1252?)", header[bad]),
+                });
+                continue;
+            }
+        };
+        let mut values: [&str; 21] = [""; 21];
+        for (v, source) in values.iter_mut().zip(&sources) {
+            *v = match source {
+                ColumnSource::Field(i) => record.range(*i).map_or("", |r| &all[r]),
+                ColumnSource::Constant(c) => c.as_str(),
+                ColumnSource::Absent => "",
+            };
+        }
+        builder.push(record_no, &values);
+        if builder.is_full() {
+            emit(builder)?;
+        }
+    }
+    Ok(issues)
+}
+
+/// A malformed record spanning several lines (a stray quote swallowing what
+/// follows): restart parsing on the line after the record's first line.
+fn resync<R: Read + Seek>(rdr: &mut Reader<R>, start: &Position) -> std::io::Result<()> {
+    let inner = rdr.get_mut();
+    inner.seek(SeekFrom::Start(start.byte()))?;
+    let mut offset = start.byte();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = inner.read(&mut buf)?;
+        if n == 0 {
+            break; // no newline after all: the parser is at EOF already
+        }
+        if let Some(i) = buf[..n].iter().position(|b| *b == b'\n') {
+            offset += i as u64 + 1;
+            break;
+        }
+        offset += n as u64;
+    }
+    let mut pos = Position::new();
+    pos.set_byte(offset).set_line(start.line() + 1).set_record(start.record() + 1);
+    rdr.seek_raw(SeekFrom::Start(offset), pos)?;
+    Ok(())
+}
+
+/// A blank line: no fields, or one empty field.
+fn is_blank(record: &ByteRecord) -> bool {
+    record.is_empty() || record.len() == 1 && record[0].iter().all(|b| matches!(b, b'\r' | b' ' | b'\t'))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest::test_support::{read_with, records, strings};
+
+    const JOB: &str = "name = \"t\"\n[format]\nkind = \"csv\"\n";
+
+    #[test]
+    fn reads_quotes_bom_crlf_and_embedded_newlines() {
+        let data = "\u{feff}house_bill,description,declared_value\r\n\
+                    HB1,\"Shirt, cotton\",10\r\n\
+                    HB2,\"He said \"\"hi\"\"\",20\r\n\
+                    HB3,\"two\r\nlines\",30\r\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed, vec![]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB2", "HB3"]);
+        assert_eq!(strings(&df, "description"), ["Shirt, cotton", "He said \"hi\"", "two\r\nlines"]);
+        assert_eq!(records(&df), [1, 2, 3]);
+        // Unmapped canonical columns not in the file are empty, never null.
+        assert_eq!(strings(&df, "seller_name"), ["", "", ""]);
+    }
+
+    #[test]
+    fn wrong_field_counts_are_f003_and_the_rest_runs() {
+        let data = "house_bill,description\nHB1,a\nHB2,b,extra\nHB3\nHB4,d\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.records, 4);
+        let bad: Vec<u32> = issues.malformed.iter().map(|m| m.record).collect();
+        assert_eq!(bad, [2, 3]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB4"]);
+        assert_eq!(records(&df), [1, 4]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_costs_one_record() {
+        // The stray quote runs to the end of the file: one 2-field record.
+        let data = "house_bill,description,value\nHB1,a,1\nHB2,\"broken,2\nHB3,c,3\nHB4,d,4\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+        assert_eq!(records(&df), [1, 3, 4]);
+    }
+
+    #[test]
+    fn blank_lines_are_not_records() {
+        let data = "house_bill\n\nHB1\n\n\nHB2\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.records, 2);
+        assert_eq!(records(&df), [1, 2]);
+    }
+
+    #[test]
+    fn mapping_constants_and_missing_columns() {
+        let job = "name = \"t\"\n[format]\nkind = \"csv\"\ndelimiter = \";\"\n\
+                   [format.columns]\nhouse_bill = \"HAWB\"\nconsignee_name = \"Consignee Name\"\nhts_code = \"Tariff\"\n\
+                   [format.constants]\ncarrier = \"PCLX\"\n";
+        let data = "HAWB; consignee name ;description\nH1;Ann;x\n";
+        let (df, issues, _) = read_with(job, data.as_bytes(), 10);
+        assert_eq!(strings(&df, "carrier"), ["PCLX"]);
+        assert_eq!(strings(&df, "consignee_name"), ["Ann"], "header match is trimmed and case-insensitive");
+        assert_eq!(strings(&df, "description"), ["x"], "unmapped columns are read by their own name");
+        assert_eq!(issues.missing_columns.len(), 1);
+        assert_eq!(issues.missing_columns[0].canonical, "hts_code");
+        assert_eq!(issues.missing_columns[0].source, "Tariff");
+    }
+
+    #[test]
+    fn windows_1252_is_decoded_and_bad_utf8_is_f003() {
+        let job = "name = \"t\"\n[format]\nkind = \"csv\"\nencoding = \"windows-1252\"\n";
+        let data = b"consignee_name\nJos\xe9 M\xfcller\n";
+        let (df, issues, _) = read_with(job, data, 10);
+        assert!(issues.malformed.is_empty());
+        assert_eq!(strings(&df, "consignee_name"), ["José Müller"]);
+        let (df, issues, _) = read_with(JOB, b"consignee_name\nJos\xe9\nAnn\n", 10);
+        assert_eq!(issues.malformed.len(), 1);
+        assert_eq!(issues.malformed[0].record, 1);
+        assert_eq!(strings(&df, "consignee_name"), ["Ann"]);
+    }
+
+    #[test]
+    fn empty_and_headerless_files_are_unreadable() {
+        let (_, issues, _) = read_with(JOB, b"", 10);
+        assert!(issues.unreadable.is_some());
+        let (_, issues, _) = read_with(JOB, b"\n\n", 10);
+        assert!(issues.unreadable.is_some());
+        let (_, issues, _) = read_with(JOB, b"\xff\xfe\x00binary\n", 10);
+        assert!(issues.unreadable.is_some());
+    }
+
+    #[test]
+    fn chunks_split_at_the_configured_size() {
+        let mut data = String::from("house_bill\n");
+        for i in 0..25 {
+            data.push_str(&format!("HB{i}\n"));
+        }
+        let (df, _, chunks) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(chunks, 3);
+        assert_eq!(df.height(), 25);
+        assert_eq!(records(&df), (1..=25).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn identical_rows_hash_alike_and_different_rows_do_not() {
+        let data = "house_bill,description\nHB1,a\nHB1,a\nHB1,b\n";
+        let (df, _, _) = read_with(JOB, data.as_bytes(), 10);
+        let hi: Vec<u64> = df.column("row_hash_hi").unwrap().u64().unwrap().into_no_null_iter().collect();
+        let lo: Vec<u64> = df.column("row_hash_lo").unwrap().u64().unwrap().into_no_null_iter().collect();
+        assert_eq!((hi[0], lo[0]), (hi[1], lo[1]));
+        assert_ne!((hi[0], lo[0]), (hi[2], lo[2]));
+    }
+}

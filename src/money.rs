@@ -1,0 +1,214 @@
+//! Exact decimal money.
+//!
+//! Every amount s321d compares or adds is a fixed-point `i128` holding units of
+//! 10^-[`SCALE`]: twelve decimal places, so a value with up to six decimals times
+//! an FX rate with up to six decimals is exact, and `799.99 + 0.01 == 800.00`
+//! always holds. Binary floats never touch money. Rounding happens only when an
+//! input carries more than twelve decimals (half-even) and when formatting.
+
+use std::fmt::Write as _;
+
+/// Decimal places of every fixed-point amount.
+pub const SCALE: u32 = 12;
+/// 10^SCALE: one whole unit.
+pub const ONE: i128 = 1_000_000_000_000;
+
+/// Why a text could not be read as a decimal number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalError {
+    /// Empty after trimming.
+    Empty,
+    /// Not of the form `[+-]digits[.digits]`.
+    Syntax,
+    /// Too many digits to hold exactly.
+    Overflow,
+}
+
+/// Parses a plain decimal (`12`, `-0.5`, `.25`, `7.`) into fixed point.
+/// No exponents, no `NaN`, no separators: callers strip `$` and `,` first.
+pub fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(DecimalError::Empty);
+    }
+    let (negative, body) = match s.as_bytes()[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int_part, frac_part) = match body.find('.') {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(DecimalError::Syntax);
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(DecimalError::Syntax);
+    }
+    let mut units: i128 = 0;
+    for b in int_part.bytes() {
+        units = units
+            .checked_mul(10)
+            .and_then(|u| u.checked_add(i128::from(b - b'0')))
+            .ok_or(DecimalError::Overflow)?;
+    }
+    units = units.checked_mul(ONE).ok_or(DecimalError::Overflow)?;
+    let mut place = ONE;
+    let frac = frac_part.as_bytes();
+    for (i, b) in frac.iter().enumerate() {
+        place /= 10;
+        if place == 0 {
+            // Beyond twelve decimals: round half-even on the remaining digits.
+            let rest = &frac[i..];
+            let first = rest[0] - b'0';
+            let tail_nonzero = rest[1..].iter().any(|d| *d != b'0');
+            let round_up = first > 5 || (first == 5 && (tail_nonzero || units % 2 != 0));
+            if round_up {
+                units = units.checked_add(1).ok_or(DecimalError::Overflow)?;
+            }
+            break;
+        }
+        units = units
+            .checked_add(i128::from(b - b'0') * place)
+            .ok_or(DecimalError::Overflow)?;
+    }
+    Ok(if negative { -units } else { units })
+}
+
+/// Multiplies two fixed-point amounts (e.g. a value by an FX rate), rounding the
+/// product half-even back to [`SCALE`]. `None` on overflow.
+pub fn mul(a: i128, b: i128) -> Option<i128> {
+    let (neg, a, b) = ((a < 0) != (b < 0), a.unsigned_abs(), b.unsigned_abs());
+    // a*b can exceed u128: split b into high and low halves of ONE.
+    let (bh, bl) = (b / ONE as u128, b % ONE as u128);
+    let high = a.checked_mul(bh)?; // already at SCALE
+    let low = a.checked_mul(bl)?; // at 2*SCALE
+    let (q, r) = (low / ONE as u128, low % ONE as u128);
+    let half = ONE as u128 / 2;
+    let q = if r > half || (r == half && q % 2 == 1) { q + 1 } else { q };
+    let total = i128::try_from(high.checked_add(q)?).ok()?;
+    Some(if neg { -total } else { total })
+}
+
+/// Formats a fixed-point amount with at least two decimals and no trailing zeros
+/// beyond them: `800.00`, `864.00`, `10.125`. Exact: nothing is rounded away.
+pub fn format(units: i128) -> String {
+    let mut out = String::with_capacity(24);
+    write_to(&mut out, units);
+    out
+}
+
+/// [`format`] into an existing buffer.
+pub fn write_to(out: &mut String, units: i128) {
+    if units < 0 {
+        out.push('-');
+    }
+    let abs = units.unsigned_abs();
+    let (int, frac) = (abs / ONE as u128, abs % ONE as u128);
+    let _ = write!(out, "{int}.");
+    let mut digits = format!("{frac:012}");
+    while digits.len() > 2 && digits.ends_with('0') {
+        digits.pop();
+    }
+    out.push_str(&digits);
+}
+
+/// Parses a declared value as contract section 4 says: trim, drop one leading
+/// `$`, drop `,` thousands separators, then a decimal number.
+pub fn parse_declared_value(raw: &str) -> Result<i128, DecimalError> {
+    let s = raw.trim();
+    let s = s.strip_prefix('$').unwrap_or(s);
+    if s.contains(',') {
+        parse_decimal(&s.replace(',', ""))
+    } else {
+        parse_decimal(s)
+    }
+}
+
+/// Whole dollars as CATAIR value fields want them: half-up to the nearest dollar.
+pub fn whole_dollars(units: i128) -> i128 {
+    let half = ONE / 2;
+    if units >= 0 { (units + half) / ONE } else { -((-units + half) / ONE) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> i128 {
+        parse_decimal(s).unwrap()
+    }
+
+    #[test]
+    fn parses_plain_decimals_exactly() {
+        assert_eq!(d("800"), 800 * ONE);
+        assert_eq!(d("800.00"), 800 * ONE);
+        assert_eq!(d("800.01"), 800 * ONE + ONE / 100);
+        assert_eq!(d(".5"), ONE / 2);
+        assert_eq!(d("7."), 7 * ONE);
+        assert_eq!(d("-0.25"), -ONE / 4);
+        assert_eq!(d("+3"), 3 * ONE);
+        assert_eq!(d("  12.5  "), 12 * ONE + ONE / 2);
+    }
+
+    #[test]
+    fn binary_float_traps_do_not_exist() {
+        assert_eq!(d("799.99") + d("0.01"), d("800.00"));
+        assert_eq!(d("0.1") + d("0.2"), d("0.3"));
+        assert!(d("800.01") > d("800"));
+        assert!(d("800.00") <= d("800"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_plain_decimal() {
+        for bad in ["", " ", "abc", "1e3", "NaN", "1.2.3", "-", ".", "1 000", "$5", "1,5", "0x10"] {
+            assert!(parse_decimal(bad).is_err(), "{bad:?} should not parse");
+        }
+        assert_eq!(parse_decimal("99999999999999999999999999999999"), Err(DecimalError::Overflow));
+    }
+
+    #[test]
+    fn rounds_half_even_beyond_twelve_decimals() {
+        assert_eq!(d("0.0000000000005"), 0);
+        assert_eq!(d("0.0000000000015"), 2);
+        assert_eq!(d("0.00000000000050001"), 1);
+    }
+
+    #[test]
+    fn declared_values_strip_dollar_and_separators() {
+        assert_eq!(parse_declared_value("$1,234.50"), Ok(1234 * ONE + ONE / 2));
+        assert_eq!(parse_declared_value(" $800.00 "), Ok(800 * ONE));
+        assert_eq!(parse_declared_value("1,000,000"), Ok(1_000_000 * ONE));
+        assert!(parse_declared_value("$$5").is_err());
+        assert!(parse_declared_value("-$5").is_err());
+        assert!(parse_declared_value("USD 5").is_err());
+    }
+
+    #[test]
+    fn multiplies_exactly_for_fx() {
+        assert_eq!(mul(d("740.75"), d("1.08")), Some(d("800.01")));
+        assert_eq!(mul(d("119403"), d("0.0067")), Some(d("800.0001")));
+        assert_eq!(mul(d("-2"), d("1.5")), Some(d("-3")));
+        assert_eq!(mul(d("0.000001"), d("0.0000005")), Some(0)); // 5e-13 rounds to even 0
+        assert_eq!(mul(i128::MAX / 2, d("10")), None);
+    }
+
+    #[test]
+    fn formats_with_two_or_more_decimals() {
+        assert_eq!(format(d("800")), "800.00");
+        assert_eq!(format(d("864.0000")), "864.00");
+        assert_eq!(format(d("10.125")), "10.125");
+        assert_eq!(format(d("0.5")), "0.50");
+        assert_eq!(format(d("-3.1")), "-3.10");
+        assert_eq!(format(0), "0.00");
+    }
+
+    #[test]
+    fn whole_dollars_round_half_up() {
+        assert_eq!(whole_dollars(d("12.49")), 12);
+        assert_eq!(whole_dollars(d("12.50")), 13);
+        assert_eq!(whole_dollars(d("-12.50")), -13);
+    }
+}

@@ -1,0 +1,212 @@
+//! A folder on this machine. Writes go to a hidden temporary name in the same
+//! folder, are synced, then renamed into place (and the folder synced), so a
+//! crash leaves either the old file or the whole new one.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::{Entry, HashingWriter, Result, SourceError};
+
+#[derive(Debug)]
+pub struct LocalSource {
+    pub(crate) name: String,
+    pub(crate) root: PathBuf,
+}
+
+impl LocalSource {
+    pub fn new(name: &str, root: PathBuf) -> LocalSource {
+        LocalSource { name: name.into(), root }
+    }
+
+    /// The local path of a source path.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        path.split('/').filter(|p| !p.is_empty() && *p != ".").fold(self.root.clone(), |acc, p| acc.join(p))
+    }
+
+    fn err(&self, path: &str, e: &std::io::Error) -> SourceError {
+        SourceError::io(&self.name, path, e)
+    }
+
+    pub async fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        let folder = self.resolve(dir);
+        let (name, dir) = (self.name.clone(), dir.to_owned());
+        blocking(move || {
+            let mut out = Vec::new();
+            let entries = match std::fs::read_dir(&folder) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(SourceError::io(&name, &dir, &e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| SourceError::io(&name, &dir, &e))?;
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // vanished meanwhile
+                    Err(e) => return Err(SourceError::io(&name, &dir, &e)),
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                let file = entry.file_name().to_string_lossy().into_owned();
+                out.push(Entry {
+                    path: super::join(&[&dir, &file]),
+                    name: file,
+                    size: meta.len(),
+                    modified: meta.modified().ok().map(DateTime::<Utc>::from),
+                });
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn download(&self, path: &str, dest: &Path) -> Result<(u64, String)> {
+        let src = self.resolve(path);
+        let dest = dest.to_owned();
+        let (name, p) = (self.name.clone(), path.to_owned());
+        blocking(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(&src).map_err(|e| SourceError::io(&name, &p, &e))?;
+            let mut out = HashingWriter::create(&dest).map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).map_err(|e| SourceError::io(&name, &p, &e))?;
+                if n == 0 {
+                    break;
+                }
+                out.write(&buf[..n]).map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
+            }
+            out.finish().map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))
+        })
+        .await
+    }
+
+    /// Copies a local file into place atomically.
+    pub async fn upload(&self, local: &Path, path: &str) -> Result<()> {
+        let dest = self.resolve(path);
+        let local = local.to_owned();
+        let (name, p) = (self.name.clone(), path.to_owned());
+        blocking(move || {
+            write_atomic(&dest, |tmp| std::fs::copy(&local, tmp).map(|_| ())).map_err(|e| SourceError::io(&name, &p, &e))
+        })
+        .await
+    }
+
+    pub async fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.resolve(path);
+        let bytes = bytes.to_vec();
+        let (name, p) = (self.name.clone(), path.to_owned());
+        blocking(move || {
+            write_atomic(&dest, |tmp| std::fs::write(tmp, &bytes)).map_err(|e| SourceError::io(&name, &p, &e))
+        })
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>> {
+        let src = self.resolve(path);
+        tokio::fs::read(&src).await.map_err(|e| self.err(path, &e))
+    }
+
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (src, dest) = (self.resolve(from), self.resolve(to));
+        let (name, p) = (self.name.clone(), from.to_owned());
+        blocking(move || {
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::rename(&src, &dest)?;
+            if let Some(dir) = dest.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e: std::io::Error| SourceError::io(&name, &p, &e))
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        tokio::fs::remove_file(self.resolve(path)).await.map_err(|e| self.err(path, &e))
+    }
+
+    pub async fn exists(&self, path: &str) -> Result<bool> {
+        tokio::fs::try_exists(self.resolve(path)).await.map_err(|e| self.err(path, &e))
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
+) -> std::result::Result<T, E> {
+    tokio::task::spawn_blocking(f).await.expect("blocking file task panicked")
+}
+
+/// Syncs a directory so a rename in it survives a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes `dest` through a temporary sibling: `fill` writes the temporary
+/// file, which is then synced and renamed into place.
+pub fn write_atomic(dest: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        dest.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy()),
+        uuid::Uuid::now_v7().simple()
+    ));
+    let result = (|| {
+        fill(&tmp)?;
+        std::fs::File::options().write(true).open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dest)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn list_download_put_rename_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalSource::new("t", dir.path().to_owned());
+        assert!(s.list("inbox").await.unwrap().is_empty(), "a missing folder lists as empty");
+        s.put("inbox/a.csv", b"hello").await.unwrap();
+        std::fs::create_dir_all(dir.path().join("inbox/sub")).unwrap();
+        let listed = s.list("inbox").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].path.as_str(), listed[0].name.as_str(), listed[0].size), ("inbox/a.csv", "a.csv", 5));
+        let (size, sha) = s.download("inbox/a.csv", &dir.path().join("copy")).await.unwrap();
+        assert_eq!(size, 5);
+        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        s.rename("inbox/a.csv", "processed/a.csv").await.unwrap();
+        assert!(!s.exists("inbox/a.csv").await.unwrap());
+        assert_eq!(s.get("processed/a.csv").await.unwrap(), b"hello");
+        s.delete("processed/a.csv").await.unwrap();
+        assert!(matches!(s.delete("processed/a.csv").await, Err(SourceError::NotFound { .. })));
+        // No temporary files are left behind.
+        let leftovers: Vec<_> =
+            walk(dir.path()).into_iter().filter(|p| p.rsplit('/').next().is_some_and(|n| n.ends_with(".tmp"))).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+        out
+    }
+}

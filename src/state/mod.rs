@@ -1,0 +1,91 @@
+//! The state store: every shipment s321d has seen (the "history" that D003,
+//! L001 and L002 consult), behind one trait so the embedded SQLite store and a
+//! shared PostgreSQL store are interchangeable.
+//!
+//! The interface speaks polars frames, not rows: a run hands over millions of
+//! shipments at once, and a store must answer "which of these keys / days have
+//! you seen" in one set-based query, reading only the keys and dates the run
+//! needs. Frames use the `H_*` column names below.
+
+pub mod intake;
+pub mod ledger;
+pub mod sqlite;
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+/// Carrier code (`String`).
+pub const H_CARRIER: &str = "carrier";
+/// House bill (`String`).
+pub const H_HOUSE_BILL: &str = "house_bill";
+/// Consignee key (`String`).
+pub const H_CONSIGNEE_KEY: &str = "consignee_key";
+/// Arrival date (`Date`, nullable).
+pub const H_ARRIVAL_DATE: &str = "arrival_date";
+/// USD total, fixed point (`Int128`, see [`crate::money`]).
+pub const H_TOTAL_USD: &str = "total_usd";
+/// File name the shipment was first seen in (`String`).
+pub const H_SOURCE_FILE: &str = "source_file";
+/// SHA-256 of that file (`String`).
+pub const H_FILE_SHA256: &str = "file_sha256";
+/// Run that first saw it (`String`).
+pub const H_RUN_ID: &str = "run_id";
+
+/// Errors of a state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store {location}: {source}")]
+    Sqlite {
+        location: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state store: {0}")]
+    Frame(#[from] PolarsError),
+    #[error("state store {location}: {message}")]
+    Other { location: String, message: String },
+}
+
+/// Where shipments seen in earlier runs live.
+pub trait HistoryStore: Send {
+    /// Shipments with these (`carrier`, `house_bill`) keys, as first seen,
+    /// ignoring those first seen in a file whose SHA-256 is in `exclude_sha256`
+    /// (the run's own files: re-validating a file must not find itself).
+    /// Returns every `H_*` column.
+    fn seen_by_key(&mut self, keys: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError>;
+
+    /// Shipments on these (`consignee_key`, `arrival_date`) days, with the same
+    /// exclusion. Returns every `H_*` column.
+    fn seen_on_days(&mut self, days: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError>;
+
+    /// Records shipments seen for the first time (every `H_*` column). Keys
+    /// already present keep their first sighting.
+    fn record_shipments(&mut self, shipments: &DataFrame) -> Result<u64, StoreError>;
+
+    /// Number of shipments held, for summaries and health checks.
+    fn shipment_count(&mut self) -> Result<u64, StoreError>;
+}
+
+/// Opens the embedded store at `<data_dir>/state.db`.
+pub fn open_sqlite(data_dir: &Path) -> Result<sqlite::SqliteStore, StoreError> {
+    sqlite::SqliteStore::open(&data_dir.join("state.db"))
+}
+
+/// An empty frame with the history schema.
+pub fn empty_history() -> DataFrame {
+    DataFrame::new(
+        0,
+        vec![
+            Column::new_empty(H_CARRIER.into(), &DataType::String),
+            Column::new_empty(H_HOUSE_BILL.into(), &DataType::String),
+            Column::new_empty(H_CONSIGNEE_KEY.into(), &DataType::String),
+            Column::new_empty(H_ARRIVAL_DATE.into(), &DataType::Date),
+            Column::new_empty(H_TOTAL_USD.into(), &DataType::Int128),
+            Column::new_empty(H_SOURCE_FILE.into(), &DataType::String),
+            Column::new_empty(H_FILE_SHA256.into(), &DataType::String),
+            Column::new_empty(H_RUN_ID.into(), &DataType::String),
+        ],
+    )
+    .expect("empty columns")
+}

@@ -1,0 +1,891 @@
+//! The embedded state store: one SQLite file under the data directory.
+//!
+//! Shipments are keyed by (carrier, house_bill) in a `WITHOUT ROWID` table, with
+//! a second index on (arrival_date, consignee_key), so both history questions a
+//! run asks are index range scans over only the keys and days it brings: the
+//! table can hold years of shipments without slowing a run down. The run's keys
+//! go into a temporary table and are joined in one statement.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use rusqlite::{Connection, params};
+
+use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
+use super::ledger::{Filing, FilingEvent, FilingState, LedgerStore, NewFiling};
+use super::*;
+use crate::engine::kernels::{epoch_days, from_epoch_days};
+use crate::money;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE shipments (
+    carrier       TEXT NOT NULL,
+    house_bill    TEXT NOT NULL,
+    consignee_key TEXT NOT NULL,
+    arrival_date  INTEGER,          -- days since 1970-01-01, NULL if unknown
+    total_usd     TEXT NOT NULL,    -- exact decimal
+    source_file   TEXT NOT NULL,
+    file_sha256   TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    PRIMARY KEY (carrier, house_bill)
+) WITHOUT ROWID;
+CREATE INDEX shipments_by_day ON shipments (arrival_date, consignee_key);
+"#, r#"
+CREATE TABLE files (
+    id           INTEGER PRIMARY KEY,
+    job          TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    modified     TEXT,
+    sha256       TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    staging      TEXT,
+    archive      TEXT,
+    run_id       TEXT,
+    duplicate_of INTEGER REFERENCES files (id),
+    note         TEXT,
+    taken_at     TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX files_by_sha ON files (job, sha256);
+CREATE INDEX files_by_state ON files (job, state);
+CREATE INDEX files_by_run ON files (run_id);
+CREATE TABLE runs (
+    run_id      TEXT PRIMARY KEY,
+    job         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    output      TEXT,
+    summary     TEXT
+);
+CREATE TABLE job_state (
+    job          TEXT PRIMARY KEY,
+    last_started TEXT,
+    last_success TEXT,
+    last_failure TEXT,
+    last_error   TEXT
+);
+"#, r#"
+CREATE TABLE entry_serials (
+    filer_code  TEXT PRIMARY KEY,
+    next_serial INTEGER NOT NULL
+);
+CREATE TABLE filings (
+    id           INTEGER PRIMARY KEY,
+    carrier      TEXT NOT NULL,
+    house_bill   TEXT NOT NULL,
+    entry_number TEXT NOT NULL UNIQUE,
+    entry_type   TEXT NOT NULL,
+    job          TEXT NOT NULL,
+    run_id       TEXT NOT NULL,
+    transport    TEXT NOT NULL,
+    batch        TEXT,
+    state        TEXT NOT NULL,
+    code         TEXT,
+    narrative    TEXT,
+    payload      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    UNIQUE (carrier, house_bill)
+);
+CREATE INDEX filings_by_state ON filings (state);
+CREATE INDEX filings_by_run ON filings (run_id);
+CREATE TABLE filing_events (
+    id        INTEGER PRIMARY KEY,
+    filing_id INTEGER NOT NULL REFERENCES filings (id),
+    at        TEXT NOT NULL,
+    from_state TEXT,
+    to_state  TEXT NOT NULL,
+    applied   INTEGER NOT NULL,
+    message   TEXT NOT NULL
+);
+CREATE INDEX filing_events_by_filing ON filing_events (filing_id);
+CREATE TABLE kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#];
+
+/// The SQLite state store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Other {
+                location: path.display().to_string(),
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| sql_err(path, e))?;
+        let mut store = SqliteStore { conn, path: path.to_owned() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        sql_err(&self.path, e)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
+            .map_err(|e| self.err(e))?;
+        let version: usize = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+            tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "user_version", i + 1).map_err(|e| sql_err(&self.path, e))?;
+            tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let any: Option<i64> = self
+            .conn
+            .query_row("SELECT 1 FROM shipments LIMIT 1", [], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .map_err(|e| self.err(e))?;
+        Ok(any.is_none())
+    }
+
+    /// Fills `temp.exclude` with the SHA-256s to ignore.
+    fn load_exclusions(&self, exclude: &[String]) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("CREATE TEMP TABLE IF NOT EXISTS exclude (sha TEXT PRIMARY KEY); DELETE FROM temp.exclude;")
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO temp.exclude VALUES (?1)").map_err(|e| self.err(e))?;
+        for sha in exclude {
+            stmt.execute([sha]).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn select_history(&self, sql: &str) -> Result<DataFrame, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut carrier = Vec::new();
+        let mut house_bill = Vec::new();
+        let mut consignee_key = Vec::new();
+        let mut arrival: Vec<Option<i32>> = Vec::new();
+        let mut total: Vec<Option<i128>> = Vec::new();
+        let mut source_file = Vec::new();
+        let mut sha = Vec::new();
+        let mut run = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| sql_err(&self.path, e))? {
+            let get = |i| r.get::<_, String>(i).map_err(|e| sql_err(&self.path, e));
+            carrier.push(get(0)?);
+            house_bill.push(get(1)?);
+            consignee_key.push(get(2)?);
+            arrival.push(r.get::<_, Option<i64>>(3).map_err(|e| sql_err(&self.path, e))?.map(|d| d as i32));
+            total.push(money::parse_decimal(&get(4)?).ok());
+            source_file.push(get(5)?);
+            sha.push(get(6)?);
+            run.push(get(7)?);
+        }
+        let height = carrier.len();
+        let dates = Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), arrival.into_iter()).into_date();
+        Ok(DataFrame::new(
+            height,
+            vec![
+                Column::new(H_CARRIER.into(), carrier),
+                Column::new(H_HOUSE_BILL.into(), house_bill),
+                Column::new(H_CONSIGNEE_KEY.into(), consignee_key),
+                dates.into_column(),
+                Int128Chunked::from_iter_options(H_TOTAL_USD.into(), total.into_iter()).into_column(),
+                Column::new(H_SOURCE_FILE.into(), source_file),
+                Column::new(H_FILE_SHA256.into(), sha),
+                Column::new(H_RUN_ID.into(), run),
+            ],
+        )?)
+    }
+}
+
+fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite { location: path.display().to_string(), source }
+}
+
+const COLUMNS: &str = "s.carrier, s.house_bill, s.consignee_key, s.arrival_date, s.total_usd, s.source_file, s.file_sha256, s.run_id";
+
+impl HistoryStore for SqliteStore {
+    fn seen_by_key(&mut self, keys: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError> {
+        if keys.height() == 0 || self.is_empty()? {
+            return Ok(empty_history());
+        }
+        self.load_exclusions(exclude_sha256)?;
+        self.conn
+            .execute_batch("CREATE TEMP TABLE IF NOT EXISTS run_keys (carrier TEXT, house_bill TEXT); DELETE FROM temp.run_keys;")
+            .map_err(|e| self.err(e))?;
+        let carriers = keys.column(H_CARRIER)?.str()?;
+        let bills = keys.column(H_HOUSE_BILL)?.str()?;
+        {
+            let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+            let mut stmt = tx.prepare_cached("INSERT INTO temp.run_keys VALUES (?1, ?2)").map_err(|e| sql_err(&self.path, e))?;
+            for (c, h) in carriers.iter().zip(bills.iter()) {
+                stmt.execute(params![c.unwrap_or(""), h.unwrap_or("")]).map_err(|e| sql_err(&self.path, e))?;
+            }
+            drop(stmt);
+            tx.commit().map_err(|e| self.err(e))?;
+        }
+        self.select_history(&format!(
+            "SELECT {COLUMNS} FROM temp.run_keys k JOIN shipments s ON s.carrier = k.carrier AND s.house_bill = k.house_bill \
+             WHERE s.file_sha256 NOT IN (SELECT sha FROM temp.exclude)"
+        ))
+    }
+
+    fn seen_on_days(&mut self, days: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError> {
+        if days.height() == 0 || self.is_empty()? {
+            return Ok(empty_history());
+        }
+        self.load_exclusions(exclude_sha256)?;
+        self.conn
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS run_days (arrival_date INTEGER, consignee_key TEXT); DELETE FROM temp.run_days;",
+            )
+            .map_err(|e| self.err(e))?;
+        let dates = days.column(H_ARRIVAL_DATE)?.as_materialized_series().to_physical_repr().into_owned();
+        let dates = dates.i32()?;
+        let keys = days.column(H_CONSIGNEE_KEY)?.str()?;
+        {
+            let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+            let mut stmt = tx.prepare_cached("INSERT INTO temp.run_days VALUES (?1, ?2)").map_err(|e| sql_err(&self.path, e))?;
+            for (d, k) in dates.iter().zip(keys.iter()) {
+                if let (Some(d), Some(k)) = (d, k) {
+                    stmt.execute(params![d, k]).map_err(|e| sql_err(&self.path, e))?;
+                }
+            }
+            drop(stmt);
+            tx.commit().map_err(|e| self.err(e))?;
+        }
+        self.select_history(&format!(
+            "SELECT {COLUMNS} FROM temp.run_days d JOIN shipments s ON s.arrival_date = d.arrival_date AND s.consignee_key = d.consignee_key \
+             WHERE s.file_sha256 NOT IN (SELECT sha FROM temp.exclude)"
+        ))
+    }
+
+    fn record_shipments(&mut self, shipments: &DataFrame) -> Result<u64, StoreError> {
+        let col = |name| shipments.column(name).map_err(StoreError::from);
+        let carrier = col(H_CARRIER)?.str()?;
+        let bill = col(H_HOUSE_BILL)?.str()?;
+        let ckey = col(H_CONSIGNEE_KEY)?.str()?;
+        let dates = col(H_ARRIVAL_DATE)?.as_materialized_series().to_physical_repr().into_owned();
+        let dates = dates.i32()?;
+        let total = col(H_TOTAL_USD)?.i128()?;
+        let file = col(H_SOURCE_FILE)?.str()?;
+        let sha = col(H_FILE_SHA256)?.str()?;
+        let run = col(H_RUN_ID)?.str()?;
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let mut inserted = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO shipments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .map_err(|e| sql_err(&self.path, e))?;
+            let mut buf = String::new();
+            for i in 0..shipments.height() {
+                buf.clear();
+                money::write_to(&mut buf, total.get(i).unwrap_or(0));
+                inserted += stmt
+                    .execute(params![
+                        carrier.get(i).unwrap_or(""),
+                        bill.get(i).unwrap_or(""),
+                        ckey.get(i).unwrap_or(""),
+                        dates.get(i),
+                        buf,
+                        file.get(i).unwrap_or(""),
+                        sha.get(i).unwrap_or(""),
+                        run.get(i).unwrap_or(""),
+                    ])
+                    .map_err(|e| sql_err(&self.path, e))? as u64;
+            }
+        }
+        tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        Ok(inserted)
+    }
+
+    fn shipment_count(&mut self) -> Result<u64, StoreError> {
+        self.conn.query_row("SELECT count(*) FROM shipments", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| self.err(e))
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+const FILE_COLUMNS: &str =
+    "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified";
+
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+    let state: String = r.get(7)?;
+    Ok(FileRecord {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        source: r.get(2)?,
+        path: r.get(3)?,
+        name: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        sha256: r.get(6)?,
+        state: FileState::parse(&state).unwrap_or(FileState::Taken),
+        staging: r.get(8)?,
+        archive: r.get(9)?,
+        run_id: r.get(10)?,
+        duplicate_of: r.get(11)?,
+        note: r.get(12)?,
+        taken_at: parse_ts(r.get(13)?).unwrap_or_default(),
+        modified: parse_ts(r.get(14)?),
+    })
+}
+
+impl SqliteStore {
+    fn query_files(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<FileRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params, file_row).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+}
+
+impl IntakeStore for SqliteStore {
+    fn take_file(
+        &mut self,
+        job: &str,
+        source: &str,
+        path: &str,
+        size: u64,
+        modified: Option<DateTime<Utc>>,
+        sha256: &str,
+        staging: &str,
+    ) -> Result<Take, StoreError> {
+        let now = ts(Utc::now());
+        let name = crate::sources::file_name(path).to_owned();
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let earlier: Option<FileRecord> = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND sha256 = ?2 \
+                     AND state NOT IN ('taken', 'duplicate', 'duplicate-pending') ORDER BY id LIMIT 1"
+                ))
+                .map_err(|e| sql_err(&self.path, e))?;
+            let mut rows = stmt.query_map(params![job, sha256], file_row).map_err(|e| sql_err(&self.path, e))?;
+            rows.next().transpose().map_err(|e| sql_err(&self.path, e))?
+        };
+        let (state, dup) = match &earlier {
+            Some(e) => (FileState::DuplicatePending, Some(e.id)),
+            None => (FileState::Taken, None),
+        };
+        tx.execute(
+            "INSERT INTO files (job, source, path, name, size, modified, sha256, state, staging, duplicate_of, taken_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            params![job, source, path, name, size as i64, modified.map(ts), sha256, state.as_str(), staging, dup, now],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        Ok(match earlier {
+            Some(of) => Take::Duplicate { id, of },
+            None => Take::New(id),
+        })
+    }
+
+    fn set_file_state(&mut self, id: i64, state: FileState, archive: Option<&str>, run_id: Option<&str>, note: Option<&str>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE files SET state = ?2, archive = COALESCE(?3, archive), run_id = COALESCE(?4, run_id), \
+                 note = COALESCE(?5, note), updated_at = ?6 WHERE id = ?1",
+                params![id, state.as_str(), archive, run_id, note, ts(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn forget_file(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM files WHERE id = ?1", [id]).map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn files_in(&mut self, job: &str, states: &[FileState]) -> Result<Vec<FileRecord>, StoreError> {
+        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND state IN ({list}) ORDER BY id"), [job])
+    }
+
+    fn file(&mut self, id: i64) -> Result<Option<FileRecord>, StoreError> {
+        Ok(self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"), [id])?.pop())
+    }
+
+    fn files_of_run(&mut self, run_id: &str) -> Result<Vec<FileRecord>, StoreError> {
+        self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE run_id = ?1 ORDER BY id"), [run_id])
+    }
+
+    fn archived_between(&mut self, job: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<FileRecord>, StoreError> {
+        self.query_files(
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND archive IS NOT NULL AND state <> 'duplicate' \
+                 AND taken_at >= ?2 AND taken_at < ?3 ORDER BY id"
+            ),
+            params![job, ts(from), ts(to)],
+        )
+    }
+
+    fn start_run(&mut self, run_id: &str, job: &str, kind: &str, output: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO runs (run_id, job, kind, status, started_at, output) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                params![run_id, job, kind, ts(Utc::now()), output],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, summary = ?3, finished_at = ?4 WHERE run_id = ?1",
+                params![run_id, status, summary, ts(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn run(&mut self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT run_id, job, kind, status, started_at, finished_at, output, summary FROM runs WHERE run_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query_map([run_id], |r| {
+                Ok(RunRecord {
+                    run_id: r.get(0)?,
+                    job: r.get(1)?,
+                    kind: r.get(2)?,
+                    status: r.get(3)?,
+                    started_at: parse_ts(r.get(4)?).unwrap_or_default(),
+                    finished_at: parse_ts(r.get(5)?),
+                    output: r.get(6)?,
+                    summary: r.get(7)?,
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.next().transpose().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn job_state(&mut self, job: &str) -> Result<JobState, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT last_started, last_success, last_failure, last_error FROM job_state WHERE job = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query_map([job], |r| {
+                Ok(JobState {
+                    last_started: parse_ts(r.get(0)?),
+                    last_success: parse_ts(r.get(1)?),
+                    last_failure: parse_ts(r.get(2)?),
+                    last_error: r.get(3)?,
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        Ok(rows.next().transpose().map_err(|e| sql_err(&self.path, e))?.unwrap_or_default())
+    }
+
+    fn job_started(&mut self, job: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO job_state (job, last_started) VALUES (?1, ?2) ON CONFLICT (job) DO UPDATE SET last_started = ?2",
+                params![job, ts(at)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn job_finished(&mut self, job: &str, at: DateTime<Utc>, error: Option<&str>) -> Result<(), StoreError> {
+        let sql = if error.is_none() {
+            "INSERT INTO job_state (job, last_success) VALUES (?1, ?2) ON CONFLICT (job) DO UPDATE SET last_success = ?2, last_error = NULL"
+        } else {
+            "INSERT INTO job_state (job, last_failure, last_error) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (job) DO UPDATE SET last_failure = ?2, last_error = ?3"
+        };
+        if error.is_none() {
+            self.conn.execute(sql, params![job, ts(at)])
+        } else {
+            self.conn.execute(sql, params![job, ts(at), error])
+        }
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+
+    fn ping(&mut self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT count(*) FROM job_state", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+const FILING_COLUMNS: &str = "id, carrier, house_bill, entry_number, entry_type, job, run_id, transport, batch, state, code, narrative, payload, created_at, updated_at";
+
+fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
+    let state: String = r.get(9)?;
+    Ok(Filing {
+        id: r.get(0)?,
+        carrier: r.get(1)?,
+        house_bill: r.get(2)?,
+        entry_number: r.get(3)?,
+        entry_type: r.get(4)?,
+        job: r.get(5)?,
+        run_id: r.get(6)?,
+        transport: r.get(7)?,
+        batch: r.get(8)?,
+        state: FilingState::parse(&state).unwrap_or(FilingState::Pending),
+        code: r.get(10)?,
+        narrative: r.get(11)?,
+        payload: r.get(12)?,
+        created_at: parse_ts(r.get(13)?).unwrap_or_default(),
+        updated_at: parse_ts(r.get(14)?).unwrap_or_default(),
+    })
+}
+
+impl SqliteStore {
+    fn query_filings(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Filing>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(params, filing_row).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+}
+
+impl SqliteStore {
+    /// A small persistent value (cursors, per-run flags).
+    pub fn get_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .map_err(|e| self.err(e))
+    }
+
+    /// A job's runs meant to be filed (marked `filing:<run>` = `pending` when
+    /// they started) whose filing has not finished, oldest first.
+    pub fn unfiled_runs(&self, job: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id FROM runs WHERE job = ?1 AND kind <> 'replay' AND status IN ('evaluated', 'succeeded') \
+                 AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || runs.run_id AND value = 'pending') ORDER BY started_at",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([job], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    pub fn set_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl LedgerStore for SqliteStore {
+    fn record_intent(
+        &mut self,
+        filer_code: &str,
+        first_serial: u64,
+        make_number: &dyn Fn(u64) -> String,
+        f: &NewFiling<'_>,
+    ) -> Result<Option<Filing>, StoreError> {
+        let now = ts(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM filings WHERE carrier = ?1 AND house_bill = ?2", params![f.carrier, f.house_bill], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .map_err(|e| sql_err(&self.path, e))?;
+        if exists.is_some() {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO entry_serials (filer_code, next_serial) VALUES (?1, ?2) ON CONFLICT (filer_code) DO NOTHING",
+            params![filer_code, first_serial as i64],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        let serial: i64 = tx
+            .query_row(
+                "UPDATE entry_serials SET next_serial = next_serial + 1 WHERE filer_code = ?1 RETURNING next_serial - 1",
+                [filer_code],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql_err(&self.path, e))?;
+        let number = make_number(serial as u64);
+        let payload = (f.payload)(&number);
+        tx.execute(
+            &format!("INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', NULL, NULL, ?9, ?10, ?10)"),
+            params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, now],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, 'pending', 1, ?3)",
+            params![id, now, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        self.filing(&number)
+    }
+
+    fn transition(&mut self, entry_number: &str, to: FilingState, code: Option<&str>, narrative: Option<&str>, message: &str) -> Result<bool, StoreError> {
+        let now = ts(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let (id, from): (i64, String) = tx
+            .query_row("SELECT id, state FROM filings WHERE entry_number = ?1", [entry_number], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_err(&self.path, e))?;
+        let from = FilingState::parse(&from).unwrap_or(FilingState::Pending);
+        let applied = from.can_become(to);
+        if applied {
+            tx.execute(
+                "UPDATE filings SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), updated_at = ?5 WHERE id = ?1",
+                params![id, to.as_str(), code, narrative, now],
+            )
+            .map_err(|e| sql_err(&self.path, e))?;
+        }
+        tx.execute(
+            "INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, now, from.as_str(), to.as_str(), applied, message],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        Ok(applied)
+    }
+
+    fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError> {
+        Ok(self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE entry_number = ?1"), [entry_number])?.pop())
+    }
+
+    fn filing_for(&mut self, carrier: &str, house_bill: &str) -> Result<Option<Filing>, StoreError> {
+        Ok(self
+            .query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE carrier = ?1 AND house_bill = ?2"), [carrier, house_bill])?
+            .pop())
+    }
+
+    fn filings_in(&mut self, states: &[FilingState]) -> Result<Vec<Filing>, StoreError> {
+        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE state IN ({list}) ORDER BY id"), [])
+    }
+
+    fn filings_of_run(&mut self, run_id: &str) -> Result<Vec<Filing>, StoreError> {
+        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE run_id = ?1 ORDER BY id"), [run_id])
+    }
+
+    fn events(&mut self, entry_number: &str) -> Result<Vec<FilingEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.at, e.from_state, e.to_state, e.message, e.applied FROM filing_events e JOIN filings f ON f.id = e.filing_id \
+                 WHERE f.entry_number = ?1 ORDER BY e.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([entry_number], |r| {
+                let from: Option<String> = r.get(1)?;
+                let to: String = r.get(2)?;
+                let applied: bool = r.get(4)?;
+                let message: String = r.get(3)?;
+                Ok(FilingEvent {
+                    at: parse_ts(r.get(0)?).unwrap_or_default(),
+                    from: from.as_deref().and_then(FilingState::parse),
+                    to: FilingState::parse(&to).unwrap_or(FilingState::Pending),
+                    message: if applied { message } else { format!("ignored (out of order): {message}") },
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn filing_counts(&mut self) -> Result<Vec<(FilingState, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT state, count(*) FROM filings GROUP BY state").map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| sql_err(&self.path, e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (s, n) = row.map_err(|e| sql_err(&self.path, e))?;
+            if let Some(s) = FilingState::parse(&s) {
+                out.push((s, n as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Builds a history frame from plain values (tests and tools).
+pub fn history_frame(rows: &[(&str, &str, &str, Option<chrono::NaiveDate>, &str, &str, &str, &str)]) -> DataFrame {
+    let height = rows.len();
+    type Row<'a> = (&'a str, &'a str, &'a str, Option<chrono::NaiveDate>, &'a str, &'a str, &'a str, &'a str);
+    let s = |f: for<'a> fn(&Row<'a>) -> &'a str| rows.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
+    let dates = Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), rows.iter().map(|r| r.3.map(epoch_days))).into_date();
+    let totals = Int128Chunked::from_iter_options(H_TOTAL_USD.into(), rows.iter().map(|r| money::parse_decimal(r.4).ok()));
+    DataFrame::new(
+        height,
+        vec![
+            Column::new(H_CARRIER.into(), s(|r| r.0)),
+            Column::new(H_HOUSE_BILL.into(), s(|r| r.1)),
+            Column::new(H_CONSIGNEE_KEY.into(), s(|r| r.2)),
+            dates.into_column(),
+            totals.into_column(),
+            Column::new(H_SOURCE_FILE.into(), s(|r| r.5)),
+            Column::new(H_FILE_SHA256.into(), s(|r| r.6)),
+            Column::new(H_RUN_ID.into(), s(|r| r.7)),
+        ],
+    )
+    .expect("equal lengths")
+}
+
+#[allow(dead_code)]
+fn date_of(days: Option<i32>) -> Option<chrono::NaiveDate> {
+    days.and_then(from_epoch_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+
+    #[test]
+    fn records_and_finds_by_key_and_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let rows = history_frame(&[
+            ("DHLX", "HB1", "ann|1 main st|10001", day("2026-11-02"), "500.00", "a.csv", "sha-a", "run1"),
+            ("DHLX", "HB2", "ann|1 main st|10001", day("2026-11-02"), "350.25", "a.csv", "sha-a", "run1"),
+            ("UPSN", "HB1", "bob|2 elm st|90210", day("2026-11-03"), "10.00", "b.csv", "sha-b", "run1"),
+        ]);
+        assert_eq!(store.record_shipments(&rows).unwrap(), 3);
+        // A second sighting keeps the first.
+        let again = history_frame(&[("DHLX", "HB1", "other", day("2026-11-09"), "1.00", "c.csv", "sha-c", "run2")]);
+        assert_eq!(store.record_shipments(&again).unwrap(), 0);
+        assert_eq!(store.shipment_count().unwrap(), 3);
+
+        let keys = df! { H_CARRIER => ["DHLX", "DHLX", "FEDX"], H_HOUSE_BILL => ["HB1", "HB9", "HB1"] }.unwrap();
+        let seen = store.seen_by_key(&keys, &[]).unwrap();
+        assert_eq!(seen.height(), 1);
+        assert_eq!(seen.column(H_SOURCE_FILE).unwrap().str().unwrap().get(0), Some("a.csv"));
+        assert_eq!(seen.column(H_TOTAL_USD).unwrap().i128().unwrap().get(0), Some(500 * money::ONE));
+        // The run's own file is not history.
+        assert_eq!(store.seen_by_key(&keys, &["sha-a".into()]).unwrap().height(), 0);
+
+        let days = DataFrame::new(
+            1,
+            vec![
+                Column::new(H_CONSIGNEE_KEY.into(), ["ann|1 main st|10001"]),
+                Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), [day("2026-11-02").map(epoch_days)].into_iter())
+                    .into_date()
+                    .into_column(),
+            ],
+        )
+        .unwrap();
+        let on_day = store.seen_on_days(&days, &[]).unwrap();
+        assert_eq!(on_day.height(), 2);
+        let dates: Vec<Option<i32>> =
+            on_day.column(H_ARRIVAL_DATE).unwrap().as_materialized_series().to_physical_repr().i32().unwrap().iter().collect();
+        assert!(dates.iter().all(|d| date_of(*d) == day("2026-11-02")));
+    }
+
+    #[test]
+    fn files_move_through_their_states_and_duplicates_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let Take::New(a) = store.take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/stage/a").unwrap() else { panic!() };
+        // Bytes only taken (not yet archived) do not make a later copy a duplicate.
+        let Take::New(b) = store.take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/stage/b").unwrap() else { panic!() };
+        store.forget_file(b).unwrap();
+        store.set_file_state(a, FileState::Archived, Some("raw/2026/11/25/a.csv"), None, None).unwrap();
+        match store.take_file("j", "src", "inbox/copy-of-a.csv", 10, None, "sha1", "/stage/c").unwrap() {
+            Take::Duplicate { of, .. } => assert_eq!((of.id, of.name.as_str()), (a, "a.csv")),
+            other => panic!("{other:?}"),
+        }
+        // Another job may take the same bytes.
+        assert!(matches!(store.take_file("other", "src", "inbox/a.csv", 10, None, "sha1", "/s").unwrap(), Take::New(_)));
+        store.set_file_state(a, FileState::Evaluating, None, Some("run-1"), None).unwrap();
+        let archived = store.files_in("j", &[FileState::Evaluating]).unwrap();
+        assert_eq!(archived.len(), 1);
+        assert_eq!(archived[0].archive.as_deref(), Some("raw/2026/11/25/a.csv"));
+        assert_eq!(store.files_of_run("run-1").unwrap().len(), 1);
+        store.start_run("run-1", "j", "scheduled", "data:runs/j/run-1").unwrap();
+        store.finish_run("run-1", "succeeded", "{}").unwrap();
+        assert_eq!(store.run("run-1").unwrap().unwrap().status, "succeeded");
+        store.job_started("j", Utc::now()).unwrap();
+        store.job_finished("j", Utc::now(), None).unwrap();
+        let st = store.job_state("j").unwrap();
+        assert!(st.last_success.is_some() && st.last_error.is_none());
+        store.job_finished("j", Utc::now(), Some("sftp down")).unwrap();
+        let st = store.job_state("j").unwrap();
+        assert_eq!(st.last_error.as_deref(), Some("sftp down"));
+        assert!(st.last_success.is_some(), "a failure keeps the last success");
+    }
+
+    #[test]
+    fn the_ledger_allocates_each_number_once_and_files_each_shipment_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).unwrap().to_string();
+        let payload = |n: &str| format!("payload for {n}");
+        let new = |hb: &'static str| NewFiling {
+            carrier: "DHLX",
+            house_bill: hb,
+            entry_type: "86",
+            job: "j",
+            run_id: "r1",
+            transport: "http",
+            batch: None,
+            payload: &payload,
+        };
+        let first = {
+            let mut store = SqliteStore::open(&path).unwrap();
+            let a = store.record_intent("K9Q", 1000, &make, &new("H1")).unwrap().unwrap();
+            assert_eq!(a.state, FilingState::Pending);
+            assert_eq!(a.payload, format!("payload for {}", a.entry_number));
+            assert!(store.record_intent("K9Q", 1000, &make, &new("H1")).unwrap().is_none(), "never twice");
+            a
+        };
+        // Reopened (a restart): the counter continues; no number is reused.
+        let mut store = SqliteStore::open(&path).unwrap();
+        let b = store.record_intent("K9Q", 1000, &make, &new("H2")).unwrap().unwrap();
+        assert_eq!(first.entry_number, make(1000));
+        assert_eq!(b.entry_number, make(1001));
+        assert!(store.transition(&b.entry_number, FilingState::Submitted, None, None, "sent").unwrap());
+        assert!(store.transition(&b.entry_number, FilingState::Accepted, Some("02"), Some("ACCEPTED"), "SE90 02").unwrap());
+        assert!(store.transition(&b.entry_number, FilingState::Released, Some("98"), Some("RELEASED"), "SO60 98").unwrap());
+        // A late duplicate of the acceptance changes nothing but is recorded.
+        assert!(!store.transition(&b.entry_number, FilingState::Accepted, Some("02"), None, "SE90 02 again").unwrap());
+        let f = store.filing(&b.entry_number).unwrap().unwrap();
+        assert_eq!((f.state, f.code.as_deref()), (FilingState::Released, Some("98")));
+        let events = store.events(&b.entry_number).unwrap();
+        assert_eq!(events.len(), 5);
+        assert!(events[4].message.starts_with("ignored (out of order)"));
+        let counts = store.filing_counts().unwrap();
+        assert!(counts.contains(&(FilingState::Pending, 1)) && counts.contains(&(FilingState::Released, 1)));
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.db");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            store.record_shipments(&history_frame(&[("A", "1", "k", None, "1.00", "f", "s", "r")])).unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.shipment_count().unwrap(), 1);
+    }
+}

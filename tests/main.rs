@@ -1,0 +1,15 @@
+//! The integration test binary: every end-to-end test, run against the real
+//! `s321d` binary and (from the daemon on) real servers on loopback.
+
+mod support;
+
+// The CLI contract: exit status, argument and config errors, `check`.
+mod cli;
+// `validate` end to end over data-samples/, with the exact expected outputs.
+mod samples;
+// The source conformance suite and the life of a file, on local, SFTP and S3.
+mod sources;
+// SIGKILL at every step: exactly once, nothing lost, nothing half-written.
+mod crash;
+// The daemon process: health, readiness, metrics, signals, schedules, systemd.
+mod daemon;
