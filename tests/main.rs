@@ -13,3 +13,5 @@ mod sources;
 mod crash;
 // The daemon process: health, readiness, metrics, signals, schedules, systemd.
 mod daemon;
+// ACE filing through both transports against the real simulator; faults and crashes.
+mod filing;

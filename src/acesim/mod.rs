@@ -25,7 +25,7 @@
 
 pub mod rules;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ use tracing::{info, warn};
 use crate::filing::catair::{self, Record};
 use crate::filing::entry::Entry;
 use crate::policy::Policy;
-use rules::{Condition, Problem, Rules, Submission};
+use rules::{Problem, Rules, Submission};
 
 fn default_listen() -> String {
     "127.0.0.1:9400".into()
@@ -193,6 +193,9 @@ struct SimState {
     seq: u64,
     /// Batch SO notifications waiting to be written.
     batch_notes: Vec<(Entry, String, String)>,
+    /// Every entry number each (carrier, house bill) arrived under: the
+    /// inspection endpoint's answer to "was anything filed twice?".
+    received: BTreeMap<(String, String), BTreeSet<String>>,
 }
 
 /// The running simulator.
@@ -229,10 +232,14 @@ impl Sim {
     /// Judges a submission: the answer and, if accepted, a release to come.
     fn judge(&self, s: Submission, via: Via) -> (StatusCode, serde_json::Value, Vec<Problem>) {
         let mut state = self.state.lock().expect("sim state");
-        let used: HashSet<String> = state.answers.keys().cloned().collect();
-        let problems = self.rules.check(&s, &used);
-        let errors: Vec<&Problem> = problems.iter().filter(|p| !p.condition.is_warning()).collect();
         let number = s.entry.entry_number.clone();
+        let reused = state.answers.contains_key(&number);
+        if !number.is_empty() {
+            let bill = (s.entry.carrier.clone(), s.entry.house_bill.clone());
+            state.received.entry(bill).or_default().insert(number.clone());
+        }
+        let problems = self.rules.check(&s, reused);
+        let errors: Vec<&Problem> = problems.iter().filter(|p| !p.condition.is_warning()).collect();
         let (status, body) = if let Some(first) = errors.first() {
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -249,7 +256,7 @@ impl Sim {
             (StatusCode::OK, json!({"entry_number": number, "status": "accepted", "condition": condition, "code": "", "narrative": "ENTRY ACCEPTED", "warnings": warnings}))
         };
         // A reused number keeps its first answer; only new numbers are recorded.
-        if !used.contains(&number) && !number.is_empty() {
+        if !reused && !number.is_empty() {
             state.answers.insert(number, (status, body.clone()));
         }
         (status, body, problems)
@@ -409,8 +416,23 @@ async fn notifications(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q)
     (StatusCode::OK, axum::Json(json!({"notifications": notes, "next": next}))).into_response()
 }
 
+/// `GET /sim/received`: not part of any ACE protocol. The simulator's own
+/// inspection endpoint, for tests and onboarding: every (carrier, house
+/// bill) received and the entry numbers it came under (more than one means
+/// the filer filed a shipment twice).
+async fn received(State(sim): State<Arc<Sim>>) -> Response {
+    let state = sim.state.lock().expect("sim state");
+    let shipments: Vec<serde_json::Value> = state
+        .received
+        .iter()
+        .map(|((carrier, house_bill), numbers)| json!({"carrier": carrier, "house_bill": house_bill, "entry_numbers": numbers}))
+        .collect();
+    (StatusCode::OK, axum::Json(json!({"shipments": shipments}))).into_response()
+}
+
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
+        .route("/sim/received", get(received))
         .route("/v1/entries", post(post_entry))
         .route("/v1/entries/{number}", get(get_entry))
         .route("/v1/notifications", get(notifications))
@@ -448,7 +470,7 @@ fn process_batch(sim: &Sim, text: &str) -> String {
     }
     let mut out = Vec::new();
     let mut txn: Vec<Record> = Vec::new();
-    let mut flush = |txn: &mut Vec<Record>, out: &mut Vec<String>| {
+    let flush = |txn: &mut Vec<Record>, out: &mut Vec<String>| {
         if txn.is_empty() {
             return;
         }

@@ -205,18 +205,18 @@ pub fn parse_status(text: &str, file: &str) -> anyhow::Result<Vec<Response>> {
     Ok(out)
 }
 
-/// Reads and files away every response in the inbound location.
-pub async fn read_responses(ctx: &Context) -> anyhow::Result<Vec<Response>> {
+/// Reads every response in the inbound location, applies it to the ledger,
+/// then files it away under `processed/`.
+pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let any_catair = ctx
         .db(|s| s.filings_in(&[FilingState::Pending, FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
         .iter()
         .any(|f| f.transport == "catair");
     if !any_catair {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let inbound = ctx.source(&cfg.inbound_source)?;
-    let mut out = Vec::new();
     for file in inbound.list(&cfg.inbound_path).await? {
         let text = String::from_utf8_lossy(&inbound.get(&file.path).await?).into_owned();
         let parsed = if let Some(batch) = file.name.strip_suffix(".sx") {
@@ -228,12 +228,18 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<Vec<Response>> {
             continue;
         };
         match parsed {
-            Ok(r) => out.extend(r),
-            Err(e) => warn!(file.name = %file.name, "Cannot read ACE response {}: {e}", file.name),
+            Ok(responses) => {
+                super::apply(ctx, &responses)?;
+                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+            }
+            Err(e) => {
+                // Kept aside, not lost: an operator can read it.
+                warn!(file.name = %file.name, "Cannot read ACE response {}: {e}; moved to rejected/.", file.name);
+                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+            }
         }
-        inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -268,6 +268,7 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
         let (number, result) = joined.context("a gateway task panicked")?;
         match result {
             Ok(answer) => {
+                crate::intake::crash_point("filing-answered");
                 ctx.db(|s| s.transition(&number, FilingState::Submitted, None, None, "POST /v1/entries answered"))?;
                 super::apply(ctx, &responses(&answer, "gateway"))?;
             }
@@ -309,18 +310,20 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Status notifications since the last one read (cursor kept in the store).
-pub async fn notifications(ctx: &Context) -> anyhow::Result<Vec<Response>> {
+/// Reads the status notifications since the last one read and applies them,
+/// page by page; the cursor (kept in the store) moves only after a page is
+/// applied.
+pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
+    const CURSOR: &str = "http_notifications_cursor";
     let open = ctx
         .db(|s| s.filings_in(&[FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
         .into_iter()
         .any(|f| f.transport == "http");
     if !open {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let gateway = Gateway::new(ctx)?;
-    let mut after: u64 = ctx.db(|s| s.get_value("http_notifications_cursor"))?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut out = Vec::new();
+    let mut after: u64 = ctx.db(|s| s.get_value(CURSOR))?.and_then(|v| v.parse().ok()).unwrap_or(0);
     loop {
         let resp = gateway.auth(gateway.client.get(format!("{}/v1/notifications?after={after}&limit=5000", gateway.base))).send().await;
         let page: Notifications = match resp {
@@ -334,21 +337,23 @@ pub async fn notifications(ctx: &Context) -> anyhow::Result<Vec<Response>> {
                 break;
             }
         };
-        let done = page.notifications.is_empty();
-        for n in page.notifications {
-            out.push(Response {
+        if page.notifications.is_empty() {
+            break;
+        }
+        let responses: Vec<Response> = page
+            .notifications
+            .into_iter()
+            .map(|n| Response {
                 state: release_state(&n.code),
                 message: format!("gateway notification {}: SO60 {} {}", n.seq, n.code, n.narrative),
                 entry_number: n.entry_number,
                 code: n.code,
                 narrative: n.narrative,
-            });
-        }
+            })
+            .collect();
+        super::apply(ctx, &responses)?;
         after = page.next.max(after);
-        if done {
-            break;
-        }
+        ctx.db(|s| s.set_value(CURSOR, &after.to_string()))?;
     }
-    ctx.db(|s| s.set_value("http_notifications_cursor", &after.to_string()))?;
-    Ok(out)
+    Ok(())
 }

@@ -115,13 +115,13 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     poll(ctx).await
 }
 
-/// Reads responses that arrived since last time (both transports).
+/// Reads responses that arrived since last time (both transports). Each is
+/// applied to the ledger before it is marked read (the file moved away, the
+/// cursor advanced), so a crash in between re-reads it, and re-applying is
+/// harmless: a transition that does not move forward is only recorded.
 pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
-    let responses = batch::read_responses(ctx).await?;
-    apply(ctx, &responses)?;
-    let responses = http::notifications(ctx).await?;
-    apply(ctx, &responses)?;
-    Ok(())
+    batch::read_responses(ctx).await?;
+    http::read_notifications(ctx).await
 }
 
 /// Files the eligible shipments of a finished run.
