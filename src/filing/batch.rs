@@ -72,9 +72,7 @@ pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow
     let path = sources::join(&[&cfg.outbound_path, name]);
     crate::intake::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
     crate::intake::crash_point("batch-written");
-    for e in entries {
-        ctx.db(|s| s.transition(&e.entry_number, FilingState::Submitted, None, None, &format!("sent in CATAIR batch {name}")))?;
-    }
+    super::mark_submitted(ctx, entries.iter().map(|e| e.entry_number.as_str()), &format!("sent in CATAIR batch {name}"))?;
     info!(batch = %name, entries = entries.len(), "Wrote CATAIR batch {name} with {} entr(ies) to {}.", entries.len(), out.describe());
     Ok(())
 }
@@ -98,9 +96,7 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
             || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
             || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?;
         if left {
-            for f in &filings {
-                ctx.db(|s| s.transition(&f.entry_number, FilingState::Submitted, None, None, &format!("reconciled: batch {name} was sent")))?;
-            }
+            super::mark_submitted(ctx, filings.iter().map(|f| f.entry_number.as_str()), &format!("reconciled: batch {name} was sent"))?;
         } else {
             let entries: Vec<Entry> = filings
                 .iter()

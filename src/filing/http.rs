@@ -262,15 +262,21 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
             (number, result)
         });
     }
+    // Answers are recorded in batches (one ledger transaction each): an
+    // answer not yet recorded when the process dies leaves its entry pending,
+    // and reconciling asks the gateway, which answers from its record.
     let mut not_sent = 0;
     let mut unauthorized = None;
+    let mut answered: Vec<(String, Answer)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (number, result) = joined.context("a gateway task panicked")?;
         match result {
             Ok(answer) => {
                 crate::intake::crash_point("filing-answered");
-                ctx.db(|s| s.transition(&number, FilingState::Submitted, None, None, "POST /v1/entries answered"))?;
-                super::apply(ctx, &responses(&answer, "gateway"))?;
+                answered.push((number, answer));
+                if answered.len() >= RECORD_BATCH {
+                    record_answers(ctx, &mut answered, "POST /v1/entries answered")?;
+                }
             }
             Err(SendError::Transient(why)) => {
                 not_sent += 1;
@@ -279,10 +285,26 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
             Err(SendError::Unauthorized(why)) => unauthorized = Some(why),
         }
     }
+    record_answers(ctx, &mut answered, "POST /v1/entries answered")?;
     if let Some(why) = unauthorized {
         anyhow::bail!("{why}; filing stopped, entries stay pending");
     }
     Ok(not_sent)
+}
+
+/// Answers recorded per ledger transaction.
+const RECORD_BATCH: usize = 256;
+
+/// Records gateway answers: each entry submitted, then what the answer says.
+fn record_answers(ctx: &Context, answered: &mut Vec<(String, Answer)>, message: &str) -> anyhow::Result<()> {
+    if answered.is_empty() {
+        return Ok(());
+    }
+    super::mark_submitted(ctx, answered.iter().map(|(n, _)| n.as_str()), message)?;
+    let responses: Vec<Response> = answered.iter().flat_map(|(_, a)| responses(a, "gateway")).collect();
+    super::apply(ctx, &responses)?;
+    answered.clear();
+    Ok(())
 }
 
 /// Reconciles `pending` HTTP filings: asks the gateway about each; sends the
@@ -294,15 +316,17 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     }
     let gateway = Gateway::new(ctx)?;
     let mut resend = Vec::new();
+    let mut known = Vec::new();
     for f in pending {
         match gateway.get(&f.entry_number).await? {
-            Some(answer) => {
-                ctx.db(|s| s.transition(&f.entry_number, FilingState::Submitted, None, None, "reconciled: the gateway has it"))?;
-                super::apply(ctx, &responses(&answer, "gateway (reconciled)"))?;
-            }
+            Some(answer) => known.push((f.entry_number, answer)),
             None => resend.push(serde_json::from_str::<Entry>(&f.payload).context("a pending filing's payload is not an entry")?),
         }
+        if known.len() >= RECORD_BATCH {
+            record_answers(ctx, &mut known, "reconciled: the gateway has it")?;
+        }
     }
+    record_answers(ctx, &mut known, "reconciled: the gateway has it")?;
     if !resend.is_empty() {
         warn!(entries = resend.len(), "Re-sending {} pending entr(ies) the gateway never received.", resend.len());
         send_all(ctx, &resend).await?;

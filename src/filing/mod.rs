@@ -32,9 +32,12 @@ use crate::intake::Context;
 use crate::job::{FilingTransport, Job};
 use crate::sources;
 use crate::state::intake::IntakeStore;
-use crate::state::ledger::{FilingState, LedgerStore, NewFiling};
+use crate::state::ledger::{Applied, FilingState, LedgerStore, NewFiling, Transition};
 use entry::{Entry, EntryDefaults};
 use entry_number::EntryNumber;
+
+/// Filings recorded per ledger transaction.
+const INTENT_CHUNK: usize = 2000;
 
 /// A response, reduced to what the ledger needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,22 +72,41 @@ pub fn release_state(code: &str) -> FilingState {
     }
 }
 
-/// Applies responses to the ledger; returns how many changed a filing.
+/// Applies responses to the ledger in one transaction; returns how many
+/// moved a filing.
 pub fn apply(ctx: &Context, responses: &[Response]) -> anyhow::Result<usize> {
-    let mut applied = 0;
-    for r in responses {
-        let known = ctx.db(|s| s.filing(&r.entry_number))?;
-        if known.is_none() {
-            warn!(entry = %r.entry_number, "A response names entry {} that this ledger never filed; ignored.", r.entry_number);
-            continue;
-        }
-        let changed = ctx.db(|s| s.transition(&r.entry_number, r.state, Some(&r.code), Some(&r.narrative), &r.message))?;
-        if changed {
-            applied += 1;
-            ctx.metrics.inc("s321d_filing_transitions_total", vec![("state", r.state.as_str().to_owned())]);
+    if responses.is_empty() {
+        return Ok(0);
+    }
+    let list: Vec<Transition<'_>> = responses
+        .iter()
+        .map(|r| Transition { entry_number: &r.entry_number, to: r.state, code: Some(&r.code), narrative: Some(&r.narrative), message: &r.message })
+        .collect();
+    let outcomes = ctx.db(|s| s.transitions(&list))?;
+    let mut moved = 0;
+    for (r, outcome) in responses.iter().zip(outcomes) {
+        match outcome {
+            Applied::Moved => {
+                moved += 1;
+                ctx.metrics.inc("s321d_filing_transitions_total", vec![("state", r.state.as_str().to_owned())]);
+            }
+            Applied::Ignored => {}
+            Applied::Unknown => {
+                warn!(entry = %r.entry_number, "A response names entry {} that this ledger never filed; ignored.", r.entry_number)
+            }
         }
     }
-    Ok(applied)
+    Ok(moved)
+}
+
+/// Marks entries sent, in one transaction.
+pub fn mark_submitted<'a>(ctx: &Context, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
+    let list: Vec<Transition<'_>> = entry_numbers
+        .into_iter()
+        .map(|n| Transition { entry_number: n, to: FilingState::Submitted, code: None, narrative: None, message })
+        .collect();
+    ctx.db(|s| s.transitions(&list))?;
+    Ok(())
 }
 
 /// What filing a run did.
@@ -126,6 +148,7 @@ pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
 
 /// Files the eligible shipments of a finished run.
 pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
+    let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
     reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;
     let run = ctx.db(|s| s.run(run_id))?.with_context(|| format!("no run {run_id}"))?;
@@ -162,38 +185,54 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
         entries.extend(entry::build_from_file(&job_arc, &name, &local, sel, &policy, &defaults)?);
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    let built_ms = started.elapsed().as_millis() as u64;
 
-    // Intent first: every entry gets its number and a pending filing, then is sent.
+    // Intent first: every entry gets its number and a pending filing, then is
+    // sent. Chunks bound the transaction size; a crash between chunks leaves
+    // pending filings that the next attempt reconciles.
     let batch_name = (transport == FilingTransport::Catair).then(|| batch::batch_name(&defaults.filer_code, run_id));
+    let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).map(|n| n.to_string()).unwrap_or_default();
+    let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
-    for mut e in entries {
-        let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).map(|n| n.to_string()).unwrap_or_default();
-        let proto = e.clone();
-        let payload = move |number: &str| {
-            let mut p = proto.clone();
-            p.entry_number = number.to_owned();
-            serde_json::to_string(&p).unwrap_or_default()
-        };
-        let filing = NewFiling {
-            carrier: &e.carrier,
-            house_bill: &e.house_bill,
-            entry_type: &e.entry_type,
-            job: &job.name,
-            run_id,
-            transport: transport.as_str(),
-            batch: batch_name.as_deref(),
-            payload: &payload,
-        };
-        let first = ctx.config.filing.first_serial;
-        match ctx.db(|s| s.record_intent(&defaults.filer_code, first, &make, &filing))? {
-            Some(f) => {
-                e.entry_number = f.entry_number;
-                pending.push(e);
+    for chunk in entries.chunks_mut(INTENT_CHUNK) {
+        // The payload is the entry as sent, with the number the ledger gives it.
+        let payloads: Vec<_> = chunk
+            .iter()
+            .map(|e| {
+                move |number: &str| {
+                    let mut p = e.clone();
+                    p.entry_number = number.to_owned();
+                    serde_json::to_string(&p).unwrap_or_default()
+                }
+            })
+            .collect();
+        let filings: Vec<NewFiling<'_>> = chunk
+            .iter()
+            .zip(&payloads)
+            .map(|(e, payload)| NewFiling {
+                carrier: &e.carrier,
+                house_bill: &e.house_bill,
+                entry_type: &e.entry_type,
+                job: &job.name,
+                run_id,
+                transport: transport.as_str(),
+                batch: batch_name.as_deref(),
+                payload,
+            })
+            .collect();
+        let recorded = ctx.db(|s| s.record_intents(&defaults.filer_code, first, &make, &filings))?;
+        for (e, filing) in chunk.iter_mut().zip(recorded) {
+            match filing {
+                Some(f) => {
+                    e.entry_number = f.entry_number;
+                    pending.push(e.clone());
+                }
+                None => report.already_filed += 1,
             }
-            None => report.already_filed += 1,
         }
     }
     crate::intake::crash_point("filing-intent");
+    let recorded_ms = started.elapsed().as_millis() as u64;
     report.filed = pending.len();
     match transport {
         FilingTransport::Http => report.not_sent = http::send_all(ctx, &pending).await?,
@@ -205,6 +244,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
             }
         }
     }
+    let sent_ms = started.elapsed().as_millis() as u64;
     poll(ctx).await?;
     for f in ctx.db(|s| s.filings_of_run(run_id))? {
         *report.states.entry(f.state.as_str().to_owned()).or_insert(0) += 1;
@@ -216,6 +256,10 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
         transport = transport.as_str(),
         filed = report.filed,
         formal = report.formal,
+        built_ms,
+        recorded_ms,
+        sent_ms,
+        duration_ms = started.elapsed().as_millis() as u64,
         "Filed {} entr(ies) of run {run_id} over {}; {} shipment(s) need a formal entry.",
         report.filed,
         transport.as_str(),

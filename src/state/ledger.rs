@@ -124,23 +124,61 @@ pub struct NewFiling<'a> {
     pub payload: &'a dyn Fn(&str) -> String,
 }
 
-/// The ledger, behind a trait like the other stores.
+/// A transition to apply to one filing.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    pub entry_number: &'a str,
+    pub to: FilingState,
+    /// Response code (SE90 condition, SO60 disposition, gateway code).
+    pub code: Option<&'a str>,
+    pub narrative: Option<&'a str>,
+    /// The message that caused it, kept in the event.
+    pub message: &'a str,
+}
+
+/// What became of a [`Transition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The filing moved.
+    Moved,
+    /// Not a forward move (late, repeated or out of order): recorded only.
+    Ignored,
+    /// No filing has that entry number.
+    Unknown,
+}
+
+/// The ledger, behind a trait like the other stores. Both writes take a
+/// batch and commit it as one transaction: a run files thousands of entries
+/// and the bookkeeping must not be what limits the rate.
 pub trait LedgerStore: Send {
-    /// Allocates the next entry number for `filer_code` and records the
-    /// filing as `pending`, atomically. `None` when the shipment already has a
-    /// filing (it is never filed twice). `make_number` turns a serial into the
-    /// entry number text.
+    /// For each filing, in order: allocates the next entry number for
+    /// `filer_code` and records the filing as `pending`. `None` where the
+    /// shipment already has a filing (it is never filed twice).
+    /// `make_number` turns a serial into the entry number text.
+    fn record_intents(
+        &mut self,
+        filer_code: &str,
+        first_serial: u64,
+        make_number: &dyn Fn(u64) -> String,
+        filings: &[NewFiling<'_>],
+    ) -> Result<Vec<Option<Filing>>, StoreError>;
+
+    /// Applies each transition the state machine allows and records an event
+    /// for each, applied or not.
+    fn transitions(&mut self, list: &[Transition<'_>]) -> Result<Vec<Applied>, StoreError>;
+
+    /// One filing's intent (see [`LedgerStore::record_intents`]).
     fn record_intent(
         &mut self,
         filer_code: &str,
         first_serial: u64,
         make_number: &dyn Fn(u64) -> String,
         filing: &NewFiling<'_>,
-    ) -> Result<Option<Filing>, StoreError>;
+    ) -> Result<Option<Filing>, StoreError> {
+        Ok(self.record_intents(filer_code, first_serial, make_number, std::slice::from_ref(filing))?.pop().flatten())
+    }
 
-    /// Applies a transition if the state machine allows it; records the event
-    /// either way (an out-of-order message is recorded as ignored). Returns
-    /// whether it was applied.
+    /// One transition; whether it moved the filing.
     fn transition(
         &mut self,
         entry_number: &str,
@@ -148,7 +186,10 @@ pub trait LedgerStore: Send {
         code: Option<&str>,
         narrative: Option<&str>,
         message: &str,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let t = Transition { entry_number, to, code, narrative, message };
+        Ok(self.transitions(&[t])?.first() == Some(&Applied::Moved))
+    }
 
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError>;
 

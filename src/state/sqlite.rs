@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
-use super::ledger::{Filing, FilingEvent, FilingState, LedgerStore, NewFiling};
+use super::ledger::{Applied, Filing, FilingEvent, FilingState, LedgerStore, NewFiling, Transition};
 use super::*;
 use crate::engine::kernels::{epoch_days, from_epoch_days};
 use crate::money;
@@ -594,74 +594,104 @@ impl SqliteStore {
 }
 
 impl LedgerStore for SqliteStore {
-    fn record_intent(
+    fn record_intents(
         &mut self,
         filer_code: &str,
         first_serial: u64,
         make_number: &dyn Fn(u64) -> String,
-        f: &NewFiling<'_>,
-    ) -> Result<Option<Filing>, StoreError> {
-        let now = ts(Utc::now());
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM filings WHERE carrier = ?1 AND house_bill = ?2", params![f.carrier, f.house_bill], |r| r.get(0))
-            .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
-            .map_err(|e| sql_err(&self.path, e))?;
-        if exists.is_some() {
-            return Ok(None);
-        }
+        filings: &[NewFiling<'_>],
+    ) -> Result<Vec<Option<Filing>>, StoreError> {
+        let now = Utc::now();
+        let at = ts(now);
+        let path = self.path.clone();
+        let err = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
         tx.execute(
             "INSERT INTO entry_serials (filer_code, next_serial) VALUES (?1, ?2) ON CONFLICT (filer_code) DO NOTHING",
             params![filer_code, first_serial as i64],
         )
-        .map_err(|e| sql_err(&self.path, e))?;
-        let serial: i64 = tx
-            .query_row(
-                "UPDATE entry_serials SET next_serial = next_serial + 1 WHERE filer_code = ?1 RETURNING next_serial - 1",
-                [filer_code],
-                |r| r.get(0),
-            )
-            .map_err(|e| sql_err(&self.path, e))?;
-        let number = make_number(serial as u64);
-        let payload = (f.payload)(&number);
-        tx.execute(
-            &format!("INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', NULL, NULL, ?9, ?10, ?10)"),
-            params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, now],
-        )
-        .map_err(|e| sql_err(&self.path, e))?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, 'pending', 1, ?3)",
-            params![id, now, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)],
-        )
-        .map_err(|e| sql_err(&self.path, e))?;
-        tx.commit().map_err(|e| sql_err(&self.path, e))?;
-        self.filing(&number)
+        .map_err(err)?;
+        let mut out = Vec::with_capacity(filings.len());
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM filings WHERE carrier = ?1 AND house_bill = ?2").map_err(err)?;
+            let mut next = tx
+                .prepare_cached("UPDATE entry_serials SET next_serial = next_serial + 1 WHERE filer_code = ?1 RETURNING next_serial - 1")
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', NULL, NULL, ?9, ?10, ?10)"
+                ))
+                .map_err(err)?;
+            let mut event = tx
+                .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, 'pending', 1, ?3)")
+                .map_err(err)?;
+            for f in filings {
+                if exists.exists(params![f.carrier, f.house_bill]).map_err(err)? {
+                    out.push(None);
+                    continue;
+                }
+                let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
+                let number = make_number(serial as u64);
+                let payload = (f.payload)(&number);
+                insert
+                    .execute(params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, at])
+                    .map_err(err)?;
+                let id = tx.last_insert_rowid();
+                event.execute(params![id, at, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)]).map_err(err)?;
+                out.push(Some(Filing {
+                    id,
+                    carrier: f.carrier.to_owned(),
+                    house_bill: f.house_bill.to_owned(),
+                    entry_number: number,
+                    entry_type: f.entry_type.to_owned(),
+                    job: f.job.to_owned(),
+                    run_id: f.run_id.to_owned(),
+                    transport: f.transport.to_owned(),
+                    batch: f.batch.map(str::to_owned),
+                    state: FilingState::Pending,
+                    code: None,
+                    narrative: None,
+                    payload,
+                    created_at: now,
+                    updated_at: now,
+                }));
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
-    fn transition(&mut self, entry_number: &str, to: FilingState, code: Option<&str>, narrative: Option<&str>, message: &str) -> Result<bool, StoreError> {
-        let now = ts(Utc::now());
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        let (id, from): (i64, String) = tx
-            .query_row("SELECT id, state FROM filings WHERE entry_number = ?1", [entry_number], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| sql_err(&self.path, e))?;
-        let from = FilingState::parse(&from).unwrap_or(FilingState::Pending);
-        let applied = from.can_become(to);
-        if applied {
-            tx.execute(
-                "UPDATE filings SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), updated_at = ?5 WHERE id = ?1",
-                params![id, to.as_str(), code, narrative, now],
-            )
-            .map_err(|e| sql_err(&self.path, e))?;
+    fn transitions(&mut self, list: &[Transition<'_>]) -> Result<Vec<Applied>, StoreError> {
+        let at = ts(Utc::now());
+        let path = self.path.clone();
+        let err = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let mut out = Vec::with_capacity(list.len());
+        {
+            let mut find = tx.prepare_cached("SELECT id, state FROM filings WHERE entry_number = ?1").map_err(err)?;
+            let mut update = tx
+                .prepare_cached("UPDATE filings SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), updated_at = ?5 WHERE id = ?1")
+                .map_err(err)?;
+            let mut event = tx
+                .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(err)?;
+            for t in list {
+                let found: Option<(i64, String)> = find.query_row([t.entry_number], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(err)?;
+                let Some((id, from)) = found else {
+                    out.push(Applied::Unknown);
+                    continue;
+                };
+                let from = FilingState::parse(&from).unwrap_or(FilingState::Pending);
+                let moved = from.can_become(t.to);
+                if moved {
+                    update.execute(params![id, t.to.as_str(), t.code, t.narrative, at]).map_err(err)?;
+                }
+                event.execute(params![id, at, from.as_str(), t.to.as_str(), moved, t.message]).map_err(err)?;
+                out.push(if moved { Applied::Moved } else { Applied::Ignored });
+            }
         }
-        tx.execute(
-            "INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, now, from.as_str(), to.as_str(), applied, message],
-        )
-        .map_err(|e| sql_err(&self.path, e))?;
-        tx.commit().map_err(|e| sql_err(&self.path, e))?;
-        Ok(applied)
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError> {
