@@ -298,11 +298,29 @@ fn check_scenario(filer: &Filer, sim: &AceSim, via: &str) {
 #[test]
 fn http_filing_is_answered_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = AceSim::start(dir.path(), &dir.path().join("unused"), &format!("{}[release]\ndelay_ms = 100\nheld_share = 0.0\n", sim_policy(dir.path())));
+    std::fs::write(dir.path().join("sim-token"), "s3cret-gateway-token\n").unwrap();
+    let sim = AceSim::start(
+        dir.path(),
+        &dir.path().join("unused"),
+        &format!("token_file = {:?}\n{}[release]\ndelay_ms = 100\nheld_share = 0.0\n", dir.path().join("sim-token").display().to_string(), sim_policy(dir.path())),
+    );
     let filer = Filer::new("http", &sim.url(), "");
+    // A wrong token first: the run fails, the entries stay pending, nothing is lost.
+    let token = filer.s.write("token", "not-the-token\n");
+    let text = std::fs::read_to_string(&filer.config).unwrap().replace("[filing.http]\n", &format!("[filing.http]\ntoken_file = {:?}\n", token.display().to_string()));
+    std::fs::write(&filer.config, text).unwrap();
     let (first, second) = scenario();
     filer.drop_file("day1.csv", &first);
-    filer.run_job();
+    let out = filer.s321d(&["run-job", "intake"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the token"), "{}", show(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not-the-token"), "the token is never logged");
+    assert!(filer.filings().iter().all(|f| f.state == "pending"), "{:#?}", filer.filings());
+    assert!(sim.received().is_empty());
+    // The right token: the next run files what the failed one left pending.
+    std::fs::write(&token, "s3cret-gateway-token\n").unwrap();
+    let out = filer.run_job();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("filed run"), "{}", show(&out));
     filer.drop_file("day2.csv", &second);
     let out = filer.run_job();
     assert!(String::from_utf8_lossy(&out.stdout).contains("duplicate 1"), "{}", show(&out));
@@ -446,35 +464,106 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
         }
     }
 
-    // A live daemon, killed at random moments while it files through a slow gateway.
-    let dir = tempfile::tempdir().unwrap();
-    let sim = AceSim::start(dir.path(), &dir.path().join("unused"), "[release]\ndelay_ms = 50\nheld_share = 0.0\n[faults]\nslow_ms = 20\n");
-    let filer = Filer::new("http", &sim.url(), "");
-    let mut expected = 0;
-    let mut seed: u64 = 0x0ace_5eed;
-    for round in 0..6 {
-        let lines: Vec<String> = (0..25).map(|i| format!("R{round}-{i:02}")).collect();
-        expected += lines.len();
-        filer.drop_file(&format!("r{round}.csv"), &manifest(&lines.iter().map(|hb| Line::clean(hb)).collect::<Vec<_>>()));
-        let mut daemon = Command::new(env!("CARGO_BIN_EXE_s321d"))
-            .arg("--config")
-            .arg(&filer.config)
-            .arg("run")
-            .stdout(Stdio::null())
+    // A live daemon, killed at random moments while it files through a slow
+    // gateway or writes batches.
+    for transport in ["http", "catair"] {
+        let dir = tempfile::tempdir().unwrap();
+        let filer = Filer::new(transport, "http://127.0.0.1:9", "");
+        let sim = AceSim::start(dir.path(), &filer.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n[faults]\nslow_ms = 20\n");
+        let text = std::fs::read_to_string(&filer.config).unwrap().replace("http://127.0.0.1:9", &sim.url());
+        std::fs::write(&filer.config, text).unwrap();
+        let mut expected = 0;
+        let mut seed: u64 = 0x0ace_5eed;
+        for round in 0..5 {
+            let lines: Vec<String> = (0..25).map(|i| format!("R{round}-{i:02}")).collect();
+            expected += lines.len();
+            filer.drop_file(&format!("r{round}.csv"), &manifest(&lines.iter().map(|hb| Line::clean(hb)).collect::<Vec<_>>()));
+            let mut daemon = KillOnDrop(
+                Command::new(env!("CARGO_BIN_EXE_s321d"))
+                    .arg("--config")
+                    .arg(&filer.config)
+                    .arg("run")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            std::thread::sleep(Duration::from_millis(300 + seed % 1500));
+            daemon.0.kill().unwrap(); // SIGKILL
+            daemon.0.wait().unwrap();
+        }
+        filer.run_job();
+        filer.poll_until_settled(&sim);
+        let f = filer.by_bill();
+        assert_eq!(f.len(), expected, "{transport}: every shipment filed after the kills");
+        assert!(f.values().all(|r| r.state == "released"), "{transport}: {f:#?}");
+        assert_filed_once(&filer, &sim);
+    }
+}
+
+/// The README's filing demo: config/ace-demo.toml and jobs/ace-demo/ file the
+/// samples through both transports to config/ace-sim.toml's simulator.
+#[test]
+fn the_ace_demo_files_the_samples() {
+    let s = Sandbox::new();
+    for job in ["dhlx-filed.toml", "pclx-filed.toml"] {
+        s.write(&format!("jobs/ace-demo/{job}"), std::fs::read(repo().join("jobs/ace-demo").join(job)).unwrap());
+    }
+    let port = free_port();
+    let sim_config = std::fs::read_to_string(repo().join("config/ace-sim.toml"))
+        .unwrap()
+        .replace("127.0.0.1:9400", &format!("127.0.0.1:{port}"))
+        .replace("delay_ms = 2000", "delay_ms = 100");
+    let sim_config = s.write("ace-sim.toml", sim_config);
+    let _sim = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_s321d"))
+            .args(["ace-sim", "--config", &sim_config.display().to_string()])
+            .current_dir(s.path())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(300 + seed % 1500));
-        daemon.kill().unwrap();
-        daemon.wait().unwrap();
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "ace-sim did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    filer.run_job();
-    filer.poll_until_settled(&sim);
-    let f = filer.by_bill();
-    assert_eq!(f.len(), expected, "every shipment filed after the kills");
-    assert!(f.values().all(|r| r.state == "released"), "{f:#?}");
-    assert_filed_once(&filer, &sim);
+    let demo = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_s321d"))
+            .arg("--config")
+            .arg(repo().join("config/ace-demo.toml"))
+            .args(args)
+            .current_dir(s.path())
+            .env("S321D__FILING__HTTP__URL", format!("http://127.0.0.1:{port}"))
+            .output()
+            .unwrap()
+    };
+    let out = demo(&["check"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = demo(&["run-job", "dhlx-filed", "pclx-filed", "--seed", &repo().join("data-samples").display().to_string()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("12 entr(ies) sent") && stdout.contains("3 entr(ies) sent"), "{}", show(&out));
+    let db = rusqlite::Connection::open(s.path().join("var/ace-demo/state.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    while count("SELECT count(*) FROM filings WHERE state IN ('pending', 'submitted', 'accepted')") > 0 {
+        assert!(Instant::now() < deadline + Duration::from_secs(30), "the demo's filings never settled");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(demo(&["file", "--poll"]).status.success());
+    }
+    assert_eq!(count("SELECT count(*) FROM filings"), 15, "12 DHLX entries over HTTP, 3 PCLX entries over CATAIR");
+    assert_eq!(count("SELECT count(*) FROM filings WHERE transport = 'catair' AND entry_type = '11'"), 3);
+}
+
+/// A child process killed when the test ends, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

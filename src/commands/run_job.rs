@@ -124,6 +124,16 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
         }
         println!("    outputs: {}:{}", job.output.source, crate::sources::join(&[&job.output.path, &run.run_id]));
     }
+    for (run_id, f) in &report.filings {
+        let states: Vec<String> = f.states.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "  filed run {run_id}: {} entr(ies) sent, {} already filed, {} need a formal entry (formal_entries.csv); ledger: {}",
+            f.filed,
+            f.already_filed,
+            f.formal,
+            if states.is_empty() { "nothing filed".into() } else { states.join(", ") }
+        );
+    }
     for d in &report.duplicates {
         println!("  duplicate {d}: the same bytes were taken before; skipped");
     }

@@ -214,14 +214,22 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
     }
     let inbound = ctx.source(&cfg.inbound_source)?;
     for file in inbound.list(&cfg.inbound_path).await? {
-        let text = String::from_utf8_lossy(&inbound.get(&file.path).await?).into_owned();
+        // Only finished responses: a dot file is one still being written.
+        let wanted = !file.name.starts_with('.') && (file.name.ends_with(".sx") || file.name.ends_with(".so"));
+        if !wanted {
+            continue;
+        }
+        let bytes = match inbound.get(&file.path).await {
+            Ok(b) => b,
+            Err(sources::SourceError::NotFound { .. }) => continue, // taken away meanwhile
+            Err(e) => return Err(e.into()),
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let parsed = if let Some(batch) = file.name.strip_suffix(".sx") {
             let numbers: Vec<String> = ctx.db(|s| s.filings_in(&FilingState::ALL))?.into_iter().filter(|f| f.batch.as_deref() == Some(batch)).map(|f| f.entry_number).collect();
             parse_ack(&text, batch, &numbers)
-        } else if file.name.ends_with(".so") {
-            parse_status(&text, &file.name)
         } else {
-            continue;
+            parse_status(&text, &file.name)
         };
         match parsed {
             Ok(responses) => {

@@ -85,6 +85,8 @@ pub struct JobRunReport {
     pub deferred: Vec<String>,
     /// Problems that did not stop the run, one line each.
     pub errors: Vec<String>,
+    /// What the filing step did, per run filed.
+    pub filings: Vec<(String, crate::filing::FilingReport)>,
 }
 
 impl JobRunReport {
@@ -291,14 +293,19 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
         report.runs.push(summary);
     }
     if let Some(transport) = job.filing {
-        file_runs(ctx, job, transport, &report).await?;
+        report.filings = file_runs(ctx, job, transport, &report).await?;
     }
     Ok(report)
 }
 
 /// The filing step: files this job's runs that are not filed yet (the new
 /// ones, and any a stop interrupted), then reads ACE's answers.
-async fn file_runs(ctx: &Context, job: &Job, transport: crate::job::FilingTransport, report: &JobRunReport) -> anyhow::Result<()> {
+async fn file_runs(
+    ctx: &Context,
+    job: &Job,
+    transport: crate::job::FilingTransport,
+    report: &JobRunReport,
+) -> anyhow::Result<Vec<(String, crate::filing::FilingReport)>> {
     let mut runs: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
     let unfiled: Vec<String> = {
         let store = ctx.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
@@ -309,10 +316,13 @@ async fn file_runs(ctx: &Context, job: &Job, transport: crate::job::FilingTransp
             runs.push(r);
         }
     }
+    let mut filed = Vec::new();
     for run_id in runs {
-        crate::filing::file_run(ctx, job, &run_id, transport).await.with_context(|| format!("filing run {run_id}"))?;
+        let r = crate::filing::file_run(ctx, job, &run_id, transport).await.with_context(|| format!("filing run {run_id}"))?;
+        filed.push((run_id, r));
     }
-    crate::filing::poll(ctx).await
+    crate::filing::poll(ctx).await?;
+    Ok(filed)
 }
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).

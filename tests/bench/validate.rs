@@ -13,6 +13,7 @@
 //! Results print as a table and go to `<target>/tmp/bench-validate.md`.
 
 #[path = "generate.rs"]
+#[allow(dead_code)]
 mod generate;
 
 use std::path::{Path, PathBuf};
