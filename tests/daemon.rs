@@ -312,3 +312,57 @@ fn replay_reevaluates_archived_files_beside_the_old_outputs() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no archived files"));
 }
+
+/// A full disk where the archive lives: the copy fails with "no space left",
+/// is retried with backoff, and the run fails visibly (exit status, log,
+/// /readyz) naming the source and the file; the file stays in the inbox,
+/// and once there is room the next run takes it exactly once.
+#[test]
+fn a_full_disk_fails_the_run_visibly_and_loses_nothing() {
+    struct Mounted(PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let s = Sandbox::new();
+    let vault = s.path().join("vault");
+    std::fs::create_dir_all(&vault).unwrap();
+    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&vault).output().unwrap();
+    assert!(mount.status.success(), "a small tmpfs stands in for a full disk (needs root): {}", show(&mount));
+    let mounted = Mounted(vault.clone());
+    let port = free_port();
+    let config = write_config(
+        &s,
+        port,
+        &format!("[archive]\nsource = \"vault\"\npath = \"archive\"\n[sources.vault]\nkind = \"local\"\nroot = {:?}\n", vault.display().to_string()),
+    );
+    s.write("jobs/demo.toml", job("demo", "* * * * * *", "data"));
+    let lines: Vec<String> = (0..2000).map(|i| clean_line(&format!("FD{i:05}"))).collect();
+    drop_into(&s, "demo", "big.csv", &lines);
+    let run = || s.s321d(&["--config", &config.display().to_string(), "run-job", "demo"]);
+
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = show(&out);
+    assert!(text.contains("source vault") && text.contains("big.csv"), "names the source and the file: {text}");
+    assert!(text.to_lowercase().contains("no space left"), "{text}");
+    assert!(text.contains("Retrying archiving a file after a transient failure"), "retried with backoff: {text}");
+    assert!(s.path().join("data/demo/inbox/big.csv").exists(), "the file stays in the inbox");
+    // The daemon shows it: the latest run failed.
+    let d = Daemon::start(&s, &config, port);
+    d.wait_for(|| d.get("/readyz").0 == 503, "readiness to fail");
+    assert!(d.get("/readyz").1.contains("job demo: its latest run failed"), "{}", d.get("/readyz").1);
+    d.wait_for(|| d.log().contains("Retrying archiving a file after a transient failure"), "the daemon's own run to retry");
+    assert!(d.stop().success());
+
+    // Room again (the small disk goes away): taken, archived, processed once.
+    drop(mounted);
+    let out = run();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(processed(&s, "demo", "big.csv"));
+    assert!(!s.path().join("data/demo/inbox/big.csv").exists());
+    let db = rusqlite::Connection::open(s.path().join("data/state.db")).unwrap();
+    let done: i64 = db.query_row("SELECT count(*) FROM files WHERE name = 'big.csv' AND state = 'done'", [], |r| r.get(0)).unwrap();
+    assert_eq!(done, 1);
+}

@@ -18,7 +18,9 @@
 //! run stops (entries stay `pending`, reconciled once the token is fixed).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
@@ -71,9 +73,36 @@ pub struct Gateway {
     base: String,
     token: SecretString,
     retry: RetryPolicy,
-    /// Next moment a request may start (rate limit).
+    pacer: Pacer,
+}
+
+/// The rate limit: requests start at least `interval` apart, whatever the
+/// concurrency.
+struct Pacer {
+    /// Next moment a request may start.
     next_slot: Mutex<Instant>,
     interval: Option<Duration>,
+}
+
+impl Pacer {
+    fn new(rate_per_sec: u32) -> Pacer {
+        Pacer {
+            next_slot: Mutex::new(Instant::now()),
+            interval: (rate_per_sec > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(rate_per_sec))),
+        }
+    }
+
+    /// Waits for this request's slot.
+    async fn wait(&self) {
+        let Some(interval) = self.interval else { return };
+        let at = {
+            let mut next = self.next_slot.lock().await;
+            let at = (*next).max(Instant::now());
+            *next = at + interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// Why a send did not get an answer.
@@ -104,21 +133,8 @@ impl Gateway {
             base: h.url.trim_end_matches('/').to_owned(),
             token,
             retry: RetryPolicy { attempts: h.retry_attempts.max(1), initial: Duration::from_millis(h.retry_initial_ms) },
-            next_slot: Mutex::new(Instant::now()),
-            interval: (h.rate_per_sec > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(h.rate_per_sec))),
+            pacer: Pacer::new(h.rate_per_sec),
         })
-    }
-
-    async fn pace(&self) {
-        let Some(interval) = self.interval else { return };
-        let wait = {
-            let mut next = self.next_slot.lock().await;
-            let now = Instant::now();
-            let at = (*next).max(now);
-            *next = at + interval;
-            at - now
-        };
-        tokio::time::sleep(wait).await;
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -128,7 +144,7 @@ impl Gateway {
     /// One POST: `Ok(answer)` for an answer about the entry (accepted,
     /// rejected — a 4xx is an answer), `Err` when no answer came.
     async fn post_once(&self, entry_json: &str, number: &str) -> Result<Answer, SendError> {
-        self.pace().await;
+        self.pacer.wait().await;
         let req = self
             .client
             .post(format!("{}/v1/entries", self.base))
@@ -380,4 +396,36 @@ pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
         ctx.db(|s| s.set_value(CURSOR, &after.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_spaces_requests_whatever_the_concurrency() {
+        let pacer = std::sync::Arc::new(Pacer::new(20));
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let p = pacer.clone();
+            tasks.spawn(async move {
+                p.wait().await;
+                Instant::now()
+            });
+        }
+        let mut at: Vec<Duration> = Vec::new();
+        while let Some(t) = tasks.join_next().await {
+            at.push(t.unwrap() - start);
+        }
+        at.sort();
+        // 20 per second: 50 ms apart, the first at once.
+        let expected: Vec<Duration> = (0..10).map(|i| Duration::from_millis(50 * i)).collect();
+        assert_eq!(at, expected);
+        // No limit: nobody waits.
+        let free = Pacer::new(0);
+        let t = Instant::now();
+        free.wait().await;
+        assert_eq!(Instant::now(), t);
+    }
 }

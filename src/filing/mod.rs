@@ -191,7 +191,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     // sent. Chunks bound the transaction size; a crash between chunks leaves
     // pending filings that the next attempt reconciles.
     let batch_name = (transport == FilingTransport::Catair).then(|| batch::batch_name(&defaults.filer_code, run_id));
-    let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).map(|n| n.to_string()).unwrap_or_default();
+    let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).ok().map(|n| n.to_string());
     let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
     for chunk in entries.chunks_mut(INTENT_CHUNK) {

@@ -154,12 +154,13 @@ pub trait LedgerStore: Send {
     /// For each filing, in order: allocates the next entry number for
     /// `filer_code` and records the filing as `pending`. `None` where the
     /// shipment already has a filing (it is never filed twice).
-    /// `make_number` turns a serial into the entry number text.
+    /// `make_number` turns a serial into the entry number text; `None` (the
+    /// serials are used up) fails the whole batch.
     fn record_intents(
         &mut self,
         filer_code: &str,
         first_serial: u64,
-        make_number: &dyn Fn(u64) -> String,
+        make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
     ) -> Result<Vec<Option<Filing>>, StoreError>;
 
@@ -172,7 +173,7 @@ pub trait LedgerStore: Send {
         &mut self,
         filer_code: &str,
         first_serial: u64,
-        make_number: &dyn Fn(u64) -> String,
+        make_number: &dyn Fn(u64) -> Option<String>,
         filing: &NewFiling<'_>,
     ) -> Result<Option<Filing>, StoreError> {
         Ok(self.record_intents(filer_code, first_serial, make_number, std::slice::from_ref(filing))?.pop().flatten())

@@ -598,7 +598,7 @@ impl LedgerStore for SqliteStore {
         &mut self,
         filer_code: &str,
         first_serial: u64,
-        make_number: &dyn Fn(u64) -> String,
+        make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
     ) -> Result<Vec<Option<Filing>>, StoreError> {
         let now = Utc::now();
@@ -631,7 +631,10 @@ impl LedgerStore for SqliteStore {
                     continue;
                 }
                 let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
-                let number = make_number(serial as u64);
+                let number = make_number(serial as u64).ok_or_else(|| StoreError::Other {
+                    location: path.display().to_string(),
+                    message: format!("entry serial {serial} of filer code {filer_code} has no entry number: the serials are used up"),
+                })?;
                 let payload = (f.payload)(&number);
                 insert
                     .execute(params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, at])
@@ -868,7 +871,7 @@ mod tests {
     fn the_ledger_allocates_each_number_once_and_files_each_shipment_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
-        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).unwrap().to_string();
+        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string());
         let payload = |n: &str| format!("payload for {n}");
         let new = |hb: &'static str| NewFiling {
             carrier: "DHLX",
@@ -891,8 +894,8 @@ mod tests {
         // Reopened (a restart): the counter continues; no number is reused.
         let mut store = SqliteStore::open(&path).unwrap();
         let b = store.record_intent("K9Q", 1000, &make, &new("H2")).unwrap().unwrap();
-        assert_eq!(first.entry_number, make(1000));
-        assert_eq!(b.entry_number, make(1001));
+        assert_eq!(Some(first.entry_number), make(1000));
+        assert_eq!(Some(b.entry_number.clone()), make(1001));
         assert!(store.transition(&b.entry_number, FilingState::Submitted, None, None, "sent").unwrap());
         assert!(store.transition(&b.entry_number, FilingState::Accepted, Some("02"), Some("ACCEPTED"), "SE90 02").unwrap());
         assert!(store.transition(&b.entry_number, FilingState::Released, Some("98"), Some("RELEASED"), "SO60 98").unwrap());
@@ -905,6 +908,30 @@ mod tests {
         assert!(events[4].message.starts_with("ignored (out of order)"));
         let counts = store.filing_counts().unwrap();
         assert!(counts.contains(&(FilingState::Pending, 1)) && counts.contains(&(FilingState::Released, 1)));
+    }
+
+    #[test]
+    fn used_up_serials_fail_the_batch_and_record_nothing_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string());
+        let payload = |n: &str| n.to_owned();
+        let new = |hb: &'static str| NewFiling {
+            carrier: "DHLX",
+            house_bill: hb,
+            entry_type: "86",
+            job: "j",
+            run_id: "r1",
+            transport: "http",
+            batch: None,
+            payload: &payload,
+        };
+        let last = store.record_intent("K9Q", 9_999_999, &make, &new("H1")).unwrap().unwrap();
+        assert_eq!(last.entry_number, make(9_999_999).unwrap());
+        let err = store.record_intents("K9Q", 9_999_999, &make, &[new("H2"), new("H3")]).unwrap_err();
+        assert!(err.to_string().contains("used up"), "{err}");
+        assert!(store.filing_for("DHLX", "H2").unwrap().is_none(), "the failed batch left nothing behind");
+        assert_eq!(store.filing_counts().unwrap(), [(FilingState::Pending, 1)]);
     }
 
     #[test]
