@@ -3,6 +3,8 @@
 //! smallest input that showed the bug and checks the outputs the contract
 //! fixes.
 
+use polars::prelude::*;
+
 use crate::support::*;
 
 fn manifest(lines: &[String]) -> String {
@@ -89,4 +91,46 @@ fn a_policy_that_replaces_pga_prefixes_is_accepted() {
         let out = s.s321d(&["check", "--policy", policy]);
         assert!(!String::from_utf8_lossy(&out.stderr).contains("pga_agency"), "{}", show(&out));
     }
+}
+
+#[test]
+fn a_decimal_parquet_is_read_exactly() {
+    let s = Sandbox::new();
+    s.write(
+        "job.toml",
+        "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\n[format.columns]\nhouse_bill = \"hawb\"\n[format.constants]\ncarrier = \"PQTX\"\n",
+    );
+    let text = |v: &str| vec![v.to_owned(); 2];
+    let value = Int128Chunked::from_iter_options("declared_value".into(), [Some(1050i128), Some(80_001)].into_iter())
+        .into_decimal(10, 2)
+        .unwrap()
+        .into_series();
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("hawb".into(), ["Q1", "Q2"]),
+            Column::new("line_no".into(), [1i64, 1]),
+            Column::new("arrival_date".into(), text("2025-05-01")),
+            Column::new("port_of_entry".into(), text("4701")),
+            Column::new("shipper_country".into(), text("VN")),
+            Column::new("consignee_name".into(), ["A", "B"]),
+            Column::new("consignee_address".into(), text("12 Main St")),
+            Column::new("consignee_zip".into(), text("10001")),
+            Column::new("description".into(), text("Cotton shirt")),
+            Column::new("hts_code".into(), text("6109100012")),
+            Column::new("country_of_origin".into(), text("VN")),
+            Column::new("weight_kg".into(), text("1")),
+            value.into_column(),
+        ],
+    )
+    .unwrap();
+    let mut file = std::fs::File::create(s.path().join("p.parquet")).unwrap();
+    ParquetWriter::new(&mut file).finish(&mut df).unwrap();
+    drop(file);
+    s.write("p2.parquet", "PAR1 not a parquet file");
+    let (code, findings, dispositions) = validate(&s, &[], &["p2.parquet", "p.parquet"]);
+    assert_eq!(code, Some(1), "p2.parquet cannot be read");
+    assert_eq!(finding_keys(&findings).iter().filter(|k| k.contains(",F001,")).count(), 1, "{findings}");
+    assert!(dispositions.contains("p.parquet,PQTX,Q1,2025-05-01,a|12 main st|10001,1,10.50,86,"), "{dispositions}");
+    assert!(dispositions.contains("p.parquet,PQTX,Q2,2025-05-01,b|12 main st|10001,1,800.01,11,L002;L003"), "{dispositions}");
 }
