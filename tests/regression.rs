@@ -134,3 +134,36 @@ fn a_decimal_parquet_is_read_exactly() {
     assert!(dispositions.contains("p.parquet,PQTX,Q1,2025-05-01,a|12 main st|10001,1,10.50,86,"), "{dispositions}");
     assert!(dispositions.contains("p.parquet,PQTX,Q2,2025-05-01,b|12 main st|10001,1,800.01,11,L002;L003"), "{dispositions}");
 }
+
+#[test]
+fn csv_a_quoted_line_break_in_a_row_with_a_wrong_field_count_is_one_f003() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let extra = clean_line("Q2").replace("Cotton T-shirt", "\"two\nlines\"") + ",extra";
+    s.write("b4.csv", manifest(&[clean_line("Q1"), extra, clean_line("Q3").replace("20.00", "x")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["b4.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["b4.csv,2,,,,F003,error,"], "{findings}");
+    assert!(keys.contains(&"b4.csv,3,DHLX,Q3,1,V004,error,declared_value".to_owned()), "Q3 keeps record 3: {findings}");
+    assert_eq!(routes(&dispositions), [("Q1".into(), "86".into()), ("Q3".into(), "hold".into())]);
+
+    // Nothing inside the bad record is read again as a row of its own.
+    s.write("m4.csv", "house_bill,description,declared_value\nA,\"xx\nx\",1,9\nC,ddd,1\nD,eee,2\n");
+    let (_, findings, dispositions) = validate(&s, &[], &["m4.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["m4.csv,1,,,,F003,error,"], "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["C", "D"], "no phantom row");
+    assert!(keys.iter().any(|k| k.starts_with("m4.csv,2,,C,")) && keys.iter().any(|k| k.starts_with("m4.csv,3,,D,")));
+}
+
+#[test]
+fn csv_a_short_lf_row_after_a_crlf_row_is_one_f003() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("m5.csv", "house_bill,description,declared_value\nA,xxx,1\r\nB,y\nC,ddd,1\nD,eee,2\n");
+    let (_, findings, dispositions) = validate(&s, &[], &["m5.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["m5.csv,2,,,,F003,error,"], "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["A", "C", "D"]);
+    assert!(keys.iter().any(|k| k.starts_with("m5.csv,3,,C,")) && keys.iter().any(|k| k.starts_with("m5.csv,4,,D,")));
+}
