@@ -136,6 +136,22 @@ fn a_decimal_parquet_is_read_exactly() {
 }
 
 #[test]
+fn csv_an_unclosed_quote_in_the_last_column_costs_one_record() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    // The rest of the file would be one field: a record with the header's field count.
+    let unclosed = clean_line("Q2").replace(",S1", ",\"S1");
+    s.write("b3.csv", manifest(&[clean_line("Q1"), unclosed, clean_line("Q3").replace("Jane", "Jo"), clean_line("Q4").replace("Jane", "Al").replace(",11201,", ",1120,")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["b3.csv"]);
+    let f003: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",F003,")).collect();
+    assert_eq!(f003, ["b3.csv,2,,,,F003,error,"], "{findings}");
+    assert!(findings.contains("field \"\"seller_name\"\" opens a quote that is never closed"), "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["Q1", "Q3", "Q4"]);
+    assert!(findings.lines().all(|l| !l.starts_with("b3.csv,2,DHLX")), "{findings}");
+    assert!(finding_keys(&findings).contains(&"b3.csv,4,DHLX,Q4,1,V009,warning,consignee_zip".to_owned()), "Q4 keeps record 4: {findings}");
+}
+
+#[test]
 fn csv_a_quoted_line_break_in_a_row_with_a_wrong_field_count_is_one_f003() {
     let s = Sandbox::new();
     s.write("job.toml", CANONICAL_JOB);

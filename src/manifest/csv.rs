@@ -4,16 +4,17 @@
 //! A record whose field count differs from the header's, or that is not valid
 //! UTF-8, is F003 and the rest still runs.
 //!
-//! A broken quote makes the parser swallow the lines after it into one record.
-//! The parser cannot tell that from a quoted field that legitimately holds a
-//! line break, so a record with the wrong field count and a line break in a
-//! field is checked again by a strict scan of its raw bytes: its quotes are
-//! broken when a quoted field runs past a line end and then either never closes
-//! (it ran to the end of the file) or closes in the middle of a field. Then
-//! parsing restarts on the line after the broken quote, so one stray quote costs
-//! one record, not the rest of the file. A record whose quotes are sound is the
-//! parser's record, line breaks and all: one F003, and the records after it
-//! keep their numbers. Ordinary records are never re-read.
+//! A broken quote makes the parser swallow the lines after it into one record,
+//! whatever its field count. The parser cannot tell that from a quoted field
+//! that legitimately holds a line break, so a record that may span lines (or
+//! ends exactly at the end of the file) is checked again by a strict scan of
+//! its raw bytes: its quotes are broken when a quoted field runs past a line
+//! end and then either never closes (it ran to the end of the file) or closes
+//! in the middle of a field. Such a record is F003 once, and parsing restarts
+//! on the line after the broken quote, so one stray quote costs one record, not
+//! the rest of the file. A record whose quotes are sound is the parser's record,
+//! line breaks and all, even when its field count is wrong. Only such records
+//! are re-read: ordinary one-line records never are.
 
 use std::io::{Cursor, Read, Seek, SeekFrom};
 
@@ -44,11 +45,20 @@ pub(super) fn read(
 
 fn read_from<R: Read + Seek>(
     format: &Format,
-    source: R,
+    mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
+    // A record that ends exactly at the end of the file may have got there
+    // inside an unclosed quote: it is one the scan must see.
+    let len = match source.seek(SeekFrom::End(0)).and_then(|len| source.rewind().map(|()| len)) {
+        Ok(len) => len,
+        Err(e) => {
+            issues.unreadable = Some(format!("cannot read the file: {e}"));
+            return Ok(issues);
+        }
+    };
     let mut rdr = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -106,9 +116,20 @@ fn read_from<R: Read + Seek>(
         let record_no = issues.records;
         let start = record.position().cloned().unwrap_or_else(Position::new);
         let end = rdr.position().clone();
-        // Only a record with the wrong field count and a line break in a
-        // field may have swallowed the lines after it (there are few).
-        let suspect = record.len() != width && record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r'));
+        // Which records may hide a broken quote, at the cost of two integer
+        // compares for an ordinary one. A record that consumed two or more line
+        // ends may span lines (or merely follow a blank line, or be an LF line
+        // after a CRLF one: the scan clears those). The parser counts LFs, and
+        // leaves a CRLF's LF to the next record, so the one runaway this misses
+        // is a CRLF record after an LF one that swallowed exactly one line and
+        // then closed its quote mid-field. A record with the wrong field count
+        // is rare, so its fields are searched for a line break instead.
+        let suspect = end.byte() == len
+            || if record.len() == width {
+                end.line() >= start.line() + 2
+            } else {
+                record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r'))
+            };
         if suspect {
             let scan = scan_quotes(rdr.get_mut(), start.byte(), end.byte(), format.delimiter)?;
             if let Some(broken) = scan {
@@ -329,12 +350,44 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_quote_in_the_last_column_costs_one_record() {
+        // The parser takes the rest of the file into the last field, so the
+        // record has the header's field count: only the quote scan sees it.
+        for end in ["\n", ""] {
+            let data = format!("house_bill,description,value\nHB1,a,1\nHB2,b,\"2\nHB3,c,3\nHB4,d,4{end}");
+            let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+            assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2], "{end:?}");
+            assert!(issues.malformed[0].message.contains("\"value\" opens a quote that is never closed"), "{:?}", issues.malformed);
+            assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+            assert_eq!(records(&df), [1, 3, 4]);
+            assert_eq!(issues.records, 4);
+        }
+        // The last line alone, unclosed: F003, nothing after it to recover.
+        let (df, issues, _) = read_with(JOB, b"house_bill,description,value\nHB1,a,1\nHB2,b,\"2", 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1"]);
+    }
+
+    #[test]
     fn an_unclosed_quote_in_a_crlf_file_costs_one_record() {
         let data = "house_bill,description,declared_value\r\nHB1,a,1\r\nHB2,\"broken,2\r\nHB3,c,3\r\nHB4,d,4\r\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
         assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
         assert_eq!(strings(&df, "declared_value"), ["1", "3", "4"]);
+        assert_eq!(records(&df), [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_stray_quote_closed_by_a_later_fields_quote_costs_one_record() {
+        // HB2's stray quote is "closed" by HB3's opening one: a record with the
+        // right field count that swallowed HB3.
+        let data = "house_bill,description,value\nHB1,a,1\nHB2,\"broken,2\nHB3,\"c\",3\nHB4,d,4\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert!(issues.malformed[0].message.contains("\"description\" opens a quote that runs past the end of its line"));
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+        assert_eq!(strings(&df, "description"), ["a", "c", "d"]);
         assert_eq!(records(&df), [1, 3, 4]);
     }
 
