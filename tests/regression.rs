@@ -183,3 +183,23 @@ fn csv_a_short_lf_row_after_a_crlf_row_is_one_f003() {
     assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["A", "C", "D"]);
     assert!(keys.iter().any(|k| k.starts_with("m5.csv,3,,C,")) && keys.iter().any(|k| k.starts_with("m5.csv,4,,D,")));
 }
+
+#[test]
+fn d004_takes_a_repeated_house_bill_as_first_seen() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let shirt = |hb: &str, who: &str| clean_line(hb).replace("Jane Doe", who);
+    let mug = |hb: &str, who: &str| shirt(hb, who).replace("Cotton T-shirt", "Mug").replace("6109.10.0012", "6912.00.4400");
+    // J2 first came as a mug (a, b), or for another consignee (c, d): its
+    // repeat's shirt for Ann is not a possible duplicate of J1.
+    s.write("a.csv", manifest(&[shirt("J1", "Ann"), mug("J2", "Ann")]));
+    s.write("b.csv", manifest(&[shirt("J2", "Ann")]));
+    s.write("c.csv", manifest(&[shirt("J1", "Ann"), mug("J2", "Bob")]));
+    s.write("d.csv", manifest(&[shirt("J2", "Ann")]));
+    for pair in [["a.csv", "b.csv"], ["c.csv", "d.csv"]] {
+        let (code, findings, dispositions) = validate(&s, &[], &pair);
+        assert_eq!(code, Some(0));
+        assert!(!findings.contains(",D004,"), "{pair:?}: {findings}");
+        assert!(dispositions.contains(&format!("{},DHLX,J2,2025-04-01,", pair[1])) && dispositions.contains(",duplicate,D003"));
+    }
+}

@@ -422,6 +422,35 @@ fn d004_same_line_on_two_house_bills_of_one_consignee_day() {
 }
 
 #[test]
+fn d004_takes_a_repeated_house_bill_once_as_first_seen() {
+    let mug = |hb: &str| Row::new(hb).set("description", "Mug").set("hts_code", "6912.00.4400").set("declared_value", "20");
+    // J2 first came with a mug; the shirt of its repeat is not J2's line.
+    let o = run_files(&[vec![Row::new("J1"), mug("J2")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    assert_eq!(o.of("D003"), vec![("J2".into(), "1".into(), "".into())]);
+    // J2 first came for another consignee: the repeat's consignee is not J2's.
+    let o = run_files(&[vec![Row::new("J1"), mug("J2").person("Bob")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    // ... nor is the repeat's day.
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2").set("arrival_date", "2025-04-02")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    // A match as first seen is flagged, on the repeat too, with the first-seen day.
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2")], vec![Row::new("J2").set("arrival_date", "2025-04-05").person("Bob")]], None);
+    let mut d004: Vec<(String, String)> =
+        o.findings.iter().filter(|f| f.rule == "D004").map(|f| (f.file.clone(), f.house_bill.clone())).collect();
+    d004.sort();
+    assert_eq!(d004, [("f0.csv".into(), "J1".into()), ("f0.csv".into(), "J2".into()), ("f1.csv".into(), "J2".into())]);
+    assert!(o.findings.iter().filter(|f| f.rule == "D004").all(|f| f.message.contains("J1, J2 of one consignee on 2025-04-01")));
+    assert_eq!(o.dispositions.iter().find(|d| d.file == "f1.csv").unwrap().disposition, "duplicate");
+    // A house bill first seen in an earlier run takes no part: history keeps no lines.
+    let history = tempfile::tempdir().unwrap();
+    run_files(&[vec![mug("J1")]], Some(history.path()));
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2")]], Some(history.path()));
+    assert_eq!(o.bills("D003"), s(&["J1"]));
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+}
+
+#[test]
 fn l001_l002_aggregate_one_person_one_day_across_spellings() {
     // 799.99 + 0.01 is exactly 800.00: not over.
     let o = run_rows(vec![
