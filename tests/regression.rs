@@ -203,3 +203,14 @@ fn d004_takes_a_repeated_house_bill_as_first_seen() {
         assert!(dispositions.contains(&format!("{},DHLX,J2,2025-04-01,", pair[1])) && dispositions.contains(",duplicate,D003"));
     }
 }
+
+#[test]
+fn an_ndjson_file_with_no_object_is_f001_only() {
+    let s = Sandbox::new();
+    s.write("job.toml", "name = \"nd\"\npattern = \"*.ndjson\"\n[format]\nkind = \"ndjson\"\n");
+    s.write("n.ndjson", "[1]\n\"x\"\n");
+    let (code, findings, dispositions) = validate(&s, &[], &["n.ndjson"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(finding_keys(&findings), ["n.ndjson,,,,,F001,error,"], "{findings}");
+    assert_eq!(dispositions.lines().count(), 1);
+}
