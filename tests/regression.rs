@@ -214,3 +214,18 @@ fn an_ndjson_file_with_no_object_is_f001_only() {
     assert_eq!(finding_keys(&findings), ["n.ndjson,,,,,F001,error,"], "{findings}");
     assert_eq!(dispositions.lines().count(), 1);
 }
+
+#[test]
+fn money_beyond_twelve_decimals_is_above_the_threshold() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write(
+        "a.csv",
+        manifest(&[
+            clean_line("M1").replace("20.00", "800.0000000000001").replace(",0.5,", ",1,"),
+            clean_line("M2").replace("20.00", "799.9999999999999").replace(",0.5,", ",1,").replace("Jane Doe", "Kim"),
+        ]),
+    );
+    let (_, _, dispositions) = validate(&s, &[], &["a.csv"]);
+    assert_eq!(routes(&dispositions), [("M1".into(), "11".into()), ("M2".into(), "86".into())], "{dispositions}");
+}

@@ -300,6 +300,34 @@ fn v004_values_parse_as_exact_positive_decimals() {
 }
 
 #[test]
+fn money_beyond_twelve_decimals_compares_exactly_with_the_limits() {
+    let o = run_rows(vec![
+        Row::new("OVER").set("declared_value", "800.0000000000001").set("weight_kg", "1").person("A"),
+        Row::new("UNDER").set("declared_value", "799.99999999999999999").set("weight_kg", "1").person("B"),
+        Row::new("TINY").set("declared_value", "0.0000000000000001").person("C"),
+        Row::new("FX").set("declared_value", "740.740740740741").set("currency", "EUR").set("weight_kg", "1").person("D"),
+    ]);
+    assert_eq!(o.route("OVER"), ("11".into(), "L002;L003".into()), "the exact value is above 800");
+    assert_eq!(o.route("UNDER").0, "86");
+    assert!(o.bills("V004").is_empty(), "a positive value is above zero, however small");
+    assert_eq!(o.route("FX"), ("11".into(), "L002;L003".into()), "740.740740740741 EUR is 800.00000000000028 USD");
+}
+
+#[test]
+fn v004_refuses_values_too_large_to_add_up() {
+    let big = "999,999,999,999,999.99";
+    let o = run_rows(vec![
+        Row::new("BIG").set("declared_value", big).set("weight_kg", "1"),
+        Row::new("BIG").set("declared_value", big).set("line_no", "2").set("weight_kg", "1"),
+        Row::new("HUGE").set("declared_value", "1000000000000000").person("B"),
+    ]);
+    assert_eq!(o.bills("V004"), s(&["HUGE"]));
+    assert!(o.findings.iter().any(|f| f.rule == "V004" && f.message.contains("is too large")), "{:?}", o.findings);
+    assert_eq!(o.disposition("BIG").total, "1999999999999999.98");
+    assert_eq!(o.route("BIG"), ("01".into(), "L003".into()));
+}
+
+#[test]
 fn v005_ports_must_be_listed_four_digit_codes() {
     let o = run_rows(vec![
         Row::new("OK").set("port_of_entry", " 2720 "),
