@@ -3,8 +3,22 @@
 //! Every amount s321d compares or adds is a fixed-point `i128` holding units of
 //! 10^-[`SCALE`]: twelve decimal places, so a value with up to six decimals times
 //! an FX rate with up to six decimals is exact, and `799.99 + 0.01 == 800.00`
-//! always holds. Binary floats never touch money. Rounding happens only when an
-//! input carries more than twelve decimals (half-even) and when formatting.
+//! always holds. Binary floats never touch money.
+//!
+//! An input with more than twelve decimals, or an FX product with more, is
+//! rounded *up* (toward +infinity) at the twelfth. Every limit the rules
+//! compare with has at most twelve decimals, and for such a limit `x > limit`
+//! and `x <= limit` give the same answer for the rounded-up amount as for the
+//! exact one: `800.0000000000001` is above 800, `-0.0000000000001` is not above
+//! zero. What stays inexact is a *sum* of several such amounts (each adds less
+//! than 10^-12 too much: a total can only come out above a limit it exactly
+//! meets, never below one it exceeds) and printing them.
+//!
+//! Headroom: an `i128` at twelve decimals holds 1.7 x 10^26. A declared value
+//! is refused past 10^15 ([`MAX_DECLARED`]), so even a million lines at that
+//! size times a rate of 1,000 sum to 10^33, far inside it. (Polars sums wrap
+//! on overflow; this bound is what keeps them from it.) A larger scale would
+//! not fit: a value times a rate is computed at twice the scale.
 
 use std::fmt::Write as _;
 
@@ -12,6 +26,9 @@ use std::fmt::Write as _;
 pub const SCALE: u32 = 12;
 /// 10^SCALE: one whole unit.
 pub const ONE: i128 = 1_000_000_000_000;
+/// A declared value must be below 10^15 (a quadrillion): beyond that it could
+/// make a total overflow (see the module notes), so it does not parse.
+pub const MAX_DECLARED: i128 = 1_000_000_000_000_000 * ONE;
 
 /// Why a text could not be read as a decimal number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +37,13 @@ pub enum DecimalError {
     Empty,
     /// Not of the form `[+-]digits[.digits]`.
     Syntax,
-    /// Too many digits to hold exactly.
+    /// Too many digits to hold exactly (for a declared value: not below
+    /// [`MAX_DECLARED`]).
     Overflow,
 }
 
-/// Parses a plain decimal (`12`, `-0.5`, `.25`, `7.`) into fixed point.
+/// Parses a plain decimal (`12`, `-0.5`, `.25`, `7.`) into fixed point,
+/// rounding up (toward +infinity) beyond twelve decimals.
 /// No exponents, no `NaN`, no separators: callers strip `$` and `,` first.
 pub fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
     let s = text.trim();
@@ -60,12 +79,10 @@ pub fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
     for (i, b) in frac.iter().enumerate() {
         place /= 10;
         if place == 0 {
-            // Beyond twelve decimals: round half-even on the remaining digits.
-            let rest = &frac[i..];
-            let first = rest[0] - b'0';
-            let tail_nonzero = rest[1..].iter().any(|d| *d != b'0');
-            let round_up = first > 5 || (first == 5 && (tail_nonzero || units % 2 != 0));
-            if round_up {
+            // Beyond twelve decimals: toward +infinity, so that comparisons
+            // with a limit stay exact (module notes). For a negative number
+            // that means dropping the digits.
+            if !negative && frac[i..].iter().any(|d| *d != b'0') {
                 units = units.checked_add(1).ok_or(DecimalError::Overflow)?;
             }
             break;
@@ -78,16 +95,17 @@ pub fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
 }
 
 /// Multiplies two fixed-point amounts (e.g. a value by an FX rate), rounding the
-/// product half-even back to [`SCALE`]. `None` on overflow.
+/// product up (toward +infinity) back to [`SCALE`], as [`parse_decimal`] does.
+/// `None` on overflow.
 pub fn mul(a: i128, b: i128) -> Option<i128> {
     let (neg, a, b) = ((a < 0) != (b < 0), a.unsigned_abs(), b.unsigned_abs());
-    // a*b can exceed u128: split b into high and low halves of ONE.
+    // a*b can exceed u128: split b into its whole and fractional parts.
     let (bh, bl) = (b / ONE as u128, b % ONE as u128);
     let high = a.checked_mul(bh)?; // already at SCALE
     let low = a.checked_mul(bl)?; // at 2*SCALE
     let (q, r) = (low / ONE as u128, low % ONE as u128);
-    let half = ONE as u128 / 2;
-    let q = if r > half || (r == half && q % 2 == 1) { q + 1 } else { q };
+    // Up for a positive product; for a negative one, dropping `r` is up.
+    let q = if r > 0 && !neg { q + 1 } else { q };
     let total = i128::try_from(high.checked_add(q)?).ok()?;
     Some(if neg { -total } else { total })
 }
@@ -116,15 +134,16 @@ pub fn write_to(out: &mut String, units: i128) {
 }
 
 /// Parses a declared value as contract section 4 says: trim, drop one leading
-/// `$`, drop `,` thousands separators, then a decimal number.
+/// `$`, drop `,` thousands separators, then a decimal number, below
+/// [`MAX_DECLARED`] in size.
 pub fn parse_declared_value(raw: &str) -> Result<i128, DecimalError> {
     let s = raw.trim();
     let s = s.strip_prefix('$').unwrap_or(s);
-    if s.contains(',') {
-        parse_decimal(&s.replace(',', ""))
-    } else {
-        parse_decimal(s)
+    let units = if s.contains(',') { parse_decimal(&s.replace(',', "")) } else { parse_decimal(s) }?;
+    if units.unsigned_abs() >= MAX_DECLARED.unsigned_abs() {
+        return Err(DecimalError::Overflow);
     }
+    Ok(units)
 }
 
 /// Whole dollars as CATAIR value fields want them: half-up to the nearest dollar.
@@ -170,10 +189,26 @@ mod tests {
     }
 
     #[test]
-    fn rounds_half_even_beyond_twelve_decimals() {
-        assert_eq!(d("0.0000000000005"), 0);
+    fn rounds_up_beyond_twelve_decimals() {
+        assert_eq!(d("0.0000000000005"), 1);
         assert_eq!(d("0.0000000000015"), 2);
-        assert_eq!(d("0.00000000000050001"), 1);
+        assert_eq!(d("0.00000000000100"), 1, "zeros beyond the twelfth change nothing");
+        assert_eq!(d("-0.0000000000015"), -1);
+        assert_eq!(d("-0.0000000000001"), 0);
+    }
+
+    #[test]
+    fn comparisons_with_a_limit_are_exact_beyond_twelve_decimals() {
+        let limit = d("800");
+        assert!(d("800.0000000000001") > limit);
+        assert!(d("800.00000000000000000000000001") > limit);
+        assert!(d("800.000000000000000") <= limit);
+        assert!(d("799.9999999999999999") <= limit);
+        assert!(d("0.0000000000000001") > 0, "a positive value is above zero");
+        assert!(d("-0.0000000000000001") <= 0);
+        // FX products too: 740.740740740741 * 1.08 = 800.00000000000028.
+        assert!(mul(d("740.740740740741"), d("1.08")).unwrap() > limit);
+        assert!(mul(d("-740.740740740741"), d("1.08")).unwrap() <= -limit);
     }
 
     #[test]
@@ -184,6 +219,9 @@ mod tests {
         assert!(parse_declared_value("$$5").is_err());
         assert!(parse_declared_value("-$5").is_err());
         assert!(parse_declared_value("USD 5").is_err());
+        assert_eq!(parse_declared_value("999,999,999,999,999.99"), Ok(MAX_DECLARED - ONE / 100));
+        assert_eq!(parse_declared_value("1000000000000000"), Err(DecimalError::Overflow));
+        assert_eq!(parse_declared_value("-1000000000000000"), Err(DecimalError::Overflow));
     }
 
     #[test]
@@ -191,7 +229,8 @@ mod tests {
         assert_eq!(mul(d("740.75"), d("1.08")), Some(d("800.01")));
         assert_eq!(mul(d("119403"), d("0.0067")), Some(d("800.0001")));
         assert_eq!(mul(d("-2"), d("1.5")), Some(d("-3")));
-        assert_eq!(mul(d("0.000001"), d("0.0000005")), Some(0)); // 5e-13 rounds to even 0
+        assert_eq!(mul(d("0.000001"), d("0.0000005")), Some(1)); // 5e-13 rounds up
+        assert_eq!(mul(d("-0.000001"), d("0.0000005")), Some(0)); // -5e-13 too
         assert_eq!(mul(i128::MAX / 2, d("10")), None);
     }
 

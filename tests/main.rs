@@ -7,6 +7,8 @@ mod support;
 mod cli;
 // `validate` end to end over data-samples/, with the exact expected outputs.
 mod samples;
+// Bugs found by the differential review against the oracle, end to end.
+mod regression;
 // The source conformance suite and the life of a file, on local, SFTP and S3.
 mod sources;
 // SIGKILL at every step: exactly once, nothing lost, nothing half-written.

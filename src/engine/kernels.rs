@@ -151,6 +151,22 @@ pub fn date_text(expr: Expr) -> Expr {
     )
 }
 
+/// Whether a declared value fails to parse only for its size (not below
+/// [`money::MAX_DECLARED`]): V004 says so rather than "not a number".
+pub fn declared_too_large(expr: Expr) -> Expr {
+    expr.map(
+        |c: Column| {
+            let ca = c.str()?;
+            let out: BooleanChunked = ca
+                .iter()
+                .map(|v| Some(v.is_some_and(|v| money::parse_declared_value(v) == Err(money::DecimalError::Overflow))))
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+    )
+}
+
 /// Index of the regime in force on each date (last `from` <= date); null when
 /// the date is null or precedes every regime.
 pub fn regime_index(expr: Expr, starts: Arc<[i32]>) -> Expr {
@@ -169,7 +185,7 @@ pub fn regime_index(expr: Expr, starts: Arc<[i32]>) -> Expr {
 }
 
 /// FX conversion: `value` (Int128, original currency) times the USD rate of
-/// `currency`, exact, rounded half-even at twelve decimals. Null where the value
+/// `currency`, exact, rounded up at twelve decimals ([`money::mul`]). Null where the value
 /// is null or not above zero, the currency has no rate, or the product overflows:
 /// such lines add nothing to a shipment's total (contract section 5).
 pub fn to_usd(value: Expr, currency: Expr, rates: Arc<BTreeMap<String, i128>>) -> Expr {

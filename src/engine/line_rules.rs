@@ -183,7 +183,13 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         Rule::V004,
         c::DECLARED_VALUE,
         col(c::N_VALUE).is_null().or(col(c::N_VALUE).lt_eq(lit_money(0))),
-        when(col(c::N_VALUE).is_null())
+        when(col(c::N_VALUE).is_null().and(kernels::declared_too_large(col(c::DECLARED_VALUE))))
+            .then(text(vec![
+                lit("declared_value "),
+                quoted(col(c::DECLARED_VALUE)),
+                lit(" is too large to add up exactly (it must be below 1,000,000,000,000,000)"),
+            ]))
+            .when(col(c::N_VALUE).is_null())
             .then(text(vec![lit("declared_value "), quoted(col(c::DECLARED_VALUE)), lit(" is not a decimal number")]))
             .otherwise(text(vec![lit("declared_value "), quoted(col(c::DECLARED_VALUE)), lit(" is not above zero")])),
     ));

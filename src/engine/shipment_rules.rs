@@ -190,10 +190,15 @@ pub fn evaluate(
     // D004: the same line (HTS, value, currency, description) on two or more
     // house bills of one consignee and day. Count house bills per (consignee,
     // day, line) on integer keys; name the bills only for groups that match.
+    // Each house bill takes part once, as first seen (as in the daily groups):
+    // with the lines, consignee and day of its first file in this run. A D003
+    // repeat's own content does not count; a bill first seen in an earlier run
+    // does not take part, as history keeps no lines. A flagged bill's repeats
+    // carry its D004, as they carry its L001 and L002.
     let occ_keys = occ
         .clone()
         .lazy()
-        .filter(col(c::DATE).is_not_null())
+        .filter(col(c::FILE).eq(col(FIRST_FILE)).and(col(HIST_FILE).is_null()).and(col(c::DATE).is_not_null()))
         .select([
             col(c::FILE),
             col(c::SHIP_HI),
@@ -216,7 +221,7 @@ pub fn evaluate(
         .join(
             occ.clone().lazy().select([col(c::FILE), col(c::SHIP_HI), col(c::SHIP_LO), col(c::K_HOUSE_BILL)]),
             file_ship.clone(),
-            file_ship.clone(),
+            file_ship,
             JoinArgs::new(JoinType::Inner),
         );
     // Name at most ten bills per group (a group can hold thousands), then the count.
@@ -240,7 +245,7 @@ pub fn evaluate(
         .select([col(CKEY_HASH), col(CKEY_HASH2), col(c::DATE), col(c::LINE_SIGNATURE), col(D004_BILLS)]);
     let d004 = flagged
         .join(bill_lists, group_keys.clone(), group_keys, JoinArgs::new(JoinType::Inner))
-        .group_by(file_ship.clone())
+        .group_by(ship_keys())
         .agg([col(D004_BILLS).min()]); // deterministic when in several groups
 
     let thr_own = threshold(col(c::DATE), policy);
@@ -260,7 +265,7 @@ pub fn evaluate(
             [col(CKEY_HASH), col(CKEY_HASH2), col(C_DATE)],
             left_join_keep_order(),
         )
-        .join(d004, file_ship.clone(), file_ship, left_join_keep_order())
+        .join(d004, ship_keys(), ship_keys(), left_join_keep_order())
         .with_columns([
             col(DAY_BILLS).gt(lit(1u32)).fill_null(lit(false)).alias(L001),
             col(DAY_TOTAL).gt(thr_day.clone()).fill_null(lit(false)).alias(L002),
@@ -296,7 +301,6 @@ pub fn evaluate(
 }
 
 fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
-    let date = kernels::date_text(col(c::DATE)).fill_null(lit("an unknown date"));
     let c_date = kernels::date_text(col(C_DATE));
     let frame = |filter: Expr, rule: Rule, message: Expr| {
         finding_frame(occ.clone().lazy().filter(filter), rule, col(FIRST_RECORD), lit(""), lit(""), message)
@@ -316,7 +320,7 @@ fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
                 lit("house bills "),
                 col(D004_BILLS),
                 lit(" of one consignee on "),
-                date.clone(),
+                c_date.clone(),
                 lit(" each have a line with the same HTS, value, currency and description"),
             ]),
         ),

@@ -300,6 +300,34 @@ fn v004_values_parse_as_exact_positive_decimals() {
 }
 
 #[test]
+fn money_beyond_twelve_decimals_compares_exactly_with_the_limits() {
+    let o = run_rows(vec![
+        Row::new("OVER").set("declared_value", "800.0000000000001").set("weight_kg", "1").person("A"),
+        Row::new("UNDER").set("declared_value", "799.99999999999999999").set("weight_kg", "1").person("B"),
+        Row::new("TINY").set("declared_value", "0.0000000000000001").person("C"),
+        Row::new("FX").set("declared_value", "740.740740740741").set("currency", "EUR").set("weight_kg", "1").person("D"),
+    ]);
+    assert_eq!(o.route("OVER"), ("11".into(), "L002;L003".into()), "the exact value is above 800");
+    assert_eq!(o.route("UNDER").0, "86");
+    assert!(o.bills("V004").is_empty(), "a positive value is above zero, however small");
+    assert_eq!(o.route("FX"), ("11".into(), "L002;L003".into()), "740.740740740741 EUR is 800.00000000000028 USD");
+}
+
+#[test]
+fn v004_refuses_values_too_large_to_add_up() {
+    let big = "999,999,999,999,999.99";
+    let o = run_rows(vec![
+        Row::new("BIG").set("declared_value", big).set("weight_kg", "1"),
+        Row::new("BIG").set("declared_value", big).set("line_no", "2").set("weight_kg", "1"),
+        Row::new("HUGE").set("declared_value", "1000000000000000").person("B"),
+    ]);
+    assert_eq!(o.bills("V004"), s(&["HUGE"]));
+    assert!(o.findings.iter().any(|f| f.rule == "V004" && f.message.contains("is too large")), "{:?}", o.findings);
+    assert_eq!(o.disposition("BIG").total, "1999999999999999.98");
+    assert_eq!(o.route("BIG"), ("01".into(), "L003".into()));
+}
+
+#[test]
 fn v005_ports_must_be_listed_four_digit_codes() {
     let o = run_rows(vec![
         Row::new("OK").set("port_of_entry", " 2720 "),
@@ -419,6 +447,35 @@ fn d004_same_line_on_two_house_bills_of_one_consignee_day() {
     ]);
     assert_eq!(o.bills("D004"), s(&["H1", "H2"]));
     assert!(o.findings.iter().any(|f| f.rule == "D004" && f.message.contains("H1, H2")));
+}
+
+#[test]
+fn d004_takes_a_repeated_house_bill_once_as_first_seen() {
+    let mug = |hb: &str| Row::new(hb).set("description", "Mug").set("hts_code", "6912.00.4400").set("declared_value", "20");
+    // J2 first came with a mug; the shirt of its repeat is not J2's line.
+    let o = run_files(&[vec![Row::new("J1"), mug("J2")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    assert_eq!(o.of("D003"), vec![("J2".into(), "1".into(), "".into())]);
+    // J2 first came for another consignee: the repeat's consignee is not J2's.
+    let o = run_files(&[vec![Row::new("J1"), mug("J2").person("Bob")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    // ... nor is the repeat's day.
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2").set("arrival_date", "2025-04-02")], vec![Row::new("J2")]], None);
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
+    // A match as first seen is flagged, on the repeat too, with the first-seen day.
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2")], vec![Row::new("J2").set("arrival_date", "2025-04-05").person("Bob")]], None);
+    let mut d004: Vec<(String, String)> =
+        o.findings.iter().filter(|f| f.rule == "D004").map(|f| (f.file.clone(), f.house_bill.clone())).collect();
+    d004.sort();
+    assert_eq!(d004, [("f0.csv".into(), "J1".into()), ("f0.csv".into(), "J2".into()), ("f1.csv".into(), "J2".into())]);
+    assert!(o.findings.iter().filter(|f| f.rule == "D004").all(|f| f.message.contains("J1, J2 of one consignee on 2025-04-01")));
+    assert_eq!(o.dispositions.iter().find(|d| d.file == "f1.csv").unwrap().disposition, "duplicate");
+    // A house bill first seen in an earlier run takes no part: history keeps no lines.
+    let history = tempfile::tempdir().unwrap();
+    run_files(&[vec![mug("J1")]], Some(history.path()));
+    let o = run_files(&[vec![Row::new("J1"), Row::new("J2")]], Some(history.path()));
+    assert_eq!(o.bills("D003"), s(&["J1"]));
+    assert!(o.of("D004").is_empty(), "{:?}", o.findings);
 }
 
 #[test]

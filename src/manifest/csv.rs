@@ -2,10 +2,19 @@
 //! quotes and newlines inside quotes), a UTF-8 BOM, CRLF or LF endings.
 //!
 //! A record whose field count differs from the header's, or that is not valid
-//! UTF-8, is F003 and the rest still runs. A broken quote makes the parser
-//! swallow the lines after it into one record; when a malformed record spans
-//! several physical lines we report it once and start again on the line after
-//! its first, so one stray quote costs one record, not the rest of the file.
+//! UTF-8, is F003 and the rest still runs.
+//!
+//! A broken quote makes the parser swallow the lines after it into one record,
+//! whatever its field count. The parser cannot tell that from a quoted field
+//! that legitimately holds a line break, so a record that may span lines (or
+//! ends exactly at the end of the file) is checked again by a strict scan of
+//! its raw bytes: its quotes are broken when a quoted field runs past a line
+//! end and then either never closes (it ran to the end of the file) or closes
+//! in the middle of a field. Such a record is F003 once, and parsing restarts
+//! on the line after the broken quote, so one stray quote costs one record, not
+//! the rest of the file. A record whose quotes are sound is the parser's record,
+//! line breaks and all, even when its field count is wrong. Only such records
+//! are re-read: ordinary one-line records never are.
 
 use std::io::{Cursor, Read, Seek, SeekFrom};
 
@@ -36,11 +45,20 @@ pub(super) fn read(
 
 fn read_from<R: Read + Seek>(
     format: &Format,
-    source: R,
+    mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
+    // A record that ends exactly at the end of the file may have got there
+    // inside an unclosed quote: it is one the scan must see.
+    let len = match source.seek(SeekFrom::End(0)).and_then(|len| source.rewind().map(|()| len)) {
+        Ok(len) => len,
+        Err(e) => {
+            issues.unreadable = Some(format!("cannot read the file: {e}"));
+            return Ok(issues);
+        }
+    };
     let mut rdr = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -96,15 +114,46 @@ fn read_from<R: Read + Seek>(
         }
         issues.records += 1;
         let record_no = issues.records;
+        let start = record.position().cloned().unwrap_or_else(Position::new);
+        let end = rdr.position().clone();
+        // Which records may hide a broken quote, at the cost of two integer
+        // compares for an ordinary one. A record that consumed two or more line
+        // ends may span lines (or merely follow a blank line, or be an LF line
+        // after a CRLF one: the scan clears those). The parser counts LFs, and
+        // leaves a CRLF's LF to the next record, so the one runaway this misses
+        // is a CRLF record after an LF one that swallowed exactly one line and
+        // then closed its quote mid-field. A record with the wrong field count
+        // is rare, so its fields are searched for a line break instead.
+        let suspect = end.byte() == len
+            || if record.len() == width {
+                end.line() >= start.line() + 2
+            } else {
+                record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r'))
+            };
+        if suspect {
+            let scan = scan_quotes(rdr.get_mut(), start.byte(), end.byte(), format.delimiter)?;
+            if let Some(broken) = scan {
+                let field = header.get(broken.field).map_or_else(|| format!("field {}", broken.field + 1), |h| format!("field {h:?}"));
+                issues.malformed.push(MalformedRow {
+                    record: record_no,
+                    message: match broken.kind {
+                        Break::Unclosed => format!("has a broken quote: {field} opens a quote that is never closed"),
+                        Break::ClosedMidField => format!(
+                            "has a broken quote: {field} opens a quote that runs past the end of its line and closes in the middle of a field"
+                        ),
+                    },
+                });
+                if let Some(restart) = broken.restart.filter(|r| *r < end.byte()) {
+                    resync(&mut rdr, restart, &start)?;
+                }
+                continue;
+            }
+        }
         if record.len() != width {
             issues.malformed.push(MalformedRow {
                 record: record_no,
                 message: format!("has {} fields, the header has {width}", record.len()),
             });
-            let start = record.position().cloned().unwrap_or_else(csv::Position::new);
-            if rdr.position().line() > start.line() + 1 {
-                resync(&mut rdr, &start)?;
-            }
             continue;
         }
         // Fields end at ASCII delimiters, so one check of the whole record
@@ -136,28 +185,121 @@ fn read_from<R: Read + Seek>(
     Ok(issues)
 }
 
-/// A malformed record spanning several lines (a stray quote swallowing what
-/// follows): restart parsing on the line after the record's first line.
-fn resync<R: Read + Seek>(rdr: &mut Reader<R>, start: &Position) -> std::io::Result<()> {
-    let inner = rdr.get_mut();
-    inner.seek(SeekFrom::Start(start.byte()))?;
-    let mut offset = start.byte();
+/// How a record's quotes are broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Break {
+    /// A quoted field that runs past a line end and never closes: the parser
+    /// took everything up to the end of the file into it.
+    Unclosed,
+    /// A quoted field that runs past a line end and then "closes" with a quote
+    /// followed by neither a delimiter nor a line end: the quote was stray, and
+    /// a later field's opening quote closed it.
+    ClosedMidField,
+}
+
+/// A broken quote found by [`scan_quotes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Broken {
+    kind: Break,
+    /// 0-based field where the broken quote opens.
+    field: usize,
+    /// Byte offset just after the first line end inside the broken quote:
+    /// where the records it swallowed begin. `None` if it has none.
+    restart: Option<u64>,
+}
+
+/// Scans the raw bytes `from..to` of one record, as the parser delimited it,
+/// with strict RFC 4180 quoting: `None` if its quotes are sound.
+///
+/// The CSV reader buffers ahead, so the bytes are read from the underlying
+/// stream directly, and the stream is put back where the buffer left it.
+fn scan_quotes<R: Read + Seek>(inner: &mut R, from: u64, to: u64, delimiter: u8) -> std::io::Result<Option<Broken>> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        /// Line ends before the record (a CRLF's LF, blank lines): the parser skips them.
+        Lead,
+        FieldStart,
+        Unquoted,
+        Quoted,
+        /// A quote inside a quoted field: an escaped quote or the closing one.
+        QuoteInQuoted,
+        /// The record's own line end.
+        Done,
+    }
+    let resume = inner.stream_position()?;
+    inner.seek(SeekFrom::Start(from))?;
+    let mut state = State::Lead;
+    let mut field = 0usize;
+    let mut open_field = 0usize;
+    // Just after the first line end inside the current quoted field.
+    let mut restart: Option<u64> = None;
+    let mut broken = None;
+    let mut pos = from;
     let mut buf = [0u8; 8192];
-    loop {
-        let n = inner.read(&mut buf)?;
+    'scan: while pos < to {
+        let want = usize::try_from(to - pos).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = inner.read(&mut buf[..want])?;
         if n == 0 {
-            break; // no newline after all: the parser is at EOF already
-        }
-        if let Some(i) = buf[..n].iter().position(|b| *b == b'\n') {
-            offset += i as u64 + 1;
             break;
         }
-        offset += n as u64;
+        for &b in &buf[..n] {
+            pos += 1;
+            let line_end = b == b'\n' || b == b'\r';
+            state = match state {
+                State::Lead if line_end => State::Lead,
+                State::Lead | State::FieldStart if b == b'"' => {
+                    open_field = field;
+                    restart = None;
+                    State::Quoted
+                }
+                State::Lead | State::FieldStart | State::Unquoted if b == delimiter => {
+                    field += 1;
+                    State::FieldStart
+                }
+                State::Lead | State::FieldStart | State::Unquoted if line_end => State::Done,
+                State::Lead | State::FieldStart | State::Unquoted => State::Unquoted,
+                State::Quoted if b == b'"' => State::QuoteInQuoted,
+                State::Quoted => {
+                    // After a CR, a LF is part of the same line end.
+                    if (b == b'\n' && restart == Some(pos - 1)) || (line_end && restart.is_none()) {
+                        restart = Some(pos);
+                    }
+                    State::Quoted
+                }
+                State::QuoteInQuoted if b == b'"' => State::Quoted,
+                State::QuoteInQuoted if b == delimiter => {
+                    field += 1;
+                    State::FieldStart
+                }
+                State::QuoteInQuoted if line_end => State::Done,
+                // Text after a closing quote: harmless on one line (the parser
+                // keeps it), a swallowed record when the quote spanned lines.
+                State::QuoteInQuoted if restart.is_some() => {
+                    broken = Some(Broken { kind: Break::ClosedMidField, field: open_field, restart });
+                    break 'scan;
+                }
+                State::QuoteInQuoted => State::Unquoted,
+                State::Done => break 'scan,
+            };
+            if state == State::Done {
+                break 'scan;
+            }
+        }
     }
+    // The parser only ends a record inside quotes at the end of the file.
+    if broken.is_none() && state == State::Quoted {
+        broken = Some(Broken { kind: Break::Unclosed, field: open_field, restart });
+    }
+    inner.seek(SeekFrom::Start(resume))?;
+    Ok(broken)
+}
+
+/// Restarts parsing at byte `offset`: the line after a broken quote.
+fn resync<R: Read + Seek>(rdr: &mut Reader<R>, offset: u64, start: &Position) -> csv::Result<()> {
     let mut pos = Position::new();
+    // Line numbers only serve to compare a record's start and end.
     pos.set_byte(offset).set_line(start.line() + 1).set_record(start.record() + 1);
-    rdr.seek_raw(SeekFrom::Start(offset), pos)?;
-    Ok(())
+    rdr.seek_raw(SeekFrom::Start(offset), pos)
 }
 
 /// A blank line: no fields, or one empty field.
@@ -205,6 +347,80 @@ mod tests {
         assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
         assert_eq!(records(&df), [1, 3, 4]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_in_the_last_column_costs_one_record() {
+        // The parser takes the rest of the file into the last field, so the
+        // record has the header's field count: only the quote scan sees it.
+        for end in ["\n", ""] {
+            let data = format!("house_bill,description,value\nHB1,a,1\nHB2,b,\"2\nHB3,c,3\nHB4,d,4{end}");
+            let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+            assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2], "{end:?}");
+            assert!(issues.malformed[0].message.contains("\"value\" opens a quote that is never closed"), "{:?}", issues.malformed);
+            assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+            assert_eq!(records(&df), [1, 3, 4]);
+            assert_eq!(issues.records, 4);
+        }
+        // The last line alone, unclosed: F003, nothing after it to recover.
+        let (df, issues, _) = read_with(JOB, b"house_bill,description,value\nHB1,a,1\nHB2,b,\"2", 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1"]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_in_a_crlf_file_costs_one_record() {
+        let data = "house_bill,description,declared_value\r\nHB1,a,1\r\nHB2,\"broken,2\r\nHB3,c,3\r\nHB4,d,4\r\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+        assert_eq!(strings(&df, "declared_value"), ["1", "3", "4"]);
+        assert_eq!(records(&df), [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_stray_quote_closed_by_a_later_fields_quote_costs_one_record() {
+        // HB2's stray quote is "closed" by HB3's opening one: a record with the
+        // right field count that swallowed HB3.
+        let data = "house_bill,description,value\nHB1,a,1\nHB2,\"broken,2\nHB3,\"c\",3\nHB4,d,4\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert!(issues.malformed[0].message.contains("\"description\" opens a quote that runs past the end of its line"));
+        assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
+        assert_eq!(strings(&df, "description"), ["a", "c", "d"]);
+        assert_eq!(records(&df), [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_quoted_line_break_in_a_row_with_the_wrong_field_count_is_one_record() {
+        // The quotes are sound: the parser's record stands, and nothing inside
+        // it is read again as a row of its own.
+        let data = "house_bill,description,declared_value\nA,\"xx\nx\",1,9\nC,ddd,1\nD,eee,2\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [1]);
+        assert!(issues.malformed[0].message.contains("has 4 fields"), "{:?}", issues.malformed);
+        assert_eq!(strings(&df, "house_bill"), ["C", "D"]);
+        assert_eq!(records(&df), [2, 3]);
+        let data = "house_bill,description,declared_value\nA,a,1\nB,\"two\r\nlines\",2,extra\r\nC,c,x\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["A", "C"]);
+        assert_eq!(records(&df), [1, 3]);
+    }
+
+    #[test]
+    fn mixed_line_endings_report_a_bad_row_once() {
+        let data = b"house_bill,description,declared_value\nA,xxx,1\r\nB,y\nC,ddd,1\nD,eee,2\n";
+        let (df, issues, _) = read_with(JOB, data, 10);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["A", "C", "D"]);
+        assert_eq!(records(&df), [1, 3, 4]);
+        // Quoted line breaks and blank lines in a mixed file are still just that.
+        let data = b"house_bill,description,declared_value\r\nA,\"x\ny\",1\n\nB,\"z\r\nw\",2\r\n\r\nC,c,3";
+        let (df, issues, _) = read_with(JOB, data, 10);
+        assert!(issues.malformed.is_empty(), "{:?}", issues.malformed);
+        assert_eq!(strings(&df, "description"), ["x\ny", "z\r\nw", "c"]);
+        assert_eq!(records(&df), [1, 2, 3]);
     }
 
     #[test]

@@ -221,13 +221,30 @@ pub fn read(
         }
         Ok(())
     };
-    let issues = match format.kind {
-        FormatKind::Csv => csv::read(format, input, &mut builder, &mut emit)?,
-        FormatKind::Ndjson => ndjson::read(format, input, &mut builder, &mut emit)?,
+    // A reader that panics (a dependency meeting data it does not expect) costs
+    // this file, not the run: the file is F001 and the caller goes on with the
+    // next one. Chunks sent before the panic stay sent; F001 holds them all.
+    let read_file = std::panic::AssertUnwindSafe(|| match format.kind {
+        FormatKind::Csv => csv::read(format, input, &mut builder, &mut emit),
+        FormatKind::Ndjson => ndjson::read(format, input, &mut builder, &mut emit),
         FormatKind::Parquet => match all_bytes(input) {
-            Ok(bytes) => parquet::read(format, &bytes, &mut builder, &mut emit)?,
-            Err(e) => FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() },
+            Ok(bytes) => parquet::read(format, &bytes, &mut builder, &mut emit),
+            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
         },
+    });
+    let issues = match std::panic::catch_unwind(read_file) {
+        Ok(result) => result?,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no reason given".into());
+            return Ok(FileIssues {
+                unreadable: Some(format!("the reader failed on this file ({what})")),
+                ..FileIssues::default()
+            });
+        }
     };
     if issues.unreadable.is_none() {
         emit(&mut builder)?;
@@ -239,6 +256,21 @@ pub fn read(
 pub(crate) fn decode_1252(bytes: &[u8]) -> Vec<u8> {
     let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
     text.into_owned().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Job;
+
+    #[test]
+    fn a_panic_while_reading_a_file_makes_it_unreadable() {
+        let job = Job::from_toml("name = \"t\"\n[format]\nkind = \"csv\"\n", std::path::Path::new("t.toml")).unwrap();
+        let issues = read(&job.format, Input::Bytes(b"house_bill\nH1\nH2\n"), 0, 1, &mut |_| panic!("boom")).unwrap();
+        let reason = issues.unreadable.expect("F001");
+        assert!(reason.contains("boom"), "{reason}");
+        assert!(issues.malformed.is_empty());
+    }
 }
 
 #[cfg(test)]

@@ -130,8 +130,12 @@ fn read_from<R: BufRead>(
         }
     }
     if !parsed_any {
-        issues.unreadable = Some("no line of the file is a JSON object".into());
-        return Ok(issues);
+        // Not an NDJSON file at all: F001 alone, not F001 and an F003 a line.
+        return Ok(FileIssues {
+            unreadable: Some("no line of the file is a JSON object".into()),
+            records: issues.records,
+            ..FileIssues::default()
+        });
     }
     for (canonical, source) in &format.columns {
         let i = CANONICAL.iter().position(|c| c == canonical).expect("job columns are canonical");
@@ -194,5 +198,9 @@ mod tests {
     fn a_file_with_no_json_object_is_unreadable() {
         let (_, issues, _) = read_with(JOB, b"PK\x03\x04 this is a zip\nmore\n", 10);
         assert!(issues.unreadable.is_some());
+        // JSON, but no object: F001 only, no F003 per line.
+        let (_, issues, _) = read_with(JOB, b"[1]\n\"x\"\n", 10);
+        assert!(issues.unreadable.is_some());
+        assert_eq!(issues.malformed, vec![]);
     }
 }

@@ -1,7 +1,8 @@
 //! Parquet manifests. Typed columns are turned into the canonical text: dates
 //! are written with the job's `date_format` (so `arrival_date` parses back to
-//! the same day), numbers and strings as polars prints them. A file polars
-//! cannot open is F001; rows cannot be malformed.
+//! the same day), decimals as their exact digits, numbers and strings as
+//! polars prints them. A file polars cannot open is F001; rows cannot be
+//! malformed.
 
 use std::io::Cursor;
 
@@ -74,9 +75,32 @@ fn as_text(column: &Column, date_format: &str) -> anyhow::Result<StringChunked> 
                 .collect::<StringChunked>()
                 .with_name(series.name().clone()))
         }
+        // Exact text from the unscaled integer: never through a float.
+        DataType::Decimal(_, scale) => {
+            let scale = *scale;
+            let units = series.to_physical_repr().into_owned();
+            Ok(units
+                .i128()?
+                .iter()
+                .map(|v| v.map(|v| decimal_text(v, scale)))
+                .collect::<StringChunked>()
+                .with_name(series.name().clone()))
+        }
         DataType::String => Ok(series.str()?.clone()),
         _ => Ok(series.cast(&DataType::String)?.str()?.clone()),
     }
+}
+
+/// An unscaled decimal as exact text: `(1250, 2)` is `12.50`, `(-5, 3)` is `-0.005`.
+fn decimal_text(units: i128, scale: usize) -> String {
+    let digits = units.unsigned_abs().to_string();
+    let sign = if units < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let digits = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    format!("{sign}{int}.{frac}")
 }
 
 #[cfg(test)]
@@ -105,6 +129,30 @@ mod tests {
         assert_eq!(strings(&out, "arrival_date"), ["11/02/2026", "11/02/2026"]);
         assert_eq!(records(&out), [1, 2]);
         assert_eq!(issues.missing_columns.len(), 1, "hts is mapped but absent");
+    }
+
+    #[test]
+    fn decimals_read_as_their_exact_text() {
+        assert_eq!(decimal_text(1250, 2), "12.50");
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert_eq!(decimal_text(0, 2), "0.00");
+        assert_eq!(decimal_text(42, 0), "42");
+        assert_eq!(decimal_text(i128::MIN + 1, 2).len(), 41);
+        let values = Int128Chunked::from_iter_options(
+            "declared_value".into(),
+            [Some(80_000_000_000_000_001i128), Some(1250), None].into_iter(),
+        )
+        .into_decimal(38, 14)
+        .unwrap()
+        .into_series();
+        let mut df = df! { "hawb" => ["P1", "P2", "P3"] }.unwrap();
+        df.with_column(values.into_column()).unwrap();
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        let job = "name = \"t\"\n[format]\nkind = \"parquet\"\n[format.columns]\nhouse_bill = \"hawb\"\n";
+        let (out, issues, _) = read_with(job, &buf, 10);
+        assert!(issues.unreadable.is_none(), "{issues:?}");
+        assert_eq!(strings(&out, "declared_value"), ["800.00000000000001", "0.00000000001250", ""]);
     }
 
     #[test]

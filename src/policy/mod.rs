@@ -138,7 +138,19 @@ pub struct RawPolicy {
 
 impl RawPolicy {
     /// `self` over `base`: keys set here win whole.
+    ///
+    /// `[pga_agency]` labels the entries of `lists.pga_prefixes`, so it follows
+    /// that list: a file that replaces the list but sets no labels of its own
+    /// keeps the base's labels only for the prefixes its list still has.
     fn layered_over(self, base: RawPolicy) -> RawPolicy {
+        let pga_agency = match (self.pga_agency, self.lists.as_ref().and_then(|l| l.pga_prefixes.as_ref())) {
+            (Some(own), _) => Some(own),
+            (None, Some(prefixes)) => {
+                let kept: HashSet<String> = prefixes.iter().map(|p| normalize::hts(p)).collect();
+                base.pga_agency.map(|labels| labels.into_iter().filter(|(p, _)| kept.contains(&normalize::hts(p))).collect())
+            }
+            (None, None) => base.pga_agency,
+        };
         let lists = match (self.lists, base.lists) {
             (Some(top), Some(b)) => Some(RawLists {
                 ports: top.ports.or(b.ports),
@@ -163,7 +175,7 @@ impl RawPolicy {
             regime: self.regime.or(base.regime),
             fx: self.fx.or(base.fx),
             lists,
-            pga_agency: self.pga_agency.or(base.pga_agency),
+            pga_agency,
             risk,
         }
     }
@@ -608,6 +620,64 @@ undervalued_usd_per_kg = { "611" = "2.00", "85" = "0" }
         assert!(err.to_string().contains("threshhold_usd"), "{err}");
         let err = Policy::from_toml("[lists]\nports = [\"4701\"\nx", "t.toml", None).unwrap_err();
         assert!(err.0[0].key.starts_with("line "), "{err}");
+    }
+
+    /// The example policy of contract section 3, as an operator would copy it.
+    const CONTRACT_EXAMPLE: &str = r#"
+threshold_usd = "800"
+informal_limit_usd = "2500"
+[[regime]]
+from = "2016-03-10"
+de_minimis = true
+suspended_origins = []
+basis = "19 USC 1321(a)(2)(C) as amended by TFTEA s.901"
+[[regime]]
+from = "2025-05-02"
+de_minimis = true
+suspended_origins = ["CN", "HK"]
+basis = "EO 14256"
+[[regime]]
+from = "2025-08-29"
+de_minimis = false
+basis = "EO 14324"
+[fx]
+EUR = "1.08"
+[lists]
+ports = ["4701", "2720"]
+vague_terms = ["gift", "sample"]
+pga_prefixes = ["02", "3304"]
+restricted_prefixes = ["2203", "24"]
+[risk]
+undervalued_usd_per_kg = { "61" = "2.00", "85" = "5.00" }
+"#;
+
+    #[test]
+    fn the_contract_example_policy_is_accepted() {
+        let p = Policy::from_toml(CONTRACT_EXAMPLE, "example.toml", None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.pga_prefixes, ["02", "3304"]);
+        // The shipped labels of the prefixes the file keeps stay; the others go with their prefixes.
+        let builtin = Policy::builtin();
+        assert_eq!(p.pga_agency.get("02"), builtin.pga_agency.get("02"));
+        assert!(p.pga_agency.contains_key("02"));
+        assert!(p.pga_agency.keys().all(|k| k == "02" || k == "3304"), "{:?}", p.pga_agency);
+    }
+
+    #[test]
+    fn replacing_pga_prefixes_drops_the_shipped_labels_of_the_others() {
+        let p = Policy::from_toml("[lists]\npga_prefixes = [\"02\"]\n", "t.toml", None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.pga_prefixes, ["02"]);
+        assert_eq!(p.pga_agency.keys().collect::<Vec<_>>(), ["02"]);
+        // Prefixes are compared normalised, as the list itself is.
+        let p = Policy::from_toml("[lists]\npga_prefixes = [\"0 2\", \"9999\"]\n", "t.toml", None).unwrap();
+        assert_eq!(p.pga_agency.keys().collect::<Vec<_>>(), ["02"]);
+        // A file's own labels are its own: one for a prefix it does not list is still an error.
+        let err = Policy::from_toml("[lists]\npga_prefixes = [\"02\"]\n[pga_agency]\n\"03\" = \"FDA\"\n", "t.toml", None)
+            .unwrap_err();
+        assert_eq!(err.0.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["pga_agency.03"]);
+        // Labels alone, over the shipped prefixes, still work.
+        let p = Policy::from_toml("[pga_agency]\n\"02\" = \"Meat people\"\n", "t.toml", None).unwrap();
+        assert_eq!(p.pga_agency.len(), 1);
+        assert_eq!(p.pga_prefixes, Policy::builtin().pga_prefixes);
     }
 
     #[test]

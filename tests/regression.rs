@@ -1,0 +1,231 @@
+//! Regressions found by the differential review against the oracle
+//! (`tests/oracle/oracle.py`): each test runs the real `validate` on the
+//! smallest input that showed the bug and checks the outputs the contract
+//! fixes.
+
+use polars::prelude::*;
+
+use crate::support::*;
+
+fn manifest(lines: &[String]) -> String {
+    let mut t = String::from(CANONICAL_HEADER);
+    for l in lines {
+        t.push('\n');
+        t.push_str(l);
+    }
+    t.push('\n');
+    t
+}
+
+/// `validate --no-history` of `files` (already in the sandbox) with `job.toml`
+/// and optional extra arguments; returns (exit code, findings, dispositions).
+fn validate(s: &Sandbox, extra: &[&str], files: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec!["validate", "--no-history", "--job", "job.toml", "--out", "out"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(files);
+    let out = s.s321d(&args);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    (out.status.code(), s.read("out/findings.csv"), s.read("out/dispositions.csv"))
+}
+
+/// Findings rows without the message: `source_file,record,carrier,house_bill,line_no,rule,severity,field`.
+fn finding_keys(findings: &str) -> Vec<String> {
+    findings.lines().skip(1).map(|l| l.splitn(9, ',').take(8).collect::<Vec<_>>().join(",")).collect()
+}
+
+/// (house_bill, disposition) per dispositions row.
+fn routes(dispositions: &str) -> Vec<(String, String)> {
+    dispositions
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_owned(), f[7].to_owned())
+        })
+        .collect()
+}
+
+/// Contract section 3's example policy, as an operator copies it.
+const CONTRACT_EXAMPLE_POLICY: &str = r#"threshold_usd = "800"
+informal_limit_usd = "2500"
+[[regime]]
+from = "2016-03-10"
+de_minimis = true
+suspended_origins = []
+basis = "19 USC 1321(a)(2)(C) as amended by TFTEA s.901"
+[[regime]]
+from = "2025-05-02"
+de_minimis = true
+suspended_origins = ["CN", "HK"]
+basis = "EO 14256"
+[[regime]]
+from = "2025-08-29"
+de_minimis = false
+basis = "EO 14324"
+[fx]
+EUR = "1.08"
+[lists]
+ports = ["4701", "2720"]
+vague_terms = ["gift", "sample"]
+pga_prefixes = ["02", "3304"]
+restricted_prefixes = ["2203", "24"]
+[risk]
+undervalued_usd_per_kg = { "61" = "2.00", "85" = "5.00" }
+"#;
+
+#[test]
+fn a_policy_that_replaces_pga_prefixes_is_accepted() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("policy.toml", CONTRACT_EXAMPLE_POLICY);
+    s.write("only-pga.toml", "[lists]\npga_prefixes = [\"02\"]\n");
+    s.write(
+        "a.csv",
+        manifest(&[clean_line("H1"), clean_line("H2").replace("6109.10.0012", "0201.10.0000").replace("Jane Doe", "Ann")]),
+    );
+    for policy in ["policy.toml", "only-pga.toml"] {
+        let (code, findings, dispositions) = validate(&s, &["--policy", policy], &["a.csv"]);
+        assert_eq!(code, Some(0), "{policy}");
+        assert!(finding_keys(&findings).contains(&"a.csv,2,DHLX,H2,1,E002,warning,hts_code".to_owned()), "{policy}: {findings}");
+        assert_eq!(routes(&dispositions), [("H1".into(), "86".into()), ("H2".into(), "86".into())]);
+        let out = s.s321d(&["check", "--policy", policy]);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("pga_agency"), "{}", show(&out));
+    }
+}
+
+#[test]
+fn a_decimal_parquet_is_read_exactly() {
+    let s = Sandbox::new();
+    s.write(
+        "job.toml",
+        "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\n[format.columns]\nhouse_bill = \"hawb\"\n[format.constants]\ncarrier = \"PQTX\"\n",
+    );
+    let text = |v: &str| vec![v.to_owned(); 2];
+    let value = Int128Chunked::from_iter_options("declared_value".into(), [Some(1050i128), Some(80_001)].into_iter())
+        .into_decimal(10, 2)
+        .unwrap()
+        .into_series();
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("hawb".into(), ["Q1", "Q2"]),
+            Column::new("line_no".into(), [1i64, 1]),
+            Column::new("arrival_date".into(), text("2025-05-01")),
+            Column::new("port_of_entry".into(), text("4701")),
+            Column::new("shipper_country".into(), text("VN")),
+            Column::new("consignee_name".into(), ["A", "B"]),
+            Column::new("consignee_address".into(), text("12 Main St")),
+            Column::new("consignee_zip".into(), text("10001")),
+            Column::new("description".into(), text("Cotton shirt")),
+            Column::new("hts_code".into(), text("6109100012")),
+            Column::new("country_of_origin".into(), text("VN")),
+            Column::new("weight_kg".into(), text("1")),
+            value.into_column(),
+        ],
+    )
+    .unwrap();
+    let mut file = std::fs::File::create(s.path().join("p.parquet")).unwrap();
+    ParquetWriter::new(&mut file).finish(&mut df).unwrap();
+    drop(file);
+    s.write("p2.parquet", "PAR1 not a parquet file");
+    let (code, findings, dispositions) = validate(&s, &[], &["p2.parquet", "p.parquet"]);
+    assert_eq!(code, Some(1), "p2.parquet cannot be read");
+    assert_eq!(finding_keys(&findings).iter().filter(|k| k.contains(",F001,")).count(), 1, "{findings}");
+    assert!(dispositions.contains("p.parquet,PQTX,Q1,2025-05-01,a|12 main st|10001,1,10.50,86,"), "{dispositions}");
+    assert!(dispositions.contains("p.parquet,PQTX,Q2,2025-05-01,b|12 main st|10001,1,800.01,11,L002;L003"), "{dispositions}");
+}
+
+#[test]
+fn csv_an_unclosed_quote_in_the_last_column_costs_one_record() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    // The rest of the file would be one field: a record with the header's field count.
+    let unclosed = clean_line("Q2").replace(",S1", ",\"S1");
+    s.write("b3.csv", manifest(&[clean_line("Q1"), unclosed, clean_line("Q3").replace("Jane", "Jo"), clean_line("Q4").replace("Jane", "Al").replace(",11201,", ",1120,")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["b3.csv"]);
+    let f003: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",F003,")).collect();
+    assert_eq!(f003, ["b3.csv,2,,,,F003,error,"], "{findings}");
+    assert!(findings.contains("field \"\"seller_name\"\" opens a quote that is never closed"), "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["Q1", "Q3", "Q4"]);
+    assert!(findings.lines().all(|l| !l.starts_with("b3.csv,2,DHLX")), "{findings}");
+    assert!(finding_keys(&findings).contains(&"b3.csv,4,DHLX,Q4,1,V009,warning,consignee_zip".to_owned()), "Q4 keeps record 4: {findings}");
+}
+
+#[test]
+fn csv_a_quoted_line_break_in_a_row_with_a_wrong_field_count_is_one_f003() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let extra = clean_line("Q2").replace("Cotton T-shirt", "\"two\nlines\"") + ",extra";
+    s.write("b4.csv", manifest(&[clean_line("Q1"), extra, clean_line("Q3").replace("20.00", "x")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["b4.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["b4.csv,2,,,,F003,error,"], "{findings}");
+    assert!(keys.contains(&"b4.csv,3,DHLX,Q3,1,V004,error,declared_value".to_owned()), "Q3 keeps record 3: {findings}");
+    assert_eq!(routes(&dispositions), [("Q1".into(), "86".into()), ("Q3".into(), "hold".into())]);
+
+    // Nothing inside the bad record is read again as a row of its own.
+    s.write("m4.csv", "house_bill,description,declared_value\nA,\"xx\nx\",1,9\nC,ddd,1\nD,eee,2\n");
+    let (_, findings, dispositions) = validate(&s, &[], &["m4.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["m4.csv,1,,,,F003,error,"], "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["C", "D"], "no phantom row");
+    assert!(keys.iter().any(|k| k.starts_with("m4.csv,2,,C,")) && keys.iter().any(|k| k.starts_with("m4.csv,3,,D,")));
+}
+
+#[test]
+fn csv_a_short_lf_row_after_a_crlf_row_is_one_f003() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("m5.csv", "house_bill,description,declared_value\nA,xxx,1\r\nB,y\nC,ddd,1\nD,eee,2\n");
+    let (_, findings, dispositions) = validate(&s, &[], &["m5.csv"]);
+    let keys = finding_keys(&findings);
+    assert_eq!(keys.iter().filter(|k| k.contains(",F003,")).collect::<Vec<_>>(), ["m5.csv,2,,,,F003,error,"], "{findings}");
+    assert_eq!(routes(&dispositions).iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["A", "C", "D"]);
+    assert!(keys.iter().any(|k| k.starts_with("m5.csv,3,,C,")) && keys.iter().any(|k| k.starts_with("m5.csv,4,,D,")));
+}
+
+#[test]
+fn d004_takes_a_repeated_house_bill_as_first_seen() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let shirt = |hb: &str, who: &str| clean_line(hb).replace("Jane Doe", who);
+    let mug = |hb: &str, who: &str| shirt(hb, who).replace("Cotton T-shirt", "Mug").replace("6109.10.0012", "6912.00.4400");
+    // J2 first came as a mug (a, b), or for another consignee (c, d): its
+    // repeat's shirt for Ann is not a possible duplicate of J1.
+    s.write("a.csv", manifest(&[shirt("J1", "Ann"), mug("J2", "Ann")]));
+    s.write("b.csv", manifest(&[shirt("J2", "Ann")]));
+    s.write("c.csv", manifest(&[shirt("J1", "Ann"), mug("J2", "Bob")]));
+    s.write("d.csv", manifest(&[shirt("J2", "Ann")]));
+    for pair in [["a.csv", "b.csv"], ["c.csv", "d.csv"]] {
+        let (code, findings, dispositions) = validate(&s, &[], &pair);
+        assert_eq!(code, Some(0));
+        assert!(!findings.contains(",D004,"), "{pair:?}: {findings}");
+        assert!(dispositions.contains(&format!("{},DHLX,J2,2025-04-01,", pair[1])) && dispositions.contains(",duplicate,D003"));
+    }
+}
+
+#[test]
+fn an_ndjson_file_with_no_object_is_f001_only() {
+    let s = Sandbox::new();
+    s.write("job.toml", "name = \"nd\"\npattern = \"*.ndjson\"\n[format]\nkind = \"ndjson\"\n");
+    s.write("n.ndjson", "[1]\n\"x\"\n");
+    let (code, findings, dispositions) = validate(&s, &[], &["n.ndjson"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(finding_keys(&findings), ["n.ndjson,,,,,F001,error,"], "{findings}");
+    assert_eq!(dispositions.lines().count(), 1);
+}
+
+#[test]
+fn money_beyond_twelve_decimals_is_above_the_threshold() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write(
+        "a.csv",
+        manifest(&[
+            clean_line("M1").replace("20.00", "800.0000000000001").replace(",0.5,", ",1,"),
+            clean_line("M2").replace("20.00", "799.9999999999999").replace(",0.5,", ",1,").replace("Jane Doe", "Kim"),
+        ]),
+    );
+    let (_, _, dispositions) = validate(&s, &[], &["a.csv"]);
+    assert_eq!(routes(&dispositions), [("M1".into(), "11".into()), ("M2".into(), "86".into())], "{dispositions}");
+}
