@@ -428,6 +428,31 @@ fn http_faults_never_file_twice_or_lose_a_shipment() {
     assert_filed_once(&filer, &sim);
 }
 
+/// CATAIR under the faults a batch channel has: status notifications sent
+/// twice and out of order, a share of entries held. Nothing filed twice,
+/// nothing lost, repeats recorded as ignored.
+#[test]
+fn catair_notifications_twice_and_out_of_order_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let filer = Filer::new("catair", "http://127.0.0.1:9", "");
+    let sim = AceSim::start(
+        dir.path(),
+        &filer.data(),
+        "[release]\ndelay_ms = 50\nheld_share = 0.3\nseed = 5\n[faults]\nduplicate_notifications = 0.5\nreorder_notifications = true\n",
+    );
+    let lines: Vec<String> = (0..40).map(|i| format!("N{i:02}")).collect();
+    filer.drop_file("n.csv", &manifest(&lines.iter().map(|hb| Line::clean(hb)).collect::<Vec<_>>()));
+    filer.run_job();
+    filer.poll_until_settled(&sim);
+    let f = filer.by_bill();
+    assert_eq!(f.len(), 40);
+    assert!(f.values().all(|r| matches!(r.state.as_str(), "released" | "held" | "detained")), "{f:#?}");
+    assert!(f.values().any(|r| r.state != "released"), "some are held");
+    let ignored: i64 = filer.db().query_row("SELECT count(*) FROM filing_events WHERE applied = 0", [], |r| r.get(0)).unwrap();
+    assert!(ignored > 0, "the repeated notifications are recorded, not applied");
+    assert_filed_once(&filer, &sim);
+}
+
 /// SIGKILL in the middle of filing, at the recorded steps (`S321D_CRASH_AT`)
 /// and at random moments of a live daemon filing through a slow gateway:
 /// after restarts every shipment is filed exactly once.
