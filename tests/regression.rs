@@ -229,3 +229,32 @@ fn money_beyond_twelve_decimals_is_above_the_threshold() {
     let (_, _, dispositions) = validate(&s, &[], &["a.csv"]);
     assert_eq!(routes(&dispositions), [("M1".into(), "11".into()), ("M2".into(), "86".into())], "{dispositions}");
 }
+
+/// `validate` with history on, in the sandbox's `data` folder; returns
+/// (findings, dispositions) of the run written to `out`.
+fn validate_with_history(s: &Sandbox, out: &str, files: &[&str]) -> (String, String) {
+    let mut args = vec!["validate", "--data-dir", "data", "--job", "job.toml", "--out", out];
+    args.extend_from_slice(files);
+    let o = s.s321d(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    (s.read(&format!("{out}/findings.csv")), s.read(&format!("{out}/dispositions.csv")))
+}
+
+#[test]
+fn history_is_ignored_only_for_the_file_it_came_from() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("a.csv", manifest(&[clean_line("H1")]));
+    s.write("b.csv", manifest(&[clean_line("H1").replace("20.00", "21.00")]));
+    validate_with_history(&s, "o1", &["a.csv"]);
+    // b.csv's H1 came in a.csv in the first run, whatever else this run holds.
+    let (findings, dispositions) = validate_with_history(&s, "o2", &["b.csv", "a.csv"]);
+    assert_eq!(routes(&dispositions), [("H1".into(), "duplicate".into()), ("H1".into(), "duplicate".into())], "{dispositions}");
+    assert!(
+        findings.lines().any(|l| l.starts_with("b.csv,1,DHLX,H1,,D003,") && l.contains("already came in file a.csv (run ")),
+        "{findings}"
+    );
+    // a.csv again, first: its own history does not count against it.
+    let (_, dispositions) = validate_with_history(&s, "o3", &["a.csv", "b.csv"]);
+    assert_eq!(routes(&dispositions), [("H1".into(), "86".into()), ("H1".into(), "duplicate".into())], "{dispositions}");
+}
