@@ -258,3 +258,15 @@ fn history_is_ignored_only_for_the_file_it_came_from() {
     let (_, dispositions) = validate_with_history(&s, "o3", &["a.csv", "b.csv"]);
     assert_eq!(routes(&dispositions), [("H1".into(), "86".into()), ("H1".into(), "duplicate".into())], "{dispositions}");
 }
+
+#[test]
+fn fx_rates_are_exact_past_twelve_decimals() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("policy.toml", "[fx]\nJPY = \"0.0026666666666666\"\n");
+    // 300000 * 0.0026666666666666 = 799.99999999998: not over 800.
+    s.write("a.csv", manifest(&[clean_line("Y1").replace("20.00,USD", "300000,JPY")]));
+    let (code, findings, dispositions) = validate(&s, &["--policy", "policy.toml"], &["a.csv"]);
+    assert_eq!(code, Some(0));
+    assert!(dispositions.contains(",1,799.99999999998,86,"), "{dispositions}\n{findings}");
+}

@@ -21,7 +21,7 @@ use crate::policy::Policy;
 /// What the line stage needs besides the chunk; built once per run.
 pub struct LineContext {
     policy: Arc<Policy>,
-    fx: Arc<std::collections::BTreeMap<String, i128>>,
+    fx: Arc<std::collections::BTreeMap<String, crate::money::Rate>>,
     regime_starts: Arc<[i32]>,
     countries: Series,
     ports: Series,
@@ -33,10 +33,10 @@ pub struct LineContext {
 impl LineContext {
     pub fn new(policy: Arc<Policy>) -> LineContext {
         let list = |name: &str, values: Vec<String>| Series::new(name.into(), values);
-        let mut converted: Vec<String> = policy.fx.keys().cloned().collect();
+        let mut converted: Vec<String> = policy.fx_rates.keys().cloned().collect();
         converted.push("USD".into());
         LineContext {
-            fx: Arc::new(policy.fx.clone()),
+            fx: Arc::new(policy.fx_rates.clone()),
             regime_starts: policy.regimes.iter().map(|r| kernels::epoch_days(r.from)).collect(),
             countries: list("countries", policy.valid_countries()),
             ports: list("ports", policy.ports.iter().cloned().collect()),
