@@ -270,3 +270,45 @@ fn fx_rates_are_exact_past_twelve_decimals() {
     assert_eq!(code, Some(0));
     assert!(dispositions.contains(",1,799.99999999998,86,"), "{dispositions}\n{findings}");
 }
+
+/// A one-row Parquet manifest of house bill `hb` with every canonical column
+/// as text, `arrival_date` replaced by `date` when given.
+fn parquet_line(hb: &str, date: Option<Column>) -> DataFrame {
+    let names = CANONICAL_HEADER.split(',');
+    let values: Vec<String> = clean_line(hb).split(',').map(str::to_owned).collect();
+    let mut columns: Vec<Column> = names.zip(values).map(|(n, v)| Column::new(n.into(), [v])).collect();
+    if let Some(date) = date {
+        let at = columns.iter().position(|c| c.name().as_str() == "arrival_date").unwrap();
+        columns[at] = date;
+    }
+    DataFrame::new(1, columns).unwrap()
+}
+
+fn write_parquet(s: &Sandbox, name: &str, mut df: DataFrame) {
+    let mut file = std::fs::File::create(s.path().join(name)).unwrap();
+    ParquetWriter::new(&mut file).finish(&mut df).unwrap();
+}
+
+#[test]
+fn a_parquet_column_with_no_text_form_is_f001_and_the_run_goes_on() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("pq.toml", "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\n");
+    s.write("a.csv", manifest(&[clean_line("C1")]));
+    let mut list = parquet_line("P1", None);
+    list.replace("description", Series::new("description".into(), &[Series::new("".into(), &["cotton", "shirt"])]).into_column()).unwrap();
+    write_parquet(&s, "list.parquet", list);
+    let mut binary = parquet_line("P2", None);
+    let bytes: [&[u8]; 1] = [b"\xff\x00bin"];
+    binary.replace("seller_name", Series::new("seller_name".into(), &bytes).into_column()).unwrap();
+    write_parquet(&s, "binary.parquet", binary);
+
+    let (code, findings, dispositions) = validate(&s, &["--job", "pq.toml"], &["a.csv", "list.parquet", "binary.parquet"]);
+    assert_eq!(code, Some(1), "list.parquet cannot be read");
+    let keys = finding_keys(&findings);
+    assert!(keys.contains(&"list.parquet,,,,,F001,error,".to_owned()), "{findings}");
+    assert!(findings.contains("column \"\"description\"\" holds list"), "{findings}");
+    assert!(keys.contains(&"binary.parquet,1,,,,F003,error,".to_owned()), "{findings}");
+    assert_eq!(routes(&dispositions), [("C1".into(), "86".into())], "{dispositions}");
+    assert!(s.path().join("out/findings.parquet").exists());
+}

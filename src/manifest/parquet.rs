@@ -1,15 +1,17 @@
 //! Parquet manifests. Typed columns are turned into the canonical text: dates
 //! are written with the job's `date_format` (so `arrival_date` parses back to
 //! the same day), decimals as their exact digits, numbers and strings as
-//! polars prints them. A file polars cannot open is F001; rows cannot be
-//! malformed.
+//! polars prints them. A file polars cannot open is F001, and so is a file
+//! whose mapped column has no text form (a list or a struct); a binary value
+//! that is not UTF-8 is F003 for its row, and the other rows still run.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, MalformedRow, resolve_columns};
 use crate::job::Format;
 
 pub(super) fn read(
@@ -30,10 +32,28 @@ pub(super) fn read(
     let (sources, missing) = resolve_columns(format, &names);
     issues.missing_columns = missing;
 
+    // Rows (0-based) with a value that has no text, and the first such field.
+    let mut bad_rows: BTreeMap<usize, String> = BTreeMap::new();
     let mut text_columns: Vec<Option<StringChunked>> = Vec::with_capacity(sources.len());
     for source in &sources {
         text_columns.push(match source {
-            ColumnSource::Field(i) => Some(as_text(&df.columns()[*i], &format.date_format)?),
+            ColumnSource::Field(i) => {
+                let column = &df.columns()[*i];
+                let mut bad = |row: usize| {
+                    bad_rows.entry(row).or_insert_with(|| format!("field {:?} is not valid UTF-8", column.name().as_str()));
+                };
+                match as_text(column, &format.date_format, &mut bad) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        issues.unreadable = Some(format!(
+                            "column {:?} holds {} values, which have no text form ({e})",
+                            column.name().as_str(),
+                            column.dtype()
+                        ));
+                        return Ok(issues);
+                    }
+                }
+            }
             _ => None,
         });
     }
@@ -41,6 +61,11 @@ pub(super) fn read(
     drop(df);
     let mut values: [&str; 21] = [""; 21];
     for row in 0..height {
+        let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
+        if let Some(message) = bad_rows.remove(&row) {
+            issues.malformed.push(MalformedRow { record, message });
+            continue;
+        }
         for (i, source) in sources.iter().enumerate() {
             values[i] = match (source, &text_columns[i]) {
                 (ColumnSource::Constant(c), _) => c.as_str(),
@@ -48,7 +73,6 @@ pub(super) fn read(
                 _ => "",
             };
         }
-        let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
         builder.push(record, &values);
         if builder.is_full() {
             emit(builder)?;
@@ -58,8 +82,10 @@ pub(super) fn read(
     Ok(issues)
 }
 
-/// A column as text; dates in the job's format.
-fn as_text(column: &Column, date_format: &str) -> anyhow::Result<StringChunked> {
+/// A column as text; dates in the job's format. `bad` hears of each row whose
+/// value has no text (binary that is not UTF-8: null here). `Err` if the
+/// column's type has no text form at all (a list, a struct).
+fn as_text(column: &Column, date_format: &str, bad: &mut dyn FnMut(usize)) -> PolarsResult<StringChunked> {
     let series = column.as_materialized_series();
     match series.dtype() {
         DataType::Date => {
@@ -87,8 +113,27 @@ fn as_text(column: &Column, date_format: &str) -> anyhow::Result<StringChunked> 
                 .with_name(series.name().clone()))
         }
         DataType::String => Ok(series.str()?.clone()),
+        DataType::Binary => Ok(binary_text(series.binary()?, bad)),
+        DataType::BinaryOffset => Ok(binary_text(series.cast(&DataType::Binary)?.binary()?, bad)),
         _ => Ok(series.cast(&DataType::String)?.str()?.clone()),
     }
+}
+
+/// Binary values as UTF-8 text; a value that is not UTF-8 is null and reported.
+fn binary_text(values: &BinaryChunked, bad: &mut dyn FnMut(usize)) -> StringChunked {
+    values
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            let v = v?;
+            let text = std::str::from_utf8(v).ok();
+            if text.is_none() {
+                bad(row);
+            }
+            text
+        })
+        .collect::<StringChunked>()
+        .with_name(values.name().clone())
 }
 
 /// An unscaled decimal as exact text: `(1250, 2)` is `12.50`, `(-5, 3)` is `-0.005`.
@@ -153,6 +198,38 @@ mod tests {
         let (out, issues, _) = read_with(job, &buf, 10);
         assert!(issues.unreadable.is_none(), "{issues:?}");
         assert_eq!(strings(&out, "declared_value"), ["800.00000000000001", "0.00000000001250", ""]);
+    }
+
+    fn parquet(mut df: DataFrame) -> Vec<u8> {
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        buf
+    }
+
+    const JOB: &str = "name = \"t\"\n[format]\nkind = \"parquet\"\ndate_format = \"%Y-%m-%dT%H:%M:%S\"\n[format.columns]\nhouse_bill = \"hawb\"\n";
+
+    #[test]
+    fn a_column_with_no_text_form_makes_the_file_unreadable() {
+        let list = Series::new("description".into(), &[Series::new("".into(), &["cotton", "shirt"])]);
+        let mut df = df! { "hawb" => ["P1"] }.unwrap();
+        df.with_column(list.into_column()).unwrap();
+        let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+        let reason = issues.unreadable.expect("F001");
+        assert!(reason.contains("column \"description\""), "{reason}");
+        assert_eq!(out.height(), 0);
+    }
+
+    #[test]
+    fn a_binary_value_that_is_not_utf8_costs_its_row() {
+        let values: [&[u8]; 3] = [b"Shirt", b"\xff\xfe", b"Mug"];
+        let mut df = df! { "hawb" => ["P1", "P2", "P3"] }.unwrap();
+        df.with_column(Series::new("description".into(), &values).into_column()).unwrap();
+        let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+        assert!(issues.unreadable.is_none(), "{issues:?}");
+        assert_eq!(issues.malformed, [MalformedRow { record: 2, message: "field \"description\" is not valid UTF-8".into() }]);
+        assert_eq!(strings(&out, "description"), ["Shirt", "Mug"]);
+        assert_eq!(records(&out), [1, 3]);
+        assert_eq!(issues.records, 3);
     }
 
     #[test]
