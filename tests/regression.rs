@@ -312,3 +312,25 @@ fn a_parquet_column_with_no_text_form_is_f001_and_the_run_goes_on() {
     assert_eq!(routes(&dispositions), [("C1".into(), "86".into())], "{dispositions}");
     assert!(s.path().join("out/findings.parquet").exists());
 }
+
+#[test]
+fn a_typed_parquet_arrival_date_needs_no_round_trip_through_the_date_format() {
+    let s = Sandbox::new();
+    s.write(
+        "job.toml",
+        "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\ndate_format = \"%Y-%m-%dT%H:%M:%S\"\n",
+    );
+    let day = (chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap() - chrono::NaiveDate::default()).num_days() as i32;
+    let date = Int32Chunked::new("arrival_date".into(), &[day]).into_date().into_column();
+    write_parquet(&s, "date.parquet", parquet_line("P1", Some(date)));
+    // 2025-04-02T01:00:00Z is April 1st in New York.
+    let instant = chrono::DateTime::parse_from_rfc3339("2025-04-02T01:00:00Z").unwrap().timestamp_millis();
+    let tz = TimeZone::opt_try_new(Some("America/New_York")).unwrap();
+    let stamp = Int64Chunked::new("arrival_date".into(), &[instant]).into_datetime(TimeUnit::Milliseconds, tz).into_column();
+    write_parquet(&s, "stamp.parquet", parquet_line("P2", Some(stamp)));
+    let (code, findings, dispositions) = validate(&s, &[], &["date.parquet", "stamp.parquet"]);
+    assert_eq!(code, Some(0), "{findings}");
+    assert!(!findings.contains(",F001,") && !findings.contains(",V006,"), "{findings}");
+    assert!(dispositions.contains("date.parquet,DHLX,P1,2025-04-01,"), "{dispositions}");
+    assert!(dispositions.contains("stamp.parquet,DHLX,P2,2025-04-01,"), "{dispositions}");
+}

@@ -102,6 +102,10 @@ impl LineRule {
 /// Normalised and typed columns every rule reads.
 fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<DataFrame> {
     let p = &ctx.policy;
+    let parsed = kernels::date(col(c::ARRIVAL_DATE), Arc::from(format.date_format.as_str()));
+    // A typed arrival date (Parquet) is the date itself; text is parsed with the job's format.
+    let typed = chunk.column(c::TYPED_DATE).is_ok_and(|d| d.null_count() < d.len());
+    let date = if typed { coalesce(&[col(c::TYPED_DATE), parsed]) } else { parsed };
     chunk
         .lazy()
         .with_columns([
@@ -116,7 +120,7 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
             kernels::norm(col(c::DESCRIPTION)).alias(c::N_DESCRIPTION),
             kernels::decimal(col(c::DECLARED_VALUE), true).alias(c::N_VALUE),
             kernels::decimal(col(c::WEIGHT_KG), false).alias("_weight"),
-            kernels::date(col(c::ARRIVAL_DATE), Arc::from(format.date_format.as_str())).alias(c::DATE),
+            date.alias(c::DATE),
             concat_str(
                 [kernels::norm(col(c::CONSIGNEE_NAME)), kernels::norm(col(c::CONSIGNEE_ADDRESS)), kernels::zip5(col(c::CONSIGNEE_ZIP))],
                 "|",

@@ -75,6 +75,10 @@ pub const FILE: &str = "file";
 /// 128-bit hash of every canonical value, as two `u64` halves (D001, D002).
 pub const ROW_HASH_HI: &str = "row_hash_hi";
 pub const ROW_HASH_LO: &str = "row_hash_lo";
+/// The arrival date from a typed column (a Parquet `Date` or `Datetime`), as
+/// `Date`; null where the file gave text, which is parsed with the job's
+/// `date_format` instead.
+pub const TYPED_DATE: &str = "typed_arrival_date";
 
 // Derived columns (prefixed `_` so they never clash with carrier columns).
 pub const K_CARRIER: &str = "_carrier";
