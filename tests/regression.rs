@@ -334,3 +334,16 @@ fn a_typed_parquet_arrival_date_needs_no_round_trip_through_the_date_format() {
     assert!(dispositions.contains("date.parquet,DHLX,P1,2025-04-01,"), "{dispositions}");
     assert!(dispositions.contains("stamp.parquet,DHLX,P2,2025-04-01,"), "{dispositions}");
 }
+
+#[test]
+fn line_numbers_compare_as_integers() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let socks = clean_line("L1").replacen(",1,", ",01,", 1).replace("Cotton T-shirt", "Cotton socks");
+    assert!(socks.contains(",L1,01,"));
+    s.write("a.csv", manifest(&[clean_line("L1"), socks]));
+    let (_, findings, dispositions) = validate(&s, &[], &["a.csv"]);
+    let d002: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",D002,")).collect();
+    assert_eq!(d002, ["a.csv,1,DHLX,L1,1,D002,error,", "a.csv,2,DHLX,L1,01,D002,error,"], "{findings}");
+    assert_eq!(routes(&dispositions), [("L1".into(), "hold".into())]);
+}

@@ -11,6 +11,7 @@ use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::normalize;
+use crate::manifest::columns;
 use crate::money;
 
 const EPOCH_DAYS_CE: i32 = 719_163; // NaiveDate(1970-01-01).num_days_from_ce()
@@ -71,6 +72,16 @@ pub fn zip5(expr: Expr) -> Expr {
     map_text(expr, |v, out| {
         out.clear();
         out.extend(v.chars().filter(char::is_ascii_digit).take(5));
+    })
+}
+
+/// Line numbers as keys ([`columns::line_no_parts`]): `01` and `1` alike.
+pub fn line_key(expr: Expr) -> Expr {
+    map_text(expr, |v, out| {
+        let (sign, digits) = columns::line_no_parts(v);
+        out.clear();
+        out.push_str(sign);
+        out.push_str(digits);
     })
 }
 

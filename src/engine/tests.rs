@@ -416,6 +416,22 @@ fn d002_flags_every_copy_of_a_conflicting_line() {
 }
 
 #[test]
+fn line_numbers_compare_as_integers_in_d001_and_d002() {
+    // 1 and 01 are one line: with different content, a conflict ...
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", "01").set("description", "Cotton socks")]);
+    assert_eq!(o.of("D002").iter().map(|x| x.1.clone()).collect::<Vec<_>>(), s(&["1", "2"]));
+    assert_eq!(o.route("H1"), ("hold".into(), "D002".into()));
+    // ... and with the same content, a copy.
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", " 001")]);
+    assert!(o.of("D002").is_empty(), "{:?}", o.findings);
+    assert_eq!(o.of("D001"), vec![("H1".into(), "2".into(), "".into())]);
+    assert_eq!(o.disposition("H1").total, "20.00", "the copy counts once");
+    // A line number that is not an integer compares as text.
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", "1.0").set("description", "Cotton socks")]);
+    assert!(o.of("D002").is_empty() && o.of("D001").is_empty(), "{:?}", o.findings);
+}
+
+#[test]
 fn d003_repeats_across_files_and_history() {
     let o = run_files(&[vec![Row::new("H1")], vec![Row::new("H1"), Row::new("H2").person("B")]], None);
     assert_eq!(o.of("D003"), vec![("H1".into(), "1".into(), "".into())]);

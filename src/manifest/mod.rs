@@ -132,11 +132,14 @@ impl ChunkBuilder {
 
     /// Adds one row; `values` are in canonical order.
     pub(crate) fn push(&mut self, record: u32, values: &[&str; 21]) {
-        // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
+        // Length-prefixed, so ("ab","c") and ("a","bc") hash differently. The
+        // line number is hashed as the integer it is (`01` is `1`, as in D002).
         self.scratch.clear();
-        for (builder, v) in self.columns.iter_mut().zip(values) {
+        for (i, (builder, v)) in self.columns.iter_mut().zip(values).enumerate() {
             builder.append_value(v);
-            self.scratch.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            let (sign, v) = if i == columns::LINE_NO_AT { columns::line_no_parts(v) } else { ("", *v) };
+            self.scratch.extend_from_slice(&((sign.len() + v.len()) as u32).to_le_bytes());
+            self.scratch.extend_from_slice(sign.as_bytes());
             self.scratch.extend_from_slice(v.as_bytes());
         }
         let h = xxh3_128(&self.scratch);
