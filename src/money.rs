@@ -53,7 +53,12 @@ pub enum DecimalError {
 /// rounding up (toward +infinity) beyond twelve decimals.
 /// No exponents, no `NaN`, no separators: callers strip `$` and `,` first.
 pub fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
-    let s = text.trim();
+    parse_untrimmed(text.trim())
+}
+
+/// [`parse_decimal`] of text that must be nothing but the number: white space
+/// anywhere is a syntax error.
+fn parse_untrimmed(s: &str) -> Result<i128, DecimalError> {
     if s.is_empty() {
         return Err(DecimalError::Empty);
     }
@@ -256,11 +261,12 @@ pub fn write_to(out: &mut String, units: i128) {
 
 /// Parses a declared value as contract section 4 says: trim, drop one leading
 /// `$`, drop `,` thousands separators, then a decimal number, below
-/// [`MAX_DECLARED`] in size.
+/// [`MAX_DECLARED`] in size. Only the whole text is trimmed: `$ 5` is not a
+/// number (after the `$` comes a space, not a decimal).
 pub fn parse_declared_value(raw: &str) -> Result<i128, DecimalError> {
     let s = raw.trim();
     let s = s.strip_prefix('$').unwrap_or(s);
-    let units = if s.contains(',') { parse_decimal(&s.replace(',', "")) } else { parse_decimal(s) }?;
+    let units = if s.contains(',') { parse_untrimmed(&s.replace(',', "")) } else { parse_untrimmed(s) }?;
     if units.unsigned_abs() >= MAX_DECLARED.unsigned_abs() {
         return Err(DecimalError::Overflow);
     }
@@ -340,6 +346,11 @@ mod tests {
         assert!(parse_declared_value("$$5").is_err());
         assert!(parse_declared_value("-$5").is_err());
         assert!(parse_declared_value("USD 5").is_err());
+        for spaced in ["$ 5", "$\t5", "1, 000", "$5 .00", "5 ,000"] {
+            assert_eq!(parse_declared_value(spaced), Err(DecimalError::Syntax), "{spaced:?}");
+        }
+        assert_eq!(parse_declared_value("\t$5 "), Ok(5 * ONE));
+        assert_eq!(parse_declared_value("$"), Err(DecimalError::Empty));
         assert_eq!(parse_declared_value("999,999,999,999,999.99"), Ok(MAX_DECLARED - ONE / 100));
         assert_eq!(parse_declared_value("1000000000000000"), Err(DecimalError::Overflow));
         assert_eq!(parse_declared_value("-1000000000000000"), Err(DecimalError::Overflow));

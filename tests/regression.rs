@@ -347,3 +347,14 @@ fn line_numbers_compare_as_integers() {
     assert_eq!(d002, ["a.csv,1,DHLX,L1,1,D002,error,", "a.csv,2,DHLX,L1,01,D002,error,"], "{findings}");
     assert_eq!(routes(&dispositions), [("L1".into(), "hold".into())]);
 }
+
+#[test]
+fn a_space_after_the_dollar_sign_is_not_a_value() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("a.csv", manifest(&[clean_line("S1").replace(",20.00,", ",$ 5,"), clean_line("S2").replace(",20.00,", ", $5 ,")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["a.csv"]);
+    let v004: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",V004,")).collect();
+    assert_eq!(v004, ["a.csv,1,DHLX,S1,1,V004,error,declared_value"], "{findings}");
+    assert_eq!(routes(&dispositions), [("S1".into(), "hold".into()), ("S2".into(), "86".into())]);
+}
