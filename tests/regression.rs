@@ -229,3 +229,132 @@ fn money_beyond_twelve_decimals_is_above_the_threshold() {
     let (_, _, dispositions) = validate(&s, &[], &["a.csv"]);
     assert_eq!(routes(&dispositions), [("M1".into(), "11".into()), ("M2".into(), "86".into())], "{dispositions}");
 }
+
+/// `validate` with history on, in the sandbox's `data` folder; returns
+/// (findings, dispositions) of the run written to `out`.
+fn validate_with_history(s: &Sandbox, out: &str, files: &[&str]) -> (String, String) {
+    let mut args = vec!["validate", "--data-dir", "data", "--job", "job.toml", "--out", out];
+    args.extend_from_slice(files);
+    let o = s.s321d(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    (s.read(&format!("{out}/findings.csv")), s.read(&format!("{out}/dispositions.csv")))
+}
+
+#[test]
+fn history_is_ignored_only_for_the_file_it_came_from() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("a.csv", manifest(&[clean_line("H1")]));
+    s.write("b.csv", manifest(&[clean_line("H1").replace("20.00", "21.00")]));
+    validate_with_history(&s, "o1", &["a.csv"]);
+    // b.csv's H1 came in a.csv in the first run, whatever else this run holds.
+    let (findings, dispositions) = validate_with_history(&s, "o2", &["b.csv", "a.csv"]);
+    assert_eq!(routes(&dispositions), [("H1".into(), "duplicate".into()), ("H1".into(), "duplicate".into())], "{dispositions}");
+    assert!(
+        findings.lines().any(|l| l.starts_with("b.csv,1,DHLX,H1,,D003,") && l.contains("already came in file a.csv (run ")),
+        "{findings}"
+    );
+    // a.csv again, first: its own history does not count against it.
+    let (_, dispositions) = validate_with_history(&s, "o3", &["a.csv", "b.csv"]);
+    assert_eq!(routes(&dispositions), [("H1".into(), "86".into()), ("H1".into(), "duplicate".into())], "{dispositions}");
+}
+
+#[test]
+fn fx_rates_are_exact_past_twelve_decimals() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("policy.toml", "[fx]\nJPY = \"0.0026666666666666\"\n");
+    // 300000 * 0.0026666666666666 = 799.99999999998: not over 800.
+    s.write("a.csv", manifest(&[clean_line("Y1").replace("20.00,USD", "300000,JPY")]));
+    let (code, findings, dispositions) = validate(&s, &["--policy", "policy.toml"], &["a.csv"]);
+    assert_eq!(code, Some(0));
+    assert!(dispositions.contains(",1,799.99999999998,86,"), "{dispositions}\n{findings}");
+}
+
+/// A one-row Parquet manifest of house bill `hb` with every canonical column
+/// as text, `arrival_date` replaced by `date` when given.
+fn parquet_line(hb: &str, date: Option<Column>) -> DataFrame {
+    let names = CANONICAL_HEADER.split(',');
+    let values: Vec<String> = clean_line(hb).split(',').map(str::to_owned).collect();
+    let mut columns: Vec<Column> = names.zip(values).map(|(n, v)| Column::new(n.into(), [v])).collect();
+    if let Some(date) = date {
+        let at = columns.iter().position(|c| c.name().as_str() == "arrival_date").unwrap();
+        columns[at] = date;
+    }
+    DataFrame::new(1, columns).unwrap()
+}
+
+fn write_parquet(s: &Sandbox, name: &str, mut df: DataFrame) {
+    let mut file = std::fs::File::create(s.path().join(name)).unwrap();
+    ParquetWriter::new(&mut file).finish(&mut df).unwrap();
+}
+
+#[test]
+fn a_parquet_column_with_no_text_form_is_f001_and_the_run_goes_on() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("pq.toml", "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\n");
+    s.write("a.csv", manifest(&[clean_line("C1")]));
+    let mut list = parquet_line("P1", None);
+    list.replace("description", Series::new("description".into(), &[Series::new("".into(), &["cotton", "shirt"])]).into_column()).unwrap();
+    write_parquet(&s, "list.parquet", list);
+    let mut binary = parquet_line("P2", None);
+    let bytes: [&[u8]; 1] = [b"\xff\x00bin"];
+    binary.replace("seller_name", Series::new("seller_name".into(), &bytes).into_column()).unwrap();
+    write_parquet(&s, "binary.parquet", binary);
+
+    let (code, findings, dispositions) = validate(&s, &["--job", "pq.toml"], &["a.csv", "list.parquet", "binary.parquet"]);
+    assert_eq!(code, Some(1), "list.parquet cannot be read");
+    let keys = finding_keys(&findings);
+    assert!(keys.contains(&"list.parquet,,,,,F001,error,".to_owned()), "{findings}");
+    assert!(findings.contains("column \"\"description\"\" holds list"), "{findings}");
+    assert!(keys.contains(&"binary.parquet,1,,,,F003,error,".to_owned()), "{findings}");
+    assert_eq!(routes(&dispositions), [("C1".into(), "86".into())], "{dispositions}");
+    assert!(s.path().join("out/findings.parquet").exists());
+}
+
+#[test]
+fn a_typed_parquet_arrival_date_needs_no_round_trip_through_the_date_format() {
+    let s = Sandbox::new();
+    s.write(
+        "job.toml",
+        "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\ndate_format = \"%Y-%m-%dT%H:%M:%S\"\n",
+    );
+    let day = (chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap() - chrono::NaiveDate::default()).num_days() as i32;
+    let date = Int32Chunked::new("arrival_date".into(), &[day]).into_date().into_column();
+    write_parquet(&s, "date.parquet", parquet_line("P1", Some(date)));
+    // 2025-04-02T01:00:00Z is April 1st in New York.
+    let instant = chrono::DateTime::parse_from_rfc3339("2025-04-02T01:00:00Z").unwrap().timestamp_millis();
+    let tz = TimeZone::opt_try_new(Some("America/New_York")).unwrap();
+    let stamp = Int64Chunked::new("arrival_date".into(), &[instant]).into_datetime(TimeUnit::Milliseconds, tz).into_column();
+    write_parquet(&s, "stamp.parquet", parquet_line("P2", Some(stamp)));
+    let (code, findings, dispositions) = validate(&s, &[], &["date.parquet", "stamp.parquet"]);
+    assert_eq!(code, Some(0), "{findings}");
+    assert!(!findings.contains(",F001,") && !findings.contains(",V006,"), "{findings}");
+    assert!(dispositions.contains("date.parquet,DHLX,P1,2025-04-01,"), "{dispositions}");
+    assert!(dispositions.contains("stamp.parquet,DHLX,P2,2025-04-01,"), "{dispositions}");
+}
+
+#[test]
+fn line_numbers_compare_as_integers() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let socks = clean_line("L1").replacen(",1,", ",01,", 1).replace("Cotton T-shirt", "Cotton socks");
+    assert!(socks.contains(",L1,01,"));
+    s.write("a.csv", manifest(&[clean_line("L1"), socks]));
+    let (_, findings, dispositions) = validate(&s, &[], &["a.csv"]);
+    let d002: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",D002,")).collect();
+    assert_eq!(d002, ["a.csv,1,DHLX,L1,1,D002,error,", "a.csv,2,DHLX,L1,01,D002,error,"], "{findings}");
+    assert_eq!(routes(&dispositions), [("L1".into(), "hold".into())]);
+}
+
+#[test]
+fn a_space_after_the_dollar_sign_is_not_a_value() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("a.csv", manifest(&[clean_line("S1").replace(",20.00,", ",$ 5,"), clean_line("S2").replace(",20.00,", ", $5 ,")]));
+    let (_, findings, dispositions) = validate(&s, &[], &["a.csv"]);
+    let v004: Vec<String> = finding_keys(&findings).into_iter().filter(|k| k.contains(",V004,")).collect();
+    assert_eq!(v004, ["a.csv,1,DHLX,S1,1,V004,error,declared_value"], "{findings}");
+    assert_eq!(routes(&dispositions), [("S1".into(), "hold".into()), ("S2".into(), "86".into())]);
+}

@@ -1,7 +1,7 @@
 //! The file stage, on one file's line facts: D001 (a row repeats an earlier row
 //! exactly) and D002 (one carrier/house bill/line number with different
 //! content), both comparing the 128-bit row hash the reader computed over every
-//! canonical value; then the file's shipments (one row per carrier/house bill),
+//! canonical value (the line number as the integer it is: `01` is line `1`); then the file's shipments (one row per carrier/house bill),
 //! so the run stage works on shipments rather than lines.
 
 use polars::prelude::*;
@@ -34,7 +34,7 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
     // those: far cheaper than window functions over every row.
     let same_row = [col(c::ROW_HASH_HI), col(c::ROW_HASH_LO)];
     // (carrier, house bill, line) as a 128-bit integer key.
-    let line_text = || vec![col(c::K_CARRIER), col(c::K_HOUSE_BILL), col(c::K_LINE)];
+    let line_text = || vec![col(c::K_CARRIER), col(c::K_HOUSE_BILL), col(c::N_LINE)];
     let same_line = [col("_line_hi"), col("_line_lo")];
     let facts = facts.lazy().with_columns([
         kernels::texts_hash(line_text(), 0).alias("_line_hi"),

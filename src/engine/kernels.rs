@@ -11,6 +11,7 @@ use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::normalize;
+use crate::manifest::columns;
 use crate::money;
 
 const EPOCH_DAYS_CE: i32 = 719_163; // NaiveDate(1970-01-01).num_days_from_ce()
@@ -71,6 +72,16 @@ pub fn zip5(expr: Expr) -> Expr {
     map_text(expr, |v, out| {
         out.clear();
         out.extend(v.chars().filter(char::is_ascii_digit).take(5));
+    })
+}
+
+/// Line numbers as keys ([`columns::line_no_parts`]): `01` and `1` alike.
+pub fn line_key(expr: Expr) -> Expr {
+    map_text(expr, |v, out| {
+        let (sign, digits) = columns::line_no_parts(v);
+        out.clear();
+        out.push_str(sign);
+        out.push_str(digits);
     })
 }
 
@@ -184,11 +195,11 @@ pub fn regime_index(expr: Expr, starts: Arc<[i32]>) -> Expr {
     )
 }
 
-/// FX conversion: `value` (Int128, original currency) times the USD rate of
-/// `currency`, exact, rounded up at twelve decimals ([`money::mul`]). Null where the value
-/// is null or not above zero, the currency has no rate, or the product overflows:
-/// such lines add nothing to a shipment's total (contract section 5).
-pub fn to_usd(value: Expr, currency: Expr, rates: Arc<BTreeMap<String, i128>>) -> Expr {
+/// FX conversion: `value` (Int128, original currency) times the exact USD rate
+/// of `currency`, rounded up at twelve decimals ([`money::convert`]). Null where
+/// the value is null or not above zero, the currency has no rate, or the product
+/// overflows: such lines add nothing to a shipment's total (contract section 5).
+pub fn to_usd(value: Expr, currency: Expr, rates: Arc<BTreeMap<String, money::Rate>>) -> Expr {
     value.map_many(
         move |cols: &mut [Column]| {
             let values = cols[0].i128()?;
@@ -201,8 +212,10 @@ pub fn to_usd(value: Expr, currency: Expr, rates: Arc<BTreeMap<String, i128>>) -
                     if v <= 0 {
                         return None;
                     }
-                    let rate = if c == "USD" { money::ONE } else { *rates.get(c)? };
-                    money::mul(v, rate)
+                    if c == "USD" {
+                        return Some(v);
+                    }
+                    money::convert(v, *rates.get(c)?)
                 })
                 .collect();
             Ok(out.with_name(cols[0].name().clone()).into_column())
@@ -402,9 +415,9 @@ mod tests {
             "c" => ["EUR", "USD", "USD", "XYZ", "USD", "JPY"],
         }
         .unwrap();
-        let rates: BTreeMap<String, i128> = [
-            ("EUR".to_owned(), money::parse_decimal("1.08").unwrap()),
-            ("JPY".to_owned(), money::parse_decimal("0.0067").unwrap()),
+        let rates: BTreeMap<String, money::Rate> = [
+            ("EUR".to_owned(), money::parse_rate("1.08").unwrap()),
+            ("JPY".to_owned(), money::parse_rate("0.0067").unwrap()),
         ]
         .into();
         let out = eval(df, money_text(to_usd(decimal(col("v"), true), col("c"), Arc::new(rates))));

@@ -21,7 +21,7 @@ use crate::policy::Policy;
 /// What the line stage needs besides the chunk; built once per run.
 pub struct LineContext {
     policy: Arc<Policy>,
-    fx: Arc<std::collections::BTreeMap<String, i128>>,
+    fx: Arc<std::collections::BTreeMap<String, crate::money::Rate>>,
     regime_starts: Arc<[i32]>,
     countries: Series,
     ports: Series,
@@ -33,10 +33,10 @@ pub struct LineContext {
 impl LineContext {
     pub fn new(policy: Arc<Policy>) -> LineContext {
         let list = |name: &str, values: Vec<String>| Series::new(name.into(), values);
-        let mut converted: Vec<String> = policy.fx.keys().cloned().collect();
+        let mut converted: Vec<String> = policy.fx_rates.keys().cloned().collect();
         converted.push("USD".into());
         LineContext {
-            fx: Arc::new(policy.fx.clone()),
+            fx: Arc::new(policy.fx_rates.clone()),
             regime_starts: policy.regimes.iter().map(|r| kernels::epoch_days(r.from)).collect(),
             countries: list("countries", policy.valid_countries()),
             ports: list("ports", policy.ports.iter().cloned().collect()),
@@ -102,12 +102,17 @@ impl LineRule {
 /// Normalised and typed columns every rule reads.
 fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<DataFrame> {
     let p = &ctx.policy;
+    let parsed = kernels::date(col(c::ARRIVAL_DATE), Arc::from(format.date_format.as_str()));
+    // A typed arrival date (Parquet) is the date itself; text is parsed with the job's format.
+    let typed = chunk.column(c::TYPED_DATE).is_ok_and(|d| d.null_count() < d.len());
+    let date = if typed { coalesce(&[col(c::TYPED_DATE), parsed]) } else { parsed };
     chunk
         .lazy()
         .with_columns([
             trimmed(c::CARRIER).alias(c::K_CARRIER),
             trimmed(c::HOUSE_BILL).alias(c::K_HOUSE_BILL),
             trimmed(c::LINE_NO).alias(c::K_LINE),
+            kernels::line_key(col(c::LINE_NO)).alias(c::N_LINE),
             kernels::hts(col(c::HTS_CODE)).alias(c::N_HTS),
             kernels::upper_trim(col(c::COUNTRY_OF_ORIGIN)).alias(c::N_ORIGIN),
             kernels::upper_trim(col(c::SHIPPER_COUNTRY)).alias(c::N_SHIPPER_COUNTRY),
@@ -116,7 +121,7 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
             kernels::norm(col(c::DESCRIPTION)).alias(c::N_DESCRIPTION),
             kernels::decimal(col(c::DECLARED_VALUE), true).alias(c::N_VALUE),
             kernels::decimal(col(c::WEIGHT_KG), false).alias("_weight"),
-            kernels::date(col(c::ARRIVAL_DATE), Arc::from(format.date_format.as_str())).alias(c::DATE),
+            date.alias(c::DATE),
             concat_str(
                 [kernels::norm(col(c::CONSIGNEE_NAME)), kernels::norm(col(c::CONSIGNEE_ADDRESS)), kernels::zip5(col(c::CONSIGNEE_ZIP))],
                 "|",
@@ -398,6 +403,7 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
             col(c::K_CARRIER),
             col(c::K_HOUSE_BILL),
             col(c::K_LINE),
+            col(c::N_LINE),
             col(c::ROW_HASH_HI),
             col(c::ROW_HASH_LO),
             col(c::USD),

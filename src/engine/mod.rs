@@ -310,6 +310,7 @@ fn empty_line_facts() -> DataFrame {
             col(c::K_CARRIER, DataType::String),
             col(c::K_HOUSE_BILL, DataType::String),
             col(c::K_LINE, DataType::String),
+            col(c::N_LINE, DataType::String),
             col(c::ROW_HASH_HI, DataType::UInt64),
             col(c::ROW_HASH_LO, DataType::UInt64),
             col(c::USD, DataType::Int128),

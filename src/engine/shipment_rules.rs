@@ -7,6 +7,14 @@
 //! disposition row. Its *canonical* facts are those of its first sighting (in
 //! history, else its first file in this run): daily groups count every house
 //! bill once, as first seen.
+//!
+//! History and the run's own files: a history row came from one file (its
+//! SHA-256). An occurrence read from a file with those very bytes is that same
+//! sighting again, not a repeat of it, so history does not count against it
+//! (re-validating a file is idempotent); every other occurrence of the key is
+//! a D003 against history. Where the run holds a copy of the file a history row
+//! came from, that copy stands in for the row (its facts, freshly computed, are
+//! the canonical ones), so the shipment counts once in its daily group.
 
 use std::sync::Arc;
 
@@ -41,6 +49,13 @@ use super::file_rules::{FIRST_RECORD, LINES, TOTAL};
 const FIRST_FILE: &str = "_first_file";
 const HIST_FILE: &str = "_hist_file";
 const HIST_RUN: &str = "_hist_run";
+const HIST_SHA: &str = "_hist_sha";
+/// Whether this occurrence comes from a file with the bytes its history row came from.
+const OWN_HISTORY: &str = "_own_history";
+/// Whether history counts against this occurrence (D003).
+const HIST_APPLIES: &str = "_hist_applies";
+/// Per key: the occurrence whose facts are canonical (null: history's are).
+const CANON_FILE: &str = "_canon_file";
 const C_CKEY: &str = "_c_ckey";
 const C_DATE: &str = "_c_date";
 const DAY_BILLS: &str = "_day_bills";
@@ -99,7 +114,6 @@ pub fn evaluate(
             Column::new("_file_errors".into(), files.iter().map(|f| f.errors.0).collect::<Vec<_>>()),
         ],
     )?;
-    let shas: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
 
     // Shipment occurrences with their file's name and file-level errors.
     let occ = shipments
@@ -120,7 +134,7 @@ pub fn evaluate(
         .unique_stable(None, UniqueKeepStrategy::First)
         .collect()?;
     let seen = match history.as_deref_mut() {
-        Some(h) => h.seen_by_key(&run_keys, &shas)?,
+        Some(h) => h.seen_by_key(&run_keys)?,
         None => state::empty_history(),
     };
     let hash = |half| kernels::shipment_hash(col(state::H_CARRIER), col(state::H_HOUSE_BILL), lit(0u32), half);
@@ -134,6 +148,7 @@ pub fn evaluate(
             col(state::H_TOTAL_USD).alias("_h_total"),
             col(state::H_SOURCE_FILE).alias(HIST_FILE),
             col(state::H_RUN_ID).alias(HIST_RUN),
+            col(state::H_FILE_SHA256).alias(HIST_SHA),
         ])
         .unique_stable(Some(cols([c::SHIP_HI, c::SHIP_LO])), UniqueKeepStrategy::First);
     let first_file_names = file_table
@@ -144,20 +159,33 @@ pub fn evaluate(
         .lazy()
         .join(seen, ship_keys(), ship_keys(), left_join_keep_order())
         .join(first_file_names, [col(FIRST_FILE)], [col(FIRST_FILE)], left_join_keep_order())
-        .with_column(col(c::FILE).gt(col(FIRST_FILE)).or(col(HIST_FILE).is_not_null()).alias(D003))
+        .with_column(col(HIST_FILE).is_not_null().and(col("_sha").eq(col(HIST_SHA))).alias(OWN_HISTORY))
+        .with_columns([
+            col(HIST_FILE).is_not_null().and(col(OWN_HISTORY).not()).alias(HIST_APPLIES),
+            // No history: the first file of the run. History with a copy of its
+            // file in the run: the first such copy. History alone: null.
+            when(col(HIST_FILE).is_null())
+                .then(col(FIRST_FILE))
+                .otherwise(when(col(OWN_HISTORY)).then(col(c::FILE)).otherwise(lit(NULL).cast(DataType::UInt32)).min().over(ship_keys())?)
+                .alias(CANON_FILE),
+        ])
+        .with_column(col(c::FILE).gt(col(FIRST_FILE)).or(col(HIST_APPLIES)).alias(D003))
         .collect()?;
 
-    // Canonical facts per shipment key: history's if seen before, else its first file's.
+    // Canonical facts per shipment key, one row per key: history's if seen
+    // before (and not in the run again as the same file), else those of the
+    // occurrence that is its first sighting.
+    let use_history = col(CANON_FILE).is_null();
     let canonical = occ
         .clone()
         .lazy()
-        .filter(col(c::FILE).eq(col(FIRST_FILE)))
+        .filter(col(c::FILE).eq(coalesce(&[col(CANON_FILE), col(FIRST_FILE)])))
         .select([
             col(c::SHIP_HI),
             col(c::SHIP_LO),
-            when(col(HIST_FILE).is_not_null()).then(col("_h_ckey")).otherwise(col(c::CONSIGNEE_KEY)).alias(C_CKEY),
-            when(col(HIST_FILE).is_not_null()).then(col("_h_date")).otherwise(col(c::DATE)).alias(C_DATE),
-            when(col(HIST_FILE).is_not_null()).then(col("_h_total")).otherwise(col(TOTAL)).alias(TOTAL),
+            when(use_history.clone()).then(col("_h_ckey")).otherwise(col(c::CONSIGNEE_KEY)).alias(C_CKEY),
+            when(use_history.clone()).then(col("_h_date")).otherwise(col(c::DATE)).alias(C_DATE),
+            when(use_history).then(col("_h_total")).otherwise(col(TOTAL)).alias(TOTAL),
         ])
         .collect()?;
     let days = canonical
@@ -168,7 +196,7 @@ pub fn evaluate(
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?;
     let others = match history.as_deref_mut() {
-        Some(h) => h.seen_on_days(&days, &shas)?,
+        Some(h) => h.seen_on_days(&days)?,
         None => state::empty_history(),
     };
     let others = others
@@ -191,14 +219,15 @@ pub fn evaluate(
     // house bills of one consignee and day. Count house bills per (consignee,
     // day, line) on integer keys; name the bills only for groups that match.
     // Each house bill takes part once, as first seen (as in the daily groups):
-    // with the lines, consignee and day of its first file in this run. A D003
+    // with the lines, consignee and day of its canonical occurrence. A D003
     // repeat's own content does not count; a bill first seen in an earlier run
-    // does not take part, as history keeps no lines. A flagged bill's repeats
-    // carry its D004, as they carry its L001 and L002.
+    // does not take part, as history keeps no lines (unless the run holds that
+    // very file again). A flagged bill's repeats carry its D004, as they carry
+    // its L001 and L002.
     let occ_keys = occ
         .clone()
         .lazy()
-        .filter(col(c::FILE).eq(col(FIRST_FILE)).and(col(HIST_FILE).is_null()).and(col(c::DATE).is_not_null()))
+        .filter(col(c::FILE).eq(col(CANON_FILE)).and(col(c::DATE).is_not_null()))
         .select([
             col(c::FILE),
             col(c::SHIP_HI),
@@ -309,7 +338,7 @@ fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
         frame(
             col(D003),
             Rule::D003,
-            when(col(HIST_FILE).is_not_null())
+            when(col(HIST_APPLIES))
                 .then(text(vec![lit("house bill already came in file "), col(HIST_FILE), lit(" (run "), col(HIST_RUN), lit("); not filed again")]))
                 .otherwise(text(vec![lit("house bill already came in file "), col("_first_file_name"), lit(" earlier in this run; not filed again")])),
         ),

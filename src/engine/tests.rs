@@ -416,6 +416,22 @@ fn d002_flags_every_copy_of_a_conflicting_line() {
 }
 
 #[test]
+fn line_numbers_compare_as_integers_in_d001_and_d002() {
+    // 1 and 01 are one line: with different content, a conflict ...
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", "01").set("description", "Cotton socks")]);
+    assert_eq!(o.of("D002").iter().map(|x| x.1.clone()).collect::<Vec<_>>(), s(&["1", "2"]));
+    assert_eq!(o.route("H1"), ("hold".into(), "D002".into()));
+    // ... and with the same content, a copy.
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", " 001")]);
+    assert!(o.of("D002").is_empty(), "{:?}", o.findings);
+    assert_eq!(o.of("D001"), vec![("H1".into(), "2".into(), "".into())]);
+    assert_eq!(o.disposition("H1").total, "20.00", "the copy counts once");
+    // A line number that is not an integer compares as text.
+    let o = run_rows(vec![Row::new("H1"), Row::new("H1").set("line_no", "1.0").set("description", "Cotton socks")]);
+    assert!(o.of("D002").is_empty() && o.of("D001").is_empty(), "{:?}", o.findings);
+}
+
+#[test]
 fn d003_repeats_across_files_and_history() {
     let o = run_files(&[vec![Row::new("H1")], vec![Row::new("H1"), Row::new("H2").person("B")]], None);
     assert_eq!(o.of("D003"), vec![("H1".into(), "1".into(), "".into())]);
@@ -435,6 +451,55 @@ fn d003_repeats_across_files_and_history() {
     // Re-validating the very same bytes does not find itself in history.
     let again = run_files(&[vec![Row::new("H1")]], Some(history.path()));
     assert!(again.of("D003").is_empty(), "{:?}", again.findings);
+}
+
+#[test]
+fn history_from_a_file_is_ignored_only_for_that_file() {
+    let history = tempfile::tempdir().unwrap();
+    let a = vec![Row::new("H1")];
+    let b = vec![Row::new("H1").set("declared_value", "11.00")];
+    run_files(&[a.clone()], Some(history.path()));
+    // A new file with H1, then the first file again: the new file's H1 came
+    // in an earlier run; the first file's copy follows it in this run.
+    let o = run_files(&[b.clone(), a.clone()], Some(history.path()));
+    let d003: Vec<(String, String)> =
+        o.findings.iter().filter(|f| f.rule == "D003").map(|f| (f.file.clone(), f.message.clone())).collect();
+    assert_eq!(d003.len(), 2, "{d003:?}");
+    assert!(d003[0].0 == "f0.csv" && d003[0].1.contains("already came in file f0.csv (run "), "{d003:?}");
+    assert!(d003[1].0 == "f1.csv" && d003[1].1.contains("in file f0.csv earlier in this run"), "{d003:?}");
+    assert!(o.dispositions.iter().all(|d| d.disposition == "duplicate"), "{:?}", o.dispositions);
+    // The first file again, then a new file repeating its H1: only the repeat is D003.
+    let o = run_files(&[a.clone(), b.clone()], Some(history.path()));
+    let routes: Vec<(&str, &str)> = o.dispositions.iter().map(|d| (d.file.as_str(), d.disposition.as_str())).collect();
+    assert_eq!(routes, [("f0.csv", "86"), ("f1.csv", "duplicate")]);
+    // The first file alone is as it was the first time.
+    let o = run_files(&[a], Some(history.path()));
+    assert!(o.findings.is_empty(), "{:?}", o.findings);
+    assert_eq!(o.route("H1").0, "86");
+}
+
+#[test]
+fn a_file_validated_again_counts_once_in_its_daily_group() {
+    let history = tempfile::tempdir().unwrap();
+    let a = vec![Row::new("H1").set("declared_value", "500").set("weight_kg", "1")];
+    run_files(&[a.clone()], Some(history.path()));
+    // H1 counts once, from the copy of its file in the run: 500 + 300 is not over.
+    let o = run_files(&[a.clone(), vec![Row::new("H2").set("declared_value", "300").set("weight_kg", "1")]], Some(history.path()));
+    assert_eq!(o.bills("L001"), s(&["H1", "H2"]));
+    assert!(o.bills("L002").is_empty(), "{:?}", o.findings);
+    // ... and from history for a file that is not that copy: 500 + 300.01 is over.
+    let o = run_files(&[vec![Row::new("H3").set("declared_value", "300.01").set("weight_kg", "1")]], Some(history.path()));
+    assert_eq!(o.bills("L002"), s(&["H3"]), "{:?}", o.findings);
+    // A repeat of H1 in another file counts once too, as first seen.
+    let history = tempfile::tempdir().unwrap();
+    run_files(&[a.clone()], Some(history.path()));
+    let o = run_files(
+        &[vec![Row::new("H1").set("declared_value", "900").set("weight_kg", "1").set("master_bill", "again")], a],
+        Some(history.path()),
+    );
+    assert!(o.bills("L002").is_empty(), "H1 is 500 as first seen: {:?}", o.findings);
+    assert_eq!(o.bills("L003"), s(&["H1"]), "the repeat's own total is its own");
+    assert!(o.dispositions.iter().all(|d| d.disposition == "duplicate"), "{:?}", o.dispositions);
 }
 
 #[test]

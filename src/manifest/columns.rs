@@ -62,6 +62,32 @@ pub const REQUIRED: [&str; 9] = [
     PORT_OF_ENTRY,
 ];
 
+/// Where `line_no` is in [`CANONICAL`].
+pub const LINE_NO_AT: usize = 3;
+
+/// A line number in its canonical form, as (sign, digits): `line_no` is an
+/// integer (contract section 1), so when the trimmed text is one
+/// (`[+-]?[0-9]+`) it loses its `+` and leading zeros (`01`, `+1` and ` 1 ` are
+/// all `("", "1")`, `-0` is `("", "0")`); any other text is itself, trimmed.
+/// Two parts so that callers on the hot path need not allocate.
+pub fn line_no_parts(raw: &str) -> (&'static str, &str) {
+    let t = raw.trim();
+    let (negative, magnitude) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
+        return ("", t);
+    }
+    let digits = magnitude.trim_start_matches('0');
+    match (digits.is_empty(), negative) {
+        (true, _) => ("", "0"),
+        (false, true) => ("-", digits),
+        (false, false) => ("", digits),
+    }
+}
+
 /// Whether `name` is a canonical column.
 pub fn is_canonical(name: &str) -> bool {
     CANONICAL.contains(&name)
@@ -75,11 +101,17 @@ pub const FILE: &str = "file";
 /// 128-bit hash of every canonical value, as two `u64` halves (D001, D002).
 pub const ROW_HASH_HI: &str = "row_hash_hi";
 pub const ROW_HASH_LO: &str = "row_hash_lo";
+/// The arrival date from a typed column (a Parquet `Date` or `Datetime`), as
+/// `Date`; null where the file gave text, which is parsed with the job's
+/// `date_format` instead.
+pub const TYPED_DATE: &str = "typed_arrival_date";
 
 // Derived columns (prefixed `_` so they never clash with carrier columns).
 pub const K_CARRIER: &str = "_carrier";
 pub const K_HOUSE_BILL: &str = "_house_bill";
 pub const K_LINE: &str = "_line";
+/// The line number as a key: [`line_no_parts`] joined (`01` and `1` are one line).
+pub const N_LINE: &str = "_line_key";
 pub const N_HTS: &str = "_hts";
 pub const N_ORIGIN: &str = "_origin";
 pub const N_SHIPPER_COUNTRY: &str = "_shipper_country";
@@ -101,3 +133,20 @@ pub const E003: &str = "_e003";
 pub const D001: &str = "_d001";
 pub const PGA_MATCH: &str = "_pga_match";
 pub const RESTRICTED_MATCH: &str = "_restricted_match";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_compare_as_integers() {
+        assert_eq!(CANONICAL[LINE_NO_AT], LINE_NO);
+        for (raw, key) in [("1", "1"), ("01", "1"), (" +001 ", "1"), ("0", "0"), ("-0", "0"), ("000", "0"), ("-02", "-2"), ("10", "10")] {
+            let (sign, digits) = line_no_parts(raw);
+            assert_eq!(format!("{sign}{digits}"), key, "{raw:?}");
+        }
+        for text in ["1.0", "A1", "", "+", "-", "1 2"] {
+            assert_eq!(line_no_parts(text), ("", text.trim()), "{text:?} is text");
+        }
+    }
+}

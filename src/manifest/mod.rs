@@ -2,8 +2,10 @@
 //!
 //! A reader turns one file's bytes into polars chunks of at most `chunk_rows`
 //! rows with the canonical columns (all strings, never null: a value the file
-//! does not carry is `""`), the 1-based `record` number, and a 128-bit hash of
-//! the row's canonical values for the duplicate rules. File-level trouble is not
+//! does not carry is `""`), the 1-based `record` number, a 128-bit hash of
+//! the row's canonical values for the duplicate rules, and the arrival date
+//! itself where the file has it typed (Parquet), so that no date has to go
+//! through a text format and back. File-level trouble is not
 //! an `Err`: it comes back as [`FileIssues`] (F001, F002, F003) so one bad row
 //! or file never stops the rest. This module knows nothing about rules.
 
@@ -101,6 +103,8 @@ pub(crate) struct ChunkBuilder {
     hash_lo: Vec<u64>,
     columns: Vec<StringChunkedBuilder>,
     scratch: Vec<u8>,
+    /// Typed arrival dates (days since 1970-01-01), for a file that has them.
+    typed_dates: Option<Vec<Option<i32>>>,
 }
 
 impl ChunkBuilder {
@@ -113,7 +117,13 @@ impl ChunkBuilder {
             hash_lo: Vec::with_capacity(capacity),
             columns: Self::fresh_columns(capacity),
             scratch: Vec::with_capacity(512),
+            typed_dates: None,
         }
+    }
+
+    /// Says that rows come with a typed arrival date ([`ChunkBuilder::push_dated`]).
+    pub(crate) fn with_typed_dates(&mut self) {
+        self.typed_dates = Some(Vec::with_capacity(self.capacity));
     }
 
     fn fresh_columns(capacity: usize) -> Vec<StringChunkedBuilder> {
@@ -122,17 +132,28 @@ impl ChunkBuilder {
 
     /// Adds one row; `values` are in canonical order.
     pub(crate) fn push(&mut self, record: u32, values: &[&str; 21]) {
-        // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
+        // Length-prefixed, so ("ab","c") and ("a","bc") hash differently. The
+        // line number is hashed as the integer it is (`01` is `1`, as in D002).
         self.scratch.clear();
-        for (builder, v) in self.columns.iter_mut().zip(values) {
+        for (i, (builder, v)) in self.columns.iter_mut().zip(values).enumerate() {
             builder.append_value(v);
-            self.scratch.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            let (sign, v) = if i == columns::LINE_NO_AT { columns::line_no_parts(v) } else { ("", *v) };
+            self.scratch.extend_from_slice(&((sign.len() + v.len()) as u32).to_le_bytes());
+            self.scratch.extend_from_slice(sign.as_bytes());
             self.scratch.extend_from_slice(v.as_bytes());
         }
         let h = xxh3_128(&self.scratch);
         self.hash_hi.push((h >> 64) as u64);
         self.hash_lo.push(h as u64);
         self.records.push(record);
+    }
+
+    /// [`ChunkBuilder::push`], with the row's typed arrival date.
+    pub(crate) fn push_dated(&mut self, record: u32, values: &[&str; 21], date: Option<i32>) {
+        self.push(record, values);
+        if let Some(dates) = self.typed_dates.as_mut() {
+            dates.push(date);
+        }
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -153,6 +174,12 @@ impl ChunkBuilder {
         cols.extend(builders.into_iter().map(|b| b.finish().into_column()));
         cols.push(Column::new(columns::ROW_HASH_HI.into(), std::mem::take(&mut self.hash_hi)));
         cols.push(Column::new(columns::ROW_HASH_LO.into(), std::mem::take(&mut self.hash_lo)));
+        cols.push(match self.typed_dates.as_mut() {
+            Some(dates) => Int32Chunked::from_iter_options(columns::TYPED_DATE.into(), dates.drain(..))
+                .into_date()
+                .into_column(),
+            None => Column::new_scalar(columns::TYPED_DATE.into(), Scalar::null(DataType::Date), height),
+        });
         DataFrame::new(height, cols).expect("chunk columns have one length")
     }
 }

@@ -1,15 +1,21 @@
 //! Parquet manifests. Typed columns are turned into the canonical text: dates
-//! are written with the job's `date_format` (so `arrival_date` parses back to
-//! the same day), decimals as their exact digits, numbers and strings as
-//! polars prints them. A file polars cannot open is F001; rows cannot be
-//! malformed.
+//! and timestamps are written with the job's `date_format` where it can print
+//! them (else as ISO 8601), decimals as their exact digits, numbers and strings
+//! as polars prints them. A typed `arrival_date` (`Date`, or a `Datetime`,
+//! whose date is taken in its own time zone) is also handed on as a date, so
+//! the rules never parse it back from text. A file polars cannot open is
+//! F001, and so is a file whose mapped column has no text form (a list or a
+//! struct); a binary value that is not UTF-8 is F003 for its row, and the
+//! other rows still run.
 
+use std::collections::BTreeMap;
+use std::fmt::{Display, Write as _};
 use std::io::Cursor;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use polars::prelude::*;
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, MalformedRow, columns, resolve_columns};
 use crate::job::Format;
 
 pub(super) fn read(
@@ -30,17 +36,49 @@ pub(super) fn read(
     let (sources, missing) = resolve_columns(format, &names);
     issues.missing_columns = missing;
 
+    // Rows (0-based) with a value that has no text, and the first such field.
+    let mut bad_rows: BTreeMap<usize, String> = BTreeMap::new();
     let mut text_columns: Vec<Option<StringChunked>> = Vec::with_capacity(sources.len());
-    for source in &sources {
+    let mut typed_dates: Option<Vec<Option<i32>>> = None;
+    for (canonical, source) in columns::CANONICAL.iter().zip(&sources) {
         text_columns.push(match source {
-            ColumnSource::Field(i) => Some(as_text(&df.columns()[*i], &format.date_format)?),
+            ColumnSource::Field(i) => {
+                let column = &df.columns()[*i];
+                let mut bad = |row: usize| {
+                    bad_rows.entry(row).or_insert_with(|| format!("field {:?} is not valid UTF-8", column.name().as_str()));
+                };
+                match as_text(column, &format.date_format, &mut bad) {
+                    Ok((text, dates)) => {
+                        if *canonical == columns::ARRIVAL_DATE {
+                            typed_dates = dates;
+                        }
+                        Some(text)
+                    }
+                    Err(e) => {
+                        issues.unreadable = Some(format!(
+                            "column {:?} holds {} values, which have no text form ({e})",
+                            column.name().as_str(),
+                            column.dtype()
+                        ));
+                        return Ok(issues);
+                    }
+                }
+            }
             _ => None,
         });
     }
     let height = df.height();
     drop(df);
+    if typed_dates.is_some() {
+        builder.with_typed_dates();
+    }
     let mut values: [&str; 21] = [""; 21];
     for row in 0..height {
+        let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
+        if let Some(message) = bad_rows.remove(&row) {
+            issues.malformed.push(MalformedRow { record, message });
+            continue;
+        }
         for (i, source) in sources.iter().enumerate() {
             values[i] = match (source, &text_columns[i]) {
                 (ColumnSource::Constant(c), _) => c.as_str(),
@@ -48,8 +86,7 @@ pub(super) fn read(
                 _ => "",
             };
         }
-        let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
-        builder.push(record, &values);
+        builder.push_dated(record, &values, typed_dates.as_ref().and_then(|d| d[row]));
         if builder.is_full() {
             emit(builder)?;
         }
@@ -58,37 +95,150 @@ pub(super) fn read(
     Ok(issues)
 }
 
-/// A column as text; dates in the job's format.
-fn as_text(column: &Column, date_format: &str) -> anyhow::Result<StringChunked> {
+/// A column as text, and for a date or timestamp column its dates (days since
+/// 1970-01-01). `bad` hears of each row whose value has no text (binary that is
+/// not UTF-8: null here). `Err` if the column's type has no text form at all
+/// (a list, a struct).
+fn as_text(
+    column: &Column,
+    date_format: &str,
+    bad: &mut dyn FnMut(usize),
+) -> PolarsResult<(StringChunked, Option<Vec<Option<i32>>>)> {
     let series = column.as_materialized_series();
+    let plain = |text: StringChunked| Ok((text, None));
     match series.dtype() {
         DataType::Date => {
             let days = series.to_physical_repr().into_owned();
             let days = days.i32()?;
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            Ok(days
-                .iter()
-                .map(|d| {
-                    d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(i64::from(d))))
-                        .map(|date| date.format(date_format).to_string())
-                })
-                .collect::<StringChunked>()
-                .with_name(series.name().clone()))
+            let mut out = StringChunkedBuilder::new(series.name().clone(), days.len());
+            let mut buf = String::new();
+            for d in days.iter() {
+                match d.and_then(date_of_days) {
+                    Some(date) => {
+                        // At midnight, so that a format with time fields can print it.
+                        let at = date.and_time(NaiveTime::MIN);
+                        out.append_value(format_or(&mut buf, at.format(date_format), date.format("%Y-%m-%d")));
+                    }
+                    None => out.append_null(),
+                }
+            }
+            Ok((out.finish(), Some(days.iter().map(|d| d.filter(|d| date_of_days(*d).is_some())).collect())))
+        }
+        DataType::Datetime(unit, tz) => {
+            let zone = match tz {
+                None => Zone::Naive,
+                Some(tz) => match Zone::parse(tz.as_str()) {
+                    Some(zone) => zone,
+                    // A zone chrono does not know: no date from it; its text as polars prints it.
+                    None => return plain(series.cast(&DataType::String)?.str()?.clone()),
+                },
+            };
+            let values = series.to_physical_repr().into_owned();
+            let values = values.i64()?;
+            let mut out = StringChunkedBuilder::new(series.name().clone(), values.len());
+            let mut dates = Vec::with_capacity(values.len());
+            let mut buf = String::new();
+            for v in values.iter() {
+                let utc = v.and_then(|v| match unit {
+                    TimeUnit::Nanoseconds => Some(DateTime::from_timestamp_nanos(v)),
+                    TimeUnit::Microseconds => DateTime::from_timestamp_micros(v),
+                    TimeUnit::Milliseconds => DateTime::from_timestamp_millis(v),
+                });
+                let Some(utc) = utc else {
+                    out.append_null();
+                    dates.push(None);
+                    continue;
+                };
+                let (date, text) = match zone.local(utc) {
+                    Err(naive) => (naive.date(), format_or(&mut buf, naive.format(date_format), naive.format("%Y-%m-%dT%H:%M:%S%.f"))),
+                    Ok(aware) => (
+                        aware.date_naive(),
+                        format_or(&mut buf, aware.format(date_format), aware.format("%Y-%m-%dT%H:%M:%S%.f%:z")),
+                    ),
+                };
+                out.append_value(text);
+                dates.push(Some(days_of_date(date)));
+            }
+            Ok((out.finish(), Some(dates)))
         }
         // Exact text from the unscaled integer: never through a float.
         DataType::Decimal(_, scale) => {
             let scale = *scale;
             let units = series.to_physical_repr().into_owned();
-            Ok(units
+            let text = units
                 .i128()?
                 .iter()
                 .map(|v| v.map(|v| decimal_text(v, scale)))
                 .collect::<StringChunked>()
-                .with_name(series.name().clone()))
+                .with_name(series.name().clone());
+            plain(text)
         }
-        DataType::String => Ok(series.str()?.clone()),
-        _ => Ok(series.cast(&DataType::String)?.str()?.clone()),
+        DataType::String => plain(series.str()?.clone()),
+        DataType::Binary => plain(binary_text(series.binary()?, bad)),
+        DataType::BinaryOffset => plain(binary_text(series.cast(&DataType::Binary)?.binary()?, bad)),
+        _ => plain(series.cast(&DataType::String)?.str()?.clone()),
     }
+}
+
+/// `primary` as text, or `fallback` if `primary` cannot be printed (a job
+/// format asking for a field the value does not have, e.g. `%z` of a naive time).
+fn format_or<'a>(buf: &'a mut String, primary: impl Display, fallback: impl Display) -> &'a str {
+    buf.clear();
+    if write!(buf, "{primary}").is_err() {
+        buf.clear();
+        let _ = write!(buf, "{fallback}");
+    }
+    buf.as_str()
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+fn date_of_days(days: i32) -> Option<NaiveDate> {
+    EPOCH.checked_add_signed(chrono::Duration::days(i64::from(days)))
+}
+
+fn days_of_date(date: NaiveDate) -> i32 {
+    (date - EPOCH).num_days() as i32
+}
+
+/// The time zone of a `Datetime` column.
+enum Zone {
+    /// No zone: the wall-clock time as written.
+    Naive,
+    Named(chrono_tz::Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    fn parse(name: &str) -> Option<Zone> {
+        name.parse::<chrono_tz::Tz>().ok().map(Zone::Named).or_else(|| name.parse::<FixedOffset>().ok().map(Zone::Fixed))
+    }
+
+    /// The local time of an instant: naive (`Err`) or with its offset (`Ok`).
+    fn local(&self, utc: DateTime<chrono::Utc>) -> Result<DateTime<FixedOffset>, NaiveDateTime> {
+        match self {
+            Zone::Naive => Err(utc.naive_utc()),
+            Zone::Named(tz) => Ok(utc.with_timezone(tz).fixed_offset()),
+            Zone::Fixed(offset) => Ok(utc.with_timezone(offset)),
+        }
+    }
+}
+
+/// Binary values as UTF-8 text; a value that is not UTF-8 is null and reported.
+fn binary_text(values: &BinaryChunked, bad: &mut dyn FnMut(usize)) -> StringChunked {
+    values
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            let v = v?;
+            let text = std::str::from_utf8(v).ok();
+            if text.is_none() {
+                bad(row);
+            }
+            text
+        })
+        .collect::<StringChunked>()
+        .with_name(values.name().clone())
 }
 
 /// An unscaled decimal as exact text: `(1250, 2)` is `12.50`, `(-5, 3)` is `-0.005`.
@@ -153,6 +303,87 @@ mod tests {
         let (out, issues, _) = read_with(job, &buf, 10);
         assert!(issues.unreadable.is_none(), "{issues:?}");
         assert_eq!(strings(&out, "declared_value"), ["800.00000000000001", "0.00000000001250", ""]);
+    }
+
+    fn parquet(mut df: DataFrame) -> Vec<u8> {
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        buf
+    }
+
+    fn typed_dates(df: &DataFrame) -> Vec<Option<i32>> {
+        let d = df.column(columns::TYPED_DATE).unwrap().as_materialized_series().to_physical_repr().into_owned();
+        d.i32().unwrap().iter().collect()
+    }
+
+    const JOB: &str = "name = \"t\"\n[format]\nkind = \"parquet\"\ndate_format = \"%Y-%m-%dT%H:%M:%S\"\n[format.columns]\nhouse_bill = \"hawb\"\n";
+
+    #[test]
+    fn typed_dates_need_no_round_trip_through_the_date_format() {
+        let day = days_of_date(NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
+        let mut df = df! { "hawb" => ["P1", "P2"] }.unwrap();
+        let dates = Int32Chunked::from_iter_options("arrival_date".into(), [Some(day), None].into_iter()).into_date();
+        df.with_column(dates.into_column()).unwrap();
+        let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+        assert!(issues.unreadable.is_none(), "{issues:?}");
+        assert_eq!(strings(&out, "arrival_date"), ["2025-05-01T00:00:00", ""]);
+        assert_eq!(typed_dates(&out), [Some(day), None]);
+        // A format that cannot print a date at all still gives its day.
+        let job = JOB.replace("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %z");
+        let mut df = df! { "hawb" => ["P1"] }.unwrap();
+        df.with_column(Int32Chunked::new("arrival_date".into(), &[day]).into_date().into_column()).unwrap();
+        let (out, _, _) = read_with(&job, &parquet(df), 10);
+        assert_eq!(strings(&out, "arrival_date"), ["2025-05-01"]);
+        assert_eq!(typed_dates(&out), [Some(day)]);
+        // Text dates are the rules' to parse: no typed date.
+        let df = df! { "hawb" => ["P1"], "arrival_date" => ["2025-05-01"] }.unwrap();
+        let (out, _, _) = read_with(JOB, &parquet(df), 10);
+        assert_eq!(typed_dates(&out), [None]);
+    }
+
+    #[test]
+    fn a_timestamp_gives_its_date_in_its_own_time_zone() {
+        // 2025-05-02T02:30:00Z is still May 1st in New York.
+        let instant = DateTime::parse_from_rfc3339("2025-05-02T02:30:00Z").unwrap().timestamp_millis();
+        let may = |d| Some(days_of_date(NaiveDate::from_ymd_opt(2025, 5, d).unwrap()));
+        for (tz, text, day) in [
+            (None, "2025-05-02T02:30:00", may(2)),
+            (Some("America/New_York"), "2025-05-01T22:30:00", may(1)),
+            (Some("+09:00"), "2025-05-02T11:30:00", may(2)),
+        ] {
+            let ts = Int64Chunked::new("arrival_date".into(), &[instant])
+                .into_datetime(TimeUnit::Milliseconds, TimeZone::opt_try_new(tz).unwrap());
+            let mut df = df! { "hawb" => ["P1"] }.unwrap();
+            df.with_column(ts.into_column()).unwrap();
+            let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+            assert!(issues.unreadable.is_none(), "{tz:?}: {issues:?}");
+            assert_eq!(strings(&out, "arrival_date"), [text], "{tz:?}");
+            assert_eq!(typed_dates(&out), [day], "{tz:?}");
+        }
+    }
+
+    #[test]
+    fn a_column_with_no_text_form_makes_the_file_unreadable() {
+        let list = Series::new("description".into(), &[Series::new("".into(), &["cotton", "shirt"])]);
+        let mut df = df! { "hawb" => ["P1"] }.unwrap();
+        df.with_column(list.into_column()).unwrap();
+        let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+        let reason = issues.unreadable.expect("F001");
+        assert!(reason.contains("column \"description\""), "{reason}");
+        assert_eq!(out.height(), 0);
+    }
+
+    #[test]
+    fn a_binary_value_that_is_not_utf8_costs_its_row() {
+        let values: [&[u8]; 3] = [b"Shirt", b"\xff\xfe", b"Mug"];
+        let mut df = df! { "hawb" => ["P1", "P2", "P3"] }.unwrap();
+        df.with_column(Series::new("description".into(), &values).into_column()).unwrap();
+        let (out, issues, _) = read_with(JOB, &parquet(df), 10);
+        assert!(issues.unreadable.is_none(), "{issues:?}");
+        assert_eq!(issues.malformed, [MalformedRow { record: 2, message: "field \"description\" is not valid UTF-8".into() }]);
+        assert_eq!(strings(&out, "description"), ["Shirt", "Mug"]);
+        assert_eq!(records(&out), [1, 3]);
+        assert_eq!(issues.records, 3);
     }
 
     #[test]

@@ -84,6 +84,16 @@ impl DecimalText {
             }
         }
     }
+
+    /// As an exact FX rate (see [`money::Rate`]).
+    fn parse_rate(&self) -> Result<money::Rate, String> {
+        let text = match self {
+            DecimalText::Text(s) => s.clone(),
+            DecimalText::Integer(i) => i.to_string(),
+            DecimalText::Float(f) => format!("{f}"),
+        };
+        money::parse_rate(&text).map_err(|_| format!("{text:?} is not a decimal number"))
+    }
 }
 
 /// `[[regime]]` as written.
@@ -204,7 +214,11 @@ pub struct Policy {
     pub informal_limit_usd: i128,
     /// Sorted by `from`, strictly increasing.
     pub regimes: Vec<Regime>,
-    /// USD per unit of currency, by upper-case ISO 4217 code (fixed point).
+    /// USD per unit of currency, by upper-case ISO 4217 code, exact as
+    /// written: what the rules convert with ([`money::convert`]).
+    pub fx_rates: BTreeMap<String, money::Rate>,
+    /// The same rates in fixed point, rounded up at twelve decimals: only
+    /// for callers that round further anyway (whole-dollar entry values).
     pub fx: BTreeMap<String, i128>,
     pub fx_as_of: Option<NaiveDate>,
     /// Schedule D ports.
@@ -419,6 +433,7 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
     }
 
     let mut fx = BTreeMap::new();
+    let mut fx_rates = BTreeMap::new();
     for (code, rate) in raw.fx.unwrap_or_default() {
         let key = format!("fx.{code}");
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -426,6 +441,14 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
             continue;
         }
         let v = positive(&rate, &key, report);
+        if v > 0 {
+            match rate.parse_rate() {
+                Ok(exact) => {
+                    fx_rates.insert(code.clone(), exact);
+                }
+                Err(e) => report(&key, e),
+            }
+        }
         fx.insert(code, v);
     }
 
@@ -490,6 +513,7 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         threshold_usd,
         informal_limit_usd,
         regimes,
+        fx_rates,
         fx,
         fx_as_of,
         ports,
@@ -567,6 +591,7 @@ mod tests {
         let p = Policy::from_toml("threshold_usd = 800\ninformal_limit_usd = 2500.5\n[fx]\nJPY = 0.0067\n", "t", None).unwrap();
         assert_eq!(p.informal_limit_usd, money::parse_decimal("2500.5").unwrap());
         assert_eq!(p.fx["JPY"], money::parse_decimal("0.0067").unwrap());
+        assert_eq!(p.fx_rates["JPY"], money::parse_rate("0.0067").unwrap());
     }
 
     #[test]

@@ -49,15 +49,15 @@ pub enum StoreError {
 
 /// Where shipments seen in earlier runs live.
 pub trait HistoryStore: Send {
-    /// Shipments with these (`carrier`, `house_bill`) keys, as first seen,
-    /// ignoring those first seen in a file whose SHA-256 is in `exclude_sha256`
-    /// (the run's own files: re-validating a file must not find itself).
-    /// Returns every `H_*` column.
-    fn seen_by_key(&mut self, keys: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError>;
+    /// Shipments with these (`carrier`, `house_bill`) keys, as first seen.
+    /// Returns every `H_*` column. Every row comes back, whatever file it came
+    /// from: which of them a run's occurrences may count (a file re-validated
+    /// must not find itself) is the engine's decision, made per occurrence.
+    fn seen_by_key(&mut self, keys: &DataFrame) -> Result<DataFrame, StoreError>;
 
-    /// Shipments on these (`consignee_key`, `arrival_date`) days, with the same
-    /// exclusion. Returns every `H_*` column.
-    fn seen_on_days(&mut self, days: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError>;
+    /// Shipments on these (`consignee_key`, `arrival_date`) days. Returns
+    /// every `H_*` column.
+    fn seen_on_days(&mut self, days: &DataFrame) -> Result<DataFrame, StoreError>;
 
     /// Records shipments seen for the first time (every `H_*` column). Keys
     /// already present keep their first sighting.

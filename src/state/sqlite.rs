@@ -161,18 +161,6 @@ impl SqliteStore {
         Ok(any.is_none())
     }
 
-    /// Fills `temp.exclude` with the SHA-256s to ignore.
-    fn load_exclusions(&self, exclude: &[String]) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("CREATE TEMP TABLE IF NOT EXISTS exclude (sha TEXT PRIMARY KEY); DELETE FROM temp.exclude;")
-            .map_err(|e| self.err(e))?;
-        let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO temp.exclude VALUES (?1)").map_err(|e| self.err(e))?;
-        for sha in exclude {
-            stmt.execute([sha]).map_err(|e| self.err(e))?;
-        }
-        Ok(())
-    }
-
     fn select_history(&self, sql: &str) -> Result<DataFrame, StoreError> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
@@ -220,11 +208,10 @@ fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
 const COLUMNS: &str = "s.carrier, s.house_bill, s.consignee_key, s.arrival_date, s.total_usd, s.source_file, s.file_sha256, s.run_id";
 
 impl HistoryStore for SqliteStore {
-    fn seen_by_key(&mut self, keys: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError> {
+    fn seen_by_key(&mut self, keys: &DataFrame) -> Result<DataFrame, StoreError> {
         if keys.height() == 0 || self.is_empty()? {
             return Ok(empty_history());
         }
-        self.load_exclusions(exclude_sha256)?;
         self.conn
             .execute_batch("CREATE TEMP TABLE IF NOT EXISTS run_keys (carrier TEXT, house_bill TEXT); DELETE FROM temp.run_keys;")
             .map_err(|e| self.err(e))?;
@@ -240,16 +227,14 @@ impl HistoryStore for SqliteStore {
             tx.commit().map_err(|e| self.err(e))?;
         }
         self.select_history(&format!(
-            "SELECT {COLUMNS} FROM temp.run_keys k JOIN shipments s ON s.carrier = k.carrier AND s.house_bill = k.house_bill \
-             WHERE s.file_sha256 NOT IN (SELECT sha FROM temp.exclude)"
+            "SELECT {COLUMNS} FROM temp.run_keys k JOIN shipments s ON s.carrier = k.carrier AND s.house_bill = k.house_bill"
         ))
     }
 
-    fn seen_on_days(&mut self, days: &DataFrame, exclude_sha256: &[String]) -> Result<DataFrame, StoreError> {
+    fn seen_on_days(&mut self, days: &DataFrame) -> Result<DataFrame, StoreError> {
         if days.height() == 0 || self.is_empty()? {
             return Ok(empty_history());
         }
-        self.load_exclusions(exclude_sha256)?;
         self.conn
             .execute_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS run_days (arrival_date INTEGER, consignee_key TEXT); DELETE FROM temp.run_days;",
@@ -270,8 +255,7 @@ impl HistoryStore for SqliteStore {
             tx.commit().map_err(|e| self.err(e))?;
         }
         self.select_history(&format!(
-            "SELECT {COLUMNS} FROM temp.run_days d JOIN shipments s ON s.arrival_date = d.arrival_date AND s.consignee_key = d.consignee_key \
-             WHERE s.file_sha256 NOT IN (SELECT sha FROM temp.exclude)"
+            "SELECT {COLUMNS} FROM temp.run_days d JOIN shipments s ON s.arrival_date = d.arrival_date AND s.consignee_key = d.consignee_key"
         ))
     }
 
@@ -810,12 +794,12 @@ mod tests {
         assert_eq!(store.shipment_count().unwrap(), 3);
 
         let keys = df! { H_CARRIER => ["DHLX", "DHLX", "FEDX"], H_HOUSE_BILL => ["HB1", "HB9", "HB1"] }.unwrap();
-        let seen = store.seen_by_key(&keys, &[]).unwrap();
+        let seen = store.seen_by_key(&keys).unwrap();
         assert_eq!(seen.height(), 1);
         assert_eq!(seen.column(H_SOURCE_FILE).unwrap().str().unwrap().get(0), Some("a.csv"));
         assert_eq!(seen.column(H_TOTAL_USD).unwrap().i128().unwrap().get(0), Some(500 * money::ONE));
-        // The run's own file is not history.
-        assert_eq!(store.seen_by_key(&keys, &["sha-a".into()]).unwrap().height(), 0);
+        // The file it came from comes back with it, for the engine to judge.
+        assert_eq!(seen.column(H_FILE_SHA256).unwrap().str().unwrap().get(0), Some("sha-a"));
 
         let days = DataFrame::new(
             1,
@@ -827,7 +811,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let on_day = store.seen_on_days(&days, &[]).unwrap();
+        let on_day = store.seen_on_days(&days).unwrap();
         assert_eq!(on_day.height(), 2);
         let dates: Vec<Option<i32>> =
             on_day.column(H_ARRIVAL_DATE).unwrap().as_materialized_series().to_physical_repr().i32().unwrap().iter().collect();
