@@ -161,7 +161,12 @@ pub fn build_from_file(
                 continue; // an exact copy of an earlier line: filed once
             }
             let (entry_type, total) = selection.to_file[&(name.to_owned(), key.0.clone(), key.1.clone())].clone();
-            let date = NaiveDate::parse_from_str(&v(c::ARRIVAL_DATE, i), &job.format.date_format).unwrap_or_default();
+            // The job's format; a typed (Parquet) date the format cannot print
+            // reaches here as ISO 8601.
+            let text = v(c::ARRIVAL_DATE, i);
+            let date = NaiveDate::parse_from_str(&text, &job.format.date_format)
+                .or_else(|_| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
+                .unwrap_or_default();
             let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
                 entry_number: String::new(),
                 entry_type,
@@ -190,8 +195,8 @@ pub fn build_from_file(
             });
             let value = money::parse_declared_value(&v(c::DECLARED_VALUE, i)).unwrap_or(0);
             let currency = normalize::currency(&v(c::CURRENCY, i));
-            let rate = if currency == "USD" { money::ONE } else { policy.fx.get(&currency).copied().unwrap_or(0) };
-            let usd = money::mul(value, rate).unwrap_or(0);
+            let rate = if currency == "USD" { Some(money::Rate::ONE) } else { policy.fx_rates.get(&currency).copied() };
+            let usd = rate.and_then(|r| money::convert(value, r)).unwrap_or(0);
             let line = entry.lines.len() as u32 + 1;
             entry.lines.push(EntryLine {
                 line,

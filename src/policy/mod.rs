@@ -217,9 +217,6 @@ pub struct Policy {
     /// USD per unit of currency, by upper-case ISO 4217 code, exact as
     /// written: what the rules convert with ([`money::convert`]).
     pub fx_rates: BTreeMap<String, money::Rate>,
-    /// The same rates in fixed point, rounded up at twelve decimals: only
-    /// for callers that round further anyway (whole-dollar entry values).
-    pub fx: BTreeMap<String, i128>,
     pub fx_as_of: Option<NaiveDate>,
     /// Schedule D ports.
     pub ports: BTreeSet<String>,
@@ -432,7 +429,6 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         report("regime", "at least one [[regime]] is required".into());
     }
 
-    let mut fx = BTreeMap::new();
     let mut fx_rates = BTreeMap::new();
     for (code, rate) in raw.fx.unwrap_or_default() {
         let key = format!("fx.{code}");
@@ -449,7 +445,6 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
                 Err(e) => report(&key, e),
             }
         }
-        fx.insert(code, v);
     }
 
     let lists = raw.lists.unwrap_or_default();
@@ -514,7 +509,6 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         informal_limit_usd,
         regimes,
         fx_rates,
-        fx,
         fx_as_of,
         ports,
         vague_terms,
@@ -568,7 +562,7 @@ mod tests {
         assert!(!p.regime_on(date("2026-11-25")).unwrap().de_minimis);
         assert!(!p.regime_on(date("2027-07-01")).unwrap().de_minimis);
         assert!(p.ports.contains("4701") && p.ports.contains("2720"));
-        assert!(p.fx.contains_key("EUR") && p.fx_as_of.is_some());
+        assert!(p.fx_rates.contains_key("EUR") && p.fx_as_of.is_some());
         assert!(p.vague_terms.contains("gift"));
         assert!(p.restricted_prefixes.iter().any(|x| x == "2203") && p.restricted_prefixes.iter().any(|x| x == "24"));
         assert!(p.restricted_prefixes.iter().any(|x| x == "93"));
@@ -578,8 +572,8 @@ mod tests {
     fn a_file_is_layered_over_the_default() {
         let p = Policy::from_toml("threshold_usd = \"200\"\n[fx]\nEUR = \"1.25\"\n", "t.toml", None).unwrap();
         assert_eq!(p.threshold_usd, 200 * money::ONE);
-        assert_eq!(p.fx.len(), 1, "a table that is set replaces the default's whole");
-        assert_eq!(p.fx["EUR"], money::parse_decimal("1.25").unwrap());
+        assert_eq!(p.fx_rates.len(), 1, "a table that is set replaces the default's whole");
+        assert_eq!(p.fx_rates["EUR"], money::parse_rate("1.25").unwrap());
         assert!(p.ports.contains("4701"), "lists left out keep the default");
         assert_eq!(p.regimes.len(), Policy::builtin().regimes.len());
         // Regimes without their own threshold take the file's.
@@ -590,7 +584,6 @@ mod tests {
     fn numbers_may_be_toml_numbers() {
         let p = Policy::from_toml("threshold_usd = 800\ninformal_limit_usd = 2500.5\n[fx]\nJPY = 0.0067\n", "t", None).unwrap();
         assert_eq!(p.informal_limit_usd, money::parse_decimal("2500.5").unwrap());
-        assert_eq!(p.fx["JPY"], money::parse_decimal("0.0067").unwrap());
         assert_eq!(p.fx_rates["JPY"], money::parse_rate("0.0067").unwrap());
     }
 
