@@ -148,7 +148,20 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1).map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
+        // The audit trail's tables live outside the numbered migrations.
+        super::audit::ensure_schema(&self.conn).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The connection, for modules that keep their own tables in the store
+    /// (the audit trail, reports).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The store's file.
+    pub fn location(&self) -> &Path {
+        &self.path
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
@@ -372,7 +385,8 @@ impl IntakeStore for SqliteStore {
     ) -> Result<Take, StoreError> {
         let now = ts(Utc::now());
         let name = crate::sources::file_name(path).to_owned();
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        // Immediate: the audit append below must not race another writer.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sql_err(&self.path, e))?;
         let earlier: Option<FileRecord> = {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -394,6 +408,8 @@ impl IntakeStore for SqliteStore {
         )
         .map_err(|e| sql_err(&self.path, e))?;
         let id = tx.last_insert_rowid();
+        super::audit::append(&tx, &super::audit::events::file_received(id, job, source, path, size, sha256, dup))
+            .map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         Ok(match earlier {
             Some(of) => Take::Duplicate { id, of },
@@ -636,6 +652,7 @@ impl LedgerStore for SqliteStore {
             params![id, now, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)],
         )
         .map_err(|e| sql_err(&self.path, e))?;
+        record_filing_intent(&tx, &number).map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         self.filing(&number)
     }
@@ -660,6 +677,8 @@ impl LedgerStore for SqliteStore {
             params![id, now, from.as_str(), to.as_str(), applied, message],
         )
         .map_err(|e| sql_err(&self.path, e))?;
+        record_filing_transition(&tx, id, from.as_str(), to.as_str(), applied, code, narrative, message)
+            .map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         Ok(applied)
     }
@@ -722,6 +741,32 @@ impl LedgerStore for SqliteStore {
         }
         Ok(out)
     }
+}
+
+/// Appends the audit event of a filing just recorded (same transaction).
+fn record_filing_intent(tx: &rusqlite::Transaction<'_>, entry_number: &str) -> rusqlite::Result<()> {
+    let f = tx.query_row(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE entry_number = ?1"), [entry_number], filing_row)?;
+    super::audit::append(tx, &super::audit::events::filing_intent(&f)).map(|_| ())
+}
+
+/// Appends the audit event of a filing transition (same transaction).
+#[allow(clippy::too_many_arguments)]
+fn record_filing_transition(
+    tx: &rusqlite::Transaction<'_>,
+    filing_id: i64,
+    from: &str,
+    to: &str,
+    applied: bool,
+    code: Option<&str>,
+    narrative: Option<&str>,
+    message: &str,
+) -> rusqlite::Result<()> {
+    let (carrier, house_bill, entry): (String, String, String) =
+        tx.query_row("SELECT carrier, house_bill, entry_number FROM filings WHERE id = ?1", [filing_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let event = super::audit::events::filing_response(&carrier, &house_bill, &entry, from, to, applied, code, narrative, message);
+    super::audit::append(tx, &event).map(|_| ())
 }
 
 /// Builds a history frame from plain values (tests and tools).
