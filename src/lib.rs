@@ -11,8 +11,11 @@
 //! - [`state`]: the state store (history of shipments seen), SQLite first.
 //! - [`money`]: exact fixed-point decimal money.
 //! - [`telemetry`]: tracing setup.
+//! - [`reports`]: the daily dashboard, exception reports, the outbox.
+//! - [`audit`]: audit-trail events outside the store, evidence packs.
 
 pub mod acesim;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -25,6 +28,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod money;
 pub mod policy;
+pub mod reports;
 pub mod sources;
 pub mod state;
 pub mod telemetry;
