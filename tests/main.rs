@@ -13,3 +13,7 @@ mod sources;
 mod crash;
 // The daemon process: health, readiness, metrics, signals, schedules, systemd.
 mod daemon;
+// Reports through a real SMTP server: exceptions, the dashboard, previews, the outbox.
+mod reports;
+// The audit trail: the hash chain, tampering, evidence packs.
+mod audit;
