@@ -120,8 +120,8 @@ fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
         }
         let tmp = path.with_extension("zip.tmp");
         let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut z = zip::ZipWriter::new(file);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let mut z = ::zip::ZipWriter::new(file);
+        let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "evidence".into());
         for (name, bytes) in &pack.files {
             z.start_file(format!("{stem}/{name}"), options)?;
@@ -237,7 +237,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         if let Some(c) = carrier {
             cond = cond.and(col("carrier").eq(lit(c.to_owned())));
         }
-        let d = data::scan_dispositions(&dpath)?.filter(cond).drop(cols(["usd"])).collect()?;
+        let d = data::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
         if d.height() == 0 {
             data::forget_scratch(ctx, &run.run_id);
             continue;

@@ -311,7 +311,7 @@ fn aggregate_run(run_id: &str, disp: Option<PathBuf>, findings: Option<PathBuf>,
             col("disposition"),
         ])
         .collect()
-        .with_context(|| format!("cannot read {}", disp.display()))?
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", disp.display()))?
         .lazy();
     let f = match &findings {
         Some(p) => Some(data::scan_findings(p)?.select([col("source_file"), col("carrier"), col("house_bill"), col("rule")])),

@@ -145,7 +145,7 @@ pub fn scan_dispositions(path: &std::path::Path) -> anyhow::Result<LazyFrame> {
         .with_schema(Some(Arc::new(dispositions_schema())))
         .with_glob(false)
         .finish()
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     Ok(lf.with_column(kernels::decimal(col("total_usd"), false).fill_null(kernels::lit_money(0)).alias("usd")))
 }
 
@@ -153,7 +153,7 @@ pub fn scan_dispositions(path: &std::path::Path) -> anyhow::Result<LazyFrame> {
 pub fn scan_findings(path: &std::path::Path) -> anyhow::Result<LazyFrame> {
     let text = path.to_str().context("non-UTF-8 path")?;
     let args = ScanArgsParquet { glob: false, ..ScanArgsParquet::default() };
-    LazyFrame::scan_parquet(PlRefPath::new(text), args).with_context(|| format!("cannot read {}", path.display()))
+    LazyFrame::scan_parquet(PlRefPath::new(text), args).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
 /// The shipment key of `dispositions.csv` and `findings`: (file, carrier, house bill).

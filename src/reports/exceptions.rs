@@ -104,7 +104,7 @@ fn read_rows(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, Vec<Row>
             SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(false),
         )
         .collect()
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let records: Vec<Option<u64>> = df.column("record")?.cast(&DataType::UInt64)?.u64()?.iter().collect();
     let cols: Vec<Vec<String>> = ["carrier", "source_file", "house_bill", "line_no", "rule", "severity", "field", "message"]
         .iter()

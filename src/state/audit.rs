@@ -575,4 +575,34 @@ mod tests {
         store_blob(&c, "d1", "job", "j.toml", "other").unwrap();
         assert_eq!(blob(&c, "d1").unwrap().unwrap().2, "name = \"j\"");
     }
+
+    #[test]
+    fn the_store_chains_file_receipts_and_filings_in_their_own_transactions() {
+        use crate::state::intake::{IntakeStore, Take};
+        use crate::state::ledger::{FilingState, LedgerStore, NewFiling};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::state::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let Take::New(id) = store.take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/s").unwrap() else { panic!() };
+        store.set_file_state(id, crate::state::intake::FileState::Archived, Some("raw/a.csv"), None, None).unwrap();
+        assert!(matches!(store.take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/s").unwrap(), Take::Duplicate { .. }));
+        let make = |s: u64| format!("K9Q-{s:07}-0");
+        let payload = |n: &str| format!("payload for {n}");
+        let new = NewFiling { carrier: "DHLX", house_bill: "H1", entry_type: "86", job: "j", run_id: "r1", transport: "http", batch: None, payload: &payload };
+        let f = store.record_intent("K9Q", 1, &make, &new).unwrap().unwrap();
+        store.transition(&f.entry_number, FilingState::Submitted, None, None, "sent").unwrap();
+        store.transition(&f.entry_number, FilingState::Rejected, Some("01"), Some("BAD DATA"), "SE90 01 BAD DATA").unwrap();
+        store.transition(&f.entry_number, FilingState::Accepted, Some("02"), None, "SE90 02 late").unwrap();
+        let c = store.connection();
+        let kinds: Vec<String> = c.prepare("SELECT kind FROM audit_events ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(kinds, ["file.received", "file.duplicate", "filing.intent", "filing.sent", "filing.response", "filing.response"]);
+        let v = verify(c).unwrap();
+        assert_eq!((v.events, v.broken), (6, None));
+        let about = events_where(c, &EventFilter { entry_numbers: vec![f.entry_number.clone()], ..Default::default() }).unwrap();
+        assert_eq!(about.len(), 4);
+        let last: serde_json::Value = serde_json::from_str(&about[3].body).unwrap();
+        assert_eq!((last["applied"].as_bool(), last["to"].as_str()), (Some(false), Some("accepted")), "an ignored late message is recorded too");
+        let intent: serde_json::Value = serde_json::from_str(&about[0].body).unwrap();
+        use sha2::Digest as _;
+        assert_eq!(intent["payload_sha256"], hex::encode(Sha256::digest(f.payload.as_bytes())));
+    }
 }
