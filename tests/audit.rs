@@ -24,6 +24,11 @@ fn seeded() -> Sandbox {
     s
 }
 
+/// Drops the append-only triggers (every open of the store re-creates them).
+fn unlock(conn: &rusqlite::Connection) {
+    conn.execute_batch("DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;").unwrap();
+}
+
 fn events(db: &Path) -> Vec<(i64, String)> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT seq, kind FROM audit_events ORDER BY seq").unwrap();
@@ -61,7 +66,7 @@ fn the_chain_verifies_and_tampering_is_named() {
     // The triggers refuse edits.
     assert!(conn.execute("UPDATE audit_events SET body = '{}' WHERE seq = 2", []).is_err());
     // An operator who drops them and edits an event is caught, at that event.
-    conn.execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;").unwrap();
+    unlock(&conn);
     let target = ev.iter().find(|e| e.1 == "run.started").unwrap().0;
     conn.execute("UPDATE audit_events SET body = replace(body, 'dhlx', 'xxxx') WHERE seq = ?1", [target]).unwrap();
     let out = s.s321d(&["audit", "verify"]);
@@ -71,15 +76,18 @@ fn the_chain_verifies_and_tampering_is_named() {
 
     // Undo the edit: the chain is whole again. Then cut the tail off: the
     // chain alone cannot tell, the head noted earlier can.
+    unlock(&conn);
     conn.execute("UPDATE audit_events SET body = replace(body, 'xxxx', 'dhlx') WHERE seq = ?1", [target]).unwrap();
     assert!(s.s321d(&["audit", "verify"]).status.success());
     let last = ev.last().unwrap().0;
+    unlock(&conn);
     conn.execute("DELETE FROM audit_events WHERE seq = ?1", [last]).unwrap();
     assert!(s.s321d(&["audit", "verify"]).status.success(), "a shorter chain is still a chain");
     let out = s.s321d(&["audit", "verify", "--head", &head]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("event {last} (noted with hash")), "{}", show(&out));
     // A deleted event in the middle is a gap.
+    unlock(&conn);
     conn.execute("DELETE FROM audit_events WHERE seq = 2", []).unwrap();
     let out = s.s321d(&["audit", "verify"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("events 2 to 2 are missing"), "{}", show(&out));

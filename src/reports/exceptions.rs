@@ -311,12 +311,23 @@ async fn render(
     text.push_str(&format!("Errors: {}\nWarnings: {}\nInfo: {}\nFiling rejections: {}\n\n", int(errors), int(warnings), int(infos), rejected.len()));
 
     let mut what = Table::new(&["Rule", "Name", "Findings", "Fields", "What to do"], &[Align::Left, Align::Left, Align::Right, Align::Left, Align::Left]);
+    // In text the advice does not fit a table column: one paragraph per rule.
+    let mut what_text = String::new();
     for (rule, (n, fields)) in &by_rule {
         if rule.severity() == Severity::Info {
             continue;
         }
         let color = if rule.severity() == Severity::Error { html::RED } else { html::AMBER };
         what.row(vec![colored(rule.code(), color), rule.name().into(), int(*n).into(), fields.join(", ").into(), remedies::for_rule(rule.code()).into()]);
+        what_text.push_str(&format!(
+            "{} {} ({}): {} finding(s){}\n  What to do: {}\n",
+            rule.code(),
+            rule.name(),
+            rule.severity().as_str(),
+            int(*n),
+            if fields.is_empty() { String::new() } else { format!(" in {}", fields.join(", ")) },
+            remedies::for_rule(rule.code())
+        ));
     }
     body.push_str(&html::h2("What failed and what to do"));
     text.push_str("WHAT FAILED AND WHAT TO DO\n");
@@ -325,7 +336,7 @@ async fn render(
         text.push_str("No error or warning findings.\n");
     } else {
         body.push_str(&what.html());
-        text.push_str(&what.text());
+        text.push_str(&what_text);
     }
     text.push('\n');
 

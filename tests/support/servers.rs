@@ -189,8 +189,9 @@ impl Smtp {
     /// Starts a server on `port`, storing into `dir/maildir`.
     pub fn start_on(port: u16, dir: &Path) -> Smtp {
         let python = aiosmtpd_python();
-        let maildir = dir.join("maildir");
-        std::fs::create_dir_all(&maildir).unwrap();
+        // aiosmtpd creates the Maildir (new/, cur/, tmp/) if it does not exist.
+        let maildir = dir.join(format!("maildir-{port}"));
+        std::fs::create_dir_all(dir).unwrap();
         let log = dir.join(format!("aiosmtpd-{port}.log"));
         spawn_guarded(
             &python,
