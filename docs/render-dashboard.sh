@@ -3,6 +3,7 @@
 # data: runs the three sample jobs, previews a dashboard for today and takes a
 # screenshot of its preview.html with Debian's headless Chromium.
 #   bash docs/render-dashboard.sh            (needs: cargo, chromium)
+#   S321D_BIN=target/debug/s321d bash docs/render-dashboard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -28,7 +29,12 @@ timezone = "UTC"
 [email.groups]
 compliance = ["compliance@broker.example"]
 TOML
-s321d() { cargo run --quiet --release -- --config "$work/s321d.toml" "$@"; }
+# S321D_BIN=path/to/s321d uses a binary already built.
+if [ -n "${S321D_BIN:-}" ]; then
+  s321d() { "$S321D_BIN" --config "$work/s321d.toml" "$@"; }
+else
+  s321d() { cargo run --quiet --release -- --config "$work/s321d.toml" "$@"; }
+fi
 s321d run-job dhlx-canonical pclx-intake upsn-ndjson --seed data-samples || true
 s321d report --job daily-dashboard --date "$(date -u +%F)" --preview "$work/preview"
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

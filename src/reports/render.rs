@@ -150,7 +150,8 @@ pub fn dashboard_email(d: &Dashboard, groups: &[String], id: &str) -> anyhow::Re
         &["Day", "Runs", "Shipments", "Value", "Held", "Errors", "Warnings", "Quality"],
         &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right],
     );
-    for day in d.trend.iter().rev() {
+    // Days without runs are in the chart; the table lists the days with runs.
+    for day in d.trend.iter().rev().filter(|t| t.runs > 0) {
         let a = &day.total;
         trend.row(vec![
             day.day.format("%a %m-%d").to_string().into(),
@@ -164,6 +165,10 @@ pub fn dashboard_email(d: &Dashboard, groups: &[String], id: &str) -> anyhow::Re
         ]);
     }
     body.push_str(&trend.html());
+    let quiet = d.trend.iter().filter(|t| t.runs == 0).count();
+    if quiet > 0 {
+        body.push_str(&html::note(&format!("{quiet} of the {} days had no runs.", d.trend.len())));
+    }
     text.push_str(&format!("{}-DAY TREND\n", d.trend.len()));
     text.push_str(&trend.text());
     text.push('\n');
