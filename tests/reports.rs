@@ -436,3 +436,51 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     let out = run_with(&s, &cfg, &["audit", "verify"]);
     assert!(out.status.success(), "{}", show(&out));
 }
+
+/// A self-signed certificate for 127.0.0.1 (OpenSSL): (cert, key).
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs (Debian package openssl)");
+    assert!(ok.success(), "openssl could not make a certificate");
+    (cert, key)
+}
+
+#[test]
+fn reports_go_out_over_starttls_and_implicit_tls_and_the_certificate_is_checked() {
+    for (security, flags) in [("starttls", ["--tlscert", "--tlskey"]), ("tls", ["--smtpscert", "--smtpskey"])] {
+        let s = Sandbox::new();
+        let (cert, key) = certificate(s.path());
+        let port = free_port();
+        let smtp = Smtp::start_with(port, s.path(), &[flags[0].into(), cert.display().to_string(), flags[1].into(), key.display().to_string()]);
+        let cfg = config(&s, port, "");
+        let text = std::fs::read_to_string(&cfg).unwrap().replace("security = \"none\"", &format!("security = \"{security}\""));
+        std::fs::write(&cfg, &text).unwrap();
+        intake_job(&s, "dhlx", None);
+
+        // Without the relay's certificate among the trust roots, nothing is sent.
+        drop_file(&s, "dhlx", "bad.csv", &manifest(&DAY1[4..5]));
+        let out = run_with(&s, &cfg, &["run-job", "dhlx"]);
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("stays queued"), "{security}: {}", show(&out));
+        assert!(smtp.messages().is_empty(), "{security}: an unverified relay gets nothing");
+
+        // Trusting it (email.tls_ca_file), the queued report goes out encrypted.
+        let text = text.replace("[email]\n", &format!("[email]\ntls_ca_file = {:?}\n", cert.display().to_string()));
+        std::fs::write(&cfg, text).unwrap();
+        let out = run_with(&s, &cfg, &["report", "--flush"]);
+        assert!(out.status.success(), "{security}: {}", show(&out));
+        let messages = smtp.wait_for(1);
+        let m = MessageParser::default().parse(&messages[0]).unwrap();
+        assert!(m.subject().unwrap().contains("DHLX"), "{security}");
+    }
+}

@@ -34,6 +34,9 @@ pub struct EmailConfig {
     pub username: String,
     /// File holding the password (a LoadCredential= path under systemd).
     pub password_file: String,
+    /// PEM file of extra trust roots for the relay's certificate (a private
+    /// CA or a self-signed relay); empty: the system's roots only.
+    pub tls_ca_file: String,
     /// The From: mailbox, e.g. `s321d <s321d@broker.example>`.
     pub from: String,
     /// Seconds an SMTP conversation may take.
@@ -54,6 +57,7 @@ impl Default for EmailConfig {
             security: Security::Starttls,
             username: String::new(),
             password_file: String::new(),
+            tls_ca_file: String::new(),
             from: "s321d <s321d@localhost>".into(),
             timeout_secs: 30,
             retry_initial_secs: 30,
@@ -140,6 +144,9 @@ pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, proble
     }
     if email.username.is_empty() != email.password_file.is_empty() {
         report("email.password_file", "set both email.username and email.password_file, or neither".into());
+    }
+    if !email.tls_ca_file.is_empty() && !std::path::Path::new(&email.tls_ca_file).is_file() {
+        report("email.tls_ca_file", format!("{:?} is not a file", email.tls_ca_file));
     }
     if email.retry_initial_secs == 0 {
         report("email.retry_initial_secs", "must be at least 1".into());

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::settings::{EmailConfig, Security};
@@ -20,13 +21,18 @@ pub fn read_secret(path: &str) -> anyhow::Result<secrecy::SecretString> {
 fn transport(cfg: &EmailConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     anyhow::ensure!(cfg.enabled(), "email is not configured (email.host is empty)");
     let host = cfg.host.trim();
-    let builder = match cfg.security {
-        Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-            .with_context(|| format!("cannot set up STARTTLS to {host}"))?,
-        Security::Tls => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(host).with_context(|| format!("cannot set up TLS to {host}"))?
-        }
-        Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+    let builder = if cfg.tls_ca_file.is_empty() || cfg.security == Security::None {
+        standard(cfg, host)?
+    } else {
+        // The system's roots plus the configured ones.
+        let pem = std::fs::read(&cfg.tls_ca_file).with_context(|| format!("cannot read email.tls_ca_file {}", cfg.tls_ca_file))?;
+        let ca = Certificate::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", cfg.tls_ca_file))?;
+        let params = TlsParameters::builder(host.to_owned())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .with_context(|| format!("cannot set up TLS to {host}"))?;
+        let tls = if cfg.security == Security::Tls { Tls::Wrapper(params) } else { Tls::Required(params) };
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).tls(tls)
     };
     let mut builder = builder.port(cfg.port).timeout(Some(Duration::from_secs(cfg.timeout_secs.max(1))));
     if !cfg.username.is_empty() {
@@ -35,6 +41,18 @@ fn transport(cfg: &EmailConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execu
         builder = builder.credentials(Credentials::new(cfg.username.clone(), password.expose_secret().to_owned()));
     }
     Ok(builder.build())
+}
+
+/// The transport builder for the system's trust roots.
+fn standard(cfg: &EmailConfig, host: &str) -> anyhow::Result<lettre::transport::smtp::AsyncSmtpTransportBuilder> {
+    Ok(match cfg.security {
+        Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+            .with_context(|| format!("cannot set up STARTTLS to {host}"))?,
+        Security::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(host).with_context(|| format!("cannot set up TLS to {host}"))?
+        }
+        Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+    })
 }
 
 /// Sends raw MIME bytes to `to`; returns the server's answer.

@@ -186,18 +186,22 @@ impl Smtp {
         Smtp::start_on(free_port(), dir)
     }
 
-    /// Starts a server on `port`, storing into `dir/maildir`.
+    /// Starts a server on `port`, storing into `dir/maildir-PORT`.
     pub fn start_on(port: u16, dir: &Path) -> Smtp {
+        Smtp::start_with(port, dir, &[])
+    }
+
+    /// Starts a server with extra aiosmtpd options (`--tlscert`, `--smtpscert`...).
+    pub fn start_with(port: u16, dir: &Path, extra: &[String]) -> Smtp {
         let python = aiosmtpd_python();
         // aiosmtpd creates the Maildir (new/, cur/, tmp/) if it does not exist.
         let maildir = dir.join(format!("maildir-{port}"));
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.join(format!("aiosmtpd-{port}.log"));
-        spawn_guarded(
-            &python,
-            &["-m".into(), "aiosmtpd".into(), "-n".into(), "-l".into(), format!("127.0.0.1:{port}"), "-c".into(), "aiosmtpd.handlers.Mailbox".into(), maildir.display().to_string()],
-            &log,
-        );
+        let mut args: Vec<String> = vec!["-m".into(), "aiosmtpd".into(), "-n".into(), "-l".into(), format!("127.0.0.1:{port}")];
+        args.extend(extra.iter().cloned());
+        args.extend(["-c".into(), "aiosmtpd.handlers.Mailbox".into(), maildir.display().to_string()]);
+        spawn_guarded(&python, &args, &log);
         wait_for_port(port, "aiosmtpd", &log);
         Smtp { port, maildir }
     }
