@@ -398,6 +398,11 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     let listen = free_port();
     let cfg = config(&s, smtp_port, &format!("listen = \"127.0.0.1:{listen}\"\ngraceful_shutdown_secs = 10\n"));
     intake_job(&s, "demo", Some("* * * * * *"));
+    // A daily report job that never ran: the daemon catches it up at start.
+    s.write(
+        "jobs/daily.toml",
+        "name = \"daily\"\nschedule = \"0 0 7 * * *\"\ntimezone = \"UTC\"\n[report]\nkind = \"dashboard\"\nrecipients = [\"compliance\"]\n",
+    );
     let d = Daemon::start(&s, &cfg, listen);
     drop_file(&s, "demo", "bad.csv", &manifest(&DAY1[4..5]));
 
@@ -405,30 +410,35 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     d.wait_for(|| d.get("/readyz").1.contains("report(s) queued after failed delivery"), "/readyz to report the queued email");
     let (status, body) = d.get("/readyz");
     assert_eq!(status, 503, "{body}");
-    let metrics = d.get("/metrics").1;
-    assert!(metrics.contains("s321d_email_queued 1"), "{metrics}");
-    assert!(metrics.contains("s321d_email_failures_total{kind=\"exceptions\"}"), "{metrics}");
     let outbox = s.path().join("data/outbox");
     let queued = || std::fs::read_dir(&outbox).unwrap().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
-    assert_eq!(queued(), 1, "the report waits on disk");
+    d.wait_for(|| queued() == 2, "the dashboard and the exception report to wait on disk");
+    d.wait_for(|| d.get("/metrics").1.contains("s321d_email_queued 2"), "the queue gauge");
+    d.wait_for(|| d.get("/metrics").1.contains("s321d_email_failures_total{kind=\"exceptions\"}"), "the failure counter");
 
-    // SMTP comes back: the report goes out, once.
+    // SMTP comes back: both reports go out, each once.
     let smtp = Smtp::start_on(smtp_port, s.path());
-    let messages = smtp.wait_for(1);
+    smtp.wait_for(2);
     d.wait_for(|| queued() == 0, "the outbox to empty");
     std::thread::sleep(Duration::from_secs(4)); // several delivery ticks and backoff periods
-    assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
-    assert_eq!(messages.len(), 1);
-    let m = MessageParser::default().parse(&messages[0]).unwrap();
-    assert!(m.subject().unwrap().contains("DHLX"), "{:?}", m.subject());
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2, "each delivered exactly once");
+    let parsed: Vec<mail_parser::Message<'_>> = messages.iter().map(|m| MessageParser::default().parse(m).unwrap()).collect();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let m = parsed.iter().find(|m| m.subject().unwrap().contains("DHLX")).expect("the exception report");
+    assert!(parsed.iter().any(|m| m.subject().unwrap().starts_with(&format!("[s321d] {yesterday}:"))), "the caught-up dashboard");
     d.wait_for(|| d.get("/metrics").1.contains("s321d_emails_sent_total{kind=\"exceptions\"} 1"), "the sent counter");
+    assert!(d.get("/metrics").1.contains("s321d_emails_sent_total{kind=\"dashboard\"} 1"));
+    assert!(d.get("/metrics").1.contains("s321d_reports_total{report=\"daily\",status=\"succeeded\"} 1"));
     d.wait_for(|| !d.get("/readyz").1.contains("failed delivery"), "/readyz to clear the email problem");
     assert!(d.get("/metrics").1.contains("s321d_email_queued 0"));
     drop(d);
 
     // The audit trail names the email (recipients, subject, message id) and verifies.
     let conn = rusqlite::Connection::open(s.path().join("data/state.db")).unwrap();
-    let body: String = conn.query_row("SELECT body FROM audit_events WHERE kind = 'email.sent'", [], |r| r.get(0)).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM audit_events WHERE kind = 'email.sent' AND json_extract(body, '$.kind') = 'exceptions'", [], |r| r.get(0))
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["recipients"][0], "dhl-ops@broker.example");
     assert_eq!(v["message_id"].as_str(), m.message_id());
