@@ -432,6 +432,15 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     assert!(d.get("/metrics").1.contains("s321d_reports_total{report=\"daily\",status=\"succeeded\"} 1"));
     d.wait_for(|| !d.get("/readyz").1.contains("failed delivery"), "/readyz to clear the email problem");
     assert!(d.get("/metrics").1.contains("s321d_email_queued 0"));
+    // A SIGHUP reload is an audit event too.
+    assert!(Command::new("kill").arg("-HUP").arg(d.child.id().to_string()).status().unwrap().success());
+    let db = s.path().join("data/state.db");
+    let count = |kind: &str| -> i64 {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT count(*) FROM audit_events WHERE kind = ?1", [kind], |r| r.get(0)).unwrap()
+    };
+    d.wait_for(|| count("config.reloaded") == 1, "the reload in the audit trail");
+    assert_eq!(count("daemon.started"), 1);
     drop(d);
 
     // The audit trail names the email (recipients, subject, message id) and verifies.
