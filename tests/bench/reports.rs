@@ -67,7 +67,7 @@ fn config(dir: &Path, data: &Path) -> PathBuf {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let lines = arg(&args, "--lines", 1_700_000);
+    let lines = arg(&args, "--lines", 1_800_000);
     let events = arg(&args, "--events", 1_000_000);
     let s321d = env!("CARGO_BIN_EXE_s321d").to_owned();
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-reports-{lines}"));
