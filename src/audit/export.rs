@@ -318,10 +318,10 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
     let mut entries = Vec::new();
     let mut filing_text = String::new();
     let mut carriers_to_check: Vec<String> = filing_carriers;
-    if let Some(c) = carrier {
-        if !carriers_to_check.iter().any(|x| x == c) {
-            carriers_to_check.push(c.to_owned());
-        }
+    if let Some(c) = carrier
+        && !carriers_to_check.iter().any(|x| x == c)
+    {
+        carriers_to_check.push(c.to_owned());
     }
     for c in &carriers_to_check {
         let Some(f) = ctx.db(|s| s.filing_for(c, hb))? else { continue };

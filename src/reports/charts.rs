@@ -102,7 +102,7 @@ pub fn stacked_bars(
             .y_labels(5)
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() && (i as usize) % every == 0 {
+                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() && (i as usize).is_multiple_of(every) {
                     labels[i as usize].clone()
                 } else {
                     String::new()

@@ -274,10 +274,10 @@ pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Re
 /// A run's aggregates (cached) and, for the report's day, its detail rows.
 async fn load_run(ctx: &Context, run: &RunRef, detail: bool) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
     let key = format!("{CACHE_PREFIX}{}", run.run_id);
-    if !detail {
-        if let Some(cached) = ctx.db(|s| s.get_value(&key))?.and_then(|t| serde_json::from_str::<RunAgg>(&t).ok()) {
-            return Ok((cached, None));
-        }
+    if !detail
+        && let Some(cached) = ctx.db(|s| s.get_value(&key))?.and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
+    {
+        return Ok((cached, None));
     }
     let disp = data::output_file(ctx, run, "dispositions.csv").await?;
     let findings = data::output_file(ctx, run, "findings.parquet").await?;

@@ -14,6 +14,12 @@ use crate::intake::Context;
 use crate::intake::summary::Summary;
 use crate::sources;
 
+/// A `runs` row: id, job, kind, status, started, output, summary.
+type RunRow = (String, String, String, String, String, Option<String>, Option<String>);
+
+/// A filing outcome: state, code, narrative, count.
+pub type Outcome = (String, Option<String>, Option<String>, u64);
+
 /// A run as reports see it.
 #[derive(Debug, Clone)]
 pub struct RunRef {
@@ -48,7 +54,7 @@ pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs:
     let rows = ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();
-        let q = || -> rusqlite::Result<Vec<(String, String, String, String, String, Option<String>, Option<String>)>> {
+        let q = || -> rusqlite::Result<Vec<RunRow>> {
             let mut stmt = conn.prepare_cached(
                 "SELECT run_id, job, kind, status, started_at, output, summary FROM runs \
                  WHERE started_at >= ?1 AND started_at < ?2 AND kind <> 'replay' ORDER BY started_at, run_id",
@@ -179,12 +185,12 @@ pub fn i128s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i128>> {
 }
 
 /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
-pub fn filing_outcomes(ctx: &Context, run_ids: &[String]) -> anyhow::Result<Vec<(String, Option<String>, Option<String>, u64)>> {
+pub fn filing_outcomes(ctx: &Context, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
     let ids = serde_json::to_string(run_ids)?;
     ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();
-        let q = || -> rusqlite::Result<Vec<(String, Option<String>, Option<String>, u64)>> {
+        let q = || -> rusqlite::Result<Vec<Outcome>> {
             let mut stmt = conn.prepare_cached(
                 "SELECT state, code, narrative, count(*) FROM filings WHERE run_id IN (SELECT value FROM json_each(?1)) \
                  GROUP BY state, code, narrative ORDER BY count(*) DESC, state, code",

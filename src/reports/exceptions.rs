@@ -249,10 +249,10 @@ pub async fn build(ctx: &Context, run: &RunRef, only: Option<&str>, all: bool) -
         let email = render(ctx, run, previous.as_ref(), &carrier, rows, &rejected, &changes, mask_on).await?;
         out.push(Report { carrier, email, errors, rejections: rejected.len() as u64 });
     }
-    if previous_path.is_some() {
-        if let Some(p) = &previous {
-            data::forget_scratch(ctx, &p.run_id);
-        }
+    if previous_path.is_some()
+        && let Some(p) = &previous
+    {
+        data::forget_scratch(ctx, &p.run_id);
     }
     data::forget_scratch(ctx, &run.run_id);
     Ok(out)

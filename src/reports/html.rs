@@ -33,7 +33,7 @@ pub fn int(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -229,8 +229,8 @@ pub fn document(title: &str, body: &str) -> String {
 
 /// A row of headline figures (label above, figure below).
 pub fn tiles(items: &[(&str, String, Option<&'static str>)]) -> String {
-    let mut out = format!(
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:separate;border-spacing:6px 0;margin:8px 0 10px 0\"><tr>"
+    let mut out = String::from(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"border-collapse:separate;border-spacing:6px 0;margin:8px 0 10px 0\"><tr>",
     );
     let w = 100 / items.len().max(1);
     for (label, value, color) in items {

@@ -93,7 +93,7 @@ pub fn csv(headers: &[String], rows: &[Vec<Value>]) -> anyhow::Result<Vec<u8>> {
             Value::Empty => String::new(),
         }))?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("cannot write CSV: {}", e.error()))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("cannot write CSV: {}", e.error()))
 }
 
 #[cfg(test)]

@@ -122,6 +122,7 @@ pub struct StoredEvent {
 /// tag, then each column as stored, as an 8-byte little-endian length and the
 /// bytes (`u64::MAX` and nothing for NULL), in this order: seq (decimal), at,
 /// kind, run_id, carrier, house_bill, entry_number, body.
+#[allow(clippy::too_many_arguments)]
 pub fn canonical_bytes(
     seq: i64,
     at: &str,
@@ -467,6 +468,7 @@ pub mod events {
     }
 
     /// A filing message sent or a response received (applied or not).
+    #[allow(clippy::too_many_arguments)]
     pub fn filing_response(
         carrier: &str,
         house_bill: &str,
