@@ -67,3 +67,27 @@ pub async fn send(cfg: &EmailConfig, from: &str, to: &[String], bytes: &[u8]) ->
         .with_context(|| format!("SMTP {}:{} refused or failed", cfg.host.trim(), cfg.port))?;
     Ok(format!("{} {}", answer.code(), answer.message().collect::<Vec<_>>().join(" ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    #[test]
+    fn the_login_comes_from_a_file_and_a_missing_file_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("smtp_password");
+        std::fs::write(&p, "s3cret with spaces\n").unwrap();
+        assert_eq!(read_secret(p.to_str().unwrap()).unwrap().expose_secret(), "s3cret with spaces");
+        let cfg = EmailConfig {
+            host: "127.0.0.1".into(),
+            security: Security::None,
+            username: "s321d".into(),
+            password_file: d.path().join("missing").display().to_string(),
+            ..EmailConfig::default()
+        };
+        let err = format!("{:#}", transport(&cfg).err().expect("no password file"));
+        assert!(err.contains("cannot read the SMTP password file") && err.contains("missing"), "{err}");
+        assert!(transport(&EmailConfig::default()).is_err(), "email off");
+    }
+}
