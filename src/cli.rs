@@ -92,6 +92,19 @@ pub enum Command {
         #[arg(long, value_name = "SIM.toml")]
         config: PathBuf,
     },
+    /// Build a report by hand: the daily dashboard of a report job, or a run's
+    /// exception reports; preview it in a folder or send it now.
+    ///
+    /// `--job NAME [--date DATE]` builds report job NAME's dashboard for DATE
+    /// (default: the day it would cover now); `--run RUN_ID` builds the run's
+    /// exception reports. With `--preview DIR` the email (HTML, text, images,
+    /// attachments, .eml) is written to DIR and nothing is sent; without it
+    /// the report is queued in the outbox and sent (exit 1 if it stays queued:
+    /// the daemon retries it). `--flush` sends what the outbox holds.
+    Report(ReportArgs),
+    /// The audit trail: verify its hash chain, or export an evidence pack.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Check the configuration, the policy and every job file; list every problem.
     ///
     /// Exits 0 when all is well, 2 when anything is wrong (each problem names its
@@ -122,6 +135,65 @@ pub struct ValidateArgs {
     /// Manifest files to validate.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report job's `name` (a dashboard).
+    #[arg(long, conflicts_with = "run")]
+    pub job: Option<String>,
+    /// The day to report (YYYY-MM-DD, in the report job's time zone).
+    #[arg(long, requires = "job")]
+    pub date: Option<chrono::NaiveDate>,
+    /// A run id (its exception reports).
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Only this carrier's exception report.
+    #[arg(long, requires = "run")]
+    pub carrier: Option<String>,
+    /// Write the email to DIR instead of sending it.
+    #[arg(long, value_name = "DIR")]
+    pub preview: Option<PathBuf>,
+    /// Only send what is queued in the outbox.
+    #[arg(long, conflicts_with_all = ["job", "run", "preview"])]
+    pub flush: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain, recomputing every hash; name the first broken link.
+    ///
+    /// Exit 0 when the chain is whole (the head is printed), 1 when it is not.
+    Verify {
+        /// Also check that event SEQ still has HASH (as printed earlier or
+        /// carried in a report email): catches a chain cut off after it.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
+    },
+    /// Write an evidence pack: a house bill's, an entry's or a period's story.
+    Export {
+        /// The house bill to document.
+        #[arg(long, conflicts_with_all = ["entry", "from"])]
+        house_bill: Option<String>,
+        /// Only this carrier's house bill.
+        #[arg(long, requires = "house_bill")]
+        carrier: Option<String>,
+        /// An entry number (documents its house bill).
+        #[arg(long, conflicts_with = "from")]
+        entry: Option<String>,
+        /// First day of a period (UTC, YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of a period (UTC, inclusive).
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// Folder to write (or the zip file, with --zip).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Write one zip file instead of a folder.
+        #[arg(long)]
+        zip: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -158,5 +230,14 @@ pub fn main() -> ExitCode {
             commands::file::run(cli.config.as_deref(), run.as_deref(), transport, poll)
         }
         Command::AceSim { config } => commands::ace_sim::run(&config),
+        Command::Report(a) => commands::report::run(
+            cli.config.as_deref(),
+            commands::report::ReportArgs { job: a.job, date: a.date, run: a.run, carrier: a.carrier, preview: a.preview, flush: a.flush },
+        ),
+        Command::Audit(AuditCommand::Verify { head }) => commands::audit::verify(cli.config.as_deref(), commands::audit::VerifyArgs { head }),
+        Command::Audit(AuditCommand::Export { house_bill, carrier, entry, from, to, out, zip }) => commands::audit::export(
+            cli.config.as_deref(),
+            commands::audit::ExportArgs { house_bill, carrier, entry, from, to, out, zip },
+        ),
     }
 }

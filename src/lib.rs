@@ -8,11 +8,20 @@
 //! - [`job`]: job files and the contract's `[format]` table.
 //! - [`manifest`]: reading CSV/NDJSON/Parquet manifests into canonical chunks.
 //! - [`engine`]: the rules and routing of the data contract, in polars.
-//! - [`state`]: the state store (history of shipments seen), SQLite first.
+//! - [`daemon`]: the service: schedules, signals, sd_notify, health and metrics.
+//! - [`intake`]: the life of a file: take, archive, evaluate, publish, finish.
+//! - [`sources`]: local folders, object stores, SFTP.
+//! - [`state`]: the state store: history, intake bookkeeping, the filing
+//!   ledger, the audit trail; SQLite.
+//! - [`filing`]: filing with ACE: entries, CATAIR records, both transports.
+//! - [`acesim`]: the ACE simulator (`s321d ace-sim`).
 //! - [`money`]: exact fixed-point decimal money.
-//! - [`telemetry`]: tracing setup.
+//! - [`metrics`], [`telemetry`]: the Prometheus registry, tracing setup.
+//! - [`reports`]: the daily dashboard, exception reports, the outbox.
+//! - [`audit`]: audit-trail events outside the store, evidence packs.
 
 pub mod acesim;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -25,6 +34,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod money;
 pub mod policy;
+pub mod reports;
 pub mod sources;
 pub mod state;
 pub mod telemetry;

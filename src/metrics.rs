@@ -35,6 +35,11 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("s321d_filing_transitions_total", Kind::Counter, "Filing state changes applied from ACE responses, by new state."),
     ("s321d_filings_sent_total", Kind::Counter, "Entries sent to ACE, by transport."),
     ("s321d_filings", Kind::Gauge, "Filings in the ledger, by state."),
+    ("s321d_emails_sent_total", Kind::Counter, "Report emails accepted by the SMTP server, by kind (dashboard, exceptions)."),
+    ("s321d_email_failures_total", Kind::Counter, "Failed delivery attempts of report emails (each stays queued), by kind."),
+    ("s321d_email_queued", Kind::Gauge, "Report emails waiting in the outbox."),
+    ("s321d_email_oldest_queued_seconds", Kind::Gauge, "Age of the oldest report email in the outbox (0 when empty)."),
+    ("s321d_reports_total", Kind::Counter, "Report job runs, by report and status (succeeded, failed)."),
 ];
 
 /// Labels as ordered (name, value) pairs.

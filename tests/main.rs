@@ -17,3 +17,7 @@ mod crash;
 mod daemon;
 // ACE filing through both transports against the real simulator; faults and crashes.
 mod filing;
+// Reports through a real SMTP server: exceptions, the dashboard, previews, the outbox.
+mod reports;
+// The audit trail: the hash chain, tampering, evidence packs.
+mod audit;

@@ -44,7 +44,11 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
     }
     let loaded = match (&cfg, args.jobs.is_empty()) {
         // Every job in the jobs folder, with the sources they name.
-        (Some(cfg), true) => crate::intake::load_jobs(cfg, &mut problems).len(),
+        (Some(cfg), true) => {
+            let jobs = crate::intake::load_jobs(cfg, &mut problems);
+            let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+            jobs.len() + crate::reports::load_report_jobs(cfg, &names, &mut problems).len()
+        }
         _ => {
             let jobs = if args.jobs.is_empty() {
                 job_files(Path::new("jobs")).unwrap_or_default()
@@ -54,6 +58,10 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
             let mut names = std::collections::BTreeMap::new();
             let mut n = 0;
             for path in &jobs {
+                if crate::reports::job::is_report_job_file(path) {
+                    // Report jobs name groups and jobs of a configuration: checked with it.
+                    continue;
+                }
                 match Job::load(path) {
                     Ok(job) => {
                         n += 1;

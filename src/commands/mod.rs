@@ -1,9 +1,11 @@
 //! One module per CLI command; each returns the process exit code.
 
 pub mod ace_sim;
+pub mod audit;
 pub mod check;
 pub mod file;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod run_job;
 pub mod validate;

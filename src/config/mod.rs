@@ -124,6 +124,12 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub archive: ArchiveConfig,
     pub filing: FilingConfig,
+    /// `[email]`: SMTP relay, sender, recipient groups, retries.
+    #[serde(default)]
+    pub email: crate::reports::EmailConfig,
+    /// `[reports]`: privacy masking and exception reports.
+    #[serde(default)]
+    pub reports: crate::reports::ReportsConfig,
     /// Named sources; `data` is implicit.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, crate::sources::SourceConfig>,
@@ -220,6 +226,7 @@ impl Config {
                 report(&format!("sources.{name}"), "set private_key_file or password_file".into());
             }
         }
+        crate::reports::settings::validate(&self.email, &self.reports, &file, &mut problems);
         if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }
     }
 

@@ -74,6 +74,21 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
             state.last_success.map_or_else(|| "never".into(), |t| t.to_rfc3339())
         ));
     }
+    let (outbox_problems, outbox_lines) = crate::reports::outbox::readiness(&ctx.config.paths.data_dir);
+    problems.extend(outbox_problems);
+    lines.extend(outbox_lines);
+    for job in ctx.reports.iter().filter(|j| j.schedule.is_some()) {
+        if let Ok(state) = ctx.db(|s| s.job_state(&job.name)) {
+            let failed_last = match (state.last_failure, state.last_success) {
+                (Some(f), Some(s)) => f > s,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if failed_last {
+                problems.push(format!("report job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
+            }
+        }
+    }
     (problems, lines)
 }
 

@@ -49,6 +49,8 @@ pub struct Daemon {
     config_path: Option<PathBuf>,
     /// The scheduler and the zone offsets its jobs were built with.
     scheduler: tokio::sync::Mutex<Option<(JobScheduler, Vec<(Tz, i32)>)>>,
+    /// Held while a pass over the outbox runs (see `deliver_outbox`).
+    delivering: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn notify(state: &[NotifyState<'_>]) {
@@ -109,6 +111,51 @@ impl Daemon {
         });
     }
 
+    /// Starts a run of report job `name` unless one is already going.
+    pub fn trigger_report(self: &Arc<Self>, name: &str) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let Ok(guard) = self.lock_for(name).try_lock_owned() else {
+            info!(report = %name, "Skipping a run of report job {name}: the previous run is still going.");
+            return;
+        };
+        let ctx = self.context();
+        let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else { return };
+        self.tracker.spawn(async move {
+            let _running = guard;
+            let status = match crate::reports::run_report_job(&ctx, &job, None).await {
+                Ok(d) => {
+                    ctx.metrics.inc("s321d_reports_total", vec![("report", job.name.clone()), ("status", "succeeded".into())]);
+                    format!("{}: report built; {} sent, {} queued", job.name, d.sent.len(), d.queued)
+                }
+                Err(e) => {
+                    ctx.metrics.inc("s321d_reports_total", vec![("report", job.name.clone()), ("status", "failed".into())]);
+                    error!(report = %job.name, "Report job {} failed: {e:#}", job.name);
+                    format!("{}: report failed: {e:#}", job.name)
+                }
+            };
+            notify(&[NotifyState::Status(&status)]);
+        });
+    }
+
+    /// Sends what is due in the outbox, unless a pass is already running.
+    fn deliver_outbox(self: &Arc<Self>) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let Ok(guard) = self.delivering.clone().try_lock_owned() else { return };
+        let ctx = self.context();
+        self.tracker.spawn(async move {
+            let _running = guard;
+            if ctx.config.email.enabled() {
+                crate::reports::outbox::deliver(&ctx, false).await;
+            } else {
+                crate::reports::outbox::update_gauges(&ctx);
+            }
+        });
+    }
+
     /// (Re)builds the cron jobs from the jobs in force.
     async fn schedule(self: &Arc<Self>) -> anyhow::Result<()> {
         let mut slot = self.scheduler.lock().await;
@@ -134,6 +181,21 @@ impl Daemon {
             zones.push((tz, schedule::offset_now(tz)));
             info!(job.name = %job.name, schedule = %s.cron, timezone = %tz, "Scheduled job {} at {:?} ({tz}).", job.name, s.cron);
         }
+        for job in &ctx.reports {
+            let Some(s) = &job.schedule else { continue };
+            let tz = job.zone(default);
+            let daemon = self.clone();
+            let name = job.name.clone();
+            let cron = CronJob::new_async_tz(s.cron.as_str(), tz, move |_id, _lock| {
+                let daemon = daemon.clone();
+                let name = name.clone();
+                Box::pin(async move { daemon.trigger_report(&name) })
+            })
+            .with_context(|| format!("report job {}: cannot schedule {:?}", job.name, s.cron))?;
+            scheduler.add(cron).await.with_context(|| format!("report job {}: cannot schedule it", job.name))?;
+            zones.push((tz, schedule::offset_now(tz)));
+            info!(report = %job.name, schedule = %s.cron, timezone = %tz, "Scheduled report job {} at {:?} ({tz}).", job.name, s.cron);
+        }
         scheduler.start().await.context("cannot start the scheduler")?;
         *slot = Some((scheduler, zones));
         Ok(())
@@ -157,6 +219,13 @@ impl Daemon {
                 self.trigger(&job.name, RunKind::Scheduled);
             }
         }
+        for job in &ctx.reports {
+            let last = ctx.db(|s| s.job_state(&job.name)).map(|s| s.last_started).unwrap_or(None);
+            if job.missed(default, last, now) {
+                info!(report = %job.name, "Report job {} missed a scheduled run while s321d was down; running it now.", job.name);
+                self.trigger_report(&job.name);
+            }
+        }
     }
 
     /// SIGHUP: load everything anew; keep the old on any problem.
@@ -165,6 +234,9 @@ impl Daemon {
         match load(self.config_path.as_deref(), &self.metrics) {
             Ok(ctx) => {
                 let jobs = ctx.jobs.len();
+                if let Err(e) = crate::audit::config_loaded(&ctx, "config.reloaded") {
+                    error!("Cannot record the reload in the audit trail: {e:#}");
+                }
                 *self.current.write().expect("context lock") = Arc::new(ctx);
                 match self.schedule().await {
                     Ok(()) => info!(jobs, "Reloaded configuration, policy and {jobs} job(s)."),
@@ -172,6 +244,9 @@ impl Daemon {
                 }
             }
             Err(problems) => {
+                if let Err(e) = crate::audit::reload_refused(&self.context(), &problems) {
+                    error!("Cannot record the refused reload in the audit trail: {e:#}");
+                }
                 error!(problems = problems.0.len(), "Reload refused; keeping the configuration in force: {problems}");
             }
         }
@@ -194,7 +269,9 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         started: Utc::now(),
         config_path,
         scheduler: tokio::sync::Mutex::new(None),
+        delivering: Arc::new(tokio::sync::Mutex::new(())),
     });
+    crate::audit::config_loaded(&daemon.context(), "daemon.started")?;
 
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let server_cancel = daemon.cancel.clone();
@@ -212,6 +289,8 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut dst_tick = tokio::time::interval(Duration::from_secs(60));
+    // The outbox is looked at every second; entries carry their own next attempt.
+    let mut outbox_tick = tokio::time::interval(Duration::from_secs(1));
     notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     info!(listen = %listen, jobs = daemon.context().jobs.len(), "s321d is running; health and metrics on http://{listen}/.");
 
@@ -221,6 +300,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(&[NotifyState::Watchdog]),
+            _ = outbox_tick.tick() => daemon.deliver_outbox(),
             _ = dst_tick.tick() => {
                 if daemon.offsets_changed().await {
                     info!("A time zone changed its UTC offset (daylight saving); rescheduling jobs.");

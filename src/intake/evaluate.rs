@@ -54,6 +54,7 @@ pub async fn evaluate_and_publish(
     let started = Utc::now();
     let output = format!("{}:{}", job.output.source, run_folder(job, run_id));
     ctx.db(|s| s.start_run(run_id, &job.name, kind.as_str(), &output))?;
+    crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
         for f in &files {
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(run_id), None))?;
@@ -120,6 +121,9 @@ pub async fn evaluate_and_publish(
     let summary_path = scratch.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
 
+    // The audit trail records every output's SHA-256.
+    let output_hashes = crate::audit::hash_files(engine_summary.outputs.iter().chain(std::iter::once(&summary_path)).map(|p| p.as_path()))?;
+
     // Publish: the data files first, the summary last.
     let out = ctx.source(&job.output.source)?;
     let folder = run_folder(job, run_id);
@@ -144,6 +148,7 @@ pub async fn evaluate_and_publish(
     super::crash_point("evaluated");
     let summary_json = serde_json::to_string(&summary)?;
     ctx.db(|s| s.finish_run(run_id, "evaluated", &summary_json))?;
+    crate::audit::run_finished(ctx, &summary, &output, &output_hashes)?;
     record_metrics(ctx, job, &summary);
     info!(
         job.name = %job.name,

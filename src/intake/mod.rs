@@ -49,6 +49,8 @@ pub struct Context {
     pub config: Config,
     pub policy: Arc<Policy>,
     pub jobs: Vec<Arc<Job>>,
+    /// Report jobs (job files with a `[report]` table).
+    pub reports: Vec<Arc<crate::reports::ReportJob>>,
     pub sources: BTreeMap<String, Arc<Source>>,
     /// The bookkeeping connection (engine runs open their own).
     pub store: Arc<Mutex<SqliteStore>>,
@@ -109,6 +111,8 @@ impl Context {
         };
         let policy = policy.map_err(|p| problems.extend(p.0)).ok();
         let jobs = load_jobs(&config, &mut problems);
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        let reports = crate::reports::load_report_jobs(&config, &names, &mut problems);
         let mut sources = BTreeMap::new();
         for name in config.source_names() {
             let cfg = config.source(name).expect("listed");
@@ -136,6 +140,7 @@ impl Context {
         Ok(Context {
             policy: Arc::new(policy.expect("checked")),
             jobs,
+            reports,
             sources,
             store: Arc::new(Mutex::new(store.expect("checked"))),
             metrics: Arc::new(Metrics::new()),
@@ -190,6 +195,9 @@ pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> 
     };
     let mut jobs: Vec<Arc<Job>> = Vec::new();
     for path in files {
+        if crate::reports::job::is_report_job_file(&path) {
+            continue; // loaded by reports::load_report_jobs
+        }
         match Job::load(&path) {
             Ok(job) => {
                 let file = path.display().to_string();
@@ -295,6 +303,12 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
     if let Some(transport) = job.filing {
         report.filings = file_runs(ctx, job, transport, &report).await?;
     }
+    for run in &report.runs {
+        if let Err(e) = crate::reports::exceptions::after_run(ctx, &run.run_id).await {
+            warn!(job.name = %job.name, run.id = %run.run_id, "Cannot build the exception reports of run {}: {e:#}", run.run_id);
+            report.errors.push(format!("exception reports of run {}: {e:#}", run.run_id));
+        }
+    }
     Ok(report)
 }
 
@@ -327,6 +341,7 @@ async fn file_runs(
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).
 pub async fn replay(ctx: &Context, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<summary::Summary> {
+    crate::audit::replay_requested(ctx, job, run_id, &files)?;
     let summary = evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
     let json = serde_json::to_string(&summary)?;
     ctx.db(|s| s.finish_run(run_id, "succeeded", &json))?;

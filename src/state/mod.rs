@@ -7,6 +7,7 @@
 //! you seen" in one set-based query, reading only the keys and dates the run
 //! needs. Frames use the `H_*` column names below.
 
+pub mod audit;
 pub mod intake;
 pub mod ledger;
 pub mod sqlite;

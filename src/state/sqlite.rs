@@ -148,7 +148,20 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1).map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
+        // The audit trail's tables live outside the numbered migrations.
+        super::audit::ensure_schema(&self.conn).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The connection, for modules that keep their own tables in the store
+    /// (the audit trail, reports).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The store's file.
+    pub fn location(&self) -> &Path {
+        &self.path
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
@@ -356,7 +369,8 @@ impl IntakeStore for SqliteStore {
     ) -> Result<Take, StoreError> {
         let now = ts(Utc::now());
         let name = crate::sources::file_name(path).to_owned();
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        // Immediate: the audit append below must not race another writer.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sql_err(&self.path, e))?;
         let earlier: Option<FileRecord> = {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -378,6 +392,8 @@ impl IntakeStore for SqliteStore {
         )
         .map_err(|e| sql_err(&self.path, e))?;
         let id = tx.last_insert_rowid();
+        super::audit::append(&tx, &super::audit::events::file_received(id, job, source, path, size, sha256, dup))
+            .map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         Ok(match earlier {
             Some(of) => Take::Duplicate { id, of },
@@ -589,7 +605,8 @@ impl LedgerStore for SqliteStore {
         let at = ts(now);
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
+        // Immediate: the audit appends below must not race another writer.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         tx.execute(
             "INSERT INTO entry_serials (filer_code, next_serial) VALUES (?1, ?2) ON CONFLICT (filer_code) DO NOTHING",
             params![filer_code, first_serial as i64],
@@ -625,7 +642,7 @@ impl LedgerStore for SqliteStore {
                     .map_err(err)?;
                 let id = tx.last_insert_rowid();
                 event.execute(params![id, at, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)]).map_err(err)?;
-                out.push(Some(Filing {
+                let filing = Filing {
                     id,
                     carrier: f.carrier.to_owned(),
                     house_bill: f.house_bill.to_owned(),
@@ -641,7 +658,10 @@ impl LedgerStore for SqliteStore {
                     payload,
                     created_at: now,
                     updated_at: now,
-                }));
+                };
+                // The audit trail records the intent in the same transaction.
+                super::audit::append(&tx, &super::audit::events::filing_intent(&filing)).map_err(err)?;
+                out.push(Some(filing));
             }
         }
         tx.commit().map_err(err)?;
@@ -652,10 +672,10 @@ impl LedgerStore for SqliteStore {
         let at = ts(Utc::now());
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
         {
-            let mut find = tx.prepare_cached("SELECT id, state FROM filings WHERE entry_number = ?1").map_err(err)?;
+            let mut find = tx.prepare_cached("SELECT id, state, carrier, house_bill FROM filings WHERE entry_number = ?1").map_err(err)?;
             let mut update = tx
                 .prepare_cached("UPDATE filings SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), updated_at = ?5 WHERE id = ?1")
                 .map_err(err)?;
@@ -663,8 +683,9 @@ impl LedgerStore for SqliteStore {
                 .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(err)?;
             for t in list {
-                let found: Option<(i64, String)> = find.query_row([t.entry_number], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(err)?;
-                let Some((id, from)) = found else {
+                let found: Option<(i64, String, String, String)> =
+                    find.query_row([t.entry_number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional().map_err(err)?;
+                let Some((id, from, carrier, house_bill)) = found else {
                     out.push(Applied::Unknown);
                     continue;
                 };
@@ -674,6 +695,18 @@ impl LedgerStore for SqliteStore {
                     update.execute(params![id, t.to.as_str(), t.code, t.narrative, at]).map_err(err)?;
                 }
                 event.execute(params![id, at, from.as_str(), t.to.as_str(), moved, t.message]).map_err(err)?;
+                let audit = super::audit::events::filing_response(
+                    &carrier,
+                    &house_bill,
+                    t.entry_number,
+                    from.as_str(),
+                    t.to.as_str(),
+                    moved,
+                    t.code,
+                    t.narrative,
+                    t.message,
+                );
+                super::audit::append(&tx, &audit).map_err(err)?;
                 out.push(if moved { Applied::Moved } else { Applied::Ignored });
             }
         }

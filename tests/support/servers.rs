@@ -163,3 +163,70 @@ pub fn http(method: &str, port: u16, path: &str, body: &str) -> (u16, String) {
     // Chunked bodies (axum streams) carry hex sizes; tests only search the text.
     (status, body)
 }
+
+/// A running aiosmtpd (Debian's python3-aiosmtpd) that stores every message it
+/// accepts in a Maildir. Each call starts a fresh server on its own port.
+pub struct Smtp {
+    pub port: u16,
+    /// The Maildir; messages land in `new/`.
+    pub maildir: PathBuf,
+}
+
+fn aiosmtpd_python() -> PathBuf {
+    let python = PathBuf::from("/usr/bin/python3");
+    let ok = python.is_file()
+        && Command::new(&python).args(["-c", "import aiosmtpd"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(ok, "aiosmtpd is not installed (Debian package python3-aiosmtpd); the tests need it and never skip: run `bash .ci/run`");
+    python
+}
+
+impl Smtp {
+    /// Starts a server on a free port.
+    pub fn start(dir: &Path) -> Smtp {
+        Smtp::start_on(free_port(), dir)
+    }
+
+    /// Starts a server on `port`, storing into `dir/maildir-PORT`.
+    pub fn start_on(port: u16, dir: &Path) -> Smtp {
+        Smtp::start_with(port, dir, &[])
+    }
+
+    /// Starts a server with extra aiosmtpd options (`--tlscert`, `--smtpscert`...).
+    pub fn start_with(port: u16, dir: &Path, extra: &[String]) -> Smtp {
+        let python = aiosmtpd_python();
+        // aiosmtpd creates the Maildir (new/, cur/, tmp/) if it does not exist.
+        let maildir = dir.join(format!("maildir-{port}"));
+        std::fs::create_dir_all(dir).unwrap();
+        let log = dir.join(format!("aiosmtpd-{port}.log"));
+        let mut args: Vec<String> = vec!["-m".into(), "aiosmtpd".into(), "-n".into(), "-l".into(), format!("127.0.0.1:{port}")];
+        args.extend(extra.iter().cloned());
+        args.extend(["-c".into(), "aiosmtpd.handlers.Mailbox".into(), maildir.display().to_string()]);
+        spawn_guarded(&python, &args, &log);
+        wait_for_port(port, "aiosmtpd", &log);
+        Smtp { port, maildir }
+    }
+
+    /// The messages received so far (raw bytes), oldest first.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
+            .collect();
+        files.sort();
+        files.into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
+    }
+
+    /// Waits until at least `n` messages arrived.
+    pub fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {n} message(s) at the SMTP server; got {}", m.len());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
