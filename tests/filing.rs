@@ -326,6 +326,23 @@ fn http_filing_is_answered_and_recorded() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("duplicate 1"), "{}", show(&out));
     filer.poll_until_settled(&sim);
     check_scenario(&filer, &sim, "http");
+    // The audit trail holds every filing message, chained; the evidence
+    // pack for A2's entry carries its source record, its rejection and the
+    // ledger's events.
+    let out = filer.s321d(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let a2 = filer.by_bill()["A2"].entry_number.clone();
+    let pack = filer.s.path().join("pack-a2");
+    let out = filer.s321d(&["audit", "export", "--entry", &a2, "--out", &pack.display().to_string()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let index = std::fs::read_to_string(pack.join("index.md")).unwrap();
+    assert!(index.contains(&format!("Entry {a2} was filed for carrier DHLX house bill A2")), "{index}");
+    let events = std::fs::read_to_string(pack.join(format!("filing-{a2}.json"))).unwrap();
+    assert!(events.contains("PORT 2720 NOT IN SCHEDULE D") && events.contains("rejected"), "{events}");
+    let audit = std::fs::read_to_string(pack.join("audit-events.jsonl")).unwrap();
+    for kind in ["filing.intent", "filing.sent", "filing.response"] {
+        assert!(audit.contains(&format!("\"kind\":\"{kind}\"")), "{kind} in {audit}");
+    }
     // Filing the same run again by hand files nothing new.
     let run = filer.run_dirs()[0].file_name().unwrap().to_string_lossy().into_owned();
     let out = filer.s321d(&["file", "--run", &run]);
