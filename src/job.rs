@@ -238,14 +238,7 @@ impl Job {
     /// Parses and checks job text; `path` names it in problems.
     pub fn from_toml(text: &str, path: &Path) -> Result<Job, Problems> {
         let file = path.display().to_string();
-        let raw: RawJob = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            Problems(vec![Problem {
-                file: file.clone(),
-                key: line.map(|l| format!("line {l}")).unwrap_or_default(),
-                message: e.message().trim().to_owned(),
-            }])
-        })?;
+        let raw: RawJob = parse_toml(text, &file)?;
         let mut problems = Vec::new();
         let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
 
@@ -369,6 +362,20 @@ impl Job {
 /// The first job whose pattern matches the file name (contract section 7).
 pub fn job_for<'a>(jobs: &'a [Job], file_name: &str) -> Option<&'a Job> {
     jobs.iter().find(|j| j.matches(file_name))
+}
+
+
+/// Deserialises a job-like TOML file strictly; a syntax or type error
+/// becomes one problem naming the file and the line.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Problems> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        Problems(vec![Problem {
+            file: file.to_owned(),
+            key: line.map(|l| format!("line {l}")).unwrap_or_default(),
+            message: e.message().trim().to_owned(),
+        }])
+    })
 }
 
 #[cfg(test)]

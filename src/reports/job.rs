@@ -136,14 +136,7 @@ pub fn load(path: &Path, intake_jobs: &[&str], groups: &[&str]) -> Result<Report
 /// Parses and checks report job text; `path` names it in problems.
 pub fn from_toml(text: &str, path: &Path, intake_jobs: &[&str], groups: &[&str]) -> Result<ReportJob, Problems> {
     let file = path.display().to_string();
-    let raw: RawReportJob = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        Problems(vec![Problem {
-            file: file.clone(),
-            key: line.map(|l| format!("line {l}")).unwrap_or_default(),
-            message: e.message().trim().to_owned(),
-        }])
-    })?;
+    let raw: RawReportJob = crate::job::parse_toml(text, &file)?;
     let mut problems = Vec::new();
     let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
     if raw.name.trim().is_empty() {
