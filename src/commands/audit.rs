@@ -11,7 +11,6 @@ use std::process::ExitCode;
 
 use crate::audit::export::{self, Subject};
 use crate::config::Config;
-use crate::intake::Context;
 use crate::state::audit;
 
 /// `audit verify` arguments.
@@ -84,14 +83,9 @@ pub fn verify(config: Option<&Path>, args: VerifyArgs) -> ExitCode {
 }
 
 pub fn export(config: Option<&Path>, args: ExportArgs) -> ExitCode {
-    let cfg = match Config::load(config) {
+    let ctx = match super::load_context(config) {
         Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
-    };
-    crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let ctx = match Context::load(cfg) {
-        Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
+        Err(code) => return code,
     };
     let subject = match (&args.house_bill, &args.entry, args.from, args.to) {
         (Some(hb), None, None, None) => Subject::HouseBill { house_bill: hb.clone(), carrier: args.carrier.clone() },

@@ -5,21 +5,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::Config;
-use crate::intake::Context;
 use crate::job::FilingTransport;
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::LedgerStore;
 
 pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<FilingTransport>, poll: bool) -> ExitCode {
-    let cfg = match Config::load(config) {
+    let ctx = match super::load_context(config) {
         Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
-    };
-    crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let ctx = match Context::load(cfg) {
-        Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
+        Err(code) => return code,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {

@@ -10,19 +10,13 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use crate::config::Config;
-use crate::intake::{Context, RunKind, new_run_id};
+use crate::intake::{RunKind, new_run_id};
 use crate::state::intake::IntakeStore;
 
 pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> ExitCode {
-    let cfg = match Config::load(config) {
+    let ctx = match super::load_context(config) {
         Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
-    };
-    crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let ctx = match Context::load(cfg) {
-        Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
+        Err(code) => return code,
     };
     let Some(job) = ctx.job(job) else {
         eprintln!("error: no job named {job:?}");

@@ -15,7 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::Config;
 use crate::intake::Context;
 use crate::reports::{self, exceptions, outbox};
 
@@ -30,14 +29,9 @@ pub struct ReportArgs {
 }
 
 pub fn run(config: Option<&Path>, args: ReportArgs) -> ExitCode {
-    let cfg = match Config::load(config) {
+    let ctx = match super::load_context(config) {
         Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
-    };
-    crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let ctx = match Context::load(cfg) {
-        Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
+        Err(code) => return code,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(go(&ctx, args)) {

@@ -6,18 +6,12 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::intake::{self, Context, JobRunReport, RunKind};
 
 pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> ExitCode {
-    let cfg = match Config::load(config) {
+    let ctx = match super::load_context(config) {
         Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
-    };
-    crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let ctx = match Context::load(cfg) {
-        Ok(c) => c,
-        Err(p) => return super::report_problems(&p),
+        Err(code) => return code,
     };
     let mut jobs = Vec::new();
     for name in names {
