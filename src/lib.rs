@@ -8,6 +8,8 @@
 //! - [`job`]: job files and the contract's `[format]` table.
 //! - [`manifest`]: reading CSV/NDJSON/Parquet manifests into canonical chunks.
 //! - [`engine`]: the rules and routing of the data contract, in polars.
+//! - [`entries`]: grouping shipments into customs entries (141.51).
+//! - [`duty`]: HTS revisions, rate texts, chapter 99 layers, fees.
 //! - [`daemon`]: the service: schedules, signals, sd_notify, health and metrics.
 //! - [`intake`]: the life of a file: take, archive, evaluate, publish, finish.
 //! - [`sources`]: local folders, object stores, SFTP.
@@ -26,7 +28,9 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod duty;
 pub mod engine;
+pub mod entries;
 pub mod filing;
 pub mod intake;
 pub mod job;

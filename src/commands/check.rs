@@ -92,5 +92,43 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
         policy.ports.len(),
         &policy.digest[..12],
     );
+    print_duty(&policy);
     ExitCode::SUCCESS
+}
+
+/// How far a policy's newest HTS revision may trail `duty.reviewed_through`
+/// before `check` warns that the rates may be stale.
+const STALE_REVISION_DAYS: i64 = 120;
+
+/// Each HTS revision's coverage, the layers and fee years, and a warning when
+/// the newest revision is old (contract v2 section 3, issue 9).
+fn print_duty(policy: &Policy) {
+    let duty = &policy.duty;
+    if !policy.v2 {
+        println!("  duty: none (a v1 policy: no [duty], [fees] or [entries]; no entries are priced)");
+        return;
+    }
+    println!("  entries: over_limit = {}, {} AD/CVD prefix(es)", policy.over_limit.as_str(), policy.adcvd_prefixes.len());
+    for (from, file, rev) in &duty.revisions {
+        let c = rev.coverage();
+        println!(
+            "  HTS revision from {from}: {file}: {} rows, {} 10-digit codes, {} rated rows",
+            c.rows, c.ten_digit_codes, c.rated_rows
+        );
+    }
+    println!(
+        "  chapter 99 layers: {}; fee years: {}; rates reviewed through {}",
+        duty.layers.len(),
+        duty.fees.years(),
+        duty.reviewed_through.map_or("(not set)".to_owned(), |d| d.to_string())
+    );
+    if let (Some((newest, file, _)), Some(reviewed)) = (duty.revisions.last(), duty.reviewed_through) {
+        let age = (reviewed - *newest).num_days();
+        if age > STALE_REVISION_DAYS {
+            println!(
+                "  warning: the newest HTS revision ({file}, from {newest}) starts {age} days before duty.reviewed_through {reviewed}: USITC publishes revisions every few weeks; download the current one and add a [[duty.hts]] row"
+            );
+            tracing::warn!(hts.file = %file, age_days = age, "The newest HTS revision starts {age} days before duty.reviewed_through.");
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::rules::Disposition;
 use crate::intake::{self, Context, JobRunReport, RunKind};
 
 pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> ExitCode {
@@ -101,7 +102,7 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
     );
     for run in &report.runs {
         let by_route: Vec<String> =
-            ["hold", "duplicate", "01", "86", "11"].iter().map(|d| format!("{d} {}", run.dispositions.get(*d).copied().unwrap_or(0))).collect();
+            Disposition::ALL.iter().map(|d| format!("{} {}", d.as_str(), run.dispositions.get(d.as_str()).copied().unwrap_or(0))).collect();
         println!(
             "  run {}: {} file(s), {} line(s), {} shipment(s); findings: {} error, {} warning, {} info; dispositions: {}",
             run.run_id,

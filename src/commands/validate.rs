@@ -10,7 +10,8 @@ use tracing::{error, info};
 use super::{EXIT_FAILED, EXIT_USAGE, report_problems};
 use crate::cli::ValidateArgs;
 use crate::config::Config;
-use crate::engine::{self, RunFile, RunRequest, RunSummary, rules::Severity};
+use crate::engine::rules::{Disposition, Severity};
+use crate::engine::{self, EntrySummary, RunFile, RunRequest, RunSummary};
 use crate::job::{self, Job};
 use crate::policy::{Policy, Problems};
 use crate::state::{self, HistoryStore};
@@ -99,6 +100,26 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
     }
 }
 
+/// The run's entries and what they owe, one line (nothing when there are none).
+pub fn print_entries(e: &EntrySummary) {
+    if e.by_type.is_empty() {
+        return;
+    }
+    let by_type: Vec<String> = e.by_type.iter().map(|(t, n)| format!("type {t} {n}")).collect();
+    println!(
+        "  entries: {} ({}); estimated duty USD {}, MPF {}, HMF {}{}",
+        e.by_type.values().sum::<u64>(),
+        by_type.join(", "),
+        e.duty_usd,
+        e.mpf_usd,
+        e.hmf_usd,
+        if e.unknown > 0 { format!("; {} entr(ies) with duty unknown (T001 or no fee table)", e.unknown) } else { String::new() }
+    );
+    if e.without_ior > 0 {
+        println!("  entries without an IOR number (V010, not filed): {}", e.without_ior);
+    }
+}
+
 /// The short human summary on stdout.
 pub fn print_summary(s: &RunSummary) {
     println!(
@@ -119,10 +140,12 @@ pub fn print_summary(s: &RunSummary) {
         let by_rule: Vec<String> = s.findings_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
         println!("  by rule: {}", by_rule.join(", "));
     }
-    let order = ["hold", "duplicate", "01", "86", "11"];
-    let by_route: Vec<String> =
-        order.iter().map(|d| format!("{d} {}", s.dispositions.get(*d).copied().unwrap_or(0))).collect();
+    let by_route: Vec<String> = Disposition::ALL
+        .iter()
+        .map(|d| format!("{} {}", d.as_str(), s.dispositions.get(d.as_str()).copied().unwrap_or(0)))
+        .collect();
     println!("  dispositions: {}", by_route.join(", "));
+    print_entries(&s.entries);
     for f in s.unreadable_files() {
         println!("  unreadable: {} ({})", f.name, f.unreadable.as_deref().unwrap_or(""));
     }

@@ -85,6 +85,17 @@ pub fn line_key(expr: Expr) -> Expr {
     })
 }
 
+/// `transport_mode`: trimmed, lower-case; empty is `air` (contract section 1).
+pub fn transport_mode(expr: Expr) -> Expr {
+    map_text(expr, |v, out| {
+        out.clear();
+        out.push_str(&v.trim().to_ascii_lowercase());
+        if out.is_empty() {
+            out.push_str("air");
+        }
+    })
+}
+
 /// Currency normalisation (empty is USD).
 pub fn currency(expr: Expr) -> Expr {
     map_text(expr, |v, out| {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use super::duty_lines;
 use super::kernels::{self, lit_money};
 use super::rules::Rule;
 use super::{FINDING_COLUMNS, finding_frame};
@@ -85,6 +86,17 @@ fn prefix_match(hts: Expr, prefixes: &[String]) -> Expr {
     out
 }
 
+/// The file of the HTS revision in force on each line's date, for messages.
+fn revision_file(duty: &crate::duty::DutyPolicy) -> Expr {
+    let mut out = lit("");
+    // Oldest first, so the newest revision that has started is the outermost `when`.
+    for (from, file, _) in &duty.revisions {
+        let day = kernels::epoch_days(*from);
+        out = when(col(c::DATE).cast(DataType::Int32).gt_eq(lit(day))).then(lit(file.clone())).otherwise(out);
+    }
+    out
+}
+
 /// One line rule: when it fires, which field, and what it says.
 struct LineRule {
     rule: Rule,
@@ -106,7 +118,7 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
     // A typed arrival date (Parquet) is the date itself; text is parsed with the job's format.
     let typed = chunk.column(c::TYPED_DATE).is_ok_and(|d| d.null_count() < d.len());
     let date = if typed { coalesce(&[col(c::TYPED_DATE), parsed]) } else { parsed };
-    chunk
+    let enriched = chunk
         .lazy()
         .with_columns([
             trimmed(c::CARRIER).alias(c::K_CARRIER),
@@ -120,7 +132,18 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
             trimmed(c::PORT_OF_ENTRY).alias(c::N_PORT),
             kernels::norm(col(c::DESCRIPTION)).alias(c::N_DESCRIPTION),
             kernels::decimal(col(c::DECLARED_VALUE), true).alias(c::N_VALUE),
-            kernels::decimal(col(c::WEIGHT_KG), false).alias("_weight"),
+            kernels::decimal(col(c::WEIGHT_KG), false).alias(duty_lines::WEIGHT),
+            kernels::decimal(col(c::QUANTITY), false).alias(duty_lines::QUANTITY),
+            kernels::upper_trim(col(c::SPECIAL_PROGRAM)).alias(duty_lines::SPECIAL),
+            // The conveyance that groups entries (contract section 8): the
+            // flight/voyage when given, else the master bill.
+            when(trimmed(c::CONVEYANCE).neq(lit("")))
+                .then(trimmed(c::CONVEYANCE))
+                .otherwise(trimmed(c::MASTER_BILL))
+                .alias(c::N_CONVEYANCE),
+            trimmed(c::IOR_NUMBER).alias(c::N_IOR),
+            kernels::transport_mode(col(c::TRANSPORT_MODE)).alias(c::N_MODE),
+            kernels::decimal(col(c::CHECKOUT_DUTY_USD), true).alias(c::N_CHECKOUT),
             date.alias(c::DATE),
             concat_str(
                 [kernels::norm(col(c::CONSIGNEE_NAME)), kernels::norm(col(c::CONSIGNEE_ADDRESS)), kernels::zip5(col(c::CONSIGNEE_ZIP))],
@@ -142,8 +165,12 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
             .alias(c::LINE_SIGNATURE),
             prefix_match(col(c::N_HTS), &p.pga_prefixes).alias(c::PGA_MATCH),
             prefix_match(col(c::N_HTS), &p.restricted_prefixes).alias(c::RESTRICTED_MATCH),
+            prefix_match(col(c::N_HTS), &p.adcvd_prefixes).alias(c::ADCVD_MATCH),
         ])
-        .collect()
+        .collect()?;
+    let mut enriched = enriched;
+    duty_lines::add(&mut enriched, &p.duty)?;
+    Ok(enriched)
 }
 
 /// The line rules, in contract order.
@@ -161,18 +188,32 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
     }
 
     let ten_digits = col(c::N_HTS).str().contains(lit("^[0-9]{10}$"), true);
-    let (v002, v002_msg) = match &ctx.hts_reference {
-        None => (
-            ten_digits.clone().not(),
-            text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not 10 digits after removing '.', ' ' and '-' (got "), quoted(col(c::N_HTS)), lit(")")]),
-        ),
-        Some(reference) => (
-            ten_digits.clone().not().or(in_set(col(c::N_HTS), reference).not()),
-            when(ten_digits)
-                .then(text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not in the HTS reference list")]))
-                .otherwise(text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not 10 digits after removing '.', ' ' and '-' (got "), quoted(col(c::N_HTS)), lit(")")])),
-        ),
+    let not_ten = || {
+        text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not 10 digits after removing '.', ' ' and '-' (got "), quoted(col(c::N_HTS)), lit(")")])
     };
+    // With [[duty.hts]], the revision in force on the arrival date decides
+    // (contract v2 section 5); on a date no revision covers, hts_reference
+    // (if any) or the 10-digit shape alone.
+    let reference_miss = match &ctx.hts_reference {
+        Some(reference) => in_set(col(c::N_HTS), reference).not(),
+        None => lit(false),
+    };
+    let revision_miss = col(duty_lines::IN_REVISION).eq(lit(false));
+    let reference_applies = col(duty_lines::IN_REVISION).is_null();
+    let v002 = ten_digits.clone().not().or(revision_miss.clone()).or(reference_applies.and(reference_miss));
+    let v002_msg = when(ten_digits.clone().not())
+        .then(not_ten())
+        .when(revision_miss)
+        .then(text(vec![
+            lit("hts_code "),
+            quoted(col(c::HTS_CODE)),
+            lit(" is not in the HTS revision in force on "),
+            kernels::date_text(col(c::DATE)),
+            lit(" ("),
+            revision_file(&p.duty),
+            lit(")"),
+        ]))
+        .otherwise(text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not in the HTS reference list")]));
     out.push(LineRule::new(Rule::V002, c::HTS_CODE, v002, v002_msg));
 
     for (field, normal) in [(c::COUNTRY_OF_ORIGIN, c::N_ORIGIN), (c::SHIPPER_COUNTRY, c::N_SHIPPER_COUNTRY)] {
@@ -298,6 +339,19 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         text(vec![lit("hts_code "), col(c::N_HTS), lit(" starts with restricted prefix "), col(c::RESTRICTED_MATCH), lit(": a formal entry is needed")]),
     ));
 
+    out.push(LineRule::new(
+        Rule::E004,
+        c::HTS_CODE,
+        col(c::ADCVD_MATCH).is_not_null(),
+        text(vec![
+            lit("hts_code "),
+            col(c::N_HTS),
+            lit(" starts with AD/CVD prefix "),
+            col(c::ADCVD_MATCH),
+            lit(": the goods may be subject to an antidumping or countervailing duty order and need a type 03 entry"),
+        ]),
+    ));
+
     // R001: USD value per kg below the chapter floor, i.e. usd < floor * weight.
     if !p.undervalued_usd_per_kg.is_empty() {
         let chapter = col(c::N_HTS).str().slice(lit(0), lit(2u64));
@@ -307,13 +361,13 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         }
         // Bounds keep the Int128 products far from overflow; beyond them a line is not "undervalued".
         let sane = col(c::USD).lt(lit_money(100_000_000_000 * money::ONE))
-            .and(col("_weight").lt(lit_money(1_000_000_000 * money::ONE)));
-        let fires = col("_weight")
+            .and(col(duty_lines::WEIGHT).lt(lit_money(1_000_000_000 * money::ONE)));
+        let fires = col(duty_lines::WEIGHT)
             .gt(lit_money(0))
             .and(col(c::USD).is_not_null())
             .and(floor.clone().is_not_null())
             .and(sane)
-            .and((col(c::USD) * lit_money(money::ONE)).lt(floor.clone() * col("_weight")));
+            .and((col(c::USD) * lit_money(money::ONE)).lt(floor.clone() * col(duty_lines::WEIGHT)));
         out.push(LineRule::new(
             Rule::R001,
             c::DECLARED_VALUE,
@@ -347,9 +401,12 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
 pub struct LineOutput {
     pub findings: DataFrame,
     pub facts: DataFrame,
+    /// Lines dated after `duty.reviewed_through` (T002 counts them per file).
+    pub unreviewed: u64,
 }
 
-/// Runs every line rule on a chunk read with `format`.
+/// Runs every line rule on a chunk read with `format`, and estimates each
+/// line's duty.
 pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<LineOutput> {
     let enriched = enrich(chunk, ctx, format)?;
     let rules = rules(ctx, format);
@@ -367,13 +424,23 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
         rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E001).map(|(i, _)| col(format!("_fires_{i}"))).collect();
     let e003_cols: Vec<Expr> =
         rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E003).map(|(i, _)| col(format!("_fires_{i}"))).collect();
+    let reviewed_through = ctx.policy.duty.reviewed_through.map(kernels::epoch_days);
     let flagged = enriched.lazy().with_columns(flags).with_columns([
         // Bitwise OR: V001 fires once per empty field but is one member of the set.
         error_set.cast(DataType::UInt32).alias(c::ERRORS),
         any_horizontal(e001_cols)?.alias(c::E001),
         any_horizontal(e003_cols)?.alias(c::E003),
+        col(c::ADCVD_MATCH).is_not_null().alias(c::E004),
     ]);
     let flagged = flagged.collect()?;
+    // T002 counts, per chunk, the lines that arrive after the rates were last reviewed.
+    let unreviewed = match reviewed_through {
+        Some(day) => {
+            let days = flagged.column(c::DATE)?.as_materialized_series().to_physical_repr().into_owned();
+            days.i32()?.iter().filter(|d| d.is_some_and(|d| d > day)).count() as u64
+        }
+        None => 0,
+    };
 
     let parts: Vec<LazyFrame> = rules
         .into_iter()
@@ -413,7 +480,21 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
             col(c::ERRORS),
             col(c::E001),
             col(c::E003),
+            col(c::E004),
+            col(c::N_HTS),
+            col(c::N_ORIGIN),
+            col(c::N_PORT),
+            col(c::N_CONVEYANCE),
+            col(c::N_IOR),
+            col(c::N_MODE),
+            col(c::N_CHECKOUT),
+            col(duty_lines::RATE_COLUMN),
+            col(duty_lines::RATE),
+            col(duty_lines::HTS_DUTY),
+            col(duty_lines::CH99),
+            col(duty_lines::DUTY),
+            col(duty_lines::T001),
         ])
         .collect()?;
-    Ok(LineOutput { findings, facts })
+    Ok(LineOutput { findings, facts, unreviewed })
 }

@@ -12,6 +12,8 @@
 //! The engine never files, sends or moves anything: callers (`validate`, the
 //! daemon, `replay`) decide what to do with a [`RunSummary`].
 
+pub mod duty_lines;
+pub mod entry_stage;
 pub mod file_rules;
 pub mod kernels;
 pub mod line_rules;
@@ -112,9 +114,55 @@ pub struct RunSummary {
     pub findings_by_rule: BTreeMap<Rule, u64>,
     pub dispositions: BTreeMap<String, u64>,
     pub new_history: u64,
+    /// The run's entries (contract section 8), by type and in total.
+    pub entries: EntrySummary,
     pub outputs: Vec<PathBuf>,
     pub policy_digest: String,
     pub duration_ms: u128,
+}
+
+/// What the run's entries add up to (for summaries, metrics and reports).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EntrySummary {
+    /// Entries by type code (`01`, `03`, `11`).
+    pub by_type: BTreeMap<String, u64>,
+    /// Estimated duty, MPF and HMF over the entries whose figure is known.
+    pub duty_usd: String,
+    pub mpf_usd: String,
+    pub hmf_usd: String,
+    /// MPF saved by grouping: one entry per house bill would have cost this
+    /// much more (over entries whose fees are known).
+    pub mpf_saved_usd: String,
+    /// Entries whose duty or fees are unknown.
+    pub unknown: u64,
+    /// Entries that cannot be filed for want of an IOR number (V010).
+    pub without_ior: u64,
+    /// Chapter 99 amounts by heading, over the entered lines.
+    pub ch99_usd: BTreeMap<String, String>,
+}
+
+impl EntrySummary {
+    fn new(entries: &[entry_stage::Entry], ch99: &entry_stage::Ch99Totals) -> EntrySummary {
+        let mut s = EntrySummary::default();
+        let (mut duty, mut mpf, mut hmf, mut saved) = (0i128, 0i128, 0i128, 0i128);
+        for e in entries {
+            if let (Some(alone), Some(built)) = (e.mpf_per_bill, e.mpf) {
+                saved += alone - built;
+            }
+            *s.by_type.entry(e.entry_type.code().to_owned()).or_insert(0) += 1;
+            duty += e.duty.unwrap_or(0);
+            mpf += e.mpf.unwrap_or(0);
+            hmf += e.hmf.unwrap_or(0);
+            s.unknown += u64::from(!e.known());
+            s.without_ior += u64::from(e.ior_number.is_empty());
+        }
+        s.duty_usd = crate::money::format(duty);
+        s.mpf_usd = crate::money::format(mpf);
+        s.hmf_usd = crate::money::format(hmf);
+        s.mpf_saved_usd = crate::money::format(saved);
+        s.ch99_usd = ch99.iter().map(|(k, v)| (k.clone(), crate::money::format(*v))).collect();
+        s
+    }
 }
 
 impl RunSummary {
@@ -160,7 +208,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let RunRequest { run_id, files, policy, out_dir, mut history, record_history, chunk_rows } = request;
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    let mut writer = output::BackgroundWriter::start(output::FindingsWriter::create(&out_dir, &run_id, names)?)?;
+    let mut writer = output::BackgroundWriter::start(output::FindingsWriter::create(&out_dir, &run_id, names.clone())?)?;
 
     let need_sha = history.is_some();
     let mut shas = Vec::with_capacity(files.len());
@@ -173,6 +221,8 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     }
 
     let ctx = line_rules::LineContext::new(policy.clone());
+    let mut spill = entry_stage::LineSpill::create(&out_dir, &run_id)?;
+    let mut unreviewed = 0u64;
     let (tx, rx) = crossbeam_channel::bounded::<anyhow::Result<Message>>(2);
     let reader_files = files.clone();
     let reader = std::thread::Builder::new().name("s321d-reader".into()).spawn(move || {
@@ -205,6 +255,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
                 lines += chunk.height() as u64;
                 let t = Instant::now();
                 let out = line_rules::evaluate(chunk, &ctx, &files[current].job.format)?;
+                unreviewed += out.unreviewed;
                 timing.line_rules += t.elapsed();
                 let t = Instant::now();
                 writer.write(out.findings)?;
@@ -214,13 +265,15 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
             Message::FileDone(issues) => {
                 let f = &files[current];
                 let mut errors = RuleSet::default();
-                writer.write(output::file_findings(current as u32, &f.job, &issues, &mut errors)?)?;
+                let t002 = policy.duty.reviewed_through.map(|d| (std::mem::take(&mut unreviewed), d));
+                writer.write(output::file_findings(current as u32, &f.job, &issues, t002, &mut errors)?)?;
                 if !file_facts.is_empty() {
                     let t = Instant::now();
                     let facts = concat_frames(std::mem::take(&mut file_facts))?;
                     let out = file_rules::evaluate(facts)?;
                     timing.file_rules += t.elapsed();
                     writer.write(out.findings)?;
+                    spill.append(&out.entry_lines)?;
                     run_shipments.push(out.shipments);
                     run_signatures.push(out.line_signatures);
                 }
@@ -249,11 +302,35 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     };
     let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
     timing.run_rules += t.elapsed();
+    let entered = entry_stage::evaluate(out.dispositions, &policy)?;
+    timing.run_rules += t.elapsed();
     let t = Instant::now();
     writer.write(out.findings)?;
-    let dispositions = output::write_dispositions(&out_dir, &run_id, &out.dispositions)?;
+    writer.write(entered.findings.clone())?;
+    let mut written = vec![output::write_dispositions(&out_dir, &run_id, &entered.dispositions)?];
+    let mut ch99 = entry_stage::Ch99Totals::new();
+    if !entered.entries.is_empty() {
+        written.push(entry_stage::write_entries(&out_dir, &run_id, &entered.entries)?);
+        let (path, totals) = entry_stage::write_entry_lines(
+            &out_dir,
+            &run_id,
+            &mut spill,
+            &entered,
+            &names,
+            policy.duty.has_hts(),
+            &mut |t001| writer.write(t001),
+        )?;
+        written.push(path);
+        ch99 = totals;
+    } else {
+        // No entry this run: entries of an earlier run in this folder are not this run's.
+        for stale in ["entries.csv", "entry_lines.csv"] {
+            let _ = std::fs::remove_file(out_dir.join(stale));
+        }
+    }
+    drop(spill);
     let (findings_by_rule, mut outputs) = writer.finish()?;
-    outputs.push(dispositions);
+    outputs.extend(written);
     timing.writing += t.elapsed();
     tracing::debug!(
         run.id = %run_id,
@@ -270,14 +347,15 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         _ => 0,
     };
     let mut disposition_counts = BTreeMap::new();
-    for d in out.dispositions.column("disposition")?.str()?.iter().flatten() {
+    for d in entered.dispositions.column("disposition")?.str()?.iter().flatten() {
         *disposition_counts.entry(d.to_owned()).or_insert(0) += 1;
     }
     Ok(RunSummary {
         run_id,
         files: summaries,
         lines,
-        shipments: out.dispositions.height() as u64,
+        shipments: entered.dispositions.height() as u64,
+        entries: EntrySummary::new(&entered.entries, &ch99),
         findings_by_rule,
         dispositions: disposition_counts,
         new_history,
@@ -320,6 +398,20 @@ fn empty_line_facts() -> DataFrame {
             col(c::ERRORS, DataType::UInt32),
             col(c::E001, DataType::Boolean),
             col(c::E003, DataType::Boolean),
+            col(c::E004, DataType::Boolean),
+            col(c::N_HTS, DataType::String),
+            col(c::N_ORIGIN, DataType::String),
+            col(c::N_PORT, DataType::String),
+            col(c::N_CONVEYANCE, DataType::String),
+            col(c::N_IOR, DataType::String),
+            col(c::N_MODE, DataType::String),
+            col(c::N_CHECKOUT, DataType::Int128),
+            col(duty_lines::RATE_COLUMN, DataType::String),
+            col(duty_lines::RATE, DataType::String),
+            col(duty_lines::HTS_DUTY, DataType::Int128),
+            col(duty_lines::CH99, DataType::String),
+            col(duty_lines::DUTY, DataType::Int128),
+            col(duty_lines::T001, DataType::String),
         ],
     )
     .expect("empty columns")

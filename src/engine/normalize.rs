@@ -32,7 +32,40 @@ fn is_alnum(c: char) -> bool {
     c.is_numeric() || (c.is_alphabetic() && !is_combining_mark(c))
 }
 
-/// `norm` of contract section 4: NFKC, case-fold, every run of non-alphanumeric
+/// Unicode general category Cf (format characters: soft hyphen, zero-width
+/// space and joiners, bidi marks, BOM, tags), as of Unicode 16.0. Contract v2
+/// strips them before `norm`: a zero-width space inside a name must not split
+/// one person into two consignee keys.
+const FORMAT_CHARS: [(char, char); 21] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a Unicode format character (general category Cf).
+pub fn is_format_char(c: char) -> bool {
+    FORMAT_CHARS.iter().any(|&(lo, hi)| lo <= c && c <= hi)
+}
+
+/// `norm` of contract section 4: drop format characters (Cf), NFKC, case-fold, every run of non-alphanumeric
 /// characters becomes one space, trim, then whole-word abbreviations.
 pub fn norm(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -47,7 +80,7 @@ pub fn norm_into(text: &str, out: &mut String) {
         norm_ascii(text.as_bytes(), out);
         return;
     }
-    let nfkc: String = text.nfkc().collect();
+    let nfkc: String = text.chars().filter(|c| !is_format_char(*c)).nfkc().collect();
     let folded = caseless::default_case_fold_str(&nfkc);
     let mut word_start = 0;
     let mut pending_space = false;
@@ -179,6 +212,18 @@ pub fn consignee_key(name: &str, address: &str, zip: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn norm_drops_format_characters_before_anything_else() {
+        // A zero-width space, a joiner, a BOM and a bidi mark inside words.
+        assert_eq!(norm("Jo\u{200B}hn Sm\u{200D}ith"), "john smith");
+        assert_eq!(norm("\u{FEFF}Maria\u{202E} Garcia"), "maria garcia");
+        assert_eq!(norm("soft\u{00AD}ware"), "software");
+        assert_eq!(norm("Ana\u{E0041}"), "ana");
+        // Not format characters: a no-break space still separates words.
+        assert_eq!(norm("Ana\u{00A0}Silva"), "ana silva");
+        assert!(!is_format_char('a') && !is_format_char('\u{00A0}') && is_format_char('\u{2060}'));
+    }
 
     #[test]
     fn norm_folds_case_punctuation_and_space() {

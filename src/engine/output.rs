@@ -23,8 +23,8 @@ use crate::manifest::{FileIssues, columns as c};
 pub const FINDINGS_HEADER: [&str; 9] =
     ["source_file", "record", "carrier", "house_bill", "line_no", "rule", "severity", "field", "message"];
 
-/// `dispositions.csv` columns.
-pub const DISPOSITIONS_HEADER: [&str; 9] = [
+/// `dispositions.csv` columns (v2 added `entry_ref` last).
+pub const DISPOSITIONS_HEADER: [&str; 10] = [
     "source_file",
     "carrier",
     "house_bill",
@@ -34,25 +34,26 @@ pub const DISPOSITIONS_HEADER: [&str; 9] = [
     "total_usd",
     "disposition",
     "reasons",
+    "entry_ref",
 ];
 
 /// A file being written under a temporary name.
-struct Staged {
+pub(crate) struct Staged {
     tmp: PathBuf,
     dest: PathBuf,
 }
 
 impl Staged {
-    fn new(dir: &Path, name: &str, run_id: &str) -> Staged {
+    pub(crate) fn new(dir: &Path, name: &str, run_id: &str) -> Staged {
         Staged { tmp: dir.join(format!(".{name}.{run_id}.tmp")), dest: dir.join(name) }
     }
 
-    fn create(&self) -> anyhow::Result<File> {
+    pub(crate) fn create(&self) -> anyhow::Result<File> {
         File::create(&self.tmp).with_context(|| format!("cannot create {}", self.tmp.display()))
     }
 
     /// Syncs the temporary file and renames it into place.
-    fn commit(&self, file: File) -> anyhow::Result<PathBuf> {
+    pub(crate) fn commit(&self, file: File) -> anyhow::Result<PathBuf> {
         file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.dest)
@@ -226,9 +227,16 @@ impl ItoaBuf {
     }
 }
 
-/// F001/F002/F003 findings of one file. Adds the file-level error rules that
-/// hold every shipment of the file to `errors`.
-pub fn file_findings(file: u32, job: &Job, issues: &FileIssues, errors: &mut RuleSet) -> PolarsResult<DataFrame> {
+/// F001/F002/F003 and T002 findings of one file. Adds the file-level error
+/// rules that hold every shipment of the file to `errors`. `unreviewed` is
+/// T002's count of lines after `duty.reviewed_through`, and that date.
+pub fn file_findings(
+    file: u32,
+    job: &Job,
+    issues: &FileIssues,
+    unreviewed: Option<(u64, chrono::NaiveDate)>,
+    errors: &mut RuleSet,
+) -> PolarsResult<DataFrame> {
     let carrier = job.format.constants.get(c::CARRIER).map(|s| s.trim().to_owned()).unwrap_or_default();
     let mut rows: Vec<(Option<u32>, Rule, String, String)> = Vec::new();
     if let Some(reason) = &issues.unreadable {
@@ -246,6 +254,16 @@ pub fn file_findings(file: u32, job: &Job, issues: &FileIssues, errors: &mut Rul
     }
     for m in &issues.malformed {
         rows.push((Some(m.record), Rule::F003, String::new(), format!("record {} {}", m.record, m.message)));
+    }
+    if let Some((lines, date)) = unreviewed.filter(|(n, _)| *n > 0) {
+        rows.push((
+            None,
+            Rule::T002,
+            c::ARRIVAL_DATE.to_owned(),
+            format!(
+                "{lines} line(s) arrive after duty.reviewed_through {date}: their duty rates were not checked against CBP's guidance for those dates"
+            ),
+        ));
     }
     let n = rows.len();
     DataFrame::new(

@@ -90,6 +90,10 @@ rules! {
     E003 => "RESTRICTED_COMMODITY", Warning, Line;
     R001 => "UNDERVALUED", Warning, Line;
     R002 => "TRANSSHIPMENT_RISK", Warning, Line;
+    E004 => "ADCVD_SCOPE", Warning, Line;
+    V010 => "IOR_MISSING", Warning, Shipment;
+    T001 => "DUTY_UNKNOWN", Warning, Line;
+    T002 => "RATES_UNREVIEWED", Warning, File;
 }
 
 impl Rule {
@@ -107,6 +111,49 @@ impl Rule {
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
+    }
+}
+
+/// A shipment's disposition (contract sections 6-7), in the order summaries
+/// list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Disposition {
+    Hold,
+    Duplicate,
+    /// Type 03: AD/CVD entry (v2).
+    Adcvd03,
+    /// Type 01: formal entry.
+    Formal01,
+    /// Type 86: Section 321.
+    Section321,
+    /// Type 11: informal entry.
+    Informal11,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 6] = [
+        Disposition::Hold,
+        Disposition::Duplicate,
+        Disposition::Adcvd03,
+        Disposition::Formal01,
+        Disposition::Section321,
+        Disposition::Informal11,
+    ];
+
+    /// The contract's spelling in `dispositions.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Hold => "hold",
+            Disposition::Duplicate => "duplicate",
+            Disposition::Adcvd03 => "03",
+            Disposition::Formal01 => "01",
+            Disposition::Section321 => "86",
+            Disposition::Informal11 => "11",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Disposition> {
+        Disposition::ALL.into_iter().find(|d| d.as_str() == code)
     }
 }
 
@@ -140,7 +187,7 @@ mod tests {
 
     #[test]
     fn catalogue_matches_contract() {
-        assert_eq!(Rule::ALL.len(), 24);
+        assert_eq!(Rule::ALL.len(), 28);
         assert!(Rule::ALL.len() <= 32, "RuleSet packs rules in a u32");
         assert_eq!(Rule::V002.name(), "HTS_INVALID");
         assert_eq!(Rule::L003.severity(), Severity::Info);

@@ -45,7 +45,7 @@ pub struct RunOutput {
     pub new_history: DataFrame,
 }
 
-use super::file_rules::{FIRST_RECORD, LINES, TOTAL};
+use super::file_rules::{CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, LINES, MODE, PORT, TOTAL};
 const FIRST_FILE: &str = "_first_file";
 const HIST_FILE: &str = "_hist_file";
 const HIST_RUN: &str = "_hist_run";
@@ -386,7 +386,9 @@ fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
     concat(parts, UnionArgs::default())?.collect()
 }
 
-/// Contract section 6: the first of hold, duplicate, 01, 86, 11 that applies.
+/// Contract section 6: the first of hold, duplicate, 03, 01, 86, 11 that
+/// applies. The frame also carries what the entry builder needs (the columns
+/// after `reasons`, each prefixed `_`).
 fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
     let bit = |r: Rule| lit(r.bit());
     let hold = col(c::ERRORS).neq(lit(0u32));
@@ -398,6 +400,8 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
         .then(lit("hold"))
         .when(col(D003))
         .then(lit("duplicate"))
+        .when(col(c::E004))
+        .then(lit("03"))
         .when(formal.clone())
         .then(lit("01"))
         .when(section_321.clone())
@@ -407,6 +411,8 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
         .then(col(c::ERRORS))
         .when(col(D003))
         .then(bit(Rule::D003))
+        .when(col(c::E004))
+        .then(bit(Rule::E004))
         .when(formal)
         .then(flag(col(c::E003), Rule::E003).or(flag(over_informal, Rule::L003)))
         .when(section_321)
@@ -426,6 +432,20 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
             disposition.alias("disposition"),
             kernels::rule_codes(reasons.cast(DataType::UInt32)).alias("reasons"),
             col(TOTAL).alias("_total_units"),
+            col(c::SHIP_HI),
+            col(c::SHIP_LO),
+            col(FIRST_RECORD),
+            col(c::DATE),
+            col(c::E003),
+            col(c::E004),
+            col(PORT),
+            col(CONVEYANCE),
+            col(IOR),
+            col(MODE),
+            col(CHECKOUT),
+            col(DUTY_SUM),
+            col(DUTY_UNKNOWN),
+            col(DISTINCT_LINES),
         ])
         .collect()
 }

@@ -181,4 +181,7 @@ fn record_metrics(ctx: &Context, job: &Job, s: &Summary) {
     for (d, n) in &s.dispositions {
         ctx.metrics.add("s321d_dispositions_total", vec![j(), ("disposition", d.clone())], *n as f64);
     }
+    for (t, n) in &s.entries.by_type {
+        ctx.metrics.add("s321d_entries_total", vec![j(), ("entry_type", t.clone())], *n as f64);
+    }
 }

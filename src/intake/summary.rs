@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::RunSummary;
+use crate::engine::{EntrySummary, RunSummary};
 use crate::engine::rules::Severity;
 
 /// What became of one file in a run.
@@ -44,6 +44,9 @@ pub struct Summary {
     pub findings_by_severity: BTreeMap<String, u64>,
     pub findings_by_rule: BTreeMap<String, u64>,
     pub dispositions: BTreeMap<String, u64>,
+    /// v2: the run's entries and estimated duty and fees (absent in older summaries).
+    #[serde(default)]
+    pub entries: EntrySummary,
     pub duration_ms: u64,
 }
 
@@ -77,6 +80,7 @@ impl Summary {
             findings_by_severity: by_severity,
             findings_by_rule: run.findings_by_rule.iter().map(|(r, n)| (r.code().to_owned(), *n)).collect(),
             dispositions: run.dispositions.clone(),
+            entries: run.entries.clone(),
             duration_ms: run.duration_ms as u64,
         }
     }

@@ -2,8 +2,11 @@
 //! names of the columns the engine derives. Every polars column name is a const
 //! here; nothing else spells them.
 
-/// Canonical manifest columns, in contract order.
-pub const CANONICAL: [&str; 21] = [
+/// How many canonical columns there are (v1's 21 plus v2's optional five).
+pub const N_CANONICAL: usize = 26;
+
+/// Canonical manifest columns, in contract order (v2's optional columns last).
+pub const CANONICAL: [&str; N_CANONICAL] = [
     CARRIER,
     MASTER_BILL,
     HOUSE_BILL,
@@ -25,6 +28,11 @@ pub const CANONICAL: [&str; 21] = [
     CURRENCY,
     WEIGHT_KG,
     SELLER_NAME,
+    CONVEYANCE,
+    TRANSPORT_MODE,
+    IOR_NUMBER,
+    SPECIAL_PROGRAM,
+    CHECKOUT_DUTY_USD,
 ];
 
 pub const CARRIER: &str = "carrier";
@@ -48,6 +56,12 @@ pub const DECLARED_VALUE: &str = "declared_value";
 pub const CURRENCY: &str = "currency";
 pub const WEIGHT_KG: &str = "weight_kg";
 pub const SELLER_NAME: &str = "seller_name";
+// v2 optional columns (contract section 1): absent means empty.
+pub const CONVEYANCE: &str = "conveyance";
+pub const TRANSPORT_MODE: &str = "transport_mode";
+pub const IOR_NUMBER: &str = "ior_number";
+pub const SPECIAL_PROGRAM: &str = "special_program";
+pub const CHECKOUT_DUTY_USD: &str = "checkout_duty_usd";
 
 /// V001's required fields, in contract order.
 pub const REQUIRED: [&str; 9] = [
@@ -131,6 +145,15 @@ pub const ERRORS: &str = "_errors";
 pub const E001: &str = "_e001";
 pub const E003: &str = "_e003";
 pub const D001: &str = "_d001";
+pub const E004: &str = "_e004";
+/// The conveyance that groups entries: conveyance, else master bill (trimmed).
+pub const N_CONVEYANCE: &str = "_conveyance";
+pub const N_IOR: &str = "_ior";
+/// `transport_mode`, lower-case, empty read as `air`.
+pub const N_MODE: &str = "_mode";
+/// `checkout_duty_usd` as fixed point (null when empty or not a number).
+pub const N_CHECKOUT: &str = "_checkout";
+pub const ADCVD_MATCH: &str = "_adcvd_match";
 pub const PGA_MATCH: &str = "_pga_match";
 pub const RESTRICTED_MATCH: &str = "_restricted_match";
 

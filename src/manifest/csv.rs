@@ -20,7 +20,7 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use csv::{ByteRecord, Position, Reader, ReaderBuilder};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, decode_1252, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, columns, decode_1252, resolve_columns};
 use crate::job::{Encoding, Format};
 
 pub(super) fn read(
@@ -169,7 +169,7 @@ fn read_from<R: Read + Seek>(
                 continue;
             }
         };
-        let mut values: [&str; 21] = [""; 21];
+        let mut values: [&str; columns::N_CANONICAL] = [""; columns::N_CANONICAL];
         for (v, source) in values.iter_mut().zip(&sources) {
             *v = match source {
                 ColumnSource::Field(i) => record.range(*i).map_or("", |r| &all[r]),

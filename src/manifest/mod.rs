@@ -131,7 +131,7 @@ impl ChunkBuilder {
     }
 
     /// Adds one row; `values` are in canonical order.
-    pub(crate) fn push(&mut self, record: u32, values: &[&str; 21]) {
+    pub(crate) fn push(&mut self, record: u32, values: &[&str; columns::N_CANONICAL]) {
         // Length-prefixed, so ("ab","c") and ("a","bc") hash differently. The
         // line number is hashed as the integer it is (`01` is `1`, as in D002).
         self.scratch.clear();
@@ -149,7 +149,7 @@ impl ChunkBuilder {
     }
 
     /// [`ChunkBuilder::push`], with the row's typed arrival date.
-    pub(crate) fn push_dated(&mut self, record: u32, values: &[&str; 21], date: Option<i32>) {
+    pub(crate) fn push_dated(&mut self, record: u32, values: &[&str; columns::N_CANONICAL], date: Option<i32>) {
         self.push(record, values);
         if let Some(dates) = self.typed_dates.as_mut() {
             dates.push(date);

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use std::io::{BufRead, BufReader, Cursor};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, decode_1252, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, columns, decode_1252, resolve_columns};
 use crate::job::{Encoding, Format};
 use crate::manifest::columns::CANONICAL;
 
@@ -123,7 +123,7 @@ fn read_from<R: BufRead>(
             issues.malformed.push(MalformedRow { record, message });
             continue;
         }
-        let values: [&str; 21] = std::array::from_fn(|i| owned[i].as_ref());
+        let values: [&str; columns::N_CANONICAL] = std::array::from_fn(|i| owned[i].as_ref());
         builder.push(record, &values);
         if builder.is_full() {
             emit(builder)?;

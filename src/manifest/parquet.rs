@@ -72,7 +72,7 @@ pub(super) fn read(
     if typed_dates.is_some() {
         builder.with_typed_dates();
     }
-    let mut values: [&str; 21] = [""; 21];
+    let mut values: [&str; columns::N_CANONICAL] = [""; columns::N_CANONICAL];
     for row in 0..height {
         let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
         if let Some(message) = bad_rows.remove(&row) {

@@ -13,11 +13,13 @@ mod hts_reference;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::duty::{self, DutyPolicy};
 use crate::engine::normalize;
 use crate::money;
 pub use hts_reference::HtsReference;
@@ -117,6 +119,8 @@ pub struct RawLists {
     pub vague_terms: Option<Vec<String>>,
     pub pga_prefixes: Option<Vec<String>>,
     pub restricted_prefixes: Option<Vec<String>>,
+    /// v2: HTS prefixes in scope of an AD/CVD order (E004, type 03).
+    pub adcvd_prefixes: Option<Vec<String>>,
     /// s321d extension: codes accepted by V003 beyond ISO's assigned ones.
     pub extra_countries: Option<Vec<String>>,
 }
@@ -126,6 +130,32 @@ pub struct RawLists {
 #[serde(deny_unknown_fields)]
 pub struct RawRisk {
     pub undervalued_usd_per_kg: Option<BTreeMap<String, DecimalText>>,
+}
+
+/// `[entries]` as written (contract v2 section 3).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntries {
+    pub over_limit: Option<String>,
+}
+
+/// What to do with a 141.51 group above the informal limit (contract section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverLimit {
+    /// Separate bills make separate entries (141.52(e)), first-fit decreasing.
+    #[default]
+    SplitByBill,
+    /// The whole group is one formal entry.
+    Formal,
+}
+
+impl OverLimit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverLimit::SplitByBill => "split_by_bill",
+            OverLimit::Formal => "formal",
+        }
+    }
 }
 
 /// The policy file as serde reads it; every key optional.
@@ -144,9 +174,24 @@ pub struct RawPolicy {
     /// s321d extension: agency label per PGA prefix, for messages.
     pub pga_agency: Option<BTreeMap<String, String>>,
     pub risk: Option<RawRisk>,
+    /// v2: entry grouping.
+    pub entries: Option<RawEntries>,
+    /// v2: HTS revisions, chapter 99 layers, review date.
+    pub duty: Option<duty::config::RawDuty>,
+    /// v2: MPF and HMF.
+    pub fees: Option<duty::config::RawFees>,
 }
 
 impl RawPolicy {
+    /// Whether the file sets any v2 key (`[entries]`, `[duty]`, `[fees]`,
+    /// `lists.adcvd_prefixes`).
+    fn has_v2_keys(&self) -> bool {
+        self.entries.is_some()
+            || self.duty.is_some()
+            || self.fees.is_some()
+            || self.lists.as_ref().is_some_and(|l| l.adcvd_prefixes.is_some())
+    }
+
     /// `self` over `base`: keys set here win whole.
     ///
     /// `[pga_agency]` labels the entries of `lists.pga_prefixes`, so it follows
@@ -167,9 +212,12 @@ impl RawPolicy {
                 vague_terms: top.vague_terms.or(b.vague_terms),
                 pga_prefixes: top.pga_prefixes.or(b.pga_prefixes),
                 restricted_prefixes: top.restricted_prefixes.or(b.restricted_prefixes),
+                adcvd_prefixes: top.adcvd_prefixes,
                 extra_countries: top.extra_countries.or(b.extra_countries),
             }),
-            (top, b) => top.or(b),
+            (Some(top), None) => Some(top),
+            (None, Some(b)) => Some(RawLists { adcvd_prefixes: None, ..b }),
+            (None, None) => None,
         };
         let risk = match (self.risk, base.risk) {
             (Some(top), Some(b)) => Some(RawRisk {
@@ -187,6 +235,12 @@ impl RawPolicy {
             lists,
             pga_agency,
             risk,
+            // v2 keys are never inherited from the shipped default: a v1 policy
+            // file still gives v1 results (contract v2 preamble). A file states
+            // its own `[duty]`, `[fees]`, `[entries]` and `adcvd_prefixes`.
+            entries: self.entries,
+            duty: self.duty,
+            fees: self.fees,
         }
     }
 }
@@ -229,6 +283,14 @@ pub struct Policy {
     /// R001 floors: USD per kg by two-digit HTS chapter (fixed point).
     pub undervalued_usd_per_kg: BTreeMap<String, i128>,
     pub hts_reference: Option<HtsReference>,
+    /// v2: AD/CVD prefixes (E004), normalised.
+    pub adcvd_prefixes: Vec<String>,
+    /// v2: `[entries] over_limit`.
+    pub over_limit: OverLimit,
+    /// v2: whether the policy has any v2 key (reports say "v1 policy" otherwise).
+    pub v2: bool,
+    /// v2: HTS revisions, layers and fees.
+    pub duty: Arc<DutyPolicy>,
     /// Where the policy came from (`builtin` or a path), for summaries and audits.
     pub source: String,
     /// SHA-256 of the file text (and the default it was layered on): the
@@ -366,6 +428,7 @@ fn digit_prefixes(list: Vec<String>, key: &str, report: &mut dyn FnMut(&str, Str
 }
 
 fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String)) -> Policy {
+    let v2 = raw.has_v2_keys();
     let missing = "is required (the shipped default has it: was it removed?)";
     let threshold_usd = match &raw.threshold_usd {
         Some(v) => positive(v, "threshold_usd", report),
@@ -499,6 +562,17 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         undervalued_usd_per_kg.insert(chapter, positive(&floor, &key, report));
     }
 
+    let adcvd_prefixes = digit_prefixes(lists.adcvd_prefixes.unwrap_or_default(), "lists.adcvd_prefixes", report);
+    let over_limit = match raw.entries.as_ref().and_then(|e| e.over_limit.as_deref()) {
+        None | Some("split_by_bill") => OverLimit::SplitByBill,
+        Some("formal") => OverLimit::Formal,
+        Some(other) => {
+            report("entries.over_limit", format!("{other:?} is not \"split_by_bill\" or \"formal\""));
+            OverLimit::SplitByBill
+        }
+    };
+    let duty = Arc::new(duty::config::build(raw.duty.as_ref(), raw.fees.as_ref(), dir, report));
+
     let hts_reference = raw.hts_reference.as_ref().and_then(|p| {
         let path = resolve(dir, p);
         HtsReference::load(&path).map_err(|e| report("hts_reference", format!("{}: {e}", path.display()))).ok()
@@ -518,6 +592,10 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         extra_countries,
         undervalued_usd_per_kg,
         hts_reference,
+        adcvd_prefixes,
+        over_limit,
+        v2,
+        duty,
         source: String::new(),
         digest: String::new(),
     }
