@@ -23,6 +23,8 @@ pub mod rules;
 pub mod shipment_rules;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_entries;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -44,7 +44,7 @@ pub const HEADER: &str = "carrier,master_bill,house_bill,line_no,arrival_date,po
 
 /// A clean line; tests override fields by name.
 #[derive(Clone)]
-pub struct Row(Vec<(&'static str, String)>);
+pub struct Row(pub Vec<(&'static str, String)>);
 
 impl Row {
     pub fn new(house_bill: &str) -> Row {
@@ -85,7 +85,7 @@ impl Row {
         self.set("consignee_name", name)
     }
 
-    fn csv(&self) -> String {
+    pub fn csv(&self) -> String {
         self.0
             .iter()
             .map(|(_, v)| if v.contains(',') || v.contains('"') { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.clone() })
@@ -115,13 +115,14 @@ pub struct D {
     pub reasons: String,
     pub consignee_key: String,
     pub lines: String,
+    pub entry_ref: String,
 }
 
 pub struct Outcome {
     pub findings: Vec<F>,
     pub dispositions: Vec<D>,
     pub summary: RunSummary,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl Outcome {
@@ -152,7 +153,7 @@ impl Outcome {
     }
 }
 
-fn read_csv(path: &Path) -> Vec<Vec<String>> {
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     r.records().map(|rec| rec.unwrap().iter().map(str::to_owned).collect()).collect()
 }
@@ -176,6 +177,11 @@ pub fn run_files(files: &[Vec<Row>], history: Option<&Path>) -> Outcome {
 
 /// Runs the engine over raw canonical CSV texts.
 pub fn run_texts(texts: &[&str], history: Option<&Path>) -> Outcome {
+    run_texts_with(texts, history, POLICY)
+}
+
+/// [`run_texts`] under another policy (layered over the shipped default).
+pub fn run_texts_with(texts: &[&str], history: Option<&Path>, policy: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let job = Arc::new(Job::from_toml("name = \"t\"\n[format]\nkind = \"csv\"\n", Path::new("t.toml")).unwrap());
     let files: Vec<RunFile> = texts
@@ -187,7 +193,7 @@ pub fn run_texts(texts: &[&str], history: Option<&Path>) -> Outcome {
             RunFile { name: format!("f{i}.csv"), path, sha256: None, job: job.clone() }
         })
         .collect();
-    let policy = Arc::new(crate::policy::Policy::from_toml(POLICY, "test", None).unwrap());
+    let policy = Arc::new(crate::policy::Policy::from_toml(policy, "test", None).unwrap());
     let out: PathBuf = dir.path().join("out");
     let mut store = history.map(|p| SqliteStore::open(&p.join("state.db")).unwrap());
     let summary = run(RunRequest {
@@ -221,6 +227,7 @@ pub fn run_texts(texts: &[&str], history: Option<&Path>) -> Outcome {
             total: r[6].clone(),
             disposition: r[7].clone(),
             reasons: r[8].clone(),
+            entry_ref: r[9].clone(),
         })
         .collect();
     Outcome { findings, dispositions, summary, _dir: dir }
@@ -719,7 +726,7 @@ fn outputs_have_the_contract_columns() {
     let out = o._dir.path().join("out");
     let header = |name: &str| std::fs::read_to_string(out.join(name)).unwrap().lines().next().unwrap().to_owned();
     assert_eq!(header("findings.csv"), "source_file,record,carrier,house_bill,line_no,rule,severity,field,message");
-    assert_eq!(header("dispositions.csv"), "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons");
+    assert_eq!(header("dispositions.csv"), "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons,entry_ref");
     let parquet = polars::prelude::ParquetReader::new(std::fs::File::open(out.join("findings.parquet")).unwrap())
         .finish()
         .unwrap();
