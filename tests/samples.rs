@@ -10,7 +10,18 @@ use std::path::PathBuf;
 use crate::support::*;
 
 /// The sample files in run order (the README's main command uses the same).
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
+    "dhlx-20250501.csv",
+    "dhlx-20250502.csv",
+    "dhlx-20251105.csv",
+    "dhlx-20261201.csv",
+    "PCLX_20251103.txt",
+    "PCLX_20251104.txt",
+    "upsn-20250828.ndjson",
+];
+
+/// The v1 samples (before contract v2 added `dhlx-20261201.csv`).
+const V1_FILES: [&str; 6] = [
     "dhlx-20250501.csv",
     "dhlx-20250502.csv",
     "dhlx-20251105.csv",
@@ -69,6 +80,8 @@ fn samples_give_the_expected_findings_and_dispositions() {
     let dispositions = s.read("out/dispositions.csv");
     compare(&findings, "findings.csv");
     compare(&dispositions, "dispositions.csv");
+    compare(&s.read("out/entries.csv"), "entries.csv");
+    compare(&s.read("out/entry_lines.csv"), "entry_lines.csv");
 
     // Between them the samples exercise every rule code.
     let codes: std::collections::BTreeSet<&str> =
@@ -77,9 +90,39 @@ fn samples_give_the_expected_findings_and_dispositions() {
         assert!(codes.contains(rule.code()), "no sample triggers {rule}");
     }
     // And every disposition.
-    for d in ["hold", "duplicate", "01", "86", "11"] {
-        assert!(dispositions.lines().any(|l| l.split(',').nth(7) == Some(d)), "no sample routed {d}");
+    for d in s321d::engine::rules::Disposition::ALL {
+        assert!(dispositions.lines().any(|l| l.split(',').nth(7) == Some(d.as_str())), "no sample routed {}", d.as_str());
     }
+}
+
+/// Contract v2: a v1 policy (no `[duty]`, `[fees]`, `[entries]` or
+/// `adcvd_prefixes`) still gives the v1 findings and dispositions, apart from
+/// V010 warnings, the new `entry_ref` column and the new files. The v1
+/// expectations are the ones reviewed before v2, with only the messages of the
+/// two sample lines whose HTS codes were corrected (DX1002 line 2, DX1007) changed.
+#[test]
+fn a_v1_policy_gives_v1_results_on_the_v1_samples() {
+    let s = Sandbox::new();
+    let policy = s.write("v1-policy.toml", "# a v1 policy: it sets no v2 key, and v2 keys are never inherited\n");
+    let policy = policy.display().to_string();
+    let out = validate(&s, &V1_FILES, &["--no-history", "--policy", &policy, "--out", "out"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let without_v010: String = findings.lines().filter(|l| !l.contains(",V010,")).map(|l| format!("{l}\n")).collect();
+    assert!(findings.lines().count() > without_v010.lines().count(), "V010 fires on entered shipments without an IOR");
+    for code in [",T001,", ",T002,", ",E004,"] {
+        assert!(!findings.contains(code), "a v1 policy fires no {code}");
+    }
+    let dispositions = s.read("out/dispositions.csv");
+    let mut without_ref = String::new();
+    for line in dispositions.lines() {
+        let (rest, last) = line.rsplit_once(',').unwrap();
+        assert!(last == "entry_ref" || last.is_empty() || last.starts_with('R'), "{line}");
+        without_ref.push_str(rest);
+        without_ref.push('\n');
+    }
+    compare(&without_v010, "v1/findings.csv");
+    compare(&without_ref, "v1/dispositions.csv");
 }
 
 #[test]

@@ -107,13 +107,17 @@ pub fn print_entries(e: &EntrySummary) {
     }
     let by_type: Vec<String> = e.by_type.iter().map(|(t, n)| format!("type {t} {n}")).collect();
     println!(
-        "  entries: {} ({}); estimated duty USD {}, MPF {}, HMF {}{}",
+        "  entries: {} ({}); estimated duty USD {}, MPF {}, HMF {} (the known figures){}",
         e.by_type.values().sum::<u64>(),
         by_type.join(", "),
         e.duty_usd,
         e.mpf_usd,
         e.hmf_usd,
-        if e.unknown > 0 { format!("; {} entr(ies) with duty unknown (T001 or no fee table)", e.unknown) } else { String::new() }
+        if e.unknown > 0 {
+            format!("; {} entr(ies) incomplete: a line's duty (T001) or the fee for the date is unknown", e.unknown)
+        } else {
+            String::new()
+        }
     );
     if e.without_ior > 0 {
         println!("  entries without an IOR number (V010, not filed): {}", e.without_ior);

@@ -252,6 +252,20 @@ pub fn build(
     DutyPolicy::new(reviewed_through, column2_origins, revisions, layers, fees)
 }
 
+/// The HTS revision the repository ships (`reference/`), built into the
+/// binary so that the embedded default policy prices lines with no files
+/// installed.
+pub const SHIPPED_HTS_NAME: &str = "hts-2026-rev4.csv";
+const SHIPPED_HTS_CSV: &str = include_str!("../../reference/hts-2026-rev4.csv");
+
+/// The built-in copy of the shipped revision, for a `file` that names it
+/// (`.../hts-2026-rev4.csv`) and is not on disk: the embedded default policy,
+/// or a copy of it moved away from `config/`. A file on disk always wins.
+fn shipped_revision(path: &Path) -> Option<&'static str> {
+    let named = path.file_name().is_some_and(|n| n == SHIPPED_HTS_NAME);
+    (named && !path.exists()).then_some(SHIPPED_HTS_CSV)
+}
+
 /// `[[duty.hts]]`: sorted by `from`; no two on the same day; each file loaded once.
 fn revisions(
     r: &mut Report<'_>,
@@ -290,7 +304,10 @@ fn revisions(
         let cache_key = path.canonicalize().unwrap_or_else(|_| path.clone());
         let revision = loaded
             .entry(cache_key)
-            .or_insert_with(|| HtsRevision::load(&path).map(Arc::new))
+            .or_insert_with(|| match shipped_revision(&path) {
+                Some(text) => HtsRevision::from_csv(text).map(Arc::new),
+                None => HtsRevision::load(&path).map(Arc::new),
+            })
             .clone();
         match revision {
             Err(e) => r.at(&key("file"), format!("{}: {e}", path.display())),

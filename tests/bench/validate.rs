@@ -6,6 +6,12 @@
 //! cargo bench --bench validate -- --lines 200000     # other sizes
 //! cargo bench --bench validate -- --generate-only DIR N
 //! ```
+//! Two s321d rows per size: duty off (a v1 policy: no `[duty]`) and duty on
+//! (the shipped default's `[duty]`, `[fees]` and `[entries]`, with its HTS
+//! revision moved back to 2016 so that every line of the 2025 bench data is
+//! priced, and the default chapter 99 layers); their ratio is the cost of the
+//! estimate (issue 9). The HTS revision's load time is measured too.
+//!
 //! Each system runs as its own process; wall time is measured around it and
 //! peak RSS is the child's `ru_maxrss` (read by a tiny Python wrapper, so each
 //! figure covers exactly one run). DuckDB comes from PyPI into a virtualenv
@@ -79,6 +85,48 @@ fn dataset(tmp: &Path, lines: u64) -> (PathBuf, Vec<PathBuf>) {
     (dir, files)
 }
 
+/// A policy that prices every bench line: the shipped default with its HTS
+/// revision starting in 2016 and the revision's path made absolute.
+fn duty_policy(tmp: &Path) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(repo.join("config/policy.toml")).unwrap();
+    let mut out = String::with_capacity(text.len());
+    let mut in_hts = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_hts = t.starts_with("[[duty.hts]]");
+        }
+        if in_hts && t.starts_with("from") {
+            out.push_str("from = \"2016-01-01\"\n");
+        } else if in_hts && t.starts_with("file") {
+            let name = t.split('"').nth(1).expect("file = \"...\"");
+            let abs = repo.join("config").join(name);
+            out.push_str(&format!("file = \"{}\"\n", abs.display()));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = tmp.join("bench-duty-policy.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// Load time of the shipped HTS revision, best of five (in this release build).
+fn hts_load_seconds() -> (f64, usize) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/hts-2026-rev4.csv");
+    let mut best = f64::MAX;
+    let mut rows = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let rev = s321d::duty::HtsRevision::load(&path).expect("the shipped revision loads");
+        best = best.min(t.elapsed().as_secs_f64());
+        rows = rev.coverage().rows;
+    }
+    (best, rows)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if let Some(i) = args.iter().position(|a| a == "--generate-only") {
@@ -96,6 +144,10 @@ fn main() {
     let s321d = env!("CARGO_BIN_EXE_s321d");
     let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bench/duckdb_rules.py");
     let python = duckdb_python(&tmp);
+    let v1_policy = tmp.join("bench-v1-policy.toml");
+    std::fs::write(&v1_policy, "# v1: no [duty], [fees] or [entries]\n").unwrap();
+    let duty_policy = duty_policy(&tmp);
+    let (load_s, hts_rows) = hts_load_seconds();
 
     let mut report = String::from(
         "| lines | system | wall (s) | lines/s | peak RSS (MB) |\n|---:|---|---:|---:|---:|\n",
@@ -109,11 +161,23 @@ fn main() {
             .collect();
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
 
-        let out = tmp.join(format!("bench-out-s321d-{lines}"));
-        let mut cmd = vec![s321d.to_owned(), "validate".into(), "--no-history".into(), "--out".into(), out.display().to_string()];
-        cmd.extend(jobs.iter().cloned());
-        cmd.extend(files.iter().cloned());
-        let ours = measure(&cmd);
+        let s321d_run = |policy: &Path, tag: &str| {
+            let out = tmp.join(format!("bench-out-s321d-{tag}-{lines}"));
+            let mut cmd = vec![
+                s321d.to_owned(),
+                "validate".into(),
+                "--no-history".into(),
+                "--policy".into(),
+                policy.display().to_string(),
+                "--out".into(),
+                out.display().to_string(),
+            ];
+            cmd.extend(jobs.iter().cloned());
+            cmd.extend(files.iter().cloned());
+            measure(&cmd)
+        };
+        let ours = s321d_run(&v1_policy, "v1");
+        let priced = s321d_run(&duty_policy, "duty");
 
         let out = tmp.join(format!("bench-out-duckdb-{lines}"));
         let mut cmd = vec![python.display().to_string(), baseline.display().to_string(), "--out".into(), out.display().to_string()];
@@ -121,7 +185,7 @@ fn main() {
         cmd.extend(files.iter().cloned());
         let duck = measure(&cmd);
 
-        for (name, m) in [("s321d", &ours), ("DuckDB SQL", &duck)] {
+        for (name, m) in [("s321d (duty off)", &ours), ("s321d (duty on)", &priced), ("DuckDB SQL", &duck)] {
             report.push_str(&format!(
                 "| {lines} | {name} | {:.2} | {:.0} | {:.0} |\n",
                 m.wall_s,
@@ -134,7 +198,13 @@ fn main() {
             duck.wall_s / ours.wall_s,
             ours.peak_rss_mb / duck.peak_rss_mb
         ));
+        ratios.push(format!(
+            "{lines} lines: duty on / duty off: {:.3}x the time, {:.3}x the peak memory",
+            priced.wall_s / ours.wall_s,
+            priced.peak_rss_mb / ours.peak_rss_mb
+        ));
     }
+    ratios.push(format!("loading the HTS revision ({hts_rows} rows): {load_s:.3} s (best of 5)"));
     let text = format!("{report}\n{}\n", ratios.join("\n"));
     println!("{text}");
     std::fs::write(tmp.join("bench-validate.md"), &text).unwrap();
