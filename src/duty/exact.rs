@@ -57,12 +57,12 @@ impl U256 {
     }
 
     fn checked_add(self, other: U256) -> Option<U256> {
-        let mut out = [0u64; 4];
+        let mut out = self.0;
         let mut carry = false;
-        for i in 0..4 {
-            let (s1, c1) = self.0[i].overflowing_add(other.0[i]);
+        for (o, b) in out.iter_mut().zip(other.0) {
+            let (s1, c1) = o.overflowing_add(b);
             let (s2, c2) = s1.overflowing_add(u64::from(carry));
-            out[i] = s2;
+            *o = s2;
             carry = c1 || c2;
         }
         (!carry).then_some(U256(out))
@@ -70,12 +70,12 @@ impl U256 {
 
     /// `self - other`; the caller ensures `self >= other`.
     fn sub(self, other: U256) -> U256 {
-        let mut out = [0u64; 4];
+        let mut out = self.0;
         let mut borrow = false;
-        for i in 0..4 {
-            let (d1, b1) = self.0[i].overflowing_sub(other.0[i]);
+        for (o, b) in out.iter_mut().zip(other.0) {
+            let (d1, b1) = o.overflowing_sub(b);
             let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
-            out[i] = d2;
+            *o = d2;
             borrow = b1 || b2;
         }
         U256(out)
@@ -131,7 +131,12 @@ pub struct Exact {
 
 impl Exact {
     /// Zero dollars.
-    pub const ZERO: Exact = Exact { negative: false, magnitude: U256::ZERO, scale: 0, den: 1 };
+    pub const ZERO: Exact = Exact {
+        negative: false,
+        magnitude: U256::ZERO,
+        scale: 0,
+        den: 1,
+    };
 
     /// A fixed-point money amount ([`money::SCALE`] decimals).
     pub fn from_money(units: i128) -> Exact {
@@ -170,8 +175,14 @@ impl Exact {
         } else {
             (self.den.checked_mul(other.den)?, other.den, self.den)
         };
-        let a = self.magnitude.checked_mul_pow10(scale - self.scale)?.checked_mul_u64(fa)?;
-        let b = other.magnitude.checked_mul_pow10(scale - other.scale)?.checked_mul_u64(fb)?;
+        let a = self
+            .magnitude
+            .checked_mul_pow10(scale - self.scale)?
+            .checked_mul_u64(fa)?;
+        let b = other
+            .magnitude
+            .checked_mul_pow10(scale - other.scale)?
+            .checked_mul_u64(fb)?;
         let (negative, magnitude) = if self.negative == other.negative {
             (self.negative, a.checked_add(b)?)
         } else {
@@ -180,7 +191,12 @@ impl Exact {
                 _ => (self.negative, a.sub(b)),
             }
         };
-        Some(Exact { negative: negative && magnitude != U256::ZERO, magnitude, scale, den })
+        Some(Exact {
+            negative: negative && magnitude != U256::ZERO,
+            magnitude,
+            scale,
+            den,
+        })
     }
 }
 
@@ -193,11 +209,22 @@ pub fn round_half_up_cents(exact: Exact) -> i128 {
     // In cents, x = magnitude x 10^(2 - scale) / den. round(x) = floor((floor(2x)
     // + 1) / 2) for x >= 0, and truncating divisions compose, so integer
     // division gives floor(2x) exactly.
-    let twice = exact
-        .magnitude
-        .checked_mul_u64(2)
-        .and_then(|m| m.checked_mul_pow10(2u32.saturating_sub(exact.scale)))
-        .map(|m| m.div_pow10(exact.scale.saturating_sub(2)).div_u64(exact.den));
+    let small = exact.magnitude.to_u128().filter(|m| *m < 1 << 126);
+    let twice = match small {
+        // The common case: one or two u128 divisions.
+        Some(m) if (2..=40).contains(&exact.scale) => {
+            let q = 2 * m / 10u128.pow(exact.scale - 2) / u128::from(exact.den);
+            Some(U256::from_u128(q))
+        }
+        _ => exact
+            .magnitude
+            .checked_mul_u64(2)
+            .and_then(|m| m.checked_mul_pow10(2u32.saturating_sub(exact.scale)))
+            .map(|m| {
+                m.div_pow10(exact.scale.saturating_sub(2))
+                    .div_u64(exact.den)
+            }),
+    };
     let units = twice
         .and_then(U256::to_u128)
         .map(|q| q / 2 + q % 2)
@@ -270,6 +297,26 @@ mod tests {
     }
 
     #[test]
+    fn large_scales_take_the_wide_path_with_the_same_rounding() {
+        // 1 x 0.005 at scale 50 (beyond the u128 fast path) -> 0.01.
+        let one = 10i128.pow(25);
+        assert_eq!(
+            round_half_up_cents(Exact::product(one, 25, 5 * 10u128.pow(22), 25)),
+            d("0.01")
+        );
+        let just_below = 5 * 10u128.pow(22) - 1;
+        assert_eq!(
+            round_half_up_cents(Exact::product(one, 25, just_below, 25)),
+            0
+        );
+        // And a fraction there too: 1 x 0.015 / 3 = 0.005 -> 0.01.
+        assert_eq!(
+            round_half_up_cents(Exact::fraction(one, 25, 15 * 10u128.pow(22), 25, 3)),
+            d("0.01")
+        );
+    }
+
+    #[test]
     fn fractions_are_exact() {
         // 33 1/3% of 10.00 = 3.3333... -> 3.33; of 0.015 = 0.005 -> 0.01.
         let third = |v: &str| Exact::fraction(d(v), 12, 100, 2, 3);
@@ -283,7 +330,9 @@ mod tests {
         // 0.03/6 = 0.005 -> 0.01; minus 0.03/7 (0.0042857...) = 0.000714... -> 0.00.
         let sixth = Exact::fraction(d("0.03"), 12, 1, 0, 6);
         assert_eq!(round_half_up_cents(sixth), d("0.01"));
-        let less = sixth.checked_add(Exact::fraction(d("-0.03"), 12, 1, 0, 7)).unwrap();
+        let less = sixth
+            .checked_add(Exact::fraction(d("-0.03"), 12, 1, 0, 7))
+            .unwrap();
         assert_eq!(round_half_up_cents(less), 0);
     }
 

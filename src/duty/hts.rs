@@ -12,7 +12,7 @@
 //! a binary search and two vector reads. What a rate means is `rate`'s.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -268,46 +268,33 @@ impl Builder {
         while let Some(frame) = self.stack.pop() {
             self.close(frame);
         }
-        let mut pairs: Vec<(u64, Entry)> =
-            self.entries.into_iter().map(|(k, (e, _))| (k, e)).collect();
+        let mut pairs: Vec<(u64, Entry)> = self.entries.drain().map(|(k, (e, _))| (k, e)).collect();
         pairs.sort_unstable_by_key(|p| p.0);
         let mut code_text = String::with_capacity(pairs.len() * 10);
         for (k, _) in &pairs {
-            code_text.push_str(&format!("{k:010}"));
+            let _ = write!(code_text, "{k:010}");
         }
-        let parsed: Vec<Result<Rate, String>> = self.texts.iter().map(|t| rate::parse(t)).collect();
-        let mut groups: Vec<Box<[Group]>> = vec![Box::default(); self.texts.len()];
-        let mut special_ids = dedup(self.special_ids);
-        let mut extra: Vec<(u32, Box<[Group]>)> = Vec::new();
-        let mut index = self.index;
-        let mut texts = self.texts;
-        let mut parsed = parsed;
+        // Each special text is split into its program groups once; the
+        // groups' rate texts are interned (and parsed below) like the rest.
+        let special_ids = dedup(std::mem::take(&mut self.special_ids));
+        let mut split = Vec::with_capacity(special_ids.len());
         for &id in &special_ids {
-            let text = texts[id as usize].clone();
+            let text = self.texts[id as usize].clone();
             let mut list = Vec::new();
             for g in rate::special_groups(&text) {
-                let gid = match index.get(g.rate) {
-                    Some(&gid) => gid,
-                    None => {
-                        let gid = texts.len() as u32;
-                        texts.push(g.rate.into());
-                        index.insert(g.rate.into(), gid);
-                        parsed.push(rate::parse(g.rate));
-                        gid
-                    }
-                };
+                let codes = g.codes.iter().map(|c| Box::<str>::from(*c)).collect();
                 list.push(Group {
-                    codes: g.codes.iter().map(|c| Box::<str>::from(*c)).collect(),
-                    text: gid,
+                    codes,
+                    text: self.intern(g.rate),
                 });
             }
-            extra.push((id, list.into_boxed_slice()));
+            split.push((id, list.into_boxed_slice()));
         }
-        groups.resize(texts.len(), Box::default());
-        for (id, list) in extra {
+        let mut groups: Vec<Box<[Group]>> = vec![Box::default(); self.texts.len()];
+        for (id, list) in split {
             groups[id as usize] = list;
         }
-        special_ids.shrink_to_fit();
+        let parsed = self.texts.iter().map(|t| rate::parse(t)).collect();
         let coverage = Coverage {
             rows: self.rows,
             ten_digit_codes: pairs.len(),
@@ -318,7 +305,7 @@ impl Builder {
             keys,
             entries,
             code_text,
-            texts,
+            texts: self.texts,
             parsed,
             groups,
             general_ids: dedup(self.general_ids),

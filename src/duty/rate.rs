@@ -100,7 +100,7 @@ fn program_codes(inner: &str) -> Option<Vec<&str>> {
 
 /// Normalises a claimed special program indicator for matching: trimmed,
 /// upper-case.
-pub(crate) fn program_key(special_program: &str) -> String {
+fn program_key(special_program: &str) -> String {
     special_program.trim().to_ascii_uppercase()
 }
 
@@ -126,29 +126,64 @@ pub fn pick(row: &RateRow, column2: bool, special_program: &str) -> (RateColumn,
     (RateColumn::General, row.general.trim().to_owned())
 }
 
-/// An exact percentage `N` of `N%`.
+/// An exact percentage `N` of `N%`: `units / (10^scale x den)`; `den` is 1
+/// but for a fraction such as `33 1/3%`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Percent {
     units: u128,
     scale: u32,
+    den: u64,
 }
 
+/// Largest denominator of a fraction percentage (`33 1/3%`).
+const MAX_DEN: u64 = 1_000_000;
+
 impl Percent {
-    /// Reads `N%` (`25%`, `0.3464%`, `7.5 %`): a plain non-negative decimal
-    /// and a percent sign, nothing else.
+    /// Reads `N%` (`25%`, `0.3464%`, `7.5 %`, `33 1/3%`): a plain
+    /// non-negative decimal, or a whole number and a fraction, and a percent
+    /// sign; nothing else.
     pub fn parse(text: &str) -> Result<Percent, String> {
         let t = text.trim();
-        let number = t
-            .strip_suffix('%')
-            .ok_or_else(|| format!("{t:?} is not a percentage (N%)"))?;
-        let (units, scale) = parse_number(number.trim_end())
-            .ok_or_else(|| format!("{t:?} is not a percentage (N%)"))?;
-        Ok(Percent { units, scale })
+        t.strip_suffix('%')
+            .and_then(|n| Percent::number(n.trim_end()))
+            .ok_or_else(|| format!("{t:?} is not a percentage (N%)"))
+    }
+
+    /// The number before `%`.
+    fn number(s: &str) -> Option<Percent> {
+        let Some((head, den)) = s.split_once('/') else {
+            let (units, scale) = parse_number(s)?;
+            return Some(Percent {
+                units,
+                scale,
+                den: 1,
+            });
+        };
+        let (whole, num) = match head.trim_end().rsplit_once(' ') {
+            Some((w, n)) => (w.trim(), n),
+            None => ("0", head.trim_end()),
+        };
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit());
+        let den_text = den.trim_start();
+        if !(digits(whole) && digits(num) && digits(den_text)) {
+            return None;
+        }
+        let den: u64 = den_text
+            .parse()
+            .ok()
+            .filter(|d| (1..=MAX_DEN).contains(d))?;
+        let units = whole.parse::<u128>().ok()? * u128::from(den) + num.parse::<u128>().ok()?;
+        Some(Percent {
+            units,
+            scale: 0,
+            den,
+        })
     }
 
     /// `N% x value` (a money amount), exact.
     pub fn of(&self, value: i128) -> Exact {
-        Exact::product(value, money::SCALE, self.units, self.scale + 2)
+        Exact::fraction(value, money::SCALE, self.units, self.scale + 2, self.den)
     }
 
     /// `N% x value`, rounded half-up to the cent, in money units.
@@ -159,6 +194,16 @@ impl Percent {
 
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.den != 1 {
+            // Only `W N/D%` has a denominator, and its scale is 0.
+            let den = u128::from(self.den);
+            let (whole, num) = (self.units / den, self.units % den);
+            return match (whole, num) {
+                (w, 0) => write!(f, "{w}%"),
+                (0, n) => write!(f, "{n}/{den}%"),
+                (w, n) => write!(f, "{w} {n}/{den}%"),
+            };
+        }
         let digits = self.units.to_string();
         let scale = self.scale as usize;
         if scale == 0 {
@@ -250,7 +295,7 @@ pub fn unit_key(unit: &str) -> String {
 /// Step 4: reads a rate text. `Err` says in plain English why the text is not
 /// computable.
 pub fn parse(text: &str) -> Result<Rate, String> {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = join_line_breaks(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     if collapsed.is_empty() {
         return Err("no rate".into());
     }
@@ -271,11 +316,33 @@ pub fn parse(text: &str) -> Result<Rate, String> {
     })
 }
 
+/// Rejoins words the schedule hyphenated at a line break (`thou- sand`): a
+/// `- ` between two lower-case letters goes.
+fn join_line_breaks(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if b[i] == b'-'
+            && i > 0
+            && b[i - 1].is_ascii_lowercase()
+            && b.get(i + 1) == Some(&b' ')
+            && b.get(i + 2).is_some_and(u8::is_ascii_lowercase)
+        {
+            i += 2;
+            continue;
+        }
+        let ch = text[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
 /// One part of a compound: `N%`, `N¢/U`, `$N/U`, `N¢ each`, `$N each`.
 fn parse_part(piece: &str) -> Option<Part> {
     if let Some(number) = piece.strip_suffix('%') {
-        let (units, scale) = parse_number(number.trim_end())?;
-        return Some(Part::AdValorem(Percent { units, scale }));
+        return Percent::number(number.trim_end()).map(Part::AdValorem);
     }
     let (usd_units, scale, rest) = if let Some(after) = piece.strip_prefix('$') {
         let end = after
@@ -705,7 +772,6 @@ mod tests {
             "Free, under bond, as prescribed in U.S. note 1 to this subchapter",
             "No change",
             "See 9822.05.15",
-            "$2.50/thou- sand + 40%",
             "Free + 5%",
         ] {
             let err = parse(text).unwrap_err();
@@ -806,6 +872,29 @@ mod tests {
         assert_eq!(RateColumn::Special("KR".into()).to_string(), "special:KR");
         assert_eq!(RateColumn::Column2.to_string(), "column2");
         assert_eq!(RateColumn::General.to_string(), "general");
+    }
+
+    #[test]
+    fn fraction_percent_and_line_breaks() {
+        // 33 1/3% of 10.00 = 3.333... -> 3.33; of 0.03 = 0.01 exactly.
+        assert_eq!(amount("33 1/3%", &q("10", None, None, None)), Ok(d("3.33")));
+        assert_eq!(
+            amount("33 1/3%", &q("0.03", None, None, None)),
+            Ok(d("0.01"))
+        );
+        assert_eq!(Percent::parse("33 1/3%").unwrap().to_string(), "33 1/3%");
+        assert_eq!(Percent::parse("2/3%").unwrap().to_string(), "2/3%");
+        for bad in ["1/0%", "1.5 1/3%", "1/3/4%", "a 1/3%", "1 /3%x"] {
+            assert!(Percent::parse(bad).is_err(), "{bad}");
+        }
+        // "$2.50/thou- sand" as printed: $2.50 per thousand.
+        let r = parse("$2.50/thou- sand + 40%").unwrap();
+        assert_eq!(r.text(), "$2.50/thousand + 40%");
+        assert_eq!(
+            r.amount(&q("10", Some("2"), None, Some("thousands"))),
+            Ok(d("9.00"))
+        );
+        assert!(parse("The rate of duty appli- cable to that article").is_err());
     }
 
     #[test]
