@@ -114,6 +114,7 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
             run.findings_by_severity.get("info").copied().unwrap_or(0),
             by_route.join(", ")
         );
+        super::validate::print_entries(&run.entries, "    ");
         for f in &run.files {
             println!("    {} {} ({} records){}", f.status, f.name, f.records, f.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default());
         }

@@ -101,13 +101,13 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
 }
 
 /// The run's entries and what they owe, one line (nothing when there are none).
-pub fn print_entries(e: &EntrySummary) {
+pub fn print_entries(e: &EntrySummary, indent: &str) {
     if e.by_type.is_empty() {
         return;
     }
     let by_type: Vec<String> = e.by_type.iter().map(|(t, n)| format!("type {t} {n}")).collect();
     println!(
-        "  entries: {} ({}); estimated duty USD {}, MPF {}, HMF {} (the known figures){}",
+        "{indent}entries: {} ({}); estimated duty USD {}, MPF {}, HMF {} (the known figures){}",
         e.by_type.values().sum::<u64>(),
         by_type.join(", "),
         e.duty_usd,
@@ -120,7 +120,7 @@ pub fn print_entries(e: &EntrySummary) {
         }
     );
     if e.without_ior > 0 {
-        println!("  entries without an IOR number (V010, not filed): {}", e.without_ior);
+        println!("{indent}entries without an IOR number (V010, not filed): {}", e.without_ior);
     }
 }
 
@@ -149,7 +149,7 @@ pub fn print_summary(s: &RunSummary) {
         .map(|d| format!("{} {}", d.as_str(), s.dispositions.get(d.as_str()).copied().unwrap_or(0)))
         .collect();
     println!("  dispositions: {}", by_route.join(", "));
-    print_entries(&s.entries);
+    print_entries(&s.entries, "  ");
     for f in s.unreadable_files() {
         println!("  unreadable: {} ({})", f.name, f.unreadable.as_deref().unwrap_or(""));
     }

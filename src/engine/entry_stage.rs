@@ -473,6 +473,22 @@ pub fn write_entry_lines(
     Ok((path, ch99_totals))
 }
 
+/// The canonical column a T001 reason points at (contract section 7's
+/// `field`): the date when no revision covers it, the quantity or weight a
+/// specific rate lacks, else the HTS code. Reads the reasons `crate::duty`
+/// writes.
+fn t001_field(reason: &str) -> &'static str {
+    if reason.starts_with("no HTS revision") {
+        c::ARRIVAL_DATE
+    } else if reason.contains("needs weight_kg but the line") {
+        c::WEIGHT_KG
+    } else if reason.contains("but the line has none") || reason.contains("but the line's quantity is 0") {
+        c::QUANTITY
+    } else {
+        c::HTS_CODE
+    }
+}
+
 /// T001 findings gathered while streaming lines.
 #[derive(Default)]
 struct T001Batch {
@@ -481,6 +497,7 @@ struct T001Batch {
     carrier: Vec<String>,
     house_bill: Vec<String>,
     line_no: Vec<String>,
+    field: Vec<&'static str>,
     message: Vec<String>,
 }
 
@@ -495,6 +512,7 @@ impl T001Batch {
         self.carrier.push(carrier.to_owned());
         self.house_bill.push(house_bill.to_owned());
         self.line_no.push(line_no.to_owned());
+        self.field.push(t001_field(reason));
         self.message.push(format!("the line's duty cannot be established: {reason}"));
     }
 
@@ -510,9 +528,24 @@ impl T001Batch {
                 Column::new("line_no".into(), self.line_no),
                 Column::new_scalar("rule".into(), Scalar::from(PlSmallStr::from(Rule::T001.code())), h),
                 Column::new_scalar("severity".into(), Scalar::from(PlSmallStr::from(Rule::T001.severity().as_str())), h),
-                Column::new_scalar("field".into(), Scalar::from(PlSmallStr::from(c::HTS_CODE)), h),
+                Column::new("field".into(), self.field),
                 Column::new("message".into(), self.message),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::t001_field;
+
+    #[test]
+    fn t001_names_the_field_at_fault() {
+        assert_eq!(t001_field("no HTS revision in force on 2025-05-01"), "arrival_date");
+        assert_eq!(t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line has none"), "quantity");
+        assert_eq!(t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line's quantity is 0"), "quantity");
+        assert_eq!(t001_field("rate \"4.4¢/kg\" needs weight_kg but the line has none"), "weight_kg");
+        assert_eq!(t001_field("rate \"3¢/doz.\" needs quantity in doz. but the code's unit is \"No.\""), "hts_code");
+        assert_eq!(t001_field("rate \"The rate applicable to each article\" is not computable"), "hts_code");
     }
 }
