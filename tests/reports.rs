@@ -322,6 +322,275 @@ fn exception_reports_and_the_daily_dashboard_arrive_complete() {
     assert!(inked > 20_000, "the page shows text, tables and charts ({inked} non-white pixels)");
 }
 
+/// One v2 input line (contract v2: entries and duties): house bill,
+/// consignee name, address, ZIP, HTS, origin, value, weight, IOR number.
+struct InV2 {
+    hb: &'static str,
+    name: &'static str,
+    address: &'static str,
+    zip: &'static str,
+    hts: &'static str,
+    origin: &'static str,
+    value: &'static str,
+    weight: &'static str,
+    ior: &'static str,
+}
+
+fn manifest_v2(lines: &[InV2]) -> String {
+    let mut text = format!("{CANONICAL_HEADER},ior_number\n");
+    for l in lines {
+        text.push_str(&format!(
+            "DHLX,M1,{},1,2026-01-15,4701,Acme,{},{},{},Brooklyn,NY,{},Cotton garment,{},{},1,{},USD,{},S1,{}\n",
+            l.hb,
+            l.origin,
+            l.name,
+            csv_field(l.address),
+            l.zip,
+            l.hts,
+            l.origin,
+            l.value,
+            l.weight,
+            l.ior
+        ));
+    }
+    text
+}
+
+/// A day after de minimis (2026-01-15): every valid shipment goes on an entry.
+/// H2 and H3 are one consignee on one conveyance: one type 11 entry (141.51),
+/// which saves one informal MPF. H4's per-kg rate has no weight (T001), H5 has
+/// no IOR number (V010), H6 is above the informal limit (01), H7 is in AD/CVD
+/// scope (E004, 03), H8 has a bad HTS number (V002, held).
+const ENTRY_DAY: &[InV2] = &[
+    InV2 { hb: "H1", name: "Jane Doe", address: "12 Main Street", zip: "11201", hts: "6109.10.0012", origin: "VN", value: "100.00", weight: "0.5", ior: "12-345678900" },
+    InV2 { hb: "H2", name: "Ann Lee", address: "5 Oak Avenue", zip: "10001", hts: "6109.10.0012", origin: "CN", value: "200.00", weight: "0.5", ior: "251203-00042" },
+    InV2 { hb: "H3", name: "Ann Lee", address: "5 Oak Avenue", zip: "10001", hts: "6109.10.0012", origin: "CN", value: "300.00", weight: "0.5", ior: "251203-00042" },
+    InV2 { hb: "H4", name: "Bob Roe", address: "7 Elm Street", zip: "08020", hts: "6110.20.2079", origin: "VN", value: "40.00", weight: "", ior: "123-45-6789" },
+    InV2 { hb: "H5", name: "Carl Poe", address: "9 Pine Road", zip: "60611", hts: "6109.10.0012", origin: "VN", value: "50.00", weight: "0.5", ior: "" },
+    InV2 { hb: "H6", name: "Dana Fox", address: "3 Lake Drive", zip: "30303", hts: "6109.10.0012", origin: "VN", value: "3000.00", weight: "20", ior: "12-3456789AB" },
+    InV2 { hb: "H7", name: "Eve Ray", address: "1 Bay Drive", zip: "94121", hts: "9403.60.8081", origin: "VN", value: "120.00", weight: "15", ior: "12-345678900" },
+    InV2 { hb: "H8", name: "Fay Orr", address: "4 Hill Road", zip: "78701", hts: "bad", origin: "VN", value: "25.00", weight: "0.5", ior: "12-345678900" },
+];
+
+/// A run whose outputs are made to look as s321d wrote them before v2.
+const OLD_DAY: &[InV2] = &[
+    InV2 { hb: "P1", name: "Gus Hale", address: "2 Rose Lane", zip: "02139", hts: "6109.10.0012", origin: "VN", value: "20.00", weight: "0.5", ior: "12-345678900" },
+    InV2 { hb: "P2", name: "Hal Ives", address: "6 Ash Court", zip: "02140", hts: "6109.10.0012", origin: "VN", value: "30.00", weight: "0.5", ior: "12-345678900" },
+];
+
+/// A small USITC-shaped HTS revision: 16.5% T-shirts, a per-kg compound rate,
+/// duty-free furniture in AD/CVD scope.
+const HTS: &str = "\u{feff}HTS Number,Indent,Description,Unit of Quantity,General Rate of Duty,Special Rate of Duty,Column 2 Rate of Duty,Quota Quantity,Additional Duties
+\"6109\",\"0\",\"T-shirts, singlets, tank tops and similar garments, knitted or crocheted:\",\"\",\"\",\"\",\"\",\"\",\"\"
+\"6109.10.00\",\"1\",\"Of cotton\",\"\",\"16.5%\",\"Free (AU,KR)\",\"90%\",\"\",\"\"
+\"6109.10.00.12\",\"2\",\"Men's (338)\",\"[\"\"doz.\"\",\"\"kg\"\"]\",\"\",\"\",\"\",\"\",\"\"
+\"6110\",\"0\",\"Sweaters, pullovers, sweatshirts:\",\"\",\"\",\"\",\"\",\"\",\"\"
+\"6110.20.20\",\"1\",\"Of cotton, other\",\"\",\"17.5\u{a2}/kg + 16%\",\"Free (AU,KR)\",\"54.5%\",\"\",\"\"
+\"6110.20.20.79\",\"2\",\"Other (345)\",\"[\"\"doz.\"\",\"\"kg\"\"]\",\"\",\"\",\"\",\"\",\"\"
+\"9403\",\"0\",\"Other furniture and parts thereof:\",\"\",\"\",\"\",\"\",\"\",\"\"
+\"9403.60.80\",\"1\",\"Other wooden furniture\",\"\",\"Free\",\"\",\"40%\",\"\",\"\"
+\"9403.60.80.81\",\"2\",\"Other\",\"[\"\"No.\"\"]\",\"\",\"\",\"\",\"\",\"\"
+";
+
+/// The v2 policy keys over the shipped default: the HTS revision above, a 301
+/// layer on Chinese T-shirts, a 10% layer on every origin but CA and MX, FY2026 fees.
+const POLICY_V2: &str = r#"
+[lists]
+adcvd_prefixes = ["9403.60.80"]
+[duty]
+reviewed_through = "2026-01-10"
+column2_origins = ["CU", "KP", "RU", "BY"]
+[[duty.hts]]
+from = "2026-01-01"
+file = "hts.csv"
+[[duty.layer]]
+heading = "9903.88.03"
+program = "301"
+rate = "25%"
+origins = ["CN"]
+hts = ["6109"]
+from = "2018-07-06"
+[[duty.layer]]
+heading = "9903.01.25"
+program = "IEEPA"
+rate = "10%"
+exclude_origins = ["CA", "MX"]
+from = "2025-04-05"
+[fees]
+hmf_rate = "0.125%"
+[[fees.mpf]]
+from = "2025-10-01"
+to = "2026-10-01"
+informal_usd = "2.69"
+formal_rate = "0.3464%"
+formal_min_usd = "33.58"
+formal_max_usd = "651.50"
+"#;
+
+/// Sums a money column of an output CSV (empty cells left out), in cents.
+fn sum_cents(rows: &[BTreeMap<String, String>], column: &str) -> i64 {
+    rows.iter().map(|r| &r[column]).filter(|v| !v.is_empty()).map(|v| cents(v)).sum()
+}
+
+/// Makes a run's outputs look as s321d wrote them before v2: no entries files,
+/// `dispositions.csv` without `entry_ref`, no `entries` in the summary.
+fn make_pre_v2(s: &Sandbox, run: &Path) {
+    for f in ["entries.csv", "entry_lines.csv"] {
+        let _ = std::fs::remove_file(run.join(f));
+    }
+    let mut r = csv::Reader::from_path(run.join("dispositions.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    assert_eq!(header.iter().next_back(), Some("entry_ref"));
+    let mut w = csv::Writer::from_path(run.join("dispositions.csv.old")).unwrap();
+    w.write_record(header.iter().take(9)).unwrap();
+    for rec in r.records() {
+        w.write_record(rec.unwrap().iter().take(9)).unwrap();
+    }
+    w.flush().unwrap();
+    std::fs::rename(run.join("dispositions.csv.old"), run.join("dispositions.csv")).unwrap();
+    let run_id = run.file_name().unwrap().to_str().unwrap();
+    let conn = rusqlite::Connection::open(s.path().join("data/state.db")).unwrap();
+    let n = conn.execute("UPDATE runs SET summary = json_remove(summary, '$.entries') WHERE run_id = ?1", [run_id]).unwrap();
+    assert_eq!(n, 1, "the run {run_id} is in the state store");
+}
+
+#[test]
+fn entries_duty_and_fees_reach_the_dashboard_and_the_exception_report() {
+    let s = Sandbox::new();
+    let smtp = Smtp::start(s.path());
+    let cfg = config(&s, smtp.port, "");
+    s.write("hts.csv", HTS);
+    let policy = s.write("policy.toml", POLICY_V2);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("[paths]\n", &format!("[paths]\npolicy = {:?}\n", policy.display().to_string()));
+    std::fs::write(&cfg, text).unwrap();
+    intake_job(&s, "dhlx", None);
+    s.write(
+        "jobs/daily.toml",
+        "name = \"daily\"\ntimezone = \"UTC\"\n[report]\nkind = \"dashboard\"\nrecipients = [\"compliance\"]\njobs = [\"dhlx\"]\nday = \"today\"\n",
+    );
+    let check = run_with(&s, &cfg, &["check"]);
+    assert!(check.status.success(), "{}", show(&check));
+
+    // A run from before v2 (its outputs rewritten as they were then): still reported.
+    drop_file(&s, "dhlx", "old.csv", &manifest_v2(OLD_DAY));
+    let out = run_with(&s, &cfg, &["run-job", "dhlx"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let old_run = run_dirs(&s, "dhlx").pop().unwrap();
+    make_pre_v2(&s, &old_run);
+
+    // The v2 run: the error on H8 sends DHLX's exception report.
+    drop_file(&s, "dhlx", "day.csv", &manifest_v2(ENTRY_DAY));
+    let out = run_with(&s, &cfg, &["run-job", "dhlx"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let messages = smtp.wait_for(1);
+    assert_eq!(messages.len(), 1, "the pre-v2 run had no errors, so no exception report");
+    let run = run_dirs(&s, "dhlx").into_iter().find(|r| *r != old_run).unwrap();
+    let findings = read_csv(&run.join("findings.csv"));
+    let rule_count = |rule: &str| findings.iter().filter(|f| f["rule"] == rule).count();
+    assert_eq!(rule_count("T001"), 1, "H4's per-kg rate without a weight: {findings:?}");
+    assert_eq!(rule_count("V010"), 1, "H5 has no IOR number: {findings:?}");
+    assert_eq!(rule_count("E004"), 1, "H7 is in AD/CVD scope: {findings:?}");
+    assert_eq!(rule_count("T002"), 1, "the file arrives after duty.reviewed_through: {findings:?}");
+
+    let m = MessageParser::default().parse(&messages[0]).unwrap();
+    let html = m.body_html(0).unwrap().into_owned();
+    let text = m.body_text(0).unwrap().into_owned();
+    for (rule, name, fix) in [
+        ("T001", "DUTY_UNKNOWN", "Check the HTS code and add the quantity in the HTS unit (or weight_kg for per-kg rates); or update the policy's [[duty.hts]] revision"),
+        ("V010", "IOR_MISSING", "Add the importer of record number (EIN NN-NNNNNNNSS, CBP-assigned YYDDPP-NNNNN or SSN NNN-NN-NNNN) to the manifest and re-send"),
+        ("E004", "ADCVD_SCOPE", "Check the AD/CVD order's scope for this origin and producer; file a type 03 entry with the case number and cash deposit"),
+    ] {
+        assert!(text.contains(&format!("{rule} {name} (warning): 1 finding(s)")), "{rule} row: {text}");
+        let advice = text.split(&format!("{rule} {name} (warning)")).nth(1).and_then(|t| t.lines().nth(1)).unwrap_or_default();
+        assert!(advice.contains("What to do:") && advice.contains(fix), "{rule} fix: {advice:?}");
+        assert!(html.contains(&format!(">{rule}</td>")) && html.contains(&html_escape(fix)), "{rule} in the HTML table");
+    }
+    // T002 is about the file (and the policy), not a shipment: with the carrier
+    // in the data rather than the job, it goes to the file-level "(no carrier)" report.
+    let run_id = run.file_name().unwrap().to_str().unwrap().to_owned();
+    let ex = s.path().join("preview-ex");
+    let out = run_with(&s, &cfg, &["report", "--run", &run_id, "--preview", ex.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let file_level = std::fs::read_to_string(ex.join("no-carrier/message.txt")).unwrap();
+    assert!(file_level.contains("T002 RATES_UNREVIEWED (warning): 1 finding(s) in arrival_date"), "{file_level}");
+    assert!(
+        file_level.contains("Review the rates for dates after duty.reviewed_through and move the date forward in the policy"),
+        "{file_level}"
+    );
+    assert_eq!(smtp.messages().len(), 1, "a preview sends nothing");
+    let att = attachments(&m);
+    let xlsx = att.iter().find(|a| a.name.ends_with(".xlsx")).expect("an XLSX attachment");
+    let summary = sheet(&xlsx.bytes, "summary");
+    let t001 = summary.iter().find(|r| text_of(&r[0]) == "T001").expect("T001 in the summary sheet");
+    assert_eq!(text_of(&t001[3]), "1");
+    assert!(text_of(&t001[4]).contains("weight_kg for per-kg rates"));
+
+    // What the engine wrote: six entries (11 x4, 01, 03); exact sums of entries.csv.
+    let entries = read_csv(&run.join("entries.csv"));
+    let types: Vec<&str> = entries.iter().map(|e| e["entry_type"].as_str()).collect();
+    assert_eq!(entries.len(), 6, "{entries:?}");
+    let of_type = |t: &str| types.iter().filter(|x| **x == t).count();
+    assert_eq!((of_type("11"), of_type("01"), of_type("03")), (4, 1, 1), "{entries:?}");
+    let duty = sum_cents(&entries, "duty_usd");
+    let mpf = sum_cents(&entries, "mpf_usd");
+    let hmf = sum_cents(&entries, "hmf_usd");
+    // By hand (contract section 9): H1 26.50, H2+H3 257.50, H5 13.25, H6 795.00, H7 12.00; H4 unknown.
+    assert_eq!(duty, 110_425, "duty of the known entries");
+    // Four informal entries at 2.69, two formal at the 33.58 minimum.
+    assert_eq!(mpf, 7_792);
+    assert_eq!(hmf, 0, "air arrivals pay no HMF");
+    let lines = read_csv(&run.join("entry_lines.csv"));
+    let heading = |h: &str| -> i64 {
+        lines.iter().flat_map(|l| l["ch99"].split(';').filter_map(|p| p.split_once('=')).filter(|(k, _)| *k == h).map(|(_, v)| cents(v)).collect::<Vec<_>>()).sum()
+    };
+    assert_eq!((heading("9903.88.03"), heading("9903.01.25")), (12_500, 38_100));
+
+    // The dashboard: entries by type, duty and fees, headings, MPF saved, unknown lines.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let out = run_with(&s, &cfg, &["report", "--job", "daily", "--date", &today]);
+    assert!(out.status.success(), "{}", show(&out));
+    let messages = smtp.wait_for(2);
+    let d = MessageParser::default().parse(&messages[1]).unwrap();
+    let text = d.body_text(0).unwrap().into_owned();
+    let html = d.body_html(0).unwrap().into_owned();
+    let shipments = OLD_DAY.len() + ENTRY_DAY.len();
+    assert!(text.contains(&format!("Shipments: {shipments}\n")), "the pre-v2 run's shipments count: {text}");
+    assert!(text.contains("Entries: 6 (type 03: 1, type 01: 1, type 11: 4)\n"), "entries by type, the pre-v2 run adds none: {text}");
+    assert!(
+        text.contains(&format!("Estimated duty: {} (1 entr(ies) with an unknown duty or fee not included)\n", dollars(duty))),
+        "{text}"
+    );
+    assert!(text.contains(&format!("MPF: {}\nHMF: {}\nDuty and fees: {}\n", dollars(mpf), dollars(hmf), dollars(duty + mpf + hmf))), "{text}");
+    assert!(text.contains("MPF saved by grouping: $2.69\n"), "H2 and H3 on one entry save one informal MPF: {text}");
+    for (code, n) in [("03", 1), ("01", 1), ("11", 4)] {
+        assert!(
+            text.lines().skip_while(|l| *l != "Entries by type").any(|l| l.starts_with(&format!("{code} ")) && l.contains(&format!(" {n} "))),
+            "type {code}: {text}"
+        );
+    }
+    let dhlx = text.lines().skip_while(|l| *l != "Estimated duty and fees per carrier").find(|l| l.starts_with("DHLX")).unwrap_or_default();
+    assert!(dhlx.contains(&dollars(duty)) && dhlx.contains(&dollars(mpf)) && dhlx.contains(&dollars(duty + mpf + hmf)), "per carrier: {dhlx}");
+    let day_row = text.lines().skip_while(|l| *l != "Estimated duty and fees per day").nth(3).unwrap_or_default();
+    assert!(day_row.contains(&dollars(duty + mpf + hmf)) && day_row.contains("$2.69"), "per day: {day_row}");
+    assert!(text.lines().any(|l| l.starts_with("9903.01.25") && l.contains("IEEPA") && l.ends_with(&dollars(38_100))), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("9903.88.03") && l.contains("301") && l.ends_with(&dollars(12_500))), "{text}");
+    let top: Vec<&str> = text.lines().skip_while(|l| *l != "Top chapter 99 headings").skip(3).take(2).collect();
+    assert!(top[0].starts_with("9903.01.25") && top[1].starts_with("9903.88.03"), "largest first: {top:?}");
+    assert!(text.contains("1 line(s) whose duty is unknown (T001):"), "{text}");
+    assert!(text.lines().any(|l| l.contains("day.csv") && l.contains(" H4 ") && l.contains("6110202079") && l.contains("weight")), "the line and its reason: {text}");
+    assert!(text.contains("1 entr(ies) have no importer of record number"), "V010 needs attention: {text}");
+    assert!(text.lines().any(|l| l.starts_with("03 ") && l.contains("AD/CVD entry (type 03)")), "03 among the dispositions: {text}");
+    assert!(html.contains(&dollars(duty)) && html.contains("Entries, duty and fees (estimates)"));
+    assert!(d.parts.iter().any(|p| p.content_id().is_some_and(|c| c.starts_with("duty."))), "the duty chart is inline");
+    for secret in ["ann lee", "Ann Lee", "oak", "Oak", "Gus Hale", "gus hale"] {
+        assert!(!text.contains(secret) && !html.contains(secret), "{secret} must be masked");
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 /// Renders a page with Debian's headless Chromium; returns the PNG.
 pub fn chromium_screenshot(s: &Sandbox, page: &Path) -> Vec<u8> {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.is_file());

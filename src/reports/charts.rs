@@ -28,8 +28,12 @@ pub fn rgb(hex: &str) -> RGBColor {
     RGBColor(p(0), p(2), p(4))
 }
 
-/// Disposition colours, in [`super::dashboard::DISPOSITIONS`] order.
-pub const DISPOSITION_COLORS: [&str; 5] = ["#2f855a", "#2b6cb0", "#6b46c1", "#c0392b", "#a0aec0"];
+/// Disposition colours, in [`super::dashboard::DISPOSITIONS`] order (hold,
+/// duplicate, 03, 01, 86, 11).
+pub const DISPOSITION_COLORS: [&str; 6] = ["#c0392b", "#a0aec0", "#2c7a7b", "#6b46c1", "#2f855a", "#2b6cb0"];
+
+/// Colours of duty, MPF and HMF in the duty chart.
+pub const DUTY_COLORS: [&str; 3] = ["#2b6cb0", "#2c7a7b", "#a0aec0"];
 
 /// Encodes an RGB buffer as PNG.
 fn encode(buf: &[u8], w: u32, h: u32) -> anyhow::Result<Vec<u8>> {

@@ -1,15 +1,19 @@
 //! What reports read: the runs recorded in the state store, their published
-//! outputs (`dispositions.csv`, `findings.parquet`, fetched to local scratch
-//! when the output location is remote), and the filing ledger. Frames are
-//! polars lazy scans that read only the columns a report needs.
+//! outputs (`dispositions.csv`, `findings.parquet` and, from contract v2,
+//! `entries.csv` and `entry_lines.csv`; fetched to local scratch when the
+//! output location is remote), and the filing ledger. Outputs of runs from
+//! before v2 read too: a missing file is `None`, a missing column is nulls.
+//! Frames are polars lazy scans that read only the columns a report needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
+use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
 use crate::engine::kernels;
+use crate::engine::output::DISPOSITIONS_HEADER;
 use crate::intake::Context;
 use crate::intake::summary::Summary;
 use crate::sources;
@@ -128,35 +132,114 @@ pub fn forget_scratch(ctx: &Context, run_id: &str) {
     let _ = std::fs::remove_dir_all(ctx.staging().join("reports").join(run_id));
 }
 
-/// `dispositions.csv` columns as read (every column a string but `lines`).
+/// `dispositions.csv` columns as read (every column a string but `lines`):
+/// the v2 columns, `entry_ref` last. A file written before v2 has the first
+/// nine only; [`scan_dispositions`] reads both.
 pub fn dispositions_schema() -> Schema {
-    Schema::from_iter([
-        Field::new("source_file".into(), DataType::String),
-        Field::new("carrier".into(), DataType::String),
-        Field::new("house_bill".into(), DataType::String),
-        Field::new("arrival_date".into(), DataType::String),
-        Field::new("consignee_key".into(), DataType::String),
-        Field::new("lines".into(), DataType::UInt64),
-        Field::new("total_usd".into(), DataType::String),
-        Field::new("disposition".into(), DataType::String),
-        Field::new("reasons".into(), DataType::String),
-    ])
+    typed_schema(&DISPOSITIONS_HEADER, &[("lines", DataType::UInt64)])
 }
 
-/// A lazy scan of a `dispositions.csv`, with `usd` (exact fixed point, Int128).
-pub fn scan_dispositions(path: &std::path::Path) -> anyhow::Result<LazyFrame> {
+/// `entries.csv` columns as read (contract section 8; `lines` a count, the
+/// rest strings).
+pub fn entries_schema() -> Schema {
+    typed_schema(&ENTRIES_HEADER, &[("lines", DataType::UInt64)])
+}
+
+/// `entry_lines.csv` columns as read (contract section 9; `record` a number,
+/// the rest strings: `line_no` is kept as the carrier sent it).
+pub fn entry_lines_schema() -> Schema {
+    typed_schema(&ENTRY_LINES_HEADER, &[("record", DataType::UInt64)])
+}
+
+fn typed_schema(names: &[&str], typed: &[(&str, DataType)]) -> Schema {
+    Schema::from_iter(names.iter().map(|n| {
+        let dtype = typed.iter().find(|(t, _)| t == n).map_or(DataType::String, |(_, d)| d.clone());
+        Field::new((*n).into(), dtype)
+    }))
+}
+
+/// The header row of one of our CSV outputs.
+fn csv_header(path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header = reader.headers().with_context(|| format!("cannot read the header of {}", path.display()))?;
+    Ok(header.iter().map(str::to_owned).collect())
+}
+
+/// A lazy scan of one of our CSV outputs, typed by `known` for the columns
+/// it names and as strings otherwise, and the file's header. The schema
+/// follows the file's own header, so files written by an older s321d (fewer
+/// columns) and a newer one (more columns, added last as the contract
+/// allows) both read.
+fn scan_output_csv(path: &Path, known: &Schema) -> anyhow::Result<(LazyFrame, Vec<String>)> {
     let text = path.to_str().context("non-UTF-8 path")?;
+    let header = csv_header(path)?;
+    let schema = Schema::from_iter(
+        header.iter().map(|h| Field::new(h.as_str().into(), known.get(h.as_str()).cloned().unwrap_or(DataType::String))),
+    );
     let lf = LazyCsvReader::new(PlRefPath::new(text))
         .with_has_header(true)
-        .with_schema(Some(Arc::new(dispositions_schema())))
+        .with_schema(Some(Arc::new(schema)))
         .with_glob(false)
         .finish()
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok((lf, header))
+}
+
+/// Adds the columns of `known` that a file from an older s321d lacks, as
+/// nulls of their type, so every run's frame has the same columns.
+fn with_missing(lf: LazyFrame, header: &[String], known: &Schema) -> LazyFrame {
+    let missing: Vec<Expr> = known
+        .iter()
+        .filter(|(n, _)| !header.iter().any(|h| h.as_str() == n.as_str()))
+        .map(|(n, dtype)| lit(NULL).cast(dtype.clone()).alias(n.clone()))
+        .collect();
+    if missing.is_empty() { lf } else { lf.with_columns(missing) }
+}
+
+/// A lazy scan of a `dispositions.csv`, with `usd` (exact fixed point,
+/// Int128). It always has every v2 column: a file written before v2 (nine
+/// columns) gets an `entry_ref` of nulls, as its shipments were on no entry.
+pub fn scan_dispositions(path: &Path) -> anyhow::Result<LazyFrame> {
+    let schema = dispositions_schema();
+    let (lf, header) = scan_output_csv(path, &schema)?;
+    let lf = with_missing(lf, &header, &schema);
     Ok(lf.with_column(kernels::decimal(col("total_usd"), false).fill_null(kernels::lit_money(0)).alias("usd")))
 }
 
+/// A lazy scan of an `entries.csv` (v2), with exact fixed-point (Int128)
+/// `entered`, `duty`, `mpf` and `hmf`: null where the file leaves the figure
+/// empty (unknown), never 0.
+pub fn scan_entries(path: &Path) -> anyhow::Result<LazyFrame> {
+    let schema = entries_schema();
+    let (lf, header) = scan_output_csv(path, &schema)?;
+    Ok(with_missing(lf, &header, &schema).with_columns([
+        kernels::decimal(col("entered_value_usd"), false).alias("entered"),
+        kernels::decimal(col("duty_usd"), false).alias("duty"),
+        kernels::decimal(col("mpf_usd"), false).alias("mpf"),
+        kernels::decimal(col("hmf_usd"), false).alias("hmf"),
+    ]))
+}
+
+/// A lazy scan of an `entry_lines.csv` (v2), with `duty` (Int128, null when
+/// unknown) and `reason`: why the line's duty is unknown (the text after
+/// `unknown: ` in `duty_status`), null when it is known.
+pub fn scan_entry_lines(path: &Path) -> anyhow::Result<LazyFrame> {
+    let schema = entry_lines_schema();
+    let (lf, header) = scan_output_csv(path, &schema)?;
+    Ok(with_missing(lf, &header, &schema).with_columns([kernels::decimal(col("duty_usd"), false).alias("duty"), unknown_reason()]))
+}
+
+/// `reason` from `duty_status`: `known` is null, `unknown: why` is `why`.
+pub fn unknown_reason() -> Expr {
+    let status = col("duty_status").fill_null(lit(""));
+    when(status.clone().str().starts_with(lit("unknown")))
+        .then(status.str().strip_prefix(lit("unknown")).str().strip_chars_start(lit(": ")))
+        .otherwise(lit(NULL).cast(DataType::String))
+        .alias("reason")
+}
+
 /// A lazy scan of a `findings.parquet`.
-pub fn scan_findings(path: &std::path::Path) -> anyhow::Result<LazyFrame> {
+pub fn scan_findings(path: &Path) -> anyhow::Result<LazyFrame> {
     let text = path.to_str().context("non-UTF-8 path")?;
     let args = ScanArgsParquet { glob: false, ..ScanArgsParquet::default() };
     LazyFrame::scan_parquet(PlRefPath::new(text), args).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -239,4 +322,67 @@ pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProbl
         };
         q().map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1_DISPOSITIONS: &str = "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons\n\
+        a.csv,DHLX,H1,2025-04-01,jane doe|12 main st|11201,2,20.00,86,\n\
+        a.csv,DHLX,H2,2025-04-01,ann lee|5 oak ave|10001,1,900.00,11,L002\n";
+    const V2_DISPOSITIONS: &str = "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons,entry_ref\n\
+        b.csv,DHLX,H3,2026-01-15,bob roe|7 elm st|08020,1,120.00,03,E001;E004,R000001\n\
+        b.csv,DHLX,H4,2026-01-15,eve ray|1 bay dr|94121,1,10.00,hold,V002,\n";
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn dispositions_from_before_and_after_v2_read_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = scan_dispositions(&write(dir.path(), "old.csv", V1_DISPOSITIONS)).unwrap();
+        let new = scan_dispositions(&write(dir.path(), "new.csv", V2_DISPOSITIONS)).unwrap();
+        let both = concat([old, new], UnionArgs::default()).unwrap().collect().unwrap();
+        let names: Vec<&str> = both.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names[..10], DISPOSITIONS_HEADER, "every v2 column, in contract order");
+        assert_eq!(strs(&both, "entry_ref").unwrap(), ["", "", "R000001", ""], "an old file's shipments were on no entry");
+        assert_eq!(strs(&both, "disposition").unwrap(), ["86", "11", "03", "hold"]);
+        assert_eq!(u64s(&both, "lines").unwrap(), [2, 1, 1, 1]);
+        assert_eq!(i128s(&both, "usd").unwrap()[1], crate::money::parse_decimal("900").unwrap());
+        // What the audit export selects works on an old file too.
+        let old = scan_dispositions(&dir.path().join("old.csv")).unwrap().select(DISPOSITIONS_HEADER.map(col)).collect().unwrap();
+        assert_eq!(old.height(), 2);
+    }
+
+    #[test]
+    fn entries_and_lines_read_with_exact_money_and_the_unknown_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = format!(
+            "{}\nR000001,11,141.51,DHLX,2026-01-15,4701,M1,k,12-345678900,H1;H2,2,500.00,257.50,2.69,0.00,260.19,known,hts.csv; reviewed_through 2026-01-10,,\n\
+             R000002,11,141.51,DHLX,2026-01-15,4701,M1,k2,,H4,1,40.00,,2.69,0.00,,unknown,hts.csv; reviewed_through 2026-01-10,5.00,\n",
+            ENTRIES_HEADER.join(",")
+        );
+        let e = scan_entries(&write(dir.path(), "entries.csv", &entries)).unwrap().collect().unwrap();
+        let units = |v: &str| crate::money::parse_decimal(v).unwrap();
+        let duty: Vec<Option<i128>> = e.column("duty").unwrap().i128().unwrap().iter().collect();
+        assert_eq!(duty, [Some(units("257.50")), None], "an unknown duty is null, never 0");
+        assert_eq!(i128s(&e, "mpf").unwrap(), [units("2.69"), units("2.69")]);
+        assert_eq!(u64s(&e, "lines").unwrap(), [2, 1]);
+
+        let lines = format!(
+            "{}\nR000001,b.csv,2,DHLX,H1,1,6109100012,CN,200.00,general,16.5%,33.00,9903.88.03=50.00;9903.01.25=20.00,103.00,known\n\
+             R000002,b.csv,5,DHLX,H4,1,6110202079,VN,40.00,general,17.5¢/kg + 16%,,9903.01.25=4.00,,\"unknown: the rate needs weight_kg, which is empty\"\n",
+            ENTRY_LINES_HEADER.join(",")
+        );
+        let l = scan_entry_lines(&write(dir.path(), "entry_lines.csv", &lines)).unwrap().collect().unwrap();
+        let reason: Vec<Option<&str>> = l.column("reason").unwrap().str().unwrap().iter().collect();
+        assert_eq!(reason, [None, Some("the rate needs weight_kg, which is empty")]);
+        assert_eq!(u64s(&l, "record").unwrap(), [2, 5]);
+        let duty: Vec<Option<i128>> = l.column("duty").unwrap().i128().unwrap().iter().collect();
+        assert_eq!(duty, [Some(units("103.00")), None]);
+    }
 }

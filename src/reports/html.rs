@@ -195,6 +195,11 @@ pub fn h2(title: &str) -> String {
     format!("<h2 style=\"{FONT};font-size:16px;color:{INK};margin:22px 0 4px 0;padding:0\">{}</h2>\n", esc(title))
 }
 
+/// A sub-heading inside a section.
+pub fn h3(title: &str) -> String {
+    format!("<h3 style=\"{FONT};font-size:14px;color:{INK};margin:14px 0 2px 0;padding:0\">{}</h3>\n", esc(title))
+}
+
 /// A paragraph of muted text.
 pub fn note(text: &str) -> String {
     format!("<p style=\"{FONT};font-size:12px;color:{MUTED};margin:2px 0 8px 0\">{}</p>\n", esc(text))

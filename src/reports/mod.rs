@@ -78,6 +78,7 @@ pub async fn dashboard_email(ctx: &Context, job: &ReportJob, day: NaiveDate) -> 
         day = %day,
         runs = d.runs.len(),
         shipments = d.total.shipments,
+        entries = d.total.entries.count(),
         duration_ms = started.elapsed().as_millis() as u64,
         "Built the {} dashboard for {day}: {} run(s), {} shipment(s).",
         job.name,

@@ -1,7 +1,10 @@
 //! What a person should do about each finding and each ACE answer: the
 //! "what to do" column of exception reports.
 
-/// The fix for a rule's findings.
+/// The fix for a rule's findings (every code of [`Rule::ALL`] has its own;
+/// a unit test keeps it so).
+///
+/// [`Rule::ALL`]: crate::engine::rules::Rule::ALL
 pub fn for_rule(code: &str) -> &'static str {
     match code {
         "F001" => "The file could not be read at all (wrong format, compressed, empty). Ask the carrier for a proper manifest and drop it into the inbox again.",
@@ -28,6 +31,10 @@ pub fn for_rule(code: &str) -> &'static str {
         "E003" => "Restricted commodity (alcohol, tobacco, arms, AD/CVD): a formal entry is needed.",
         "R001" => "The value per kg is below the floor for the chapter: possible undervaluation. Verify the value with the seller.",
         "R002" => "Shipper country differs from origin: transshipment risk. Confirm the country of origin.",
+        "E004" => "The HTS number is in scope of an AD/CVD order (lists.adcvd_prefixes). Check the AD/CVD order's scope for this origin and producer; file a type 03 entry with the case number and cash deposit.",
+        "V010" => "The shipment has no valid importer of record number, so its entry cannot be filed. Add the importer of record number (EIN NN-NNNNNNNSS, CBP-assigned YYDDPP-NNNNN or SSN NNN-NN-NNNN) to the manifest and re-send.",
+        "T001" => "The line's duty cannot be estimated (the message says why). Check the HTS code and add the quantity in the HTS unit (or weight_kg for per-kg rates); or update the policy's [[duty.hts]] revision.",
+        "T002" => "The file has lines arriving after the date the policy's rates were last checked. Review the rates for dates after duty.reviewed_through and move the date forward in the policy.",
         _ => "Review the finding.",
     }
 }
@@ -43,5 +50,22 @@ pub fn for_ace(state: &str, code: Option<&str>) -> &'static str {
         ("held", "96") => "CBP wants documents. Send them through the broker.",
         ("held", _) | ("detained", _) => "CBP has not released the goods. Follow up with the broker.",
         _ => "Review the response.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rules::Rule;
+
+    #[test]
+    fn every_rule_has_its_own_fix() {
+        for rule in Rule::ALL {
+            assert_ne!(for_rule(rule.code()), for_rule("X999"), "{} has no fix text", rule.code());
+        }
+        assert!(for_rule("T001").contains("weight_kg for per-kg rates") && for_rule("T001").contains("[[duty.hts]]"));
+        assert!(for_rule("T002").contains("duty.reviewed_through"));
+        assert!(for_rule("V010").contains("EIN NN-NNNNNNNSS, CBP-assigned YYDDPP-NNNNN or SSN NNN-NN-NNNN"));
+        assert!(for_rule("E004").contains("type 03 entry with the case number and cash deposit"));
     }
 }
