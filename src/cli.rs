@@ -69,12 +69,13 @@ pub enum Command {
         #[arg(long)]
         to: chrono::NaiveDate,
     },
-    /// File a finished run's eligible shipments (86, 11) with ACE, or read ACE's answers.
+    /// File a finished run's entries (86 shipments, type 11 entries) with ACE, or read ACE's answers.
     ///
     /// Entries are numbered from the ledger and recorded before they are sent;
-    /// a shipment is never filed twice. 01 shipments are listed in the run's
-    /// formal_entries.csv. `--poll` reconciles pending entries and reads
-    /// acknowledgements and release notifications.
+    /// a house bill is never on two entries. Type 01 and 03 entries are listed
+    /// in the run's formal_entries.csv, type 11 entries that cannot be filed
+    /// (no IOR number: V010) in not_filed.csv. `--poll` reconciles pending
+    /// entries and reads acknowledgements and release notifications.
     File {
         /// The run to file.
         #[arg(long, value_name = "RUN_ID", required_unless_present = "poll")]
@@ -105,6 +106,9 @@ pub enum Command {
     /// The audit trail: verify its hash chain, or export an evidence pack.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The filing ledger: CAPE refund request files, one entry's story.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Check the configuration, the policy and every job file; list every problem.
     ///
     /// Exits 0 when all is well, 2 when anything is wrong (each problem names its
@@ -196,6 +200,43 @@ pub enum AuditCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Write CBP CAPE refund request files: filed entries with a chapter 99 line
+    /// under a heading, arriving in a period.
+    ///
+    /// Entries that ACE holds (accepted, released, held, detained) whose
+    /// arrival (entry) date is in [--from, --to] and that have a line whose
+    /// chapter 99 heading starts with one of the --heading values (9903.01
+    /// covers 9903.01.25). One 11-character entry number per row under the
+    /// header `Entry Number`, at most 9,999 rows per file: cape-001.csv,
+    /// cape-002.csv, ... in --out (earlier cape-NNN.csv files there are
+    /// replaced).
+    Cape {
+        /// A chapter 99 heading or prefix (repeatable), e.g. 9903.01.
+        #[arg(long = "heading", value_name = "HEADING", required = true)]
+        headings: Vec<String>,
+        /// First arrival date (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last arrival date (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Folder for the files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Only entries of this importer of record (CAPE declarations are per importer).
+        #[arg(long, value_name = "IOR_NUMBER")]
+        ior: Option<String>,
+    },
+    /// Print one filed entry's story: type, IOR, dates, house bills, lines,
+    /// chapter 99 amounts, duty and fees, and every filing event.
+    Show {
+        /// The entry number (S32-0001000-5 or S3200010005).
+        entry: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Policy file to check instead of the configured one.
@@ -234,6 +275,10 @@ pub fn main() -> ExitCode {
             cli.config.as_deref(),
             commands::report::ReportArgs { job: a.job, date: a.date, run: a.run, carrier: a.carrier, preview: a.preview, flush: a.flush },
         ),
+        Command::Ledger(LedgerCommand::Cape { headings, from, to, out, ior }) => {
+            commands::ledger::cape(cli.config.as_deref(), commands::ledger::CapeArgs { headings, from, to, out, ior })
+        }
+        Command::Ledger(LedgerCommand::Show { entry }) => commands::ledger::show(cli.config.as_deref(), &entry),
         Command::Audit(AuditCommand::Verify { head }) => commands::audit::verify(cli.config.as_deref(), commands::audit::VerifyArgs { head }),
         Command::Audit(AuditCommand::Export { house_bill, carrier, entry, from, to, out, zip }) => commands::audit::export(
             cli.config.as_deref(),

@@ -1,8 +1,11 @@
 //! ACE filing end to end: `s321d run-job` (and the daemon) filing through both
 //! transports against the real `s321d ace-sim` process, then reading its
-//! answers into the filing ledger. Checks what is filed (86 and 11; 01 listed,
-//! hold and duplicate never), every answer recorded, holds surfacing, and that
-//! faults and crashes never file a shipment twice or lose one.
+//! answers into the filing ledger. Checks what is filed (86 shipments one
+//! house bill each; type 11 entries with all their house bills under one
+//! number; 01 listed for a broker; a type 11 without an IOR listed as not
+//! filed; hold and duplicate never), every answer recorded, holds surfacing,
+//! that faults and crashes never put a house bill on two entries or lose one,
+//! and the ledger's `cape` and `show` commands.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use crate::support::*;
 /// One canonical line; everything a test varies is a parameter.
 struct Line<'a> {
     hb: &'a str,
+    line_no: u32,
     consignee: &'a str,
     address: &'a str,
     zip: &'a str,
@@ -24,12 +28,18 @@ struct Line<'a> {
     hts: &'a str,
     origin: &'a str,
     value: &'a str,
+    conveyance: &'a str,
+    ior: &'a str,
 }
+
+/// An importer of record number (EIN with suffix).
+const IOR: &str = "12-345678900";
 
 impl Line<'_> {
     fn clean(hb: &str) -> Line<'_> {
         Line {
             hb,
+            line_no: 1,
             consignee: "",
             address: "12 Main Street",
             zip: "11201",
@@ -38,7 +48,16 @@ impl Line<'_> {
             hts: "6109.10.0012",
             origin: "VN",
             value: "45.00",
+            conveyance: "",
+            ior: "",
         }
+    }
+
+    /// A line of a type 11 shipment: after the global suspension of de
+    /// minimis, on flight 123, for `consignee` (an IOR number only where the
+    /// test gives one).
+    fn informal<'a>(hb: &'a str, consignee: &'a str, ior: &'a str) -> Line<'a> {
+        Line { date: "2025-09-02", conveyance: "123", consignee, ior, ..Line::clean(hb) }
     }
 
     fn csv(&self) -> String {
@@ -46,14 +65,14 @@ impl Line<'_> {
         // so daily totals only add up where a test wants them to.
         let consignee = if self.consignee.is_empty() { format!("Person {}", self.hb) } else { self.consignee.to_owned() };
         format!(
-            "DHLX,MAWB1,{},1,{},{},Hanoi Textiles,VN,{consignee},{},Brooklyn,NY,{},Cotton T-shirt,{},{},1,{},USD,0.5,Shop",
-            self.hb, self.date, self.port, self.address, self.zip, self.hts, self.origin, self.value
+            "DHLX,MAWB1,{},{},{},{},Hanoi Textiles,VN,{consignee},{},Brooklyn,NY,{},Cotton T-shirt,{},{},1,{},USD,0.5,Shop,{},{}",
+            self.hb, self.line_no, self.date, self.port, self.address, self.zip, self.hts, self.origin, self.value, self.conveyance, self.ior
         )
     }
 }
 
 fn manifest(lines: &[Line<'_>]) -> String {
-    let mut t = format!("{CANONICAL_HEADER}\n");
+    let mut t = format!("{CANONICAL_HEADER},conveyance,ior_number\n");
     for l in lines {
         t.push_str(&l.csv());
         t.push('\n');
@@ -160,8 +179,32 @@ impl Filer {
         .collect()
     }
 
+    /// Every house bill on a filed entry -> that entry's filing.
     fn by_bill(&self) -> BTreeMap<String, FilingRow> {
-        self.filings().into_iter().map(|f| (f.house_bill.clone(), f)).collect()
+        let filings: BTreeMap<String, FilingRow> = self.filings().into_iter().map(|f| (f.entry_number.clone(), f)).collect();
+        self.bills().into_iter().map(|(_, hb, number)| (hb, filings[&number].clone())).collect()
+    }
+
+    /// The ledger's house bills: (carrier, house bill, entry number).
+    fn bills(&self) -> Vec<(String, String, String)> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare("SELECT b.carrier, b.house_bill, f.entry_number FROM filing_bills b JOIN filings f ON f.id = b.filing_id ORDER BY f.id, b.house_bill")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    /// Rows of a broker list (`formal_entries.csv`, `not_filed.csv`) over every run, by column name.
+    fn listed(&self, name: &str) -> Vec<BTreeMap<String, String>> {
+        let mut out = Vec::new();
+        for d in self.run_dirs() {
+            let Ok(mut r) = csv::Reader::from_path(d.join(name)) else { continue };
+            let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+            for rec in r.records() {
+                out.push(headers.iter().cloned().zip(rec.unwrap().iter().map(str::to_owned)).collect());
+            }
+        }
+        out
     }
 
     /// The messages recorded for a filing, oldest first.
@@ -191,27 +234,38 @@ struct FilingRow {
     id: i64,
 }
 
-/// Every filed shipment reached the simulator under exactly one entry number,
-/// the one the ledger holds, and the ledger holds one filing per shipment.
+/// Every filed house bill reached the simulator under exactly one entry
+/// number, the one the ledger holds; no house bill is on two entries; every
+/// filing has its bills and no number is used twice.
 fn assert_filed_once(filer: &Filer, sim: &AceSim) {
     let filings = filer.filings();
-    let bills: BTreeSet<(String, String)> = filings.iter().map(|f| (f.carrier.clone(), f.house_bill.clone())).collect();
-    assert_eq!(bills.len(), filings.len(), "a shipment has two filings: {filings:#?}");
     let numbers: BTreeSet<&str> = filings.iter().map(|f| f.entry_number.as_str()).collect();
     assert_eq!(numbers.len(), filings.len(), "an entry number was used twice");
+    let bills = filer.bills();
+    let keys: BTreeSet<(&str, &str)> = bills.iter().map(|(c, h, _)| (c.as_str(), h.as_str())).collect();
+    assert_eq!(keys.len(), bills.len(), "a house bill is on two entries: {bills:#?}");
+    for f in &filings {
+        assert!(
+            bills.iter().any(|(c, h, n)| n == &f.entry_number && c == &f.carrier && h == &f.house_bill),
+            "filing {} lacks its first house bill {}",
+            f.entry_number,
+            f.house_bill
+        );
+    }
+    // CATAIR bill numbers carry letters and digits only (SE15): ACE knows
+    // `R0-01` as `R001`.
+    let ace = |hb: &str| -> String { hb.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase() };
     let received = sim.received();
     for (carrier, hb, entry_numbers) in &received {
         assert_eq!(entry_numbers.len(), 1, "{carrier} {hb} reached ACE under several entry numbers: {entry_numbers:?}");
-        let f = filings.iter().find(|f| &f.carrier == carrier && &f.house_bill == hb);
-        let f = f.unwrap_or_else(|| panic!("ACE has {carrier} {hb}, the ledger does not"));
-        assert_eq!(f.entry_number, entry_numbers[0]);
+        let b = bills.iter().find(|(c, h, _)| c == carrier && ace(h) == ace(hb));
+        let b = b.unwrap_or_else(|| panic!("ACE has {carrier} {hb}, the ledger does not"));
+        assert_eq!(b.2, entry_numbers[0], "{carrier} {hb}");
     }
-    for f in &filings {
+    for (carrier, hb, number) in &bills {
         assert!(
-            received.iter().any(|(c, h, _)| c == &f.carrier && h == &f.house_bill),
-            "the ledger says {} {} was filed, ACE never received it",
-            f.carrier,
-            f.house_bill
+            received.iter().any(|(c, h, _)| c == carrier && ace(h) == ace(hb)),
+            "the ledger says {carrier} {hb} was filed on {number}, ACE never received it"
         );
     }
 }
@@ -243,7 +297,8 @@ fn scenario() -> (String, String) {
     let lines = [
         Line::clean("A1"),                                                    // 86, released
         Line { port: "2720", ..Line::clean("A2") },                           // 86 here; ACE rejects the port
-        Line { value: "900.00", ..Line::clean("A3") },                        // over $800: 11
+        Line { value: "900.00", ior: IOR, ..Line::clean("A3") },              // over $800: a type 11 entry
+        Line { value: "900.00", ..Line::clean("A8") },                        // type 11 without an IOR: V010, not filed
         Line { value: "3000.00", ..Line::clean("A4") },                       // over $2,500: 01, listed only
         Line { hts: "6109", ..Line::clean("A5") },                            // V002: hold
         // One person to ACE (name and ZIP), two to s321d (other addresses):
@@ -260,7 +315,7 @@ fn scenario() -> (String, String) {
 fn check_scenario(filer: &Filer, sim: &AceSim, via: &str) {
     let f = filer.by_bill();
     let filed: BTreeSet<&str> = f.keys().map(String::as_str).collect();
-    assert_eq!(filed, ["A1", "A2", "A3", "A6", "A7", "B1"].into(), "86 and 11 are filed; 01, hold and duplicate are not");
+    assert_eq!(filed, ["A1", "A2", "A3", "A6", "A7", "B1"].into(), "86 and 11 are filed; 01, V010, hold and duplicate are not");
     for row in f.values() {
         assert_entry_number(&row.entry_number);
     }
@@ -283,15 +338,17 @@ fn check_scenario(filer: &Filer, sim: &AceSim, via: &str) {
     assert!(events.last().unwrap().1.contains("PORT 2720"), "{events:?}");
     let events = filer.events(f["A1"].id);
     assert!(events.iter().any(|(s, m)| s == "released" && m.contains("98")), "{events:?}");
-    // The formal-entry list names A4, beside the run's other outputs.
-    let formal: Vec<String> = filer
-        .run_dirs()
-        .iter()
-        .filter_map(|d| std::fs::read_to_string(d.join("formal_entries.csv")).ok())
-        .flat_map(|t| t.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
-        .collect();
+    // The formal-entry list names A4's entry, beside the run's other outputs.
+    let formal = filer.listed("formal_entries.csv");
     assert_eq!(formal.len(), 1, "{formal:?}");
-    assert!(formal[0].contains(",A4,"), "{formal:?}");
+    assert_eq!((formal[0]["house_bills"].as_str(), formal[0]["entry_type"].as_str()), ("A4", "01"), "{formal:?}");
+    assert!(formal[0]["reasons"].contains("L003") && formal[0]["why"].contains("broker"), "{formal:?}");
+    // A8's type 11 has no importer of record: listed, not filed, and why.
+    let not_filed = filer.listed("not_filed.csv");
+    assert_eq!(not_filed.len(), 1, "{not_filed:?}");
+    assert_eq!((not_filed[0]["house_bills"].as_str(), not_filed[0]["entry_type"].as_str()), ("A8", "11"));
+    assert!(not_filed[0]["why"].starts_with("V010") && not_filed[0]["why"].contains("ior_number"), "{not_filed:?}");
+    assert!(sim.received().iter().all(|(_, hb, _)| hb != "A8"), "ACE never saw A8");
     assert_filed_once(filer, sim);
 }
 
@@ -382,6 +439,183 @@ fn catair_filing_is_answered_and_recorded() {
     assert!(read.iter().any(|n| n.ends_with(".so")), "{read:?}");
 }
 
+/// A policy that computes duty: the HTS revision shipped in reference/, the
+/// IEEPA reciprocal 10% (9903.01.25) for every origin but CA and MX, and
+/// Section 301 25% (9903.88.03) on CN earbuds; 2024-25 and 2025-26 fees.
+/// (301 first: a line lists its headings in the policy's order.)
+fn duty_policy(dir: &Path) -> String {
+    let p = dir.join("duty-policy.toml");
+    let hts = repo().join("reference/hts-2026-rev4.csv");
+    std::fs::write(
+        &p,
+        format!(
+            "[duty]\nreviewed_through = \"2026-12-01\"\n[[duty.hts]]\nfrom = \"2025-01-01\"\nfile = {:?}\n\
+             [[duty.layer]]\nheading = \"9903.88.03\"\nprogram = \"301\"\nrate = \"25%\"\norigins = [\"CN\"]\nhts = [\"8518\"]\nfrom = \"2018-09-24\"\n\
+             [[duty.layer]]\nheading = \"9903.01.25\"\nprogram = \"ieepa\"\nrate = \"10%\"\nexclude_origins = [\"CA\", \"MX\"]\nfrom = \"2025-04-05\"\nto = \"2026-02-24\"\n\
+             [fees]\nhmf_rate = \"0.125%\"\n\
+             [[fees.mpf]]\nfrom = \"2024-10-01\"\ninformal_usd = \"2.62\"\nformal_rate = \"0.3464%\"\nformal_min_usd = \"32.71\"\nformal_max_usd = \"634.62\"\n\
+             [[fees.mpf]]\nfrom = \"2025-10-01\"\ninformal_usd = \"2.69\"\nformal_rate = \"0.3464%\"\nformal_min_usd = \"33.58\"\nformal_max_usd = \"651.50\"\n",
+            hts.display().to_string()
+        ),
+    )
+    .unwrap();
+    format!("policy = {:?}", p.display().to_string())
+}
+
+/// After the suspension of de minimis: Maria Garcia's three house bills on
+/// flight 123 (four lines, an IOR on the first), Bob's one bill under his own
+/// IOR, Carl's bill without an IOR (V010), Dana's bill on a later flight, and
+/// Eve's Mexican goods (no chapter 99 line under the IEEPA heading).
+fn flight_manifest() -> String {
+    manifest(&[
+        Line { hts: "8518.30.2000", origin: "CN", value: "250.00", ..Line::informal("M1", "Maria Garcia", IOR) },
+        Line { line_no: 2, ..Line::informal("M1", "Maria Garcia", "") },
+        Line { value: "100.00", ..Line::informal("M2", "Maria Garcia", "") },
+        Line { hts: "8518.30.2000", origin: "CN", value: "150.00", ..Line::informal("M3", "Maria Garcia", "") },
+        Line::informal("B1", "Bob Smith", "98-765432100"),
+        Line::informal("C1", "Carl Jones", ""),
+        Line { date: "2025-10-15", conveyance: "456", ..Line::informal("D1", "Dana White", IOR) },
+        Line { origin: "MX", ..Line::informal("E1", "Eve Black", IOR) },
+    ])
+}
+
+/// The CAPE files `s321d ledger cape ARGS --out DIR` wrote: file name -> rows.
+fn cape(filer: &Filer, args: &[&str]) -> (String, BTreeMap<String, Vec<String>>) {
+    let dir = filer.s.path().join("cape");
+    let mut all = vec!["ledger", "cape"];
+    all.extend_from_slice(args);
+    let dir_text = dir.display().to_string();
+    all.extend_from_slice(&["--out", &dir_text]);
+    let out = filer.s321d(&all);
+    assert!(out.status.success(), "{}", show(&out));
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("Entry Number\r\n"), "{text:?}");
+        files.insert(p.file_name().unwrap().to_string_lossy().into_owned(), text.lines().skip(1).map(str::to_owned).collect());
+    }
+    (String::from_utf8_lossy(&out.stdout).into_owned(), files)
+}
+
+/// One consignee's house bills on one flight are filed as ONE type 11 entry,
+/// under one number, over `transport`; filing again files nothing; an entry
+/// without an IOR is listed with its reason; the ledger keeps the lines and
+/// their chapter 99 amounts, `ledger show` tells the story and `ledger cape`
+/// lists the entries under a heading in a period.
+fn one_entry_per_consignee_and_flight(transport: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let filer = Filer::new(transport, "http://127.0.0.1:9", &duty_policy(dir.path()));
+    let sim = AceSim::start(dir.path(), &filer.data(), &format!("{}[release]\ndelay_ms = 50\nheld_share = 0.0\n", sim_policy(dir.path())));
+    let text = std::fs::read_to_string(&filer.config).unwrap().replace("http://127.0.0.1:9", &sim.url());
+    std::fs::write(&filer.config, text).unwrap();
+    filer.drop_file("flight.csv", &flight_manifest());
+    filer.run_job();
+    filer.poll_until_settled(&sim);
+
+    let f = filer.by_bill();
+    assert_eq!(f.keys().map(String::as_str).collect::<BTreeSet<_>>(), ["B1", "D1", "E1", "M1", "M2", "M3"].into(), "{transport}");
+    let maria = f["M1"].entry_number.clone();
+    assert_eq!((f["M2"].entry_number.as_str(), f["M3"].entry_number.as_str()), (maria.as_str(), maria.as_str()), "{transport}: one entry");
+    assert_eq!(filer.filings().len(), 4, "{transport}: Maria, Bob, Dana, Eve");
+    assert!(filer.filings().iter().all(|r| r.entry_type == "11" && r.state == "released"), "{transport}: {:#?}", filer.filings());
+    assert_entry_number(&maria);
+    // ACE received the three bills under that one number (and nothing else).
+    let received: BTreeMap<String, Vec<String>> = sim.received().into_iter().map(|(_, hb, n)| (hb, n)).collect();
+    for hb in ["M1", "M2", "M3"] {
+        assert_eq!(received[hb], std::slice::from_ref(&maria), "{transport} {hb}");
+    }
+    assert!(!received.contains_key("C1"));
+    assert_filed_once(&filer, &sim);
+    // Carl's entry has no importer of record: not filed, and why.
+    let not_filed = filer.listed("not_filed.csv");
+    assert_eq!(not_filed.len(), 1, "{not_filed:?}");
+    assert_eq!(not_filed[0]["house_bills"], "C1");
+    assert!(not_filed[0]["why"].starts_with("V010"), "{not_filed:?}");
+    if transport == "catair" {
+        // One transaction with a bill of lading grouping per house bill, and
+        // the chapter 99 numbers before each line's HTS number.
+        let batch = std::fs::read_dir(filer.data().join("ace/outbound/processed")).unwrap().next().unwrap().unwrap().path();
+        let text = std::fs::read_to_string(batch).unwrap();
+        let serial = maria.replace('-', "");
+        let txn: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !(l.starts_with("SE10") && l[10..18] == serial[3..]))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !(l.starts_with("SE10") || l.starts_with('Y')))
+            .map(|(_, l)| l)
+            .collect();
+        let houses: Vec<&str> = txn.iter().filter(|l| l.starts_with("SE15H")).map(|l| l[9..59].trim()).collect();
+        assert_eq!(houses, ["M1", "M2", "M3"], "{txn:#?}");
+        let se60: Vec<&str> = txn.iter().filter(|l| l.starts_with("SE60")).map(|l| l[4..14].trim()).collect();
+        assert_eq!(se60, ["99038803", "99030125", "8518302000", "99030125", "6109100012", "99030125", "6109100012", "99038803", "99030125", "8518302000"]);
+    }
+
+    // Filing the run again files nothing and says so.
+    let run = filer.run_dirs()[0].file_name().unwrap().to_string_lossy().into_owned();
+    let out = filer.s321d(&["file", "--run", &run]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 entr(ies) filed") && stdout.contains("4 already filed") && stdout.contains("1 not filed"), "{}", show(&out));
+    assert_eq!(filer.filings().len(), 4);
+    assert_filed_once(&filer, &sim);
+
+    // The story of Maria's entry.
+    let out = filer.s321d(&["ledger", "show", &maria]);
+    assert!(out.status.success(), "{}", show(&out));
+    let story = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        format!("Entry {maria} (type 11): released (98"),
+        format!("importer of record: {IOR}"),
+        "arrival (entry) date 2025-09-02; estimated liquidation 2026-07-13 (entry date + 314 days); protest deadline 2027-01-09".into(),
+        "house bills (3): DHLX M1, DHLX M2, DHLX M3".into(),
+        "9903.88.03 62.50, 9903.01.25 25.00".into(),
+        "87.50".into(),
+        "MPF 2.62".into(),
+        format!("pending: entry number {maria} allocated for DHLX M1, DHLX M2, DHLX M3"),
+        "-> released".into(),
+    ] {
+        assert!(story.contains(&want), "{want:?} in\n{story}");
+    }
+    assert_eq!(story.lines().filter(|l| l.contains("  M1 ") || l.contains("  M2 ") || l.contains("  M3 ")).count(), 4, "four lines:\n{story}");
+    let events: Vec<&str> = story.lines().skip_while(|l| !l.contains("events:")).skip(1).collect();
+    assert!(events.len() >= 3 && events[0].contains("pending") && events.last().unwrap().contains("released"), "{story}");
+    let compact = maria.replace('-', "");
+    let out = filer.s321d(&["ledger", "show", &compact]);
+    assert!(out.status.success(), "the 11-character form works too: {}", show(&out));
+    let out = filer.s321d(&["ledger", "show", "S32-0000001-8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    // CAPE: by heading prefix and arrival date, in the 11-character form.
+    let number = |hb: &str| f[hb].entry_number.replace('-', "");
+    let (stdout, files) = cape(&filer, &["--heading", "9903.01", "--from", "2025-09-01", "--to", "2025-09-30"]);
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["cape-001.csv"], "{stdout}");
+    let mut want = vec![number("M1"), number("B1")];
+    want.sort();
+    assert_eq!(files["cape-001.csv"], want, "Dana arrived later, Eve's goods have no 9903.01 line");
+    assert!(stdout.contains("2 entr(ies) in 1 file(s)"), "{stdout}");
+    let (_, files) = cape(&filer, &["--heading", "9903.88", "--from", "2025-01-01", "--to", "2025-12-31"]);
+    assert_eq!(files["cape-001.csv"], [number("M1")]);
+    let (_, files) = cape(&filer, &["--heading", "9903.01", "--heading", "9903.88.03", "--from", "2025-01-01", "--to", "2025-12-31"]);
+    assert_eq!(files["cape-001.csv"].len(), 3, "Maria, Bob, Dana, each once");
+    let (_, files) = cape(&filer, &["--heading", "9903.01", "--from", "2025-01-01", "--to", "2025-12-31", "--ior", "98-765432100"]);
+    assert_eq!(files["cape-001.csv"], [number("B1")]);
+    let (stdout, files) = cape(&filer, &["--heading", "9903.02", "--from", "2025-01-01", "--to", "2025-12-31"]);
+    assert!(files.is_empty() && stdout.contains("0 entr(ies) in 0 file(s)"), "{stdout} {files:?}");
+    let out = filer.s321d(&["ledger", "cape", "--heading", "nine", "--from", "2025-01-01", "--to", "2025-12-31", "--out", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
+#[test]
+fn http_files_a_consignees_house_bills_on_one_flight_as_one_entry() {
+    one_entry_per_consignee_and_flight("http");
+}
+
+#[test]
+fn catair_files_a_consignees_house_bills_on_one_flight_as_one_entry() {
+    one_entry_per_consignee_and_flight("catair");
+}
+
 /// An outdated policy (no suspensions) lets s321d route shipments to type 86
 /// that ACE must refuse: CN origin after 2025-05-02 (SO60 33) and any type 86
 /// from 2025-08-29 (rejected).
@@ -470,9 +704,26 @@ fn catair_notifications_twice_and_out_of_order_change_nothing() {
     assert_filed_once(&filer, &sim);
 }
 
+/// A manifest of `singles` type 86 shipments and `groups` consignees with
+/// three house bills each on one flight (type 11 entries; the first bill
+/// names the importer of record). Returns it with its house bills and entries.
+/// Consignees are the manifest's own: a daemon run that takes two manifests
+/// at once still makes one entry per group.
+fn mixed(tag: &str, singles: usize, groups: usize) -> (String, usize, usize) {
+    let singles: Vec<String> = (0..singles).map(|i| format!("{tag}{i:02}")).collect();
+    let grouped: Vec<(String, String)> =
+        (0..groups).flat_map(|g| (0..3).map(move |b| (format!("{tag}G{g}-{b}"), format!("Group {tag} {g}")))).collect();
+    let mut lines: Vec<Line<'_>> = singles.iter().map(|hb| Line::clean(hb)).collect();
+    for (i, (hb, consignee)) in grouped.iter().enumerate() {
+        lines.push(Line::informal(hb, consignee, if i % 3 == 0 { IOR } else { "" }));
+    }
+    (manifest(&lines), singles.len() + grouped.len(), singles.len() + groups)
+}
+
 /// SIGKILL in the middle of filing, at the recorded steps (`S321D_CRASH_AT`)
 /// and at random moments of a live daemon filing through a slow gateway:
-/// after restarts every shipment is filed exactly once.
+/// after restarts every entry is filed exactly once, every house bill on
+/// exactly one entry (type 86 and type 11 entries of three bills alike).
 #[test]
 fn a_killed_filer_files_every_shipment_exactly_once() {
     // Recorded the intent, not sent; sent a batch, not marked submitted; got
@@ -485,8 +736,8 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
             // Point the filer at the simulator now that its port is known.
             let text = std::fs::read_to_string(&filer.config).unwrap().replace("http://127.0.0.1:9", &sim.url());
             std::fs::write(&filer.config, text).unwrap();
-            let lines: Vec<String> = (0..30).map(|i| format!("K{i:02}")).collect();
-            filer.drop_file("k.csv", &manifest(&lines.iter().map(|hb| Line::clean(hb)).collect::<Vec<_>>()));
+            let (text, bills, entries) = mixed("K", 30, 4);
+            filer.drop_file("k.csv", &text);
             let crashed = Command::new(env!("CARGO_BIN_EXE_s321d"))
                 .arg("--config")
                 .arg(&filer.config)
@@ -500,8 +751,9 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
             filer.run_job();
             filer.poll_until_settled(&sim);
             let f = filer.by_bill();
-            assert_eq!(f.len(), 30, "{transport} {point}: {f:#?}");
+            assert_eq!((f.len(), filer.filings().len()), (bills, entries), "{transport} {point}: {f:#?}");
             assert!(f.values().all(|r| r.state == "released"), "{transport} {point}: {f:#?}");
+            assert_eq!(filer.filings().iter().filter(|r| r.entry_type == "11").count(), 4, "{transport} {point}");
             assert_filed_once(&filer, &sim);
         }
     }
@@ -514,12 +766,13 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
         let sim = AceSim::start(dir.path(), &filer.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n[faults]\nslow_ms = 20\n");
         let text = std::fs::read_to_string(&filer.config).unwrap().replace("http://127.0.0.1:9", &sim.url());
         std::fs::write(&filer.config, text).unwrap();
-        let mut expected = 0;
+        let (mut expected, mut expected_entries) = (0, 0);
         let mut seed: u64 = 0x0ace_5eed;
         for round in 0..5 {
-            let lines: Vec<String> = (0..25).map(|i| format!("R{round}-{i:02}")).collect();
-            expected += lines.len();
-            filer.drop_file(&format!("r{round}.csv"), &manifest(&lines.iter().map(|hb| Line::clean(hb)).collect::<Vec<_>>()));
+            let (text, bills, entries) = mixed(&format!("R{round}-"), 19, 2);
+            expected += bills;
+            expected_entries += entries;
+            filer.drop_file(&format!("r{round}.csv"), &text);
             let mut daemon = KillOnDrop(
                 Command::new(env!("CARGO_BIN_EXE_s321d"))
                     .arg("--config")
@@ -541,6 +794,7 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
         filer.poll_until_settled(&sim);
         let f = filer.by_bill();
         assert_eq!(f.len(), expected, "{transport}: every shipment filed after the kills");
+        assert_eq!(filer.filings().len(), expected_entries, "{transport}: as one entry per 86 shipment and per consignee's flight");
         assert!(f.values().all(|r| r.state == "released"), "{transport}: {f:#?}");
         assert_filed_once(&filer, &sim);
     }
@@ -560,6 +814,12 @@ fn the_ace_demo_files_the_samples() {
         .replace("127.0.0.1:9400", &format!("127.0.0.1:{port}"))
         .replace("delay_ms = 2000", "delay_ms = 100");
     let sim_config = s.write("ace-sim.toml", sim_config);
+    // The consolidator's samples carry no importer of record: this copy of
+    // its job gives every line one, so its type 11 entries are filed over
+    // CATAIR. The DHL samples keep theirs as they are (entries without one
+    // are listed in not_filed.csv).
+    let pclx = s.read("jobs/ace-demo/pclx-filed.toml").replace("[format.constants]\n", "[format.constants]\nior_number = \"12-345678900\"\n");
+    s.write("jobs/ace-demo/pclx-filed.toml", pclx);
     let _sim = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_s321d"))
             .args(["ace-sim", "--config", &sim_config.display().to_string()])
@@ -588,7 +848,32 @@ fn the_ace_demo_files_the_samples() {
     let out = demo(&["run-job", "dhlx-filed", "pclx-filed", "--seed", &repo().join("data-samples").display().to_string()]);
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("12 entr(ies) sent") && stdout.contains("3 entr(ies) sent"), "{}", show(&out));
+    // What each job must file, from its run's own outputs: every 86 shipment,
+    // and every type 11 entry that names an importer of record.
+    let expected = |job: &str| -> (usize, usize) {
+        let runs = s.path().join("var/ace-demo/runs").join(job);
+        let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+        let rows = |name: &str| -> Vec<BTreeMap<String, String>> {
+            let Ok(mut r) = csv::Reader::from_path(run.join(name)) else { return Vec::new() };
+            let headers: Vec<String> = r.headers().unwrap().iter().map(|h| h.to_owned()).collect();
+            r.records().map(|rec| headers.iter().cloned().zip(rec.unwrap().iter().map(str::to_owned)).collect()).collect()
+        };
+        let type86 = rows("dispositions.csv").iter().filter(|r| r["disposition"] == "86").count();
+        let entries = rows("entries.csv");
+        let type11 = entries.iter().filter(|r| r["entry_type"] == "11" && !r["ior_number"].is_empty()).count();
+        let without: BTreeSet<String> = entries.iter().filter(|r| r["entry_type"] == "11" && r["ior_number"].is_empty()).map(|r| r["entry_ref"].clone()).collect();
+        let listed: BTreeSet<String> = rows("not_filed.csv").iter().map(|r| r["entry_ref"].clone()).collect();
+        assert_eq!(without, listed, "{job}: every type 11 without an IOR is listed as not filed");
+        (type86, type11)
+    };
+    let (dhlx86, dhlx11) = expected("dhlx-filed");
+    let (pclx86, pclx11) = expected("pclx-filed");
+    assert!(pclx11 > 0, "the consolidator's type 11 entries are filed");
+    assert!(
+        stdout.contains(&format!("{} entr(ies) sent", dhlx86 + dhlx11)) && stdout.contains(&format!("{} entr(ies) sent", pclx86 + pclx11)),
+        "{}",
+        show(&out)
+    );
     let db = rusqlite::Connection::open(s.path().join("var/ace-demo/state.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
     while count("SELECT count(*) FROM filings WHERE state IN ('pending', 'submitted', 'accepted')") > 0 {
@@ -596,8 +881,9 @@ fn the_ace_demo_files_the_samples() {
         std::thread::sleep(Duration::from_millis(200));
         assert!(demo(&["file", "--poll"]).status.success());
     }
-    assert_eq!(count("SELECT count(*) FROM filings"), 15, "12 DHLX entries over HTTP, 3 PCLX entries over CATAIR");
-    assert_eq!(count("SELECT count(*) FROM filings WHERE transport = 'catair' AND entry_type = '11'"), 3);
+    assert_eq!(count("SELECT count(*) FROM filings") as usize, dhlx86 + dhlx11 + pclx86 + pclx11, "DHLX entries over HTTP, PCLX entries over CATAIR");
+    assert_eq!(count("SELECT count(*) FROM filings WHERE transport = 'catair' AND entry_type = '11'") as usize, pclx11);
+    assert_eq!(count("SELECT count(*) FROM filings WHERE state = 'pending'"), 0);
 }
 
 /// A child process killed when the test ends, also when it fails.

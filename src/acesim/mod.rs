@@ -11,8 +11,11 @@
 //! It enforces what ACE enforces (`rules`): the batch envelope and 80-column
 //! records, authorised filer codes, the entry-number check digit, no reused
 //! entry number (a fatal reject), required fields, 10-digit HTS, ISO
-//! countries, Schedule D ports, type 86 refused from 2025-08-29, type 11 over
-//! $2,500 refused, and warnings for vague descriptions. After acceptance it
+//! countries, Schedule D ports, type 86 refused from 2025-08-29 and limited
+//! to one bill, type 11 over $2,500 refused, an IOR on every entry but type
+//! 86, chapter 99 numbers before the HTS number, and warnings for vague
+//! descriptions. A type 11 may carry several house bills (one bill of lading
+//! grouping each in CATAIR, `bills` in JSON). After acceptance it
 //! releases entries later, asynchronously (SO60 98), holds a configurable share
 //! (90, 99, 04), answers CN/HK type 86 from 2025-05-02 with 33 and a consignee's
 //! same-day type 86 total over $800 with 34 (the entry that crosses it) or 30
@@ -235,8 +238,9 @@ impl Sim {
         let number = s.entry.entry_number.clone();
         let reused = state.answers.contains_key(&number);
         if !number.is_empty() {
-            let bill = (s.entry.carrier.clone(), s.entry.house_bill.clone());
-            state.received.entry(bill).or_default().insert(number.clone());
+            for b in s.entry.all_bills() {
+                state.received.entry((s.entry.carrier.clone(), b.house_bill)).or_default().insert(number.clone());
+            }
         }
         let problems = self.rules.check(&s, reused);
         let errors: Vec<&Problem> = problems.iter().filter(|p| !p.condition.is_warning()).collect();
@@ -480,10 +484,10 @@ fn process_batch(sim: &Sim, text: &str) -> String {
             out.push(r.line());
         }
         for p in &problems {
-            if let Some(i) = p.record {
-                if let Some(r) = txn.get(i).filter(|r| !matches!(r.id(), "SE10" | "SE15")) {
-                    out.push(r.line());
-                }
+            if let Some(i) = p.record
+                && let Some(r) = txn.get(i).filter(|r| !matches!(r.id(), "SE10" | "SE15"))
+            {
+                out.push(r.line());
             }
             out.push(se90(if p.condition.is_warning() { "13" } else { "11" }, p.condition.code(), &p.narrative));
         }

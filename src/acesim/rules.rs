@@ -3,7 +3,9 @@
 //!
 //! Rejections (SE90 01) and record-level errors carry the simulator's own
 //! condition codes, listed in [`Condition`]; warnings (SE90 03/13) are
-//! accepted. Outcomes that ACE gives after acceptance (SO60 33 for CN/HK type
+//! accepted. An entry of another type than 86 may carry several house bills
+//! (one bill of lading grouping each) and must name its importer of record;
+//! a line's chapter 99 numbers come before its HTS number and carry no value. Outcomes that ACE gives after acceptance (SO60 33 for CN/HK type
 //! 86 from 2025-05-02; 30/34 for the $800 person-per-day limit) are decided in
 //! `release`.
 
@@ -12,7 +14,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 
 use crate::filing::catair::Record;
-use crate::filing::entry::{Entry, EntryLine, Party};
+use crate::filing::entry::{Bill, Ch99, Entry, EntryLine, Party};
 use crate::filing::entry_number::EntryNumber;
 use crate::policy::{Policy, countries};
 
@@ -35,6 +37,8 @@ pub enum Condition {
     Type86Suspended,
     Type11Value,
     FilerCode,
+    Ior,
+    Chapter99,
     Vague,
     Short,
 }
@@ -55,6 +59,8 @@ impl Condition {
             Condition::Type86Suspended => "E11",
             Condition::Type11Value => "E12",
             Condition::FilerCode => "E13",
+            Condition::Ior => "E14",
+            Condition::Chapter99 => "E15",
             Condition::Vague => "W01",
             Condition::Short => "W02",
         }
@@ -94,15 +100,21 @@ pub struct Submission {
     /// Bill types of the SE15 records (`M`, `H`, `T`, ...).
     pub bill_types: Vec<String>,
     pub has_eda: bool,
+    /// Faults in the records' order or content found while reading them
+    /// (CATAIR only: JSON has no order to get wrong).
+    pub faults: Vec<Problem>,
 }
 
 impl From<Entry> for Submission {
     fn from(entry: Entry) -> Submission {
-        let mut bill_types = vec!["H".to_owned()];
-        if !entry.master_bill.is_empty() {
-            bill_types.insert(0, "M".into());
+        let mut bill_types = Vec::new();
+        for b in entry.all_bills() {
+            if !b.master_bill.is_empty() {
+                bill_types.push("M".to_owned());
+            }
+            bill_types.push("H".to_owned());
         }
-        Submission { entry, bill_types, has_eda: true }
+        Submission { entry, bill_types, has_eda: true, faults: Vec::new() }
     }
 }
 
@@ -146,10 +158,10 @@ impl Rules {
         for l in &e.lines {
             if l.hts.len() != 10 || !l.hts.bytes().all(|b| b.is_ascii_digit()) {
                 out.push(problem(Condition::Hts, format!("LINE {} HTS NOT 10 DIGITS", l.line), None));
-            } else if let Some(reference) = &self.policy.hts_reference {
-                if !reference.codes.contains(&l.hts) {
-                    out.push(problem(Condition::Hts, format!("LINE {} HTS NOT VALID", l.line), None));
-                }
+            } else if let Some(reference) = &self.policy.hts_reference
+                && !reference.codes.contains(&l.hts)
+            {
+                out.push(problem(Condition::Hts, format!("LINE {} HTS NOT VALID", l.line), None));
             }
             if !countries::is_assigned(&l.origin) {
                 out.push(problem(Condition::Country, format!("LINE {} COUNTRY {} INVALID", l.line, l.origin), None));
@@ -183,6 +195,23 @@ impl Rules {
         if e.entry_type == "11" && e.entry_value_usd > 2500 {
             out.push(problem(Condition::Type11Value, "TYPE 11 VALUE OVER 2500 USD", Some(0)));
         }
+        // SE10 Notes 3-4: the IOR is waived only for type 86.
+        if e.entry_type != "86" && ENTRY_TYPES.contains(&e.entry_type.as_str()) {
+            match crate::filing::entry::ior_type_of(&e.ior_number) {
+                None => out.push(problem(Condition::Ior, format!("IOR NUMBER REQUIRED FOR TYPE {}", e.entry_type), Some(0))),
+                Some(t) if t != e.ior_type.trim() => out.push(problem(Condition::Ior, format!("IOR TYPE {} DOES NOT MATCH NUMBER", e.ior_type), Some(0))),
+                Some(_) => {}
+            }
+        }
+        for l in &e.lines {
+            for c in &l.ch99 {
+                let digits = c.heading.chars().filter(char::is_ascii_digit).count();
+                if !c.heading.starts_with("99") || !matches!(digits, 8 | 10) {
+                    out.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 NUMBER {} INVALID", l.line, c.heading), None));
+                }
+            }
+        }
+        out.extend(s.faults.iter().cloned());
         out
     }
 }
@@ -207,17 +236,27 @@ pub fn from_transaction(records: &[Record]) -> Submission {
         shipper: Party::default(),
         seller: None,
         lines: Vec::new(),
+        bills: Vec::new(),
+        conveyance: String::new(),
+        entry_ref: String::new(),
+        estimate: None,
     };
     let mut bill_types = Vec::new();
     let mut has_eda = false;
     let mut entity: Option<String> = None;
-    for r in records {
+    let mut master: Option<String> = None;
+    let mut faults = Vec::new();
+    // Whether the current line's chapter 1-97 number came already.
+    let mut line_hts_seen = false;
+    for (i, r) in records.iter().enumerate() {
         match r.id() {
             "SE10" => {
                 entry.filer_code = r.get("filer_code").to_owned();
                 let n = r.get("entry_number");
                 entry.entry_number = if n.len() == 8 { format!("{}-{}-{}", entry.filer_code, &n[..7], &n[7..]) } else { String::new() };
                 entry.entry_type = r.get("entry_type").to_owned();
+                entry.ior_type = r.get("ior_type").trim().to_owned();
+                entry.ior_number = r.get("ior_number").trim().to_owned();
                 entry.port_of_entry = r.get("port_of_entry").trim().to_owned();
                 entry.entry_value_usd = r.get("entry_value").parse().unwrap_or(0);
                 entry.bond_type = r.get("bond_type").to_owned();
@@ -225,11 +264,15 @@ pub fn from_transaction(records: &[Record]) -> Submission {
             "SE15" => {
                 bill_types.push(r.get("bill_type").to_owned());
                 match r.get("bill_type") {
-                    "M" => entry.master_bill = r.get("bill").to_owned(),
-                    _ => {
-                        entry.house_bill = r.get("bill").to_owned();
-                        entry.carrier = r.get("issuer").to_owned();
-                    }
+                    "M" => master = Some(r.get("bill").to_owned()),
+                    _ => entry.bills.push(Bill {
+                        master_bill: master.take().unwrap_or_default(),
+                        house_bill: r.get("bill").to_owned(),
+                        quantity: r.get("quantity").trim().parse().unwrap_or(0),
+                    }),
+                }
+                if entry.carrier.is_empty() && r.get("bill_type") != "M" {
+                    entry.carrier = r.get("issuer").to_owned();
                 }
             }
             "SE20" if r.get("qualifier") == "EDA" => {
@@ -249,21 +292,49 @@ pub fn from_transaction(records: &[Record]) -> Submission {
                 match entity.as_deref() {
                     Some("CN") => entry.consignee = Party { name: entry.consignee.name.clone(), address: entry.consignee.address.clone(), ..party },
                     Some("SH") => entry.shipper.country = party.country,
+                    Some("SE") if r.id() == "SE56" => {
+                        if let Some(l) = entry.lines.last_mut() {
+                            l.seller_country = party.country;
+                        }
+                    }
                     _ => {}
                 }
             }
             "SE35" if entity.as_deref() == Some("CN") => entry.consignee.address = r.get("text").to_owned(),
-            "SE40" => entry.lines.push(EntryLine {
-                line: r.get("line").parse().unwrap_or(0),
-                origin: r.get("origin").to_owned(),
-                description: r.get("description").to_owned(),
-                hts: String::new(),
-                value_usd: 0,
-            }),
+            "SE40" => {
+                line_hts_seen = false;
+                entry.lines.push(EntryLine {
+                    line: r.get("line").parse().unwrap_or(0),
+                    origin: r.get("origin").to_owned(),
+                    description: r.get("description").to_owned(),
+                    hts: String::new(),
+                    value_usd: 0,
+                    house_bill: String::new(),
+                    seller: String::new(),
+                    seller_country: String::new(),
+                    ch99: Vec::new(),
+                    duty_usd: String::new(),
+                })
+            }
             "SE60" => {
+                let hts = r.get("hts").trim().to_owned();
+                let value = r.get("value");
                 if let Some(l) = entry.lines.last_mut() {
-                    l.hts = r.get("hts").trim().to_owned();
-                    l.value_usd = r.get("value").parse().unwrap_or(0);
+                    if hts.starts_with("99") {
+                        // SE60 Note 2: chapter 99 numbers first, the value on
+                        // the chapter 1-97 number.
+                        if line_hts_seen {
+                            faults.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 AFTER HTS", l.line), Some(i)));
+                        }
+                        if !value.trim().trim_start_matches('0').is_empty() {
+                            faults.push(problem(Condition::Chapter99, format!("LINE {} VALUE ON CHAPTER 99 NUMBER", l.line), Some(i)));
+                        }
+                        l.ch99.push(Ch99 { heading: hts, amount_usd: String::new() });
+                    } else {
+                        line_hts_seen = true;
+                        l.hts = hts;
+                        l.value_usd = value.parse().unwrap_or(0);
+                    }
                 }
             }
             _ => {}
@@ -271,8 +342,22 @@ pub fn from_transaction(records: &[Record]) -> Submission {
         if r.id() == "SE30" && r.get("entity_code") == "CN" {
             entry.consignee.name = r.get("name").to_owned();
         }
+        if r.id() == "SE50"
+            && r.get("entity_code") == "SE"
+            && let Some(l) = entry.lines.last_mut()
+        {
+            l.seller = r.get("name").to_owned();
+        }
     }
-    Submission { entry, bill_types, has_eda }
+    if let Some(m) = master {
+        // A master with no house after it: a bill of its own.
+        entry.bills.push(Bill { master_bill: m, house_bill: String::new(), quantity: 0 });
+    }
+    if let Some(first) = entry.bills.first() {
+        entry.house_bill = first.house_bill.clone();
+        entry.master_bill = first.master_bill.clone();
+    }
+    Submission { entry, bill_types, has_eda, faults }
 }
 
 #[cfg(test)]
@@ -308,8 +393,15 @@ mod tests {
         assert_eq!(with(&|e| e.lines[0].origin = "XX".into()), ["E08"]);
         assert_eq!(with(&|e| e.port_of_entry = "9999".into()), ["E09"]);
         assert_eq!(with(&|e| e.arrival_date = type86_end()), ["E11"]);
-        assert_eq!(with(&|e| { e.entry_type = "11".into(); e.entry_value_usd = 2501 }), ["E12"]);
-        assert!(with(&|e| { e.entry_type = "11".into(); e.entry_value_usd = 2500 }).is_empty());
+        let type11 = |e: &mut Entry, value: u64| {
+            e.entry_type = "11".into();
+            e.ior_number = "12-345678900".into();
+            e.entry_value_usd = value;
+        };
+        assert_eq!(with(&|e| type11(e, 2501)), ["E12"]);
+        assert!(with(&|e| type11(e, 2500)).is_empty());
+        assert_eq!(with(&|e| e.entry_type = "11".into()), ["E14"], "an IOR on every entry but 86");
+        assert_eq!(with(&|e| { type11(e, 10); e.ior_type = "34".into() }), ["E14"], "the IOR type fits the number");
         assert_eq!(with(&|e| e.filer_code = "XYZ".into()), ["E13", "E01"]);
         assert_eq!(with(&|e| e.lines[0].description = "Gift".into()), ["W01"]);
         let mut s: Submission = sample().into();
@@ -320,6 +412,41 @@ mod tests {
         s.bill_types = vec!["H".into()];
         s.has_eda = false;
         assert_eq!(conditions(&s, used), ["E10"]);
+    }
+
+    #[test]
+    fn a_type_11_of_several_house_bills_passes_both_ways_and_keeps_its_rules() {
+        use crate::filing::entry::tests_support::sample11;
+        let e = sample11();
+        assert!(conditions(&e.clone().into(), false).is_empty(), "JSON");
+        let recs = crate::filing::entry::records(&e).unwrap();
+        let s = from_transaction(&recs);
+        assert!(conditions(&s, false).is_empty(), "CATAIR: {:?}", rules().check(&s, false));
+        assert_eq!(s.entry.all_bills().iter().map(|b| b.house_bill.as_str()).collect::<Vec<_>>(), ["DX2001", "DX2002", "DX2003"]);
+        assert_eq!(s.bill_types, ["M", "H", "M", "H", "M", "H"]);
+        assert_eq!((s.entry.ior_type.as_str(), s.entry.ior_number.as_str()), ("EI", "12-345678900"));
+        assert_eq!(s.entry.lines[0].ch99.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>(), ["99038803", "99030125"]);
+        assert_eq!((s.entry.lines[0].hts.as_str(), s.entry.lines[0].value_usd), ("8518302000", 250), "the value stays on the HTS number");
+        assert_eq!(s.entry.lines[3].seller, "Seller DX2003");
+        // The same bills as a type 86: one bill only.
+        let mut as86 = e.clone();
+        as86.entry_type = "86".into();
+        as86.arrival_date = sample().arrival_date;
+        assert_eq!(conditions(&as86.into(), false), ["E06"]);
+        // A chapter 99 number after the HTS number, or with a value: refused.
+        let mut late = recs.clone();
+        let first_hts = late.iter().position(|r| r.id() == "SE60" && r.get("hts") == "8518302000").unwrap();
+        let ch99 = late.remove(first_hts - 1);
+        late.insert(first_hts, ch99);
+        assert_eq!(conditions(&from_transaction(&late), false), ["E15"]);
+        let mut valued = recs.clone();
+        let i = valued.iter().position(|r| r.id() == "SE60" && r.get("hts").starts_with("99")).unwrap();
+        valued[i].num("value", 5).unwrap();
+        assert_eq!(conditions(&from_transaction(&valued), false), ["E15"]);
+        // Without an IOR, as a type 11 must not be.
+        let mut no_ior = e.clone();
+        no_ior.ior_number.clear();
+        assert_eq!(conditions(&from_transaction(&crate::filing::entry::records(&no_ior).unwrap()), false), ["E14"]);
     }
 
     #[test]

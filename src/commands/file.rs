@@ -1,5 +1,5 @@
-//! `s321d file --run RUN_ID`: file a finished run's eligible shipments by
-//! hand (the same step a job with `[filing]` runs after each run), or
+//! `s321d file --run RUN_ID`: file a finished run's entries by hand (the
+//! same step a job with `[filing]` runs after each run), or
 //! `s321d file --poll` to read ACE's responses and notifications.
 
 use std::path::Path;
@@ -22,11 +22,13 @@ pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<Filing
             let transport = transport.or(job.filing).unwrap_or(FilingTransport::Http);
             let report = crate::filing::file_run(&ctx, &job, run_id, transport).await?;
             println!(
-                "s321d file: run {run_id}: {} entr(ies) filed over {}, {} already filed, {} need a formal entry, {} not answered yet",
+                "s321d file: run {run_id}: {} entr(ies) filed over {}, {} already filed, {} formal entr(ies) for a broker (formal_entries.csv), \
+                 {} not filed (not_filed.csv), {} not answered yet",
                 report.filed,
                 transport.as_str(),
                 report.already_filed,
                 report.formal,
+                report.not_filed,
                 report.not_sent
             );
         } else if poll {

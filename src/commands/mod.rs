@@ -4,6 +4,7 @@ pub mod ace_sim;
 pub mod audit;
 pub mod check;
 pub mod file;
+pub mod ledger;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -96,7 +96,9 @@ pub static SE40: Layout = Layout { id: "SE40", fields: &[f("line", 5, 3, N), f("
 pub static SE50: Layout = Layout { id: "SE50", fields: ENTITY };
 pub static SE55: Layout = Layout { id: "SE55", fields: ADDRESS };
 pub static SE56: Layout = Layout { id: "SE56", fields: GEO };
-pub static SE60: Layout = Layout { id: "SE60", fields: &[f("hts", 5, 10, N), f("value", 15, 10, N)] };
+/// HTS number: 10AN, left-justified, so an 8-digit chapter 99 number
+/// (`99030125`) keeps its place; callers put digits only.
+pub static SE60: Layout = Layout { id: "SE60", fields: &[f("hts", 5, 10, AN), f("value", 15, 10, N)] };
 /// Response message: type (01 rejected, 02 accepted, 03 accepted with
 /// warnings, 04 human review; 11 record rejected, 13 record warning),
 /// condition code, narrative.
@@ -312,7 +314,7 @@ mod tests {
     fn widths_and_kinds_are_enforced() {
         let mut r = Record::new(&SE60);
         assert!(matches!(r.set("hts", "61091000120"), Err(CatairError::TooLong { .. })));
-        assert!(matches!(r.set("hts", "6109.10.00"), Err(CatairError::Kind { .. })));
+        assert!(matches!(r.set("value", "45.00"), Err(CatairError::Kind { .. })));
         assert!(matches!(r.set("nope", "1"), Err(CatairError::NoField { .. })));
         let mut r = Record::new(&SE40);
         assert!(matches!(r.set("origin", "C1"), Err(CatairError::Kind { .. })));

@@ -1,8 +1,11 @@
-//! The entry s321d files for one shipment, built from a finished run: the run's
-//! `dispositions.csv` says which shipments to file (`86` and `11`; `01` goes to
-//! the formal-entry list; `hold` and `duplicate` never), and the run's archived
-//! files supply each shipment's lines. The same entry becomes JSON for the
-//! HTTP gateway and CATAIR records for batch files.
+//! The entries s321d files, built from a finished run ([`super::plan`] says
+//! which): a type 86 for each shipment routed `86` (one house bill, as type
+//! 86 requires), and a type 11 for each informal entry of the run's
+//! `entries.csv`, carrying every house bill of the consignee's conveyance and
+//! every line of `entry_lines.csv`, with their chapter 99 headings. Parties,
+//! descriptions and the master bill come from the run's archived files (a
+//! type 11 line is found by its source file and record). The same entry
+//! becomes JSON for the HTTP gateway and CATAIR records for batch files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -11,11 +14,13 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::catair::{self, CatairError, Record};
+use super::plan::{Informal, Plan};
 use crate::engine::normalize;
 use crate::job::Job;
 use crate::manifest::{self, columns as c};
 use crate::money;
 use crate::policy::Policy;
+use crate::state::ledger::{EntryRecord, LedgerLine, estimated_dates};
 
 /// A party on the entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -32,6 +37,27 @@ pub struct Party {
     pub country: String,
 }
 
+/// One bill of lading on the entry: a house bill under its master.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Bill {
+    #[serde(default)]
+    pub master_bill: String,
+    pub house_bill: String,
+    /// Packages, counted as the bill's lines (the manifest has no package count).
+    #[serde(default)]
+    pub quantity: u64,
+}
+
+/// A chapter 99 heading reported on a line, with its estimated amount.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ch99 {
+    /// As the policy writes it: `9903.01.25`.
+    pub heading: String,
+    /// Exact decimal USD; empty where ACE sent it back (CATAIR has no amount).
+    #[serde(default)]
+    pub amount_usd: String,
+}
+
 /// One commercial line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EntryLine {
@@ -44,9 +70,36 @@ pub struct EntryLine {
     pub origin: String,
     /// Whole US dollars.
     pub value_usd: u64,
+    /// The house bill the line came under.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub house_bill: String,
+    /// The seller (marketplace seller, else the shipper) and its country.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub seller: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub seller_country: String,
+    /// Chapter 99 headings, reported before the line's HTS number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ch99: Vec<Ch99>,
+    /// Estimated duty of the line (exact decimal USD; empty: unknown).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub duty_usd: String,
 }
 
-/// One entry: one shipment (one house bill, as type 86 requires).
+/// The estimated duty and fees of an entry (contract section 9), as the
+/// run computed them; empty amounts are unknown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Estimate {
+    pub entered_value_usd: String,
+    pub duty_usd: String,
+    pub mpf_usd: String,
+    pub hmf_usd: String,
+    pub total_usd: String,
+    pub duty_status: String,
+    pub rates_as_of: String,
+}
+
+/// One entry: a type 86 of one house bill, or a type 11 of several.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
     pub entry_number: String,
@@ -54,6 +107,7 @@ pub struct Entry {
     pub entry_type: String,
     pub filer_code: String,
     pub carrier: String,
+    /// The first bill's house and master bill (every bill is in `bills`).
     pub house_bill: String,
     pub master_bill: String,
     pub arrival_date: NaiveDate,
@@ -68,17 +122,29 @@ pub struct Entry {
     pub shipper: Party,
     pub seller: Option<String>,
     pub lines: Vec<EntryLine>,
+    /// Every bill of the entry, sorted by house bill. Empty in entries filed
+    /// before entries had several bills: then `house_bill` is the one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bills: Vec<Bill>,
+    /// Flight, voyage or trip number, when the manifest gave one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub conveyance: String,
+    /// The run's `entry_ref` (type 11).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub entry_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
 }
 
-/// A shipment that needs a formal (type 01) entry: listed, not filed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FormalEntry {
-    pub source_file: String,
-    pub carrier: String,
-    pub house_bill: String,
-    pub arrival_date: String,
-    pub total_usd: String,
-    pub reasons: String,
+impl Entry {
+    /// Every bill of the entry.
+    pub fn all_bills(&self) -> Vec<Bill> {
+        if self.bills.is_empty() {
+            vec![Bill { master_bill: self.master_bill.clone(), house_bill: self.house_bill.clone(), quantity: self.lines.len() as u64 }]
+        } else {
+            self.bills.clone()
+        }
+    }
 }
 
 /// Settings that every entry carries.
@@ -86,64 +152,100 @@ pub struct FormalEntry {
 pub struct EntryDefaults {
     pub filer_code: String,
     pub mode_of_transport: String,
+    /// The IOR of type 86 entries (a type 11 names its own).
     pub ior_type: String,
     pub ior_number: String,
 }
 
-/// Which shipments of a run to file, from its `dispositions.csv`.
-pub struct Selection {
-    /// (source file, carrier, house bill) -> (entry type, total USD fixed point).
-    pub to_file: HashMap<(String, String, String), (String, i128)>,
-    pub formal: Vec<FormalEntry>,
+/// An entry ready to be recorded and sent: what goes on the wire and what
+/// the ledger keeps.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub entry: Entry,
+    pub bills: Vec<(String, String)>,
+    pub record: EntryRecord,
 }
 
-/// Reads a run's `dispositions.csv`.
-pub fn select(dispositions_csv: &[u8]) -> anyhow::Result<Selection> {
-    let mut reader = csv::Reader::from_reader(dispositions_csv);
-    let mut to_file = HashMap::new();
-    let mut formal = Vec::new();
-    for row in reader.records() {
-        let row = row?;
-        let get = |i: usize| row.get(i).unwrap_or("").to_owned();
-        match row.get(7).unwrap_or("") {
-            d @ ("86" | "11") => {
-                let total = money::parse_decimal(&get(6)).unwrap_or(0);
-                to_file.insert((get(0), get(1), get(2)), (d.to_owned(), total));
-            }
-            "01" => formal.push(FormalEntry {
-                source_file: get(0),
-                carrier: get(1),
-                house_bill: get(2),
-                arrival_date: get(3),
-                total_usd: get(6),
-                reasons: get(8),
-            }),
-            _ => {}
-        }
+/// A type 11 that could not be built (its lines are not in the archive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbuilt {
+    pub entry_ref: String,
+    pub why: String,
+}
+
+/// The CATAIR IOR type of an IOR number's shape: `EI` (EIN with suffix),
+/// `ANI` (CBP-assigned), `34` (SSN); None for anything else.
+pub fn ior_type_of(number: &str) -> Option<&'static str> {
+    let n = number.trim();
+    if !crate::entries::ior::is_valid(n) {
+        return None;
     }
-    Ok(Selection { to_file, formal })
+    match (n.len(), n.find('-')) {
+        (12, Some(2)) => Some("EI"),
+        (12, Some(6)) => Some("ANI"),
+        (11, Some(3)) => Some("34"),
+        _ => None,
+    }
 }
 
-/// Builds the entries of the selected shipments from one archived file, read
-/// with its job's format. Exact copies of a line (D001) are filed once.
-pub fn build_from_file(
+/// What a manifest row supplies that the run's outputs do not.
+#[derive(Debug, Clone, Default)]
+struct RowInfo {
+    master_bill: String,
+    description: String,
+    consignee: Party,
+    shipper_name: String,
+    shipper_country: String,
+    seller: String,
+    conveyance: String,
+}
+
+/// The rows of one archived file that the plan needs.
+#[derive(Default)]
+struct FileRows {
+    /// (carrier, house bill) of 86 shipments -> entry under construction.
+    type86: BTreeMap<(String, String), (Entry, EntryRecord)>,
+    /// Record -> the row (type 11 lines).
+    by_record: HashMap<u32, RowInfo>,
+}
+
+fn row_info(v: &dyn Fn(&str) -> String) -> RowInfo {
+    RowInfo {
+        master_bill: v(c::MASTER_BILL),
+        description: v(c::DESCRIPTION),
+        consignee: Party {
+            name: v(c::CONSIGNEE_NAME),
+            address: v(c::CONSIGNEE_ADDRESS),
+            city: v(c::CONSIGNEE_CITY),
+            state: v(c::CONSIGNEE_STATE),
+            postal_code: v(c::CONSIGNEE_ZIP),
+            country: "US".into(),
+        },
+        shipper_name: v(c::SHIPPER_NAME),
+        shipper_country: normalize::country(&v(c::SHIPPER_COUNTRY)),
+        seller: v(c::SELLER_NAME),
+        conveyance: v(c::CONVEYANCE),
+    }
+}
+
+/// Reads one archived file with its job's format: builds the file's type 86
+/// entries, and keeps the rows the plan's type 11 lines name. Exact copies of
+/// a line (D001) are filed once.
+fn read_file(
     job: &Job,
     name: &str,
     path: &Path,
-    selection: &Selection,
+    plan: &Plan,
+    records: &HashSet<u32>,
     policy: &Policy,
     defaults: &EntryDefaults,
-) -> anyhow::Result<Vec<Entry>> {
-    let wanted: HashSet<(String, String)> = selection
-        .to_file
-        .keys()
-        .filter(|(f, _, _)| f == name)
-        .map(|(_, carrier, hb)| (carrier.clone(), hb.clone()))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(Vec::new());
+) -> anyhow::Result<FileRows> {
+    let wanted86: HashSet<(String, String)> =
+        plan.type86.keys().filter(|(f, _, _)| f == name).map(|(_, carrier, hb)| (carrier.clone(), hb.clone())).collect();
+    let mut out = FileRows::default();
+    if wanted86.is_empty() && records.is_empty() {
+        return Ok(out);
     }
-    let mut entries: BTreeMap<(String, String), Entry> = BTreeMap::new();
     let mut seen_rows: HashSet<(u64, u64)> = HashSet::new();
     manifest::read(&job.format, manifest::Input::Path(path), 0, manifest::DEFAULT_CHUNK_ROWS, &mut |chunk| {
         let col = |n: &str| chunk.column(n).and_then(|c| c.str().cloned());
@@ -151,67 +253,292 @@ pub fn build_from_file(
             c::CANONICAL.iter().map(|n| Ok((*n, col(n)?))).collect::<polars::prelude::PolarsResult<_>>()?;
         let hi = chunk.column(c::ROW_HASH_HI)?.u64()?.clone();
         let lo = chunk.column(c::ROW_HASH_LO)?.u64()?.clone();
-        let v = |n: &str, i: usize| cols[n].get(i).unwrap_or("").trim().to_owned();
+        let recs = chunk.column(c::RECORD)?.u32()?.clone();
         for i in 0..chunk.height() {
-            let key = (v(c::CARRIER, i), v(c::HOUSE_BILL, i));
-            if !wanted.contains(&key) {
+            let v = |n: &str| cols[n].get(i).unwrap_or("").trim().to_owned();
+            let row_number = recs.get(i).unwrap_or(0);
+            if records.contains(&row_number) {
+                out.by_record.insert(row_number, row_info(&v));
+            }
+            let key = (v(c::CARRIER), v(c::HOUSE_BILL));
+            if !wanted86.contains(&key) {
                 continue;
             }
             if !seen_rows.insert((hi.get(i).unwrap_or(0), lo.get(i).unwrap_or(0))) {
                 continue; // an exact copy of an earlier line: filed once
             }
-            let (entry_type, total) = selection.to_file[&(name.to_owned(), key.0.clone(), key.1.clone())].clone();
+            let shipment = &plan.type86[&(name.to_owned(), key.0.clone(), key.1.clone())];
             // The job's format; a typed (Parquet) date the format cannot print
             // reaches here as ISO 8601.
-            let text = v(c::ARRIVAL_DATE, i);
+            let text = v(c::ARRIVAL_DATE);
             let date = NaiveDate::parse_from_str(&text, &job.format.date_format)
                 .or_else(|_| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
                 .unwrap_or_default();
-            let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
-                entry_number: String::new(),
-                entry_type,
-                filer_code: defaults.filer_code.clone(),
-                carrier: key.0.clone(),
-                house_bill: key.1.clone(),
-                master_bill: v(c::MASTER_BILL, i),
-                arrival_date: date,
-                port_of_entry: v(c::PORT_OF_ENTRY, i),
-                mode_of_transport: defaults.mode_of_transport.clone(),
-                ior_type: defaults.ior_type.clone(),
-                ior_number: defaults.ior_number.clone(),
-                bond_type: "0".into(),
-                entry_value_usd: money::whole_dollars(total).max(0) as u64,
-                consignee: Party {
-                    name: v(c::CONSIGNEE_NAME, i),
-                    address: v(c::CONSIGNEE_ADDRESS, i),
-                    city: v(c::CONSIGNEE_CITY, i),
-                    state: v(c::CONSIGNEE_STATE, i),
-                    postal_code: v(c::CONSIGNEE_ZIP, i),
-                    country: "US".into(),
-                },
-                shipper: Party { name: v(c::SHIPPER_NAME, i), country: normalize::country(&v(c::SHIPPER_COUNTRY, i)), ..Party::default() },
-                seller: Some(v(c::SELLER_NAME, i)).filter(|s| !s.is_empty()),
-                lines: Vec::new(),
+            let info = row_info(&v);
+            let (entry, record) = out.type86.entry(key.clone()).or_insert_with(|| {
+                let conveyance = if info.conveyance.is_empty() { info.master_bill.clone() } else { info.conveyance.clone() };
+                (
+                    Entry {
+                        entry_number: String::new(),
+                        entry_type: "86".into(),
+                        filer_code: defaults.filer_code.clone(),
+                        carrier: key.0.clone(),
+                        house_bill: key.1.clone(),
+                        master_bill: info.master_bill.clone(),
+                        arrival_date: date,
+                        port_of_entry: v(c::PORT_OF_ENTRY),
+                        mode_of_transport: defaults.mode_of_transport.clone(),
+                        ior_type: defaults.ior_type.clone(),
+                        ior_number: defaults.ior_number.clone(),
+                        bond_type: "0".into(),
+                        entry_value_usd: money::whole_dollars(shipment.total).max(0) as u64,
+                        consignee: info.consignee.clone(),
+                        shipper: Party { name: info.shipper_name.clone(), country: info.shipper_country.clone(), ..Party::default() },
+                        seller: Some(info.seller.clone()).filter(|s| !s.is_empty()),
+                        lines: Vec::new(),
+                        bills: Vec::new(),
+                        conveyance: info.conveyance.clone(),
+                        entry_ref: String::new(),
+                        estimate: None,
+                    },
+                    // Type 86 owes no duty and no fee (contract section 9)
+                    // and has no entry summary to liquidate.
+                    EntryRecord {
+                        ior_number: defaults.ior_number.clone(),
+                        arrival_date: date,
+                        port_of_entry: v(c::PORT_OF_ENTRY),
+                        conveyance,
+                        consignee_key: shipment.consignee_key.clone(),
+                        entered_value_usd: shipment.total_text.clone(),
+                        duty_usd: "0.00".into(),
+                        mpf_usd: "0.00".into(),
+                        hmf_usd: "0.00".into(),
+                        total_usd: "0.00".into(),
+                        duty_status: "known".into(),
+                        ..EntryRecord::default()
+                    },
+                )
             });
-            let value = money::parse_declared_value(&v(c::DECLARED_VALUE, i)).unwrap_or(0);
-            let currency = normalize::currency(&v(c::CURRENCY, i));
+            let value = money::parse_declared_value(&v(c::DECLARED_VALUE)).unwrap_or(0);
+            let currency = normalize::currency(&v(c::CURRENCY));
             let rate = if currency == "USD" { Some(money::Rate::ONE) } else { policy.fx_rates.get(&currency).copied() };
             let usd = rate.and_then(|r| money::convert(value, r)).unwrap_or(0);
             let line = entry.lines.len() as u32 + 1;
+            let hts = normalize::hts(&v(c::HTS_CODE));
+            let origin = normalize::country(&v(c::COUNTRY_OF_ORIGIN));
             entry.lines.push(EntryLine {
                 line,
-                description: v(c::DESCRIPTION, i),
-                hts: normalize::hts(&v(c::HTS_CODE, i)),
-                origin: normalize::country(&v(c::COUNTRY_OF_ORIGIN, i)),
+                description: info.description.clone(),
+                hts: hts.clone(),
+                origin: origin.clone(),
                 value_usd: money::whole_dollars(usd).max(0) as u64,
+                house_bill: key.1.clone(),
+                seller: if info.seller.is_empty() { info.shipper_name.clone() } else { info.seller.clone() },
+                seller_country: info.shipper_country.clone(),
+                ch99: Vec::new(),
+                duty_usd: String::new(),
+            });
+            record.lines.push(LedgerLine {
+                line,
+                source_file: name.to_owned(),
+                record: row_number,
+                carrier: key.0.clone(),
+                house_bill: key.1.clone(),
+                line_no: v(c::LINE_NO),
+                hts_code: hts,
+                country_of_origin: origin,
+                entered_value_usd: money::format(usd),
+                duty_usd: "0.00".into(),
+                duty_status: "known".into(),
+                ..LedgerLine::default()
             });
         }
         Ok(())
     })?;
-    Ok(entries.into_values().collect())
+    Ok(out)
+}
+
+/// Whole dollars of an exact decimal text (0 when it does not parse).
+fn whole(text: &str) -> u64 {
+    money::parse_decimal(text).map(money::whole_dollars).unwrap_or(0).max(0) as u64
+}
+
+/// Builds a type 11 entry from its plan and the manifest rows of its lines.
+fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults: &EntryDefaults) -> Result<Prepared, Unbuilt> {
+    let e = &i.entry;
+    let unbuilt = |why: String| Unbuilt { entry_ref: e.entry_ref.clone(), why };
+    let arrival = NaiveDate::parse_from_str(&e.arrival_date, "%Y-%m-%d")
+        .map_err(|_| unbuilt(format!("arrival_date {:?} is not a date", e.arrival_date)))?;
+    let ior_type = ior_type_of(&e.ior_number).ok_or_else(|| unbuilt(format!("ior_number {:?} has none of the three shapes", e.ior_number)))?;
+    let mut lines = Vec::with_capacity(i.lines.len());
+    let mut ledger = Vec::with_capacity(i.lines.len());
+    let mut first: HashMap<&str, &RowInfo> = HashMap::new();
+    let mut per_bill: HashMap<&str, u64> = HashMap::new();
+    for (n, l) in i.lines.iter().enumerate() {
+        let row = rows
+            .get(&(l.source_file.clone(), l.record))
+            .ok_or_else(|| unbuilt(format!("record {} of {} (house bill {}) is not in the run's archived files", l.record, l.source_file, l.house_bill)))?;
+        first.entry(&l.house_bill).or_insert(row);
+        *per_bill.entry(&l.house_bill).or_insert(0) += 1;
+        let line = n as u32 + 1;
+        lines.push(EntryLine {
+            line,
+            description: row.description.clone(),
+            hts: l.hts_code.clone(),
+            origin: l.country_of_origin.clone(),
+            value_usd: whole(&l.entered_value_usd),
+            house_bill: l.house_bill.clone(),
+            seller: if row.seller.is_empty() { row.shipper_name.clone() } else { row.seller.clone() },
+            seller_country: row.shipper_country.clone(),
+            ch99: l.ch99.iter().map(|(heading, amount)| Ch99 { heading: heading.clone(), amount_usd: amount.clone() }).collect(),
+            duty_usd: l.duty_usd.clone(),
+        });
+        ledger.push(LedgerLine {
+            line,
+            source_file: l.source_file.clone(),
+            record: l.record,
+            carrier: l.carrier.clone(),
+            house_bill: l.house_bill.clone(),
+            line_no: l.line_no.clone(),
+            hts_code: l.hts_code.clone(),
+            country_of_origin: l.country_of_origin.clone(),
+            entered_value_usd: l.entered_value_usd.clone(),
+            rate_column: l.rate_column.clone(),
+            rate: l.rate.clone(),
+            hts_duty_usd: l.hts_duty_usd.clone(),
+            ch99: l.ch99.clone(),
+            duty_usd: l.duty_usd.clone(),
+            duty_status: l.duty_status.clone(),
+        });
+    }
+    let bills: Vec<Bill> = e
+        .house_bills
+        .iter()
+        .map(|hb| Bill {
+            master_bill: first.get(hb.as_str()).map(|r| r.master_bill.clone()).unwrap_or_default(),
+            house_bill: hb.clone(),
+            quantity: per_bill.get(hb.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+    if let Some(b) = bills.iter().find(|b| b.quantity == 0) {
+        return Err(unbuilt(format!("house bill {} has no line in entry_lines.csv", b.house_bill)));
+    }
+    let head = first.get(e.house_bills[0].as_str()).copied().cloned().unwrap_or_default();
+    let (liquidation, protest) = estimated_dates(arrival);
+    let entry = Entry {
+        entry_number: String::new(),
+        entry_type: e.entry_type.clone(),
+        filer_code: defaults.filer_code.clone(),
+        carrier: e.carrier.clone(),
+        house_bill: bills[0].house_bill.clone(),
+        master_bill: bills[0].master_bill.clone(),
+        arrival_date: arrival,
+        port_of_entry: e.port_of_entry.clone(),
+        mode_of_transport: defaults.mode_of_transport.clone(),
+        ior_type: ior_type.into(),
+        ior_number: e.ior_number.clone(),
+        bond_type: "0".into(),
+        entry_value_usd: whole(&e.entered_value_usd),
+        consignee: head.consignee.clone(),
+        shipper: Party { name: head.shipper_name.clone(), country: head.shipper_country.clone(), ..Party::default() },
+        seller: Some(head.seller.clone()).filter(|s| !s.is_empty()),
+        lines,
+        bills: bills.clone(),
+        conveyance: head.conveyance.clone(),
+        entry_ref: e.entry_ref.clone(),
+        estimate: Some(Estimate {
+            entered_value_usd: e.entered_value_usd.clone(),
+            duty_usd: e.duty_usd.clone(),
+            mpf_usd: e.mpf_usd.clone(),
+            hmf_usd: e.hmf_usd.clone(),
+            total_usd: e.total_usd.clone(),
+            duty_status: e.duty_status.clone(),
+            rates_as_of: e.rates_as_of.clone(),
+        }),
+    };
+    let record = EntryRecord {
+        entry_ref: e.entry_ref.clone(),
+        ior_number: e.ior_number.clone(),
+        arrival_date: arrival,
+        port_of_entry: e.port_of_entry.clone(),
+        conveyance: e.conveyance.clone(),
+        consignee_key: e.consignee_key.clone(),
+        basis: e.basis.clone(),
+        entered_value_usd: e.entered_value_usd.clone(),
+        duty_usd: e.duty_usd.clone(),
+        mpf_usd: e.mpf_usd.clone(),
+        hmf_usd: e.hmf_usd.clone(),
+        total_usd: e.total_usd.clone(),
+        duty_status: e.duty_status.clone(),
+        rates_as_of: e.rates_as_of.clone(),
+        liquidation_date: Some(liquidation),
+        protest_deadline: Some(protest),
+        lines: ledger,
+    };
+    let bills = bills.iter().map(|b| (e.carrier.clone(), b.house_bill.clone())).collect();
+    Ok(Prepared { entry, bills, record })
+}
+
+/// One archived file of the run: its name in the run and a local path.
+pub struct ArchivedFile<'a> {
+    pub name: &'a str,
+    pub path: &'a Path,
+}
+
+/// Builds every entry of the plan from the run's archived files: the type 86
+/// entries file by file, then the type 11 entries in `entries.csv` order.
+pub fn build(
+    job: &Job,
+    files: &[ArchivedFile<'_>],
+    plan: &Plan,
+    policy: &Policy,
+    defaults: &EntryDefaults,
+) -> anyhow::Result<(Vec<Prepared>, Vec<Unbuilt>)> {
+    let mut records_of: HashMap<&str, HashSet<u32>> = HashMap::new();
+    for i in &plan.informal {
+        for l in &i.lines {
+            records_of.entry(l.source_file.as_str()).or_default().insert(l.record);
+        }
+    }
+    let mut out = Vec::new();
+    let mut rows: HashMap<(String, u32), RowInfo> = HashMap::new();
+    let empty = HashSet::new();
+    for f in files {
+        let records = records_of.get(f.name).unwrap_or(&empty);
+        let read = read_file(job, f.name, f.path, plan, records, policy, defaults)?;
+        for ((carrier, house_bill), (entry, record)) in read.type86 {
+            out.push(Prepared { entry, bills: vec![(carrier, house_bill)], record });
+        }
+        for (record, info) in read.by_record {
+            rows.entry((f.name.to_owned(), record)).or_insert(info);
+        }
+    }
+    let mut unbuilt = Vec::new();
+    for i in &plan.informal {
+        match build_informal(i, &rows, defaults) {
+            Ok(p) => out.push(p),
+            Err(u) => unbuilt.push(u),
+        }
+    }
+    Ok((out, unbuilt))
+}
+
+fn is_country(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// A bill number as CATAIR takes it: letters and digits only (no spaces,
+/// hyphens, slashes or other specials, SE15 rule).
+fn bill_number(text: &str) -> String {
+    catair::ascii(text).chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
 }
 
 /// The CATAIR records of one entry (a transaction: SE10 ... SE60).
+///
+/// One bill of lading grouping per house bill (SE15 master, SE15 house,
+/// SE16 conveyance; up to 999 groupings), then `EDA`, the consignee, and per
+/// line SE40, its seller (SE50/SE56), its chapter 99 numbers (SE60 without a
+/// value, first, as SE60 Note 2 asks) and its HTS number with the value.
 pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
     let number = super::entry_number::EntryNumber::parse(&entry.entry_number)
         .map_err(|e| CatairError::Line { line: 0, message: e.to_string() })?;
@@ -229,29 +556,45 @@ pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
         .text("port_of_entry", &entry.port_of_entry)?
         .text("port_of_unlading", &entry.port_of_entry)?;
     out.push(se10);
-    // The bill of lading grouping: the master bill (if any) and the house bill,
-    // the one master/house pair a type 86 may carry.
-    let master: String = entry.master_bill.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    if !master.is_empty() {
-        let mut m = Record::new(&catair::SE15);
-        m.set("bill_type", "M")?.text("issuer", &entry.carrier)?.text("bill", &master)?.num("quantity", 1)?;
-        out.push(m);
+    let bills = entry.all_bills();
+    if bills.len() > 999 {
+        return Err(CatairError::Line { line: 0, message: format!("{} bills: CATAIR takes at most 999 bill of lading groupings", bills.len()) });
     }
-    let mut se15 = Record::new(&catair::SE15);
-    se15.set("bill_type", "H")?
-        .text("issuer", &entry.carrier)?
-        .text("bill", &entry.house_bill)?
-        .num("quantity", entry.lines.len() as u64)?;
-    out.push(se15);
-    let mut se16 = Record::new(&catair::SE16);
-    se16.text("carrier", &entry.carrier)?
-        .set("arrival_date", &entry.arrival_date.format("%m%d%y").to_string())?
-        .num("quantity", entry.lines.len() as u64)?;
-    out.push(se16);
+    // SE16 flight: the manifest's conveyance when it fits the 5-character
+    // field as a flight number (NNN, NNNN, NNNA, NNNNA); else none.
+    let flight: String = catair::ascii(&entry.conveyance).chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    let flight = if (3..=5).contains(&flight.len()) && flight.bytes().take(3).all(|b| b.is_ascii_digit()) { flight } else { String::new() };
+    for bill in &bills {
+        // The bill of lading grouping: the master bill (if any) and the
+        // house bill, one master/house pair per grouping.
+        let master = bill_number(&bill.master_bill);
+        if !master.is_empty() {
+            let mut m = Record::new(&catair::SE15);
+            m.set("bill_type", "M")?.text("issuer", &entry.carrier)?.text("bill", &master)?.num("quantity", 1)?;
+            out.push(m);
+        }
+        let quantity = bill.quantity.max(1);
+        let mut se15 = Record::new(&catair::SE15);
+        se15.set("bill_type", "H")?.text("issuer", &entry.carrier)?.text("bill", &bill_number(&bill.house_bill))?.num("quantity", quantity)?;
+        out.push(se15);
+        let mut se16 = Record::new(&catair::SE16);
+        se16.text("carrier", &entry.carrier)?
+            .text("voyage", &flight)?
+            .set("arrival_date", &entry.arrival_date.format("%m%d%y").to_string())?
+            .num("quantity", quantity)?;
+        out.push(se16);
+    }
     let mut eda = Record::new(&catair::SE20);
     eda.set("qualifier", "EDA")?.set("value", &entry.arrival_date.format("%m%d%y").to_string())?;
     out.push(eda);
-    for (code, party) in [("CN", &entry.consignee), ("SH", &entry.shipper)] {
+    // The consignee by name and address (allowed for types 11 and 86). A
+    // shipper (SH) only on a type 86, as before: it is a GBI-test code, and a
+    // type 11 reports each line's seller instead.
+    let mut parties = vec![("CN", &entry.consignee)];
+    if entry.entry_type == "86" {
+        parties.push(("SH", &entry.shipper));
+    }
+    for (code, party) in parties {
         let mut se30 = Record::new(&catair::SE30);
         se30.set("entity_code", code)?.text("name", &party.name)?;
         out.push(se30);
@@ -262,7 +605,7 @@ pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
         }
         let mut se36 = Record::new(&catair::SE36);
         se36.text("city", &party.city)?.text("subdivision", &party.state)?.text("postal_code", &party.postal_code)?;
-        if party.country.len() == 2 && party.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        if is_country(&party.country) {
             se36.set("country", &party.country)?;
         }
         out.push(se36);
@@ -270,19 +613,27 @@ pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
     for line in &entry.lines {
         let mut se40 = Record::new(&catair::SE40);
         se40.num("line", u64::from(line.line))?.text("description", &line.description)?;
-        if line.origin.len() == 2 && line.origin.bytes().all(|b| b.is_ascii_uppercase()) {
+        if is_country(&line.origin) {
             se40.set("origin", &line.origin)?;
         }
         out.push(se40);
-        let seller = entry.seller.as_deref().unwrap_or(&entry.shipper.name);
+        // Entries filed before lines carried their seller fall back to the entry's.
+        let seller = if !line.seller.is_empty() { line.seller.as_str() } else { entry.seller.as_deref().unwrap_or(&entry.shipper.name) };
+        let country = if !line.seller_country.is_empty() { &line.seller_country } else { &entry.shipper.country };
         let mut se50 = Record::new(&catair::SE50);
         se50.set("entity_code", "SE")?.text("name", seller)?;
         out.push(se50);
         let mut se56 = Record::new(&catair::SE56);
-        if entry.shipper.country.len() == 2 && entry.shipper.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            se56.set("country", &entry.shipper.country)?;
+        if is_country(country) {
+            se56.set("country", country)?;
         }
         out.push(se56);
+        for ch in &line.ch99 {
+            let digits: String = ch.heading.chars().filter(char::is_ascii_digit).collect();
+            let mut se60 = Record::new(&catair::SE60);
+            se60.set("hts", &digits)?;
+            out.push(se60);
+        }
         let mut se60 = Record::new(&catair::SE60);
         if line.hts.len() == 10 && line.hts.bytes().all(|b| b.is_ascii_digit()) {
             se60.set("hts", &line.hts)?;
@@ -297,7 +648,7 @@ pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
 pub(crate) mod tests_support {
     use super::*;
 
-    /// A valid entry for tests.
+    /// A valid type 86 entry for tests.
     pub fn sample() -> Entry {
         Entry {
             entry_number: "ABC-1234567-6".into(),
@@ -316,14 +667,67 @@ pub(crate) mod tests_support {
             consignee: Party { name: "Chen Wei".into(), address: "88 Ocean Avenue, Apt 5".into(), city: "San Francisco".into(), state: "CA".into(), postal_code: "94121".into(), country: "US".into() },
             shipper: Party { name: "Hanoi Silk Co".into(), country: "VN".into(), ..Party::default() },
             seller: None,
-            lines: vec![EntryLine { line: 1, description: "Silk scarf".into(), hts: "6214101000".into(), origin: "VN".into(), value_usd: 45 }],
+            lines: vec![EntryLine {
+                line: 1,
+                description: "Silk scarf".into(),
+                hts: "6214101000".into(),
+                origin: "VN".into(),
+                value_usd: 45,
+                house_bill: String::new(),
+                seller: String::new(),
+                seller_country: String::new(),
+                ch99: Vec::new(),
+                duty_usd: String::new(),
+            }],
+            bills: Vec::new(),
+            conveyance: String::new(),
+            entry_ref: String::new(),
+            estimate: None,
         }
+    }
+
+    /// A valid type 11 entry of three house bills (one consignee, one
+    /// flight), with chapter 99 headings, for tests.
+    pub fn sample11() -> Entry {
+        let mut e = sample();
+        e.entry_number = "ABC-1234568-4".into();
+        e.entry_type = "11".into();
+        e.ior_type = "EI".into();
+        e.ior_number = "12-345678900".into();
+        e.arrival_date = NaiveDate::from_ymd_opt(2025, 9, 2).unwrap();
+        e.entry_value_usd = 800;
+        e.conveyance = "DL1234".into();
+        e.house_bill = "DX2001".into();
+        e.bills = ["DX2001", "DX2002", "DX2003"]
+            .iter()
+            .map(|hb| Bill { master_bill: "157-12345675".into(), house_bill: (*hb).into(), quantity: 1 })
+            .collect();
+        e.bills[1].quantity = 2;
+        let line = |n: u32, hb: &str, hts: &str, origin: &str, value: u64, ch99: &[(&str, &str)]| EntryLine {
+            line: n,
+            description: format!("Item {n}"),
+            hts: hts.into(),
+            origin: origin.into(),
+            value_usd: value,
+            house_bill: hb.into(),
+            seller: format!("Seller {hb}"),
+            seller_country: "CN".into(),
+            ch99: ch99.iter().map(|(h, a)| Ch99 { heading: (*h).into(), amount_usd: (*a).into() }).collect(),
+            duty_usd: String::new(),
+        };
+        e.lines = vec![
+            line(1, "DX2001", "8518302000", "CN", 250, &[("9903.88.03", "62.50"), ("9903.01.25", "25.00")]),
+            line(2, "DX2002", "3926909989", "CN", 100, &[("9903.01.25", "10.00")]),
+            line(3, "DX2002", "6214101000", "VN", 300, &[]),
+            line(4, "DX2003", "9113908000", "CN", 150, &[("9903.01.25", "15.00")]),
+        ];
+        e
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::tests_support::sample;
+    use super::tests_support::{sample, sample11};
     use super::*;
 
     #[test]
@@ -342,18 +746,143 @@ mod tests {
     }
 
     #[test]
-    fn dispositions_select_what_is_filed() {
-        let csv = "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons\n\
-                   a.csv,DHLX,H1,2025-05-01,k,1,45.00,86,\n\
-                   a.csv,DHLX,H2,2025-05-01,k,1,900.00,11,L002;L003\n\
-                   a.csv,DHLX,H3,2025-05-01,k,1,2899.00,01,L003\n\
-                   a.csv,DHLX,H4,2025-05-01,k,1,10.00,hold,V002\n\
-                   b.csv,DHLX,H1,2025-05-01,k,1,45.00,duplicate,D003\n";
-        let s = select(csv.as_bytes()).unwrap();
-        let mut filed: Vec<_> = s.to_file.keys().map(|k| k.2.clone()).collect();
-        filed.sort();
-        assert_eq!(filed, ["H1", "H2"]);
-        assert_eq!(s.formal.len(), 1);
-        assert_eq!((s.formal[0].house_bill.as_str(), s.formal[0].reasons.as_str()), ("H3", "L003"));
+    fn a_type_11_carries_every_house_bill_and_its_chapter_99_numbers_first() {
+        let e = sample11();
+        let recs = records(&e).unwrap();
+        assert!(recs.iter().all(|r| r.line().len() == 80));
+        assert_eq!(recs[0].get("entry_type"), "11");
+        assert_eq!((recs[0].get("ior_type"), recs[0].get("ior_number")), ("EI", "12-345678900"));
+        // One grouping per house bill: master, house, conveyance.
+        let bills: Vec<(&str, &str, &str)> =
+            recs.iter().filter(|r| r.id() == "SE15").map(|r| (r.get("bill_type"), r.get("bill"), r.get("quantity"))).collect();
+        assert_eq!(
+            bills,
+            [
+                ("M", "15712345675", "00000001"),
+                ("H", "DX2001", "00000001"),
+                ("M", "15712345675", "00000001"),
+                ("H", "DX2002", "00000002"),
+                ("M", "15712345675", "00000001"),
+                ("H", "DX2003", "00000001"),
+            ]
+        );
+        let ids: Vec<&str> = recs.iter().map(Record::id).collect();
+        assert_eq!(&ids[1..10], ["SE15", "SE15", "SE16", "SE15", "SE15", "SE16", "SE15", "SE15", "SE16"]);
+        let se16: Vec<&str> = recs.iter().filter(|r| r.id() == "SE16").map(|r| r.get("voyage")).collect();
+        assert_eq!(se16, ["", "", ""], "DL1234 is not a flight number the 5-character field takes");
+        // No SH on a type 11; each line names its seller.
+        assert!(!recs.iter().any(|r| r.id() == "SE30" && r.get("entity_code") == "SH"));
+        // Lines in order; chapter 99 numbers before the HTS, without a value.
+        let line_recs: Vec<(&str, String)> = recs
+            .iter()
+            .skip_while(|r| r.id() != "SE40")
+            .map(|r| (r.id(), match r.id() {
+                "SE40" => r.get("line").to_owned(),
+                "SE60" => format!("{}/{}", r.get("hts"), r.get("value").trim()),
+                "SE50" => r.get("name").to_owned(),
+                _ => String::new(),
+            }))
+            .collect();
+        let want: Vec<(&str, String)> = [
+            ("SE40", "001"), ("SE50", "Seller DX2001"), ("SE56", ""), ("SE60", "99038803/"), ("SE60", "99030125/"), ("SE60", "8518302000/0000000250"),
+            ("SE40", "002"), ("SE50", "Seller DX2002"), ("SE56", ""), ("SE60", "99030125/"), ("SE60", "3926909989/0000000100"),
+            ("SE40", "003"), ("SE50", "Seller DX2002"), ("SE56", ""), ("SE60", "6214101000/0000000300"),
+            ("SE40", "004"), ("SE50", "Seller DX2003"), ("SE56", ""), ("SE60", "99030125/"), ("SE60", "9113908000/0000000150"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a, b.to_owned()))
+        .collect();
+        assert_eq!(line_recs, want);
+        // The chapter 99 number is left-justified in the 10-character field.
+        let ch99 = recs.iter().find(|r| r.id() == "SE60").unwrap().line();
+        assert_eq!(&ch99[4..14], "99038803  ");
+        // And as JSON: every bill, each line's bill and headings.
+        let json: serde_json::Value = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["bills"].as_array().unwrap().len(), 3);
+        assert_eq!(json["lines"][0]["ch99"][1]["heading"], "9903.01.25");
+        assert_eq!(json["lines"][3]["house_bill"], "DX2003");
+        let back: Entry = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn entries_sent_before_several_bills_still_read_and_write() {
+        // A payload recorded by an older s321d (no bills, no line sellers).
+        let old = r#"{"entry_number":"ABC-1234567-6","entry_type":"86","filer_code":"ABC","carrier":"DHLX","house_bill":"DX1001",
+            "master_bill":"157-12345675","arrival_date":"2025-05-01","port_of_entry":"4701","mode_of_transport":"40","ior_type":"EI",
+            "ior_number":"","bond_type":"0","entry_value_usd":45,"consignee":{"name":"Chen Wei","country":"US"},
+            "shipper":{"name":"Hanoi Silk Co","country":"VN"},"seller":null,
+            "lines":[{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"VN","value_usd":45}]}"#;
+        let e: Entry = serde_json::from_str(old).unwrap();
+        assert_eq!(e.all_bills(), [Bill { master_bill: "157-12345675".into(), house_bill: "DX1001".into(), quantity: 1 }]);
+        let recs = records(&e).unwrap();
+        let se50 = recs.iter().find(|r| r.id() == "SE50").unwrap();
+        assert_eq!(se50.get("name"), "Hanoi Silk Co", "falls back to the entry's shipper");
+    }
+
+    #[test]
+    fn ior_types_follow_the_number_shape() {
+        assert_eq!(ior_type_of("12-345678900"), Some("EI"));
+        assert_eq!(ior_type_of("251203-00042"), Some("ANI"));
+        assert_eq!(ior_type_of("123-45-6789"), Some("34"));
+        assert_eq!(ior_type_of(""), None);
+        assert_eq!(ior_type_of("12345678900"), None);
+    }
+
+    #[test]
+    fn a_type_11_is_built_from_its_lines_and_the_archived_rows() {
+        use super::super::plan::{EntryRow, LineRow};
+        let entry = EntryRow {
+            entry_ref: "R000001".into(),
+            entry_type: "11".into(),
+            basis: "141.51".into(),
+            carrier: "DHLX".into(),
+            arrival_date: "2025-09-02".into(),
+            port_of_entry: "4701".into(),
+            conveyance: "157-12345675".into(),
+            consignee_key: "k".into(),
+            ior_number: "12-345678900".into(),
+            house_bills: vec!["H1".into(), "H2".into()],
+            lines: "3".into(),
+            entered_value_usd: "800.01".into(),
+            duty_usd: "10.00".into(),
+            mpf_usd: "2.69".into(),
+            hmf_usd: "0.00".into(),
+            total_usd: "12.69".into(),
+            duty_status: "known".into(),
+            rates_as_of: "hts.csv".into(),
+        };
+        let line = |record: u32, hb: &str, value: &str| LineRow {
+            entry_ref: "R000001".into(),
+            source_file: "a.csv".into(),
+            record,
+            carrier: "DHLX".into(),
+            house_bill: hb.into(),
+            line_no: "1".into(),
+            hts_code: "6109100012".into(),
+            country_of_origin: "VN".into(),
+            entered_value_usd: value.into(),
+            ch99: vec![("9903.01.25".into(), "1.00".into())],
+            ..LineRow::default()
+        };
+        let informal = Informal { entry, lines: vec![line(2, "H1", "500.00"), line(3, "H2", "299.50"), line(4, "H2", "0.51")] };
+        let defaults = EntryDefaults { filer_code: "ABC".into(), mode_of_transport: "40".into(), ior_type: "".into(), ior_number: "".into() };
+        let info = |master: &str, seller: &str| RowInfo { master_bill: master.into(), description: "Shirt".into(), seller: seller.into(), shipper_name: "Mill".into(), shipper_country: "VN".into(), ..RowInfo::default() };
+        let mut rows = HashMap::new();
+        rows.insert(("a.csv".to_owned(), 2), info("M1", "S1"));
+        rows.insert(("a.csv".to_owned(), 3), info("M2", ""));
+        rows.insert(("a.csv".to_owned(), 4), info("M2", ""));
+        let p = build_informal(&informal, &rows, &defaults).unwrap();
+        assert_eq!(p.bills, [("DHLX".to_owned(), "H1".to_owned()), ("DHLX".to_owned(), "H2".to_owned())]);
+        assert_eq!(p.entry.all_bills().iter().map(|b| (b.master_bill.as_str(), b.quantity)).collect::<Vec<_>>(), [("M1", 1), ("M2", 2)]);
+        assert_eq!((p.entry.entry_value_usd, p.entry.ior_type.as_str()), (800, "EI"));
+        assert_eq!(p.entry.lines.iter().map(|l| (l.value_usd, l.seller.as_str())).collect::<Vec<_>>(), [(500, "S1"), (300, "Mill"), (1, "Mill")]);
+        assert_eq!(p.record.lines.len(), 3);
+        assert_eq!(p.record.liquidation_date, NaiveDate::from_ymd_opt(2026, 7, 13));
+        assert_eq!(p.record.protest_deadline, NaiveDate::from_ymd_opt(2027, 1, 9));
+        // A line the archive does not hold: not built, and why.
+        rows.remove(&("a.csv".to_owned(), 4));
+        let u = build_informal(&informal, &rows, &defaults).unwrap_err();
+        assert!(u.why.contains("record 4 of a.csv"), "{}", u.why);
     }
 }

@@ -89,6 +89,12 @@ impl EntryNumber {
     pub fn serial_and_check(&self) -> String {
         format!("{:07}{}", self.serial, self.check)
     }
+
+    /// The 11 characters without hyphens (`ABC12345676`): the form of CATAIR
+    /// SE20 `EN` and of CBP's CAPE refund upload.
+    pub fn compact(&self) -> String {
+        format!("{}{:07}{}", self.filer_code, self.serial, self.check)
+    }
 }
 
 impl fmt::Display for EntryNumber {
@@ -131,6 +137,7 @@ mod tests {
         assert!(matches!(EntryNumber::new("A-C", 1), Err(EntryNumberError::FilerCode(_))));
         assert!(matches!(EntryNumber::new("ABC", 10_000_000), Err(EntryNumberError::Serial(_))));
         assert_eq!(EntryNumber::new("ABC", 42).unwrap().serial_and_check().len(), 8);
+        assert_eq!(EntryNumber::parse("ABC-1234567-6").unwrap().compact(), "ABC12345676");
     }
 
     #[test]

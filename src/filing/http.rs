@@ -2,8 +2,10 @@
 //! HTTPS, through reqwest.
 //!
 //! The protocol (`s321d ace-sim` serves the same):
-//! - `POST /v1/entries` with the entry as JSON, `Authorization: Bearer
-//!   <token>` and `Idempotency-Key: <entry number>`: `200` with
+//! - `POST /v1/entries` with the entry as JSON (`filing::entry::Entry`: a
+//!   type 11 lists every house bill in `bills` and each line's `house_bill`
+//!   and `ch99` headings), `Authorization: Bearer <token>` and
+//!   `Idempotency-Key: <entry number>`: `200` with
 //!   `{entry_number, status: accepted|rejected|held, condition, code,
 //!   narrative, warnings}`; the same key again returns the same answer.
 //! - `GET /v1/entries/<entry number>`: that answer, with the latest release

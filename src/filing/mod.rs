@@ -1,27 +1,35 @@
 //! Filing with CBP's ACE.
 //!
-//! What is filed: shipments routed `86` (only where the regime on the arrival
-//! date allows it: routing already ensures that) and `11`. `01` shipments go
-//! to `formal_entries.csv` in the run's output folder (and the reports), not
-//! filed; `hold` and `duplicate` are never filed.
+//! What is filed (from a finished run's outputs, see [`plan`]): each shipment
+//! routed `86` as an entry of its own (routing already allows `86` only where
+//! the regime on the arrival date does), and each type 11 entry of the run's
+//! `entries.csv` as one entry with all its house bills and lines. Type 01 and
+//! 03 entries go to `formal_entries.csv` in the run's output folder, for a
+//! broker; a type 11 that cannot be filed (V010: no IOR number; a house bill
+//! already on another entry; lines not in the archive) goes to
+//! `not_filed.csv` with the reason; `hold` and `duplicate` are never filed.
 //!
-//! How, exactly once: for each shipment the ledger allocates an entry number
-//! and records the filing as `pending` *before* anything is sent
-//! (`state::ledger`). After a crash, every `pending` filing is reconciled
-//! first — the gateway is asked about it, or the batch and its responses are
-//! looked for — and only then is anything new sent. Re-sending is safe: the
-//! gateway deduplicates on the entry number (the idempotency key), and a
-//! batch is only re-written when it provably never left.
+//! How, exactly once: for each entry the ledger allocates an entry number and
+//! records the filing as `pending`, with every house bill of it under a key
+//! no second entry can take, *before* anything is sent (`state::ledger`).
+//! After a crash, every `pending` filing is reconciled first — the gateway is
+//! asked about it, or the batch and its responses are looked for — and only
+//! then is anything new sent. Re-sending is safe: the gateway deduplicates on
+//! the entry number (the idempotency key), and a batch is only re-written
+//! when it provably never left.
 //!
 //! Transports: `http` (a broker's ACE gateway, JSON over HTTPS) and `catair`
 //! (80-column batch files dropped in an outbound location, SX and SO
 //! responses read from an inbound one).
 
 pub mod batch;
+pub mod cape;
 pub mod catair;
 pub mod entry;
 pub mod entry_number;
 pub mod http;
+pub mod plan;
+pub mod story;
 
 use std::collections::BTreeMap;
 
@@ -32,8 +40,8 @@ use crate::intake::Context;
 use crate::job::{FilingTransport, Job};
 use crate::sources;
 use crate::state::intake::IntakeStore;
-use crate::state::ledger::{Applied, FilingState, LedgerStore, NewFiling, Transition};
-use entry::{Entry, EntryDefaults};
+use crate::state::ledger::{Applied, FilingState, Intent, LedgerStore, NewFiling, Transition};
+use entry::EntryDefaults;
 use entry_number::EntryNumber;
 
 /// Filings recorded per ledger transaction.
@@ -109,12 +117,18 @@ pub fn mark_submitted<'a>(ctx: &Context, entry_numbers: impl IntoIterator<Item =
     Ok(())
 }
 
-/// What filing a run did.
+/// What filing a run did, in entries.
 #[derive(Debug, Default, Clone)]
 pub struct FilingReport {
+    /// Entries given a number and sent (or written to a batch) now.
     pub filed: usize,
+    /// Entries whose house bills were all on filed entries already.
     pub already_filed: usize,
+    /// Type 01 and 03 entries listed in `formal_entries.csv`.
     pub formal: usize,
+    /// Entries listed in `not_filed.csv` (V010, a bill on another entry, ...).
+    pub not_filed: usize,
+    /// Entries sent that got no answer yet (they stay pending).
     pub not_sent: usize,
     pub states: BTreeMap<String, usize>,
 }
@@ -146,7 +160,17 @@ pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
     http::read_notifications(ctx).await
 }
 
-/// Files the eligible shipments of a finished run.
+/// Reads an output of the run; None when the run did not write it.
+async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    match out.get(&sources::join(&[folder, name])).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(sources::SourceError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Files the entries of a finished run: its `86` shipments one house bill
+/// each, its type 11 entries with all their house bills; lists the rest.
 pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
     let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
@@ -155,25 +179,20 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     anyhow::ensure!(run.kind != "replay", "run {run_id} is a replay: replays are never filed");
     let out = ctx.source(&job.output.source)?;
     let folder = sources::join(&[&job.output.path, run_id]);
-    let dispositions = out.get(&sources::join(&[&folder, "dispositions.csv"])).await.with_context(|| format!("run {run_id} has no dispositions"))?;
-    let selection = entry::select(&dispositions)?;
-    let mut report = FilingReport { formal: selection.formal.len(), ..FilingReport::default() };
-
-    // The formal-entry list, beside the run's other outputs.
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["source_file", "carrier", "house_bill", "arrival_date", "total_usd", "reasons"])?;
-    for f in &selection.formal {
-        w.serialize((&f.source_file, &f.carrier, &f.house_bill, &f.arrival_date, &f.total_usd, &f.reasons))?;
-    }
-    out.put(&sources::join(&[&folder, "formal_entries.csv"]), &w.into_inner()?).await?;
+    let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
+    let entries_csv = run_output(&out, &folder, "entries.csv").await?;
+    let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
+    let mut plan = plan::plan(&dispositions, entries_csv.as_deref(), lines_csv.as_deref())
+        .with_context(|| format!("reading the entries of run {run_id}"))?;
+    let mut report = FilingReport { formal: plan.formal.len(), ..FilingReport::default() };
 
     // Entries from the run's archived files.
     let archive = ctx.source(&ctx.config.archive.source)?;
     let scratch = ctx.staging().join("filing").join(run_id);
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut local: Vec<(String, std::path::PathBuf)> = Vec::new();
     for f in ctx.db(|s| s.files_of_run(run_id))? {
         let Some(path) = f.archive.as_deref() else { continue };
-        let local = match archive.local_path(path) {
+        let p = match archive.local_path(path) {
             Some(p) => p,
             None => {
                 let p = scratch.join(format!("{}-{}", f.id, f.name));
@@ -181,10 +200,18 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
                 p
             }
         };
-        let (job_arc, name, sel, policy, defaults) = (job.clone(), f.name.clone(), &selection, ctx.policy.clone(), defaults.clone());
-        entries.extend(entry::build_from_file(&job_arc, &name, &local, sel, &policy, &defaults)?);
+        local.push((f.name.clone(), p));
     }
+    let files: Vec<entry::ArchivedFile<'_>> = local.iter().map(|(name, path)| entry::ArchivedFile { name, path }).collect();
+    let (mut prepared, unbuilt) = entry::build(job, &files, &plan, &ctx.policy, &defaults)?;
+    drop(files);
     let _ = std::fs::remove_dir_all(&scratch);
+    for u in unbuilt {
+        if let Some(i) = plan.informal.iter().position(|i| i.entry.entry_ref == u.entry_ref) {
+            let i = plan.informal.remove(i);
+            plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why: u.why });
+        }
+    }
     let built_ms = started.elapsed().as_millis() as u64;
 
     // Intent first: every entry gets its number and a pending filing, then is
@@ -194,53 +221,79 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).ok().map(|n| n.to_string());
     let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
-    for chunk in entries.chunks_mut(INTENT_CHUNK) {
+    for chunk in prepared.chunks_mut(INTENT_CHUNK) {
         // The payload is the entry as sent, with the number the ledger gives it.
         let payloads: Vec<_> = chunk
             .iter()
-            .map(|e| {
+            .map(|p| {
                 move |number: &str| {
-                    let mut p = e.clone();
-                    p.entry_number = number.to_owned();
-                    serde_json::to_string(&p).unwrap_or_default()
+                    let mut e = p.entry.clone();
+                    e.entry_number = number.to_owned();
+                    serde_json::to_string(&e).unwrap_or_default()
                 }
             })
             .collect();
         let filings: Vec<NewFiling<'_>> = chunk
             .iter()
             .zip(&payloads)
-            .map(|(e, payload)| NewFiling {
-                carrier: &e.carrier,
-                house_bill: &e.house_bill,
-                entry_type: &e.entry_type,
+            .map(|(p, payload)| NewFiling {
+                carrier: &p.bills[0].0,
+                house_bill: &p.bills[0].1,
+                bills: &p.bills,
+                entry_type: &p.entry.entry_type,
                 job: &job.name,
                 run_id,
                 transport: transport.as_str(),
                 batch: batch_name.as_deref(),
                 payload,
+                record: &p.record,
             })
             .collect();
         let recorded = ctx.db(|s| s.record_intents(&defaults.filer_code, first, &make, &filings))?;
-        for (e, filing) in chunk.iter_mut().zip(recorded) {
-            match filing {
-                Some(f) => {
-                    e.entry_number = f.entry_number;
-                    pending.push(e.clone());
+        drop(filings);
+        for (p, intent) in chunk.iter_mut().zip(recorded) {
+            match intent {
+                Intent::New(f) => {
+                    p.entry.entry_number = f.entry_number;
+                    pending.push(p.entry.clone());
                 }
-                None => report.already_filed += 1,
+                Intent::AlreadyFiled(_) => report.already_filed += 1,
+                Intent::Conflict(filed) => {
+                    let on: Vec<String> = filed.iter().map(|(c, h, n)| format!("{c} {h} is on entry {n}")).collect();
+                    warn!(
+                        run.id = %run_id,
+                        entry_ref = %p.entry.entry_ref,
+                        "Entry {} of run {run_id} is not filed: some of its house bills are on filed entries ({}).",
+                        p.entry.entry_ref,
+                        on.join("; ")
+                    );
+                    let listed = plan.informal.iter().find(|i| i.entry.entry_ref == p.entry.entry_ref).map(|i| i.entry.clone());
+                    plan.not_filed.push(plan::Listed {
+                        entry: listed.unwrap_or_default(),
+                        reasons: String::new(),
+                        why: format!("house bills already on a filed entry ({}); a house bill is never on two entries", on.join("; ")),
+                    });
+                }
             }
         }
     }
     crate::intake::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;
+
+    // The broker lists, beside the run's other outputs (rewritten whole each
+    // time the run is filed: the same run gives the same lists).
+    report.not_filed = plan.not_filed.len();
+    out.put(&sources::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
+    out.put(&sources::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
+
     report.filed = pending.len();
     match transport {
         FilingTransport::Http => report.not_sent = http::send_all(ctx, &pending).await?,
         FilingTransport::Catair => {
-            if let Some(name) = &batch_name {
-                if !pending.is_empty() {
-                    batch::write_batch(ctx, name, &pending).await?;
-                }
+            if let Some(name) = &batch_name
+                && !pending.is_empty()
+            {
+                batch::write_batch(ctx, name, &pending).await?;
             }
         }
     }
@@ -255,15 +308,18 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
         run.id = %run_id,
         transport = transport.as_str(),
         filed = report.filed,
+        already_filed = report.already_filed,
         formal = report.formal,
+        not_filed = report.not_filed,
         built_ms,
         recorded_ms,
         sent_ms,
         duration_ms = started.elapsed().as_millis() as u64,
-        "Filed {} entr(ies) of run {run_id} over {}; {} shipment(s) need a formal entry.",
+        "Filed {} entr(ies) of run {run_id} over {}; {} formal entr(ies) listed for a broker, {} not filed (not_filed.csv).",
         report.filed,
         transport.as_str(),
-        report.formal
+        report.formal,
+        report.not_filed
     );
     Ok(report)
 }

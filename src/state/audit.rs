@@ -452,14 +452,16 @@ pub mod events {
     }
 
     /// An entry number allocated and a filing recorded before it is sent.
-    pub fn filing_intent(f: &crate::state::ledger::Filing) -> AuditEvent {
+    pub fn filing_intent(f: &crate::state::ledger::Filing, bills: &[(String, String)]) -> AuditEvent {
         use sha2::Digest as _;
         let payload_sha256 = hex::encode(sha2::Sha256::digest(f.payload.as_bytes()));
+        let house_bills: Vec<serde_json::Value> = bills.iter().map(|(c, h)| json!({"carrier": c, "house_bill": h})).collect();
         AuditEvent::new(
             "filing.intent",
             json!({
                 "entry_number": f.entry_number, "entry_type": f.entry_type, "job": f.job, "transport": f.transport,
                 "batch": f.batch, "payload_sha256": payload_sha256, "payload_bytes": f.payload.len(),
+                "house_bills": house_bills,
             }),
         )
         .run(&f.run_id)
@@ -589,8 +591,21 @@ mod tests {
         assert!(matches!(store.take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/s").unwrap(), Take::Duplicate { .. }));
         let make = |s: u64| Some(format!("K9Q-{s:07}-0"));
         let payload = |n: &str| format!("payload for {n}");
-        let new = NewFiling { carrier: "DHLX", house_bill: "H1", entry_type: "86", job: "j", run_id: "r1", transport: "http", batch: None, payload: &payload };
-        let f = store.record_intent("K9Q", 1, &make, &new).unwrap().unwrap();
+        let bills = [("DHLX".to_owned(), "H1".to_owned())];
+        let record = crate::state::ledger::EntryRecord::default();
+        let new = NewFiling {
+            carrier: "DHLX",
+            house_bill: "H1",
+            bills: &bills,
+            entry_type: "86",
+            job: "j",
+            run_id: "r1",
+            transport: "http",
+            batch: None,
+            payload: &payload,
+            record: &record,
+        };
+        let f = store.record_intent("K9Q", 1, &make, &new).unwrap().new_filing().unwrap();
         store.transition(&f.entry_number, FilingState::Submitted, None, None, "sent").unwrap();
         store.transition(&f.entry_number, FilingState::Rejected, Some("01"), Some("BAD DATA"), "SE90 01 BAD DATA").unwrap();
         store.transition(&f.entry_number, FilingState::Accepted, Some("02"), None, "SE90 02 late").unwrap();

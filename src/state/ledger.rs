@@ -1,16 +1,24 @@
-//! The filing ledger: one row per shipment filed with ACE, moving through
-//! `pending → submitted → accepted | rejected → released | held | detained |
-//! cancelled`, with every transition recorded (time, message that caused it).
+//! The filing ledger: one row per entry filed with ACE (a type 11 entry with
+//! every house bill of its consignee's conveyance, or a type 86 entry of one
+//! house bill), moving through `pending → submitted → accepted | rejected →
+//! released | held | detained | cancelled`, with every transition recorded
+//! (time, message that caused it).
 //!
 //! Exactly once: the entry number is allocated and the filing recorded as
-//! `pending` in one transaction *before* anything is sent; a shipment
-//! (carrier, house bill) has at most one filing, so it is never filed under two
-//! entry numbers; serials come from a counter that only moves forward, so an
-//! entry number is never reused, across restarts and crashes. After a crash,
-//! `pending` filings are reconciled (asked about, or their responses read)
-//! before anything new is sent.
+//! `pending` in one transaction *before* anything is sent, together with one
+//! row per house bill of the entry in a table keyed by (carrier, house bill):
+//! a house bill is on at most one filed entry, whatever run, transport or
+//! restart brings it again. Serials come from a counter that only moves
+//! forward, so an entry number is never reused, across restarts and crashes.
+//! After a crash, `pending` filings are reconciled (asked about, or their
+//! responses read) before anything new is sent.
+//!
+//! Per filed entry the ledger also keeps what a broker and a refund claim need
+//! later ([`EntryRecord`]): type, IOR, arrival date, the lines with their
+//! chapter 99 headings and amounts, the estimated duty and fees, and the
+//! estimated liquidation date and protest deadline.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::StoreError;
 
@@ -110,11 +118,81 @@ pub struct FilingEvent {
     pub message: String,
 }
 
+/// Days from the entry date to the estimated liquidation (domain.md 8.5:
+/// "liquidation about 314 days after entry").
+pub const LIQUIDATION_DAYS: u64 = 314;
+/// Days from liquidation to the protest deadline (19 USC 1514(c)(3)).
+pub const PROTEST_DAYS: u64 = 180;
+
+/// The estimated liquidation date and protest deadline of an entry made on
+/// `entry_date`. s321d uses the arrival date as the entry date: a type 11
+/// filed before arrival is entered when the goods arrive and are released.
+pub fn estimated_dates(entry_date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let liquidation = entry_date + chrono::Days::new(LIQUIDATION_DAYS);
+    (liquidation, liquidation + chrono::Days::new(PROTEST_DAYS))
+}
+
+/// One line of a filed entry, as the ledger keeps it (the columns of the
+/// run's `entry_lines.csv`). Money is exact decimal text; an empty amount is
+/// unknown, never 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerLine {
+    /// 1..n within the entry, in filing order.
+    pub line: u32,
+    pub source_file: String,
+    pub record: u32,
+    pub carrier: String,
+    pub house_bill: String,
+    pub line_no: String,
+    pub hts_code: String,
+    pub country_of_origin: String,
+    pub entered_value_usd: String,
+    pub rate_column: String,
+    pub rate: String,
+    pub hts_duty_usd: String,
+    /// (heading, amount), e.g. (`9903.01.25`, `25.00`).
+    pub ch99: Vec<(String, String)>,
+    pub duty_usd: String,
+    pub duty_status: String,
+}
+
+/// What the ledger keeps about a filed entry besides its filing state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// The run's `entry_ref` (`R000001`); empty for a type 86.
+    pub entry_ref: String,
+    pub ior_number: String,
+    /// The arrival date, which is also the entry date of the estimates.
+    pub arrival_date: NaiveDate,
+    pub port_of_entry: String,
+    pub conveyance: String,
+    pub consignee_key: String,
+    /// `141.51` or `141.52(e)`; empty for a type 86.
+    pub basis: String,
+    pub entered_value_usd: String,
+    pub duty_usd: String,
+    pub mpf_usd: String,
+    pub hmf_usd: String,
+    pub total_usd: String,
+    /// `known` or `unknown`.
+    pub duty_status: String,
+    pub rates_as_of: String,
+    /// Estimated: the entry date + 314 days. None for a type 86 (no entry
+    /// summary, nothing to liquidate).
+    pub liquidation_date: Option<NaiveDate>,
+    /// Estimated: liquidation + 180 days.
+    pub protest_deadline: Option<NaiveDate>,
+    pub lines: Vec<LedgerLine>,
+}
+
 /// What to file: everything but the entry number, which the ledger allocates.
 #[derive(Clone)]
 pub struct NewFiling<'a> {
+    /// The entry's first house bill (the filing's name in lists and reports).
     pub carrier: &'a str,
     pub house_bill: &'a str,
+    /// Every (carrier, house bill) on the entry, the first included.
+    pub bills: &'a [(String, String)],
     pub entry_type: &'a str,
     pub job: &'a str,
     pub run_id: &'a str,
@@ -122,6 +200,41 @@ pub struct NewFiling<'a> {
     pub batch: Option<&'a str>,
     /// Builds the payload once the entry number is known.
     pub payload: &'a dyn Fn(&str) -> String,
+    /// What the ledger keeps about the entry.
+    pub record: &'a EntryRecord,
+}
+
+/// What became of one [`NewFiling`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Recorded as `pending` under a new entry number.
+    New(Box<Filing>),
+    /// Every house bill of it is already on a filed entry (these numbers):
+    /// nothing to file.
+    AlreadyFiled(Vec<String>),
+    /// Some of its house bills are on filed entries and some are not: not
+    /// filed, since no house bill may be on two entries. (carrier, house
+    /// bill, entry number) of each one already filed.
+    Conflict(Vec<(String, String, String)>),
+}
+
+impl Intent {
+    /// The new filing, if one was recorded.
+    pub fn new_filing(self) -> Option<Filing> {
+        match self {
+            Intent::New(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+/// A filed entry that has a chapter 99 line under a heading, for refund claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadingMatch {
+    pub entry_number: String,
+    pub state: FilingState,
+    pub ior_number: String,
+    pub arrival_date: NaiveDate,
 }
 
 /// A transition to apply to one filing.
@@ -152,8 +265,10 @@ pub enum Applied {
 /// and the bookkeeping must not be what limits the rate.
 pub trait LedgerStore: Send {
     /// For each filing, in order: allocates the next entry number for
-    /// `filer_code` and records the filing as `pending`. `None` where the
-    /// shipment already has a filing (it is never filed twice).
+    /// `filer_code` and records the filing as `pending`, with its house bills
+    /// and its [`EntryRecord`]. Where a house bill of it already is on a
+    /// filed entry nothing is recorded ([`Intent::AlreadyFiled`],
+    /// [`Intent::Conflict`]): a house bill is never on two entries.
     /// `make_number` turns a serial into the entry number text; `None` (the
     /// serials are used up) fails the whole batch.
     fn record_intents(
@@ -162,7 +277,7 @@ pub trait LedgerStore: Send {
         first_serial: u64,
         make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
-    ) -> Result<Vec<Option<Filing>>, StoreError>;
+    ) -> Result<Vec<Intent>, StoreError>;
 
     /// Applies each transition the state machine allows and records an event
     /// for each, applied or not.
@@ -175,8 +290,9 @@ pub trait LedgerStore: Send {
         first_serial: u64,
         make_number: &dyn Fn(u64) -> Option<String>,
         filing: &NewFiling<'_>,
-    ) -> Result<Option<Filing>, StoreError> {
-        Ok(self.record_intents(filer_code, first_serial, make_number, std::slice::from_ref(filing))?.pop().flatten())
+    ) -> Result<Intent, StoreError> {
+        let mut out = self.record_intents(filer_code, first_serial, make_number, std::slice::from_ref(filing))?;
+        Ok(out.pop().unwrap_or(Intent::AlreadyFiled(Vec::new())))
     }
 
     /// One transition; whether it moved the filing.
@@ -194,7 +310,23 @@ pub trait LedgerStore: Send {
 
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError>;
 
+    /// The filing whose entry carries this house bill.
     fn filing_for(&mut self, carrier: &str, house_bill: &str) -> Result<Option<Filing>, StoreError>;
+
+    /// The carriers under which a house bill is on a filed entry.
+    fn filing_carriers(&mut self, house_bill: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Every (carrier, house bill) of an entry, sorted.
+    fn bills_of(&mut self, entry_number: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// What the ledger keeps about an entry (None for entries filed before
+    /// the ledger kept it).
+    fn entry_record(&mut self, entry_number: &str) -> Result<Option<EntryRecord>, StoreError>;
+
+    /// Filed entries arriving in `[from, to]` with a chapter 99 line whose
+    /// heading's digits start with one of `heading_digits`, each once,
+    /// ordered by entry number. Every state: the caller chooses.
+    fn entries_with_heading(&mut self, heading_digits: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<HeadingMatch>, StoreError>;
 
     fn filings_in(&mut self, states: &[FilingState]) -> Result<Vec<Filing>, StoreError>;
 

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
-use super::ledger::{Applied, Filing, FilingEvent, FilingState, LedgerStore, NewFiling, Transition};
+use super::ledger::{Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, Transition};
 use super::*;
 use crate::engine::kernels::{epoch_days, from_epoch_days};
 use crate::money;
@@ -110,6 +110,68 @@ CREATE TABLE kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+"#, r#"
+-- Entries (contract v2 section 10): a filing is one entry, which may carry
+-- several house bills. A house bill is on at most one filed entry: the
+-- primary key below is what enforces it, written in the intent's transaction.
+CREATE TABLE filing_bills (
+    carrier    TEXT NOT NULL,
+    house_bill TEXT NOT NULL,
+    filing_id  INTEGER NOT NULL REFERENCES filings (id),
+    PRIMARY KEY (carrier, house_bill)
+) WITHOUT ROWID;
+CREATE INDEX filing_bills_by_filing ON filing_bills (filing_id);
+INSERT INTO filing_bills (carrier, house_bill, filing_id) SELECT carrier, house_bill, id FROM filings;
+CREATE TABLE ledger_entries (
+    filing_id         INTEGER PRIMARY KEY REFERENCES filings (id),
+    run_id            TEXT NOT NULL,
+    entry_ref         TEXT,            -- the run's R000001; NULL for type 86
+    ior_number        TEXT NOT NULL,
+    arrival_date      TEXT NOT NULL,   -- ISO 8601; the entry date of the estimates
+    port_of_entry     TEXT NOT NULL,
+    conveyance        TEXT NOT NULL,
+    consignee_key     TEXT NOT NULL,
+    basis             TEXT NOT NULL,
+    entered_value_usd TEXT NOT NULL,   -- exact decimal
+    duty_usd          TEXT,            -- NULL: unknown
+    mpf_usd           TEXT,
+    hmf_usd           TEXT,
+    total_usd         TEXT,
+    duty_status       TEXT NOT NULL,
+    rates_as_of       TEXT NOT NULL,
+    liquidation_date  TEXT,            -- estimated: entry date + 314 days; NULL for type 86
+    protest_deadline  TEXT,            -- estimated: liquidation + 180 days
+    UNIQUE (run_id, entry_ref)
+);
+CREATE INDEX ledger_entries_by_date ON ledger_entries (arrival_date);
+CREATE TABLE ledger_lines (
+    filing_id         INTEGER NOT NULL REFERENCES filings (id),
+    line              INTEGER NOT NULL,
+    source_file       TEXT NOT NULL,
+    record            INTEGER NOT NULL,
+    carrier           TEXT NOT NULL,
+    house_bill        TEXT NOT NULL,
+    line_no           TEXT NOT NULL,
+    hts_code          TEXT NOT NULL,
+    country_of_origin TEXT NOT NULL,
+    entered_value_usd TEXT NOT NULL,
+    rate_column       TEXT NOT NULL,
+    rate              TEXT NOT NULL,
+    hts_duty_usd      TEXT,
+    duty_usd          TEXT,            -- NULL: unknown
+    duty_status       TEXT NOT NULL,
+    PRIMARY KEY (filing_id, line)
+) WITHOUT ROWID;
+CREATE TABLE ledger_ch99 (
+    filing_id      INTEGER NOT NULL REFERENCES filings (id),
+    line           INTEGER NOT NULL,
+    pos            INTEGER NOT NULL,   -- order on the line
+    heading        TEXT NOT NULL,      -- as the policy writes it: 9903.01.25
+    heading_digits TEXT NOT NULL,      -- 99030125: what heading searches match on
+    amount_usd     TEXT NOT NULL,
+    PRIMARY KEY (filing_id, line, pos)
+) WITHOUT ROWID;
+CREATE INDEX ledger_ch99_by_heading ON ledger_ch99 (heading_digits, filing_id);
 "#];
 
 /// The SQLite state store.
@@ -600,7 +662,7 @@ impl LedgerStore for SqliteStore {
         first_serial: u64,
         make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
-    ) -> Result<Vec<Option<Filing>>, StoreError> {
+    ) -> Result<Vec<Intent>, StoreError> {
         let now = Utc::now();
         let at = ts(now);
         let path = self.path.clone();
@@ -614,7 +676,11 @@ impl LedgerStore for SqliteStore {
         .map_err(err)?;
         let mut out = Vec::with_capacity(filings.len());
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM filings WHERE carrier = ?1 AND house_bill = ?2").map_err(err)?;
+            let mut on_entry = tx
+                .prepare_cached(
+                    "SELECT f.entry_number FROM filing_bills b JOIN filings f ON f.id = b.filing_id WHERE b.carrier = ?1 AND b.house_bill = ?2",
+                )
+                .map_err(err)?;
             let mut next = tx
                 .prepare_cached("UPDATE entry_serials SET next_serial = next_serial + 1 WHERE filer_code = ?1 RETURNING next_serial - 1")
                 .map_err(err)?;
@@ -623,13 +689,64 @@ impl LedgerStore for SqliteStore {
                     "INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', NULL, NULL, ?9, ?10, ?10)"
                 ))
                 .map_err(err)?;
+            // The primary key (carrier, house_bill) refuses a bill on a second
+            // entry even if the check above were ever bypassed.
+            let mut bill = tx.prepare_cached("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES (?1, ?2, ?3)").map_err(err)?;
+            let mut entry = tx
+                .prepare_cached(
+                    "INSERT INTO ledger_entries (filing_id, run_id, entry_ref, ior_number, arrival_date, port_of_entry, conveyance, \
+                     consignee_key, basis, entered_value_usd, duty_usd, mpf_usd, hmf_usd, total_usd, duty_status, rates_as_of, \
+                     liquidation_date, protest_deadline) \
+                     VALUES (?1, ?2, NULLIF(?3, ''), ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULLIF(?11, ''), NULLIF(?12, ''), NULLIF(?13, ''), \
+                     NULLIF(?14, ''), ?15, ?16, ?17, ?18)",
+                )
+                .map_err(err)?;
+            let mut line = tx
+                .prepare_cached(
+                    "INSERT INTO ledger_lines (filing_id, line, source_file, record, carrier, house_bill, line_no, hts_code, \
+                     country_of_origin, entered_value_usd, rate_column, rate, hts_duty_usd, duty_usd, duty_status) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULLIF(?13, ''), NULLIF(?14, ''), ?15)",
+                )
+                .map_err(err)?;
+            let mut ch99 = tx
+                .prepare_cached(
+                    "INSERT INTO ledger_ch99 (filing_id, line, pos, heading, heading_digits, amount_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
             let mut event = tx
                 .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, 'pending', 1, ?3)")
                 .map_err(err)?;
-            for f in filings {
-                if exists.exists(params![f.carrier, f.house_bill]).map_err(err)? {
-                    out.push(None);
-                    continue;
+            let mut same_entry = tx
+                .prepare_cached(
+                    "SELECT f.entry_number FROM ledger_entries e JOIN filings f ON f.id = e.filing_id WHERE e.run_id = ?1 AND e.entry_ref = ?2",
+                )
+                .map_err(err)?;
+            'filings: for f in filings {
+                // The run's entry was filed already (whatever its bills now).
+                if !f.record.entry_ref.is_empty() {
+                    let number: Option<String> = same_entry.query_row([f.run_id, &f.record.entry_ref], |r| r.get(0)).optional().map_err(err)?;
+                    if let Some(n) = number {
+                        out.push(Intent::AlreadyFiled(vec![n]));
+                        continue 'filings;
+                    }
+                }
+                let mut filed = Vec::new();
+                for (carrier, house_bill) in f.bills {
+                    let number: Option<String> = on_entry.query_row([carrier, house_bill], |r| r.get(0)).optional().map_err(err)?;
+                    if let Some(n) = number {
+                        filed.push((carrier.clone(), house_bill.clone(), n));
+                    }
+                }
+                if !filed.is_empty() {
+                    out.push(if filed.len() == f.bills.len() {
+                        let mut numbers: Vec<String> = filed.into_iter().map(|(_, _, n)| n).collect();
+                        numbers.sort();
+                        numbers.dedup();
+                        Intent::AlreadyFiled(numbers)
+                    } else {
+                        Intent::Conflict(filed)
+                    });
+                    continue 'filings;
                 }
                 let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
                 let number = make_number(serial as u64).ok_or_else(|| StoreError::Other {
@@ -641,7 +758,59 @@ impl LedgerStore for SqliteStore {
                     .execute(params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, at])
                     .map_err(err)?;
                 let id = tx.last_insert_rowid();
-                event.execute(params![id, at, format!("entry number {number} allocated for {} {}", f.carrier, f.house_bill)]).map_err(err)?;
+                for (carrier, house_bill) in f.bills {
+                    bill.execute(params![carrier, house_bill, id]).map_err(err)?;
+                }
+                let r = f.record;
+                let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
+                entry
+                    .execute(params![
+                        id,
+                        f.run_id,
+                        r.entry_ref,
+                        r.ior_number,
+                        r.arrival_date.to_string(),
+                        r.port_of_entry,
+                        r.conveyance,
+                        r.consignee_key,
+                        r.basis,
+                        r.entered_value_usd,
+                        r.duty_usd,
+                        r.mpf_usd,
+                        r.hmf_usd,
+                        r.total_usd,
+                        r.duty_status,
+                        r.rates_as_of,
+                        date(r.liquidation_date),
+                        date(r.protest_deadline),
+                    ])
+                    .map_err(err)?;
+                for l in &r.lines {
+                    line.execute(params![
+                        id,
+                        l.line,
+                        l.source_file,
+                        l.record,
+                        l.carrier,
+                        l.house_bill,
+                        l.line_no,
+                        l.hts_code,
+                        l.country_of_origin,
+                        l.entered_value_usd,
+                        l.rate_column,
+                        l.rate,
+                        l.hts_duty_usd,
+                        l.duty_usd,
+                        l.duty_status,
+                    ])
+                    .map_err(err)?;
+                    for (pos, (heading, amount)) in l.ch99.iter().enumerate() {
+                        let digits: String = heading.chars().filter(char::is_ascii_digit).collect();
+                        ch99.execute(params![id, l.line, pos as i64, heading, digits, amount]).map_err(err)?;
+                    }
+                }
+                let bills = f.bills.iter().map(|(c, h)| format!("{c} {h}")).collect::<Vec<_>>().join(", ");
+                event.execute(params![id, at, format!("entry number {number} allocated for {bills}")]).map_err(err)?;
                 let filing = Filing {
                     id,
                     carrier: f.carrier.to_owned(),
@@ -660,8 +829,8 @@ impl LedgerStore for SqliteStore {
                     updated_at: now,
                 };
                 // The audit trail records the intent in the same transaction.
-                super::audit::append(&tx, &super::audit::events::filing_intent(&filing)).map_err(err)?;
-                out.push(Some(filing));
+                super::audit::append(&tx, &super::audit::events::filing_intent(&filing, f.bills)).map_err(err)?;
+                out.push(Intent::New(Box::new(filing)));
             }
         }
         tx.commit().map_err(err)?;
@@ -720,8 +889,158 @@ impl LedgerStore for SqliteStore {
 
     fn filing_for(&mut self, carrier: &str, house_bill: &str) -> Result<Option<Filing>, StoreError> {
         Ok(self
-            .query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE carrier = ?1 AND house_bill = ?2"), [carrier, house_bill])?
+            .query_filings(
+                &format!(
+                    "SELECT {FILING_COLUMNS} FROM filings WHERE id = \
+                     (SELECT filing_id FROM filing_bills WHERE carrier = ?1 AND house_bill = ?2)"
+                ),
+                [carrier, house_bill],
+            )?
             .pop())
+    }
+
+    fn filing_carriers(&mut self, house_bill: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT carrier FROM filing_bills WHERE house_bill = ?1 ORDER BY carrier").map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([house_bill], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn bills_of(&mut self, entry_number: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.carrier, b.house_bill FROM filing_bills b JOIN filings f ON f.id = b.filing_id \
+                 WHERE f.entry_number = ?1 ORDER BY b.carrier, b.house_bill",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([entry_number], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn entry_record(&mut self, entry_number: &str) -> Result<Option<EntryRecord>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| sql_err(&path, e);
+        let day = |s: Option<String>| s.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
+        let head = self
+            .conn
+            .prepare_cached(
+                "SELECT e.filing_id, COALESCE(e.entry_ref, ''), e.ior_number, e.arrival_date, e.port_of_entry, e.conveyance, \
+                 e.consignee_key, e.basis, e.entered_value_usd, COALESCE(e.duty_usd, ''), COALESCE(e.mpf_usd, ''), \
+                 COALESCE(e.hmf_usd, ''), COALESCE(e.total_usd, ''), e.duty_status, e.rates_as_of, e.liquidation_date, \
+                 e.protest_deadline FROM ledger_entries e JOIN filings f ON f.id = e.filing_id WHERE f.entry_number = ?1",
+            )
+            .map_err(err)?
+            .query_row([entry_number], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    EntryRecord {
+                        entry_ref: r.get(1)?,
+                        ior_number: r.get(2)?,
+                        arrival_date: day(r.get(3)?).unwrap_or_default(),
+                        port_of_entry: r.get(4)?,
+                        conveyance: r.get(5)?,
+                        consignee_key: r.get(6)?,
+                        basis: r.get(7)?,
+                        entered_value_usd: r.get(8)?,
+                        duty_usd: r.get(9)?,
+                        mpf_usd: r.get(10)?,
+                        hmf_usd: r.get(11)?,
+                        total_usd: r.get(12)?,
+                        duty_status: r.get(13)?,
+                        rates_as_of: r.get(14)?,
+                        liquidation_date: day(r.get(15)?),
+                        protest_deadline: day(r.get(16)?),
+                        lines: Vec::new(),
+                    },
+                ))
+            })
+            .optional()
+            .map_err(err)?;
+        let Some((id, mut record)) = head else { return Ok(None) };
+        let mut lines = self
+            .conn
+            .prepare_cached(
+                "SELECT line, source_file, record, carrier, house_bill, line_no, hts_code, country_of_origin, entered_value_usd, \
+                 rate_column, rate, COALESCE(hts_duty_usd, ''), COALESCE(duty_usd, ''), duty_status FROM ledger_lines \
+                 WHERE filing_id = ?1 ORDER BY line",
+            )
+            .map_err(err)?
+            .query_map([id], |r| {
+                Ok(LedgerLine {
+                    line: r.get(0)?,
+                    source_file: r.get(1)?,
+                    record: r.get(2)?,
+                    carrier: r.get(3)?,
+                    house_bill: r.get(4)?,
+                    line_no: r.get(5)?,
+                    hts_code: r.get(6)?,
+                    country_of_origin: r.get(7)?,
+                    entered_value_usd: r.get(8)?,
+                    rate_column: r.get(9)?,
+                    rate: r.get(10)?,
+                    hts_duty_usd: r.get(11)?,
+                    ch99: Vec::new(),
+                    duty_usd: r.get(12)?,
+                    duty_status: r.get(13)?,
+                })
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err)?;
+        let ch99 = self
+            .conn
+            .prepare_cached("SELECT line, heading, amount_usd FROM ledger_ch99 WHERE filing_id = ?1 ORDER BY line, pos")
+            .map_err(err)?
+            .query_map([id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err)?;
+        for (n, heading, amount) in ch99 {
+            if let Some(l) = lines.iter_mut().find(|l| l.line == n) {
+                l.ch99.push((heading, amount));
+            }
+        }
+        record.lines = lines;
+        Ok(Some(record))
+    }
+
+    fn entries_with_heading(
+        &mut self,
+        heading_digits: &[String],
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<HeadingMatch>, StoreError> {
+        if heading_digits.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Prefixes as range scans on the index: digits >= p AND digits < p + ':'
+        // (':' follows '9' in ASCII), so no LIKE escaping is needed.
+        let ranges = (0..heading_digits.len()).map(|i| format!("(c.heading_digits >= ?{a} AND c.heading_digits < ?{b})", a = 3 + 2 * i, b = 4 + 2 * i));
+        let sql = format!(
+            "SELECT f.entry_number, f.state, e.ior_number, e.arrival_date FROM filings f JOIN ledger_entries e ON e.filing_id = f.id \
+             WHERE e.arrival_date >= ?1 AND e.arrival_date <= ?2 \
+             AND EXISTS (SELECT 1 FROM ledger_ch99 c WHERE c.filing_id = f.id AND ({})) ORDER BY f.entry_number",
+            ranges.collect::<Vec<_>>().join(" OR ")
+        );
+        let mut values: Vec<String> = vec![from.to_string(), to.to_string()];
+        for p in heading_digits {
+            values.push(p.clone());
+            values.push(format!("{p}:"));
+        }
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                let state: String = r.get(1)?;
+                let date: String = r.get(3)?;
+                Ok(HeadingMatch {
+                    entry_number: r.get(0)?,
+                    state: FilingState::parse(&state).unwrap_or(FilingState::Pending),
+                    ior_number: r.get(2)?,
+                    arrival_date: chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or_default(),
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
     }
 
     fn filings_in(&mut self, states: &[FilingState]) -> Result<Vec<Filing>, StoreError> {
@@ -884,33 +1203,49 @@ mod tests {
         assert!(st.last_success.is_some(), "a failure keeps the last success");
     }
 
-    #[test]
-    fn the_ledger_allocates_each_number_once_and_files_each_shipment_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string());
-        let payload = |n: &str| format!("payload for {n}");
-        let new = |hb: &'static str| NewFiling {
-            carrier: "DHLX",
-            house_bill: hb,
-            entry_type: "86",
+    fn make(s: u64) -> Option<String> {
+        crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string())
+    }
+
+    fn bills(list: &[&str]) -> Vec<(String, String)> {
+        list.iter().map(|h| ("DHLX".to_owned(), (*h).to_owned())).collect()
+    }
+
+    /// A filing of `bills` (the first names it) with `record`.
+    fn new_filing<'a>(bills: &'a [(String, String)], payload: &'a dyn Fn(&str) -> String, record: &'a EntryRecord) -> NewFiling<'a> {
+        NewFiling {
+            carrier: &bills[0].0,
+            house_bill: &bills[0].1,
+            bills,
+            entry_type: if bills.len() > 1 { "11" } else { "86" },
             job: "j",
             run_id: "r1",
             transport: "http",
             batch: None,
-            payload: &payload,
-        };
+            payload,
+            record,
+        }
+    }
+
+    #[test]
+    fn the_ledger_allocates_each_number_once_and_files_each_shipment_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let payload = |n: &str| format!("payload for {n}");
+        let record = EntryRecord::default();
+        let (h1, h2) = (bills(&["H1"]), bills(&["H2"]));
         let first = {
             let mut store = SqliteStore::open(&path).unwrap();
-            let a = store.record_intent("K9Q", 1000, &make, &new("H1")).unwrap().unwrap();
+            let a = store.record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record)).unwrap().new_filing().unwrap();
             assert_eq!(a.state, FilingState::Pending);
             assert_eq!(a.payload, format!("payload for {}", a.entry_number));
-            assert!(store.record_intent("K9Q", 1000, &make, &new("H1")).unwrap().is_none(), "never twice");
+            let again = store.record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record)).unwrap();
+            assert_eq!(again, Intent::AlreadyFiled(vec![a.entry_number.clone()]), "never twice");
             a
         };
         // Reopened (a restart): the counter continues; no number is reused.
         let mut store = SqliteStore::open(&path).unwrap();
-        let b = store.record_intent("K9Q", 1000, &make, &new("H2")).unwrap().unwrap();
+        let b = store.record_intent("K9Q", 1000, &make, &new_filing(&h2, &payload, &record)).unwrap().new_filing().unwrap();
         assert_eq!(Some(first.entry_number), make(1000));
         assert_eq!(Some(b.entry_number.clone()), make(1001));
         assert!(store.transition(&b.entry_number, FilingState::Submitted, None, None, "sent").unwrap());
@@ -928,24 +1263,161 @@ mod tests {
     }
 
     #[test]
+    fn a_house_bill_is_on_one_entry_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let payload = |n: &str| n.to_owned();
+        let record = EntryRecord::default();
+        let abc = bills(&["A", "B", "C"]);
+        let e = store.record_intent("K9Q", 1, &make, &new_filing(&abc, &payload, &record)).unwrap().new_filing().unwrap();
+        assert_eq!((e.house_bill.as_str(), e.entry_type.as_str()), ("A", "11"));
+        assert_eq!(store.bills_of(&e.entry_number).unwrap(), abc);
+        // Every bill finds its entry, not only the first.
+        assert_eq!(store.filing_for("DHLX", "C").unwrap().unwrap().entry_number, e.entry_number);
+        assert_eq!(store.filing_carriers("B").unwrap(), ["DHLX"]);
+        // The same bills again, or some of them: already filed.
+        let bc = bills(&["C", "B"]);
+        assert_eq!(store.record_intent("K9Q", 1, &make, &new_filing(&bc, &payload, &record)).unwrap(), Intent::AlreadyFiled(vec![e.entry_number.clone()]));
+        // A new bill together with a filed one: not filed at all.
+        let cd = bills(&["C", "D"]);
+        let outcome = store.record_intent("K9Q", 1, &make, &new_filing(&cd, &payload, &record)).unwrap();
+        assert_eq!(outcome, Intent::Conflict(vec![("DHLX".into(), "C".into(), e.entry_number.clone())]));
+        assert!(store.filing_for("DHLX", "D").unwrap().is_none(), "D was not filed with C");
+        assert_eq!(store.filing_counts().unwrap(), [(FilingState::Pending, 1)], "no number was used for it");
+        // The key itself refuses a second entry for a bill.
+        let c = store.connection();
+        assert!(c.execute("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES ('DHLX', 'B', 99)", []).is_err());
+    }
+
+    #[test]
+    fn the_ledger_keeps_each_entrys_lines_duty_and_dates_and_finds_them_by_heading() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let payload = |n: &str| n.to_owned();
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let (liquidation, protest) = crate::state::ledger::estimated_dates(day("2025-05-01"));
+        assert_eq!((liquidation, protest), (day("2026-03-11"), day("2026-09-07")), "314 days, then 180");
+        let line = |n: u32, hb: &str, ch99: &[(&str, &str)]| LedgerLine {
+            line: n,
+            source_file: "a.csv".into(),
+            record: n + 1,
+            carrier: "DHLX".into(),
+            house_bill: hb.into(),
+            line_no: "1".into(),
+            hts_code: "8518302000".into(),
+            country_of_origin: "CN".into(),
+            entered_value_usd: "250.00".into(),
+            rate_column: "general".into(),
+            rate: "Free".into(),
+            hts_duty_usd: "0.00".into(),
+            ch99: ch99.iter().map(|(h, a)| ((*h).to_owned(), (*a).to_owned())).collect(),
+            duty_usd: "87.50".into(),
+            duty_status: "known".into(),
+        };
+        let record = EntryRecord {
+            entry_ref: "R000001".into(),
+            ior_number: "12-345678900".into(),
+            arrival_date: day("2025-05-01"),
+            port_of_entry: "4701".into(),
+            conveyance: "157-12345675".into(),
+            consignee_key: "maria garcia|221 baker st|11201".into(),
+            basis: "141.51".into(),
+            entered_value_usd: "500.00".into(),
+            duty_usd: "112.50".into(),
+            mpf_usd: "2.62".into(),
+            hmf_usd: "0.00".into(),
+            total_usd: "115.12".into(),
+            duty_status: "known".into(),
+            rates_as_of: "hts.csv".into(),
+            liquidation_date: Some(liquidation),
+            protest_deadline: Some(protest),
+            lines: vec![
+                line(1, "A", &[("9903.88.03", "62.50"), ("9903.01.25", "25.00")]),
+                line(2, "B", &[("9903.01.25", "25.00")]),
+            ],
+        };
+        let ab = bills(&["A", "B"]);
+        let e = store.record_intent("K9Q", 1, &make, &new_filing(&ab, &payload, &record)).unwrap().new_filing().unwrap();
+        assert_eq!(store.entry_record(&e.entry_number).unwrap().unwrap(), record, "kept as given, lines and headings in order");
+        // Unknown amounts stay unknown (empty), never 0.
+        let unknown = EntryRecord {
+            entry_ref: "R000002".into(),
+            duty_usd: String::new(),
+            total_usd: String::new(),
+            duty_status: "unknown".into(),
+            lines: vec![],
+            arrival_date: day("2025-06-01"),
+            ..record.clone()
+        };
+        let c = bills(&["C"]);
+        let u = store.record_intent("K9Q", 1, &make, &new_filing(&c, &payload, &unknown)).unwrap().new_filing().unwrap();
+        let back = store.entry_record(&u.entry_number).unwrap().unwrap();
+        assert_eq!((back.duty_usd.as_str(), back.total_usd.as_str(), back.mpf_usd.as_str()), ("", "", "2.62"));
+        let nulls: i64 = store.connection().query_row("SELECT count(*) FROM ledger_entries WHERE duty_usd IS NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(nulls, 1);
+
+        // The run's entry R000001 again, whatever bills it names now: filed already.
+        let d = bills(&["D"]);
+        assert_eq!(
+            store.record_intent("K9Q", 1, &make, &new_filing(&d, &payload, &record)).unwrap(),
+            Intent::AlreadyFiled(vec![e.entry_number.clone()])
+        );
+
+        let find = |store: &mut SqliteStore, prefixes: &[&str], from: &str, to: &str| -> Vec<String> {
+            let p: Vec<String> = prefixes.iter().map(|s| (*s).to_owned()).collect();
+            store.entries_with_heading(&p, day(from), day(to)).unwrap().into_iter().map(|m| m.entry_number).collect()
+        };
+        assert_eq!(find(&mut store, &["990301"], "2025-05-01", "2025-05-01"), std::slice::from_ref(&e.entry_number), "once, though two lines match");
+        assert_eq!(find(&mut store, &["990388"], "2025-01-01", "2025-12-31"), std::slice::from_ref(&e.entry_number));
+        assert!(find(&mut store, &["990302"], "2025-01-01", "2025-12-31").is_empty());
+        assert!(find(&mut store, &["990301"], "2025-05-02", "2025-12-31").is_empty(), "dates bound the period");
+        assert!(find(&mut store, &["9903012"], "2025-04-30", "2025-05-01").len() == 1, "any prefix of the digits");
+        assert!(find(&mut store, &[], "2025-01-01", "2025-12-31").is_empty());
+        assert!(store.entry_record("K9Q-0000099-0").unwrap().is_none());
+    }
+
+    #[test]
+    fn migrating_a_ledger_of_shipments_keeps_every_bill_on_its_filing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            // A store at schema 3 (before entries) with one filing.
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO filings (carrier, house_bill, entry_number, entry_type, job, run_id, transport, state, payload, created_at, updated_at) \
+                 VALUES ('DHLX', 'OLD1', 'K9Q-0000001-4', '86', 'j', 'r0', 'http', 'released', '{}', 't', 't')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.filing_for("DHLX", "OLD1").unwrap().unwrap().entry_number, "K9Q-0000001-4");
+        let payload = |n: &str| n.to_owned();
+        let record = EntryRecord::default();
+        let old = bills(&["OLD1"]);
+        assert_eq!(
+            store.record_intent("K9Q", 5, &make, &new_filing(&old, &payload, &record)).unwrap(),
+            Intent::AlreadyFiled(vec!["K9Q-0000001-4".into()])
+        );
+        assert!(store.entry_record("K9Q-0000001-4").unwrap().is_none(), "filed before the ledger kept entries");
+    }
+
+    #[test]
     fn used_up_serials_fail_the_batch_and_record_nothing_of_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
-        let make = |s: u64| crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string());
         let payload = |n: &str| n.to_owned();
-        let new = |hb: &'static str| NewFiling {
-            carrier: "DHLX",
-            house_bill: hb,
-            entry_type: "86",
-            job: "j",
-            run_id: "r1",
-            transport: "http",
-            batch: None,
-            payload: &payload,
-        };
-        let last = store.record_intent("K9Q", 9_999_999, &make, &new("H1")).unwrap().unwrap();
+        let record = EntryRecord::default();
+        let (h1, h2, h3) = (bills(&["H1"]), bills(&["H2"]), bills(&["H3"]));
+        let last = store.record_intent("K9Q", 9_999_999, &make, &new_filing(&h1, &payload, &record)).unwrap().new_filing().unwrap();
         assert_eq!(last.entry_number, make(9_999_999).unwrap());
-        let err = store.record_intents("K9Q", 9_999_999, &make, &[new("H2"), new("H3")]).unwrap_err();
+        let err = store
+            .record_intents("K9Q", 9_999_999, &make, &[new_filing(&h2, &payload, &record), new_filing(&h3, &payload, &record)])
+            .unwrap_err();
         assert!(err.to_string().contains("used up"), "{err}");
         assert!(store.filing_for("DHLX", "H2").unwrap().is_none(), "the failed batch left nothing behind");
         assert_eq!(store.filing_counts().unwrap(), [(FilingState::Pending, 1)]);
