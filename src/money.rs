@@ -266,11 +266,35 @@ pub fn write_to(out: &mut String, units: i128) {
 pub fn parse_declared_value(raw: &str) -> Result<i128, DecimalError> {
     let s = raw.trim();
     let s = s.strip_prefix('$').unwrap_or(s);
-    let units = if s.contains(',') { parse_untrimmed(&s.replace(',', "")) } else { parse_untrimmed(s) }?;
+    let units = if s.contains(',') {
+        if !us_thousands(s) {
+            // `1.234,50` or `8,00` is not a US amount: refuse it rather than
+            // read 1.2345 or 800 (issue 11).
+            return Err(DecimalError::Syntax);
+        }
+        parse_untrimmed(&s.replace(',', ""))
+    } else {
+        parse_untrimmed(s)
+    }?;
     if units.unsigned_abs() >= MAX_DECLARED.unsigned_abs() {
         return Err(DecimalError::Overflow);
     }
     Ok(units)
+}
+
+/// Whether the commas in `s` are US thousands separators only: an optional
+/// sign, one to three digits, then groups of `,ddd`, then an optional
+/// fraction (`^[+-]?\d{1,3}(,\d{3})*(\.\d*)?$`).
+fn us_thousands(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut groups = int.split(',');
+    let head = groups.next().unwrap_or("");
+    let digits = |g: &str| g.bytes().all(|b| b.is_ascii_digit());
+    (1..=3).contains(&head.len())
+        && digits(head)
+        && groups.all(|g| g.len() == 3 && digits(g))
+        && digits(frac)
 }
 
 /// Whole dollars as CATAIR value fields want them: half-up to the nearest dollar.
@@ -350,6 +374,12 @@ mod tests {
             assert_eq!(parse_declared_value(spaced), Err(DecimalError::Syntax), "{spaced:?}");
         }
         assert_eq!(parse_declared_value("\t$5 "), Ok(5 * ONE));
+        // A comma is only a US thousands separator.
+        for european in ["1.234,50", "8,00", "1,23", "12,3456", ",500", "1,,000", "1234,567", "1,000.5,0"] {
+            assert_eq!(parse_declared_value(european), Err(DecimalError::Syntax), "{european:?}");
+        }
+        assert_eq!(parse_declared_value("12,345,678.9"), Ok(12_345_678 * ONE + 9 * ONE / 10));
+        assert_eq!(parse_declared_value("-1,000"), Ok(-1000 * ONE));
         assert_eq!(parse_declared_value("$"), Err(DecimalError::Empty));
         assert_eq!(parse_declared_value("999,999,999,999,999.99"), Ok(MAX_DECLARED - ONE / 100));
         assert_eq!(parse_declared_value("1000000000000000"), Err(DecimalError::Overflow));

@@ -22,7 +22,7 @@ fn validate_exits_0_when_it_ran_with_findings() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 line(s), 2 shipment(s)"), "{stdout}");
-    assert!(stdout.contains("dispositions: hold 1, duplicate 0, 01 0, 86 1, 11 0"), "{stdout}");
+    assert!(stdout.contains("dispositions: hold 1, duplicate 0, 03 0, 01 0, 86 1, 11 0"), "{stdout}");
     let findings = s.read("out/findings.csv");
     assert!(findings.lines().any(|l| l.starts_with("a.csv,2,DHLX,H2,1,V002,error,hts_code,")), "{findings}");
     assert!(s.path().join("out/findings.parquet").exists());

@@ -393,7 +393,7 @@ fn http_filing_is_answered_and_recorded() {
     let out = filer.s321d(&["audit", "export", "--entry", &a2, "--out", &pack.display().to_string()]);
     assert!(out.status.success(), "{}", show(&out));
     let index = std::fs::read_to_string(pack.join("index.md")).unwrap();
-    assert!(index.contains(&format!("Entry {a2} was filed for carrier DHLX house bill A2")), "{index}");
+    assert!(index.contains(&format!("Entry {a2} was filed for 1 house bill(s): DHLX A2.")), "{index}");
     let events = std::fs::read_to_string(pack.join(format!("filing-{a2}.json"))).unwrap();
     assert!(events.contains("PORT 2720 NOT IN SCHEDULE D") && events.contains("rejected"), "{events}");
     let audit = std::fs::read_to_string(pack.join("audit-events.jsonl")).unwrap();
@@ -479,6 +479,13 @@ fn flight_manifest() -> String {
     ])
 }
 
+/// A CSV file's rows as maps from column to value.
+fn read_table(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    r.records().map(|rec| headers.iter().cloned().zip(rec.unwrap().iter().map(str::to_owned)).collect()).collect()
+}
+
 /// The CAPE files `s321d ledger cape ARGS --out DIR` wrote: file name -> rows.
 fn cape(filer: &Filer, args: &[&str]) -> (String, BTreeMap<String, Vec<String>>) {
     let dir = filer.s.path().join("cape");
@@ -512,6 +519,37 @@ fn one_entry_per_consignee_and_flight(transport: &str) {
     filer.drop_file("flight.csv", &flight_manifest());
     filer.run_job();
     filer.poll_until_settled(&sim);
+
+    // From the dropped file to the run's entries: Maria's three bills are one
+    // type 11 entry whose duty is the sum of its lines' in entry_lines.csv.
+    let run_dir = filer.run_dirs()[0].clone();
+    let entries = read_table(&run_dir.join("entries.csv"));
+    let lines = read_table(&run_dir.join("entry_lines.csv"));
+    let e = entries.iter().find(|e| e["house_bills"] == "M1;M2;M3").expect("Maria's entry");
+    assert_eq!((e["entry_type"].as_str(), e["basis"].as_str(), e["lines"].as_str()), ("11", "141.51", "4"), "{e:?}");
+    assert_eq!((e["mpf_usd"].as_str(), e["duty_status"].as_str(), e["ior_number"].as_str()), ("2.62", "known", IOR), "{e:?}");
+    let on_it: Vec<_> = lines.iter().filter(|l| l["entry_ref"] == e["entry_ref"]).collect();
+    assert_eq!(on_it.len(), 4);
+    let cents = |v: &str| -> i64 { v.replace('.', "").parse().unwrap() };
+    assert_eq!(on_it.iter().map(|l| cents(&l["duty_usd"])).sum::<i64>(), cents(&e["duty_usd"]), "{on_it:?}");
+    assert_eq!(on_it[0]["ch99"], "9903.88.03=62.50;9903.01.25=25.00");
+
+    // ... and to the report: the run's exception report names Carl's V010
+    // with the fix to make.
+    let mut cfg = std::fs::read_to_string(&filer.config).unwrap();
+    cfg.push_str(
+        "[email]\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\nfrom = \"s321d <s321d@broker.example>\"\n\
+         [email.groups]\ncompliance = [\"compliance@broker.example\"]\ndhl = [\"dhl-ops@broker.example\"]\n[reports.exceptions.carrier_groups]\nDHLX = \"dhl\"\n",
+    );
+    std::fs::write(&filer.config, cfg).unwrap();
+    let preview = filer.s.path().join("preview");
+    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let out = filer.s321d(&["report", "--run", &run_id, "--carrier", "DHLX", "--preview", preview.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let message = std::fs::read_to_string(preview.join("message.txt")).unwrap();
+    assert!(message.contains("V010 IOR_MISSING") && message.contains("Add the importer of record number"), "{message}");
+    let csv = std::fs::read_to_string(preview.join(format!("attachments/exceptions-DHLX-{run_id}.csv"))).unwrap();
+    assert!(csv.lines().any(|l| l.contains(",C1,") && l.contains("V010")), "{csv}");
 
     let f = filer.by_bill();
     assert_eq!(f.keys().map(String::as_str).collect::<BTreeSet<_>>(), ["B1", "D1", "E1", "M1", "M2", "M3"].into(), "{transport}");
@@ -814,12 +852,9 @@ fn the_ace_demo_files_the_samples() {
         .replace("127.0.0.1:9400", &format!("127.0.0.1:{port}"))
         .replace("delay_ms = 2000", "delay_ms = 100");
     let sim_config = s.write("ace-sim.toml", sim_config);
-    // The consolidator's samples carry no importer of record: this copy of
-    // its job gives every line one, so its type 11 entries are filed over
-    // CATAIR. The DHL samples keep theirs as they are (entries without one
-    // are listed in not_filed.csv).
-    let pclx = s.read("jobs/ace-demo/pclx-filed.toml").replace("[format.constants]\n", "[format.constants]\nior_number = \"12-345678900\"\n");
-    s.write("jobs/ace-demo/pclx-filed.toml", pclx);
+    // The consolidator's job names itself importer of record (a constant),
+    // so its type 11 entries are filed over CATAIR. The DHL samples keep
+    // theirs as they are (entries without one are listed in not_filed.csv).
     let _sim = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_s321d"))
             .args(["ace-sim", "--config", &sim_config.display().to_string()])

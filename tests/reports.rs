@@ -505,13 +505,13 @@ fn entries_duty_and_fees_reach_the_dashboard_and_the_exception_report() {
         assert!(advice.contains("What to do:") && advice.contains(fix), "{rule} fix: {advice:?}");
         assert!(html.contains(&format!(">{rule}</td>")) && html.contains(&html_escape(fix)), "{rule} in the HTML table");
     }
-    // T002 is about the file (and the policy), not a shipment: with the carrier
-    // in the data rather than the job, it goes to the file-level "(no carrier)" report.
+    // T002 is about the file (and the policy), not a shipment; it carries the
+    // carrier its lines name, so it reaches that carrier's report.
     let run_id = run.file_name().unwrap().to_str().unwrap().to_owned();
     let ex = s.path().join("preview-ex");
-    let out = run_with(&s, &cfg, &["report", "--run", &run_id, "--preview", ex.to_str().unwrap()]);
+    let out = run_with(&s, &cfg, &["report", "--run", &run_id, "--carrier", "DHLX", "--preview", ex.to_str().unwrap()]);
     assert!(out.status.success(), "{}", show(&out));
-    let file_level = std::fs::read_to_string(ex.join("no-carrier/message.txt")).unwrap();
+    let file_level = std::fs::read_to_string(ex.join("message.txt")).unwrap();
     assert!(file_level.contains("T002 RATES_UNREVIEWED (warning): 1 finding(s) in arrival_date"), "{file_level}");
     assert!(
         file_level.contains("Review the rates for dates after duty.reviewed_through and move the date forward in the policy"),

@@ -84,8 +84,15 @@ pub async fn export(ctx: &Context, subject: &Subject, out: &Path, zip: bool) -> 
         Subject::Period { from, to } => period(ctx, *from, *to, &mut pack, &mut index)?,
         Subject::Entry(number) => {
             let f = ctx.db(|s| s.filing(number))?.with_context(|| format!("no filing with entry number {number} in the ledger"))?;
-            let _ = writeln!(index, "Entry {number} was filed for carrier {} house bill {}.\n", f.carrier, f.house_bill);
-            house_bill(ctx, &f.house_bill, Some(&f.carrier), &mut pack, &mut index).await?;
+            let mut bills = ctx.db(|s| s.bills_of(number))?;
+            if bills.is_empty() {
+                bills.push((f.carrier.clone(), f.house_bill.clone()));
+            }
+            let names: Vec<String> = bills.iter().map(|(c, hb)| format!("{c} {hb}")).collect();
+            let _ = writeln!(index, "Entry {number} was filed for {} house bill(s): {}.\n", bills.len(), names.join(", "));
+            for (carrier, hb) in &bills {
+                house_bill(ctx, hb, Some(carrier), &mut pack, &mut index).await?;
+            }
         }
         Subject::HouseBill { house_bill: hb, carrier } => house_bill(ctx, hb, carrier.as_deref(), &mut pack, &mut index).await?,
     }
@@ -207,11 +214,9 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         let rows = stmt.query_map(rusqlite::params![hb, carrier], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
         rows.collect()
     })?;
-    let filing_carriers: Vec<String> = sql(ctx, |c| {
-        let mut stmt = c.prepare("SELECT DISTINCT carrier FROM filings WHERE house_bill = ?1 AND (?2 IS NULL OR carrier = ?2)")?;
-        let rows = stmt.query_map(rusqlite::params![hb, carrier], |r| r.get(0))?;
-        rows.collect()
-    })?;
+    // Every bill of a filed entry, not only its first (an entry holds several).
+    let filing_carriers: Vec<String> =
+        ctx.db(|s| s.filing_carriers(hb))?.into_iter().filter(|c| carrier.is_none_or(|want| want == c)).collect();
 
     // Every run whose dispositions name it.
     let first_seen = {

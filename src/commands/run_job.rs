@@ -123,10 +123,11 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
     for (run_id, f) in &report.filings {
         let states: Vec<String> = f.states.iter().map(|(s, n)| format!("{s} {n}")).collect();
         println!(
-            "  filed run {run_id}: {} entr(ies) sent, {} already filed, {} need a formal entry (formal_entries.csv); ledger: {}",
+            "  filed run {run_id}: {} entr(ies) sent, {} already filed, {} formal entr(ies) listed for a broker (formal_entries.csv), {} not filed (not_filed.csv); ledger: {}",
             f.filed,
             f.already_filed,
             f.formal,
+            f.not_filed,
             if states.is_empty() { "nothing filed".into() } else { states.join(", ") }
         );
     }

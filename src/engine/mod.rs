@@ -194,6 +194,10 @@ struct StageTiming {
     line_rules: std::time::Duration,
     file_rules: std::time::Duration,
     run_rules: std::time::Duration,
+    /// Entry stage: the line spill, grouping, fees, V010.
+    entries: std::time::Duration,
+    /// Streaming the spill into `entry_lines.csv` (part of `writing`).
+    entry_lines: std::time::Duration,
     writing: std::time::Duration,
 }
 
@@ -267,7 +271,12 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
             Message::FileDone(issues) => {
                 let f = &files[current];
                 let mut errors = RuleSet::default();
-                let t002 = policy.duty.reviewed_through.map(|d| (std::mem::take(&mut unreviewed), d));
+                let lines_after = std::mem::take(&mut unreviewed);
+                let t002 = policy.duty.reviewed_through.map(|reviewed_through| output::Unreviewed {
+                    lines: lines_after,
+                    reviewed_through,
+                    carrier: first_carrier(&file_facts),
+                });
                 writer.write(output::file_findings(current as u32, &f.job, &issues, t002, &mut errors)?)?;
                 if !file_facts.is_empty() {
                     let t = Instant::now();
@@ -275,7 +284,9 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
                     let out = file_rules::evaluate(facts)?;
                     timing.file_rules += t.elapsed();
                     writer.write(out.findings)?;
+                    let t = Instant::now();
                     spill.append(&out.entry_lines)?;
+                    timing.entries += t.elapsed();
                     run_shipments.push(out.shipments);
                     run_signatures.push(out.line_signatures);
                 }
@@ -304,8 +315,9 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     };
     let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
     timing.run_rules += t.elapsed();
+    let t = Instant::now();
     let entered = entry_stage::evaluate(out.dispositions, &policy)?;
-    timing.run_rules += t.elapsed();
+    timing.entries += t.elapsed();
     let t = Instant::now();
     writer.write(out.findings)?;
     writer.write(entered.findings.clone())?;
@@ -313,6 +325,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let mut ch99 = entry_stage::Ch99Totals::new();
     if !entered.entries.is_empty() {
         written.push(entry_stage::write_entries(&out_dir, &run_id, &entered.entries)?);
+        let lines_started = Instant::now();
         let (path, totals) = entry_stage::write_entry_lines(
             &out_dir,
             &run_id,
@@ -324,6 +337,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         )?;
         written.push(path);
         ch99 = totals;
+        timing.entry_lines += lines_started.elapsed();
     } else {
         // No entry this run: entries of an earlier run in this folder are not this run's.
         for stale in ["entries.csv", "entry_lines.csv"] {
@@ -340,6 +354,8 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         line_rules_ms = timing.line_rules.as_millis() as u64,
         file_rules_ms = timing.file_rules.as_millis() as u64,
         run_rules_ms = timing.run_rules.as_millis() as u64,
+        entries_ms = timing.entries.as_millis() as u64,
+        entry_lines_ms = timing.entry_lines.as_millis() as u64,
         writing_ms = timing.writing.as_millis() as u64,
         "Stage timings of run {run_id}."
     );
@@ -365,6 +381,12 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         policy_digest: policy.digest.clone(),
         duration_ms: started.elapsed().as_millis(),
     })
+}
+
+/// The carrier the first line of a file names (for T002, a file-level finding).
+fn first_carrier(facts: &[DataFrame]) -> Option<String> {
+    let first = facts.first()?.column(c::K_CARRIER).ok()?.str().ok()?.get(0)?;
+    Some(first.to_owned()).filter(|c| !c.is_empty())
 }
 
 fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {

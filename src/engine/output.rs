@@ -227,18 +227,27 @@ impl ItoaBuf {
     }
 }
 
+/// What T002 says of a file: how many of its lines arrive after
+/// `duty.reviewed_through`, that date, and the carrier its lines name (a
+/// file-level finding otherwise knows only the job's constant).
+pub struct Unreviewed {
+    pub lines: u64,
+    pub reviewed_through: chrono::NaiveDate,
+    pub carrier: Option<String>,
+}
+
 /// F001/F002/F003 and T002 findings of one file. Adds the file-level error
-/// rules that hold every shipment of the file to `errors`. `unreviewed` is
-/// T002's count of lines after `duty.reviewed_through`, and that date.
+/// rules that hold every shipment of the file to `errors`.
 pub fn file_findings(
     file: u32,
     job: &Job,
     issues: &FileIssues,
-    unreviewed: Option<(u64, chrono::NaiveDate)>,
+    unreviewed: Option<Unreviewed>,
     errors: &mut RuleSet,
 ) -> PolarsResult<DataFrame> {
     let carrier = job.format.constants.get(c::CARRIER).map(|s| s.trim().to_owned()).unwrap_or_default();
     let mut rows: Vec<(Option<u32>, Rule, String, String)> = Vec::new();
+    let mut carriers = Vec::new();
     if let Some(reason) = &issues.unreadable {
         rows.push((None, Rule::F001, String::new(), format!("the file cannot be read: {reason}")));
         errors.insert(Rule::F001);
@@ -255,15 +264,18 @@ pub fn file_findings(
     for m in &issues.malformed {
         rows.push((Some(m.record), Rule::F003, String::new(), format!("record {} {}", m.record, m.message)));
     }
-    if let Some((lines, date)) = unreviewed.filter(|(n, _)| *n > 0) {
+    carriers.resize(rows.len(), carrier.clone());
+    if let Some(u) = unreviewed.filter(|u| u.lines > 0) {
         rows.push((
             None,
             Rule::T002,
             c::ARRIVAL_DATE.to_owned(),
             format!(
-                "{lines} line(s) arrive after duty.reviewed_through {date}: their duty rates were not checked against CBP's guidance for those dates"
+                "{} line(s) arrive after duty.reviewed_through {}: their duty rates were not checked against CBP's guidance for those dates",
+                u.lines, u.reviewed_through
             ),
         ));
+        carriers.push(if carrier.is_empty() { u.carrier.unwrap_or_default() } else { carrier.clone() });
     }
     let n = rows.len();
     DataFrame::new(
@@ -271,7 +283,7 @@ pub fn file_findings(
         vec![
             Column::new(c::FILE.into(), vec![file; n]),
             Column::new("record".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
-            Column::new("carrier".into(), vec![carrier.as_str(); n]),
+            Column::new("carrier".into(), carriers),
             Column::new("house_bill".into(), vec![""; n]),
             Column::new("line_no".into(), vec![""; n]),
             Column::new("rule".into(), rows.iter().map(|r| r.1.code()).collect::<Vec<_>>()),

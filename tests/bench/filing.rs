@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const HEADER: &str = "carrier,master_bill,house_bill,line_no,arrival_date,port_of_entry,shipper_name,shipper_country,consignee_name,consignee_address,consignee_city,consignee_state,consignee_zip,description,hts_code,country_of_origin,quantity,declared_value,currency,weight_kg,seller_name";
+const HEADER: &str = "carrier,master_bill,house_bill,line_no,arrival_date,port_of_entry,shipper_name,shipper_country,consignee_name,consignee_address,consignee_city,consignee_state,consignee_zip,description,hts_code,country_of_origin,quantity,declared_value,currency,weight_kg,seller_name,ior_number";
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_s321d")
@@ -44,14 +44,15 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
 }
 
-/// N clean shipments (one line each, a consignee each): 9 in 10 are type
-/// 86 (2025-04-01, under $800), 1 in 10 over $800 and so type 11.
+/// N clean shipments (one line each, a consignee each, an importer of record
+/// each): 9 in 10 are type 86 (2025-04-01, under $800), 1 in 10 over $800
+/// and so on a type 11 entry of its own.
 fn manifest(n: usize) -> String {
     let mut t = format!("{HEADER}\n");
     for i in 0..n {
         let value = if i % 10 == 0 { "950.00" } else { "42.50" };
         t.push_str(&format!(
-            "DHLX,MAWB{},HB{i:07},1,2025-04-01,4701,Hanoi Textiles,VN,Person {i},{} Main Street,Brooklyn,NY,11201,Cotton T-shirt,6109.10.0012,VN,1,{value},USD,0.5,Shop\n",
+            "DHLX,MAWB{},HB{i:07},1,2025-04-01,4701,Hanoi Textiles,VN,Person {i},{} Main Street,Brooklyn,NY,11201,Cotton T-shirt,6109.10.0012,VN,1,{value},USD,0.5,Shop,12-345678900\n",
             i / 500,
             i % 997 + 1
         ));
