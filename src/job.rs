@@ -225,6 +225,28 @@ pub struct Job {
     pub digest: String,
 }
 
+/// The sample date `check` prints with a job's `date_format` and parses back.
+const SAMPLE_DATE: (i32, u32, u32) = (2026, 12, 3);
+
+/// Whether `format` can print a date that manifests then parse back to the
+/// same day (as the engine reads `arrival_date`): a format with no year,
+/// or one chrono cannot print or parse, would make every date V-invalid.
+fn date_format_round_trips(format: &str) -> Result<(), String> {
+    use std::fmt::Write;
+    let (y, m, d) = SAMPLE_DATE;
+    let day = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let at = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().fixed_offset();
+    let mut text = String::new();
+    if write!(text, "{}", at.format(format)).is_err() {
+        return Err(format!("{format:?} cannot print a date"));
+    }
+    match chrono::NaiveDate::parse_from_str(&text, format) {
+        Ok(back) if back == day => Ok(()),
+        Ok(back) => Err(format!("{format:?} prints {day} as {text:?}, which reads back as {back}")),
+        Err(e) => Err(format!("{format:?} prints {day} as {text:?}, which it cannot read back ({e})")),
+    }
+}
+
 impl Job {
     /// Loads and checks a job file, reporting every problem at once.
     pub fn load(path: &Path) -> Result<Job, Problems> {
@@ -242,8 +264,8 @@ impl Job {
         let mut problems = Vec::new();
         let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
 
-        if raw.name.trim().is_empty() {
-            report("name", "must not be empty".into());
+        if let Some(why) = crate::paths::name_problem(&raw.name) {
+            report("name", why);
         }
         let pattern = raw.pattern.unwrap_or_else(|| "*".into());
         let matcher = match Glob::new(&pattern) {
@@ -269,6 +291,8 @@ impl Job {
         let date_format = f.date_format.unwrap_or_else(|| "%Y-%m-%d".into());
         if date_format.is_empty() || StrftimeItems::new(&date_format).any(|i| matches!(i, Item::Error)) {
             report("format.date_format", format!("{date_format:?} is not a chrono/strftime format"));
+        } else if let Err(why) = date_format_round_trips(&date_format) {
+            report("format.date_format", why);
         }
         let encoding = match f.encoding.as_deref().map(|e| e.trim().to_ascii_lowercase()) {
             None => Encoding::Utf8,
@@ -311,9 +335,12 @@ impl Job {
         let schedule = schedule.map(|s| Schedule { timezone, ..s });
         let intake = raw.source.map(|s| {
             for (key, v) in [("source.inbox", &s.inbox), ("source.processed", &s.processed), ("source.quarantine", &s.quarantine)] {
-                if v.contains("..") {
-                    report(key, format!("{v:?} must stay inside the source"));
+                if let Some(why) = crate::paths::relative_problem(v) {
+                    report(key, why);
                 }
+            }
+            if s.settle_secs > crate::config::MAX_INTERVAL_SECS {
+                report("source.settle_secs", crate::config::too_long(s.settle_secs, crate::config::MAX_INTERVAL_SECS, "seconds"));
             }
             if s.inbox.trim_matches('/') == s.processed.trim_matches('/') || s.inbox.trim_matches('/') == s.quarantine.trim_matches('/') {
                 report("source.inbox", "must differ from source.processed and source.quarantine".into());
@@ -328,6 +355,9 @@ impl Job {
                 delete_processed: s.delete_processed,
             }
         });
+        if let Some(why) = raw.output.as_ref().and_then(|o| o.path.as_deref()).and_then(crate::paths::relative_problem) {
+            report("output.path", why);
+        }
         let output = raw.output.map_or_else(
             || Output { source: default_output_source(), path: format!("runs/{}", raw.name) },
             |o| Output { path: o.path.unwrap_or_else(|| format!("runs/{}", raw.name)), source: o.source },
@@ -463,5 +493,23 @@ carrier = "PCLX"
     fn unknown_kind_and_keys_are_refused() {
         assert!(job("name = \"x\"\n[format]\nkind = \"xlsx\"\n").is_err());
         assert!(job("name = \"x\"\n[format]\nkind = \"csv\"\nquote = \"'\"\n").is_err());
+    }
+
+    #[test]
+    fn issue_11_bounds_paths_names_and_date_formats() {
+        let text = "name = \"../x\"\n[source]\nname = \"data\"\ninbox = \"/etc\"\nsettle_secs = 18446744073709551615\n\
+                    [output]\npath = \"runs/../../..\"\n[format]\nkind = \"csv\"\ndate_format = \"%H:%M\"\n";
+        let err = job(text).unwrap_err().to_string();
+        for key in ["name", "source.inbox", "source.settle_secs", "output.path", "format.date_format"] {
+            assert!(err.contains(&format!("jobs/t.toml: {key}:")), "{key}: {err}");
+        }
+        assert!(job("name = \"x\"\n[source]\nname = \"data\"\nsettle_secs = 86400\n[format]\nkind = \"csv\"\n").is_ok());
+        assert!(job("name = \"x\"\n[source]\nname = \"data\"\nsettle_secs = 86401\n[format]\nkind = \"csv\"\n").is_err());
+        for ok in ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%y", "%Y-%m-%dT%H:%M:%S", "%Y%m%d", "%b %d %Y"] {
+            assert_eq!(date_format_round_trips(ok), Ok(()), "{ok}");
+        }
+        for bad in ["%H:%M", "%Y", "%m/%d", "x"] {
+            assert!(date_format_round_trips(bad).is_err(), "{bad}");
+        }
     }
 }

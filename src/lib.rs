@@ -37,6 +37,7 @@ pub mod job;
 pub mod manifest;
 pub mod metrics;
 pub mod money;
+pub mod paths;
 pub mod policy;
 pub mod reports;
 pub mod sources;

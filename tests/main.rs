@@ -21,3 +21,7 @@ mod filing;
 mod reports;
 // The audit trail: the hash chain, tampering, evidence packs.
 mod audit;
+// Hostile names and paths: preview folders, check bounds, log hygiene, inbox names.
+mod hostile_paths;
+// Hostile manifest files: binary and NUL input, long records, findings caps, duplicated names.
+mod hostile;

@@ -4,7 +4,8 @@
 //!   DATE (default: the day it would cover now).
 //! - `--run RUN_ID [--carrier C]`: the exception report(s) of a run, one per
 //!   carrier (every carrier with findings when previewing).
-//! - `--preview DIR`: write the email(s) to DIR (HTML, text, images,
+//! - `--preview DIR`: write the email(s) to DIR (one folder per carrier, its
+//!   name made safe by [`crate::paths::component`]; HTML, text, images,
 //!   attachments, .eml) and send nothing.
 //! - `--flush`: only try to send what is queued in the outbox.
 //!
@@ -89,7 +90,7 @@ async fn go(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(dir) = &args.preview {
                 for r in &built {
-                    let sub = if built.len() == 1 { dir.clone() } else { dir.join(if r.carrier.is_empty() { "no-carrier" } else { &r.carrier }) };
+                    let sub = if built.len() == 1 { dir.clone() } else { dir.join(if r.carrier.is_empty() { "no-carrier".to_owned() } else { crate::paths::component(&r.carrier) }) };
                     reports::preview(ctx, &r.email, &sub)?;
                     println!("s321d report: exceptions of {} in run {run_id} are in {} ({})", r.carrier, sub.display(), r.email.subject);
                 }

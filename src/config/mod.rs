@@ -20,6 +20,50 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../config/default.toml");
 /// Where the system-wide file is looked for when `--config` is not given.
 pub const SYSTEM_CONFIG: &str = "/etc/s321d/s321d.toml";
 
+/// The longest interval or timeout a config or job file may set, in
+/// seconds (one day): longer ones are typing mistakes, and huge ones
+/// overflow when turned into durations or timestamps.
+pub const MAX_INTERVAL_SECS: u64 = 86_400;
+
+/// The most attempts a retry setting may ask for.
+pub const MAX_ATTEMPTS: u32 = 100;
+
+/// The problem message for an interval over its bound.
+pub fn too_long(value: u64, max: u64, unit: &str) -> String {
+    format!("{value} {unit} is too long; at most {max} {unit} (one day)")
+}
+
+/// The problem message for a URL with `user:password@`; the URL itself is
+/// never repeated, so the secret does not reach a terminal or a log.
+const CREDENTIALS_IN_URL: &str =
+    "holds credentials (user:password@ before the host); remove them and put the secret in a file named by a *_file key";
+
+/// Whether a URL (`s3://KEY:SECRET@bucket`, `https://user@host/`) carries
+/// userinfo: an `@` in its authority, between `://` and the path.
+pub fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@') && url.contains("://")
+}
+
+/// The `S321D__...` variable a config error is about, if it is about one:
+/// config-rs says "for key `a.b` in the environment" for a bad value, and
+/// "unknown field `c` ... for key `a`" for a misspelt key, naming no source.
+fn env_var_of(message: &str, vars: &[String]) -> Option<String> {
+    let between = |start: &str| message.split_once(start).and_then(|(_, r)| r.split_once('`')).map(|(k, _)| k.to_owned());
+    let key = between("for key `").unwrap_or_default();
+    let full = match between("unknown field `") {
+        Some(field) if key.is_empty() => field,
+        Some(field) => format!("{key}.{field}"),
+        None => key,
+    };
+    if full.is_empty() {
+        return None;
+    }
+    let var = format!("S321D__{}", full.replace('.', "__").to_ascii_uppercase());
+    vars.iter().find(|v| v.eq_ignore_ascii_case(&var)).cloned()
+}
+
 /// `[paths]`
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -168,8 +212,17 @@ impl Config {
         builder = builder.add_source(
             config::Environment::with_prefix("S321D").prefix_separator("__").separator("__").try_parsing(true),
         );
-        let raw = builder.build().map_err(|e| problem(e.to_string()))?;
-        let mut cfg: Config = raw.try_deserialize().map_err(|e| problem(e.to_string()))?;
+        let shown = if present { name.clone() } else { "built-in defaults".to_owned() };
+        let located = |e: config::ConfigError| {
+            let message = e.to_string();
+            let vars: Vec<String> = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect();
+            match env_var_of(&message, &vars) {
+                Some(var) => Problems(vec![Problem { file: format!("environment variable {var}"), key: String::new(), message }]),
+                None => Problems(vec![Problem { file: shown.clone(), key: String::new(), message }]),
+            }
+        };
+        let raw = builder.build().map_err(located)?;
+        let mut cfg: Config = raw.try_deserialize().map_err(located)?;
         cfg.loaded_from = present.then_some(file);
         Ok(cfg)
     }
@@ -193,6 +246,32 @@ impl Config {
         }
         if self.daemon.readiness_periods == 0 {
             report("daemon.readiness_periods", "must be at least 1".into());
+        }
+        let d = &self.daemon;
+        let h = &self.filing.http;
+        for (key, value, max, unit) in [
+            ("daemon.graceful_shutdown_secs", d.graceful_shutdown_secs, MAX_INTERVAL_SECS, "seconds"),
+            ("daemon.retry_initial_ms", d.retry_initial_ms, MAX_INTERVAL_SECS * 1000, "ms"),
+            ("filing.http.timeout_secs", h.timeout_secs, MAX_INTERVAL_SECS, "seconds"),
+            ("filing.http.retry_initial_ms", h.retry_initial_ms, MAX_INTERVAL_SECS * 1000, "ms"),
+        ] {
+            if value > max {
+                report(key, too_long(value, max, unit));
+            }
+        }
+        for (key, value) in [("daemon.retry_attempts", d.retry_attempts), ("filing.http.retry_attempts", h.retry_attempts)] {
+            if value > MAX_ATTEMPTS {
+                report(key, format!("{value} is too many; at most {MAX_ATTEMPTS}"));
+            }
+        }
+        for (key, path) in [
+            ("archive.path", &self.archive.path),
+            ("filing.catair.outbound_path", &self.filing.catair.outbound_path),
+            ("filing.catair.inbound_path", &self.filing.catair.inbound_path),
+        ] {
+            if let Some(why) = crate::paths::relative_problem(path) {
+                report(key, why);
+            }
         }
         if self.sources.contains_key(DATA_SOURCE) {
             report(&format!("sources.{DATA_SOURCE}"), "is the data folder; choose another name".into());
@@ -225,6 +304,24 @@ impl Config {
             if let crate::sources::SourceConfig::Sftp { private_key_file: None, password_file: None, .. } = source {
                 report(&format!("sources.{name}"), "set private_key_file or password_file".into());
             }
+            match source {
+                crate::sources::SourceConfig::S3 { endpoint, .. } if has_userinfo(endpoint) => {
+                    report(&format!("sources.{name}.endpoint"), CREDENTIALS_IN_URL.into());
+                }
+                crate::sources::SourceConfig::Url { url, .. } if has_userinfo(url) => {
+                    report(&format!("sources.{name}.url"), CREDENTIALS_IN_URL.into());
+                }
+                crate::sources::SourceConfig::Sftp { host, .. } if host.contains('@') || has_userinfo(host) => {
+                    report(&format!("sources.{name}.host"), "holds a user or password (user@host); set sources.NAME.user and password_file".into());
+                }
+                crate::sources::SourceConfig::Sftp { timeout_secs, .. } if *timeout_secs > MAX_INTERVAL_SECS => {
+                    report(&format!("sources.{name}.timeout_secs"), too_long(*timeout_secs, MAX_INTERVAL_SECS, "seconds"));
+                }
+                _ => {}
+            }
+        }
+        if has_userinfo(&self.filing.http.url) {
+            report("filing.http.url", CREDENTIALS_IN_URL.into());
         }
         crate::reports::settings::validate(&self.email, &self.reports, &file, &mut problems);
         if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }
@@ -282,5 +379,43 @@ mod tests {
         let err = Config::load(Some(&path)).unwrap_err();
         assert!(err.to_string().contains("data_dri"), "{err}");
         assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn issue_11_intervals_paths_and_urls_with_credentials_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s321d.toml");
+        std::fs::write(
+            &path,
+            "[daemon]\ngraceful_shutdown_secs = 1000000000000\nretry_initial_ms = 86400001\n\
+             [archive]\npath = \"../../etc\"\n[filing.http]\nurl = \"https://ace:hunter2@ace.example/\"\n\
+             [sources.s3]\nkind = \"url\"\nurl = \"s3://AKIAXXX:SECRETXYZ@bucket/prefix\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        for key in ["daemon.graceful_shutdown_secs", "daemon.retry_initial_ms", "archive.path", "filing.http.url", "sources.s3.url"] {
+            assert!(err.contains(&format!("{}: {key}", path.display())), "{key}: {err}");
+        }
+        assert!(!err.contains("SECRETXYZ") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn userinfo_is_found_only_in_the_authority() {
+        assert!(has_userinfo("s3://KEY:SECRET@bucket/x"));
+        assert!(has_userinfo("sftp://user:pass@host"));
+        assert!(has_userinfo("https://user@host/"));
+        assert!(!has_userinfo("https://host/a@b"));
+        assert!(!has_userinfo("s3://bucket/prefix"));
+        assert!(!has_userinfo(""));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let vars = vec!["S321D__DAEMON__RETRY_ATTEMPTS".to_owned(), "S321D__DAEMON__LISTENN".to_owned()];
+        let bad = "invalid type: string \"abc\", expected an integer for key `daemon.retry_attempts` in the environment";
+        assert_eq!(env_var_of(bad, &vars).as_deref(), Some("S321D__DAEMON__RETRY_ATTEMPTS"));
+        let unknown = "unknown field `listenn`, expected one of `timezone` for key `daemon`";
+        assert_eq!(env_var_of(unknown, &vars).as_deref(), Some("S321D__DAEMON__LISTENN"));
+        assert_eq!(env_var_of("unknown field `x` for key `paths`", &vars), None, "from the file");
     }
 }

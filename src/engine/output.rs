@@ -76,7 +76,18 @@ pub struct FindingsWriter {
     parquet_file: Staged,
     counts: BTreeMap<Rule, u64>,
     dir: PathBuf,
+    /// Rows written so far per (file, rule), up to `cap`; past it rows are
+    /// only counted, and one summary row per (file, rule) ends the output.
+    listed: BTreeMap<(u32, Rule), u64>,
+    unlisted: BTreeMap<(u32, Rule), u64>,
+    cap: u64,
 }
+
+/// The most rows of one rule written for one file: the rest are counted in
+/// one summary row ("and N more RULE findings in this file were not listed"),
+/// so the outputs stay proportional to the input. `findings_by_rule` and the
+/// dispositions (which follow the error bits, not the rows) count them all.
+pub const MAX_FINDINGS_PER_RULE_PER_FILE: u64 = 10_000;
 
 fn parquet_schema() -> Schema {
     Schema::from_iter([
@@ -102,7 +113,24 @@ impl FindingsWriter {
         let parquet = ParquetWriter::new(parquet_file.create()?)
             .with_compression(ParquetCompression::Snappy)
             .batched(&parquet_schema())?;
-        Ok(FindingsWriter { names, csv, csv_file, parquet, parquet_file, counts: BTreeMap::new(), dir: dir.to_owned() })
+        Ok(FindingsWriter {
+            names,
+            csv,
+            csv_file,
+            parquet,
+            parquet_file,
+            counts: BTreeMap::new(),
+            dir: dir.to_owned(),
+            listed: BTreeMap::new(),
+            unlisted: BTreeMap::new(),
+            cap: MAX_FINDINGS_PER_RULE_PER_FILE,
+        })
+    }
+
+    /// Lowers (or raises) the cap on rows per rule per file.
+    pub fn with_cap(mut self, cap: u64) -> FindingsWriter {
+        self.cap = cap;
+        self
     }
 
     /// Appends findings (the internal schema, [`FINDING_COLUMNS`]).
@@ -122,14 +150,24 @@ impl FindingsWriter {
             .collect::<PolarsResult<_>>()?;
         let mut source = StringChunkedBuilder::new("source_file".into(), findings.height());
         let mut num = itoa_buf();
+        let mut keep = Vec::with_capacity(findings.height());
         for i in 0..findings.height() {
-            let name = file.get(i).and_then(|f| self.names.get(f as usize)).map_or("", String::as_str);
-            source.append_value(name);
-            let rec = record.get(i).map_or("", |r| num.format(r));
             let rule = text[3].get(i).unwrap_or("");
             if let Some(r) = Rule::from_code(rule) {
                 *self.counts.entry(r).or_insert(0) += 1;
+                let key = (file.get(i).unwrap_or(u32::MAX), r);
+                let listed = self.listed.entry(key).or_insert(0);
+                if *listed >= self.cap {
+                    *self.unlisted.entry(key).or_insert(0) += 1;
+                    keep.push(false);
+                    continue;
+                }
+                *listed += 1;
             }
+            keep.push(true);
+            let name = file.get(i).and_then(|f| self.names.get(f as usize)).map_or("", String::as_str);
+            source.append_value(name);
+            let rec = record.get(i).map_or("", |r| num.format(r));
             self.csv.write_record([
                 name.as_bytes(),
                 rec.as_bytes(),
@@ -143,14 +181,57 @@ impl FindingsWriter {
             ])?;
         }
         let mut batch = findings.select(FINDING_COLUMNS[1..].iter().copied())?;
+        if keep.iter().any(|k| !k) {
+            batch = batch.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+        }
         batch.insert_column(0, source.finish().into_column())?;
+        if batch.height() > 0 {
+            self.parquet.write_batch(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// One row per (file, rule) whose findings went past the cap.
+    fn write_summaries(&mut self) -> anyhow::Result<()> {
+        if self.unlisted.is_empty() {
+            return Ok(());
+        }
+        let n = self.unlisted.len();
+        let mut names = Vec::with_capacity(n);
+        let mut rules = Vec::with_capacity(n);
+        let mut severities = Vec::with_capacity(n);
+        let mut messages = Vec::with_capacity(n);
+        for (&(file, rule), &more) in &self.unlisted {
+            let name = self.names.get(file as usize).map_or("", String::as_str);
+            let message = format!("and {more} more {} findings in this file were not listed", rule.code());
+            self.csv.write_record([name, "", "", "", "", rule.code(), rule.severity().as_str(), "", message.as_str()])?;
+            names.push(name.to_owned());
+            rules.push(rule.code());
+            severities.push(rule.severity().as_str());
+            messages.push(message);
+        }
+        let batch = DataFrame::new(
+            n,
+            vec![
+                Column::new("source_file".into(), names),
+                Column::new("record".into(), vec![None::<u32>; n]),
+                Column::new("carrier".into(), vec![""; n]),
+                Column::new("house_bill".into(), vec![""; n]),
+                Column::new("line_no".into(), vec![""; n]),
+                Column::new("rule".into(), rules),
+                Column::new("severity".into(), severities),
+                Column::new("field".into(), vec![""; n]),
+                Column::new("message".into(), messages),
+            ],
+        )?;
         self.parquet.write_batch(&batch)?;
         Ok(())
     }
 
     /// Closes both files and moves them into place. Returns the count of
     /// findings per rule and the paths written.
-    pub fn finish(self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
+    pub fn finish(mut self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
+        self.write_summaries()?;
         let FindingsWriter { csv, csv_file, parquet, parquet_file, counts, dir, .. } = self;
         let file = csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
         let file = file.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
@@ -312,4 +393,51 @@ pub fn write_dispositions(dir: &Path, run_id: &str, dispositions: &DataFrame) ->
     let path = staged.commit(file)?;
     sync_dir(dir).ok();
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` findings of `rule` for file `file`, in the internal schema.
+    fn frame(file: u32, rule: Rule, n: usize) -> DataFrame {
+        let s = |v: &str| Column::new("x".into(), vec![v; n]);
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(c::FILE.into(), vec![file; n]),
+                Column::new("record".into(), (1..=n as u32).collect::<Vec<_>>()),
+                s("DHLX").with_name("carrier".into()),
+                s("H1").with_name("house_bill".into()),
+                s("1").with_name("line_no".into()),
+                s(rule.code()).with_name("rule".into()),
+                s(rule.severity().as_str()).with_name("severity".into()),
+                s("").with_name("field".into()),
+                s("m").with_name("message".into()),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn findings_past_the_cap_are_counted_in_one_summary_row_per_file_and_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FindingsWriter::create(dir.path(), "r1", vec!["a.csv".into(), "b.csv".into()]).unwrap().with_cap(3);
+        w.write(&frame(0, Rule::F003, 2)).unwrap();
+        w.write(&frame(0, Rule::F003, 4)).unwrap();
+        w.write(&frame(1, Rule::F003, 3)).unwrap();
+        w.write(&frame(0, Rule::V001, 1)).unwrap();
+        let (counts, paths) = w.finish().unwrap();
+        assert_eq!(counts[&Rule::F003], 9);
+        assert_eq!(counts[&Rule::V001], 1);
+        let csv = std::fs::read_to_string(&paths[0]).unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3 + 3 + 1 + 1, "{csv}");
+        assert_eq!(rows.iter().filter(|r| r.starts_with("a.csv,") && r.contains(",F003,")).count(), 4, "{csv}");
+        assert_eq!(*rows.last().unwrap(), "a.csv,,,,,F003,error,,and 3 more F003 findings in this file were not listed");
+        let pq = ParquetReader::new(File::open(&paths[1]).unwrap()).finish().unwrap();
+        assert_eq!(pq.height(), rows.len());
+        let last = pq.column("message").unwrap().str().unwrap().get(pq.height() - 1).unwrap().to_owned();
+        assert_eq!(last, "and 3 more F003 findings in this file were not listed");
+    }
 }

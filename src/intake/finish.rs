@@ -5,6 +5,8 @@
 use chrono::Utc;
 use tracing::{info, warn};
 
+use crate::paths::Escaped;
+
 use super::{Context, JobRunReport, retry::retry};
 use crate::job::{Intake, Job};
 use crate::sources::{self, SourceError};
@@ -63,7 +65,7 @@ pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id:
     };
     for f in files.into_iter().filter(|f| f.state == FileState::Evaluated) {
         if let Err(e) = finish_file(ctx, job, intake, run_id, &f).await {
-            warn!(job.name = %job.name, file.name = %f.name, run.id = %run_id, "Cannot move {} out of the inbox; the next run retries: {e:#}", f.name);
+            warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Cannot move {} out of the inbox; the next run retries: {}", Escaped(&f.name), Escaped(&format!("{e:#}")));
             report.errors.push(format!("{}: {e:#}", f.name));
         }
     }
@@ -108,9 +110,9 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
     if !still_ours(ctx, intake, f).await? {
         warn!(
             job.name = %job.name,
-            file.name = %f.name,
+            file.name = %Escaped(&f.name),
             "The inbox now holds a different {} (new size or time) than the one processed; leaving it for the next run.",
-            f.name
+            Escaped(&f.name)
         );
         let state = if f.note.as_deref().is_some_and(|n| n.starts_with("unreadable: ")) { FileState::Quarantined } else { FileState::Done };
         ctx.db(|s| s.set_file_state(f.id, state, None, None, Some("the inbox file was replaced before it could be moved out")))?;
@@ -123,7 +125,7 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
         let target = moved.unwrap_or_else(|| sources::join(&[&intake.quarantine, &f.name]));
         let note = format!(
             "s321d quarantined this file: it could not be read.\n\nfile: {}\nsha256: {}\nsize: {} bytes\njob: {}\nrun: {run_id}\nwhen: {}\nreason: {reason}\narchived copy: {}\n\nFix the file and drop it into the inbox again (any name), or tell the carrier.\n",
-            f.name,
+            Escaped(&f.name),
             f.sha256,
             f.size,
             job.name,
@@ -134,7 +136,7 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
         let note_path = format!("{target}.error.txt");
         retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
         ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, None))?;
-        info!(job.name = %job.name, file.name = %f.name, quarantine = %target, "Quarantined {}: {reason}", f.name);
+        info!(job.name = %job.name, file.name = %Escaped(&f.name), quarantine = %Escaped(&target), "Quarantined {}: {}", Escaped(&f.name), Escaped(reason));
         "quarantined"
     } else {
         move_out(ctx, intake, &f.path, Destination::Processed).await?;

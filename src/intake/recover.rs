@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use tracing::info;
 
+use crate::paths::Escaped;
+
 use super::{Context, JobRunReport, RunKind, evaluate, finish};
 use crate::job::Job;
 use crate::state::intake::{FileState, IntakeStore};
@@ -29,7 +31,7 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
             super::remove_quietly(std::path::Path::new(staging));
         }
         ctx.db(|s| s.forget_file(f.id))?;
-        info!(job.name = %job.name, file.name = %f.name, "Recovered {}: taken but not archived before a stop; it will be taken again.", f.name);
+        info!(job.name = %job.name, file.name = %Escaped(&f.name), "Recovered {}: taken but not archived before a stop; it will be taken again.", Escaped(&f.name));
     }
 
     for f in ctx.db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))? {

@@ -7,6 +7,8 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::paths::Escaped;
+
 use super::{Context, JobRunReport, remove_quietly, retry::retry};
 use crate::job::{Intake, Job};
 use crate::sources::{self, Entry, Source};
@@ -34,10 +36,12 @@ pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::
     }
 }
 
-/// `<archive>/raw/YYYY/MM/DD/<sha256 prefix>-<name>`.
+/// `<archive>/raw/YYYY/MM/DD/<sha256 prefix>-<name>`, the name made one safe,
+/// bounded component by [`crate::paths::component`] (a 255-byte or hostile
+/// name would not fit or would not be safe there).
 fn archive_path(ctx: &Context, sha256: &str, name: &str) -> String {
     let day = Utc::now().format("%Y/%m/%d").to_string();
-    sources::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{name}", &sha256[..16])])
+    sources::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
 }
 
 /// Takes every complete inbox file of the job and archives it.
@@ -80,7 +84,7 @@ pub async fn take_ready_files(
             continue;
         }
         if let Err(e) = take_one(ctx, job, intake, &source, entry, report).await {
-            warn!(job.name = %job.name, file.name = %entry.name, source = source.name(), "Cannot take {} from {}: {e:#}", entry.name, source.describe());
+            warn!(job.name = %job.name, file.name = %Escaped(&entry.name), source = source.name(), "Cannot take {} from {}: {}", Escaped(&entry.name), source.describe(), Escaped(&format!("{e:#}")));
             report.errors.push(format!("{}: {e:#}", entry.name));
         }
     }
@@ -95,14 +99,14 @@ async fn take_one(
     entry: &Entry,
     report: &mut JobRunReport,
 ) -> anyhow::Result<()> {
-    let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), entry.name));
+    let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
     let (size, sha) = match retry(ctx.retry, "copying a file", || source.download(&entry.path, &staging)).await {
         Ok(v) => v,
         Err(e) => {
             remove_quietly(&staging);
             if matches!(e, sources::SourceError::NotFound { .. }) {
                 // Vanished between listing and copying (taken elsewhere, or withdrawn).
-                info!(job.name = %job.name, file.name = %entry.name, "File {} vanished before it could be taken.", entry.name);
+                info!(job.name = %job.name, file.name = %Escaped(&entry.name), "File {} vanished before it could be taken.", Escaped(&entry.name));
                 report.deferred.push(entry.name.clone());
                 return Ok(());
             }
@@ -123,12 +127,12 @@ async fn take_one(
             remove_quietly(&staging);
             info!(
                 job.name = %job.name,
-                file.name = %entry.name,
+                file.name = %Escaped(&entry.name),
                 file.sha256 = %sha,
-                duplicate_of = %of.name,
+                duplicate_of = %Escaped(&of.name),
                 "File {} holds the same bytes as {} (taken {}); skipped.",
-                entry.name,
-                of.name,
+                Escaped(&entry.name),
+                Escaped(&of.name),
                 of.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
             super::crash_point("duplicate-recorded");
@@ -167,7 +171,7 @@ async fn take_one(
     ctx.db(|s| s.set_file_state(id, FileState::Archived, Some(&archive), None, None))?;
     super::crash_point("archived");
     remove_quietly(&staging);
-    info!(job.name = %job.name, file.name = %entry.name, file.sha256 = %sha, file.size = size, archive = %archive, "Took {} ({size} bytes) and archived it.", entry.name);
+    info!(job.name = %job.name, file.name = %Escaped(&entry.name), file.sha256 = %sha, file.size = size, archive = %archive, "Took {} ({size} bytes) and archived it.", Escaped(&entry.name));
     Ok(())
 }
 

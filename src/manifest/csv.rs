@@ -20,7 +20,7 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use csv::{ByteRecord, Position, Reader, ReaderBuilder};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, columns, decode_1252, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MAX_RECORD_BYTES, MalformedRow, columns, decode_1252, resolve_columns};
 use crate::job::{Encoding, Format};
 
 pub(super) fn read(
@@ -31,13 +31,13 @@ pub(super) fn read(
 ) -> anyhow::Result<FileIssues> {
     // UTF-8 streams straight from the file; Windows-1252 is decoded up front.
     match (format.encoding, input) {
-        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit),
+        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit, MAX_RECORD_BYTES),
         (Encoding::Utf8, Input::Path(p)) => match std::fs::File::open(p) {
-            Ok(f) => read_from(format, f, builder, emit),
+            Ok(f) => read_from(format, f, builder, emit, MAX_RECORD_BYTES),
             Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
         },
         (Encoding::Windows1252, input) => match super::all_bytes(input) {
-            Ok(bytes) => read_from(format, Cursor::new(decode_1252(&bytes)), builder, emit),
+            Ok(bytes) => read_from(format, Cursor::new(decode_1252(&bytes)), builder, emit, MAX_RECORD_BYTES),
             Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
         },
     }
@@ -48,6 +48,7 @@ fn read_from<R: Read + Seek>(
     mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
+    max_record: usize,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
     // A record that ends exactly at the end of the file may have got there
@@ -64,7 +65,7 @@ fn read_from<R: Read + Seek>(
         .flexible(true)
         .delimiter(format.delimiter)
         .buffer_capacity(1 << 20)
-        .from_reader(source);
+        .from_reader(Capped::new(source, max_record as u64));
 
     // The header: the first record that is not a blank line.
     let mut record = ByteRecord::new();
@@ -116,6 +117,10 @@ fn read_from<R: Read + Seek>(
         let record_no = issues.records;
         let start = record.position().cloned().unwrap_or_else(Position::new);
         let end = rdr.position().clone();
+        if rdr.get_mut().cut_before(end.byte()) {
+            issues.malformed.push(MalformedRow { record: record_no, message: super::too_long(max_record) });
+            continue;
+        }
         // Which records may hide a broken quote, at the cost of two integer
         // compares for an ordinary one. A record that consumed two or more line
         // ends may span lines (or merely follow a blank line, or be an LF line
@@ -131,7 +136,7 @@ fn read_from<R: Read + Seek>(
                 record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r'))
             };
         if suspect {
-            let scan = scan_quotes(rdr.get_mut(), start.byte(), end.byte(), format.delimiter)?;
+            let scan = scan_quotes(&mut rdr.get_mut().inner, start.byte(), end.byte(), format.delimiter)?;
             if let Some(broken) = scan {
                 let field = header.get(broken.field).map_or_else(|| format!("field {}", broken.field + 1), |h| format!("field {h:?}"));
                 issues.malformed.push(MalformedRow {
@@ -183,6 +188,89 @@ fn read_from<R: Read + Seek>(
         }
     }
     Ok(issues)
+}
+
+/// The file's bytes as the parser sees them, with every record capped at `cap`
+/// bytes: past the cap, the rest of the record (to its line end outside
+/// quotes) reaches the parser as CRs, after a quote that closes an open quoted
+/// field, so the parser ends the record there and holds none of the rest; a CR
+/// alone is a blank line to it. Offsets stay those of the file, so positions,
+/// the quote scan and resync work unchanged. Where each cut began is kept, for
+/// [`Capped::cut_before`] to name the record F003.
+struct Capped<R> {
+    inner: R,
+    cap: u64,
+    /// Bytes of the current record so far.
+    in_record: u64,
+    /// Inside a quoted field, by quote parity (RFC 4180's `""` toggles twice).
+    quoted: bool,
+    /// Cutting the current record; `Some(true)` until the closing quote is out.
+    cutting: Option<bool>,
+    /// Offsets where cuts began, oldest first.
+    cuts: std::collections::VecDeque<u64>,
+    pos: u64,
+}
+
+impl<R> Capped<R> {
+    fn new(inner: R, cap: u64) -> Capped<R> {
+        Capped { inner, cap, in_record: 0, quoted: false, cutting: None, cuts: Default::default(), pos: 0 }
+    }
+
+    /// Whether a cut began before `end` (the end of the record just read),
+    /// forgetting it: that record is the one over the cap.
+    fn cut_before(&mut self, end: u64) -> bool {
+        let mut cut = false;
+        while self.cuts.front().is_some_and(|&at| at < end) {
+            self.cuts.pop_front();
+            cut = true;
+        }
+        cut
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in &mut buf[..n] {
+            let raw = *b;
+            let was_quoted = self.quoted;
+            if raw == b'"' {
+                self.quoted = !self.quoted;
+            }
+            if raw == b'\n' && !was_quoted {
+                self.in_record = 0;
+                self.cutting = None;
+            } else {
+                self.in_record += 1;
+                if self.cutting.is_none() && self.in_record > self.cap {
+                    self.cuts.push_back(self.pos);
+                    self.cutting = Some(was_quoted);
+                }
+                match self.cutting {
+                    Some(true) => {
+                        *b = b'"';
+                        self.cutting = Some(false);
+                    }
+                    Some(false) => *b = b'\r',
+                    None => {}
+                }
+            }
+            self.pos += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Capped<R> {
+    /// Only to a record's start (the parser's resync, the length probe).
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        self.in_record = 0;
+        self.quoted = false;
+        self.cutting = None;
+        self.cuts.retain(|&at| at < self.pos);
+        Ok(self.pos)
+    }
 }
 
 /// How a record's quotes are broken.
@@ -490,4 +578,29 @@ mod tests {
         assert_eq!((hi[0], lo[0]), (hi[1], lo[1]));
         assert_ne!((hi[0], lo[0]), (hi[2], lo[2]));
     }
+
+    #[test]
+    fn a_record_over_the_cap_is_f003_and_the_records_after_it_run() {
+        use crate::manifest::{ChunkBuilder, MalformedRow};
+        let long = "x".repeat(100);
+        let data = format!(
+            "house_bill,description\nH1,a\nH2,{long}\nH3,b\nH4,\"{long}\nstill \"\"quoted\"\" {long}\"\r\nH5,\"c\nd\"\nH6,{long}"
+        );
+        let f003 = |record| MalformedRow { record, message: "is longer than 64 bytes".into() };
+        for kind in ["", "encoding = \"windows-1252\"\n"] {
+            let job = crate::job::Job::from_toml(&format!("name = \"t\"\n[format]\nkind = \"csv\"\n{kind}"), std::path::Path::new("t.toml")).unwrap();
+            let mut builder = ChunkBuilder::new(0, 10);
+            let issues = super::read_from(&job.format, std::io::Cursor::new(data.clone()), &mut builder, &mut |_| Ok(()), 64).unwrap();
+            assert_eq!(issues.malformed, [f003(2), f003(4), f003(6)]);
+            assert_eq!(issues.records, 6);
+            let df = builder.take();
+            assert_eq!(strings(&df, "house_bill"), ["H1", "H3", "H5"]);
+            assert_eq!(strings(&df, "description"), ["a", "b", "c\nd"]);
+            assert_eq!(records(&df), [1, 3, 5]);
+        }
+        // The public reader uses MAX_RECORD_BYTES: these records are far under it.
+        let (_, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed, vec![]);
+    }
+
 }

@@ -24,6 +24,56 @@ use columns::CANONICAL;
 /// 5M-line file never sits in memory whole.
 pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 
+/// The longest record a text manifest may hold (CSV, NDJSON): a longer one is
+/// F003 for that record, skipped to its line end without being held in
+/// memory, and the records after it still run.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// F003's message for a record over `cap` bytes ("is longer than 1 MiB").
+pub(crate) fn too_long(cap: usize) -> String {
+    if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
+        format!("is longer than {} MiB", cap >> 20)
+    } else {
+        format!("is longer than {cap} bytes")
+    }
+}
+
+/// Reads one line (up to and with its `\n`) into `buf`, keeping at most `cap + 1`
+/// bytes of it: past that the rest of the line is read and dropped. Returns
+/// the bytes the line took in the input (0 at the end) and whether it was
+/// longer than `cap` (its `\n` not counted).
+pub(crate) fn read_line_capped<R: std::io::BufRead>(source: &mut R, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<(usize, bool)> {
+    let mut total = 0;
+    let mut over = false;
+    loop {
+        let available = match source.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((total, over));
+        }
+        let (used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let content = if done { used - 1 } else { used };
+        let room = (cap + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..content.min(room)]);
+        if buf.len() > cap {
+            over = true;
+        } else if done {
+            buf.push(b'\n');
+        }
+        source.consume(used);
+        total += used;
+        if done {
+            return Ok((total, over));
+        }
+    }
+}
+
 /// A mapped column absent from the file (F002).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingColumn {
@@ -193,27 +243,48 @@ pub enum Input<'a> {
     Bytes(&'a [u8]),
 }
 
-/// Whether the input holds nothing but white space (F001), peeking at most a
-/// few kilobytes.
-fn is_blank(input: Input<'_>) -> std::io::Result<bool> {
-    const PEEK: usize = 64 * 1024;
+/// How many bytes of a file are looked at before it is parsed: enough to tell
+/// an empty or binary file without reading a 2 GiB one whole.
+pub const PEEK_BYTES: usize = 64 * 1024;
+
+/// The first [`PEEK_BYTES`] of the input (fewer when the file is shorter).
+fn peek(input: Input<'_>) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
     match input {
-        Input::Bytes(b) => Ok(b.iter().all(u8::is_ascii_whitespace)),
+        Input::Bytes(b) => Ok(std::borrow::Cow::Borrowed(&b[..b.len().min(PEEK_BYTES)])),
         Input::Path(p) => {
             use std::io::Read;
-            let mut f = std::fs::File::open(p)?;
-            let mut buf = vec![0; PEEK];
-            let mut filled = 0;
-            while filled < PEEK {
-                let n = f.read(&mut buf[filled..])?;
-                if n == 0 {
-                    return Ok(buf[..filled].iter().all(u8::is_ascii_whitespace));
-                }
-                filled += n;
-            }
-            Ok(false)
+            let mut buf = Vec::with_capacity(PEEK_BYTES);
+            std::fs::File::open(p)?.take(PEEK_BYTES as u64).read_to_end(&mut buf)?;
+            Ok(std::borrow::Cow::Owned(buf))
         }
     }
+}
+
+/// Whether the peeked bytes are all white space and the file ends within them
+/// (F001 "the file is empty").
+fn is_blank(peeked: &[u8]) -> bool {
+    peeked.len() < PEEK_BYTES && peeked.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Why a text manifest (CSV, NDJSON) is binary, from a peek at its first
+/// bytes (F001): a NUL byte anywhere in the peek, or a control byte other than
+/// tab, CR and LF in its header (the first line that is not blank). Text
+/// manifests never hold either; a UTF-16 file, an archive or a file of zeros
+/// does. Control bytes in the data lines are left to the rules.
+fn binary_reason(peeked: &[u8]) -> Option<String> {
+    if let Some(at) = peeked.iter().position(|&b| b == 0) {
+        return Some(format!("the file is binary (NUL byte at offset {at})"));
+    }
+    let mut start = 0;
+    for line in peeked.split(|&b| b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            start += line.len() + 1;
+            continue;
+        }
+        let bad = line.iter().position(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r')) || b == 0x7F);
+        return bad.map(|i| format!("the file is binary (control byte 0x{:02X} at offset {})", line[i], start + i));
+    }
+    None
 }
 
 /// All of a file's bytes (for formats that need them at once).
@@ -236,10 +307,16 @@ pub fn read(
     chunk_rows: usize,
     sink: &mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
-    match is_blank(input) {
-        Ok(true) => return Ok(FileIssues { unreadable: Some("the file is empty".into()), ..FileIssues::default() }),
-        Ok(false) => {}
-        Err(e) => return Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
+    let unreadable = |why: String| Ok(FileIssues { unreadable: Some(why), ..FileIssues::default() });
+    match peek(input) {
+        Ok(p) if is_blank(&p) => return unreadable("the file is empty".into()),
+        Ok(p) if format.kind != FormatKind::Parquet => {
+            if let Some(why) = binary_reason(&p) {
+                return unreadable(why);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return unreadable(format!("cannot open the file: {e}")),
     }
     let mut builder = ChunkBuilder::new(file, chunk_rows);
     let mut emit = |b: &mut ChunkBuilder| -> anyhow::Result<()> {
@@ -297,6 +374,52 @@ mod tests {
         let reason = issues.unreadable.expect("F001");
         assert!(reason.contains("boom"), "{reason}");
         assert!(issues.malformed.is_empty());
+    }
+
+    fn unreadable_of(kind: &str, bytes: &[u8]) -> Option<String> {
+        let toml = format!("name = \"t\"\n[format]\nkind = \"{kind}\"\n");
+        let job = Job::from_toml(&toml, std::path::Path::new("t.toml")).unwrap();
+        read(&job.format, Input::Bytes(bytes), 0, 8, &mut |_| Ok(())).unwrap().unreadable
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_text_manifest_makes_it_binary() {
+        for kind in ["csv", "ndjson"] {
+            assert_eq!(unreadable_of(kind, &[0; 100]).as_deref(), Some("the file is binary (NUL byte at offset 0)"));
+            assert_eq!(
+                unreadable_of(kind, b"house_bill\nH1\nH\x002\n").as_deref(),
+                Some("the file is binary (NUL byte at offset 15)")
+            );
+        }
+        // UTF-16 text is binary to a UTF-8 or windows-1252 reader.
+        let utf16: Vec<u8> = "house_bill\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(unreadable_of("csv", &utf16).unwrap().contains("NUL byte at offset 1"));
+    }
+
+    #[test]
+    fn a_control_byte_in_the_header_makes_it_binary_but_tab_and_crlf_do_not() {
+        assert_eq!(
+            unreadable_of("csv", b"\n\nhouse\x1b[31m_bill\nH1\n").as_deref(),
+            Some("the file is binary (control byte 0x1B at offset 7)")
+        );
+        assert_eq!(unreadable_of("csv", b"house_bill\x7f\nH1\n").as_deref(), Some("the file is binary (control byte 0x7F at offset 10)"));
+        assert_eq!(unreadable_of("csv", b"house_bill\tcarrier\r\nH1\tC\r\n"), None);
+        // A control byte in a data line is not the header's: left to the rules.
+        assert_eq!(unreadable_of("csv", b"house_bill\nH\x071\n"), None);
+    }
+
+    #[test]
+    fn a_sparse_file_of_nuls_is_binary_without_being_read_whole() {
+        let dir = std::env::temp_dir().join(format!("s321d-sparse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zeros.csv");
+        std::fs::File::create(&path).unwrap().set_len(1 << 30).unwrap();
+        let job = Job::from_toml("name = \"t\"\n[format]\nkind = \"csv\"\n", std::path::Path::new("t.toml")).unwrap();
+        let started = std::time::Instant::now();
+        let issues = read(&job.format, Input::Path(&path), 0, 8, &mut |_| Ok(())).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(issues.unreadable.as_deref(), Some("the file is binary (NUL byte at offset 0)"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }
 

@@ -31,9 +31,9 @@ pub(super) fn read(
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     match input {
-        Input::Bytes(b) => read_from(format, Cursor::new(b), builder, emit),
+        Input::Bytes(b) => read_from(format, Cursor::new(b), builder, emit, super::MAX_RECORD_BYTES),
         Input::Path(p) => match std::fs::File::open(p) {
-            Ok(f) => read_from(format, BufReader::with_capacity(1 << 20, f), builder, emit),
+            Ok(f) => read_from(format, BufReader::with_capacity(1 << 20, f), builder, emit, super::MAX_RECORD_BYTES),
             Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
         },
     }
@@ -44,6 +44,7 @@ fn read_from<R: BufRead>(
     mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
+    max_record: usize,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
 
@@ -64,8 +65,16 @@ fn read_from<R: BufRead>(
     let mut first = true;
     loop {
         raw_line.clear();
-        if source.read_until(b'\n', &mut raw_line)? == 0 {
+        let (taken, too_long) = super::read_line_capped(&mut source, &mut raw_line, max_record)?;
+        if taken == 0 {
             break;
+        }
+        if too_long {
+            // A record, whatever it holds: F003, and the next line runs.
+            first = false;
+            issues.records += 1;
+            issues.malformed.push(MalformedRow { record: issues.records, message: super::too_long(max_record) });
+            continue;
         }
         let mut line: &[u8] = &raw_line;
         if first {
@@ -88,10 +97,10 @@ fn read_from<R: BufRead>(
         issues.records += 1;
         let record = issues.records;
         // Keys borrow from the line unless they hold escapes (rare): then own them.
-        let object: Object<'_> = match serde_json::from_slice::<PlHashMap<&str, &RawValue>>(line) {
-            Ok(o) => Object::Borrowed(o),
-            Err(_) => match serde_json::from_slice::<PlHashMap<String, &RawValue>>(line) {
-                Ok(o) => Object::Owned(o),
+        let object: Object<'_> = match serde_json::from_slice::<FirstWins<&str>>(line) {
+            Ok(o) => Object::Borrowed(o.0),
+            Err(_) => match serde_json::from_slice::<FirstWins<String>>(line) {
+                Ok(o) => Object::Owned(o.0),
                 Err(e) => {
                     issues.malformed.push(MalformedRow { record, message: format!("is not a JSON object: {e}") });
                     continue;
@@ -144,6 +153,30 @@ fn read_from<R: BufRead>(
         }
     }
     Ok(issues)
+}
+
+/// A JSON object whose repeated keys keep their FIRST value, as a CSV header's
+/// repeated names do (serde's map keeps the last).
+struct FirstWins<'a, K>(PlHashMap<K, &'a RawValue>);
+
+impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash> serde::Deserialize<'de> for FirstWins<'a, K> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a, K>(std::marker::PhantomData<(K, &'a ())>);
+        impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash> serde::de::Visitor<'de> for Visit<'a, K> {
+            type Value = FirstWins<'a, K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = PlHashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(32), Default::default());
+                while let Some((k, v)) = map.next_entry::<K, &'de RawValue>()? {
+                    out.entry(k).or_insert(v);
+                }
+                Ok(FirstWins(out))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// One parsed line.
@@ -202,5 +235,40 @@ mod tests {
         let (_, issues, _) = read_with(JOB, b"[1]\n\"x\"\n", 10);
         assert!(issues.unreadable.is_some());
         assert_eq!(issues.malformed, vec![]);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_value_as_a_csv_header_does() {
+        let data = "{\"tracking\": \"T1\", \"tracking\": \"T9\", \"d\\u0065scription\": \"a\", \"description\": \"b\"}\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed, vec![]);
+        assert_eq!(strings(&df, "house_bill"), ["T1"]);
+        // Escaped keys take the owned path: still the first.
+        assert_eq!(strings(&df, "description"), ["a"]);
+        let (df, _, _) = read_with("name = \"t\"\n[format]\nkind = \"csv\"\n", b"house_bill,house_bill\nH1,H9\n", 10);
+        assert_eq!(strings(&df, "house_bill"), ["H1"]);
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_f003_and_the_next_lines_run() {
+        use crate::manifest::{ChunkBuilder, MalformedRow};
+        let job = crate::job::Job::from_toml(JOB, std::path::Path::new("t.toml")).unwrap();
+        let long = format!("{{\"tracking\": \"{}\"}}", "x".repeat(100));
+        let data = format!("{{\"tracking\": \"T1\"}}\n{long}\n{{\"tracking\": \"T3\"}}\n{long}");
+        let mut builder = ChunkBuilder::new(0, 10);
+        let issues = super::read_from(&job.format, std::io::Cursor::new(data), &mut builder, &mut |_| Ok(()), 64).unwrap();
+        let f003 = |record| MalformedRow { record, message: "is longer than 64 bytes".into() };
+        assert_eq!(issues.malformed, [f003(2), f003(4)]);
+        assert_eq!(issues.records, 4);
+        let df = builder.take();
+        assert_eq!(strings(&df, "house_bill"), ["T1", "T3"]);
+        assert_eq!(records(&df), [1, 3]);
+        // A line of exactly the cap is read.
+        let exact = format!("{{\"tracking\": \"{}\"}}", "y".repeat(64 - 16));
+        assert_eq!(exact.len(), 64);
+        let mut builder = ChunkBuilder::new(0, 10);
+        let issues = super::read_from(&job.format, std::io::Cursor::new(format!("{exact}\n")), &mut builder, &mut |_| Ok(()), 64).unwrap();
+        assert_eq!(issues.malformed, vec![]);
+        assert_eq!(records(&builder.take()), [1]);
     }
 }

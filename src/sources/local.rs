@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::{Entry, HashingWriter, Result, SourceError};
+use crate::paths::{self, Escaped};
 
 #[derive(Debug)]
 pub struct LocalSource {
@@ -46,9 +47,18 @@ impl LocalSource {
                     Err(e) => return Err(SourceError::io(&name, &dir, &e)),
                 };
                 if !meta.is_file() {
+                    // Folders, FIFOs, sockets, devices and symbolic links (the
+                    // listing does not follow them: the target may be anywhere).
+                    note_skipped_once(&entry.path(), &meta);
                     continue;
                 }
-                let file = entry.file_name().to_string_lossy().into_owned();
+                let file = match entry.file_name().into_string() {
+                    Ok(f) => f,
+                    Err(raw) => match rename_non_utf8(&folder, &raw) {
+                        Some(f) => f,
+                        None => continue,
+                    },
+                };
                 out.push(Entry {
                     path: super::join(&[&dir, &file]),
                     name: file,
@@ -136,6 +146,80 @@ impl LocalSource {
 }
 
 /// Runs blocking file work off the async threads.
+/// Logs, once per process and path, an inbox entry that is not a regular
+/// file (so it is skipped): the operator may have meant it to be read.
+fn note_skipped_once(path: &Path, meta: &std::fs::Metadata) {
+    static SEEN: std::sync::Mutex<Option<std::collections::BTreeSet<PathBuf>>> = std::sync::Mutex::new(None);
+    let first = SEEN.lock().map(|mut g| g.get_or_insert_with(Default::default).insert(path.to_owned())).unwrap_or(true);
+    if !first {
+        return;
+    }
+    let kind = if meta.is_dir() {
+        "a folder"
+    } else if meta.file_type().is_symlink() {
+        "a symbolic link"
+    } else {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() { "a FIFO" } else if t.is_socket() { "a socket" } else { "a device or other special file" }
+    };
+    let shown = path.to_string_lossy();
+    tracing::info!(
+        file.path = %Escaped(&shown),
+        "Skipping {} in the inbox: it is {kind}, not a regular file; only regular files are taken.",
+        Escaped(&shown)
+    );
+}
+
+/// The UTF-8 name a file with a non-UTF-8 name in an inbox is renamed to,
+/// in the same folder: its lossy name made safe by [`paths::component`],
+/// with 8 hex digits of the SHA-256 of the raw bytes before the extension
+/// (so `*.csv` patterns still match and two raw names never collide).
+pub fn utf8_name_for(raw: &std::ffi::OsStr) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::ffi::OsStrExt;
+    let lossy = raw.to_string_lossy();
+    let hash = hex::encode(&Sha256::digest(raw.as_bytes())[..4]);
+    let (stem, ext) = match lossy.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() && ext.len() <= 16 => (stem, Some(ext)),
+        _ => (lossy.as_ref(), None),
+    };
+    let stem = paths::component(stem);
+    let stem = &stem[..stem.len().min(paths::MAX_COMPONENT)];
+    match ext {
+        Some(ext) => format!("{stem}-{hash}.{}", paths::component(ext)),
+        None => format!("{stem}-{hash}"),
+    }
+}
+
+/// Renames a file whose name is not UTF-8 (it could not be named in the
+/// state store, a path or a log) to [`utf8_name_for`], once, with a
+/// warning naming both; `None` when the rename fails (logged) or the new
+/// name is taken.
+fn rename_non_utf8(folder: &Path, raw: &std::ffi::OsStr) -> Option<String> {
+    let new = utf8_name_for(raw);
+    let (from, to) = (folder.join(raw), folder.join(&new));
+    let lossy = raw.to_string_lossy();
+    if to.exists() {
+        return None;
+    }
+    match std::fs::rename(&from, &to) {
+        Ok(()) => {
+            tracing::warn!(
+                file.name = %Escaped(&lossy),
+                file.renamed_to = %new,
+                "Renamed {} in the inbox to {new}: its name is not UTF-8, so it could not be taken under it.",
+                Escaped(&lossy)
+            );
+            Some(new)
+        }
+        Err(e) => {
+            tracing::warn!(file.name = %Escaped(&lossy), "Cannot rename {}, whose name is not UTF-8: {e}", Escaped(&lossy));
+            None
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static, E: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
 ) -> std::result::Result<T, E> {
@@ -208,5 +292,35 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn non_utf8_names_get_a_stable_safe_name_that_keeps_the_extension() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe9.csv"));
+        let b = utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe8.csv"));
+        assert!(a.ends_with(".csv") && a.starts_with("caf_"), "{a}");
+        assert_ne!(a, b, "the hash is of the raw bytes");
+        assert_eq!(a, utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe9.csv")));
+        let long = utf8_name_for(std::ffi::OsStr::from_bytes(&[0xff; 255]));
+        assert!(long.len() <= 100 && !long.starts_with('.'), "{long}");
+    }
+
+    #[tokio::test]
+    async fn listing_renames_non_utf8_names_and_skips_special_files() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(inbox.join("sub")).unwrap();
+        std::fs::write(inbox.join(std::ffi::OsStr::from_bytes(b"bad\xff.csv")), "x").unwrap();
+        std::fs::write(inbox.join("ok.csv"), "y").unwrap();
+        std::os::unix::fs::symlink(inbox.join("ok.csv"), inbox.join("link.csv")).unwrap();
+        let s = LocalSource::new("t", dir.path().to_owned());
+        let names: Vec<String> = s.list("inbox").await.unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&"ok.csv".to_owned()));
+        let renamed = names.iter().find(|n| n.starts_with("bad_")).expect("renamed");
+        assert_eq!(std::fs::read_to_string(inbox.join(renamed)).unwrap(), "x");
+        assert_eq!(s.list("inbox").await.unwrap().len(), 2, "renamed once, stable after");
     }
 }
