@@ -17,30 +17,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 
+use crate::engine::entry_stage::ENTRIES_HEADER;
 use crate::money;
 
-/// The broker lists' columns (`formal_entries.csv`, `not_filed.csv`).
-pub const LIST_HEADER: [&str; 19] = [
-    "entry_ref",
-    "entry_type",
-    "basis",
-    "carrier",
-    "arrival_date",
-    "port_of_entry",
-    "conveyance",
-    "consignee_key",
-    "ior_number",
-    "house_bills",
-    "lines",
-    "entered_value_usd",
-    "duty_usd",
-    "mpf_usd",
-    "hmf_usd",
-    "total_usd",
-    "duty_status",
-    "reasons",
-    "why",
-];
+/// The broker lists' columns (`formal_entries.csv`, `not_filed.csv`): an
+/// entry's `entries.csv` columns through `duty_status`, then why it is listed.
+pub fn list_header() -> Vec<&'static str> {
+    let through_status = ENTRIES_HEADER.iter().position(|c| *c == "duty_status").expect("entries.csv has duty_status");
+    ENTRIES_HEADER[..=through_status].iter().copied().chain(["reasons", "why"]).collect()
+}
 
 /// One row of `entries.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -328,7 +313,7 @@ pub fn plan(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u
 /// A broker list as CSV bytes.
 pub fn list_csv(rows: &[Listed]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(LIST_HEADER)?;
+    w.write_record(list_header())?;
     for l in rows {
         let e = &l.entry;
         w.write_record([
@@ -401,7 +386,7 @@ mod tests {
         assert!(p.not_filed[0].why.starts_with("V010"));
         assert_eq!(p.not_filed[0].reasons, "E001;V010");
         let text = String::from_utf8(list_csv(&p.formal).unwrap()).unwrap();
-        assert!(text.starts_with(&LIST_HEADER.join(",")));
+        assert!(text.starts_with(&list_header().join(",")));
         assert!(text.contains("R000002,01,141.51,DHLX,2025-09-01,4701,M1,k3,,H4,1,2899.00"), "{text}");
     }
 
