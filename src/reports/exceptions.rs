@@ -399,7 +399,8 @@ async fn render(
     text.push('\n');
 
     // Attachments.
-    let stem = format!("exceptions-{}-{}", sources::file_name(carrier_label).replace(['(', ')', ' '], ""), run.run_id);
+    // The carrier comes from data: one sanitiser keeps it a plain file-name part.
+    let stem = format!("exceptions-{}-{}", crate::paths::component(&carrier_label.replace(['(', ')', ' '], "")), run.run_id);
     let all_rows: Vec<&Row> = rows.iter().collect();
     let full = all_rows.len() <= cfg.max_attachment_rows;
     let shown: Vec<&Row> = if full { all_rows.clone() } else { all_rows.iter().copied().take(cfg.max_attachment_rows).collect() };
