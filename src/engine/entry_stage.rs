@@ -23,7 +23,7 @@ use super::kernels;
 use super::output::{Staged, sync_dir};
 use super::rules::Rule;
 use crate::duty::fees::FeeEntryType;
-use crate::entries::{self, EntryType, group};
+use crate::entries::{self, EntryType, TransportMode, group};
 use crate::manifest::columns as c;
 use crate::money;
 use crate::policy::Policy;
@@ -219,7 +219,7 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
         match date.filter(|_| duty.has_hts()) {
             Some(date) => {
                 let kind = if e.entry_type.is_formal() { FeeEntryType::Formal } else { FeeEntryType::Informal };
-                let ocean = mode.get(first) == Some("ocean");
+                let ocean = mode.get(first).and_then(TransportMode::parse) == Some(TransportMode::Ocean);
                 let fees = duty.fees.fees(kind, date, &e.port, e.entered_value, ocean);
                 e.mpf = fees.mpf;
                 e.hmf = Some(fees.hmf);

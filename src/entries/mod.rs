@@ -75,6 +75,32 @@ impl Basis {
     }
 }
 
+/// How the goods arrive (contract section 1 `transport_mode`; empty is air).
+/// Only ocean changes a figure (HMF), but the set is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportMode {
+    Air,
+    Ocean,
+    Truck,
+    Rail,
+    Mail,
+}
+
+impl TransportMode {
+    /// Reads a normalised (trimmed, lower-case) `transport_mode`; empty is
+    /// air; anything else is `None`.
+    pub fn parse(text: &str) -> Option<TransportMode> {
+        match text {
+            "" | "air" => Some(TransportMode::Air),
+            "ocean" => Some(TransportMode::Ocean),
+            "truck" => Some(TransportMode::Truck),
+            "rail" => Some(TransportMode::Rail),
+            "mail" => Some(TransportMode::Mail),
+            _ => None,
+        }
+    }
+}
+
 /// The `entry_ref` of the run's `n`-th entry (1-based): `R000001`.
 pub fn entry_ref(n: usize) -> String {
     format!("R{n:06}")
@@ -94,5 +120,8 @@ mod tests {
         assert_eq!(entry_ref(1), "R000001");
         assert_eq!(entry_ref(1234567), "R1234567");
         assert!(EntryType::Adcvd.is_formal() && !EntryType::Informal.is_formal());
+        assert_eq!(TransportMode::parse(""), Some(TransportMode::Air));
+        assert_eq!(TransportMode::parse("ocean"), Some(TransportMode::Ocean));
+        assert_eq!(TransportMode::parse("boat"), None);
     }
 }
