@@ -156,6 +156,34 @@ pub struct FilingConfig {
     pub catair: CatairFilingConfig,
 }
 
+/// `[limits]`: per-file caps that keep one hostile file from costing the
+/// machine or the run (README, "Limits and hostile input").
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// A longer text record (CSV, NDJSON line) is F003 for that record.
+    pub max_record_bytes: u64,
+    /// A file with more records is quarantined, the cap named.
+    pub max_rows_per_file: u64,
+    /// A file whose decoded text (after windows-1252 or Parquet decoding)
+    /// exceeds this is quarantined, the cap named.
+    pub max_decoded_bytes_per_file: u64,
+    /// Rows of one rule listed for one file; the rest are counted in one
+    /// summary finding.
+    pub max_findings_per_rule: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_record_bytes: 1 << 20,
+            max_rows_per_file: 50_000_000,
+            max_decoded_bytes_per_file: 16 << 30,
+            max_findings_per_rule: 10_000,
+        }
+    }
+}
+
 /// The name of the implicit source rooted at the data folder.
 pub const DATA_SOURCE: &str = "data";
 
@@ -168,6 +196,9 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub archive: ArchiveConfig,
     pub filing: FilingConfig,
+    /// `[limits]`: per-file caps.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// `[email]`: SMTP relay, sender, recipient groups, retries.
     #[serde(default)]
     pub email: crate::reports::EmailConfig,
@@ -322,6 +353,17 @@ impl Config {
         }
         if has_userinfo(&self.filing.http.url) {
             report("filing.http.url", CREDENTIALS_IN_URL.into());
+        }
+        let l = &self.limits;
+        for (key, value, min, max) in [
+            ("limits.max_record_bytes", l.max_record_bytes, 1024, 1 << 30),
+            ("limits.max_rows_per_file", l.max_rows_per_file, 1, 1 << 32),
+            ("limits.max_decoded_bytes_per_file", l.max_decoded_bytes_per_file, 1 << 20, 1 << 40),
+            ("limits.max_findings_per_rule", l.max_findings_per_rule, 1, 1 << 32),
+        ] {
+            if value < min || value > max {
+                report(key, format!("{value} is out of bounds; {min} to {max}"));
+            }
         }
         crate::reports::settings::validate(&self.email, &self.reports, &file, &mut problems);
         if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }
