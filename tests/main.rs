@@ -25,3 +25,5 @@ mod audit;
 mod hostile_paths;
 // Hostile manifest files: binary and NUL input, long records, findings caps, duplicated names.
 mod hostile;
+// Hostile operations: poison files, sweeps, restarts, readiness, refused credentials.
+mod hostile_ops;
