@@ -27,3 +27,5 @@ mod hostile_paths;
 mod hostile;
 // Hostile operations: poison files, sweeps, restarts, readiness, refused credentials.
 mod hostile_ops;
+// Fuzz regressions: the committed fuzz corpus replayed through every parser.
+mod fuzz_corpus;
