@@ -29,3 +29,5 @@ mod hostile;
 mod hostile_ops;
 // Fuzz regressions: the committed fuzz corpus replayed through every parser.
 mod fuzz_corpus;
+// The ACE simulator alone: hand-built CATAIR batches and ACE's answers.
+mod acesim;
