@@ -3,29 +3,40 @@
 //! software over a VAN or MQ; this component stands in for it, serving both
 //! transports s321d files through:
 //!
-//! - an HTTP gateway (the protocol in `filing::http`), and
+//! - an HTTP gateway (the JSON protocol of `filing::http`, read into the
+//!   simulator's own request struct, [`model::Filing`]), and
 //! - a pair of folders: it takes CATAIR batches (`*.sei`) from `inbound`
-//!   and answers with `<batch>.sx` acknowledgements and `*.so` status
-//!   notifications in `outbound`.
+//!   and answers each with `<batch>.sx` in `outbound` (an SX batch, or an AX
+//!   batch for an entry summary, or an X0/X1 batch reject), and writes
+//!   unsolicited `*.so` status notification batches there.
 //!
-//! It enforces what ACE enforces (`rules`): the batch envelope and 80-column
-//! records, authorised filer codes, the entry-number check digit, no reused
-//! entry number (a fatal reject), required fields, 10-digit HTS, ISO
-//! countries, Schedule D ports, type 86 refused from 2025-08-29 and limited
-//! to one bill, type 11 over $2,500 refused, an IOR on every entry but type
-//! 86, chapter 99 numbers before the HTS number, and warnings for vague
-//! descriptions. A type 11 may carry several house bills (one bill of lading
-//! grouping each in CATAIR, `bills` in JSON). After acceptance it
-//! releases entries later, asynchronously (SO60 98), holds a configurable share
-//! (90, 99, 04), answers CN/HK type 86 from 2025-05-02 with 33 and a consignee's
-//! same-day type 86 total over $800 with 34 (the entry that crosses it) or 30
-//! (later ones).
+//! It reads CATAIR with its own layout table ([`layouts`], from
+//! ../shared/catair.md) and nothing of the writer's (`crate::filing`), so it
+//! can catch the writer's mistakes: [`read`] rejects a batch whose envelope,
+//! record lengths, characters, fillers, record ids, order or loops are wrong
+//! (X0/X1, as ACE does); [`rules`] judges each transaction's fields (blank M
+//! fields, classes, code lists, the chapter's conditional rules) and its
+//! data (authorised filer codes, check digit, no reused entry number, HTS,
+//! countries, ports, type 86 limits, IOR, bond, chapter 99 order) and
+//! answers with SE90 records (or AX E1 records for an AE entry summary). A
+//! house bill already on another accepted entry is refused, whichever state
+//! store the filer numbered it from, and `GET /v1/bills/{issuer}/{bill}`
+//! tells a filer which entry a bill is on.
+//!
+//! After acceptance it releases entries later, asynchronously (SO60 98),
+//! holds a configurable share (90, 99, 04), answers CN/HK type 86 from
+//! 2025-05-02 with 33 and a consignee's same-day type 86 total over $800
+//! with 34 (the entry that crosses it) or 30 (later ones).
 //!
 //! It can fail like the real thing (`[faults]`): 5xx answers, answers slower
 //! than the client waits (after the entry was taken), dropped connections
 //! (after the entry was taken), slow answers, and duplicate or out-of-order
 //! notifications. Its state lives in memory: a restart forgets what was filed.
 
+pub mod answer;
+pub mod layouts;
+pub mod model;
+pub mod read;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,10 +55,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::filing::catair::{self, Record};
-use crate::filing::entry::Entry;
 use crate::policy::Policy;
-use rules::{Problem, Rules, Submission};
+use answer::{BlockAnswer, Notice, Route};
+use model::Filing;
+use read::{Application, Envelope, Transaction};
+use rules::{Condition, Problem, Rules, Source};
 
 fn default_listen() -> String {
     "127.0.0.1:9400".into()
@@ -75,6 +87,11 @@ pub struct BatchConfig {
     pub outbound: PathBuf,
     #[serde(default = "default_poll")]
     pub poll_ms: u64,
+    /// A file holding the communication password every batch's A record
+    /// must carry (A 9-14); another password rejects the batch (X09). Unset:
+    /// any password is taken.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 /// `[release]`
@@ -163,16 +180,30 @@ impl Rng {
     }
 }
 
+
 /// Which transport an entry came by (notifications go back the same way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Via {
     Http,
-    Batch,
+    Batch(Route),
+}
+
+/// What an SO notification repeats of a CATAIR filing beyond [`Filing`].
+#[derive(Debug, Clone, Default)]
+struct Filed {
+    /// SE10 11-18: serial and check digit.
+    entry8: String,
+    /// (bill type, issuer, bill number) of each SE15.
+    bills: Vec<(String, String, String)>,
+    /// The SE15 record (index in the transaction) of each of
+    /// `Filing::all_bills`, for the record-level answer.
+    bill_records: Vec<usize>,
 }
 
 struct PendingRelease {
     due: Instant,
-    entry: Entry,
+    filing: Filing,
+    filed: Filed,
     via: Via,
 }
 
@@ -185,6 +216,17 @@ struct Note {
     narrative: String,
 }
 
+/// The accepted entry a house bill is on.
+#[derive(Debug, Clone)]
+struct Holder {
+    /// The bill's issuer or carrier, empty when the filing did not say
+    /// (air bills carry no issuer code in SE15).
+    issuer: String,
+    entry_number: String,
+    filer_code: String,
+    entry_type: String,
+}
+
 #[derive(Default)]
 struct SimState {
     /// Every entry number seen, with the answer given (idempotent replays).
@@ -195,10 +237,21 @@ struct SimState {
     notes: Vec<Note>,
     seq: u64,
     /// Batch SO notifications waiting to be written.
-    batch_notes: Vec<(Entry, String, String)>,
+    batch_notes: Vec<(Route, Filing, Filed, String, String)>,
     /// Every entry number each (carrier, house bill) arrived under: the
     /// inspection endpoint's answer to "was anything filed twice?".
     received: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Accepted entries by bill number (upper case letters and digits).
+    bills: HashMap<String, Vec<Holder>>,
+    /// Entry numbers with an accepted entry summary.
+    summaries: BTreeSet<String>,
+}
+
+/// The accepted entry `key` is on, for a filing whose bill issuer is `issuer`.
+/// Issuers must agree only where both sides name one (`-` names none).
+fn holder<'a>(bills: &'a HashMap<String, Vec<Holder>>, key: &str, issuer: &str) -> Option<&'a Holder> {
+    let issuer = if issuer == "-" { "" } else { issuer };
+    bills.get(key)?.iter().find(|h| h.issuer.is_empty() || issuer.is_empty() || h.issuer.eq_ignore_ascii_case(issuer))
 }
 
 /// The running simulator.
@@ -206,6 +259,8 @@ pub struct Sim {
     rules: Rules,
     cfg: SimConfig,
     token: Option<String>,
+    /// The batch password (A 9-14), from `[batch] password_file`.
+    password: Option<String>,
     state: Mutex<SimState>,
     rng: Mutex<Rng>,
 }
@@ -213,38 +268,57 @@ pub struct Sim {
 /// The marker a dropped connection panics with (silenced in the panic hook).
 struct DroppedConnection;
 
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?.trim().to_owned())
+}
+
 impl Sim {
     pub fn new(cfg: SimConfig) -> anyhow::Result<Sim> {
         let policy = match &cfg.policy {
             Some(p) => Policy::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => Policy::builtin(),
         };
-        let token = match &cfg.token_file {
-            Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?.trim().to_owned()),
-            None => None,
-        };
+        let token = cfg.token_file.as_deref().map(read_secret).transpose()?;
+        let password = cfg.batch.as_ref().and_then(|b| b.password_file.as_deref()).map(read_secret).transpose()?;
+        if let Some(p) = &password
+            && (p.is_empty() || p.len() > 6 || !p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        {
+            anyhow::bail!("[batch] password_file: the password must be 1-6 upper case letters or digits (A 9-14, 6AN)");
+        }
         let rules = Rules { filer_codes: cfg.filer_codes.iter().map(|c| c.to_ascii_uppercase()).collect(), policy };
         let seed = cfg.release.seed;
-        Ok(Sim { rules, token, state: Mutex::new(SimState::default()), rng: Mutex::new(Rng(seed)), cfg })
+        Ok(Sim { rules, token, password, state: Mutex::new(SimState::default()), rng: Mutex::new(Rng(seed)), cfg })
     }
 
     fn chance(&self, p: f64) -> bool {
         self.rng.lock().expect("rng").chance(p)
     }
 
-    /// Judges a submission: the answer and, if accepted, a release to come.
-    fn judge(&self, s: Submission, via: Via) -> (StatusCode, serde_json::Value, Vec<Problem>) {
+    /// Judges an entry: the answer and, if accepted, a release to come.
+    fn judge(&self, f: Filing, extra: Vec<Problem>, source: Source, via: Via, filed: Filed) -> (StatusCode, serde_json::Value, Vec<Problem>) {
         let mut state = self.state.lock().expect("sim state");
-        let number = s.entry.entry_number.clone();
+        let number = f.entry_number.clone();
         let reused = state.answers.contains_key(&number);
         if !number.is_empty() {
-            for b in s.entry.all_bills() {
-                state.received.entry((s.entry.carrier.clone(), b.house_bill)).or_default().insert(number.clone());
+            for b in f.all_bills() {
+                state.received.entry((f.carrier.clone(), b.house_bill)).or_default().insert(number.clone());
             }
         }
-        let problems = self.rules.check(&s, reused);
-        let errors: Vec<&Problem> = problems.iter().filter(|p| !p.condition.is_warning()).collect();
-        let (status, body) = if let Some(first) = errors.first() {
+        let mut problems = extra;
+        problems.extend(self.rules.check(&f, reused, source));
+        // A bill already on another accepted entry: whatever numbered this
+        // one (another state store, a lost ledger) must not file it twice.
+        for (i, b) in f.all_bills().iter().enumerate() {
+            let key = model::bill_key(if b.house_bill.is_empty() { &b.master_bill } else { &b.house_bill });
+            if let Some(h) = holder(&state.bills, &key, &f.carrier)
+                && h.entry_number != number
+            {
+                let record = filed.bill_records.get(i).copied();
+                problems.push(rules::problem(Condition::BillOnOtherEntry, format!("HOUSE BILL ON ENTRY {}", h.entry_number), record));
+            }
+        }
+        let first_error = problems.iter().find(|p| !p.condition.is_warning());
+        let (status, body) = if let Some(first) = first_error {
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"entry_number": number, "status": "rejected", "condition": "01", "code": first.condition.code(), "narrative": first.narrative}),
@@ -252,11 +326,14 @@ impl Sim {
         } else {
             let warnings: Vec<String> = problems.iter().map(|p| format!("{} {}", p.condition.code(), p.narrative)).collect();
             let condition = if warnings.is_empty() { "02" } else { "03" };
-            state.pending.push(PendingRelease {
-                due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms),
-                entry: s.entry.clone(),
-                via,
-            });
+            for b in f.all_bills() {
+                let key = model::bill_key(if b.house_bill.is_empty() { &b.master_bill } else { &b.house_bill });
+                if !key.is_empty() {
+                    let h = Holder { issuer: f.carrier.clone(), entry_number: number.clone(), filer_code: f.filer_code.clone(), entry_type: f.entry_type.clone() };
+                    state.bills.entry(key).or_default().push(h);
+                }
+            }
+            state.pending.push(PendingRelease { due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms), filing: f, filed, via });
             (StatusCode::OK, json!({"entry_number": number, "status": "accepted", "condition": condition, "code": "", "narrative": "ENTRY ACCEPTED", "warnings": warnings}))
         };
         // A reused number keeps its first answer; only new numbers are recorded.
@@ -267,10 +344,11 @@ impl Sim {
     }
 
     /// The release disposition ACE gives an accepted entry.
-    fn decide(&self, e: &Entry, state: &mut SimState) -> (String, String) {
+    fn decide(&self, e: &Filing, state: &mut SimState) -> (String, String) {
+        let arrival = e.arrival_date.unwrap_or_default();
         if e.entry_type == "86" {
             let cn_hk = e.lines.iter().any(|l| l.origin == "CN" || l.origin == "HK");
-            if cn_hk && e.arrival_date >= rules::cn_hk_end() {
+            if cn_hk && arrival >= rules::cn_hk_end() {
                 return ("33".into(), "ET86 INELIGIBLE COUNTRY; CANNOT RELEASE".into());
             }
             let person = format!(
@@ -278,7 +356,7 @@ impl Sim {
                 crate::engine::normalize::norm(&e.consignee.name),
                 crate::engine::normalize::zip5(&e.consignee.postal_code)
             );
-            let total = state.day_totals.entry((person, e.arrival_date)).or_insert(0);
+            let total = state.day_totals.entry((person, arrival)).or_insert(0);
             let before = *total;
             *total += e.entry_value_usd;
             if *total > 800 {
@@ -308,26 +386,236 @@ impl Sim {
         };
         let mut round = Vec::new();
         for p in due {
-            let (code, narrative) = self.decide(&p.entry, &mut state);
-            state.releases.insert(p.entry.entry_number.clone(), code.clone());
+            let (code, narrative) = self.decide(&p.filing, &mut state);
+            state.releases.insert(p.filing.entry_number.clone(), code.clone());
             let copies = if self.chance(self.cfg.faults.duplicate_notifications) { 2 } else { 1 };
             for _ in 0..copies {
-                round.push((p.via, p.entry.clone(), code.clone(), narrative.clone()));
+                round.push((p.via.clone(), p.filing.clone(), p.filed.clone(), code.clone(), narrative.clone()));
             }
         }
         if self.cfg.faults.reorder_notifications {
             round.reverse();
         }
-        for (via, entry, code, narrative) in round {
+        for (via, filing, filed, code, narrative) in round {
             match via {
                 Via::Http => {
                     state.seq += 1;
                     let seq = state.seq;
-                    state.notes.push(Note { seq, entry_number: entry.entry_number.clone(), code, narrative });
+                    state.notes.push(Note { seq, entry_number: filing.entry_number.clone(), code, narrative });
                 }
-                Via::Batch => state.batch_notes.push((entry, code, narrative)),
+                Via::Batch(route) => state.batch_notes.push((route, filing, filed, code, narrative)),
             }
         }
+    }
+
+    /// The accepted entry a bill is on: (entry number, filer code, entry type).
+    pub fn bill_holder(&self, issuer: &str, bill: &str) -> Option<(String, String, String)> {
+        let state = self.state.lock().expect("sim state");
+        holder(&state.bills, &model::bill_key(bill), issuer).map(|h| (h.entry_number.clone(), h.filer_code.clone(), h.entry_type.clone()))
+    }
+
+    /// Answers one CATAIR batch: an SX (SE) or AX (AE) batch, or an X0/X1
+    /// batch reject.
+    pub fn answer_batch(&self, text: &str) -> String {
+        let env = Envelope { filer_codes: &self.rules.filer_codes, password: self.password.as_deref() };
+        let batch = match read::read(text, &env) {
+            Ok(b) => b,
+            Err(rejected) => return answer::rejected(&rejected),
+        };
+        let mut blocks = Vec::new();
+        for block in &batch.blocks {
+            let route = Route {
+                site: batch.a.get("site").to_owned(),
+                sender: batch.a.get("sender").to_owned(),
+                port: block.b.get("port").to_owned(),
+                filer: block.b.get("filer").to_owned(),
+            };
+            let mut records = Vec::new();
+            for t in &block.transactions {
+                records.extend(match batch.application {
+                    Application::Se => self.answer_se(t, &route),
+                    Application::Ae => self.answer_ae(t, &route),
+                });
+            }
+            blocks.push(BlockAnswer { b: &block.b, records });
+        }
+        answer::envelope(&batch, &blocks)
+    }
+
+    /// One SE transaction's SX records: the SE10 and SE15 echoes, every
+    /// other record at fault, each followed by its record-level SE90s (at
+    /// most 9), and the closing message-level SE90 (catair.md section 4).
+    fn answer_se(&self, t: &Transaction, route: &Route) -> Vec<String> {
+        let head = &t.records[0];
+        let layout_problems = rules::se_problems(&t.records, &route.filer);
+        let filing = model::from_se(&t.records);
+        let mut filed = Filed { entry8: head.get("entry_number").to_owned(), ..Filed::default() };
+        for (i, r) in t.records.iter().enumerate().filter(|(_, r)| r.id() == "SE15") {
+            filed.bills.push((r.get("bill_type").to_owned(), r.get("issuer").to_owned(), r.get("bill").to_owned()));
+            if !matches!(r.get("bill_type"), "M" | "I") {
+                filed.bill_records.push(i);
+            }
+        }
+        let problems = match head.get("action") {
+            "D" => self.cancel(&filing, layout_problems),
+            // An update changes bill, manifest or port data only: taken as
+            // filed (the simulator keeps no such data to change).
+            "U" => layout_problems,
+            action => {
+                let mut problems = layout_problems;
+                if action == "R" {
+                    // A replace reuses its own number: drop what the number
+                    // was filed with before judging it again.
+                    self.forget(&filing.entry_number);
+                }
+                let (_, _, all) = self.judge(filing, std::mem::take(&mut problems), Source::Catair, Via::Batch(route.clone()), filed);
+                all
+            }
+        };
+        let mut per: BTreeMap<usize, Vec<&Problem>> = BTreeMap::new();
+        for p in &problems {
+            per.entry(p.record.unwrap_or(0)).or_default().push(p);
+        }
+        let mut out = Vec::new();
+        for (i, r) in t.records.iter().enumerate() {
+            let found = per.get(&i);
+            if matches!(r.id(), "SE10" | "SE15") || found.is_some() {
+                out.push(r.text.clone());
+            }
+            for p in found.into_iter().flatten().take(9) {
+                out.push(answer::se90(if p.condition.is_warning() { "13" } else { "11" }, p.condition.code(), &p.narrative));
+            }
+        }
+        let closing = match problems.iter().find(|p| !p.condition.is_warning()) {
+            Some(first) => answer::se90("01", first.condition.code(), &first.narrative),
+            None if problems.is_empty() => answer::se90("02", "", "ENTRY ACCEPTED"),
+            None => answer::se90("03", "", "ENTRY ACCEPTED WITH WARNINGS"),
+        };
+        out.push(closing);
+        out
+    }
+
+    /// Forgets an entry number's bills and pending release (a replace or a cancel).
+    fn forget(&self, number: &str) {
+        let mut state = self.state.lock().expect("sim state");
+        for holders in state.bills.values_mut() {
+            holders.retain(|h| h.entry_number != number);
+        }
+        state.pending.retain(|p| p.filing.entry_number != number);
+        state.answers.remove(number);
+    }
+
+    /// A cancel (action D): refused for an entry number never accepted;
+    /// otherwise the entry's bills are free again. The number itself can
+    /// never be used again [CR p.19].
+    fn cancel(&self, f: &Filing, mut problems: Vec<Problem>) -> Vec<Problem> {
+        let known = {
+            let state = self.state.lock().expect("sim state");
+            state.answers.get(&f.entry_number).is_some_and(|(s, _)| *s == StatusCode::OK)
+        };
+        if !known {
+            problems.push(rules::problem(Condition::Missing, "ENTRY NOT ON FILE FOR CANCEL", Some(0)));
+        }
+        if problems.iter().all(|p| p.condition.is_warning()) {
+            let mut state = self.state.lock().expect("sim state");
+            for holders in state.bills.values_mut() {
+                holders.retain(|h| h.entry_number != f.entry_number);
+            }
+            state.pending.retain(|p| p.filing.entry_number != f.entry_number);
+        }
+        problems
+    }
+
+    /// One AE entry summary's AX records: the 10 echo, every record at
+    /// fault with its E1 conditions, and the final E1 disposition (layouts
+    /// from the ES transcription: UNVERIFIED).
+    fn answer_ae(&self, t: &Transaction, route: &Route) -> Vec<String> {
+        let head = &t.records[0];
+        let (summary, mut problems) = rules::ae_problems(&t.records, &route.filer, &self.rules);
+        let accepted = {
+            let mut state = self.state.lock().expect("sim state");
+            if summary.action == "A" && state.summaries.contains(&summary.entry_number) {
+                problems.push(rules::problem(Condition::SummaryTwice, "ENTRY SUMMARY ALREADY ON FILE", Some(0)));
+            }
+            let ok = problems.iter().all(|p| p.condition.is_warning());
+            if ok {
+                if summary.action == "D" {
+                    state.summaries.remove(&summary.entry_number);
+                } else {
+                    state.summaries.insert(summary.entry_number.clone());
+                }
+            }
+            ok
+        };
+        if accepted && summary.certified && summary.action != "D" {
+            // Certified for cargo release: the summary is the release request.
+            let filing = Filing {
+                entry_number: summary.entry_number.clone(),
+                entry_type: summary.entry_type.clone(),
+                filer_code: summary.filer.clone(),
+                port_of_entry: summary.port.clone(),
+                ..Filing::default()
+            };
+            let filed = Filed { entry8: head.get("entry_number").to_owned(), ..Filed::default() };
+            let mut state = self.state.lock().expect("sim state");
+            state.pending.push(PendingRelease {
+                due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms),
+                filing,
+                filed,
+                via: Via::Batch(route.clone()),
+            });
+        }
+        let mut per: BTreeMap<usize, Vec<&Problem>> = BTreeMap::new();
+        for p in &problems {
+            per.entry(p.record.unwrap_or(0)).or_default().push(p);
+        }
+        let (filer, entry) = (head.get("filer"), head.get("entry_number"));
+        let mut out = Vec::new();
+        for (i, r) in t.records.iter().enumerate() {
+            let found = per.get(&i);
+            if i == 0 || found.is_some() {
+                out.push(r.text.clone());
+            }
+            for p in found.into_iter().flatten().take(9) {
+                let severity = if p.condition.is_warning() { "W" } else { "F" };
+                out.push(answer::e1(" ", severity, p.condition.code(), "", &p.narrative, filer, entry));
+            }
+        }
+        out.push(if accepted {
+            let what = if summary.action == "D" { "SUMMARY HAS BEEN DELETED" } else { "SUMMARY HAS BEEN ADDED" };
+            answer::e1("A", " ", "", "995", what, filer, entry)
+        } else {
+            answer::e1("R", "F", "999", "", "ENTRY SUMMARY REJECTED", filer, entry)
+        });
+        out
+    }
+
+    /// The SO batch of the notifications waiting, if any.
+    fn so_batch(&self) -> Option<String> {
+        let notes = std::mem::take(&mut self.state.lock().expect("sim state").batch_notes);
+        if notes.is_empty() {
+            return None;
+        }
+        let now = Utc::now();
+        let (date, time) = (now.format("%m%d%y").to_string(), now.format("%H%M").to_string());
+        let arrivals: Vec<String> = notes.iter().map(|(_, f, ..)| f.arrival_date.map(|d| d.format("%m%d%y").to_string()).unwrap_or_default()).collect();
+        let notices: Vec<Notice> = notes
+            .iter()
+            .zip(&arrivals)
+            .map(|((route, f, filed, code, narrative), arrival)| Notice {
+                route,
+                filer: &f.filer_code,
+                entry: &filed.entry8,
+                entry_type: &f.entry_type,
+                port: if f.port_of_entry.is_empty() { &route.port } else { &f.port_of_entry },
+                ior: &f.ior_number,
+                arrival,
+                bills: filed.bills.iter().filter(|b| b.0 != "I").cloned().collect(),
+                code,
+                narrative,
+            })
+            .collect();
+        Some(answer::so_batch(&notices, &date, &time))
     }
 }
 
@@ -348,7 +636,7 @@ async fn post_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Strin
     if sim.chance(f.error_rate) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "simulated ACE gateway error").into_response();
     }
-    let entry: Entry = match serde_json::from_str(&body) {
+    let entry: Filing = match serde_json::from_str(&body) {
         Ok(e) => e,
         Err(e) => {
             return (StatusCode::BAD_REQUEST, axum::Json(json!({"status": "rejected", "condition": "01", "code": "E04", "narrative": format!("ENTRY NOT READABLE: {e}")})))
@@ -363,7 +651,7 @@ async fn post_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Strin
     let (status, answer) = match replay {
         Some(stored) => stored,
         None => {
-            let (status, body, _) = sim.judge(entry.into(), Via::Http);
+            let (status, body, _) = sim.judge(entry, Vec::new(), Source::Json, Via::Http, Filed::default());
             (status, body)
         }
     };
@@ -392,6 +680,23 @@ async fn get_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath(numb
                 answer["release"] = json!(code);
             }
             (StatusCode::OK, axum::Json(answer)).into_response()
+        }
+    }
+}
+
+/// `GET /v1/bills/{issuer}/{house_bill}`: the accepted entry a house bill is
+/// on (200 `{entry_number, filer_code, entry_type}`), or 404. The bill is
+/// compared as ACE files it (letters and digits); the issuer only where both
+/// the query and the filing name one (`-` names none: air bills carry no
+/// issuer code).
+async fn get_bill(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath((issuer, bill)): UrlPath<(String, String)>) -> Response {
+    if !authorised(&sim, &headers) {
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    match sim.bill_holder(&issuer, &bill) {
+        None => (StatusCode::NOT_FOUND, "house bill not on any entry").into_response(),
+        Some((entry_number, filer_code, entry_type)) => {
+            (StatusCode::OK, axum::Json(json!({"entry_number": entry_number, "filer_code": filer_code, "entry_type": entry_type}))).into_response()
         }
     }
 }
@@ -439,78 +744,13 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/received", get(received))
         .route("/v1/entries", post(post_entry))
         .route("/v1/entries/{number}", get(get_entry))
+        .route("/v1/bills/{issuer}/{house_bill}", get(get_bill))
         .route("/v1/notifications", get(notifications))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(sim)
 }
 
 // ------------------------------------------------------------------ batches
-
-fn se90(message_type: &str, condition: &str, narrative: &str) -> String {
-    let mut r = Record::new(&catair::SE90);
-    let _ = r.set("message_type", message_type);
-    let _ = r.set("condition", condition);
-    let _ = r.text("narrative", narrative);
-    r.line()
-}
-
-/// Judges one batch file's text; returns the SX acknowledgement text.
-fn process_batch(sim: &Sim, text: &str) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let reject = |why: &str| se90("01", "999", &format!("BATCH REJECTED {why}"));
-    let mut records = Vec::with_capacity(lines.len());
-    for (i, l) in lines.iter().enumerate() {
-        match Record::parse(l, i + 1) {
-            Ok(r) => records.push(r),
-            Err(e) => return reject(&e.to_string()),
-        }
-    }
-    if records.first().map(Record::id) != Some("A") || records.last().map(Record::id) != Some("Z") {
-        return reject("NO A/Z ENVELOPE");
-    }
-    let filer = records[0].get("filer_code").to_owned();
-    if !sim.rules.filer_codes.contains(&filer) {
-        return reject(&format!("FILER {filer} NOT AUTHORIZED"));
-    }
-    let mut out = Vec::new();
-    let mut txn: Vec<Record> = Vec::new();
-    let flush = |txn: &mut Vec<Record>, out: &mut Vec<String>| {
-        if txn.is_empty() {
-            return;
-        }
-        let submission = rules::from_transaction(txn);
-        let (_, body, problems) = sim.judge(submission, Via::Batch);
-        for r in txn.iter().filter(|r| matches!(r.id(), "SE10" | "SE15")) {
-            out.push(r.line());
-        }
-        for p in &problems {
-            if let Some(i) = p.record
-                && let Some(r) = txn.get(i).filter(|r| !matches!(r.id(), "SE10" | "SE15"))
-            {
-                out.push(r.line());
-            }
-            out.push(se90(if p.condition.is_warning() { "13" } else { "11" }, p.condition.code(), &p.narrative));
-        }
-        let condition = body["condition"].as_str().unwrap_or("01");
-        let code = body["code"].as_str().unwrap_or("");
-        let narrative = body["narrative"].as_str().unwrap_or("");
-        out.push(se90(condition, if code.is_empty() { condition } else { code }, narrative));
-        txn.clear();
-    };
-    for r in records {
-        match r.id() {
-            "SE10" => {
-                flush(&mut txn, &mut out);
-                txn.push(r);
-            }
-            "A" | "B" | "Y" | "Z" => flush(&mut txn, &mut out),
-            id if id.starts_with("SE") => txn.push(r),
-            _ => {}
-        }
-    }
-    flush(&mut txn, &mut out);
-    out.join("\n") + "\n"
-}
 
 fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     crate::sources::write_atomic(&dir.join(name), |tmp| std::fs::write(tmp, text))
@@ -529,42 +769,22 @@ fn batch_round(sim: &Sim, cfg: &BatchConfig) -> std::io::Result<()> {
     names.sort();
     for name in names {
         let path = cfg.inbound.join(&name);
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let ack = process_batch(sim, &text);
+        // Bytes that are not UTF-8 are non-standard data (X40), not a reason to skip the batch.
+        let text = String::from_utf8_lossy(&std::fs::read(&path)?).into_owned();
+        let ack = sim.answer_batch(&text);
         write_atomic(&cfg.outbound, &format!("{name}.sx"), &ack)?;
         let done = cfg.inbound.join("processed");
         std::fs::create_dir_all(&done)?;
         std::fs::rename(&path, done.join(&name))?;
         info!(batch = %name, "ACE simulator answered batch {name}.");
     }
-    let notes = std::mem::take(&mut sim.state.lock().expect("sim state").batch_notes);
-    if !notes.is_empty() {
-        let now = Utc::now();
-        let mut text = String::new();
-        for (e, code, narrative) in &notes {
-            let mut so10 = Record::new(&catair::SO10);
-            let n = e.entry_number.replace('-', "");
-            let _ = so10.text("port", &e.port_of_entry);
-            let _ = so10.set("filer_code", &e.filer_code);
-            let _ = so10.set("entry_number", n.get(3..).unwrap_or(""));
-            let _ = so10.set("entry_type", &e.entry_type);
-            let _ = so10.set("eda", &e.arrival_date.format("%m%d%y").to_string());
-            let mut so60 = Record::new(&catair::SO60);
-            let _ = so60.set("code", code);
-            let _ = so60.set("date", &now.format("%m%d%y").to_string());
-            let _ = so60.set("time", &now.format("%H%M%S").to_string());
-            let _ = so60.text("narrative", narrative);
-            text.push_str(&so10.line());
-            text.push('\n');
-            text.push_str(&so60.line());
-            text.push('\n');
-        }
+    if let Some(text) = sim.so_batch() {
         let seq = {
             let mut s = sim.state.lock().expect("sim state");
             s.seq += 1;
             s.seq
         };
-        write_atomic(&cfg.outbound, &format!("status-{}-{seq:06}.so", now.format("%Y%m%dT%H%M%S%3f")), &text)?;
+        write_atomic(&cfg.outbound, &format!("status-{}-{seq:06}.so", Utc::now().format("%Y%m%dT%H%M%S%3f")), &text)?;
     }
     Ok(())
 }
@@ -610,80 +830,4 @@ pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
     ticker.abort();
     info!("ACE simulator stopped.");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::filing::entry::tests_support::sample;
-
-    fn sim(held: f64) -> Sim {
-        Sim::new(SimConfig {
-            filer_codes: vec!["ABC".into()],
-            listen: default_listen(),
-            token_file: None,
-            policy: None,
-            batch: None,
-            release: ReleaseConfig { delay_ms: 0, held_share: held, seed: 7 },
-            faults: FaultConfig::default(),
-        })
-        .unwrap()
-    }
-
-    fn releases(s: &Sim) -> Vec<(String, String)> {
-        s.tick();
-        s.state.lock().unwrap().notes.iter().map(|n| (n.entry_number.clone(), n.code.clone())).collect()
-    }
-
-    #[test]
-    fn accepted_entries_are_released_later_and_numbers_are_never_reused() {
-        let s = sim(0.0);
-        let (status, body, _) = s.judge(sample().into(), Via::Http);
-        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("accepted")));
-        assert_eq!(releases(&s), [("ABC-1234567-6".to_owned(), "98".to_owned())]);
-        let (status, body, _) = s.judge(sample().into(), Via::Http);
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("E02")));
-    }
-
-    #[test]
-    fn de_minimis_answers_33_34_and_30() {
-        let s = sim(0.0);
-        let mut cn = sample();
-        cn.entry_number = crate::filing::entry_number::EntryNumber::new("ABC", 1).unwrap().to_string();
-        cn.lines[0].origin = "CN".into();
-        cn.arrival_date = rules::cn_hk_end();
-        s.judge(cn.into(), Via::Http);
-        let day = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
-        for (serial, value) in [(2, 500), (3, 301), (4, 10)] {
-            let mut e = sample();
-            e.entry_number = crate::filing::entry_number::EntryNumber::new("ABC", serial).unwrap().to_string();
-            e.arrival_date = day;
-            e.entry_value_usd = value;
-            s.judge(e.into(), Via::Http);
-        }
-        let codes: Vec<String> = releases(&s).into_iter().map(|(_, c)| c).collect();
-        assert_eq!(codes, ["33", "98", "34", "30"]);
-    }
-
-    #[test]
-    fn batches_are_acknowledged_per_transaction() {
-        let s = sim(0.0);
-        let mut good = sample();
-        good.entry_number = crate::filing::entry_number::EntryNumber::new("ABC", 11).unwrap().to_string();
-        let mut bad = sample();
-        bad.entry_number = crate::filing::entry_number::EntryNumber::new("ABC", 12).unwrap().to_string();
-        bad.lines[0].hts = "6214".into();
-        bad.house_bill = "DX1002".into();
-        let text = crate::filing::batch::batch_lines("ABC", 1, &[good, bad], 999).unwrap().join("\n");
-        let sx = process_batch(&s, &text);
-        let r = crate::filing::batch::parse_ack(&sx, "b", &[]).unwrap();
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0].state, crate::state::ledger::FilingState::Accepted);
-        assert_eq!((r[1].state, r[1].code.as_str()), (crate::state::ledger::FilingState::Rejected, "E07"));
-        assert!(sx.lines().all(|l| l.len() == 80));
-        let refused = process_batch(&s, &text.replace("AABC", "AXYZ"));
-        assert!(refused.contains("BATCH REJECTED"), "{refused}");
-        let short = process_batch(&s, "A short line");
-        assert!(short.contains("BATCH REJECTED"));
-    }
 }

@@ -1,27 +1,27 @@
-//! What the simulated ACE checks (domain.md section 3.6), for entries that
-//! arrive as JSON (the gateway) or as CATAIR transactions (batch files).
+//! What the simulated ACE checks inside a transaction: the data of an entry
+//! (domain.md section 3.6, for both transports), and for CATAIR the content
+//! of every field against the simulator's layout table (blank M fields,
+//! classes, code lists) and the conditional rules of the Cargo Release and
+//! Entry Summary chapters (catair.md sections 3, 6 and 7).
 //!
-//! Rejections (SE90 01) and record-level errors carry the simulator's own
-//! condition codes, listed in [`Condition`]; warnings (SE90 03/13) are
-//! accepted. An entry of another type than 86 may carry several house bills
-//! (one bill of lading grouping each) and must name its importer of record;
-//! a line's chapter 99 numbers come before its HTS number and carry no value. Outcomes that ACE gives after acceptance (SO60 33 for CN/HK type
-//! 86 from 2025-05-02; 30/34 for the $800 person-per-day limit) are decided in
-//! `release`.
+//! Rejections (SE90 01, record level 11) and warnings (SE90 03, record level
+//! 13) carry a condition code of 3 characters. CBP's list of Cargo Release
+//! condition codes (SE90 7-9) was not transcribed (catair.md section 4), so
+//! every code here is s321d's own: `E..`/`W..` for the data rules the
+//! simulator always had, `S..` for the layout rules added with its own
+//! table. None of them is a CBP code. Outcomes ACE gives after acceptance
+//! (SO60 33, 34, 30) are decided in `mod.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::filing::catair::Record;
-use crate::filing::entry::{Bill, Ch99, Entry, EntryLine, Party};
-use crate::filing::entry_number::EntryNumber;
+use super::layouts;
+use super::model::{self, Filing};
+use super::read::{FieldFault, Line, scan};
 use crate::policy::{Policy, countries};
 
-/// Entry types of the CATAIR table.
-pub const ENTRY_TYPES: [&str; 12] = ["01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "52", "86"];
-
-/// The simulator's condition codes.
+/// The simulator's condition codes (all s321d's own; see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     CheckDigit,
@@ -41,33 +41,100 @@ pub enum Condition {
     Chapter99,
     Vague,
     Short,
+    /// An M field left blank, or a field the notes make mandatory.
+    Blank,
+    /// A value outside its field's class.
+    ClassFault,
+    /// A value outside its field's code list.
+    BadCode,
+    /// Bond type 0 where the entry type needs a bond.
+    Bond,
+    /// Bond type 9 without SE20 V1 and AMT.
+    SingleBond,
+    /// The planned port of entry left blank where SE10 Note 7 requires it.
+    PlannedPort,
+    /// SE10 or AE 10 filer code not the block's.
+    FilerMismatch,
+    /// A bill number with spaces, hyphens, slashes or other specials.
+    BillSpecials,
+    /// An issuer code where air (MOT 40/41) needs spaces, or `UNKN`.
+    Issuer,
+    /// A non-AMS bill without its SE16 conveyance.
+    NonAmsConveyance,
+    /// A flight number not NNN, NNNN, NNNA or NNNNA.
+    Flight,
+    /// An entity code that exists only for the GBI test (SH, EX, DR, PK).
+    GbiEntity,
+    /// An identifier on an entity other than BY, ST, CN.
+    EntityQualifier,
+    /// A party by name without its SE35/SE36 (or SE55/SE56).
+    EntityAddress,
+    /// An entity code twice at the header or on one line.
+    EntityTwice,
+    /// A party the entry type requires is absent.
+    Parties,
+    /// A line value absent where SE60 Note 3 requires it.
+    LineValue,
+    /// A type 86 over $800.
+    Type86Value,
+    /// A house bill already on another accepted entry.
+    BillOnOtherEntry,
+    /// Entry summary totals that do not add up.
+    SummaryTotals,
+    /// An entry summary already on file for the entry number.
+    SummaryTwice,
+    /// SE13 contact absent on an add (catair.md: whether ACE rejects it is UNVERIFIED).
+    NoContact,
 }
 
 impl Condition {
     pub fn code(self) -> &'static str {
+        use Condition::*;
         match self {
-            Condition::CheckDigit => "E01",
-            Condition::Reused => "E02",
-            Condition::EntryType => "E03",
-            Condition::Missing => "E04",
-            Condition::BillTypeT => "E05",
-            Condition::OneBill => "E06",
-            Condition::Hts => "E07",
-            Condition::Country => "E08",
-            Condition::Port => "E09",
-            Condition::NoEda => "E10",
-            Condition::Type86Suspended => "E11",
-            Condition::Type11Value => "E12",
-            Condition::FilerCode => "E13",
-            Condition::Ior => "E14",
-            Condition::Chapter99 => "E15",
-            Condition::Vague => "W01",
-            Condition::Short => "W02",
+            CheckDigit => "E01",
+            Reused => "E02",
+            EntryType => "E03",
+            Missing => "E04",
+            BillTypeT => "E05",
+            OneBill => "E06",
+            Hts => "E07",
+            Country => "E08",
+            Port => "E09",
+            NoEda => "E10",
+            Type86Suspended => "E11",
+            Type11Value => "E12",
+            FilerCode => "E13",
+            Ior => "E14",
+            Chapter99 => "E15",
+            Vague => "W01",
+            Short => "W02",
+            NoContact => "W03",
+            Blank => "S01",
+            ClassFault => "S02",
+            BadCode => "S03",
+            Bond => "S04",
+            SingleBond => "S05",
+            PlannedPort => "S06",
+            FilerMismatch => "S07",
+            BillSpecials => "S08",
+            Issuer => "S09",
+            NonAmsConveyance => "S10",
+            Flight => "S11",
+            GbiEntity => "S12",
+            EntityQualifier => "S13",
+            EntityAddress => "S14",
+            EntityTwice => "S15",
+            Parties => "S16",
+            LineValue => "S17",
+            Type86Value => "S18",
+            BillOnOtherEntry => "S19",
+            SummaryTotals => "S20",
+            SummaryTwice => "S21",
         }
     }
 
     pub fn is_warning(self) -> bool {
-        matches!(self, Condition::Vague | Condition::Short)
+        matches!(self, Condition::Vague | Condition::Short | Condition::NoContact)
     }
 }
 
@@ -76,14 +143,22 @@ impl Condition {
 pub struct Problem {
     pub condition: Condition,
     pub narrative: String,
-    /// The CATAIR record it concerns (record-level SE90 11/13 follow it).
+    /// The record (index in its transaction) it concerns: record-level
+    /// SE90 11/13 follow that record in the answer.
     pub record: Option<usize>,
 }
 
-fn problem(condition: Condition, narrative: impl Into<String>, record: Option<usize>) -> Problem {
-    let mut n: String = narrative.into();
+pub fn problem(condition: Condition, narrative: impl Into<String>, record: Option<usize>) -> Problem {
+    let mut n: String = narrative.into().to_ascii_uppercase();
     n.truncate(40);
-    Problem { condition, narrative: n.to_ascii_uppercase(), record }
+    Problem { condition, narrative: n, record }
+}
+
+/// Which way an entry came: CATAIR checks what JSON cannot carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Json,
+    Catair,
 }
 
 /// What the simulator knows: the filer codes it accepts and the reference
@@ -91,31 +166,6 @@ fn problem(condition: Condition, narrative: impl Into<String>, record: Option<us
 pub struct Rules {
     pub filer_codes: BTreeSet<String>,
     pub policy: Policy,
-}
-
-/// An entry as ACE sees it, plus what only CATAIR can say.
-#[derive(Debug, Clone)]
-pub struct Submission {
-    pub entry: Entry,
-    /// Bill types of the SE15 records (`M`, `H`, `T`, ...).
-    pub bill_types: Vec<String>,
-    pub has_eda: bool,
-    /// Faults in the records' order or content found while reading them
-    /// (CATAIR only: JSON has no order to get wrong).
-    pub faults: Vec<Problem>,
-}
-
-impl From<Entry> for Submission {
-    fn from(entry: Entry) -> Submission {
-        let mut bill_types = Vec::new();
-        for b in entry.all_bills() {
-            if !b.master_bill.is_empty() {
-                bill_types.push("M".to_owned());
-            }
-            bill_types.push("H".to_owned());
-        }
-        Submission { entry, bill_types, has_eda: true, faults: Vec::new() }
-    }
 }
 
 /// The suspension of type 86 for every origin (EO 14324).
@@ -129,31 +179,37 @@ pub fn cn_hk_end() -> NaiveDate {
 }
 
 impl Rules {
-    /// Checks a submission; `reused` says its entry number was filed before.
-    pub fn check(&self, s: &Submission, reused: bool) -> Vec<Problem> {
-        let e = &s.entry;
+    /// The data rules, for an entry from either transport; `reused` says its
+    /// entry number was filed before.
+    pub fn check(&self, e: &Filing, reused: bool, source: Source) -> Vec<Problem> {
         let mut out = Vec::new();
+        let head = Some(0);
         if !self.filer_codes.contains(&e.filer_code) {
-            out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", e.filer_code), Some(0)));
+            out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", e.filer_code), head));
         }
-        match EntryNumber::parse(&e.entry_number) {
-            Err(_) => out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", Some(0))),
-            Ok(n) if n.filer_code != e.filer_code => out.push(problem(Condition::CheckDigit, "ENTRY NUMBER FILER CODE MISMATCH", Some(0))),
-            Ok(_) if reused => out.push(problem(Condition::Reused, "ENTRY NUMBER PREVIOUSLY USED", Some(0))),
-            Ok(_) => {}
+        if !model::entry_number_valid(&e.entry_number) {
+            out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", head));
+        } else if !e.entry_number.starts_with(&e.filer_code) {
+            out.push(problem(Condition::CheckDigit, "ENTRY NUMBER FILER CODE MISMATCH", head));
+        } else if reused {
+            out.push(problem(Condition::Reused, "ENTRY NUMBER PREVIOUSLY USED", head));
         }
-        if !ENTRY_TYPES.contains(&e.entry_type.as_str()) {
-            out.push(problem(Condition::EntryType, format!("ENTRY TYPE {} INVALID", e.entry_type), Some(0)));
+        if !layouts::ENTRY_TYPES_SE.contains(&e.entry_type.as_str()) {
+            out.push(problem(Condition::EntryType, format!("ENTRY TYPE {} INVALID", e.entry_type), head));
         }
-        if e.house_bill.trim().is_empty() && e.master_bill.trim().is_empty() {
-            out.push(problem(Condition::Missing, "BILL OF LADING MISSING", Some(1)));
+        if e.all_bills().is_empty() {
+            out.push(problem(Condition::Missing, "BILL OF LADING MISSING", None));
         }
         if e.lines.is_empty() {
             out.push(problem(Condition::Missing, "NO COMMERCIAL LINES", None));
         }
-        let port_ok = e.port_of_entry.len() == 4 && self.policy.ports.contains(&e.port_of_entry);
-        if !port_ok {
-            out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", e.port_of_entry), Some(0)));
+        // In CATAIR a blank planned port is derived from the bill (SE10
+        // Note 7); where it is required, the layout rules say so.
+        if !(source == Source::Catair && e.port_of_entry.is_empty()) {
+            let port_ok = e.port_of_entry.len() == 4 && self.policy.ports.contains(&e.port_of_entry);
+            if !port_ok {
+                out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", e.port_of_entry), head));
+            }
         }
         for l in &e.lines {
             if l.hts.len() != 10 || !l.hts.bytes().all(|b| b.is_ascii_digit()) {
@@ -172,294 +228,356 @@ impl Rules {
             } else if desc.chars().count() < 3 {
                 out.push(problem(Condition::Short, format!("LINE {} DESCRIPTION TOO SHORT", l.line), None));
             }
-        }
-        if !e.shipper.country.is_empty() && !countries::is_assigned(&e.shipper.country) {
-            out.push(problem(Condition::Country, format!("SHIPPER COUNTRY {} INVALID", e.shipper.country), None));
-        }
-        if e.entry_type == "86" {
-            if !s.has_eda {
-                out.push(problem(Condition::NoEda, "EDA REQUIRED FOR TYPE 86", None));
-            }
-            if s.bill_types.iter().any(|t| t == "T") {
-                out.push(problem(Condition::BillTypeT, "BILL TYPE T NOT ALLOWED FOR TYPE 86", Some(1)));
-            }
-            let houses = s.bill_types.iter().filter(|t| t.as_str() != "M").count();
-            let masters = s.bill_types.iter().filter(|t| t.as_str() == "M").count();
-            if houses > 1 || masters > 1 {
-                out.push(problem(Condition::OneBill, "ONE BILL PER TYPE 86 ENTRY", Some(1)));
-            }
-            if e.arrival_date >= type86_end() {
-                out.push(problem(Condition::Type86Suspended, "TYPE 86 NOT ALLOWED; DE MINIMIS SUSPENDED", Some(0)));
-            }
-        }
-        if e.entry_type == "11" && e.entry_value_usd > 2500 {
-            out.push(problem(Condition::Type11Value, "TYPE 11 VALUE OVER 2500 USD", Some(0)));
-        }
-        // SE10 Notes 3-4: the IOR is waived only for type 86.
-        if e.entry_type != "86" && ENTRY_TYPES.contains(&e.entry_type.as_str()) {
-            match crate::filing::entry::ior_type_of(&e.ior_number) {
-                None => out.push(problem(Condition::Ior, format!("IOR NUMBER REQUIRED FOR TYPE {}", e.entry_type), Some(0))),
-                Some(t) if t != e.ior_type.trim() => out.push(problem(Condition::Ior, format!("IOR TYPE {} DOES NOT MATCH NUMBER", e.ior_type), Some(0))),
-                Some(_) => {}
-            }
-        }
-        for l in &e.lines {
             for c in &l.ch99 {
                 let digits = c.heading.chars().filter(char::is_ascii_digit).count();
                 if !c.heading.starts_with("99") || !matches!(digits, 8 | 10) {
                     out.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 NUMBER {} INVALID", l.line, c.heading), None));
                 }
+                if c.late {
+                    out.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 AFTER HTS", l.line), None));
+                }
+                if c.valued {
+                    out.push(problem(Condition::Chapter99, format!("LINE {} VALUE ON CHAPTER 99 NUMBER", l.line), None));
+                }
             }
         }
-        out.extend(s.faults.iter().cloned());
+        if !e.shipper.country.is_empty() && !countries::is_assigned(&e.shipper.country) {
+            out.push(problem(Condition::Country, format!("SHIPPER COUNTRY {} INVALID", e.shipper.country), None));
+        }
+        if e.entry_type == "86" {
+            if e.arrival_date.is_none() {
+                out.push(problem(Condition::NoEda, "EDA REQUIRED FOR TYPE 86", None));
+            }
+            if e.all_bills().len() > 1 {
+                out.push(problem(Condition::OneBill, "ONE BILL PER TYPE 86 ENTRY", None));
+            }
+            if e.arrival_date.is_some_and(|d| d >= type86_end()) {
+                out.push(problem(Condition::Type86Suspended, "TYPE 86 NOT ALLOWED; DE MINIMIS SUSPENDED", head));
+            }
+            if e.entry_value_usd > 800 {
+                out.push(problem(Condition::Type86Value, "TYPE 86 VALUE OVER 800 USD", head));
+            }
+        }
+        if e.entry_type == "11" && e.entry_value_usd > 2500 {
+            out.push(problem(Condition::Type11Value, "TYPE 11 VALUE OVER 2500 USD", head));
+        }
+        // SE10 Notes 3-4: the IOR is waived only for type 86.
+        if e.entry_type != "86" && layouts::ENTRY_TYPES_SE.contains(&e.entry_type.as_str()) {
+            match model::ior_type_of(&e.ior_number) {
+                None => out.push(problem(Condition::Ior, format!("IOR NUMBER REQUIRED FOR TYPE {}", e.entry_type), head)),
+                Some(t) if t != e.ior_type.trim() => out.push(problem(Condition::Ior, format!("IOR TYPE {} DOES NOT MATCH NUMBER", e.ior_type), head)),
+                Some(_) => {}
+            }
+        }
         out
     }
 }
 
-/// Rebuilds a submission from one CATAIR transaction (SE10 first).
-pub fn from_transaction(records: &[Record]) -> Submission {
-    let mut entry = Entry {
-        entry_number: String::new(),
-        entry_type: String::new(),
-        filer_code: String::new(),
-        carrier: String::new(),
-        house_bill: String::new(),
-        master_bill: String::new(),
-        arrival_date: NaiveDate::default(),
-        port_of_entry: String::new(),
-        mode_of_transport: String::new(),
-        ior_type: String::new(),
-        ior_number: String::new(),
-        bond_type: String::new(),
-        entry_value_usd: 0,
-        consignee: Party::default(),
-        shipper: Party::default(),
-        seller: None,
-        lines: Vec::new(),
-        bills: Vec::new(),
-        conveyance: String::new(),
-        entry_ref: String::new(),
-        estimate: None,
-    };
+fn field_label(name: &str) -> String {
+    name.replace('_', " ").to_ascii_uppercase()
+}
+
+/// The field faults of a record that belong to its transaction (blank M
+/// fields, classes, code lists; fillers and stray characters are batch
+/// faults, found by `read`).
+pub fn field_problems(records: &[Line]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        for (field, fault) in scan(&r.text, r.layout) {
+            let label = field_label(field.name);
+            let p = match fault {
+                FieldFault::Blank => problem(Condition::Blank, format!("{} {label} REQUIRED", r.id()), Some(i)),
+                FieldFault::Class => problem(
+                    Condition::ClassFault,
+                    format!("{} {label} NOT {} POS {}-{}", r.id(), field.class.label(), field.start, field.end()),
+                    Some(i),
+                ),
+                FieldFault::Code => {
+                    problem(Condition::BadCode, format!("{} {label} {} INVALID", r.id(), layouts::raw(&r.text, field).trim()), Some(i))
+                }
+                FieldFault::Filler | FieldFault::NonStandard => continue,
+            };
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The conditional rules of the Cargo Release chapter for one SE
+/// transaction (SE10 first), whose block names `block_filer`.
+pub fn se_problems(records: &[Line], block_filer: &str) -> Vec<Problem> {
+    let mut out = field_problems(records);
+    let Some(head) = records.first() else { return out };
+    let entry_type = head.get("entry_type");
+    let action = head.get("action");
+    let mot = head.get("mot");
+    let air = matches!(mot, "40" | "41");
+    let at = |id: &str| records.iter().position(|r| r.id() == id);
+    if head.get("filer") != block_filer {
+        out.push(problem(Condition::FilerMismatch, format!("SE10 FILER {} IS NOT THE BLOCK'S", head.get("filer")), Some(0)));
+    }
+    // The IOR type and number go together (Notes 3-4); an IOR type with a
+    // blank number is a fault even on a type 86.
+    if !head.get("ior_type").is_empty() && head.get("ior_number").trim().is_empty() {
+        out.push(problem(Condition::Ior, format!("IOR TYPE {} WITHOUT IOR NUMBER", head.get("ior_type")), Some(0)));
+    }
+    if mot.is_empty() && entry_type != "06" && action != "D" {
+        out.push(problem(Condition::Blank, "SE10 MOT REQUIRED", Some(0)));
+    }
+    let refs: BTreeMap<&str, &str> = records.iter().filter(|r| r.id() == "SE20").map(|r| (r.get("qualifier"), r.get("value").trim())).collect();
+    if matches!(action, "A" | "R") {
+        // Table 6.3: only type 86 goes without a bond. Bond 0 on a type 11
+        // is UNVERIFIED as refused (catair.md 6.3); the simulator refuses it.
+        if head.get("bond_type") == "0" && entry_type != "86" && !entry_type.is_empty() {
+            out.push(problem(Condition::Bond, format!("BOND TYPE 0 NOT ALLOWED FOR TYPE {entry_type}"), Some(0)));
+        }
+        if head.get("bond_type") == "9" && !(refs.contains_key("V1") && refs.contains_key("AMT")) {
+            out.push(problem(Condition::SingleBond, "BOND TYPE 9 NEEDS SE20 V1 AND AMT", Some(0)));
+        }
+        if at("SE13").is_none() {
+            out.push(problem(Condition::NoContact, "SE13 CONTACT RECORD MISSING", Some(0)));
+        }
+    }
+    if matches!(action, "D" | "R") && at("SE13").is_none() {
+        out.push(problem(Condition::Blank, format!("SE13 REQUIRED FOR ACTION {action}"), Some(0)));
+    }
+    if let Some(amt) = refs.get("AMT")
+        && (amt.starts_with('0') || !amt.bytes().all(|b| b.is_ascii_digit()))
+    {
+        out.push(problem(Condition::BadCode, format!("SE20 AMT {amt} NOT WHOLE DOLLARS"), at("SE20")));
+    }
+    if let Some(eda) = refs.get("EDA")
+        && NaiveDate::parse_from_str(eda, "%m%d%y").is_err()
+    {
+        out.push(problem(Condition::BadCode, format!("SE20 EDA {eda} NOT MMDDYY"), at("SE20")));
+    }
+    let non_ams = records.iter().any(|r| r.id() == "SE15" && r.get("non_ams") == "Y");
+    let port_required = matches!(entry_type, "02" | "06" | "07" | "12" | "21" | "22" | "23" | "86") || non_ams || action == "D";
+    if port_required && head.get("planned_port").trim().is_empty() {
+        out.push(problem(Condition::PlannedPort, format!("SE10 PLANNED PORT REQUIRED FOR TYPE {entry_type}"), Some(0)));
+    }
+    // Bills (SE15 Notes 1-12).
     let mut bill_types = Vec::new();
-    let mut has_eda = false;
-    let mut entity: Option<String> = None;
-    let mut master: Option<String> = None;
-    let mut faults = Vec::new();
-    // Whether the current line's chapter 1-97 number came already.
-    let mut line_hts_seen = false;
     for (i, r) in records.iter().enumerate() {
         match r.id() {
-            "SE10" => {
-                entry.filer_code = r.get("filer_code").to_owned();
-                let n = r.get("entry_number");
-                entry.entry_number = if n.len() == 8 { format!("{}-{}-{}", entry.filer_code, &n[..7], &n[7..]) } else { String::new() };
-                entry.entry_type = r.get("entry_type").to_owned();
-                entry.ior_type = r.get("ior_type").trim().to_owned();
-                entry.ior_number = r.get("ior_number").trim().to_owned();
-                entry.port_of_entry = r.get("port_of_entry").trim().to_owned();
-                entry.entry_value_usd = r.get("entry_value").parse().unwrap_or(0);
-                entry.bond_type = r.get("bond_type").to_owned();
-            }
             "SE15" => {
-                bill_types.push(r.get("bill_type").to_owned());
-                match r.get("bill_type") {
-                    "M" => master = Some(r.get("bill").to_owned()),
-                    _ => entry.bills.push(Bill {
-                        master_bill: master.take().unwrap_or_default(),
-                        house_bill: r.get("bill").to_owned(),
-                        quantity: r.get("quantity").trim().parse().unwrap_or(0),
-                    }),
+                let bill = r.get("bill");
+                bill_types.push(r.get("bill_type"));
+                if !bill.is_empty() && !bill.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                    out.push(problem(Condition::BillSpecials, "BILL NUMBER HAS SPACES OR SPECIALS", Some(i)));
                 }
-                if entry.carrier.is_empty() && r.get("bill_type") != "M" {
-                    entry.carrier = r.get("issuer").to_owned();
+                let issuer = r.get("issuer");
+                if issuer == "UNKN" || (air && !issuer.is_empty()) {
+                    out.push(problem(Condition::Issuer, format!("ISSUER CODE {issuer} NOT ALLOWED FOR MOT {mot}"), Some(i)));
                 }
-            }
-            "SE20" if r.get("qualifier") == "EDA" => {
-                has_eda = true;
-                entry.arrival_date = NaiveDate::parse_from_str(r.get("value").trim(), "%m%d%y").unwrap_or_default();
-            }
-            "SE30" | "SE50" => entity = Some(r.get("entity_code").to_owned()),
-            "SE36" | "SE56" => {
-                let party = Party {
-                    name: String::new(),
-                    city: r.get("city").to_owned(),
-                    state: r.get("subdivision").to_owned(),
-                    postal_code: r.get("postal_code").to_owned(),
-                    country: r.get("country").to_owned(),
-                    address: String::new(),
-                };
-                match entity.as_deref() {
-                    Some("CN") => entry.consignee = Party { name: entry.consignee.name.clone(), address: entry.consignee.address.clone(), ..party },
-                    Some("SH") => entry.shipper.country = party.country,
-                    Some("SE") if r.id() == "SE56" => {
-                        if let Some(l) = entry.lines.last_mut() {
-                            l.seller_country = party.country;
-                        }
-                    }
-                    _ => {}
+                if r.get("non_ams") == "Y" && records.get(i + 1..).and_then(|rest| rest.iter().take_while(|n| n.id() != "SE15").find(|n| n.id() == "SE16")).is_none()
+                {
+                    out.push(problem(Condition::NonAmsConveyance, "NON-AMS BILL NEEDS SE16 CONVEYANCE", Some(i)));
+                }
+                if entry_type == "86" && r.get("quantity").trim().is_empty() && r.get("bill_type") != "M" {
+                    out.push(problem(Condition::Blank, "SE15 QUANTITY REQUIRED FOR TYPE 86", Some(i)));
                 }
             }
-            "SE35" if entity.as_deref() == Some("CN") => entry.consignee.address = r.get("text").to_owned(),
-            "SE40" => {
-                line_hts_seen = false;
-                entry.lines.push(EntryLine {
-                    line: r.get("line").parse().unwrap_or(0),
-                    origin: r.get("origin").to_owned(),
-                    description: r.get("description").to_owned(),
-                    hts: String::new(),
-                    value_usd: 0,
-                    house_bill: String::new(),
-                    seller: String::new(),
-                    seller_country: String::new(),
-                    ch99: Vec::new(),
-                    duty_usd: String::new(),
-                })
+            "SE16" if air => {
+                let v = r.get("voyage").trim();
+                let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+                let ok = matches!((v.len(), digits), (3, 3) | (4, 4) | (4, 3) | (5, 4)) && v.bytes().skip(digits).all(|b| b.is_ascii_uppercase());
+                if !ok {
+                    out.push(problem(Condition::Flight, format!("FLIGHT {v} NOT NNN/NNNN/NNNA/NNNNA"), Some(i)));
+                }
             }
-            "SE60" => {
-                let hts = r.get("hts").trim().to_owned();
-                let value = r.get("value");
-                if let Some(l) = entry.lines.last_mut() {
-                    if hts.starts_with("99") {
-                        // SE60 Note 2: chapter 99 numbers first, the value on
-                        // the chapter 1-97 number.
-                        if line_hts_seen {
-                            faults.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 AFTER HTS", l.line), Some(i)));
-                        }
-                        if !value.trim().trim_start_matches('0').is_empty() {
-                            faults.push(problem(Condition::Chapter99, format!("LINE {} VALUE ON CHAPTER 99 NUMBER", l.line), Some(i)));
-                        }
-                        l.ch99.push(Ch99 { heading: hts, amount_usd: String::new() });
-                    } else {
-                        line_hts_seen = true;
-                        l.hts = hts;
-                        l.value_usd = value.parse().unwrap_or(0);
+            _ => {}
+        }
+    }
+    if entry_type == "86" && bill_types.contains(&"T") {
+        out.push(problem(Condition::BillTypeT, "BILL TYPE T NOT ALLOWED FOR TYPE 86", at("SE15")));
+    }
+    if matches!(action, "A" | "R") {
+        out.extend(party_problems(records, entry_type));
+    }
+    out
+}
+
+/// Entities (SE30-SE36 at the header, SE50-SE56 per line), table 6.1 and
+/// the entity rules of catair.md section 3.
+fn party_problems(records: &[Line], entry_type: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut header: BTreeSet<String> = BTreeSet::new();
+    let mut lines: Vec<BTreeSet<String>> = Vec::new();
+    let mut cn_by_name = false;
+    for (i, r) in records.iter().enumerate() {
+        match r.id() {
+            "SE40" => lines.push(BTreeSet::new()),
+            "SE30" | "SE50" => {
+                let code = r.get("entity").trim().to_owned();
+                let seen = if r.id() == "SE30" { &mut header } else { lines.last_mut().unwrap_or(&mut header) };
+                if !seen.insert(code.clone()) {
+                    out.push(problem(Condition::EntityTwice, format!("ENTITY {code} REPORTED TWICE"), Some(i)));
+                }
+                if layouts::GBI_ONLY.contains(&code.as_str()) {
+                    out.push(problem(Condition::GbiEntity, format!("ENTITY CODE {code} IS FOR GBI TEST ONLY"), Some(i)));
+                }
+                let has_id = !r.get("id_qualifier").is_empty() || !r.get("identifier").is_empty();
+                if has_id && !matches!(code.as_str(), "BY" | "ST" | "CN") {
+                    out.push(problem(Condition::EntityQualifier, format!("NO IDENTIFIER ALLOWED FOR ENTITY {code}"), Some(i)));
+                }
+                if has_id && (r.get("id_qualifier").is_empty() || r.get("identifier").is_empty()) {
+                    out.push(problem(Condition::EntityQualifier, format!("ENTITY {code} QUALIFIER WITHOUT IDENTIFIER"), Some(i)));
+                }
+                let named = !r.get("name").is_empty();
+                if matches!(code.as_str(), "MF" | "SE" | "CS" | "LG") && !named {
+                    out.push(problem(Condition::Blank, format!("{} {code} NAME REQUIRED", r.id()), Some(i)));
+                }
+                if code == "CN" && named && !has_id {
+                    cn_by_name = true;
+                }
+                if named && !has_id {
+                    // A party by name: its address and city records follow.
+                    let geo = if r.id() == "SE30" { "SE36" } else { "SE56" };
+                    let group = records[i + 1..].iter().take_while(|n| !matches!(n.id(), "SE30" | "SE50" | "SE40" | "SE60"));
+                    if !group.clone().any(|n| n.id() == geo) {
+                        out.push(problem(Condition::EntityAddress, format!("ENTITY {code} NEEDS {geo} CITY/COUNTRY"), Some(i)));
                     }
                 }
             }
             _ => {}
         }
-        if r.id() == "SE30" && r.get("entity_code") == "CN" {
-            entry.consignee.name = r.get("name").to_owned();
+    }
+    let everywhere = |code: &str| header.contains(code) || (!lines.is_empty() && lines.iter().all(|l| l.contains(code)));
+    if !everywhere("SE") {
+        out.push(problem(Condition::Parties, "SELLER (SE) NAME AND ADDRESS REQUIRED", None));
+    }
+    if !everywhere("CN") {
+        out.push(problem(Condition::Parties, "CONSIGNEE (CN) REQUIRED", None));
+    }
+    if entry_type != "86" && !everywhere("MF") {
+        out.push(problem(Condition::Parties, "MANUFACTURER/SUPPLIER (MF) REQUIRED", None));
+    }
+    // SE60 Note 3: the line value is mandatory for type 86 and whenever CN
+    // is given by name and address, on the chapter 1-97 number.
+    if entry_type == "86" || cn_by_name {
+        for (i, r) in records.iter().enumerate() {
+            if r.id() == "SE60" && !r.get("hts").starts_with("99") && r.get("value").trim().is_empty() {
+                out.push(problem(Condition::LineValue, "SE60 LINE VALUE REQUIRED", Some(i)));
+            }
         }
-        if r.id() == "SE50"
-            && r.get("entity_code") == "SE"
-            && let Some(l) = entry.lines.last_mut()
-        {
-            l.seller = r.get("name").to_owned();
-        }
     }
-    if let Some(m) = master {
-        // A master with no house after it: a bill of its own.
-        entry.bills.push(Bill { master_bill: m, house_bill: String::new(), quantity: 0 });
-    }
-    if let Some(first) = entry.bills.first() {
-        entry.house_bill = first.house_bill.clone();
-        entry.master_bill = first.master_bill.clone();
-    }
-    Submission { entry, bill_types, has_eda, faults }
+    out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::filing::entry::tests_support::sample;
+/// Amounts with 2 implied decimals, as cents.
+fn cents(text: &str) -> i64 {
+    text.trim().parse().unwrap_or(0)
+}
 
-    fn rules() -> Rules {
-        Rules { filer_codes: ["ABC".to_owned()].into(), policy: Policy::builtin() }
-    }
+/// An entry summary read from an AE transaction (10 first): what ACE keeps.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub entry_number: String,
+    pub filer: String,
+    pub entry_type: String,
+    pub port: String,
+    pub certified: bool,
+    pub action: String,
+    pub duty_cents: i64,
+    pub fees_cents: i64,
+}
 
-    fn conditions(s: &Submission, reused: bool) -> Vec<&'static str> {
-        rules().check(s, reused).iter().map(|p| p.condition.code()).collect()
+/// The rules of the Entry Summary chapter the simulator checks for one AE
+/// transaction (catair.md section 7): field content, the entry number, the
+/// IOR, the bond where the type needs one, and the totals (89 per class =
+/// the class's 62 and 34 amounts; 90 duty = the 50 duties; 90 user fees =
+/// the 89 totals; the simulator's reading of usage notes not read, UNVERIFIED).
+pub fn ae_problems(records: &[Line], block_filer: &str, rules: &Rules) -> (Summary, Vec<Problem>) {
+    let mut out = field_problems(records);
+    let mut s = Summary::default();
+    let Some(head) = records.first() else { return (s, out) };
+    s.filer = head.get("filer").to_owned();
+    let n = head.get("entry_number");
+    s.entry_number = if n.len() == 8 { format!("{}-{}-{}", s.filer, &n[..7], &n[7..]) } else { n.to_owned() };
+    s.entry_type = head.get("entry_type").to_owned();
+    s.port = head.get("port").trim().to_owned();
+    s.certified = head.get("certify") == "A";
+    s.action = head.get("action").to_owned();
+    if s.filer != block_filer {
+        out.push(problem(Condition::FilerMismatch, format!("10 FILER {} IS NOT THE BLOCK'S", s.filer), Some(0)));
     }
-
-    #[test]
-    fn a_clean_type_86_before_the_suspension_passes() {
-        assert!(conditions(&sample().into(), false).is_empty());
+    if !rules.filer_codes.contains(&s.filer) {
+        out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", s.filer), Some(0)));
     }
-
-    #[test]
-    fn every_rule_of_section_3_6() {
-        let used = false;
-        let with = |f: &dyn Fn(&mut Entry)| {
-            let mut e = sample();
-            f(&mut e);
-            conditions(&e.into(), used)
-        };
-        assert_eq!(with(&|e| e.entry_number = "ABC-1234567-5".into()), ["E01"]);
-        assert_eq!(conditions(&sample().into(), true), ["E02"]);
-        assert_eq!(with(&|e| e.entry_type = "99".into()), ["E03"]);
-        assert_eq!(with(&|e| e.lines[0].hts = "6214".into()), ["E07"]);
-        assert_eq!(with(&|e| e.lines[0].origin = "XX".into()), ["E08"]);
-        assert_eq!(with(&|e| e.port_of_entry = "9999".into()), ["E09"]);
-        assert_eq!(with(&|e| e.arrival_date = type86_end()), ["E11"]);
-        let type11 = |e: &mut Entry, value: u64| {
-            e.entry_type = "11".into();
-            e.ior_number = "12-345678900".into();
-            e.entry_value_usd = value;
-        };
-        assert_eq!(with(&|e| type11(e, 2501)), ["E12"]);
-        assert!(with(&|e| type11(e, 2500)).is_empty());
-        assert_eq!(with(&|e| e.entry_type = "11".into()), ["E14"], "an IOR on every entry but 86");
-        assert_eq!(with(&|e| { type11(e, 10); e.ior_type = "34".into() }), ["E14"], "the IOR type fits the number");
-        assert_eq!(with(&|e| e.filer_code = "XYZ".into()), ["E13", "E01"]);
-        assert_eq!(with(&|e| e.lines[0].description = "Gift".into()), ["W01"]);
-        let mut s: Submission = sample().into();
-        s.bill_types = vec!["T".into()];
-        assert_eq!(conditions(&s, used), ["E05"]);
-        s.bill_types = vec!["H".into(), "H".into()];
-        assert_eq!(conditions(&s, used), ["E06"]);
-        s.bill_types = vec!["H".into()];
-        s.has_eda = false;
-        assert_eq!(conditions(&s, used), ["E10"]);
+    if !model::entry_number_valid(&s.entry_number) {
+        out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", Some(0)));
     }
-
-    #[test]
-    fn a_type_11_of_several_house_bills_passes_both_ways_and_keeps_its_rules() {
-        use crate::filing::entry::tests_support::sample11;
-        let e = sample11();
-        assert!(conditions(&e.clone().into(), false).is_empty(), "JSON");
-        let recs = crate::filing::entry::records(&e).unwrap();
-        let s = from_transaction(&recs);
-        assert!(conditions(&s, false).is_empty(), "CATAIR: {:?}", rules().check(&s, false));
-        assert_eq!(s.entry.all_bills().iter().map(|b| b.house_bill.as_str()).collect::<Vec<_>>(), ["DX2001", "DX2002", "DX2003"]);
-        assert_eq!(s.bill_types, ["M", "H", "M", "H", "M", "H"]);
-        assert_eq!((s.entry.ior_type.as_str(), s.entry.ior_number.as_str()), ("EI", "12-345678900"));
-        assert_eq!(s.entry.lines[0].ch99.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>(), ["99038803", "99030125"]);
-        assert_eq!((s.entry.lines[0].hts.as_str(), s.entry.lines[0].value_usd), ("8518302000", 250), "the value stays on the HTS number");
-        assert_eq!(s.entry.lines[3].seller, "Seller DX2003");
-        // The same bills as a type 86: one bill only.
-        let mut as86 = e.clone();
-        as86.entry_type = "86".into();
-        as86.arrival_date = sample().arrival_date;
-        assert_eq!(conditions(&as86.into(), false), ["E06"]);
-        // A chapter 99 number after the HTS number, or with a value: refused.
-        let mut late = recs.clone();
-        let first_hts = late.iter().position(|r| r.id() == "SE60" && r.get("hts") == "8518302000").unwrap();
-        let ch99 = late.remove(first_hts - 1);
-        late.insert(first_hts, ch99);
-        assert_eq!(conditions(&from_transaction(&late), false), ["E15"]);
-        let mut valued = recs.clone();
-        let i = valued.iter().position(|r| r.id() == "SE60" && r.get("hts").starts_with("99")).unwrap();
-        valued[i].num("value", 5).unwrap();
-        assert_eq!(conditions(&from_transaction(&valued), false), ["E15"]);
-        // Without an IOR, as a type 11 must not be.
-        let mut no_ior = e.clone();
-        no_ior.ior_number.clear();
-        assert_eq!(conditions(&from_transaction(&crate::filing::entry::records(&no_ior).unwrap()), false), ["E14"]);
+    if !s.port.is_empty() && !rules.policy.ports.contains(&s.port) {
+        out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", s.port), Some(0)));
     }
-
-    #[test]
-    fn transactions_read_back_into_submissions() {
-        let recs = crate::filing::entry::records(&sample()).unwrap();
-        let s = from_transaction(&recs);
-        assert_eq!(s.entry.entry_number, "ABC-1234567-6");
-        assert_eq!(s.entry.house_bill, "DX1001");
-        assert_eq!(s.bill_types, ["M", "H"]);
-        assert!(s.has_eda);
-        assert_eq!(s.entry.arrival_date, sample().arrival_date);
-        assert_eq!(s.entry.lines[0].hts, "6214101000");
-        assert_eq!(s.entry.consignee.postal_code, "94121");
-        assert!(conditions(&s, false).is_empty());
+    if s.action == "D" {
+        return (s, out);
     }
+    if head.get("signature") != "X" {
+        out.push(problem(Condition::Blank, "10 ELECTRONIC SIGNATURE REQUIRED", Some(0)));
+    }
+    match records.iter().position(|r| r.id() == "11") {
+        None => out.push(problem(Condition::Ior, "11 RECORD (IOR) REQUIRED", Some(0))),
+        Some(i) if model::ior_type_of(records[i].get("ior")).is_none() => {
+            out.push(problem(Condition::Ior, format!("IOR {} NOT A VALID NUMBER", records[i].get("ior")), Some(i)));
+        }
+        Some(_) => {}
+    }
+    if matches!(s.entry_type.as_str(), "01" | "03") && !records.iter().any(|r| r.id() == "31") {
+        out.push(problem(Condition::Bond, format!("BOND (31) REQUIRED FOR TYPE {}", s.entry_type), Some(0)));
+    }
+    let mut by_class: BTreeMap<String, i64> = BTreeMap::new();
+    let mut totals: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+    let mut grand: Option<(i64, i64, usize)> = None;
+    for (i, r) in records.iter().enumerate() {
+        match r.id() {
+            "50" => {
+                s.duty_cents += cents(r.get("duty"));
+                let hts = r.get("hts");
+                if hts.len() != 10 || !hts.bytes().all(|b| b.is_ascii_digit()) {
+                    out.push(problem(Condition::Hts, format!("HTS {hts} NOT 10 DIGITS"), Some(i)));
+                }
+            }
+            "62" => *by_class.entry(r.get("class").to_owned()).or_default() += cents(r.get("amount")),
+            "34" => {
+                for k in 1..=7 {
+                    let class = r.get(&format!("class{k}"));
+                    if !class.is_empty() {
+                        *by_class.entry(class.to_owned()).or_default() += cents(r.get(&format!("amount{k}")));
+                    }
+                }
+            }
+            "89" => {
+                for k in 1..=5 {
+                    let class = r.get(&format!("class{k}"));
+                    if !class.is_empty() {
+                        totals.insert(class.to_owned(), (cents(r.get(&format!("total{k}"))), i));
+                    }
+                }
+            }
+            "90" => grand = Some((cents(r.get("duty")), cents(r.get("fees")), i)),
+            _ => {}
+        }
+    }
+    for (class, amount) in &by_class {
+        match totals.get(class) {
+            Some((total, _)) if total == amount => {}
+            Some((_, i)) => out.push(problem(Condition::SummaryTotals, format!("89 CLASS {class} TOTAL NOT THE FEES'"), Some(*i))),
+            None => out.push(problem(Condition::SummaryTotals, format!("89 TOTAL FOR CLASS {class} MISSING"), None)),
+        }
+    }
+    s.fees_cents = totals.values().map(|(t, _)| t).sum();
+    match grand {
+        None => out.push(problem(Condition::SummaryTotals, "90 GRAND TOTALS MISSING", None)),
+        Some((duty, fees, i)) => {
+            if duty != s.duty_cents {
+                out.push(problem(Condition::SummaryTotals, "90 DUTY NOT THE SUM OF THE 50 DUTIES", Some(i)));
+            }
+            if fees != s.fees_cents {
+                out.push(problem(Condition::SummaryTotals, "90 USER FEES NOT THE SUM OF 89", Some(i)));
+            }
+        }
+    }
+    (s, out)
 }
