@@ -141,6 +141,17 @@ pub struct CatairFilingConfig {
     pub inbound_source: String,
     pub inbound_path: String,
     pub block_size: usize,
+    /// Sender site code CBP assigned (A 2-5, 4 letters or digits).
+    pub site: String,
+    /// Sender id code CBP assigned (A 6-8, 3 letters or digits).
+    pub id_code: String,
+    /// Processing port (B 4-7, Schedule D, 4 digits); empty: each block
+    /// takes its entries' port of entry.
+    pub port: String,
+    /// File holding the communication password (A 9-14, at most 6 letters
+    /// or digits). Empty: the environment variable `S321D_ACE_PASSWORD`.
+    /// Never the password itself.
+    pub password_file: String,
 }
 
 /// `[filing]`
@@ -152,6 +163,19 @@ pub struct FilingConfig {
     pub ior_type: String,
     pub ior_number: String,
     pub mode_of_transport: String,
+    /// Bond on type 11 and 01 entries (SE10 39): `8` continuous, `9` single
+    /// transaction; `0` none (type 86 needs none and always gets `0`).
+    pub bond_type: String,
+    /// Surety code of the bond (3 characters; SE20 `V1` for a type 9 bond).
+    pub surety_code: String,
+    /// Single transaction bond amount, whole USD (SE20 `AMT`, type 9 only).
+    pub bond_amount_usd: u64,
+    /// SE13 contact name and phone (printed M on every SE transaction).
+    pub contact_name: String,
+    pub contact_phone: String,
+    /// CSV of seller and manufacturer addresses (`name,country,address,city,
+    /// postal_code,subdivision`), which manifests do not carry; empty: none.
+    pub parties_file: String,
     pub http: HttpFilingConfig,
     pub catair: CatairFilingConfig,
 }
@@ -327,6 +351,9 @@ impl Config {
         }
         if f.catair.block_size == 0 || f.catair.block_size > 999 {
             report("filing.catair.block_size", "must be 1 to 999".into());
+        }
+        for problem in crate::filing::settings::problems(f) {
+            report(problem.key, problem.why);
         }
         if f.http.concurrency == 0 {
             report("filing.http.concurrency", "must be at least 1".into());

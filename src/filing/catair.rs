@@ -13,6 +13,11 @@
 //! brief; their layouts here are s321d's own, shared with its simulator, and
 //! marked as such.
 
+pub mod cargo_release;
+pub mod envelope;
+pub mod key;
+pub mod status;
+
 use std::fmt;
 
 /// Record length.

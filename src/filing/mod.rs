@@ -29,6 +29,8 @@ pub mod entry;
 pub mod entry_number;
 pub mod http;
 pub mod plan;
+pub mod release;
+pub mod settings;
 pub mod story;
 
 use std::collections::BTreeMap;
