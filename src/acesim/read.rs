@@ -458,6 +458,12 @@ impl Walk<'_> {
                 None => None,
             };
             let Some(layout) = layout else {
+                if application.is_none() {
+                    // The batch names no application this ACE serves (X11/X12
+                    // already say so): its records cannot be read.
+                    self.at += 1;
+                    continue;
+                }
                 let at = Where::Record { occurrence: transactions.len(), record: self.at + 1, position: 1 };
                 self.fault(XCondition::X34, at);
                 self.at += 1;
