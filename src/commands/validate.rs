@@ -86,6 +86,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
         history: store.as_mut().map(|s| s as &mut dyn HistoryStore),
         record_history: true,
         chunk_rows: args.chunk_rows.max(1),
+        limits: cfg.limits.clone(),
     };
     match engine::run(request) {
         Ok(summary) => {

@@ -12,6 +12,7 @@ use polars::prelude::*;
 
 use super::duty_lines;
 use super::kernels::{self, lit_money};
+use super::normalize;
 use super::rules::Rule;
 use super::{FINDING_COLUMNS, finding_frame};
 use crate::job::Format;
@@ -111,6 +112,14 @@ impl LineRule {
     }
 }
 
+/// A Unicode control character (Cc: C0, DEL, C1), as a regex.
+const CONTROL_CHARACTER: &str = r"[\x00-\x1F\x7F-\x{9F}]";
+
+/// The column that says whether identifier `field` holds a control character.
+fn control_flag(field: &str) -> String {
+    format!("_control_{field}")
+}
+
 /// Normalised and typed columns every rule reads.
 fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<DataFrame> {
     let p = &ctx.policy;
@@ -120,6 +129,10 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
     let date = if typed { coalesce(&[col(c::TYPED_DATE), parsed]) } else { parsed };
     let enriched = chunk
         .lazy()
+        // V011 looks at the raw identifiers; everything after it, outputs
+        // included, sees them with control characters escaped.
+        .with_columns(c::IDENTIFIERS.iter().map(|f| trimmed(f).str().contains(lit(CONTROL_CHARACTER), true).alias(control_flag(f))).collect::<Vec<_>>())
+        .with_columns(c::IDENTIFIERS.iter().map(|f| kernels::map_text(col(*f), normalize::escape_controls_into).alias(*f)).collect::<Vec<_>>())
         .with_columns([
             trimmed(c::CARRIER).alias(c::K_CARRIER),
             trimmed(c::HOUSE_BILL).alias(c::K_HOUSE_BILL),
@@ -388,6 +401,15 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
 
     let origin_ok = in_set(col(c::N_ORIGIN), &ctx.countries);
     let shipper_ok = in_set(col(c::N_SHIPPER_COUNTRY), &ctx.countries);
+    for field in c::IDENTIFIERS {
+        out.push(LineRule::new(
+            Rule::V011,
+            field,
+            col(control_flag(field)),
+            text(vec![lit(format!("{field} ")), quoted(col(field)), lit(" holds a control character (written here as \\u{..})")]),
+        ));
+    }
+
     out.push(LineRule::new(
         Rule::R002,
         c::SHIPPER_COUNTRY,

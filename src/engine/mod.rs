@@ -93,6 +93,8 @@ pub struct RunRequest<'a> {
     /// which re-evaluate what history already holds).
     pub record_history: bool,
     pub chunk_rows: usize,
+    /// Per-file caps (`[limits]`): record length, rows, decoded text, findings per rule.
+    pub limits: crate::config::LimitsConfig,
 }
 
 /// What happened to one file.
@@ -213,10 +215,17 @@ enum Message {
 /// file). History is consulted and, when the outputs are in place, updated.
 pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let RunRequest { run_id, files, policy, out_dir, mut history, record_history, chunk_rows } = request;
+    let RunRequest { run_id, files, policy, out_dir, mut history, record_history, chunk_rows, limits } = request;
+    let read_limits = manifest::Limits {
+        max_record_bytes: usize::try_from(limits.max_record_bytes).unwrap_or(usize::MAX),
+        max_rows: limits.max_rows_per_file,
+        max_decoded_bytes: limits.max_decoded_bytes_per_file,
+    };
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    let mut writer = output::BackgroundWriter::start(output::FindingsWriter::create(&out_dir, &run_id, names.clone())?)?;
+    let mut writer = output::BackgroundWriter::start(
+        output::FindingsWriter::create(&out_dir, &run_id, names.clone())?.with_cap(limits.max_findings_per_rule),
+    )?;
 
     let need_sha = history.is_some();
     let mut shas = Vec::with_capacity(files.len());
@@ -238,7 +247,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
             let mut send_chunk = |df: DataFrame| -> anyhow::Result<()> {
                 tx.send(Ok(Message::Chunk(df))).map_err(|_| anyhow::anyhow!("the engine stopped"))
             };
-            let result = manifest::read(&f.job.format, Input::Path(&f.path), idx as u32, chunk_rows, &mut send_chunk)
+            let result = manifest::read_limited(&f.job.format, Input::Path(&f.path), idx as u32, chunk_rows, &read_limits, &mut send_chunk)
                 .with_context(|| format!("cannot read {}", f.path.display()));
             let stop = result.is_err();
             if tx.send(result.map(Message::FileDone)).is_err() || stop {
@@ -253,6 +262,8 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let mut run_signatures: Vec<DataFrame> = Vec::new();
     let mut file_facts: Vec<DataFrame> = Vec::new();
     let mut lines = 0u64;
+    // Lines of the file being read: taken back if it turns out unreadable.
+    let mut file_lines = 0u64;
     let mut current = 0usize;
     let mut timing = StageTiming::default();
     let mut waited = Instant::now();
@@ -260,20 +271,32 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         timing.reading += waited.elapsed();
         match message? {
             Message::Chunk(chunk) => {
-                lines += chunk.height() as u64;
+                file_lines += chunk.height() as u64;
                 let t = Instant::now();
                 let out = line_rules::evaluate(chunk, &ctx, &files[current].job.format)?;
                 unreviewed += out.unreviewed;
                 timing.line_rules += t.elapsed();
                 let t = Instant::now();
-                writer.write(out.findings)?;
+                writer.hold(out.findings)?;
                 timing.writing += t.elapsed();
                 file_facts.push(out.facts);
             }
             Message::FileDone(issues) => {
                 let f = &files[current];
                 let mut errors = RuleSet::default();
-                let lines_after = std::mem::take(&mut unreviewed);
+                let mut lines_after = std::mem::take(&mut unreviewed);
+                if issues.unreadable.is_some() {
+                    // F001 alone speaks for an unreadable file (a reader that
+                    // stopped at a cap or failed part-way): none of its rows
+                    // reach findings, dispositions, entries or history.
+                    writer.discard(current as u32)?;
+                    file_facts.clear();
+                    lines_after = 0;
+                } else {
+                    writer.release()?;
+                    lines += file_lines;
+                }
+                file_lines = 0;
                 let t002 = policy.duty.reviewed_through.map(|reviewed_through| output::Unreviewed {
                     lines: lines_after,
                     reviewed_through,

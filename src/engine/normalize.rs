@@ -145,6 +145,32 @@ fn abbreviate_last_word(out: &mut String, word_start: usize) {
     }
 }
 
+/// Whether an identifier holds a control character (Unicode Cc: C0, DEL,
+/// C1) inside it: leading and trailing white space (tab, CR, LF) is trimmed
+/// before any key is made, so only what is left counts (V011).
+pub fn has_control(raw: &str) -> bool {
+    raw.trim().chars().any(char::is_control)
+}
+
+/// An identifier as outputs may carry it: unchanged unless it holds a
+/// control character (V011); then trimmed, with every control character
+/// written as `\u{..}`, so no output or log receives the raw byte and two
+/// different values never become one.
+pub fn escape_controls_into(raw: &str, out: &mut String) {
+    out.clear();
+    if !has_control(raw) {
+        out.push_str(raw);
+        return;
+    }
+    for ch in raw.trim().chars() {
+        if ch.is_control() {
+            out.extend(ch.escape_unicode());
+        } else {
+            out.push(ch);
+        }
+    }
+}
+
 /// HTS normalisation: drop `.`, spaces and `-` (and surrounding white space).
 pub fn hts(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -212,6 +238,25 @@ pub fn consignee_key(name: &str, address: &str, zip: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_identifiers_are_escaped_and_white_space_at_the_ends_is_not_one() {
+        let mut out = String::new();
+        for (raw, want, control) in [
+            ("H1", "H1", false),
+            (" H1\t\r\n", " H1\t\r\n", false),
+            ("H\u{0}1", "H\\u{0}1", true),
+            (" H\t1 ", "H\\u{9}1", true),
+            ("H\u{1b}[31m1", "H\\u{1b}[31m1", true),
+            ("H\u{85}1", "H\\u{85}1", true),
+            ("H\u{7f}", "H\\u{7f}", true),
+        ] {
+            assert_eq!(has_control(raw), control, "{raw:?}");
+            escape_controls_into(raw, &mut out);
+            assert_eq!(out, want, "{raw:?}");
+            assert!(!control || !out.chars().any(char::is_control), "{out:?}");
+        }
+    }
 
     #[test]
     fn norm_drops_format_characters_before_anything_else() {

@@ -81,6 +81,11 @@ pub struct FindingsWriter {
     listed: BTreeMap<(u32, Rule), u64>,
     unlisted: BTreeMap<(u32, Rule), u64>,
     cap: u64,
+    /// Line findings of the file being read, held until the file is known to
+    /// be readable: an unreadable file's rows never reach the outputs. The
+    /// cap applies before holding, so this is at most `cap` rows per rule.
+    held: Vec<DataFrame>,
+    held_counts: BTreeMap<Rule, u64>,
 }
 
 /// The most rows of one rule written for one file: the rest are counted in
@@ -124,6 +129,8 @@ impl FindingsWriter {
             listed: BTreeMap::new(),
             unlisted: BTreeMap::new(),
             cap: MAX_FINDINGS_PER_RULE_PER_FILE,
+            held: Vec::new(),
+            held_counts: BTreeMap::new(),
         })
     }
 
@@ -135,13 +142,87 @@ impl FindingsWriter {
 
     /// Appends findings (the internal schema, [`FINDING_COLUMNS`]).
     pub fn write(&mut self, findings: &DataFrame) -> anyhow::Result<()> {
+        let mut counts = BTreeMap::new();
+        if let Some(kept) = self.select(findings, &mut counts)? {
+            self.emit(&kept)?;
+        }
+        for (rule, n) in counts {
+            *self.counts.entry(rule).or_insert(0) += n;
+        }
+        Ok(())
+    }
+
+    /// Holds line findings of the file being read until [`FindingsWriter::release`]
+    /// (the file was readable) or [`FindingsWriter::discard`] (it was not).
+    pub fn hold(&mut self, findings: &DataFrame) -> anyhow::Result<()> {
+        let mut counts = std::mem::take(&mut self.held_counts);
+        let kept = self.select(findings, &mut counts);
+        self.held_counts = counts;
+        if let Some(kept) = kept? {
+            self.held.push(kept);
+        }
+        Ok(())
+    }
+
+    /// Writes the held findings.
+    pub fn release(&mut self) -> anyhow::Result<()> {
+        for frame in std::mem::take(&mut self.held) {
+            self.emit(&frame)?;
+        }
+        for (rule, n) in std::mem::take(&mut self.held_counts) {
+            *self.counts.entry(rule).or_insert(0) += n;
+        }
+        Ok(())
+    }
+
+    /// Drops the held findings of `file`, as if they had never come.
+    pub fn discard(&mut self, file: u32) {
+        self.held.clear();
+        self.held_counts.clear();
+        self.listed.retain(|(f, _), _| *f != file);
+        self.unlisted.retain(|(f, _), _| *f != file);
+    }
+
+    /// The rows of `findings` within the cap (`None` if none), counting every
+    /// row by rule into `counts` and the rows past the cap into `unlisted`.
+    fn select(&mut self, findings: &DataFrame, counts: &mut BTreeMap<Rule, u64>) -> anyhow::Result<Option<DataFrame>> {
         if findings.height() == 0 {
-            return Ok(());
+            return Ok(None);
+        }
+        let file = findings.column(c::FILE)?.u32()?;
+        let rule = findings.column("rule")?.str()?;
+        let mut keep = Vec::with_capacity(findings.height());
+        for (f, code) in file.iter().zip(rule.iter()) {
+            let Some(r) = code.and_then(Rule::from_code) else {
+                keep.push(true);
+                continue;
+            };
+            *counts.entry(r).or_insert(0) += 1;
+            let key = (f.unwrap_or(u32::MAX), r);
+            let listed = self.listed.entry(key).or_insert(0);
+            if *listed >= self.cap {
+                *self.unlisted.entry(key).or_insert(0) += 1;
+                keep.push(false);
+            } else {
+                *listed += 1;
+                keep.push(true);
+            }
+        }
+        let mut kept = if keep.iter().all(|k| *k) {
+            findings.clone()
+        } else {
+            findings.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
+        };
+        if kept.height() == 0 {
+            return Ok(None);
         }
         // One chunk per column makes row access O(1) and suits the parquet writer.
-        let mut findings = findings.clone();
-        findings.rechunk_mut();
-        let findings = &findings;
+        kept.rechunk_mut();
+        Ok(Some(kept))
+    }
+
+    /// Writes rows [`FindingsWriter::select`] kept to both files.
+    fn emit(&mut self, findings: &DataFrame) -> anyhow::Result<()> {
         let file = findings.column(c::FILE)?.u32()?;
         let record = findings.column("record")?.u32()?;
         let text: Vec<&StringChunked> = FINDING_COLUMNS[2..]
@@ -150,21 +231,7 @@ impl FindingsWriter {
             .collect::<PolarsResult<_>>()?;
         let mut source = StringChunkedBuilder::new("source_file".into(), findings.height());
         let mut num = itoa_buf();
-        let mut keep = Vec::with_capacity(findings.height());
         for i in 0..findings.height() {
-            let rule = text[3].get(i).unwrap_or("");
-            if let Some(r) = Rule::from_code(rule) {
-                *self.counts.entry(r).or_insert(0) += 1;
-                let key = (file.get(i).unwrap_or(u32::MAX), r);
-                let listed = self.listed.entry(key).or_insert(0);
-                if *listed >= self.cap {
-                    *self.unlisted.entry(key).or_insert(0) += 1;
-                    keep.push(false);
-                    continue;
-                }
-                *listed += 1;
-            }
-            keep.push(true);
             let name = file.get(i).and_then(|f| self.names.get(f as usize)).map_or("", String::as_str);
             source.append_value(name);
             let rec = record.get(i).map_or("", |r| num.format(r));
@@ -174,20 +241,15 @@ impl FindingsWriter {
                 text[0].get(i).unwrap_or("").as_bytes(),
                 text[1].get(i).unwrap_or("").as_bytes(),
                 text[2].get(i).unwrap_or("").as_bytes(),
-                rule.as_bytes(),
+                text[3].get(i).unwrap_or("").as_bytes(),
                 text[4].get(i).unwrap_or("").as_bytes(),
                 text[5].get(i).unwrap_or("").as_bytes(),
                 text[6].get(i).unwrap_or("").as_bytes(),
             ])?;
         }
         let mut batch = findings.select(FINDING_COLUMNS[1..].iter().copied())?;
-        if keep.iter().any(|k| !k) {
-            batch = batch.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
-        }
         batch.insert_column(0, source.finish().into_column())?;
-        if batch.height() > 0 {
-            self.parquet.write_batch(&batch)?;
-        }
+        self.parquet.write_batch(&batch)?;
         Ok(())
     }
 
@@ -248,17 +310,30 @@ impl FindingsWriter {
 /// A [`FindingsWriter`] on its own thread, so serialising findings overlaps
 /// with evaluating the next chunk. Frames queue on a short bounded channel.
 pub struct BackgroundWriter {
-    tx: Option<crossbeam_channel::Sender<DataFrame>>,
+    tx: Option<crossbeam_channel::Sender<Op>>,
     handle: Option<std::thread::JoinHandle<anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)>>>,
+}
+
+/// What the writer thread is asked to do, in order.
+enum Op {
+    Write(DataFrame),
+    Hold(DataFrame),
+    Release,
+    Discard(u32),
 }
 
 impl BackgroundWriter {
     pub fn start(writer: FindingsWriter) -> anyhow::Result<BackgroundWriter> {
-        let (tx, rx) = crossbeam_channel::bounded::<DataFrame>(4);
+        let (tx, rx) = crossbeam_channel::bounded::<Op>(4);
         let handle = std::thread::Builder::new().name("s321d-writer".into()).spawn(move || {
             let mut writer = writer;
-            for frame in rx {
-                writer.write(&frame)?;
+            for op in rx {
+                match op {
+                    Op::Write(frame) => writer.write(&frame)?,
+                    Op::Hold(frame) => writer.hold(&frame)?,
+                    Op::Release => writer.release()?,
+                    Op::Discard(file) => writer.discard(file),
+                }
             }
             writer.finish()
         })?;
@@ -271,8 +346,30 @@ impl BackgroundWriter {
         if findings.height() == 0 {
             return Ok(());
         }
+        self.send(Op::Write(findings))
+    }
+
+    /// Queues line findings of the file being read ([`FindingsWriter::hold`]).
+    pub fn hold(&mut self, findings: DataFrame) -> anyhow::Result<()> {
+        if findings.height() == 0 {
+            return Ok(());
+        }
+        self.send(Op::Hold(findings))
+    }
+
+    /// The file being read was readable: its held findings are written.
+    pub fn release(&mut self) -> anyhow::Result<()> {
+        self.send(Op::Release)
+    }
+
+    /// The file being read was not: its held findings are dropped.
+    pub fn discard(&mut self, file: u32) -> anyhow::Result<()> {
+        self.send(Op::Discard(file))
+    }
+
+    fn send(&mut self, op: Op) -> anyhow::Result<()> {
         let tx = self.tx.as_ref().expect("not finished");
-        if tx.send(findings).is_err() {
+        if tx.send(op).is_err() {
             return Err(self.join().err().unwrap_or_else(|| anyhow::anyhow!("the findings writer stopped")));
         }
         Ok(())
@@ -317,7 +414,7 @@ pub struct Unreviewed {
     pub carrier: Option<String>,
 }
 
-/// F001/F002/F003 and T002 findings of one file. Adds the file-level error
+/// F001/F002/F003/F004 and T002 findings of one file. Adds the file-level error
 /// rules that hold every shipment of the file to `errors`.
 pub fn file_findings(
     file: u32,
@@ -341,6 +438,13 @@ pub fn file_findings(
             format!("column {:?} (mapped to {}) is not in the file", m.source, m.canonical),
         ));
         errors.insert(Rule::F002);
+    }
+    for m in &issues.marked_columns {
+        rows.push((None, Rule::F002, m.field.clone(), m.message.clone()));
+        errors.insert(Rule::F002);
+    }
+    for m in &issues.duplicated_columns {
+        rows.push((None, Rule::F004, m.field.clone(), m.message.clone()));
     }
     for m in &issues.malformed {
         rows.push((Some(m.record), Rule::F003, String::new(), format!("record {} {}", m.record, m.message)));

@@ -94,6 +94,9 @@ rules! {
     V010 => "IOR_MISSING", Warning, Shipment;
     T001 => "DUTY_UNKNOWN", Warning, Line;
     T002 => "RATES_UNREVIEWED", Warning, File;
+    // s321d extensions (issue 11): silent choices made visible.
+    F004 => "COLUMN_DUPLICATED", Warning, File;
+    V011 => "CONTROL_CHARACTER", Error, Line;
 }
 
 impl Rule {

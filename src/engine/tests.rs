@@ -204,6 +204,7 @@ pub fn run_texts_with(texts: &[&str], history: Option<&Path>, policy: &str) -> O
         history: store.as_mut().map(|s| s as &mut dyn crate::state::HistoryStore),
         record_history: true,
         chunk_rows: 3, // several chunks per file even in small tests
+        limits: crate::config::LimitsConfig::default(),
     })
     .unwrap();
     let findings = read_csv(&out.join("findings.csv"))
@@ -712,6 +713,7 @@ fn file_level_errors_hold_every_shipment_and_malformed_rows_do_not_stop_the_rest
         history: None,
         record_history: true,
         chunk_rows: 10,
+        limits: crate::config::LimitsConfig::default(),
     })
     .unwrap();
     assert_eq!(summary.findings_by_rule.get(&Rule::F002), Some(&1));

@@ -84,6 +84,7 @@ pub async fn evaluate_and_publish(
 
     let out_dir = scratch.join("out");
     let policy = ctx.policy.clone();
+    let limits = ctx.config.limits.clone();
     let state_db = ctx.state_db();
     let run = run_id.to_owned();
     let record_history = kind != RunKind::Replay;
@@ -98,6 +99,7 @@ pub async fn evaluate_and_publish(
             history: Some(&mut history as &mut dyn HistoryStore),
             record_history,
             chunk_rows: crate::manifest::DEFAULT_CHUNK_ROWS,
+            limits,
         })
     })
     .await

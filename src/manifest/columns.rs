@@ -2,6 +2,22 @@
 //! names of the columns the engine derives. Every polars column name is a const
 //! here; nothing else spells them.
 
+/// Identifier fields (contract section 1): the shipment key, the bills and
+/// conveyance, the importer, and the fields that make the consignee key. A
+/// control character in one is V011, and it is escaped before any output.
+pub const IDENTIFIERS: [&str; 10] = [
+    CARRIER,
+    MASTER_BILL,
+    HOUSE_BILL,
+    LINE_NO,
+    PORT_OF_ENTRY,
+    CONVEYANCE,
+    IOR_NUMBER,
+    CONSIGNEE_NAME,
+    CONSIGNEE_ADDRESS,
+    CONSIGNEE_ZIP,
+];
+
 /// How many canonical columns there are (v1's 21 plus v2's optional five).
 pub const N_CANONICAL: usize = 26;
 

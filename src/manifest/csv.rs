@@ -20,25 +20,33 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use csv::{ByteRecord, Position, Reader, ReaderBuilder};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MAX_RECORD_BYTES, MalformedRow, columns, decode_1252, resolve_columns};
+use super::cp1252::Cp1252;
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, resolve_columns};
 use crate::job::{Encoding, Format};
 
 pub(super) fn read(
     format: &Format,
     input: Input<'_>,
+    limits: &Limits,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
-    // UTF-8 streams straight from the file; Windows-1252 is decoded up front.
+    // Both encodings stream from the file: windows-1252 through a decoder
+    // that can seek, for the quote scan and resync.
+    let cannot = |e: std::io::Error| Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() });
     match (format.encoding, input) {
-        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit, MAX_RECORD_BYTES),
+        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit, limits),
         (Encoding::Utf8, Input::Path(p)) => match std::fs::File::open(p) {
-            Ok(f) => read_from(format, f, builder, emit, MAX_RECORD_BYTES),
+            Ok(f) => read_from(format, f, builder, emit, limits),
             Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
         },
-        (Encoding::Windows1252, input) => match super::all_bytes(input) {
-            Ok(bytes) => read_from(format, Cursor::new(decode_1252(&bytes)), builder, emit, MAX_RECORD_BYTES),
-            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
+        (Encoding::Windows1252, Input::Bytes(b)) => match Cp1252::new(Cursor::new(b)) {
+            Ok(d) => read_from(format, d, builder, emit, limits),
+            Err(e) => cannot(e),
+        },
+        (Encoding::Windows1252, Input::Path(p)) => match std::fs::File::open(p).and_then(|f| Cp1252::new(std::io::BufReader::with_capacity(1 << 16, f))) {
+            Ok(d) => read_from(format, d, builder, emit, limits),
+            Err(e) => cannot(e),
         },
     }
 }
@@ -48,8 +56,9 @@ fn read_from<R: Read + Seek>(
     mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
-    max_record: usize,
+    limits: &Limits,
 ) -> anyhow::Result<FileIssues> {
+    let max_record = limits.max_record_bytes;
     let mut issues = FileIssues::default();
     // A record that ends exactly at the end of the file may have got there
     // inside an unclosed quote: it is one the scan must see.
@@ -60,6 +69,11 @@ fn read_from<R: Read + Seek>(
             return Ok(issues);
         }
     };
+    // The decoded length is known before a row is read: a file over the cap
+    // is stopped before any of it reaches the rules.
+    if len > limits.max_decoded_bytes {
+        return Ok(limits.stopped(limits.too_much_text(), 0));
+    }
     let mut rdr = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -102,6 +116,7 @@ fn read_from<R: Read + Seek>(
             }
         }
     };
+    let header = super::inspect_header(header, &mut issues);
     let (sources, missing) = resolve_columns(format, &header);
     issues.missing_columns = missing;
     let width = header.len();
@@ -114,6 +129,9 @@ fn read_from<R: Read + Seek>(
             continue;
         }
         issues.records += 1;
+        if u64::from(issues.records) > limits.max_rows {
+            return Ok(limits.stopped(limits.too_many_rows(), issues.records));
+        }
         let record_no = issues.records;
         let start = record.position().cloned().unwrap_or_else(Position::new);
         let end = rdr.position().clone();
@@ -511,6 +529,85 @@ mod tests {
         assert_eq!(records(&df), [1, 2, 3]);
     }
 
+    fn read_limited(job: &str, data: &[u8], limits: crate::manifest::Limits) -> (usize, crate::manifest::FileIssues) {
+        let job = crate::job::Job::from_toml(job, std::path::Path::new("t.toml")).unwrap();
+        let mut rows = 0;
+        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(data), 0, 2, &limits, &mut |df| {
+            rows += df.height();
+            Ok(())
+        })
+        .unwrap();
+        (rows, issues)
+    }
+
+    #[test]
+    fn a_file_over_the_row_or_text_cap_is_unreadable_and_stops_there() {
+        let data = "house_bill\nH1\nH2\nH3\nH4\nH5\n";
+        let rows = |n| crate::manifest::Limits { max_rows: n, ..Default::default() };
+        for kind in ["", "encoding = \"windows-1252\"\n"] {
+            let job = format!("{JOB}{kind}");
+            let (sent, issues) = read_limited(&job, data.as_bytes(), rows(3));
+            assert_eq!(issues.unreadable.as_deref(), Some("has more than 3 records (limits.max_rows_per_file = 3)"));
+            assert!(sent <= 2, "reading stops at the cap: {sent} rows went out");
+            assert_eq!(issues.records, 4);
+            let (sent, issues) = read_limited(&job, data.as_bytes(), rows(5));
+            assert_eq!((sent, issues.unreadable), (5, None));
+        }
+        // Decoded text: the UTF-8 file is its own length; windows-1252 grows (é is 2 bytes).
+        let text = |n| crate::manifest::Limits { max_decoded_bytes: n, ..Default::default() };
+        let (sent, issues) = read_limited(JOB, data.as_bytes(), text(data.len() as u64 - 1));
+        assert_eq!(sent, 0);
+        assert_eq!(issues.unreadable.as_deref(), Some(&*format!("has more than {0} bytes of text (limits.max_decoded_bytes_per_file = {0})", data.len() - 1)));
+        assert!(read_limited(JOB, data.as_bytes(), text(data.len() as u64)).1.unreadable.is_none());
+        let job = format!("{JOB}encoding = \"windows-1252\"\n");
+        let latin = b"consignee_name\nJos\xe9\n";
+        assert!(read_limited(&job, latin, text(latin.len() as u64)).1.unreadable.is_some());
+        assert!(read_limited(&job, latin, text(latin.len() as u64 + 1)).1.unreadable.is_none());
+    }
+
+    #[test]
+    fn a_repeated_header_name_keeps_the_first_and_says_so() {
+        let (df, issues, _) = read_with(JOB, b"house_bill,description,House_Bill \nH1,a,H9\n", 10);
+        assert_eq!(strings(&df, "house_bill"), ["H1"]);
+        assert_eq!(issues.duplicated_columns.len(), 1);
+        assert_eq!(issues.duplicated_columns[0].field, "house_bill");
+        assert_eq!(
+            issues.duplicated_columns[0].message,
+            "column \"house_bill\" appears twice in the header (columns 1 and 3): the first (column 1) is read"
+        );
+        let (_, issues, _) = read_with(JOB, b"house_bill,description\nH1,a\n", 10);
+        assert_eq!(issues.duplicated_columns, vec![]);
+    }
+
+    #[test]
+    fn a_bom_inside_the_header_is_f002_naming_the_header_and_the_column_is_read() {
+        let data = "carrier,\u{feff}house_bill,description\nDHLX,H1,a\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(strings(&df, "house_bill"), ["H1"]);
+        assert_eq!(issues.marked_columns.len(), 1, "{issues:?}");
+        assert_eq!(issues.marked_columns[0].field, "house_bill");
+        assert!(
+            issues.marked_columns[0].message.starts_with("column \"\\u{feff}house_bill\" (column 2) has a byte order mark (U+FEFF)"),
+            "{}",
+            issues.marked_columns[0].message
+        );
+        // The file's own BOM, at the very start, is no finding.
+        let (_, issues, _) = read_with(JOB, "\u{feff}carrier,house_bill\nDHLX,H1\n".as_bytes(), 10);
+        assert_eq!(issues.marked_columns, vec![]);
+    }
+
+    #[test]
+    fn windows_1252_streams_through_the_quote_scan_and_resync() {
+        // A broken quote after non-ASCII text: the scan and resync seek in the
+        // decoded stream, where offsets differ from the file's.
+        let job = format!("{JOB}encoding = \"windows-1252\"\n");
+        let data = b"house_bill,description,value\nH\xe91,caf\xe9,1\nH2,\"bro\xefken,2\nH3,\xfc,3\nH4,d,4\n";
+        let (df, issues, _) = read_with(&job, data, 2);
+        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(strings(&df, "house_bill"), ["Hé1", "H3", "H4"]);
+        assert_eq!(strings(&df, "description"), ["café", "ü", "d"]);
+    }
+
     #[test]
     fn blank_lines_are_not_records() {
         let data = "house_bill\n\nHB1\n\n\nHB2\n";
@@ -590,7 +687,14 @@ mod tests {
         for kind in ["", "encoding = \"windows-1252\"\n"] {
             let job = crate::job::Job::from_toml(&format!("name = \"t\"\n[format]\nkind = \"csv\"\n{kind}"), std::path::Path::new("t.toml")).unwrap();
             let mut builder = ChunkBuilder::new(0, 10);
-            let issues = super::read_from(&job.format, std::io::Cursor::new(data.clone()), &mut builder, &mut |_| Ok(()), 64).unwrap();
+            let limits = crate::manifest::Limits { max_record_bytes: 64, ..Default::default() };
+            let issues = if kind.is_empty() {
+                super::read_from(&job.format, std::io::Cursor::new(data.clone()), &mut builder, &mut |_| Ok(()), &limits)
+            } else {
+                let bytes = encoding_rs::WINDOWS_1252.encode(&data).0.into_owned();
+                super::read_from(&job.format, super::Cp1252::new(std::io::Cursor::new(bytes)).unwrap(), &mut builder, &mut |_| Ok(()), &limits)
+            }
+            .unwrap();
             assert_eq!(issues.malformed, [f003(2), f003(4), f003(6)]);
             assert_eq!(issues.records, 6);
             let df = builder.take();

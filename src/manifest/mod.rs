@@ -10,6 +10,7 @@
 //! or file never stops the rest. This module knows nothing about rules.
 
 pub mod columns;
+mod cp1252;
 mod csv;
 mod ndjson;
 mod parquet;
@@ -28,6 +29,47 @@ pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 /// F003 for that record, skipped to its line end without being held in
 /// memory, and the records after it still run.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Per-file caps (config `[limits]`, README "Limits and hostile input"): what
+/// one file may cost, whatever its shape. The keys are named in the messages,
+/// so an operator knows which setting quarantined a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `limits.max_record_bytes`: a longer text record is F003 for that record.
+    pub max_record_bytes: usize,
+    /// `limits.max_rows_per_file`: a file with more records is F001.
+    pub max_rows: u64,
+    /// `limits.max_decoded_bytes_per_file`: a file with more text (after
+    /// windows-1252 decoding, or the text of a Parquet file's values) is F001.
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_record_bytes: MAX_RECORD_BYTES, max_rows: 50_000_000, max_decoded_bytes: 16 << 30 }
+    }
+}
+
+impl Limits {
+    /// F001's reason for a file with more than `max_rows` records.
+    pub(crate) fn too_many_rows(&self) -> String {
+        format!("has more than {} records (limits.max_rows_per_file = {})", self.max_rows, self.max_rows)
+    }
+
+    /// F001's reason for a file with more than `max_decoded_bytes` of text.
+    pub(crate) fn too_much_text(&self) -> String {
+        format!(
+            "has more than {} bytes of text (limits.max_decoded_bytes_per_file = {})",
+            self.max_decoded_bytes, self.max_decoded_bytes
+        )
+    }
+
+    /// Issues for a file stopped at a cap: F001 alone. Its rows never reach
+    /// the outputs (the engine drops what it already had of an unreadable file).
+    pub(crate) fn stopped(&self, why: String, records: u32) -> FileIssues {
+        FileIssues { unreadable: Some(why), records, ..FileIssues::default() }
+    }
+}
 
 /// F003's message for a record over `cap` bytes ("is longer than 1 MiB").
 pub(crate) fn too_long(cap: usize) -> String {
@@ -90,6 +132,18 @@ pub struct MalformedRow {
     pub message: String,
 }
 
+/// A file-level note about one column: its canonical (or the file's) name and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnNote {
+    pub field: String,
+    pub message: String,
+}
+
+/// At most this many [`ColumnNote`]s of one kind per file: a hostile file
+/// cannot grow them without bound.
+pub const MAX_COLUMN_NOTES: usize = 100;
+
 /// What went wrong with a file while reading it, and how much was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileIssues {
@@ -97,6 +151,12 @@ pub struct FileIssues {
     pub unreadable: Option<String>,
     /// F002.
     pub missing_columns: Vec<MissingColumn>,
+    /// F002 too: a header name with a byte order mark inside it (read
+    /// without the mark, but the header must be fixed).
+    pub marked_columns: Vec<ColumnNote>,
+    /// F004: a CSV header name or an NDJSON key that appears twice (the
+    /// first is read).
+    pub duplicated_columns: Vec<ColumnNote>,
     /// F003, in record order.
     pub malformed: Vec<MalformedRow>,
     /// Data records seen, malformed ones included.
@@ -110,6 +170,76 @@ pub(crate) enum ColumnSource {
     Field(usize),
     Constant(String),
     Absent,
+}
+
+/// A name from a file as it appears, with control and format characters (a
+/// BOM, zero-width spaces, bidi marks) escaped as `\u{..}`, so a finding
+/// shows what is really there.
+pub(crate) fn escaped(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for ch in name.chars() {
+        let format = matches!(ch, '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{180E}'
+            | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}');
+        if ch.is_control() || format || ch == '"' || ch == '\\' {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+                out.push(ch);
+            } else {
+                out.extend(ch.escape_unicode());
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Cleans a CSV header: a byte order mark inside a name (a file glued to
+/// another, or a BOM written per column) is removed so the column is read, and
+/// is F002 naming the header as it appears; a name that appears twice (as
+/// [`resolve_columns`] compares them) is F004, and the first is read.
+pub(crate) fn inspect_header(names: Vec<String>, issues: &mut FileIssues) -> Vec<String> {
+    let names: Vec<String> = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if !name.contains('\u{FEFF}') {
+                return name;
+            }
+            let clean = name.replace('\u{FEFF}', "").trim().to_owned();
+            if issues.marked_columns.len() < MAX_COLUMN_NOTES {
+                issues.marked_columns.push(ColumnNote {
+                    field: clean.clone(),
+                    message: format!(
+                        "column {} (column {}) has a byte order mark (U+FEFF) inside its name: it is read as {clean:?}, but the header must be fixed",
+                        escaped(&name),
+                        i + 1
+                    ),
+                });
+            }
+            clean
+        })
+        .collect();
+    let loose: Vec<String> = names.iter().map(|n| n.trim().to_lowercase()).collect();
+    for (later, name) in loose.iter().enumerate() {
+        let Some(first) = loose[..later].iter().position(|n| n == name) else { continue };
+        if issues.duplicated_columns.len() < MAX_COLUMN_NOTES {
+            issues.duplicated_columns.push(ColumnNote {
+                field: names[first].clone(),
+                message: format!(
+                    "column {} appears twice in the header (columns {} and {}): the first (column {}) is read",
+                    escaped(&names[first]),
+                    first + 1,
+                    later + 1,
+                    first + 1
+                ),
+            });
+        }
+    }
+    names
 }
 
 /// Resolves every canonical column against the file's column names (a CSV
@@ -206,6 +336,11 @@ impl ChunkBuilder {
         }
     }
 
+    /// Rows per chunk.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn is_full(&self) -> bool {
         self.records.len() >= self.capacity
     }
@@ -287,24 +422,31 @@ fn binary_reason(peeked: &[u8]) -> Option<String> {
     None
 }
 
-/// All of a file's bytes (for formats that need them at once).
-fn all_bytes(input: Input<'_>) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
-    match input {
-        Input::Bytes(b) => Ok(std::borrow::Cow::Borrowed(b)),
-        Input::Path(p) => Ok(std::borrow::Cow::Owned(std::fs::read(p)?)),
-    }
-}
-
-/// Reads one file, calling `sink` with each chunk in record order.
-///
-/// Anything wrong with the file's content is in the returned [`FileIssues`]; a
-/// file that cannot be opened is F001. `Err` means the run itself must stop: the
-/// sink (the engine) failed, or the file failed mid-read after chunks went out.
+/// Reads one file with the default [`Limits`]; see [`read_limited`].
 pub fn read(
     format: &Format,
     input: Input<'_>,
     file: u32,
     chunk_rows: usize,
+    sink: &mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
+) -> anyhow::Result<FileIssues> {
+    read_limited(format, input, file, chunk_rows, &Limits::default(), sink)
+}
+
+/// Reads one file, calling `sink` with each chunk in record order.
+///
+/// Anything wrong with the file's content is in the returned [`FileIssues`]; a
+/// file that cannot be opened is F001, and so is a file over one of `limits`'
+/// per-file caps (reading stops there: the caller must drop the chunks it
+/// already had of a file that comes back unreadable). `Err` means the run
+/// itself must stop: the sink (the engine) failed, or the file failed mid-read
+/// after chunks went out.
+pub fn read_limited(
+    format: &Format,
+    input: Input<'_>,
+    file: u32,
+    chunk_rows: usize,
+    limits: &Limits,
     sink: &mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     let unreadable = |why: String| Ok(FileIssues { unreadable: Some(why), ..FileIssues::default() });
@@ -329,12 +471,9 @@ pub fn read(
     // this file, not the run: the file is F001 and the caller goes on with the
     // next one. Chunks sent before the panic stay sent; F001 holds them all.
     let read_file = std::panic::AssertUnwindSafe(|| match format.kind {
-        FormatKind::Csv => csv::read(format, input, &mut builder, &mut emit),
-        FormatKind::Ndjson => ndjson::read(format, input, &mut builder, &mut emit),
-        FormatKind::Parquet => match all_bytes(input) {
-            Ok(bytes) => parquet::read(format, &bytes, &mut builder, &mut emit),
-            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
-        },
+        FormatKind::Csv => csv::read(format, input, limits, &mut builder, &mut emit),
+        FormatKind::Ndjson => ndjson::read(format, input, limits, &mut builder, &mut emit),
+        FormatKind::Parquet => parquet::read(format, input, limits, &mut builder, &mut emit),
     });
     let issues = match std::panic::catch_unwind(read_file) {
         Ok(result) => result?,

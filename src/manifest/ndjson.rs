@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use std::io::{BufRead, BufReader, Cursor};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, MalformedRow, columns, decode_1252, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, decode_1252, resolve_columns};
 use crate::job::{Encoding, Format};
 use crate::manifest::columns::CANONICAL;
 
@@ -27,13 +27,14 @@ fn value_text(raw: &RawValue) -> Result<std::borrow::Cow<'_, str>, serde_json::E
 pub(super) fn read(
     format: &Format,
     input: Input<'_>,
+    limits: &Limits,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     match input {
-        Input::Bytes(b) => read_from(format, Cursor::new(b), builder, emit, super::MAX_RECORD_BYTES),
+        Input::Bytes(b) => read_from(format, Cursor::new(b), builder, emit, limits),
         Input::Path(p) => match std::fs::File::open(p) {
-            Ok(f) => read_from(format, BufReader::with_capacity(1 << 20, f), builder, emit, super::MAX_RECORD_BYTES),
+            Ok(f) => read_from(format, BufReader::with_capacity(1 << 20, f), builder, emit, limits),
             Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
         },
     }
@@ -44,9 +45,12 @@ fn read_from<R: BufRead>(
     mut source: R,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
-    max_record: usize,
+    limits: &Limits,
 ) -> anyhow::Result<FileIssues> {
+    let max_record = limits.max_record_bytes;
     let mut issues = FileIssues::default();
+    // Decoded bytes so far: a UTF-8 line is its own text; a windows-1252 one grows.
+    let mut decoded_bytes = 0u64;
 
     // Which key feeds each canonical column: mapped name, else the column's own.
     let (sources, _) = resolve_columns(format, &[]);
@@ -69,10 +73,17 @@ fn read_from<R: BufRead>(
         if taken == 0 {
             break;
         }
+        decoded_bytes += taken as u64;
+        if decoded_bytes > limits.max_decoded_bytes {
+            return Ok(limits.stopped(limits.too_much_text(), issues.records));
+        }
         if too_long {
             // A record, whatever it holds: F003, and the next line runs.
             first = false;
             issues.records += 1;
+            if u64::from(issues.records) > limits.max_rows {
+                return Ok(limits.stopped(limits.too_many_rows(), issues.records));
+            }
             issues.malformed.push(MalformedRow { record: issues.records, message: super::too_long(max_record) });
             continue;
         }
@@ -89,18 +100,46 @@ fn read_from<R: BufRead>(
         let decoded;
         let line: &[u8] = if format.encoding == Encoding::Windows1252 {
             decoded = decode_1252(line);
+            decoded_bytes += (decoded.len() - line.len()) as u64;
+            if decoded_bytes > limits.max_decoded_bytes {
+                return Ok(limits.stopped(limits.too_much_text(), issues.records));
+            }
             &decoded
         } else {
             line
         };
         let mut owned: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(CANONICAL.len());
         issues.records += 1;
+        if u64::from(issues.records) > limits.max_rows {
+            return Ok(limits.stopped(limits.too_many_rows(), issues.records));
+        }
         let record = issues.records;
         // Keys borrow from the line unless they hold escapes (rare): then own them.
+        let mut note_repeat = |key: &str, first: u32, again: u32| {
+            if issues.duplicated_columns.len() < super::MAX_COLUMN_NOTES && !issues.duplicated_columns.iter().any(|n| n.field == key) {
+                issues.duplicated_columns.push(super::ColumnNote {
+                    field: key.to_owned(),
+                    message: format!(
+                        "key {} appears twice in record {record} (keys {first} and {again} of the object): the first is read",
+                        super::escaped(key)
+                    ),
+                });
+            }
+        };
         let object: Object<'_> = match serde_json::from_slice::<FirstWins<&str>>(line) {
-            Ok(o) => Object::Borrowed(o.0),
+            Ok(o) => {
+                if let Some((k, first, again)) = o.1 {
+                    note_repeat(k, first, again);
+                }
+                Object::Borrowed(o.0)
+            }
             Err(_) => match serde_json::from_slice::<FirstWins<String>>(line) {
-                Ok(o) => Object::Owned(o.0),
+                Ok(o) => {
+                    if let Some((k, first, again)) = &o.1 {
+                        note_repeat(k, *first, *again);
+                    }
+                    Object::Owned(o.0)
+                }
                 Err(e) => {
                     issues.malformed.push(MalformedRow { record, message: format!("is not a JSON object: {e}") });
                     continue;
@@ -156,23 +195,38 @@ fn read_from<R: BufRead>(
 }
 
 /// A JSON object whose repeated keys keep their FIRST value, as a CSV header's
-/// repeated names do (serde's map keeps the last).
-struct FirstWins<'a, K>(PlHashMap<K, &'a RawValue>);
+/// repeated names do (serde's map keeps the last). Values carry their key's
+/// 1-based place in the object; a repeat is noted (key, first place, place)
+/// for F004.
+struct FirstWins<'a, K>(PlHashMap<K, (u32, &'a RawValue)>, Option<(K, u32, u32)>);
 
-impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash> serde::Deserialize<'de> for FirstWins<'a, K> {
+impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone> serde::Deserialize<'de> for FirstWins<'a, K> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit<'a, K>(std::marker::PhantomData<(K, &'a ())>);
-        impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash> serde::de::Visitor<'de> for Visit<'a, K> {
+        impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone> serde::de::Visitor<'de> for Visit<'a, K> {
             type Value = FirstWins<'a, K>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut out = PlHashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(32), Default::default());
+                let mut out: PlHashMap<K, (u32, &'a RawValue)> =
+                    PlHashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(32), Default::default());
+                let mut repeat = None;
+                let mut place = 0u32;
                 while let Some((k, v)) = map.next_entry::<K, &'de RawValue>()? {
-                    out.entry(k).or_insert(v);
+                    place += 1;
+                    match out.get(&k) {
+                        Some(first) => {
+                            if repeat.is_none() {
+                                repeat = Some((k, first.0, place));
+                            }
+                        }
+                        None => {
+                            out.insert(k, (place, v));
+                        }
+                    }
                 }
-                Ok(FirstWins(out))
+                Ok(FirstWins(out, repeat))
             }
         }
         deserializer.deserialize_map(Visit(std::marker::PhantomData))
@@ -181,16 +235,16 @@ impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash> serde::Dese
 
 /// One parsed line.
 enum Object<'a> {
-    Borrowed(PlHashMap<&'a str, &'a RawValue>),
-    Owned(PlHashMap<String, &'a RawValue>),
+    Borrowed(PlHashMap<&'a str, (u32, &'a RawValue)>),
+    Owned(PlHashMap<String, (u32, &'a RawValue)>),
 }
 
 /// Exact key first, then trimmed and case-insensitive (as for CSV headers).
 fn lookup<'a>(object: &Object<'a>, key: &str) -> Option<&'a RawValue> {
     let loose = |name: &str| name.trim().to_lowercase() == key.trim().to_lowercase();
     match object {
-        Object::Borrowed(o) => o.get(key).copied().or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| *v)),
-        Object::Owned(o) => o.get(key).copied().or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| *v)),
+        Object::Borrowed(o) => o.get(key).or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v)).map(|v| v.1),
+        Object::Owned(o) => o.get(key).or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v)).map(|v| v.1),
     }
 }
 
@@ -249,6 +303,30 @@ mod tests {
         assert_eq!(strings(&df, "house_bill"), ["H1"]);
     }
 
+    const LIMIT_64: crate::manifest::Limits = crate::manifest::Limits { max_record_bytes: 64, max_rows: u64::MAX, max_decoded_bytes: u64::MAX };
+
+    #[test]
+    fn a_repeated_key_is_f004_naming_the_key_and_both_places_once_per_file() {
+        let data = "{\"tracking\": \"T1\"}\n{\"a\": 1, \"tracking\": \"T2\", \"tracking\": \"T9\"}\n{\"tracking\": \"T3\", \"tracking\": \"T8\"}\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(strings(&df, "house_bill"), ["T1", "T2", "T3"]);
+        assert_eq!(issues.duplicated_columns.len(), 1, "{issues:?}");
+        assert_eq!(issues.duplicated_columns[0].field, "tracking");
+        assert_eq!(
+            issues.duplicated_columns[0].message,
+            "key \"tracking\" appears twice in record 2 (keys 2 and 3 of the object): the first is read"
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_row_cap_is_unreadable() {
+        let job = crate::job::Job::from_toml(JOB, std::path::Path::new("t.toml")).unwrap();
+        let limits = crate::manifest::Limits { max_rows: 2, ..Default::default() };
+        let data = b"{\"tracking\": \"T1\"}\n{\"tracking\": \"T2\"}\n{\"tracking\": \"T3\"}\n";
+        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(data), 0, 10, &limits, &mut |_| Ok(())).unwrap();
+        assert_eq!(issues.unreadable.as_deref(), Some("has more than 2 records (limits.max_rows_per_file = 2)"));
+    }
+
     #[test]
     fn a_line_over_the_cap_is_f003_and_the_next_lines_run() {
         use crate::manifest::{ChunkBuilder, MalformedRow};
@@ -256,7 +334,7 @@ mod tests {
         let long = format!("{{\"tracking\": \"{}\"}}", "x".repeat(100));
         let data = format!("{{\"tracking\": \"T1\"}}\n{long}\n{{\"tracking\": \"T3\"}}\n{long}");
         let mut builder = ChunkBuilder::new(0, 10);
-        let issues = super::read_from(&job.format, std::io::Cursor::new(data), &mut builder, &mut |_| Ok(()), 64).unwrap();
+        let issues = super::read_from(&job.format, std::io::Cursor::new(data), &mut builder, &mut |_| Ok(()), &LIMIT_64).unwrap();
         let f003 = |record| MalformedRow { record, message: "is longer than 64 bytes".into() };
         assert_eq!(issues.malformed, [f003(2), f003(4)]);
         assert_eq!(issues.records, 4);
@@ -267,7 +345,7 @@ mod tests {
         let exact = format!("{{\"tracking\": \"{}\"}}", "y".repeat(64 - 16));
         assert_eq!(exact.len(), 64);
         let mut builder = ChunkBuilder::new(0, 10);
-        let issues = super::read_from(&job.format, std::io::Cursor::new(format!("{exact}\n")), &mut builder, &mut |_| Ok(()), 64).unwrap();
+        let issues = super::read_from(&job.format, std::io::Cursor::new(format!("{exact}\n")), &mut builder, &mut |_| Ok(()), &LIMIT_64).unwrap();
         assert_eq!(issues.malformed, vec![]);
         assert_eq!(records(&builder.take()), [1]);
     }

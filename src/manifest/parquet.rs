@@ -15,81 +15,151 @@ use std::io::Cursor;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use polars::prelude::*;
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, MalformedRow, columns, resolve_columns};
+use polars::io::mmap::MmapBytesReader;
+
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, resolve_columns};
 use crate::job::Format;
 
 pub(super) fn read(
     format: &Format,
-    raw: &[u8],
+    input: Input<'_>,
+    limits: &Limits,
+    builder: &mut ChunkBuilder,
+    emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
+) -> anyhow::Result<FileIssues> {
+    match input {
+        Input::Bytes(b) => read_from(format, &|| Ok(Cursor::new(b)), limits, builder, emit),
+        // Each slice opens the file again: polars maps it, so only the pages
+        // of the slice's rows are touched, never the whole file at once.
+        Input::Path(p) => read_from(format, &|| std::fs::File::open(p), limits, builder, emit),
+    }
+}
+
+/// Reads a Parquet file a slice of rows at a time (the builder's chunk size,
+/// from the file's metadata), only the columns the job maps: peak memory is a
+/// slice of those columns, whatever the file's row count or how well its
+/// dictionary pages compress. Rows over `limits.max_rows` are known from the
+/// metadata before any row is read.
+fn read_from<R: MmapBytesReader>(
+    format: &Format,
+    open: &dyn Fn() -> std::io::Result<R>,
+    limits: &Limits,
     builder: &mut ChunkBuilder,
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
-    let df = match ParquetReader::new(Cursor::new(raw)).finish() {
-        Ok(df) => df,
-        Err(e) => {
-            issues.unreadable = Some(format!("not a readable Parquet file: {e}"));
-            return Ok(issues);
-        }
+    let not_parquet = |e: &dyn Display| FileIssues { unreadable: Some(format!("not a readable Parquet file: {e}")), ..FileIssues::default() };
+    let mut reader = match open() {
+        Ok(r) => ParquetReader::new(r),
+        Err(e) => return Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
     };
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let (metadata, schema) = match reader.get_metadata().cloned().and_then(|m| reader.schema().map(|s| (m, s))) {
+        Ok(x) => x,
+        Err(e) => return Ok(not_parquet(&e)),
+    };
+    let height = metadata.num_rows;
+    if height as u64 > limits.max_rows {
+        return Ok(limits.stopped(limits.too_many_rows(), 0));
+    }
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let (sources, missing) = resolve_columns(format, &names);
     issues.missing_columns = missing;
+    // Only the mapped columns are read; `at[i]` is canonical column i's place in a slice.
+    let mut projection: Vec<usize> = sources.iter().filter_map(|s| if let ColumnSource::Field(i) = s { Some(*i) } else { None }).collect();
+    projection.sort_unstable();
+    projection.dedup();
+    let at: Vec<Option<usize>> = sources
+        .iter()
+        .map(|s| if let ColumnSource::Field(i) = s { projection.binary_search(i).ok() } else { None })
+        .collect();
 
-    // Rows (0-based) with a value that has no text, and the first such field.
-    let mut bad_rows: BTreeMap<usize, String> = BTreeMap::new();
-    let mut text_columns: Vec<Option<StringChunked>> = Vec::with_capacity(sources.len());
-    let mut typed_dates: Option<Vec<Option<i32>>> = None;
-    for (canonical, source) in columns::CANONICAL.iter().zip(&sources) {
-        text_columns.push(match source {
-            ColumnSource::Field(i) => {
-                let column = &df.columns()[*i];
-                let mut bad = |row: usize| {
-                    bad_rows.entry(row).or_insert_with(|| format!("field {:?} is not valid UTF-8", column.name().as_str()));
-                };
-                match as_text(column, &format.date_format, &mut bad) {
-                    Ok((text, dates)) => {
-                        if *canonical == columns::ARRIVAL_DATE {
-                            typed_dates = dates;
-                        }
-                        Some(text)
+    let slice_rows = builder.capacity().max(1);
+    let mut decoded = 0u64;
+    let mut offset = 0usize;
+    let mut dated = false;
+    while offset < height {
+        let n = slice_rows.min(height - offset);
+        let df = if projection.is_empty() {
+            DataFrame::empty_with_height(n)
+        } else {
+            let mut slice = match open() {
+                Ok(r) => ParquetReader::new(r),
+                Err(e) => return Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
+            };
+            slice.set_metadata(metadata.clone());
+            match slice
+                .with_projection(Some(projection.clone()))
+                .with_slice(Some((offset, n)))
+                .read_parallel(ParallelStrategy::None)
+                .finish()
+            {
+                Ok(df) => df,
+                Err(e) => return Ok(not_parquet(&e)),
+            }
+        };
+        // Rows (0-based in the slice) with a value that has no text, and the first such field.
+        let mut bad_rows: BTreeMap<usize, String> = BTreeMap::new();
+        let mut text_columns: Vec<Option<StringChunked>> = Vec::with_capacity(sources.len());
+        let mut typed_dates: Option<Vec<Option<i32>>> = None;
+        for (canonical, place) in columns::CANONICAL.iter().zip(&at) {
+            let Some(place) = place else {
+                text_columns.push(None);
+                continue;
+            };
+            let column = &df.columns()[*place];
+            let mut bad = |row: usize| {
+                bad_rows.entry(row).or_insert_with(|| format!("field {:?} is not valid UTF-8", column.name().as_str()));
+            };
+            match as_text(column, &format.date_format, &mut bad) {
+                Ok((text, dates)) => {
+                    if *canonical == columns::ARRIVAL_DATE {
+                        typed_dates = dates;
                     }
-                    Err(e) => {
-                        issues.unreadable = Some(format!(
+                    text_columns.push(Some(text));
+                }
+                Err(e) => {
+                    return Ok(FileIssues {
+                        unreadable: Some(format!(
                             "column {:?} holds {} values, which have no text form ({e})",
                             column.name().as_str(),
                             column.dtype()
-                        ));
-                        return Ok(issues);
-                    }
+                        )),
+                        ..FileIssues::default()
+                    });
                 }
             }
-            _ => None,
-        });
-    }
-    let height = df.height();
-    drop(df);
-    if typed_dates.is_some() {
-        builder.with_typed_dates();
-    }
-    let mut values: [&str; columns::N_CANONICAL] = [""; columns::N_CANONICAL];
-    for row in 0..height {
-        let record = u32::try_from(row + 1).unwrap_or(u32::MAX);
-        if let Some(message) = bad_rows.remove(&row) {
-            issues.malformed.push(MalformedRow { record, message });
-            continue;
         }
-        for (i, source) in sources.iter().enumerate() {
-            values[i] = match (source, &text_columns[i]) {
-                (ColumnSource::Constant(c), _) => c.as_str(),
-                (_, Some(col)) => col.get(row).unwrap_or(""),
-                _ => "",
-            };
+        drop(df);
+        if typed_dates.is_some() && !dated {
+            builder.with_typed_dates();
+            dated = true;
         }
-        builder.push_dated(record, &values, typed_dates.as_ref().and_then(|d| d[row]));
-        if builder.is_full() {
-            emit(builder)?;
+        let mut values: [&str; columns::N_CANONICAL] = [""; columns::N_CANONICAL];
+        for row in 0..n {
+            let record = u32::try_from(offset + row + 1).unwrap_or(u32::MAX);
+            if let Some(message) = bad_rows.remove(&row) {
+                issues.malformed.push(MalformedRow { record, message });
+                continue;
+            }
+            for (i, source) in sources.iter().enumerate() {
+                values[i] = match (source, &text_columns[i]) {
+                    (ColumnSource::Constant(c), _) => c.as_str(),
+                    (_, Some(col)) => col.get(row).unwrap_or(""),
+                    _ => "",
+                };
+            }
+            // The text a file decodes to is what a dictionary page hides: a
+            // 200 KB file can hold gigabytes of it.
+            decoded += values.iter().map(|v| v.len() as u64).sum::<u64>();
+            if decoded > limits.max_decoded_bytes {
+                return Ok(limits.stopped(limits.too_much_text(), record));
+            }
+            builder.push_dated(record, &values, typed_dates.as_ref().and_then(|d| d[row]));
+            if builder.is_full() {
+                emit(builder)?;
+            }
         }
+        offset += n;
     }
     issues.records = u32::try_from(height).unwrap_or(u32::MAX);
     Ok(issues)
@@ -384,6 +454,40 @@ mod tests {
         assert_eq!(strings(&out, "description"), ["Shirt", "Mug"]);
         assert_eq!(records(&out), [1, 3]);
         assert_eq!(issues.records, 3);
+    }
+
+    #[test]
+    fn a_file_is_read_a_slice_at_a_time_and_its_row_cap_comes_from_the_metadata() {
+        let n = 25;
+        let hawb: Vec<String> = (1..=n).map(|i| format!("P{i}")).collect();
+        let df = df! { "hawb" => hawb.clone(), "unused" => vec![7i64; n] }.unwrap();
+        let bytes = parquet(df);
+        let job = crate::job::Job::from_toml(JOB, std::path::Path::new("t.toml")).unwrap();
+        let mut heights = Vec::new();
+        let mut all = Vec::new();
+        let issues = crate::manifest::read(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &mut |df| {
+            heights.push(df.height());
+            all.extend(strings(&df, "house_bill"));
+            Ok(())
+        })
+        .unwrap();
+        assert!(issues.unreadable.is_none(), "{issues:?}");
+        assert_eq!(heights, [10, 10, 5]);
+        assert_eq!(all, hawb);
+        assert_eq!(issues.records, 25);
+        let limits = crate::manifest::Limits { max_rows: 24, ..Default::default() };
+        let mut sent = 0;
+        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &limits, &mut |df| {
+            sent += df.height();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(issues.unreadable.as_deref(), Some("has more than 24 records (limits.max_rows_per_file = 24)"));
+        assert_eq!(sent, 0, "known from the metadata before any row is read");
+        // Text: the decoded values count, not the file's size.
+        let limits = crate::manifest::Limits { max_decoded_bytes: 30, ..Default::default() };
+        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &limits, &mut |_| Ok(())).unwrap();
+        assert_eq!(issues.unreadable.as_deref(), Some("has more than 30 bytes of text (limits.max_decoded_bytes_per_file = 30)"));
     }
 
     #[test]

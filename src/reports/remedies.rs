@@ -35,6 +35,8 @@ pub fn for_rule(code: &str) -> &'static str {
         "V010" => "The shipment has no valid importer of record number, so its entry cannot be filed. Add the importer of record number (EIN NN-NNNNNNNSS, CBP-assigned YYDDPP-NNNNN or SSN NNN-NN-NNNN) to the manifest and re-send.",
         "T001" => "The line's duty cannot be estimated (the message says why). Check the HTS code and add the quantity in the HTS unit (or weight_kg for per-kg rates); or update the policy's [[duty.hts]] revision.",
         "T002" => "The file has lines arriving after the date the policy's rates were last checked. Review the rates for dates after duty.reviewed_through and move the date forward in the policy.",
+        "F004" => "A column name (CSV header) or key (NDJSON) appears twice in the file; s321d read the first. Ask the carrier to send each column once, or check that the first holds the right data.",
+        "V011" => "An identifier (carrier, bills, line number, port, conveyance, IOR, consignee name, address or ZIP) holds a control character, shown escaped. Have the carrier resend the value without it.",
         _ => "Review the finding.",
     }
 }
