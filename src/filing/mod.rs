@@ -146,6 +146,36 @@ fn defaults(ctx: &Context) -> anyhow::Result<EntryDefaults> {
     })
 }
 
+/// A type 86 entry as a broker-list row.
+fn listed_86(p: &entry::Prepared) -> plan::EntryRow {
+    let e = &p.entry;
+    plan::EntryRow {
+        entry_type: e.entry_type.clone(),
+        carrier: e.carrier.clone(),
+        arrival_date: e.arrival_date.to_string(),
+        port_of_entry: e.port_of_entry.clone(),
+        conveyance: p.record.conveyance.clone(),
+        consignee_key: p.record.consignee_key.clone(),
+        ior_number: e.ior_number.clone(),
+        house_bills: p.bills.iter().map(|(_, h)| h.clone()).collect(),
+        lines: e.lines.len().to_string(),
+        entered_value_usd: p.record.entered_value_usd.clone(),
+        duty_usd: p.record.duty_usd.clone(),
+        mpf_usd: p.record.mpf_usd.clone(),
+        hmf_usd: p.record.hmf_usd.clone(),
+        total_usd: p.record.total_usd.clone(),
+        duty_status: p.record.duty_status.clone(),
+        ..plan::EntryRow::default()
+    }
+}
+
+/// The bond, contact and party book the SE writer needs, from configuration.
+pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
+    let f = &ctx.config.filing;
+    let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
+    Ok((settings::Filer::from_config(f), book))
+}
+
 /// Reconciles every `pending` filing, then reads any new responses.
 pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     http::reconcile(ctx).await?;
@@ -184,7 +214,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
     let entries_csv = run_output(&out, &folder, "entries.csv").await?;
     let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
-    let mut plan = plan::plan(&dispositions, entries_csv.as_deref(), lines_csv.as_deref())
+    let mut plan = plan::plan_with_ior(&dispositions, entries_csv.as_deref(), lines_csv.as_deref(), &defaults.ior_number)
         .with_context(|| format!("reading the entries of run {run_id}"))?;
     let mut report = FilingReport { formal: plan.formal.len(), ..FilingReport::default() };
 
@@ -205,7 +235,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
         local.push((f.name.clone(), p));
     }
     let files: Vec<entry::ArchivedFile<'_>> = local.iter().map(|(name, path)| entry::ArchivedFile { name, path }).collect();
-    let (mut prepared, unbuilt) = entry::build(job, &files, &plan, &ctx.policy, &defaults)?;
+    let (prepared, unbuilt) = entry::build(job, &files, &plan, &ctx.policy, &defaults)?;
     drop(files);
     let _ = std::fs::remove_dir_all(&scratch);
     for u in unbuilt {
@@ -213,6 +243,38 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
             let i = plan.informal.remove(i);
             plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why: u.why });
         }
+    }
+    // Every mandatory field filled, or the entry is not filed and says why
+    // (not_filed.csv, the log, and the exception report's filing section
+    // through the run's lists). Cut text is noted in the ledger below.
+    let (filer, book) = writer_settings(ctx)?;
+    let mut cuts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut refused = 0usize;
+    let mut kept = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        match release::transaction(&p.entry, &filer, &book) {
+            Ok(w) => {
+                if !w.cuts.is_empty() {
+                    cuts.insert(kept.len(), w.cuts);
+                }
+                kept.push(p);
+            }
+            Err(r) => {
+                refused += 1;
+                let why = format!("not filed: {r}");
+                match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
+                    Some(i) => {
+                        let i = plan.informal.remove(i);
+                        plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why });
+                    }
+                    None => plan.not_filed.push(plan::Listed { reasons: String::new(), entry: listed_86(&p), why }),
+                }
+            }
+        }
+    }
+    let mut prepared = kept;
+    if refused > 0 {
+        warn!(run.id = %run_id, refused, "{refused} entr(ies) of run {run_id} cannot be filed: a mandatory CATAIR field has no value (not_filed.csv names each field).");
     }
     let built_ms = started.elapsed().as_millis() as u64;
 
@@ -223,7 +285,8 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).ok().map(|n| n.to_string());
     let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
-    for chunk in prepared.chunks_mut(INTENT_CHUNK) {
+    let mut notes: Vec<(String, String)> = Vec::new();
+    for (chunk_no, chunk) in prepared.chunks_mut(INTENT_CHUNK).enumerate() {
         // The payload is the entry as sent, with the number the ledger gives it.
         let payloads: Vec<_> = chunk
             .iter()
@@ -253,9 +316,12 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
             .collect();
         let recorded = ctx.db(|s| s.record_intents(&defaults.filer_code, first, &make, &filings))?;
         drop(filings);
-        for (p, intent) in chunk.iter_mut().zip(recorded) {
+        for (k, (p, intent)) in chunk.iter_mut().zip(recorded).enumerate() {
             match intent {
                 Intent::New(f) => {
+                    if let Some(c) = cuts.get(&(chunk_no * INTENT_CHUNK + k)) {
+                        notes.push((f.entry_number.clone(), format!("warning: CATAIR text cut: {}", c.join("; "))));
+                    }
                     p.entry.entry_number = f.entry_number;
                     pending.push(p.entry.clone());
                 }
@@ -278,6 +344,16 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
                 }
             }
         }
+    }
+    // Cut text, noted as events of the pending filing (recorded, not moving
+    // it): `s321d ledger show` lists them with the entry.
+    if !notes.is_empty() && transport == FilingTransport::Catair {
+        let list: Vec<Transition<'_>> = notes
+            .iter()
+            .map(|(n, m)| Transition { entry_number: n, to: FilingState::Pending, code: None, narrative: None, message: m })
+            .collect();
+        ctx.db(|s| s.transitions(&list))?;
+        warn!(run.id = %run_id, entries = notes.len(), "{} entr(ies) of run {run_id} had text cut to CATAIR field lengths; each cut is in the entry's ledger events.", notes.len());
     }
     crate::intake::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;

@@ -209,6 +209,12 @@ pub const WHY_V010: &str = "V010: none of its shipments has an importer of recor
 /// Builds the plan from a run's `dispositions.csv` and, when the run has
 /// entries, its `entries.csv` and `entry_lines.csv`.
 pub fn plan(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>) -> anyhow::Result<Plan> {
+    plan_with_ior(dispositions, entries, entry_lines, "")
+}
+
+/// [`plan`], with the configured importer of record (`[filing] ior_number`)
+/// standing in for a type 11 entry whose shipments name none.
+pub fn plan_with_ior(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>, configured_ior: &str) -> anyhow::Result<Plan> {
     let d = Table::read(dispositions, "dispositions.csv")?;
     let v2 = d.has("entry_ref");
     let mut plan = Plan::default();
@@ -278,8 +284,12 @@ pub fn plan(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u
             lines.entry(row.entry_ref.clone()).or_default().push(row);
         }
     }
+    let configured_ior = configured_ior.trim();
     for r in &e.rows {
-        let entry = entry_row(&e, r);
+        let mut entry = entry_row(&e, r);
+        if entry.entry_type == "11" && !crate::entries::ior::is_valid(&entry.ior_number) && crate::entries::ior::is_valid(configured_ior) {
+            entry.ior_number = configured_ior.to_owned();
+        }
         named.remove(&entry.entry_ref);
         let codes = reasons.get(&entry.entry_ref).map(|v| v.join(";")).unwrap_or_default();
         let has_ior = crate::entries::ior::is_valid(&entry.ior_number);
@@ -413,6 +423,18 @@ mod tests {
             [("R000001", vec!["H2".to_owned(), "H3".to_owned()]), ("R000002", vec!["H4".to_owned()]), ("R000003", vec!["H5".to_owned()])]
         );
         assert!(p.not_filed.iter().all(|l| l.why.contains("no row")));
+    }
+
+    #[test]
+    fn the_configured_ior_stands_in_for_a_type_11_without_one() {
+        let p = plan_with_ior(DISPOSITIONS.as_bytes(), Some(ENTRIES.as_bytes()), Some(LINES.as_bytes()), "98-765432100").unwrap();
+        let r3 = p.informal.iter().find(|i| i.entry.entry_ref == "R000003").expect("filed with the configured IOR");
+        assert_eq!(r3.entry.ior_number, "98-765432100");
+        assert_eq!(p.informal.iter().find(|i| i.entry.entry_ref == "R000001").unwrap().entry.ior_number, "12-345678900", "its own IOR first");
+        assert!(p.not_filed.is_empty());
+        // A configured IOR that is not one is no stand-in.
+        let p = plan_with_ior(DISPOSITIONS.as_bytes(), Some(ENTRIES.as_bytes()), Some(LINES.as_bytes()), "nope").unwrap();
+        assert!(p.not_filed[0].why.starts_with("V010"));
     }
 
     #[test]
