@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use crate::support::servers::{free_port, http};
 use crate::support::*;
 
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
 impl Daemon {
-    fn start(s: &Sandbox, config: &Path, port: u16) -> Daemon {
+    pub(crate) fn start(s: &Sandbox, config: &Path, port: u16) -> Daemon {
         let log = s.path().join(format!("daemon-{}.log", uuid::Uuid::now_v7().simple()));
         let child = Command::new(env!("CARGO_BIN_EXE_s321d"))
             .args(["--config", &config.display().to_string(), "run"])
@@ -31,11 +31,11 @@ impl Daemon {
         d
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait_for(&self, mut cond: impl FnMut() -> bool, what: &str) {
+    pub(crate) fn wait_for(&self, mut cond: impl FnMut() -> bool, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !cond() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}; log:\n{}", self.log());
@@ -43,15 +43,15 @@ impl Daemon {
         }
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         assert!(Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap().success());
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         http("GET", self.port, path, "")
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -71,7 +71,7 @@ impl Drop for Daemon {
     }
 }
 
-fn write_config(s: &Sandbox, port: u16, extra: &str) -> PathBuf {
+pub(crate) fn write_config(s: &Sandbox, port: u16, extra: &str) -> PathBuf {
     s.write(
         "s321d.toml",
         format!(
@@ -83,14 +83,14 @@ fn write_config(s: &Sandbox, port: u16, extra: &str) -> PathBuf {
     )
 }
 
-fn job(name: &str, schedule: &str, source: &str) -> String {
+pub(crate) fn job(name: &str, schedule: &str, source: &str) -> String {
     format!(
         "name = \"{name}\"\npattern = \"*.csv\"\nschedule = \"{schedule}\"\n[source]\nname = \"{source}\"\ninbox = \"{name}/inbox\"\n\
          processed = \"{name}/processed\"\nquarantine = \"{name}/quarantine\"\nsettle_secs = 0\n[output]\npath = \"runs/{name}\"\n[format]\nkind = \"csv\"\n"
     )
 }
 
-fn drop_into(s: &Sandbox, job: &str, name: &str, lines: &[String]) {
+pub(crate) fn drop_into(s: &Sandbox, job: &str, name: &str, lines: &[String]) {
     let mut text = String::from(CANONICAL_HEADER);
     for l in lines {
         text.push('\n');
@@ -103,7 +103,7 @@ fn drop_into(s: &Sandbox, job: &str, name: &str, lines: &[String]) {
     std::fs::rename(dir.join(format!(".{name}.part")), dir.join(name)).unwrap();
 }
 
-fn processed(s: &Sandbox, job: &str, name: &str) -> bool {
+pub(crate) fn processed(s: &Sandbox, job: &str, name: &str) -> bool {
     s.path().join("data").join(job).join("processed").join(name).exists()
 }
 

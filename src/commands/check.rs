@@ -34,6 +34,13 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
             None
         }
     };
+    // Sources whose settings cannot work (S3 without credentials), found without connecting.
+    for (c, name) in cfg.iter().flat_map(|c| c.source_names().map(move |n| (c, n))) {
+        let file = c.loaded_from.as_ref().map_or("config".into(), |p| p.display().to_string());
+        if let Some(message) = c.source(name).and_then(|sc| crate::sources::config_problem(name, &sc)) {
+            problems.push(Problem { file, key: format!("sources.{name}"), message });
+        }
+    }
     let policy_path = args.policy.clone().or_else(|| cfg.as_ref().and_then(Config::policy_path));
     let policy = match &policy_path {
         Some(p) => Policy::load(p),

@@ -1,7 +1,12 @@
 //! The HTTP listener (127.0.0.1 by default): `/healthz` says the process is
-//! alive; `/readyz` says the work is happening (the state store answers, no
-//! scheduled job's last success is older than `readiness_periods` of its
-//! period, and no job's latest run failed); `/metrics` is Prometheus text.
+//! alive; `/readyz` says the work is happening (the state store can be
+//! written, no source refuses us, no scheduled job's last success is older
+//! than `readiness_periods` of its period, and no job's latest run failed),
+//! naming every cause; `/metrics` is Prometheus text.
+//!
+//! Readiness never touches the state store on the request path: runs keep
+//! their status in memory (`intake::status`), and a probe on a connection of
+//! its own, with a short lock wait, checks the store every second.
 
 use std::sync::Arc;
 
@@ -12,8 +17,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::Utc;
 
+use tracing::{info, warn};
+
 use super::{Daemon, schedule};
-use crate::state::intake::IntakeStore;
+use crate::paths::Escaped;
+use crate::state::sqlite::Probe;
 
 pub fn router(daemon: Arc<Daemon>) -> Router {
     Router::new()
@@ -27,36 +35,74 @@ async fn metrics(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], d.metrics.render())
 }
 
-/// Why the daemon is not ready (empty: ready), with one line per job.
+/// How long the store may refuse the write lock before readiness says so:
+/// a run's own writes hold it briefly; minutes of it mean another process.
+pub const STORE_LOCKED_AFTER_SECS: i64 = 5;
+
+/// How long the store probe waits for the lock.
+pub const PROBE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What the last probes of the state store found (see [`probe_store`]).
+#[derive(Debug, Default, Clone)]
+pub struct StoreHealth {
+    /// The first probe of an unbroken series that found the store locked.
+    pub locked_since: Option<chrono::DateTime<Utc>>,
+    /// Why the last probe could not open or write the store at all.
+    pub unreachable: Option<String>,
+}
+
+/// Probes the state store on a connection of its own (never the runs'),
+/// waiting at most [`PROBE_WAIT`], and records what it found.
+pub fn probe_store(d: &Daemon) {
+    let path = d.context().config.paths.data_dir.join("state.db");
+    let found = crate::state::sqlite::probe(&path, PROBE_WAIT);
+    let mut h = d.store_health.lock().unwrap_or_else(|p| p.into_inner());
+    match found {
+        Probe::Writable => *h = StoreHealth::default(),
+        Probe::Locked => {
+            h.unreachable = None;
+            h.locked_since.get_or_insert_with(Utc::now);
+        }
+        Probe::Unreachable(why) => {
+            h.locked_since = None;
+            h.unreachable = Some(why);
+        }
+    }
+}
+
+/// Why the daemon is not ready (empty: ready), with one line per job. Reads
+/// only memory (the probes' findings, the runs' status, the outbox folder),
+/// so it answers at once whatever the state store is doing.
 pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
     let ctx = d.context();
     let mut problems = Vec::new();
     let mut lines = Vec::new();
-    if let Err(e) = ctx.db(|s| s.ping()) {
-        problems.push(format!("the state store does not answer: {e:#}"));
-        return (problems, lines);
-    }
     let now = Utc::now();
+    let store = d.store_health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(why) = &store.unreachable {
+        problems.push(format!("the state store is unreachable: {why}"));
+    }
+    if let Some(since) = store.locked_since {
+        let secs = (now - since).num_seconds();
+        if secs >= STORE_LOCKED_AFTER_SECS {
+            problems.push(format!(
+                "the state store is locked: no write was possible for {secs}s (another process holds a lock on {})",
+                ctx.config.paths.data_dir.join("state.db").display()
+            ));
+        }
+    }
+    for (source, since, why) in ctx.status.refused() {
+        problems.push(format!("source {source} refused access since {}: {}", since.to_rfc3339(), Escaped(&why)));
+    }
     let default_tz = d.default_zone();
     for job in ctx.jobs.iter().filter(|j| j.schedule.is_some() && j.intake.is_some()) {
-        let state = match ctx.db(|s| s.job_state(&job.name)) {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("job {}: cannot read its state: {e:#}", job.name));
-                continue;
-            }
-        };
+        let state = ctx.status.job(&job.name);
         let tz = schedule::zone(job, default_tz);
         let Some(period) = schedule::period(job, tz, now) else { continue };
         let allowed = period * ctx.config.daemon.readiness_periods as i32;
         // Before a first success, count from the daemon's start.
         let since = state.last_success.unwrap_or(d.started);
         let age = now - since;
-        let failed_last = match (state.last_failure, state.last_success) {
-            (Some(f), Some(s)) => f > s,
-            (Some(_), None) => true,
-            _ => false,
-        };
         if age > allowed {
             problems.push(format!(
                 "job {}: last success {}s ago, more than {} periods of {}s",
@@ -65,7 +111,9 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
                 ctx.config.daemon.readiness_periods,
                 period.num_seconds()
             ));
-        } else if failed_last {
+        }
+        // Kept when the job is also overdue: it is usually the reason.
+        if failed_last(&state) {
             problems.push(format!("job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
         }
         lines.push(format!(
@@ -78,18 +126,38 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
     problems.extend(outbox_problems);
     lines.extend(outbox_lines);
     for job in ctx.reports.iter().filter(|j| j.schedule.is_some()) {
-        if let Ok(state) = ctx.db(|s| s.job_state(&job.name)) {
-            let failed_last = match (state.last_failure, state.last_success) {
-                (Some(f), Some(s)) => f > s,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if failed_last {
-                problems.push(format!("report job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
-            }
+        let state = ctx.status.job(&job.name);
+        if failed_last(&state) {
+            problems.push(format!("report job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
         }
     }
     (problems, lines)
+}
+
+fn failed_last(state: &crate::state::intake::JobState) -> bool {
+    match (state.last_failure, state.last_success) {
+        (Some(f), Some(s)) => f > s,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Logs readiness changes, once per transition: WARN with every cause when
+/// it turns bad, INFO when it is good again.
+pub fn log_transition(d: &Daemon) {
+    let (problems, _) = readiness(d);
+    let ready = problems.is_empty();
+    let mut was = d.was_ready.lock().unwrap_or_else(|p| p.into_inner());
+    if *was == Some(ready) {
+        return;
+    }
+    let first = was.is_none();
+    *was = Some(ready);
+    if !ready {
+        warn!(problems = problems.len(), "s321d is not ready: {}", problems.join("; "));
+    } else if !first {
+        info!("s321d is ready again.");
+    }
 }
 
 async fn readyz(State(d): State<Arc<Daemon>>) -> impl IntoResponse {

@@ -35,6 +35,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::intake::{self, Context, RunKind};
+use crate::intake::status::Status;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
 
@@ -51,6 +52,14 @@ pub struct Daemon {
     scheduler: tokio::sync::Mutex<Option<(JobScheduler, Vec<(Tz, i32)>)>>,
     /// Held while a pass over the outbox runs (see `deliver_outbox`).
     delivering: Arc<tokio::sync::Mutex<()>>,
+    /// Runs' and sources' status, shared by every context across reloads.
+    pub status: Arc<Status>,
+    /// What the store probes found (see `health::probe_store`).
+    pub store_health: Mutex<health::StoreHealth>,
+    /// Readiness when last logged (see `health::log_transition`).
+    was_ready: Mutex<Option<bool>>,
+    /// Set while a store probe runs, so probes never pile up.
+    probing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn notify(state: &[NotifyState<'_>]) {
@@ -59,11 +68,22 @@ fn notify(state: &[NotifyState<'_>]) {
     }
 }
 
-/// Loads config and everything it names, sharing `metrics` across reloads.
-fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>) -> Result<Context, crate::policy::Problems> {
+/// Loads config and everything it names, sharing `metrics` and `status`
+/// across reloads. The status of jobs it has not seen yet comes from the store.
+fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<Context, crate::policy::Problems> {
     let config = Config::load(config_path)?;
     let mut ctx = Context::load(config)?;
     ctx.metrics = metrics.clone();
+    ctx.status = status.clone();
+    let names = ctx.jobs.iter().map(|j| j.name.clone()).chain(ctx.reports.iter().map(|j| j.name.clone()));
+    for name in names.collect::<Vec<_>>() {
+        if status.job(&name) == Default::default() {
+            match ctx.db(|s| s.job_state(&name)) {
+                Ok(state) => status.seed(&name, state),
+                Err(e) => warn!(job.name = %name, "Cannot read the state of job {name}; readiness starts without it: {e:#}"),
+            }
+        }
+    }
     Ok(ctx)
 }
 
@@ -124,7 +144,9 @@ impl Daemon {
         let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else { return };
         self.tracker.spawn(async move {
             let _running = guard;
-            let status = match crate::reports::run_report_job(&ctx, &job, None).await {
+            let result = crate::reports::run_report_job(&ctx, &job, None).await;
+            ctx.status.job_finished(&job.name, Utc::now(), result.as_ref().err().map(|e| format!("{e:#}")).as_deref());
+            let status = match result {
                 Ok(d) => {
                     ctx.metrics.inc("s321d_reports_total", vec![("report", job.name.clone()), ("status", "succeeded".into())]);
                     format!("{}: report built; {} sent, {} queued", job.name, d.sent.len(), d.queued)
@@ -153,6 +175,21 @@ impl Daemon {
             } else {
                 crate::reports::outbox::update_gauges(&ctx);
             }
+        });
+    }
+
+    /// Probes the state store off the async threads (unless a probe is still
+    /// going), then logs a readiness change. Runs every second.
+    fn check_readiness(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let daemon = self.clone();
+        tokio::task::spawn_blocking(move || {
+            health::probe_store(&daemon);
+            daemon.probing.store(false, Ordering::Release);
+            health::log_transition(&daemon);
         });
     }
 
@@ -231,7 +268,7 @@ impl Daemon {
     /// SIGHUP: load everything anew; keep the old on any problem.
     async fn reload(self: &Arc<Self>) {
         notify(&[NotifyState::Reloading]);
-        match load(self.config_path.as_deref(), &self.metrics) {
+        match load(self.config_path.as_deref(), &self.metrics, &self.status) {
             Ok(ctx) => {
                 let jobs = ctx.jobs.len();
                 if let Err(e) = crate::audit::config_loaded(&ctx, "config.reloaded") {
@@ -257,7 +294,8 @@ impl Daemon {
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let ctx = load(config_path.as_deref(), &metrics).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let status = Arc::new(Status::default());
+    let ctx = load(config_path.as_deref(), &metrics, &status).map_err(|p| anyhow::anyhow!("{p}"))?;
     let listen = ctx.config.daemon.listen.clone();
     let grace = Duration::from_secs(ctx.config.daemon.graceful_shutdown_secs);
     let daemon = Arc::new(Daemon {
@@ -270,6 +308,10 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         config_path,
         scheduler: tokio::sync::Mutex::new(None),
         delivering: Arc::new(tokio::sync::Mutex::new(())),
+        status,
+        store_health: Mutex::new(health::StoreHealth::default()),
+        was_ready: Mutex::new(None),
+        probing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     });
     crate::audit::config_loaded(&daemon.context(), "daemon.started")?;
 
@@ -280,6 +322,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { server_cancel.cancelled().await })
             .into_future(),
     );
+    crate::intake::scratch::sweep(&daemon.context().config.paths.data_dir);
     daemon.schedule().await?;
     daemon.catch_up();
 
@@ -300,7 +343,10 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(&[NotifyState::Watchdog]),
-            _ = outbox_tick.tick() => daemon.deliver_outbox(),
+            _ = outbox_tick.tick() => {
+                daemon.deliver_outbox();
+                daemon.check_readiness();
+            }
             _ = dst_tick.tick() => {
                 if daemon.offsets_changed().await {
                     info!("A time zone changed its UTC offset (daylight saving); rescheduling jobs.");

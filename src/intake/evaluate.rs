@@ -67,6 +67,8 @@ pub async fn evaluate_and_publish(
     let archive_source = ctx.source(&ctx.config.archive.source)?;
     let scratch = ctx.staging().join("runs").join(run_id);
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    // Gone however this function ends (a kill is left to the next sweep).
+    let _scratch_guard = super::scratch::Guard(scratch.clone());
     let mut run_files = Vec::with_capacity(files.len());
     let job_arc = Arc::new(job.clone());
     for f in &files {
@@ -82,6 +84,15 @@ pub async fn evaluate_and_publish(
         run_files.push(RunFile { name: f.name.clone(), path, sha256: Some(f.sha256.clone()), job: job_arc.clone() });
     }
 
+    // Counted before the engine starts and cleared when it returns: a count
+    // left behind means the process died evaluating these files (poison).
+    let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
+    if kind != RunKind::Replay {
+        ctx.db(|s| s.engine_started(&ids))?;
+        for f in &files {
+            super::crash_on_file(&f.name);
+        }
+    }
     let out_dir = scratch.join("out");
     let policy = ctx.policy.clone();
     let limits = ctx.config.limits.clone();
@@ -104,6 +115,9 @@ pub async fn evaluate_and_publish(
     })
     .await
     .context("the engine task panicked")??;
+    if kind != RunKind::Replay {
+        ctx.db(|s| s.engine_returned(&ids))?;
+    }
 
     let outcomes: Vec<FileOutcome> = files
         .iter()

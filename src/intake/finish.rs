@@ -42,7 +42,7 @@ pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destinat
     let mut n = 1;
     while retry(ctx.retry, "checking the destination", || source.exists(&target)).await? {
         n += 1;
-        target = sources::join(&[folder, &format!("{name}.{n}")]);
+        target = sources::join(&[folder, &fit_name(name, &format!(".{n}"))]);
     }
     match retry(ctx.retry, "moving a file out of the inbox", || source.rename(path, &target)).await {
         Ok(()) => Ok(Some(target)),
@@ -52,6 +52,75 @@ pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destinat
             Err(e.into())
         }
     }
+}
+
+/// The longest file name common file systems take, in bytes.
+const MAX_NAME: usize = 255;
+
+/// `name` followed by `suffix` (`.error.txt`, `.2`), in at most 255 bytes:
+/// when too long, the name is cut at a character boundary and 8 hex digits of
+/// the SHA-256 of the whole name go before the suffix, so two long names that
+/// share a beginning never share a note. The note's body names the file in
+/// full, and its name still starts with the file's.
+pub fn fit_name(name: &str, suffix: &str) -> String {
+    if name.len() + suffix.len() <= MAX_NAME {
+        return format!("{name}{suffix}");
+    }
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(&Sha256::digest(name.as_bytes())[..4]);
+    let mut keep = MAX_NAME.saturating_sub(suffix.len() + hash.len() + 1);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}-{hash}{suffix}", &name[..keep])
+}
+
+/// Why a file goes to quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineCause {
+    /// The engine could not read it (the reason says why).
+    Unreadable,
+    /// Evaluating it stopped the process twice (a poison file).
+    Poison,
+}
+
+/// Moves a file to quarantine with a note beside it (`NAME.error.txt`, the
+/// name shortened to fit), and records it `quarantined`.
+pub async fn quarantine(
+    ctx: &Context,
+    job: &Job,
+    intake: &Intake,
+    run_id: &str,
+    f: &FileRecord,
+    cause: QuarantineCause,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let moved = move_out(ctx, intake, &f.path, Destination::Quarantine).await?;
+    super::crash_point("moved");
+    let target = moved.unwrap_or_else(|| sources::join(&[&intake.quarantine, &f.name]));
+    let headline = match cause {
+        QuarantineCause::Unreadable => "it could not be read",
+        QuarantineCause::Poison => "evaluating it stopped s321d twice",
+    };
+    let note = format!(
+        "s321d quarantined this file: {headline}.\n\nfile: {}\nsha256: {}\nsize: {} bytes\njob: {}\nrun: {run_id}\nwhen: {}\nreason: {reason}\narchived copy: {}\n\nFix the file and drop it into the inbox again (any name), or tell the carrier.\n",
+        Escaped(&f.name),
+        f.sha256,
+        f.size,
+        job.name,
+        Utc::now().to_rfc3339(),
+        f.archive.as_deref().unwrap_or("-"),
+    );
+    let source = ctx.source(&intake.source)?;
+    let (folder, name) = target.rsplit_once('/').unwrap_or(("", &target));
+    let note_path = sources::join(&[folder, &fit_name(name, ".error.txt")]);
+    retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
+    // A poison file's record says why (an unreadable one's already does).
+    let recorded = (cause == QuarantineCause::Poison).then(|| format!("poison: {reason}"));
+    ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, recorded.as_deref()))?;
+    info!(job.name = %job.name, file.name = %Escaped(&f.name), quarantine = %Escaped(&target), "Quarantined {}: {}", Escaped(&f.name), Escaped(reason));
+    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "quarantined".into())]);
+    Ok(())
 }
 
 /// Finishes every `evaluated` file of a run.
@@ -118,32 +187,32 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
         ctx.db(|s| s.set_file_state(f.id, state, None, None, Some("the inbox file was replaced before it could be moved out")))?;
         return Ok(());
     }
-    let unreadable = f.note.as_deref().and_then(|n| n.strip_prefix("unreadable: "));
-    let status = if let Some(reason) = unreadable {
-        let moved = move_out(ctx, intake, &f.path, Destination::Quarantine).await?;
-        super::crash_point("moved");
-        let target = moved.unwrap_or_else(|| sources::join(&[&intake.quarantine, &f.name]));
-        let note = format!(
-            "s321d quarantined this file: it could not be read.\n\nfile: {}\nsha256: {}\nsize: {} bytes\njob: {}\nrun: {run_id}\nwhen: {}\nreason: {reason}\narchived copy: {}\n\nFix the file and drop it into the inbox again (any name), or tell the carrier.\n",
-            Escaped(&f.name),
-            f.sha256,
-            f.size,
-            job.name,
-            Utc::now().to_rfc3339(),
-            f.archive.as_deref().unwrap_or("-"),
-        );
-        let source = ctx.source(&intake.source)?;
-        let note_path = format!("{target}.error.txt");
-        retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
-        ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, None))?;
-        info!(job.name = %job.name, file.name = %Escaped(&f.name), quarantine = %Escaped(&target), "Quarantined {}: {}", Escaped(&f.name), Escaped(reason));
-        "quarantined"
-    } else {
-        move_out(ctx, intake, &f.path, Destination::Processed).await?;
-        super::crash_point("moved");
-        ctx.db(|s| s.set_file_state(f.id, FileState::Done, None, None, None))?;
-        "processed"
-    };
-    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", status.into())]);
+    if let Some(reason) = f.note.as_deref().and_then(|n| n.strip_prefix("unreadable: ")) {
+        return quarantine(ctx, job, intake, run_id, f, QuarantineCause::Unreadable, reason).await;
+    }
+    move_out(ctx, intake, &f.path, Destination::Processed).await?;
+    super::crash_point("moved");
+    ctx.db(|s| s.set_file_state(f.id, FileState::Done, None, None, None))?;
+    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "processed".into())]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn note_names_fit_in_255_bytes_and_stay_findable() {
+        assert_eq!(fit_name("a.csv", ".error.txt"), "a.csv.error.txt");
+        for len in 240..=255 {
+            let name = format!("{}.csv", "L".repeat(len - 4));
+            let note = fit_name(&name, ".error.txt");
+            assert!(note.len() <= 255, "{len}: {}", note.len());
+            assert!(note.ends_with(".error.txt") && note.starts_with("LLLL"), "{note}");
+        }
+        let a = fit_name(&format!("{}a.csv", "é".repeat(125)), ".2");
+        let b = fit_name(&format!("{}b.csv", "é".repeat(125)), ".2");
+        assert!(a.len() <= 255 && b.len() <= 255);
+        assert_ne!(a, b, "the hash tells long names apart");
+    }
 }

@@ -22,6 +22,8 @@ mod evaluate;
 mod finish;
 mod recover;
 pub mod retry;
+pub mod scratch;
+pub mod status;
 pub mod summary;
 mod take;
 
@@ -38,6 +40,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::job::Job;
 use crate::metrics::Metrics;
+use crate::paths::Escaped;
 use crate::policy::{Policy, Problem, Problems};
 use crate::sources::{Source, SourceError};
 use crate::state::intake::IntakeStore;
@@ -55,6 +58,8 @@ pub struct Context {
     /// The bookkeeping connection (engine runs open their own).
     pub store: Arc<Mutex<SqliteStore>>,
     pub metrics: Arc<Metrics>,
+    /// Job and source status in memory, for readiness (shared across reloads).
+    pub status: Arc<status::Status>,
     pub retry: RetryPolicy,
 }
 
@@ -144,6 +149,7 @@ impl Context {
             sources,
             store: Arc::new(Mutex::new(store.expect("checked"))),
             metrics: Arc::new(Metrics::new()),
+            status: Arc::new(status::Status::default()),
             retry,
             config,
         })
@@ -163,9 +169,10 @@ impl Context {
         Ok(f(&mut store)?)
     }
 
-    /// Local scratch space for copies and run outputs before they are published.
+    /// Local scratch space for copies and run outputs before they are
+    /// published: this process's own folder (see `scratch`).
     pub fn staging(&self) -> PathBuf {
-        self.config.paths.data_dir.join("staging")
+        scratch::process_dir(&self.config.paths.data_dir)
     }
 
     fn state_db(&self) -> PathBuf {
@@ -178,6 +185,14 @@ impl Context {
             | SourceError::Transient { source_name, .. }
             | SourceError::Permanent { source_name, .. } => source_name.clone(),
         };
+        if let SourceError::Permanent { message, path, .. } = e {
+            // Retrying cannot fix it: readiness names it until the source answers again.
+            let why = if path.is_empty() { message.clone() } else { format!("{path}: {message}") };
+            if self.status.refused().iter().all(|(n, _, _)| *n != source) {
+                warn!(source = %source, "Source {source} refused an operation; retrying will not help: {}", Escaped(&why));
+            }
+            self.status.source_refused(&source, &why);
+        }
         self.metrics.inc("s321d_source_errors_total", vec![("source", source)]);
     }
 }
@@ -230,7 +245,11 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
     let started = Instant::now();
     let now = Utc::now();
     let job_name = job.name.clone();
-    ctx.db(|s| s.job_started(&job_name, now))?;
+    ctx.status.job_started(&job.name, now);
+    if let Err(e) = ctx.db(|s| s.job_started(&job_name, now)) {
+        ctx.status.job_finished(&job.name, Utc::now(), Some(&format!("{e:#}")));
+        return Err(e);
+    }
     info!(job.name = %job.name, kind = kind.as_str(), "Starting a run of job {}.", job.name);
     let result = run_steps(ctx, job, kind, cancel).await;
     let labels = |status: &str| vec![("job", job.name.clone()), ("status", status.to_owned())];
@@ -241,6 +260,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
     let unix = Utc::now().timestamp() as f64;
     match &result {
         Ok(report) if report.errors.is_empty() => {
+            ctx.status.job_finished(&job.name, Utc::now(), None);
             ctx.db(|s| s.job_finished(&job_name, Utc::now(), None))?;
             ctx.metrics.inc("s321d_runs_total", labels("succeeded"));
             ctx.metrics.set("s321d_last_success_timestamp_seconds", vec![("job", job.name.clone())], unix);
@@ -261,6 +281,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
         }
         Ok(report) => {
             let why = report.errors.join("; ");
+            ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
             ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)))?;
             ctx.metrics.inc("s321d_runs_total", labels("failed"));
             ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
@@ -269,6 +290,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
         }
         Err(e) => {
             let why = format!("{e:#}");
+            ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
             let _ = ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)));
             ctx.metrics.inc("s321d_runs_total", labels("failed"));
             ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
@@ -282,6 +304,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
 async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
     let intake = job.intake.as_ref().with_context(|| format!("job {} has no [source] to take files from", job.name))?;
     let mut report = JobRunReport::default();
+    scratch::sweep(&ctx.config.paths.data_dir);
     recover::recover(ctx, job, kind, &mut report).await?;
     if cancel.is_cancelled() {
         return Ok(report);
@@ -363,6 +386,17 @@ pub(crate) fn crash_point(point: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     if AT.get_or_init(|| std::env::var("S321D_CRASH_AT").ok()).as_deref() == Some(point) {
         eprintln!("s321d: crash point {point} reached (S321D_CRASH_AT); aborting");
+        std::process::abort();
+    }
+}
+
+/// Fault injection for the poison-file tests: when `S321D_CRASH_ON_FILE`
+/// names a file handed to the engine, the process aborts (as an input that
+/// exhausts memory would get it killed). Unset in production.
+pub(crate) fn crash_on_file(name: &str) {
+    static ON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if ON.get_or_init(|| std::env::var("S321D_CRASH_ON_FILE").ok()).as_deref() == Some(name) {
+        eprintln!("s321d: evaluating {} (S321D_CRASH_ON_FILE); aborting", crate::paths::Escaped(name));
         std::process::abort();
     }
 }

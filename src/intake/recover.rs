@@ -13,13 +13,16 @@
 
 use std::collections::BTreeMap;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::paths::Escaped;
 
 use super::{Context, JobRunReport, RunKind, evaluate, finish};
-use crate::job::Job;
-use crate::state::intake::{FileState, IntakeStore};
+use crate::job::{Intake, Job};
+use crate::state::intake::{FileRecord, FileState, IntakeStore};
+
+/// Engine runs a file may die in before it is quarantined as a poison file.
+pub const POISON_ATTEMPTS: u32 = 2;
 
 pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRunReport) -> anyhow::Result<()> {
     let intake = match &job.intake {
@@ -62,8 +65,31 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
             ctx.db(|s| s.finish_run(&run_id, "evaluated", &json))?;
             info!(job.name = %job.name, run.id = %run_id, "Recovered run {run_id}: its outputs were complete.");
             report.runs.push(summary);
+        } else if files.iter().any(|f| f.engine_attempts > 0) {
+            // The process died inside the engine on these files. Alone, a file
+            // that does it again is then known; one that did it twice is
+            // quarantined rather than retried forever.
+            let solo = if files.len() == 1 {
+                vec![(run_id.clone(), files)]
+            } else {
+                let solo = split_run(ctx, job, &run_id, files)?;
+                clear_run_folder(ctx, job, &run_id, |_| true).await;
+                solo
+            };
+            for (solo_run, mut one) in solo {
+                let f = one.pop().expect("one file");
+                if f.engine_attempts >= POISON_ATTEMPTS {
+                    clear_run_folder(ctx, job, &solo_run, |_| true).await;
+                    quarantine_poison(ctx, job, intake, &solo_run, &f).await?;
+                } else {
+                    clear_run_folder(ctx, job, &solo_run, is_half_written).await;
+                    info!(job.name = %job.name, run.id = %solo_run, file.name = %Escaped(&f.name), "Recovering run {solo_run}: evaluating {} again, alone (the process stopped while evaluating it).", Escaped(&f.name));
+                    report.runs.push(evaluate::evaluate_and_publish(ctx, job, kind, &solo_run, vec![f]).await?);
+                }
+            }
         } else {
             info!(job.name = %job.name, run.id = %run_id, files = files.len(), "Recovering run {run_id}: evaluating its {} file(s) again.", files.len());
+            clear_run_folder(ctx, job, &run_id, is_half_written).await;
             let summary = evaluate::evaluate_and_publish(ctx, job, kind, &run_id, files).await?;
             report.runs.push(summary);
         }
@@ -79,4 +105,63 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
         finish::finish_run_files(ctx, job, intake, &run_id, report).await;
     }
     Ok(())
+}
+
+/// Gives each file of an interrupted run a run of its own (same kind, new id),
+/// so the next death inside the engine names one file. The old run is marked
+/// `split`: it never published a summary, and is never filed.
+fn split_run(ctx: &Context, job: &Job, run_id: &str, files: Vec<FileRecord>) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
+    let kind = ctx.db(|s| s.run(run_id))?.map(|r| r.kind).unwrap_or_default();
+    let kind = if kind == RunKind::Manual.as_str() { RunKind::Manual } else { RunKind::Scheduled };
+    let filing = ctx.db(|s| s.get_value(&format!("filing:{run_id}")))?;
+    let mut out = Vec::with_capacity(files.len());
+    for mut f in files {
+        let solo = super::new_run_id(kind);
+        if let Some(v) = &filing {
+            ctx.db(|s| s.set_value(&format!("filing:{solo}"), v))?;
+        }
+        ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(&solo), None))?;
+        f.run_id = Some(solo.clone());
+        out.push((solo, vec![f]));
+    }
+    ctx.db(|s| s.finish_run(run_id, "split", ""))?;
+    info!(job.name = %job.name, run.id = %run_id, files = out.len(), "Run {run_id} stopped while evaluating; its {} file(s) are evaluated one per run.", out.len());
+    Ok(out)
+}
+
+/// Quarantines a file whose evaluation stopped the process twice.
+async fn quarantine_poison(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+    let reason = format!(
+        "taken twice, never finished: s321d stopped {} times while evaluating it (killed, out of memory, or crashed); it is not retried",
+        f.engine_attempts
+    );
+    warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Quarantining {}: {reason}.", Escaped(&f.name));
+    ctx.db(|s| s.finish_run(run_id, "abandoned", ""))?;
+    finish::quarantine(ctx, job, intake, run_id, f, finish::QuarantineCause::Poison, &reason).await
+}
+
+/// A temporary name an atomic write leaves behind when the process is killed
+/// mid-write (`.NAME.ID.tmp`).
+fn is_half_written(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Deletes the entries of an incomplete run's output folder that `which`
+/// selects (half-written files before a redo; everything when the run is
+/// abandoned), logging what went. Failures are logged, not fatal: the redo
+/// overwrites what matters.
+async fn clear_run_folder(ctx: &Context, job: &Job, run_id: &str, which: impl Fn(&str) -> bool) {
+    let Ok(out) = ctx.source(&job.output.source) else { return };
+    let folder = evaluate::run_folder(job, run_id);
+    let Ok(listing) = out.list(&folder).await else { return };
+    let mut removed = Vec::new();
+    for e in listing.into_iter().filter(|e| which(&e.name)) {
+        match out.delete(&e.path).await {
+            Ok(()) => removed.push(e.name),
+            Err(err) => warn!(job.name = %job.name, run.id = %run_id, "Cannot remove {} from an incomplete run: {err}", Escaped(&e.path)),
+        }
+    }
+    if !removed.is_empty() {
+        info!(job.name = %job.name, run.id = %run_id, files = removed.len(), "Swept {} file(s) from the incomplete outputs of run {run_id}: {}.", removed.len(), Escaped(&removed.join(", ")));
+    }
 }

@@ -54,7 +54,10 @@ pub async fn take_ready_files(
 ) -> anyhow::Result<()> {
     let source = ctx.source(&intake.source)?;
     let listing = match retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await {
-        Ok(l) => l,
+        Ok(l) => {
+            ctx.status.source_ok(source.name());
+            l
+        }
         Err(e) => {
             ctx.note_source_error(&e);
             anyhow::bail!("cannot list the inbox {} of source {}: {e}", intake.inbox, source.describe());
@@ -100,6 +103,8 @@ async fn take_one(
     report: &mut JobRunReport,
 ) -> anyhow::Result<()> {
     let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
+    // The copy is only needed until archived; removed on every way out.
+    let _staging_guard = super::scratch::Guard(staging.clone());
     let (size, sha) = match retry(ctx.retry, "copying a file", || source.download(&entry.path, &staging)).await {
         Ok(v) => v,
         Err(e) => {
@@ -153,6 +158,7 @@ async fn take_one(
     let verified = async {
         retry(ctx.retry, "archiving a file", || archive_source.upload(&staging, &archive)).await?;
         let check = ctx.staging().join(&job.name).join(format!("{}.verify", uuid::Uuid::now_v7().simple()));
+        let _check_guard = super::scratch::Guard(check.clone());
         let copied = retry(ctx.retry, "verifying an archived file", || archive_source.download(&archive, &check)).await;
         remove_quietly(&check);
         copied

@@ -139,8 +139,9 @@ pub fn from_toml(text: &str, path: &Path, intake_jobs: &[&str], groups: &[&str])
     let raw: RawReportJob = crate::job::parse_toml(text, &file)?;
     let mut problems = Vec::new();
     let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
-    if raw.name.trim().is_empty() {
-        report("name", "must not be empty".into());
+    // A report job's name becomes a folder (previews, state keys), as a job's does.
+    if let Some(why) = crate::paths::name_problem(&raw.name) {
+        report("name", why);
     }
     let timezone = raw.timezone.as_ref().and_then(|tz| {
         tz.parse::<Tz>().map_err(|_| report("timezone", format!("{tz:?} is not an IANA time zone"))).ok()

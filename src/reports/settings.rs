@@ -133,6 +133,11 @@ impl Default for ReportsConfig {
     }
 }
 
+/// The longest email retry delay or timeout, in seconds: one day, the same
+/// bound as the daemon's intervals (`config::MAX_INTERVAL_SECS`; not imported,
+/// as config imports this module; a test keeps the two equal).
+pub const MAX_EMAIL_INTERVAL_SECS: u64 = 86_400;
+
 /// Checks `[email]` and `[reports]`, adding every problem with its key.
 pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, problems: &mut Vec<Problem>) {
     let mut report = |key: &str, message: String| problems.push(Problem { file: file.to_owned(), key: key.into(), message });
@@ -153,6 +158,21 @@ pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, proble
     }
     if email.retry_max_secs < email.retry_initial_secs {
         report("email.retry_max_secs", "must not be below email.retry_initial_secs".into());
+    }
+    // Bounded like the daemon's intervals: a huge value would park the outbox
+    // (or a send) for years, and overflow turns it into "no wait" at all.
+    let max = MAX_EMAIL_INTERVAL_SECS;
+    for (key, value) in [
+        ("email.retry_initial_secs", email.retry_initial_secs),
+        ("email.retry_max_secs", email.retry_max_secs),
+        ("email.timeout_secs", email.timeout_secs),
+    ] {
+        if value > max {
+            report(key, format!("{value} seconds is too long; at most {max} (one day)"));
+        }
+    }
+    if email.timeout_secs == 0 {
+        report("email.timeout_secs", "must be at least 1".into());
     }
     for (group, addresses) in &email.groups {
         if addresses.is_empty() {
@@ -183,6 +203,17 @@ pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, proble
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_intervals_are_bounded_like_the_daemons() {
+        assert_eq!(MAX_EMAIL_INTERVAL_SECS, crate::config::MAX_INTERVAL_SECS);
+        let email = EmailConfig { retry_initial_secs: 10, retry_max_secs: u64::MAX, timeout_secs: 1_000_000_000_000, ..Default::default() };
+        let mut problems = Vec::new();
+        validate(&email, &ReportsConfig::default(), "s321d.toml", &mut problems);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"email.retry_max_secs") && keys.contains(&"email.timeout_secs"), "{keys:?}");
+        assert!(!keys.contains(&"email.retry_initial_secs"), "{keys:?}");
+    }
 
     #[test]
     fn groups_and_routes_are_checked() {

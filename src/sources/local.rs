@@ -49,7 +49,7 @@ impl LocalSource {
                 if !meta.is_file() {
                     // Folders, FIFOs, sockets, devices and symbolic links (the
                     // listing does not follow them: the target may be anywhere).
-                    note_skipped_once(&entry.path(), &meta);
+                    note_skipped_once(&name, &entry.path(), &meta);
                     continue;
                 }
                 let file = match entry.file_name().into_string() {
@@ -146,14 +146,9 @@ impl LocalSource {
 }
 
 /// Runs blocking file work off the async threads.
-/// Logs, once per process and path, an inbox entry that is not a regular
-/// file (so it is skipped): the operator may have meant it to be read.
-fn note_skipped_once(path: &Path, meta: &std::fs::Metadata) {
-    static SEEN: std::sync::Mutex<Option<std::collections::BTreeSet<PathBuf>>> = std::sync::Mutex::new(None);
-    let first = SEEN.lock().map(|mut g| g.get_or_insert_with(Default::default).insert(path.to_owned())).unwrap_or(true);
-    if !first {
-        return;
-    }
+/// Notes an inbox entry that is not a regular file, once (see
+/// [`super::note_skipped_once`]).
+fn note_skipped_once(source: &str, path: &Path, meta: &std::fs::Metadata) {
     let kind = if meta.is_dir() {
         "a folder"
     } else if meta.file_type().is_symlink() {
@@ -163,12 +158,7 @@ fn note_skipped_once(path: &Path, meta: &std::fs::Metadata) {
         let t = meta.file_type();
         if t.is_fifo() { "a FIFO" } else if t.is_socket() { "a socket" } else { "a device or other special file" }
     };
-    let shown = path.to_string_lossy();
-    tracing::info!(
-        file.path = %Escaped(&shown),
-        "Skipping {} in the inbox: it is {kind}, not a regular file; only regular files are taken.",
-        Escaped(&shown)
-    );
+    super::note_skipped_once(source, &path.to_string_lossy(), kind);
 }
 
 /// The UTF-8 name a file with a non-UTF-8 name in an inbox is renamed to,
@@ -236,11 +226,14 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub fn write_atomic(dest: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        dest.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy()),
-        uuid::Uuid::now_v7().simple()
-    ));
+    // `.NAME.ID.tmp`, NAME cut so the whole stays within 255 bytes (a long
+    // destination name must not make its temporary name impossible).
+    let name = dest.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy());
+    let mut keep = name.len().min(255 - ".".len() - ".".len() - 32 - ".tmp".len());
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let tmp = dir.join(format!(".{}.{}.tmp", &name[..keep], uuid::Uuid::now_v7().simple()));
     let result = (|| {
         fill(&tmp)?;
         std::fs::File::options().write(true).open(&tmp)?.sync_all()?;
@@ -275,6 +268,11 @@ mod tests {
         assert_eq!(s.get("processed/a.csv").await.unwrap(), b"hello");
         s.delete("processed/a.csv").await.unwrap();
         assert!(matches!(s.delete("processed/a.csv").await, Err(SourceError::NotFound { .. })));
+        // A 255-byte name can be written (its temporary name is cut to fit).
+        let long = format!("{}.csv", "L".repeat(251));
+        s.put(&format!("inbox/{long}"), b"long").await.unwrap();
+        assert_eq!(s.get(&format!("inbox/{long}")).await.unwrap(), b"long");
+        s.delete(&format!("inbox/{long}")).await.unwrap();
         // No temporary files are left behind.
         let leftovers: Vec<_> =
             walk(dir.path()).into_iter().filter(|p| p.rsplit('/').next().is_some_and(|n| n.ends_with(".tmp"))).collect();

@@ -48,10 +48,14 @@ pub enum SourceConfig {
         #[serde(default)]
         allow_http: bool,
         /// Files holding the access key id and secret; when unset, the usual
-        /// `AWS_*` environment variables and instance credentials apply.
+        /// `AWS_*` environment variables apply (see `credentials`).
         access_key_id_file: Option<PathBuf>,
         secret_access_key_file: Option<PathBuf>,
         session_token_file: Option<PathBuf>,
+        /// Where credentials come from; the cloud metadata endpoint is only
+        /// asked when this says `instance`.
+        #[serde(default)]
+        credentials: S3Credentials,
     },
     /// Any URL `object_store` understands: `s3://`, `gs://`, `az://`,
     /// `abfs://`, `https://...blob.core.windows.net/...`, `file://`.
@@ -61,6 +65,9 @@ pub enum SourceConfig {
         /// Extra non-secret options passed to object_store (`region`, ...).
         #[serde(default)]
         options: BTreeMap<String, String>,
+        /// For `s3://` URLs: where credentials come from, as for `kind = "s3"`.
+        #[serde(default)]
+        credentials: S3Credentials,
     },
     /// An SFTP server.
     Sftp {
@@ -88,6 +95,23 @@ pub enum SourceConfig {
     },
 }
 
+/// Where an S3 source's credentials come from. A closed set, so that asking
+/// the cloud metadata endpoint (169.254.169.254) is always a configured
+/// choice, never a fallback: object_store asks it whenever it finds no key.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Credentials {
+    /// A key from `*_file` settings or the `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` variables (or the web identity and container
+    /// variables AWS sets); none found is a configuration error.
+    #[default]
+    Static,
+    /// The instance or task metadata endpoint (EC2 instance profiles).
+    Instance,
+    /// No credentials: unsigned requests, for public buckets.
+    Anonymous,
+}
+
 fn default_region() -> String {
     "us-east-1".into()
 }
@@ -99,6 +123,35 @@ fn default_sftp_root() -> String {
 }
 fn default_timeout() -> u64 {
     30
+}
+
+/// Why a source's configuration cannot work, found without connecting
+/// (for `check`): today, an S3 source with no credentials configured, which
+/// object_store would answer by asking the cloud metadata endpoint.
+pub fn config_problem(name: &str, config: &SourceConfig) -> Option<String> {
+    match config {
+        SourceConfig::S3 { .. } => ObjectSource::new(name, config).err().map(|e| e.to_string()),
+        SourceConfig::Url { url, .. } if url.starts_with("s3://") || url.starts_with("s3a://") => {
+            ObjectSource::new(name, config).err().map(|e| e.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Logs, once per process, source and path, an inbox entry that is not a
+/// regular file (so it is skipped): the operator may have meant it to be
+/// read, and a line on every run would drown the log.
+pub(crate) fn note_skipped_once(source: &str, path: &str, kind: &str) {
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let first = SEEN.lock().map(|mut g| g.insert((source.to_owned(), path.to_owned()))).unwrap_or(true);
+    if first {
+        let shown = crate::paths::Escaped(path);
+        tracing::info!(
+            source = %source,
+            file.path = %shown,
+            "Skipping {shown} in the inbox of source {source}: it is {kind}, not a regular file; only regular files are taken."
+        );
+    }
 }
 
 /// A file in a source listing.
@@ -144,7 +197,7 @@ impl SourceError {
         use std::io::ErrorKind::*;
         match e.kind() {
             NotFound => SourceError::NotFound { source_name: source.into(), path: path.into() },
-            PermissionDenied | InvalidInput | InvalidData => SourceError::permanent(source, path, e),
+            PermissionDenied | InvalidInput | InvalidData | InvalidFilename => SourceError::permanent(source, path, e),
             _ => SourceError::transient(source, path, e),
         }
     }

@@ -14,7 +14,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use secrecy::ExposeSecret;
 
-use super::{Entry, HashingWriter, Result, SourceConfig, SourceError, read_secret};
+use super::{Entry, HashingWriter, Result, S3Credentials, SourceConfig, SourceError, read_secret};
 
 pub struct ObjectSource {
     pub(crate) name: String,
@@ -42,6 +42,7 @@ impl ObjectSource {
                 access_key_id_file,
                 secret_access_key_file,
                 session_token_file,
+                credentials,
             } => {
                 // Environment first (AWS_* variables), then explicit settings on top.
                 let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(region);
@@ -58,7 +59,7 @@ impl ObjectSource {
                 if let Some(p) = session_token_file {
                     b = b.with_token(read_secret(name, "the session token", p)?.expose_secret());
                 }
-                let store = b.build().map_err(|e| SourceError::permanent(name, "", e))?;
+                let store = credentials_chosen(name, b, *credentials)?.build().map_err(|e| SourceError::permanent(name, "", e))?;
                 let at = if endpoint.is_empty() { "AWS".to_owned() } else { endpoint.clone() };
                 Ok(ObjectSource {
                     name: name.into(),
@@ -67,10 +68,22 @@ impl ObjectSource {
                     description: format!("s3://{bucket}/{} at {at}", prefix.trim_matches('/')),
                 })
             }
-            SourceConfig::Url { url, options } => {
+            SourceConfig::Url { url, options, credentials } => {
                 let parsed = url::Url::parse(url).map_err(|e| SourceError::permanent(name, url, e))?;
-                let (store, path) = object_store::parse_url_opts(&parsed, options.iter())
-                    .map_err(|e| SourceError::permanent(name, url, e))?;
+                let (store, path) = if matches!(parsed.scheme(), "s3" | "s3a") {
+                    // Built here, not by parse_url_opts (which ignores AWS_*
+                    // variables and then asks the metadata endpoint).
+                    let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+                    for (k, v) in options {
+                        let key = k.to_ascii_lowercase().parse().map_err(|e| SourceError::permanent(name, url, e))?;
+                        b = b.with_config(key, v);
+                    }
+                    let store = credentials_chosen(name, b, *credentials)?.build().map_err(|e| SourceError::permanent(name, url, e))?;
+                    let path = ObjectPath::from_url_path(parsed.path()).map_err(|e| SourceError::permanent(name, url, e))?;
+                    (Box::new(store) as Box<dyn ObjectStore>, path)
+                } else {
+                    object_store::parse_url_opts(&parsed, options.iter()).map_err(|e| SourceError::permanent(name, url, e))?
+                };
                 Ok(ObjectSource {
                     name: name.into(),
                     store: Arc::from(store),
@@ -97,6 +110,7 @@ impl ObjectSource {
             E::PermissionDenied { .. } | E::Unauthenticated { .. } | E::InvalidPath { .. } | E::NotSupported { .. } => {
                 SourceError::permanent(&self.name, path, e)
             }
+            other if refused(&other) => SourceError::permanent(&self.name, path, other),
             other => SourceError::transient(&self.name, path, other),
         }
     }
@@ -164,5 +178,106 @@ impl ObjectSource {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(self.err(path, e)),
         }
+    }
+}
+
+/// Applies the configured credential choice; `Static` without a key is
+/// refused here, so `check` reports it and object_store never falls back to
+/// the metadata endpoint.
+fn credentials_chosen(name: &str, b: AmazonS3Builder, credentials: S3Credentials) -> Result<AmazonS3Builder> {
+    use object_store::aws::AmazonS3ConfigKey as K;
+    match credentials {
+        S3Credentials::Anonymous => Ok(b.with_skip_signature(true)),
+        S3Credentials::Instance => Ok(b),
+        S3Credentials::Static => {
+            let has_key = b.get_config_value(&K::AccessKeyId).is_some_and(|k| !k.is_empty());
+            // Web identity and container credentials are set up by AWS itself
+            // through these variables: configured, not a fallback.
+            let delegated = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+            if has_key || delegated {
+                Ok(b)
+            } else {
+                Err(SourceError::permanent(
+                    name,
+                    "credentials",
+                    "no credentials: set access_key_id_file and secret_access_key_file (or AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY), or credentials = \"instance\" to use the cloud metadata endpoint, or \
+                     credentials = \"anonymous\" for a public bucket",
+                ))
+            }
+        }
+    }
+}
+
+/// Whether a generic object_store error is the server refusing our
+/// credentials. object_store turns 401/403 into `PermissionDenied` or
+/// `Unauthenticated` for some requests only; listings, and errors fetching
+/// credentials, arrive as `Generic` with the status in the text.
+fn refused(e: &object_store::Error) -> bool {
+    const MARKS: [&str; 9] = [
+        "403 Forbidden",
+        "401 Unauthorized",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "ExpiredToken",
+        "InvalidToken",
+        "AuthorizationHeaderMalformed",
+        "InvalidClientTokenId",
+    ];
+    let mut current: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if MARKS.iter().any(|m| text.contains(m)) {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(credentials: S3Credentials) -> SourceConfig {
+        SourceConfig::S3 {
+            bucket: "b".into(),
+            prefix: String::new(),
+            region: "us-east-1".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            path_style: true,
+            allow_http: true,
+            access_key_id_file: None,
+            secret_access_key_file: None,
+            session_token_file: None,
+            credentials,
+        }
+    }
+
+    #[test]
+    fn no_key_is_refused_unless_instance_or_anonymous_is_chosen() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            return; // the environment supplies a key: nothing to refuse
+        }
+        let e = ObjectSource::new("drop", &s3(S3Credentials::Static)).unwrap_err();
+        assert!(!e.is_retriable() && e.to_string().contains("no credentials"), "{e}");
+        assert!(ObjectSource::new("drop", &s3(S3Credentials::Anonymous)).is_ok());
+        assert!(ObjectSource::new("drop", &s3(S3Credentials::Instance)).is_ok());
+        let url = SourceConfig::Url { url: "s3://b/p".into(), options: Default::default(), credentials: S3Credentials::Static };
+        assert!(ObjectSource::new("u", &url).is_err(), "s3:// URLs too");
+    }
+
+    #[test]
+    fn refusals_in_generic_errors_are_recognised() {
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing GET http://x in 1ms - Server returned non-2xx status code: 403 Forbidden: <Code>InvalidAccessKeyId</Code>".into(),
+        };
+        assert!(refused(&e));
+        let e = object_store::Error::Generic { store: "S3", source: "error sending request: connection refused".into() };
+        assert!(!refused(&e));
     }
 }

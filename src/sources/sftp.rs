@@ -216,7 +216,16 @@ impl SftpSource {
             }
         };
         let mut out: Vec<Entry> = entries
-            .filter(|e| e.metadata().is_regular())
+            .filter(|e| {
+                let meta = e.metadata();
+                let name = e.file_name();
+                if meta.is_regular() || name == "." || name == ".." {
+                    return meta.is_regular();
+                }
+                let kind = if meta.is_dir() { "a folder" } else if meta.is_symlink() { "a symbolic link" } else { "a special file" };
+                super::note_skipped_once(&self.name, &super::join(&[dir, &name]), kind);
+                false
+            })
             .map(|e| {
                 let meta = e.metadata();
                 let name = e.file_name();

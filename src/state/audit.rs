@@ -451,6 +451,17 @@ pub mod events {
         )
     }
 
+    /// A file taken again after a stop cut its first take short (before it
+    /// was archived): the same receipt as `first_file_id`'s, not a new one.
+    pub fn file_received_again(id: i64, job: &str, source: &str, path: &str, size: u64, sha256: &str, first_file_id: i64) -> AuditEvent {
+        let name = crate::sources::file_name(path);
+        AuditEvent::new(
+            "file.received_again",
+            json!({ "file_id": id, "job": job, "source": source, "path": path, "name": name, "size": size, "sha256": sha256,
+                    "first_file_id": first_file_id, "note": "received again after restart" }),
+        )
+    }
+
     /// An entry number allocated and a filing recorded before it is sent.
     pub fn filing_intent(f: &crate::state::ledger::Filing, bills: &[(String, String)]) -> AuditEvent {
         use sha2::Digest as _;

@@ -79,6 +79,9 @@ pub struct FileRecord {
     /// The file's modification time in the source when taken: with `size`, how
     /// finishing tells "still the file we took" from a new upload of the name.
     pub modified: Option<DateTime<Utc>>,
+    /// Engine runs this file was handed to that never returned: the process
+    /// died while evaluating it (see `intake::recover`, poison files).
+    pub engine_attempts: u32,
 }
 
 /// What taking a file found.
@@ -142,6 +145,12 @@ pub trait IntakeStore: Send {
 
     /// Forgets a file (a `taken` file whose copy was lost in a crash).
     fn forget_file(&mut self, id: i64) -> Result<(), StoreError>;
+
+    /// Counts one more engine run for each file, before the engine starts.
+    fn engine_started(&mut self, ids: &[i64]) -> Result<(), StoreError>;
+
+    /// Clears the count once the engine returned (whatever it found).
+    fn engine_returned(&mut self, ids: &[i64]) -> Result<(), StoreError>;
 
     /// A job's files in any of these states, oldest first.
     fn files_in(&mut self, job: &str, states: &[FileState]) -> Result<Vec<FileRecord>, StoreError>;

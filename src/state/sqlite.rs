@@ -172,7 +172,38 @@ CREATE TABLE ledger_ch99 (
     PRIMARY KEY (filing_id, line, pos)
 ) WITHOUT ROWID;
 CREATE INDEX ledger_ch99_by_heading ON ledger_ch99 (heading_digits, filing_id);
+"#, r#"
+-- How many engine runs a file was handed to that never returned (the process
+-- died meanwhile): at 2 the file is quarantined as a poison file.
+ALTER TABLE files ADD COLUMN engine_attempts INTEGER NOT NULL DEFAULT 0;
 "#];
+
+/// What a quick write probe of the store found (readiness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Writable,
+    /// Another connection holds the write lock past the probe's wait.
+    Locked,
+    /// It cannot be opened or written at all.
+    Unreachable(String),
+}
+
+/// Probes the store at `path` on a connection of its own, waiting at most
+/// `wait` for a lock: `BEGIN IMMEDIATE` (the write lock a run would need),
+/// then `ROLLBACK`. Never waits on the connections runs use.
+pub fn probe(path: &Path, wait: std::time::Duration) -> Probe {
+    use rusqlite::{ErrorCode, OpenFlags};
+    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX) {
+        Ok(c) => c,
+        Err(e) => return Probe::Unreachable(format!("{}: {e}", path.display())),
+    };
+    let result = conn.busy_timeout(wait).and_then(|()| conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;"));
+    match result {
+        Ok(()) => Probe::Writable,
+        Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Probe::Locked,
+        Err(e) => Probe::Unreachable(format!("{}: {e}", path.display())),
+    }
+}
 
 /// The SQLite state store.
 pub struct SqliteStore {
@@ -386,8 +417,14 @@ fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
+/// The `kv` key remembering the first receipt of a job's bytes whose record
+/// was forgotten (see `forget_file`).
+fn received_key(job: &str, sha256: &str) -> String {
+    format!("received:{job}:{sha256}")
+}
+
 const FILE_COLUMNS: &str =
-    "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified";
+    "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified, engine_attempts";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     let state: String = r.get(7)?;
@@ -407,6 +444,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
         note: r.get(12)?,
         taken_at: parse_ts(r.get(13)?).unwrap_or_default(),
         modified: parse_ts(r.get(14)?),
+        engine_attempts: r.get::<_, i64>(15)?.max(0) as u32,
     })
 }
 
@@ -454,8 +492,21 @@ impl IntakeStore for SqliteStore {
         )
         .map_err(|e| sql_err(&self.path, e))?;
         let id = tx.last_insert_rowid();
-        super::audit::append(&tx, &super::audit::events::file_received(id, job, source, path, size, sha256, dup))
-            .map_err(|e| sql_err(&self.path, e))?;
+        // Taken before, but forgotten when a stop cut the take short: the
+        // audit trail says so instead of recording a second plain receipt.
+        let first: Option<i64> = if dup.is_none() {
+            tx.query_row("SELECT value FROM kv WHERE key = ?1", [received_key(job, sha256)], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(|e| sql_err(&self.path, e))?
+                .and_then(|v| v.parse().ok())
+        } else {
+            None
+        };
+        let event = match first {
+            Some(first) => super::audit::events::file_received_again(id, job, source, path, size, sha256, first),
+            None => super::audit::events::file_received(id, job, source, path, size, sha256, dup),
+        };
+        super::audit::append(&tx, &event).map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         Ok(match earlier {
             Some(of) => Take::Duplicate { id, of },
@@ -475,7 +526,32 @@ impl IntakeStore for SqliteStore {
     }
 
     fn forget_file(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM files WHERE id = ?1", [id]).map(|_| ()).map_err(|e| self.err(e))
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        // Remember that its receipt is in the audit trail (see `take_file`).
+        tx.execute(
+            "INSERT INTO kv (key, value) SELECT 'received:' || job || ':' || sha256, id FROM files WHERE id = ?1 \
+             ON CONFLICT (key) DO NOTHING",
+            [id],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        tx.execute("DELETE FROM files WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn engine_started(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        for id in ids {
+            tx.execute("UPDATE files SET engine_attempts = engine_attempts + 1 WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn engine_returned(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        for id in ids {
+            tx.execute("UPDATE files SET engine_attempts = 0 WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     fn files_in(&mut self, job: &str, states: &[FileState]) -> Result<Vec<FileRecord>, StoreError> {

@@ -138,6 +138,38 @@ pub fn s3() -> &'static S3 {
     })
 }
 
+/// A second moto S3 server that checks every request's signature against
+/// its (empty) IAM user list, so any access key is refused with 403
+/// `InvalidAccessKeyId`, as AWS refuses a wrong key.
+pub fn s3_refusing_keys() -> &'static S3 {
+    static S3: OnceLock<S3> = OnceLock::new();
+    S3.get_or_init(|| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let mut candidates = Vec::new();
+        if let Ok(p) = std::env::var("S321D_MOTO_SERVER") {
+            candidates.push(PathBuf::from(p));
+        }
+        candidates.push(PathBuf::from(&home).join(".cache/s321d-venv/bin/moto_server"));
+        if let Some(paths) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&paths).map(|p| p.join("moto_server")));
+        }
+        let moto = find(&candidates, "moto_server", "pip install 'moto[server]'");
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("s321d-moto-auth-{}-{port}.log", std::process::id()));
+        let args = vec![
+            "INITIAL_NO_AUTH_ACTION_COUNT=0".to_owned(),
+            moto.display().to_string(),
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        spawn_guarded(Path::new("/usr/bin/env"), &args, &log);
+        wait_for_port(port, "moto_server (auth)", &log);
+        S3 { endpoint: format!("http://127.0.0.1:{port}"), port }
+    })
+}
+
 impl S3 {
     /// Creates a bucket (plain HTTP PUT; moto needs no signature for it).
     pub fn create_bucket(&self, bucket: &str) {
