@@ -208,16 +208,41 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool) -> bool {
 /// or gives a job whose paths stay inside their source, whose name is one plain
 /// component, and whose `[format]` reads small files of its kind without a
 /// reader panic.
+///
+/// Problems may still carry raw control characters from the file
+/// (fuzz/FINDINGS.md, finding 3); [`check_job_strict`] holds that too.
 pub fn check_job(data: &[u8]) -> bool {
+    check_job_with(data, false)
+}
+
+/// [`check_job`], and no problem's key or message holds a control character.
+pub fn check_job_strict(data: &[u8]) -> bool {
+    check_job_with(data, true)
+}
+
+/// Whether text shown on a terminal (`check` prints problems) is free of
+/// control characters other than line breaks and tabs.
+fn printable(text: &str) -> bool {
+    !text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+}
+
+fn check_problems(problems: &s321d::policy::Problems, file: &str, strict: bool) {
+    assert!(!problems.0.is_empty(), "refused with no problem");
+    for p in &problems.0 {
+        assert_eq!(p.file, file, "a problem names another file: {p:?}");
+        assert!(!p.message.trim().is_empty(), "a problem with no message: {p:?}");
+        if strict {
+            assert!(printable(&p.key) && printable(&p.message), "a problem holds a raw control character: {p:?}");
+        }
+    }
+}
+
+fn check_job_with(data: &[u8], strict: bool) -> bool {
     let Ok(text) = std::str::from_utf8(data) else { return false };
     let path = Path::new("jobs/fuzz.toml");
     match Job::from_toml(text, path) {
         Err(problems) => {
-            assert!(!problems.0.is_empty(), "refused with no problem");
-            for p in &problems.0 {
-                assert_eq!(p.file, "jobs/fuzz.toml", "a problem names another file: {p:?}");
-                assert!(!p.message.trim().is_empty(), "a problem with no message: {p:?}");
-            }
+            check_problems(&problems, "jobs/fuzz.toml", strict);
             false
         }
         Ok(job) => {
@@ -273,14 +298,21 @@ pub fn policy_dir() -> tempfile::TempDir {
 /// lookups agree (`regime_on` is the regime `regime_index` names, and the
 /// threshold on a day is that regime's). `dir` is [`policy_dir`]: relative
 /// files the policy names resolve there.
+/// As for jobs, [`check_policy_strict`] also wants problems free of control characters.
 pub fn check_policy(data: &[u8], dir: &Path) -> bool {
+    check_policy_with(data, dir, false)
+}
+
+/// [`check_policy`], and no problem's key or message holds a control character.
+pub fn check_policy_strict(data: &[u8], dir: &Path) -> bool {
+    check_policy_with(data, dir, true)
+}
+
+fn check_policy_with(data: &[u8], dir: &Path, strict: bool) -> bool {
     let Ok(text) = std::str::from_utf8(data) else { return false };
     match s321d::policy::Policy::from_toml(text, "fuzz-policy.toml", Some(dir)) {
         Err(problems) => {
-            assert!(!problems.0.is_empty(), "refused with no problem");
-            for p in &problems.0 {
-                assert_eq!(p.file, "fuzz-policy.toml", "a problem names another file: {p:?}");
-            }
+            check_problems(&problems, "fuzz-policy.toml", strict);
             false
         }
         Ok(policy) => {
