@@ -107,6 +107,12 @@ impl Peer {
     /// The real `s321d ace-sim` for filer code S32, password `PASSWD`,
     /// releasing at once and holding nothing.
     fn start() -> Peer {
+        Peer::start_with("", "")
+    }
+
+    /// The same with `top` keys (such as `token_file`) and `tables` (such
+    /// as `[faults]`) added to its configuration.
+    fn start_with(top: &str, tables: &str) -> Peer {
         let sandbox = Sandbox::new();
         let port = free_port();
         let inbound = sandbox.path().join("in");
@@ -115,8 +121,8 @@ impl Peer {
         let config = sandbox.write(
             "ace-sim.toml",
             format!(
-                "filer_codes = [\"S32\"]\nlisten = \"127.0.0.1:{port}\"\n[release]\ndelay_ms = 0\nheld_share = 0.0\n\
-                 [batch]\ninbound = {:?}\noutbound = {:?}\npoll_ms = 20\npassword_file = {:?}\n",
+                "filer_codes = [\"S32\"]\nlisten = \"127.0.0.1:{port}\"\n{top}\n[release]\ndelay_ms = 0\nheld_share = 0.0\n\
+                 [batch]\ninbound = {:?}\noutbound = {:?}\npoll_ms = 20\npassword_file = {:?}\n{tables}\n",
                 inbound.display().to_string(),
                 outbound.display().to_string(),
                 password.display().to_string(),
@@ -474,4 +480,56 @@ fn an_entry_summary_whose_duty_total_is_not_its_lines_is_rejected() {
     let cond = out.iter().position(|l| l.starts_with("E1 F") && at(l, 5, 7) == "S20").unwrap_or_else(|| panic!("{answer}"));
     assert!(out[cond - 1].starts_with("90"), "the E1 follows the 90 record");
     assert!(out.iter().any(|l| l.starts_with("E1RF")), "{answer}");
+}
+
+/// A type 86 as the JSON gateway's protocol carries it.
+fn json_entry(serial: u32, house_bill: &str) -> String {
+    let n = entry8(serial);
+    format!(
+        r#"{{"entry_number":"S32-{}-{}","entry_type":"86","filer_code":"S32","carrier":"DHLX","house_bill":"{house_bill}",
+        "master_bill":"","arrival_date":"2025-05-01","port_of_entry":"4701","mode_of_transport":"40","ior_type":"",
+        "ior_number":"","bond_type":"0","entry_value_usd":45,"consignee":{{"name":"Chen Wei","country":"US"}},
+        "shipper":{{"name":"Hanoi Silk","country":"VN"}},"lines":[{{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"VN","value_usd":45}}]}}"#,
+        &n[..7],
+        &n[7..]
+    )
+}
+
+#[test]
+fn the_json_gateway_still_files_and_a_bill_it_took_is_refused_in_a_batch() {
+    let sim = Peer::start();
+    let (status, body) = http("POST", sim.port, "/v1/entries", &json_entry(40, "DX4001"));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["status"].as_str(), v["condition"].as_str()), (Some("accepted"), Some("02")), "{body}");
+    let number = v["entry_number"].as_str().unwrap().to_owned();
+    assert_eq!(http("GET", sim.port, &format!("/v1/entries/{number}"), "").0, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, notes) = http("GET", sim.port, "/v1/notifications?after=0", "");
+        if notes.contains("\"98\"") {
+            assert!(notes.contains(&number), "{notes}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no release: {notes}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, body) = http("GET", sim.port, "/v1/bills/DHLX/DX4001", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&number));
+    // The same house bill in a CATAIR batch under another number.
+    let answer = sim.answer("cross", &envelope("SE", &type11(41, "DX4001")));
+    assert_rejected(&answer, "S19");
+}
+
+#[test]
+fn faults_and_the_token_still_apply_to_the_gateway() {
+    let failing = Peer::start_with("", "[faults]\nerror_rate = 1.0\n");
+    let (status, _) = http("POST", failing.port, "/v1/entries", &json_entry(50, "DX5001"));
+    assert_eq!(status, 500);
+    let token = Sandbox::new();
+    let file = token.write("token", "s3cret\n");
+    let guarded = Peer::start_with(&format!("token_file = {:?}", file.display().to_string()), "");
+    assert_eq!(http("GET", guarded.port, "/v1/bills/-/DX5001", "").0, 401, "the bill query takes the gateway's token");
+    assert_eq!(http("POST", guarded.port, "/v1/entries", &json_entry(51, "DX5002")).0, 401);
 }

@@ -831,3 +831,85 @@ pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
     info!("ACE simulator stopped.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim(held: f64) -> Sim {
+        Sim::new(SimConfig {
+            filer_codes: vec!["ABC".into()],
+            listen: default_listen(),
+            token_file: None,
+            policy: None,
+            batch: None,
+            release: ReleaseConfig { delay_ms: 0, held_share: held, seed: 7 },
+            faults: FaultConfig::default(),
+        })
+        .unwrap()
+    }
+
+    /// A type 86 as the gateway's JSON carries it.
+    fn entry(serial: u32, bill: &str, value: u64, origin: &str, arrival: &str) -> Filing {
+        let digit = model::check_digit("ABC", &format!("{serial:07}")).unwrap();
+        let json = format!(
+            r#"{{"entry_number":"ABC-{serial:07}-{digit}","entry_type":"86","filer_code":"ABC","carrier":"DHLX",
+            "house_bill":"{bill}","arrival_date":"{arrival}","port_of_entry":"4701","entry_value_usd":{value},
+            "consignee":{{"name":"Chen Wei","postal_code":"94121","country":"US"}},
+            "lines":[{{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"{origin}","value_usd":{value}}}]}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    fn judge(s: &Sim, f: Filing) -> (StatusCode, serde_json::Value) {
+        let (status, body, _) = s.judge(f, Vec::new(), Source::Json, Via::Http, Filed::default());
+        (status, body)
+    }
+
+    fn releases(s: &Sim) -> Vec<(String, String)> {
+        s.tick();
+        s.state.lock().unwrap().notes.iter().map(|n| (n.entry_number.clone(), n.code.clone())).collect()
+    }
+
+    #[test]
+    fn accepted_entries_are_released_later_and_numbers_are_never_reused() {
+        let s = sim(0.0);
+        let (status, body) = judge(&s, entry(1234567, "DX1001", 45, "VN", "2025-05-01"));
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("accepted")), "{body}");
+        assert_eq!(releases(&s), [("ABC-1234567-6".to_owned(), "98".to_owned())]);
+        let (status, body) = judge(&s, entry(1234567, "DX1002", 45, "VN", "2025-05-01"));
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("E02")));
+    }
+
+    #[test]
+    fn a_house_bill_on_another_entry_is_refused_and_found_by_the_query() {
+        let s = sim(0.0);
+        assert_eq!(judge(&s, entry(1, "DX-1001", 45, "VN", "2025-05-01")).0, StatusCode::OK);
+        let (status, body) = judge(&s, entry(2, "DX1001", 45, "VN", "2025-05-01"));
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("S19")), "{body}");
+        let first = format!("ABC-0000001-{}", model::check_digit("ABC", "0000001").unwrap());
+        assert_eq!(body["narrative"].as_str(), Some(format!("HOUSE BILL ON ENTRY {first}").as_str()));
+        assert_eq!(s.bill_holder("DHLX", "DX1001").map(|h| h.0), Some(first.clone()));
+        assert_eq!(s.bill_holder("-", "dx-1001").map(|h| h.0), Some(first), "compared as filed: letters and digits");
+        assert_eq!(s.bill_holder("UPSN", "DX1001"), None, "another carrier's bill of the same number");
+        assert_eq!(s.bill_holder("-", "DX1002"), None);
+    }
+
+    #[test]
+    fn de_minimis_answers_33_34_and_30() {
+        let s = sim(0.0);
+        judge(&s, entry(1, "A1", 45, "CN", "2025-05-02"));
+        for (serial, value) in [(2, 500), (3, 301), (4, 10)] {
+            judge(&s, entry(serial, &format!("B{serial}"), value, "VN", "2025-04-01"));
+        }
+        let codes: Vec<String> = releases(&s).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(codes, ["33", "98", "34", "30"]);
+    }
+
+    #[test]
+    fn type_86_limits_hold_for_json_too() {
+        let s = sim(0.0);
+        assert_eq!(judge(&s, entry(1, "A1", 801, "VN", "2025-05-01")).1["code"], "S18");
+        assert_eq!(judge(&s, entry(2, "A2", 10, "VN", "2025-08-29")).1["code"], "E11");
+    }
+}
