@@ -170,7 +170,8 @@ def job_seeds():
         if name.endswith(".toml"):
             put(t, "job-" + name, read("jobs/" + name))
     for name in sorted(os.listdir(os.path.join(ROOT, "jobs", "ace-demo"))):
-        put(t, "ace-" + name, read("jobs/ace-demo/" + name))
+        if name.endswith(".toml"):
+            put(t, "ace-" + name, read("jobs/ace-demo/" + name))
     hostile = {
         "escape-name": 'name = "../../x"\n[format]\nkind = "csv"\n',
         "abs-output": 'name = "j"\n[output]\npath = "/etc/s321d"\n[format]\nkind = "csv"\n',
@@ -274,6 +275,64 @@ def hts_seeds():
         put(t, k, v)
 
 
+def place(values):
+    b = bytearray(b" " * 80)
+    for pos, v in values:
+        b[pos - 1 : pos - 1 + len(v)] = v.encode()
+    return b.decode()
+
+
+def catair_seeds():
+    # Selector byte: even = an SX acknowledgement, odd = an SO status batch.
+    t = "catair_responses"
+    sx = [
+        place([(1, "A"), (2, "2704"), (6, "EEE"), (15, "120326"), (26, "SX")]),
+        place([(1, "B"), (4, "4701"), (8, "S32"), (11, "SX")]),
+        place([(1, "SE10"), (5, "A"), (6, "S32"), (11, "00010007"), (20, "86")]),
+        place([(1, "SE15"), (5, "H"), (10, "DX1001"), (60, "00000001"), (73, "N")]),
+        place([(1, "SE90"), (5, "02"), (10, "ENTRY ACCEPTED")]),
+        place([(1, "SE10"), (5, "A"), (6, "S32"), (11, "00010015"), (20, "11")]),
+        place([(1, "SE36"), (5, "SAN FRANCISCO"), (64, "US")]),
+        place([(1, "SE90"), (5, "11"), (7, "C12"), (10, "CITY NOT VALID")]),
+        place([(1, "SE90"), (5, "01"), (7, "C12"), (10, "ENTRY REJECTED")]),
+        place([(1, "SE90"), (5, "04"), (7, "H01"), (10, "NO SE10 BEFORE")]),
+        place([(1, "Y"), (4, "4701"), (8, "S32"), (11, "SX"), (13, "00007")]),
+        place([(1, "Z"), (2, "2704"), (6, "EEE"), (15, "120326")]),
+    ]
+    put(t, "sx-accept-reject", b"\x00" + "\n".join(sx).encode() + b"\n")
+    x1 = [
+        place([(1, "A"), (2, "2704"), (6, "EEE"), (15, "120326")]),
+        "B" + " " * 78 + "B",
+        place([(1, "X0"), (4, "BLOCK"), (11, "000001"), (18, "REF ID:"), (26, "4701 S32    SE")]),
+        place([(1, "X1"), (4, "F"), (5, "X17"), (11, "FILER NOT AUTHORIZED")]),
+        place([(1, "X1"), (3, "R"), (4, "F"), (5, "999"), (11, "BATCH REJECTED")]),
+        place([(1, "Y"), (13, "00003"), (80, "Y")]),
+        "Z" + " " * 78 + "Z",
+    ]
+    put(t, "sx-x1", b"\x00" + "\r\n".join(x1).encode())
+    so = [
+        place([(1, "A"), (2, "2704"), (6, "EEE"), (15, "120326"), (26, "SO")]),
+        place([(1, "B"), (4, "4701"), (8, "S32"), (11, "SO")]),
+        place([(1, "SO10"), (5, "4701"), (9, "S32"), (14, "00010007"), (23, "86"), (25, "12-345678900"), (37, "DHLX")]),
+        place([(1, "SO40"), (5, "H"), (10, "DX1001")]),
+        place([(1, "SO50"), (5, "120326"), (11, "1402"), (15, "95"), (17, "BILL ARRIVED"), (57, "N")]),
+        place([(1, "SO60"), (5, "120326"), (11, "1405"), (15, "98"), (17, "RELEASED"), (57, "120326"), (63, "03")]),
+        place([(1, "SO10"), (5, "4701"), (9, "S32"), (14, "00010015"), (23, "11"), (25, "12-345678900")]),
+        place([(1, "SO50"), (5, "120326"), (11, "1410"), (15, "53"), (17, "CBP HOLD"), (57, "N")]),
+        place([(1, "SO60"), (5, "120326"), (11, "1411"), (15, "97"), (17, "ADMISSIBLE")]),
+        place([(1, "SO60"), (5, "120326"), (11, "1412"), (15, "04"), (17, "ENTRY DETAINED")]),
+        place([(1, "SO60"), (5, "120326"), (11, "1413"), (15, "23"), (17, "CANCELLED")]),
+        place([(1, "Y"), (4, "4701"), (8, "S32"), (11, "SO"), (13, "00008")]),
+        place([(1, "Z"), (2, "2704"), (6, "EEE"), (15, "120326")]),
+    ]
+    put(t, "so-rev36", b"\x01" + "\n".join(so).encode() + b"\n")
+    put(t, "so-no-so10", b"\x01" + "\n".join(so[4:6]).encode())
+    put(t, "sx-short-line", b"\x00SE10 short\n")
+    put(t, "sx-non-ascii", b"\x00" + (sx[2][:79] + "\u00e9").encode() + b"\n")
+    put(t, "so-bad-serial", b"\x01" + place([(1, "SO10"), (5, "4701"), (9, "S 2"), (14, "0001 00\u007f"[:8])]).encode() + b"\n" + so[5].encode())
+    put(t, "empty", b"\x00\n\n   \n")
+
+
 if __name__ == "__main__":
     csv_seeds()
     ndjson_seeds()
@@ -282,6 +341,7 @@ if __name__ == "__main__":
     job_seeds()
     policy_seeds()
     hts_seeds()
+    catair_seeds()
     total = 0
     for d, _, files in os.walk(OUT):
         for f in files:

@@ -374,3 +374,53 @@ pub fn check_hts(data: &[u8]) -> bool {
         }
     }
 }
+
+/// The batch an SX answers, and the entries the ledger holds for it.
+const SX_BATCH: &str = "S32-0196f1c2.sei";
+const SX_ENTRIES: [&str; 2] = ["S32-0001000-7", "S32-0001001-5"];
+
+/// Whether `n` has the shape `read_sx`/`read_so` build: `FFF-NNNNNNN-C`.
+fn entry_number_shape(n: &str) -> bool {
+    let b = n.as_bytes();
+    b.len() == 13 && b[3] == b'-' && b[11] == b'-'
+}
+
+/// CATAIR responses (true when at least one response came out), read as
+/// `read_responses` does (bytes made UTF-8 lossily): a selector byte picks an
+/// SX acknowledgement (even) or an SO status batch (odd). Either a refusal that
+/// names a line of the file, or responses that each name an entry of the
+/// batch or one read from the file in `FFF-NNNNNNN-C` form, never more than
+/// the file's lines (or the batch's entries, for a batch reject), each message
+/// naming the file.
+pub fn check_catair(data: &[u8]) -> bool {
+    let Some((&selector, file)) = data.split_first() else { return false };
+    let text = String::from_utf8_lossy(file);
+    let n_lines = text.lines().count();
+    let entries: Vec<String> = SX_ENTRIES.iter().map(|s| (*s).to_owned()).collect();
+    let sx = selector % 2 == 0;
+    let read = if sx {
+        s321d::filing::batch::read_sx(&text, SX_BATCH, &entries)
+    } else {
+        s321d::filing::batch::read_so(&text, "fuzz.so")
+    };
+    match read {
+        Err(e) => {
+            assert!(e.line >= 1 && e.line <= n_lines, "refusal names line {} of {n_lines}", e.line);
+            assert!(!e.message.trim().is_empty(), "refusal with no message");
+            false
+        }
+        Ok(responses) => {
+            assert!(responses.len() <= n_lines.max(entries.len()), "{} responses from {n_lines} lines", responses.len());
+            let prefix = if sx { format!("SX {SX_BATCH}:") } else { "SO fuzz.so:".to_owned() };
+            for r in &responses {
+                assert!(
+                    entries.contains(&r.entry_number) || entry_number_shape(&r.entry_number),
+                    "response for entry {:?}",
+                    r.entry_number
+                );
+                assert!(r.message.starts_with(&prefix), "message {:?} does not name the file", r.message);
+            }
+            !responses.is_empty()
+        }
+    }
+}

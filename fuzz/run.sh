@@ -15,7 +15,7 @@ shift
 WORK=${WORK:-/work/fuzz-work}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/fuzz-target}
 export RUSTC_BOOTSTRAP=1
-TARGETS=${*:-"manifest_csv manifest_ndjson manifest_parquet manifest_cp1252 job_toml policy_toml hts_export"}
+TARGETS=${*:-"manifest_csv manifest_ndjson manifest_parquet manifest_cp1252 job_toml policy_toml hts_export catair_responses"}
 JOBS=${JOBS:-1}
 mkdir -p "$WORK"
 nice -n 19 cargo fuzz build -O -s none --target-dir "$CARGO_TARGET_DIR"

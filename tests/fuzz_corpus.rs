@@ -98,6 +98,11 @@ fn hts_export_corpus() {
     replay_committed("hts_export", &props::check_hts);
 }
 
+#[test]
+fn catair_responses_corpus() {
+    replay_committed("catair_responses", &props::check_catair);
+}
+
 /// The checks see what they claim to: chunks, records and F003 rows of a known file.
 #[test]
 fn read_all_reports_chunks_records_and_f003() {
