@@ -913,3 +913,40 @@ mod tests {
         assert_eq!(judge(&s, entry(2, "A2", 10, "VN", "2025-08-29")).1["code"], "E11");
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    #[test]
+    fn the_shipped_configuration_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ace-sim.toml");
+        let cfg = super::SimConfig::load(&path).unwrap();
+        assert_eq!(cfg.filer_codes, ["S32"]);
+        assert!(cfg.batch.is_some_and(|b| b.password_file.is_none()));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn the_old_envelope_gets_every_condition_it_breaks() {
+        let s = Sim::new(SimConfig {
+            filer_codes: vec!["S32".into()],
+            listen: default_listen(),
+            token_file: None,
+            policy: None,
+            batch: None,
+            release: ReleaseConfig::default(),
+            faults: FaultConfig::default(),
+        })
+        .unwrap();
+        let line = |t: &str| format!("{t:<80}");
+        let text = [line("AS32120226199555"), line("BS32SE"), line("SE10A"), line("Y000042"), line("ZS32120226199555000001")].join("\n");
+        let answer = s.answer_batch(&text);
+        let mut codes: Vec<&str> = answer.lines().filter(|l| l.starts_with("X1")).map(|l| &l[4..7]).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes, ["999", "X04", "X10", "X11", "X16", "X32", "X39"], "{answer}");
+    }
+}

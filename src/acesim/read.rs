@@ -424,6 +424,7 @@ impl Walk<'_> {
         self.envelope_fields(&b, &|name, f| match (name, f) {
             ("port", FieldFault::Blank) => Some(XCondition::X15),
             ("filer", FieldFault::Blank) => Some(XCondition::X16),
+            ("application", FieldFault::Blank) => Some(XCondition::X11),
             ("application", _) => Some(XCondition::X19),
             _ => None,
         });
