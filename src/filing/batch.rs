@@ -31,10 +31,10 @@ use tracing::{info, warn};
 
 use super::catair::cargo_release as se;
 use super::catair::key::{self, LineError};
-use super::catair::{self, Record, envelope, status};
-use super::entry::{self, Entry};
+use super::catair::{self, envelope, status};
+use super::entry::Entry;
 use super::settings::Envelope;
-use super::{Response, ack_state, release_state};
+use super::{Response, ack_state};
 use crate::intake::Context;
 use crate::sources;
 use crate::state::ledger::{FilingState, LedgerStore};
@@ -42,36 +42,6 @@ use crate::state::ledger::{FilingState, LedgerStore};
 /// The batch file of a run.
 pub fn batch_name(filer_code: &str, run_id: &str) -> String {
     format!("{filer_code}-{run_id}.sei")
-}
-
-/// The lines of a batch: envelope and transactions, every one 80 characters.
-pub fn batch_lines(filer_code: &str, batch_no: u64, entries: &[Entry], block_size: usize) -> anyhow::Result<Vec<String>> {
-    let date = Utc::now().format("%m%d%y").to_string();
-    let mut lines = Vec::new();
-    let mut a = Record::new(&catair::A_REC);
-    a.set("filer_code", filer_code)?.set("date", &date)?.num("batch", batch_no % 1_000_000)?;
-    lines.push(a.line());
-    let mut blocks = 0;
-    for block in entries.chunks(block_size.max(1)) {
-        blocks += 1;
-        let mut b = Record::new(&catair::B_REC);
-        b.set("filer_code", filer_code)?.set("application", "SE")?;
-        lines.push(b.line());
-        let mut count = 0;
-        for e in block {
-            for r in entry::records(e)? {
-                lines.push(r.line());
-                count += 1;
-            }
-        }
-        let mut y = Record::new(&catair::Y_REC);
-        y.num("records", count)?;
-        lines.push(y.line());
-    }
-    let mut z = Record::new(&catair::Z_REC);
-    z.set("filer_code", filer_code)?.set("date", &date)?.num("batch", batch_no % 1_000_000)?.num("blocks", blocks)?;
-    lines.push(z.line());
-    Ok(lines)
 }
 
 /// One block of a batch: its processing port and its transactions.
@@ -178,98 +148,6 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `ABC-1234567-6` from an SE10/SO10 record.
-fn entry_number_of(r: &Record) -> String {
-    let n = r.get("entry_number");
-    if n.len() == 8 { format!("{}-{}-{}", r.get("filer_code"), &n[..7], &n[7..]) } else { String::new() }
-}
-
-/// Parses an acknowledgement file (`.sx`) of batch `batch`.
-pub fn parse_ack(text: &str, batch: &str, batch_entries: &[String]) -> anyhow::Result<Vec<Response>> {
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    let mut errors: Vec<String> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r = Record::parse(line, i + 1)?;
-        match r.id() {
-            "SE10" => {
-                current = Some(entry_number_of(&r));
-                errors.clear();
-            }
-            "SE90" => {
-                let message_type = r.get("message_type");
-                let condition = r.get("condition").to_owned();
-                let narrative = r.get("narrative").to_owned();
-                match (message_type, &current) {
-                    // Record-level: collected into the transaction's message.
-                    ("11" | "13", _) => errors.push(format!("{condition} {narrative}")),
-                    (t, Some(number)) => {
-                        if let Some(state) = ack_state(t) {
-                            let detail = if errors.is_empty() { String::new() } else { format!("; records: {}", errors.join(" | ")) };
-                            out.push(Response {
-                                entry_number: number.clone(),
-                                state,
-                                code: condition.clone(),
-                                narrative: narrative.clone(),
-                                message: format!("SX {batch}: SE90 {t} {condition} {narrative}{detail}"),
-                            });
-                        }
-                        current = None;
-                    }
-                    // Before any transaction: the whole batch was refused.
-                    (t, None) if ack_state(t) == Some(FilingState::Rejected) => {
-                        for number in batch_entries {
-                            out.push(Response {
-                                entry_number: number.clone(),
-                                state: FilingState::Rejected,
-                                code: condition.clone(),
-                                narrative: narrative.clone(),
-                                message: format!("SX {batch}: batch rejected: {condition} {narrative}"),
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// Parses a status notification file (`.so`).
-pub fn parse_status(text: &str, file: &str) -> anyhow::Result<Vec<Response>> {
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r = Record::parse(line, i + 1)?;
-        match r.id() {
-            "SO10" => current = Some(entry_number_of(&r)),
-            "SO60" => {
-                if let Some(number) = &current {
-                    let code = r.get("code").to_owned();
-                    let narrative = r.get("narrative").to_owned();
-                    out.push(Response {
-                        entry_number: number.clone(),
-                        state: release_state(&code),
-                        message: format!("SO {file}: SO60 {code} {narrative}"),
-                        code,
-                        narrative,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
 }
 
 /// The records an SX batch may hold: the output envelope, X0/X1, the echoed
@@ -552,50 +430,5 @@ mod tests {
         );
         assert!(r[0].message.contains("at 120326 1405 release date 120326"), "{}", r[0].message);
         assert_eq!(r[1].narrative, "CBP HOLD");
-    }
-
-    #[test]
-    fn batches_have_an_envelope_and_blocks() {
-        let mut e = crate::filing::entry::tests_support::sample();
-        let mut entries = Vec::new();
-        for s in 1..=5u64 {
-            e.entry_number = crate::filing::entry_number::EntryNumber::new("ABC", s).unwrap().to_string();
-            entries.push(e.clone());
-        }
-        let lines = batch_lines("ABC", 7, &entries, 2).unwrap();
-        assert!(lines.iter().all(|l| l.len() == 80));
-        assert!(lines[0].starts_with("AABC"));
-        assert!(lines.last().unwrap().starts_with("ZABC"));
-        assert_eq!(lines.iter().filter(|l| l.starts_with('B')).count(), 3, "5 entries in blocks of 2");
-        assert_eq!(lines.iter().filter(|l| l.starts_with("SE10")).count(), 5);
-        let z = Record::parse(lines.last().unwrap(), 1).unwrap();
-        assert_eq!(z.get("blocks"), "000003");
-    }
-
-    #[test]
-    fn acknowledgements_and_status_notifications_parse() {
-        let mut se10 = Record::new(&catair::SE10);
-        se10.set("filer_code", "ABC").unwrap().set("entry_number", "12345676").unwrap().set("entry_type", "86").unwrap();
-        let mut rec_err = Record::new(&catair::SE90);
-        rec_err.set("message_type", "11").unwrap().set("condition", "H01").unwrap().set("narrative", "HTS NOT 10 DIGITS").unwrap();
-        let mut txn = Record::new(&catair::SE90);
-        txn.set("message_type", "01").unwrap().set("condition", "H01").unwrap().set("narrative", "ENTRY REJECTED").unwrap();
-        let text = [se10.line(), rec_err.line(), txn.line()].join("\n");
-        let r = parse_ack(&text, "b", &[]).unwrap();
-        assert_eq!(r.len(), 1);
-        assert_eq!((r[0].entry_number.as_str(), r[0].state, r[0].code.as_str()), ("ABC-1234567-6", FilingState::Rejected, "H01"));
-        assert!(r[0].message.contains("HTS NOT 10 DIGITS"));
-
-        let mut batch = Record::new(&catair::SE90);
-        batch.set("message_type", "01").unwrap().set("condition", "999").unwrap().set("narrative", "BATCH REJECTED").unwrap();
-        let r = parse_ack(&batch.line(), "b", &["ABC-0000001-X".into(), "ABC-0000002-Y".into()]).unwrap();
-        assert_eq!(r.len(), 2, "a batch rejection rejects every entry of the batch");
-
-        let mut so10 = Record::new(&catair::SO10);
-        so10.set("filer_code", "ABC").unwrap().set("entry_number", "12345676").unwrap();
-        let mut so60 = Record::new(&catair::SO60);
-        so60.set("code", "98").unwrap().set("narrative", "RELEASED").unwrap();
-        let r = parse_status(&[so10.line(), so60.line()].join("\n"), "x.so").unwrap();
-        assert_eq!((r[0].state, r[0].code.as_str()), (FilingState::Released, "98"));
     }
 }

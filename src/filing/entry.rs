@@ -5,7 +5,8 @@
 //! every line of `entry_lines.csv`, with their chapter 99 headings. Parties,
 //! descriptions and the master bill come from the run's archived files (a
 //! type 11 line is found by its source file and record). The same entry
-//! becomes JSON for the HTTP gateway and CATAIR records for batch files.
+//! becomes JSON for the HTTP gateway and an SE transaction for CATAIR batch
+//! files ([`super::release`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -13,7 +14,6 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::catair::{self, CatairError, Record};
 use super::plan::{Informal, Plan};
 use crate::engine::normalize;
 use crate::job::Job;
@@ -523,127 +523,6 @@ pub fn build(
     Ok((out, unbuilt))
 }
 
-fn is_country(code: &str) -> bool {
-    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
-}
-
-/// A bill number as CATAIR takes it: letters and digits only (no spaces,
-/// hyphens, slashes or other specials, SE15 rule).
-fn bill_number(text: &str) -> String {
-    catair::ascii(text).chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
-}
-
-/// The CATAIR records of one entry (a transaction: SE10 ... SE60).
-///
-/// One bill of lading grouping per house bill (SE15 master, SE15 house,
-/// SE16 conveyance; up to 999 groupings), then `EDA`, the consignee, and per
-/// line SE40, its seller (SE50/SE56), its chapter 99 numbers (SE60 without a
-/// value, first, as SE60 Note 2 asks) and its HTS number with the value.
-pub fn records(entry: &Entry) -> Result<Vec<Record>, CatairError> {
-    let number = super::entry_number::EntryNumber::parse(&entry.entry_number)
-        .map_err(|e| CatairError::Line { line: 0, message: e.to_string() })?;
-    let mut out = Vec::new();
-    let mut se10 = Record::new(&catair::SE10);
-    se10.set("action", "A")?
-        .set("filer_code", &entry.filer_code)?
-        .set("entry_number", &number.serial_and_check())?
-        .set("entry_type", &entry.entry_type)?
-        .text("ior_type", &entry.ior_type)?
-        .text("ior_number", &entry.ior_number)?
-        .set("mode", &entry.mode_of_transport)?
-        .set("bond_type", &entry.bond_type)?
-        .num("entry_value", entry.entry_value_usd)?
-        .text("port_of_entry", &entry.port_of_entry)?
-        .text("port_of_unlading", &entry.port_of_entry)?;
-    out.push(se10);
-    let bills = entry.all_bills();
-    if bills.len() > 999 {
-        return Err(CatairError::Line { line: 0, message: format!("{} bills: CATAIR takes at most 999 bill of lading groupings", bills.len()) });
-    }
-    // SE16 flight: the manifest's conveyance when it fits the 5-character
-    // field as a flight number (NNN, NNNN, NNNA, NNNNA); else none.
-    let flight: String = catair::ascii(&entry.conveyance).chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
-    let flight = if (3..=5).contains(&flight.len()) && flight.bytes().take(3).all(|b| b.is_ascii_digit()) { flight } else { String::new() };
-    for bill in &bills {
-        // The bill of lading grouping: the master bill (if any) and the
-        // house bill, one master/house pair per grouping.
-        let master = bill_number(&bill.master_bill);
-        if !master.is_empty() {
-            let mut m = Record::new(&catair::SE15);
-            m.set("bill_type", "M")?.text("issuer", &entry.carrier)?.text("bill", &master)?.num("quantity", 1)?;
-            out.push(m);
-        }
-        let quantity = bill.quantity.max(1);
-        let mut se15 = Record::new(&catair::SE15);
-        se15.set("bill_type", "H")?.text("issuer", &entry.carrier)?.text("bill", &bill_number(&bill.house_bill))?.num("quantity", quantity)?;
-        out.push(se15);
-        let mut se16 = Record::new(&catair::SE16);
-        se16.text("carrier", &entry.carrier)?
-            .text("voyage", &flight)?
-            .set("arrival_date", &entry.arrival_date.format("%m%d%y").to_string())?
-            .num("quantity", quantity)?;
-        out.push(se16);
-    }
-    let mut eda = Record::new(&catair::SE20);
-    eda.set("qualifier", "EDA")?.set("value", &entry.arrival_date.format("%m%d%y").to_string())?;
-    out.push(eda);
-    // The consignee by name and address (allowed for types 11 and 86). A
-    // shipper (SH) only on a type 86, as before: it is a GBI-test code, and a
-    // type 11 reports each line's seller instead.
-    let mut parties = vec![("CN", &entry.consignee)];
-    if entry.entry_type == "86" {
-        parties.push(("SH", &entry.shipper));
-    }
-    for (code, party) in parties {
-        let mut se30 = Record::new(&catair::SE30);
-        se30.set("entity_code", code)?.text("name", &party.name)?;
-        out.push(se30);
-        if !party.address.is_empty() {
-            let mut se35 = Record::new(&catair::SE35);
-            se35.set("qualifier", "15")?.text("text", &party.address)?;
-            out.push(se35);
-        }
-        let mut se36 = Record::new(&catair::SE36);
-        se36.text("city", &party.city)?.text("subdivision", &party.state)?.text("postal_code", &party.postal_code)?;
-        if is_country(&party.country) {
-            se36.set("country", &party.country)?;
-        }
-        out.push(se36);
-    }
-    for line in &entry.lines {
-        let mut se40 = Record::new(&catair::SE40);
-        se40.num("line", u64::from(line.line))?.text("description", &line.description)?;
-        if is_country(&line.origin) {
-            se40.set("origin", &line.origin)?;
-        }
-        out.push(se40);
-        // Entries filed before lines carried their seller fall back to the entry's.
-        let seller = if !line.seller.is_empty() { line.seller.as_str() } else { entry.seller.as_deref().unwrap_or(&entry.shipper.name) };
-        let country = if !line.seller_country.is_empty() { &line.seller_country } else { &entry.shipper.country };
-        let mut se50 = Record::new(&catair::SE50);
-        se50.set("entity_code", "SE")?.text("name", seller)?;
-        out.push(se50);
-        let mut se56 = Record::new(&catair::SE56);
-        if is_country(country) {
-            se56.set("country", country)?;
-        }
-        out.push(se56);
-        for ch in &line.ch99 {
-            let digits: String = ch.heading.chars().filter(char::is_ascii_digit).collect();
-            let mut se60 = Record::new(&catair::SE60);
-            se60.set("hts", &digits)?;
-            out.push(se60);
-        }
-        let mut se60 = Record::new(&catair::SE60);
-        if line.hts.len() == 10 && line.hts.bytes().all(|b| b.is_ascii_digit()) {
-            se60.set("hts", &line.hts)?;
-        }
-        se60.num("value", line.value_usd)?;
-        out.push(se60);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;
@@ -727,83 +606,7 @@ pub(crate) mod tests_support {
 
 #[cfg(test)]
 mod tests {
-    use super::tests_support::{sample, sample11};
     use super::*;
-
-    #[test]
-    fn an_entry_becomes_a_valid_transaction() {
-        let recs = records(&sample()).unwrap();
-        let ids: Vec<&str> = recs.iter().map(Record::id).collect();
-        assert_eq!(ids, ["SE10", "SE15", "SE15", "SE16", "SE20", "SE30", "SE35", "SE36", "SE30", "SE36", "SE40", "SE50", "SE56", "SE60"]);
-        assert_eq!((recs[1].get("bill_type"), recs[1].get("bill")), ("M", "15712345675"));
-        assert_eq!((recs[2].get("bill_type"), recs[2].get("bill")), ("H", "DX1001"));
-        assert!(recs.iter().all(|r| r.line().len() == 80));
-        assert_eq!(recs[0].get("entry_number"), "12345676");
-        assert_eq!(recs[4].get("qualifier"), "EDA");
-        assert_eq!(recs[4].get("value"), "050125");
-        let se60 = recs.last().unwrap();
-        assert_eq!((se60.get("hts"), se60.get("value")), ("6214101000", "0000000045"));
-    }
-
-    #[test]
-    fn a_type_11_carries_every_house_bill_and_its_chapter_99_numbers_first() {
-        let e = sample11();
-        let recs = records(&e).unwrap();
-        assert!(recs.iter().all(|r| r.line().len() == 80));
-        assert_eq!(recs[0].get("entry_type"), "11");
-        assert_eq!((recs[0].get("ior_type"), recs[0].get("ior_number")), ("EI", "12-345678900"));
-        // One grouping per house bill: master, house, conveyance.
-        let bills: Vec<(&str, &str, &str)> =
-            recs.iter().filter(|r| r.id() == "SE15").map(|r| (r.get("bill_type"), r.get("bill"), r.get("quantity"))).collect();
-        assert_eq!(
-            bills,
-            [
-                ("M", "15712345675", "00000001"),
-                ("H", "DX2001", "00000001"),
-                ("M", "15712345675", "00000001"),
-                ("H", "DX2002", "00000002"),
-                ("M", "15712345675", "00000001"),
-                ("H", "DX2003", "00000001"),
-            ]
-        );
-        let ids: Vec<&str> = recs.iter().map(Record::id).collect();
-        assert_eq!(&ids[1..10], ["SE15", "SE15", "SE16", "SE15", "SE15", "SE16", "SE15", "SE15", "SE16"]);
-        let se16: Vec<&str> = recs.iter().filter(|r| r.id() == "SE16").map(|r| r.get("voyage")).collect();
-        assert_eq!(se16, ["", "", ""], "DL1234 is not a flight number the 5-character field takes");
-        // No SH on a type 11; each line names its seller.
-        assert!(!recs.iter().any(|r| r.id() == "SE30" && r.get("entity_code") == "SH"));
-        // Lines in order; chapter 99 numbers before the HTS, without a value.
-        let line_recs: Vec<(&str, String)> = recs
-            .iter()
-            .skip_while(|r| r.id() != "SE40")
-            .map(|r| (r.id(), match r.id() {
-                "SE40" => r.get("line").to_owned(),
-                "SE60" => format!("{}/{}", r.get("hts"), r.get("value").trim()),
-                "SE50" => r.get("name").to_owned(),
-                _ => String::new(),
-            }))
-            .collect();
-        let want: Vec<(&str, String)> = [
-            ("SE40", "001"), ("SE50", "Seller DX2001"), ("SE56", ""), ("SE60", "99038803/"), ("SE60", "99030125/"), ("SE60", "8518302000/0000000250"),
-            ("SE40", "002"), ("SE50", "Seller DX2002"), ("SE56", ""), ("SE60", "99030125/"), ("SE60", "3926909989/0000000100"),
-            ("SE40", "003"), ("SE50", "Seller DX2002"), ("SE56", ""), ("SE60", "6214101000/0000000300"),
-            ("SE40", "004"), ("SE50", "Seller DX2003"), ("SE56", ""), ("SE60", "99030125/"), ("SE60", "9113908000/0000000150"),
-        ]
-        .into_iter()
-        .map(|(a, b)| (a, b.to_owned()))
-        .collect();
-        assert_eq!(line_recs, want);
-        // The chapter 99 number is left-justified in the 10-character field.
-        let ch99 = recs.iter().find(|r| r.id() == "SE60").unwrap().line();
-        assert_eq!(&ch99[4..14], "99038803  ");
-        // And as JSON: every bill, each line's bill and headings.
-        let json: serde_json::Value = serde_json::to_value(&e).unwrap();
-        assert_eq!(json["bills"].as_array().unwrap().len(), 3);
-        assert_eq!(json["lines"][0]["ch99"][1]["heading"], "9903.01.25");
-        assert_eq!(json["lines"][3]["house_bill"], "DX2003");
-        let back: Entry = serde_json::from_value(json).unwrap();
-        assert_eq!(back, e);
-    }
 
     #[test]
     fn entries_sent_before_several_bills_still_read_and_write() {
@@ -815,9 +618,8 @@ mod tests {
             "lines":[{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"VN","value_usd":45}]}"#;
         let e: Entry = serde_json::from_str(old).unwrap();
         assert_eq!(e.all_bills(), [Bill { master_bill: "157-12345675".into(), house_bill: "DX1001".into(), quantity: 1 }]);
-        let recs = records(&e).unwrap();
-        let se50 = recs.iter().find(|r| r.id() == "SE50").unwrap();
-        assert_eq!(se50.get("name"), "Hanoi Silk Co", "falls back to the entry's shipper");
+        let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e, "and writes back the same");
     }
 
     #[test]

@@ -249,10 +249,12 @@ fn responses(answer: &Answer, via: &str) -> Vec<Response> {
         let code = if answer.code.is_empty() { answer.condition.clone() } else { answer.code.clone() };
         out.push(Response { entry_number: answer.entry_number.clone(), state, code, narrative: answer.narrative.clone(), message: message.clone() });
     }
-    if let Some(release) = &answer.release {
+    if let Some(release) = &answer.release
+        && let Some(state) = release_state(release)
+    {
         out.push(Response {
             entry_number: answer.entry_number.clone(),
-            state: release_state(release),
+            state,
             code: release.clone(),
             narrative: String::new(),
             message: format!("{via}: release disposition {release}"),
@@ -385,12 +387,14 @@ pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
         let responses: Vec<Response> = page
             .notifications
             .into_iter()
-            .map(|n| Response {
-                state: release_state(&n.code),
-                message: format!("gateway notification {}: SO60 {} {}", n.seq, n.code, n.narrative),
-                entry_number: n.entry_number,
-                code: n.code,
-                narrative: n.narrative,
+            .filter_map(|n| {
+                Some(Response {
+                    state: release_state(&n.code)?,
+                    message: format!("gateway notification {}: SO60 {} {}", n.seq, n.code, n.narrative),
+                    entry_number: n.entry_number,
+                    code: n.code,
+                    narrative: n.narrative,
+                })
             })
             .collect();
         super::apply(ctx, &responses)?;

@@ -70,16 +70,11 @@ pub fn ack_state(message_type: &str) -> Option<FilingState> {
     }
 }
 
-/// The filing state an SO60 release disposition means.
-pub fn release_state(code: &str) -> FilingState {
-    match code {
-        "98" | "01" | "97" | "22" => FilingState::Released,
-        "04" => FilingState::Detained,
-        "23" => FilingState::Cancelled,
-        // 90 under review, 99 suspended, 96 documents, 03 exam, 29 not
-        // released, 30/33/34 de minimis, 70-73 quota, 79, 82/83 split...
-        _ => FilingState::Held,
-    }
+/// The filing state an SO60 release disposition code means (a gateway's
+/// `release` field carries the same codes): see [`catair::status::release_state`];
+/// `None` when the notice moves nothing.
+pub fn release_state(code: &str) -> Option<FilingState> {
+    catair::status::release_state(code, "")
 }
 
 /// Applies responses to the ledger in one transaction; returns how many
