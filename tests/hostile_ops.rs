@@ -235,6 +235,7 @@ fn issue_11_readyz_answers_fast_and_names_a_locked_store() {
         assert!(locked_at.elapsed() < Duration::from_secs(20), "never named the lock; last answer {status}: {body}");
         std::thread::sleep(Duration::from_millis(200));
     };
+    eprintln!("slowest /readyz answer while the store was locked: {slowest:?}; lock named after {:?}", locked_at.elapsed());
     assert!(slowest < Duration::from_millis(100), "/readyz took {slowest:?} while the store was locked");
     assert!(body.contains("state.db"), "{body}");
     d.wait_for(|| d.log().contains("WARN") && d.log().contains("s321d is not ready"), "a WARN at the transition");
@@ -362,5 +363,34 @@ fn issue_11_special_files_in_the_inbox_are_logged_once_per_process() {
     let log = d.log();
     assert_eq!(log.matches("it is a folder").count(), 1, "{log}");
     assert_eq!(log.matches("it is a FIFO").count(), 1, "{log}");
+    assert!(d.stop().success());
+}
+
+#[test]
+fn issue_11_special_files_in_an_sftp_inbox_are_logged_once_per_process() {
+    let server = crate::support::servers::sftp();
+    let root = server.dir.join("roots").join(format!("special-{}", uuid::Uuid::now_v7().simple()));
+    let inbox = root.join("demo/inbox");
+    std::fs::create_dir_all(inbox.join("folder.csv")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", inbox.join("link.csv")).unwrap();
+    let s = Sandbox::new();
+    let port = free_port();
+    let source = format!(
+        "[sources.partner]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nport = {}\nuser = {:?}\nroot = {:?}\nknown_hosts = {:?}\n\
+         private_key_file = {:?}\ntimeout_secs = 10\n",
+        server.port,
+        server.user,
+        root.display().to_string(),
+        server.known_hosts.display().to_string(),
+        server.client_key.display().to_string()
+    );
+    let config = write_config(&s, port, &source);
+    s.write("jobs/demo.toml", job("demo", "* * * * * *", "partner"));
+    let d = Daemon::start(&s, &config, port);
+    d.wait_for(|| d.log().matches("Finished a run of job demo").count() >= 3, "three runs");
+    let log = d.log();
+    assert_eq!(log.matches("it is a folder").count(), 1, "{log}");
+    assert_eq!(log.matches("it is a symbolic link").count(), 1, "{log}");
+    assert!(log.contains("source partner"), "{log}");
     assert!(d.stop().success());
 }

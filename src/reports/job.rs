@@ -206,6 +206,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn report_job_names_follow_the_job_name_rules() {
+        for bad in ["../../evil", "a/b", "", "..", "x\ny", &"n".repeat(81)] {
+            let text = format!("name = {bad:?}\n[report]\nkind = \"dashboard\"\nrecipients = [\"compliance\"]\n");
+            let err = from_toml(&text, Path::new("r.toml"), &[], &["compliance"]).unwrap_err().to_string();
+            assert!(err.contains("r.toml: name:"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn report_jobs_are_checked_and_know_their_day() {
         let text = "name = \"daily\"\nschedule = \"0 7 * * *\"\ntimezone = \"America/New_York\"\n[report]\nkind = \"dashboard\"\nrecipients = [\"compliance\"]\n";
         let j = from_toml(text, Path::new("daily.toml"), &["a"], &["compliance"]).unwrap();

@@ -217,13 +217,16 @@ impl SftpSource {
         };
         let mut out: Vec<Entry> = entries
             .filter(|e| {
-                let meta = e.metadata();
-                let name = e.file_name();
-                if meta.is_regular() || name == "." || name == ".." {
-                    return meta.is_regular();
+                // The exact type: russh-sftp's `is_regular()` tests one bit,
+                // which symbolic links and sockets share with regular files
+                // (a link was then taken, its target's size never matched,
+                // and it was deferred on every run without a word).
+                let t = e.file_type();
+                if t.is_file() {
+                    return true;
                 }
-                let kind = if meta.is_dir() { "a folder" } else if meta.is_symlink() { "a symbolic link" } else { "a special file" };
-                super::note_skipped_once(&self.name, &super::join(&[dir, &name]), kind);
+                let kind = if t.is_dir() { "a folder" } else if t.is_symlink() { "a symbolic link" } else { "a special file" };
+                super::note_skipped_once(&self.name, &super::join(&[dir, &e.file_name()]), kind);
                 false
             })
             .map(|e| {
