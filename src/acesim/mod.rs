@@ -921,7 +921,7 @@ mod config_tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ace-sim.toml");
         let cfg = super::SimConfig::load(&path).unwrap();
         assert_eq!(cfg.filer_codes, ["S32"]);
-        assert!(cfg.batch.is_some_and(|b| b.password_file.is_none()));
+        assert_eq!(cfg.batch.and_then(|b| b.password_file), Some("jobs/ace-demo/envelope-password.txt".into()));
     }
 }
 
