@@ -1,20 +1,16 @@
 //! Hostile manifest files (issue 11, part A): binary and NUL input, over-long
-//! records, findings without bound, duplicated header names and keys. Each test
-//! runs the real `validate` and checks the outcome the contract names.
+//! records, findings without bound, Parquet and windows-1252 files that decode
+//! to far more than they weigh, the `[limits]` caps, duplicated header names
+//! and keys, control characters in identifiers, a BOM inside a header. Each
+//! test runs the real `validate` on a file from `hostile/cases.rs` and checks
+//! the outcome the contract names.
 
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-fn manifest(lines: &[String]) -> String {
-    let mut t = String::from(CANONICAL_HEADER);
-    for l in lines {
-        t.push('\n');
-        t.push_str(l);
-    }
-    t.push('\n');
-    t
-}
+mod cases;
+use cases::manifest;
 
 /// `validate --no-history --job job.toml --out out FILES`; returns the output.
 fn validate(s: &Sandbox, files: &[&str]) -> std::process::Output {
@@ -181,3 +177,188 @@ fn a_repeated_ndjson_key_keeps_its_first_value_as_a_repeated_csv_header_does() {
     let dispositions = s.read("out/dispositions.csv");
     assert!(dispositions.contains("dup.csv,DHLX,H1,") && !dispositions.contains(",H9,"), "{dispositions}");
 }
+
+#[test]
+fn a_repeated_csv_header_or_ndjson_key_is_an_f004_warning_naming_it_and_both_places() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("dup.csv", cases::repeated_header("H1"));
+    let out = validate(&s, &["dup.csv"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let f004 = rows_of(&findings, "F004");
+    assert_eq!(
+        f004,
+        ["dup.csv,,,,,F004,warning,house_bill,\"column \"\"house_bill\"\" appears twice in the header (columns 3 and 22): the first (column 3) is read\""],
+        "{findings}"
+    );
+    // A warning: the shipment still moves.
+    assert!(!s.read("out/dispositions.csv").contains(",hold,"), "{}", s.read("out/dispositions.csv"));
+
+    s.write("job.toml", "name = \"nd\"\npattern = \"*.ndjson\"\n[format]\nkind = \"ndjson\"\n");
+    s.write("dup.ndjson", cases::repeated_key("H1").repeat(3));
+    let out = validate(&s, &["dup.ndjson"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let f004 = rows_of(&findings, "F004");
+    assert_eq!(f004.len(), 1, "once per file, not per line: {findings}");
+    assert!(
+        f004[0].starts_with("dup.ndjson,,") && f004[0].contains(",house_bill,") && f004[0].contains("appears twice in record 1 (keys 3 and 22 of the object): the first is read"),
+        "{findings}"
+    );
+}
+
+#[test]
+fn a_bom_inside_the_header_is_f002_naming_the_header_not_v001_on_every_row() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    s.write("bom.csv", cases::bom_inside_header(&[clean_line("H1"), clean_line("H2")]));
+    let out = validate(&s, &["bom.csv"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    assert_eq!(rows_of(&findings, "V001"), Vec::<&str>::new(), "{findings}");
+    let f002 = rows_of(&findings, "F002");
+    assert_eq!(f002.len(), 1, "{findings}");
+    assert!(f002[0].contains(",house_bill,") && f002[0].contains("column \"\"\\u{feff}house_bill\"\" (column 3) has a byte order mark (U+FEFF)"), "{findings}");
+    // F002 holds the file's shipments; they are still named by their house bills.
+    let dispositions = s.read("out/dispositions.csv");
+    assert!(dispositions.contains("bom.csv,DHLX,H1,") && dispositions.contains("bom.csv,DHLX,H2,"), "{dispositions}");
+    assert!(dispositions.lines().skip(1).all(|l| l.contains(",hold,")), "{dispositions}");
+}
+
+#[test]
+fn a_control_character_in_an_identifier_is_v011_and_no_output_carries_it() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let lines = [
+        cases::control_in_house_bill("HA", '\u{1b}'),
+        cases::control_in_house_bill("HB", '\u{7}'),
+        cases::control_in_house_bill("HC", '\u{85}'),
+        clean_line("H1").replace(",Jane Doe,", ",Jane\u{8}Doe,"),
+        // Tab inside an identifier is a control character too; at its ends it is trimmed.
+        cases::control_in_house_bill("HD", '\t'),
+        clean_line("HE\t"),
+    ];
+    s.write("ctl.csv", manifest(&lines));
+    let out = validate(&s, &["ctl.csv"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let v011 = rows_of(&findings, "V011");
+    assert_eq!(v011.len(), 5, "{findings}");
+    assert!(v011[0].starts_with("ctl.csv,1,DHLX,H\\u{1b}A,1,V011,error,house_bill,house_bill 'H\\u{1b}A' holds a control character"), "{findings}");
+    assert!(v011.iter().any(|r| r.contains(",consignee_name,consignee_name 'Jane\\u{8}Doe'")), "{findings}");
+    assert!(v011.iter().any(|r| r.contains("H\\u{9}D")), "{findings}");
+    assert!(!v011.iter().any(|r| r.contains(",HE,")), "{findings}");
+    let dispositions = s.read("out/dispositions.csv");
+    for (name, text) in [("findings.csv", &findings), ("dispositions.csv", &dispositions)] {
+        let raw: Vec<char> = text.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\r')).collect();
+        assert!(raw.is_empty(), "{name} carries raw control characters {raw:?}");
+    }
+    // An error: the shipments are held, under their escaped house bills.
+    assert!(dispositions.lines().any(|l| l.starts_with("ctl.csv,DHLX,H\\u{1b}A,") && l.contains(",hold,")), "{dispositions}");
+}
+
+/// `validate` with a config file (`--config cfg.toml`) setting `[limits]`.
+fn validate_with_limits(s: &Sandbox, limits: &str, files: &[&str]) -> std::process::Output {
+    s.write("cfg.toml", format!("[limits]\n{limits}"));
+    let mut args = vec!["--config", "cfg.toml", "validate", "--no-history", "--job", "job.toml", "--out", "out"];
+    args.extend_from_slice(files);
+    s.s321d(&args)
+}
+
+#[test]
+fn a_file_over_the_row_cap_is_unreadable_with_the_cap_named_and_none_of_its_rows_reach_the_outputs() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    // More rows than a chunk (256 Ki) would hide nothing: chunks go out as they fill, so
+    // the rows before the cap must be taken back, and --chunk-rows 2 makes sure some went out.
+    let big: Vec<String> = (0..7).map(|i| clean_line(&format!("B{i}"))).collect();
+    s.write("big.csv", manifest(&big));
+    s.write("good.csv", manifest(&[clean_line("G1"), clean_line("G2")]));
+    s.write("cfg.toml", "[limits]\nmax_rows_per_file = 5\n");
+    let out = s.s321d(&["--config", "cfg.toml", "validate", "--no-history", "--chunk-rows", "2", "--job", "job.toml", "--out", "out", "big.csv", "good.csv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let big_rows: Vec<&str> = findings.lines().filter(|l| l.starts_with("big.csv,")).collect();
+    assert_eq!(big_rows.len(), 1, "F001 alone speaks for the file: {findings}");
+    assert!(big_rows[0].contains(",F001,error,,the file cannot be read: has more than 5 records (limits.max_rows_per_file = 5)"), "{findings}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unreadable: big.csv"), "{}", show(&out));
+    let dispositions = s.read("out/dispositions.csv");
+    assert!(!dispositions.contains("big.csv"), "{dispositions}");
+    assert!(dispositions.contains("good.csv,DHLX,G1,") && dispositions.contains("good.csv,DHLX,G2,"), "{dispositions}");
+}
+
+#[test]
+fn the_text_record_and_findings_caps_come_from_the_config() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    // The smallest text cap `check` allows is 1 MiB: a file just over it.
+    let lines: Vec<String> = (0..8_000).map(|i| clean_line(&format!("H{i}"))).collect();
+    let text = manifest(&lines);
+    assert!(text.len() > 1 << 20);
+    s.write("a.csv", &text);
+    let out = validate_with_limits(&s, "max_decoded_bytes_per_file = 1048576\n", &["a.csv"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let reason = "has more than 1048576 bytes of text (limits.max_decoded_bytes_per_file = 1048576)";
+    assert!(rows_of(&s.read("out/findings.csv"), "F001")[0].contains(reason), "{}", show(&out));
+    assert!(!s.read("out/dispositions.csv").contains("a.csv"), "{}", s.read("out/dispositions.csv"));
+
+    let lines: Vec<String> = (0..4).map(|i| clean_line(&format!("H{i}")).replace(",Cotton T-shirt,", ",,")).collect();
+    let mut long = clean_line("L1");
+    long = long.replace(",Cotton T-shirt,", &format!(",{},", "y".repeat(1100)));
+    s.write("b.csv", manifest(&[lines.clone(), vec![long]].concat()));
+    let out = validate_with_limits(&s, "max_record_bytes = 1024\nmax_findings_per_rule = 2\n", &["b.csv"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    assert!(rows_of(&findings, "F003").iter().any(|r| r.starts_with("b.csv,5,") && r.ends_with("record 5 is longer than 1024 bytes")), "{findings}");
+    assert_eq!(rows_of(&findings, "V001").len(), 3, "two listed and one summary row: {findings}");
+    assert!(findings.contains("b.csv,,,,,V001,error,,and 2 more V001 findings in this file were not listed"), "{findings}");
+}
+
+#[test]
+fn a_dictionary_encoded_parquet_file_of_millions_of_rows_streams_and_the_good_file_keeps_its_outputs() {
+    let s = Sandbox::new();
+    s.write("job.toml", "name = \"pq\"\npattern = \"*.parquet\"\n[format]\nkind = \"parquet\"\n");
+    s.write("csv.toml", CANONICAL_JOB);
+    const ROWS: usize = PARQUET_ROWS;
+    let size = cases::dictionary_parquet(&s.path().join("huge.parquet"), ROWS, 40);
+    assert!(size < 8 << 20, "the file is small on disk: {size} bytes");
+    s.write("good.csv", manifest(&[clean_line("G1"), clean_line("G2")]));
+    let dir = s.path().to_owned();
+    let (out, kib) = cases::peak_rss_kib(
+        &dir,
+        &["validate", "--no-history", "--job", "job.toml", "--job", "csv.toml", "--out", "out", "huge.parquet", "good.csv"],
+    );
+    eprintln!("peak RSS {} MiB for {ROWS} Parquet rows ({size} bytes on disk)", kib >> 10);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    assert!(kib < PARQUET_PEAK_KIB, "peak RSS {} MiB for {ROWS} rows, over {} MiB", kib >> 10, PARQUET_PEAK_KIB >> 10);
+    let dispositions = s.read("out/dispositions.csv");
+    assert!(dispositions.contains("good.csv,DHLX,G1,") && dispositions.contains("good.csv,DHLX,G2,"), "{}", show(&out));
+    assert!(dispositions.contains("huge.parquet,DHLX,H1,"), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    assert!(findings.contains(&format!("huge.parquet,,,,,D001,warning,,and {} more D001 findings", ROWS - 1 - 10_000)), "{}", show(&out));
+}
+
+#[test]
+fn a_windows_1252_file_streams_instead_of_being_decoded_whole() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB.replace("kind = \"csv\"\n", "kind = \"csv\"\nencoding = \"windows-1252\"\n"));
+    cases::long_records_cp1252(&s.path().join("latin.csv"), CP1252_MIB, 1 << 20);
+    s.write("good.csv", manifest(&[clean_line("G1")]));
+    let dir = s.path().to_owned();
+    let (out, kib) = cases::peak_rss_kib(&dir, &["validate", "--no-history", "--job", "job.toml", "--out", "out", "latin.csv", "good.csv"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", show(&out));
+    // Decoded whole, the file alone would cost its size on disk plus twice that in UTF-8.
+    assert!(kib < CP1252_PEAK_KIB, "peak RSS {} MiB for a {CP1252_MIB} MiB windows-1252 file", kib >> 10);
+    let findings = s.read("out/findings.csv");
+    assert!(rows_of(&findings, "F003").len() > 50, "{}", show(&out));
+    assert!(s.read("out/dispositions.csv").contains("good.csv,DHLX,G1,"), "{}", show(&out));
+    eprintln!("peak RSS {} MiB for a {CP1252_MIB} MiB windows-1252 file", kib >> 10);
+}
+
+/// Rows of the Parquet case, and the peak RSS `validate` may reach on it.
+const PARQUET_ROWS: usize = 1_000_000;
+const PARQUET_PEAK_KIB: u64 = 1_200 << 10;
+/// Size of the windows-1252 case, and the peak RSS `validate` may reach on it.
+const CP1252_MIB: usize = 100;
+const CP1252_PEAK_KIB: u64 = 200 << 10;
