@@ -419,6 +419,42 @@ fn http_filing_is_answered_and_recorded() {
     assert_filed_once(&filer, &sim);
 }
 
+/// Issue 10 item 3: an entry with a mandatory field nothing fills is not
+/// filed and says which field; text cut to its CATAIR field is noted in the
+/// entry's ledger events.
+#[test]
+fn catair_refuses_blank_mandatory_fields_and_notes_cut_text() {
+    let sim_dir = tempfile::tempdir().unwrap();
+    let filer = Filer::new("catair", "http://127.0.0.1:9", "");
+    let sim = AceSim::start(sim_dir.path(), &filer.data(), "[release]\ndelay_ms = 100\nheld_share = 0.0\n");
+    // The seller's address is unknown: nothing is filed, and the list says why.
+    let parties = filer.s.path().join("parties.csv");
+    std::fs::write(&parties, "name,country,address,city\nSomeone Else,VN,1 Road,Hanoi\n").unwrap();
+    filer.drop_file("a.csv", &manifest(&[Line::clean("NF1")]));
+    filer.run_job();
+    assert!(filer.filings().is_empty(), "{:#?}", filer.filings());
+    let listed = filer.listed("not_filed.csv");
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!((listed[0]["entry_type"].as_str(), listed[0]["house_bills"].as_str()), ("86", "NF1"));
+    assert!(listed[0]["why"].starts_with("not filed: SE36 city of the seller of line 1: "), "{}", listed[0]["why"]);
+    // With the address known, a consignee name longer than SE30's 35
+    // characters is cut at a word boundary, and the cut is in the ledger.
+    std::fs::write(&parties, PARTIES).unwrap();
+    let long = "Internationale Handelsgesellschaft fur Feinkost";
+    filer.drop_file("b.csv", &manifest(&[Line { consignee: long, ..Line::clean("NF2") }]));
+    filer.run_job();
+    filer.poll_until_settled(&sim);
+    let f = filer.by_bill();
+    assert_eq!(f["NF2"].state, "released", "{f:#?}");
+    let events = filer.events(f["NF2"].id);
+    assert!(events.iter().any(|(_, m)| m == "warning: CATAIR text cut: SE30 CN name cut to 35 characters"), "{events:#?}");
+    let batch = std::fs::read_dir(filer.data().join("ace/outbound/processed")).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(batch).unwrap();
+    let cn = text.lines().find(|l| l.starts_with("SE30CN ")).unwrap();
+    assert_eq!(cn[7..42].trim_end(), "INTERNATIONALE HANDELSGESELLSCHAFT");
+    assert_filed_once(&filer, &sim);
+}
+
 #[test]
 fn catair_filing_is_answered_and_recorded() {
     let filer_dir = tempfile::tempdir().unwrap();
