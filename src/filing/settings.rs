@@ -53,7 +53,8 @@ pub fn problems(f: &FilingConfig) -> Vec<Problem> {
             ),
         );
     }
-    if !c.port.is_empty() && !(c.port.len() == 4 && c.port.bytes().all(|b| b.is_ascii_digit())) {
+    let port_ok = c.port.len() == 4 && c.port.bytes().all(|b| b.is_ascii_digit());
+    if !c.port.is_empty() && !port_ok {
         report(
             "filing.catair.port",
             format!("{:?} is not a 4-digit Schedule D port (B 4-7)", c.port),
