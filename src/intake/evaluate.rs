@@ -152,6 +152,7 @@ pub async fn evaluate_and_publish(
         }
         super::crash_point("published-one");
     }
+    ctx.status.source_ok(out.name());
     super::crash_point("published");
     let _ = std::fs::remove_dir_all(&scratch);
 

@@ -151,7 +151,7 @@ pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id:
 /// Whether the inbox still holds the very file that was taken (same size and
 /// modification time): a carrier may have uploaded new bytes under the same
 /// name meanwhile, and those must not be moved out unprocessed.
-async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
+pub(super) async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
     let source = ctx.source(&intake.source)?;
     let listing = retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await?;
     Ok(match listing.iter().find(|e| e.path == f.path) {

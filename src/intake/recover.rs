@@ -137,6 +137,13 @@ async fn quarantine_poison(ctx: &Context, job: &Job, intake: &Intake, run_id: &s
     );
     warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Quarantining {}: {reason}.", Escaped(&f.name));
     ctx.db(|s| s.finish_run(run_id, "abandoned", ""))?;
+    if !finish::still_ours(ctx, intake, f).await? {
+        // The name now holds new bytes (a fixed upload, say): leave those for
+        // the next run; only the record of the poison file is closed.
+        let note = format!("poison: {reason}; the inbox file was replaced meanwhile and is left there");
+        ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, Some(&note)))?;
+        return Ok(());
+    }
     finish::quarantine(ctx, job, intake, run_id, f, finish::QuarantineCause::Poison, &reason).await
 }
 

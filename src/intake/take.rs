@@ -174,6 +174,7 @@ async fn take_one(
             return Err(e.into());
         }
     }
+    ctx.status.source_ok(archive_source.name());
     ctx.db(|s| s.set_file_state(id, FileState::Archived, Some(&archive), None, None))?;
     super::crash_point("archived");
     remove_quietly(&staging);
