@@ -190,14 +190,16 @@ mod tests {
 
     #[test]
     fn catalogue_matches_contract() {
-        assert_eq!(Rule::ALL.len(), 28);
+        // The contract's 28 and s321d's extensions F004 and V011.
+        assert_eq!(Rule::ALL.len(), 30);
         assert!(Rule::ALL.len() <= 32, "RuleSet packs rules in a u32");
         assert_eq!(Rule::V002.name(), "HTS_INVALID");
         assert_eq!(Rule::L003.severity(), Severity::Info);
         assert_eq!(Rule::D003.level(), Level::Shipment);
         assert_eq!(Rule::from_code("R002"), Some(Rule::R002));
         let errors: Vec<_> = Rule::ALL.iter().filter(|r| r.severity() == Severity::Error).map(|r| r.code()).collect();
-        assert_eq!(errors, ["F001", "F002", "F003", "V001", "V002", "V003", "V004", "V005", "V006", "V008", "D002"]);
+        assert_eq!(errors, ["F001", "F002", "F003", "V001", "V002", "V003", "V004", "V005", "V006", "V008", "D002", "V011"]);
+        assert_eq!((Rule::F004.severity(), Rule::F004.level()), (Severity::Warning, Level::File));
     }
 
     #[test]
