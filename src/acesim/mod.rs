@@ -929,18 +929,100 @@ mod config_tests {
 mod batch_tests {
     use super::*;
 
-    #[test]
-    fn the_old_envelope_gets_every_condition_it_breaks() {
-        let s = Sim::new(SimConfig {
+    fn sim() -> Sim {
+        Sim::new(SimConfig {
             filer_codes: vec!["S32".into()],
             listen: default_listen(),
             token_file: None,
             policy: None,
             batch: None,
-            release: ReleaseConfig::default(),
+            release: ReleaseConfig { delay_ms: 0, held_share: 0.0, seed: 1 },
             faults: FaultConfig::default(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    /// An 80-character record with values at 1-based positions.
+    fn rec(id: &str, fields: &[(usize, &str)]) -> String {
+        let mut b = vec![b' '; 80];
+        b[..id.len()].copy_from_slice(id.as_bytes());
+        for (pos, v) in fields {
+            b[pos - 1..pos - 1 + v.len()].copy_from_slice(v.as_bytes());
+        }
+        String::from_utf8(b).unwrap()
+    }
+
+    fn batch(filer: &str, transactions: &[String]) -> String {
+        let mut lines = vec![rec("A", &[(2, "4701"), (6, "S32"), (9, "PASSWD"), (26, "SE")])];
+        lines.push(rec("B", &[(4, "4701"), (8, filer), (11, "SE"), (60, "RUN 5")]));
+        lines.extend(transactions.iter().cloned());
+        lines.push(rec("Y", &[(4, "4701"), (8, filer), (11, "SE")]));
+        lines.push(rec("Z", &[(2, "4701"), (6, "S32")]));
+        lines.join("\n")
+    }
+
+    /// A type 86 (catair.md sections 3 and 6): planned port, EDA, an air
+    /// master and its house bill with its quantity, CN and SE by name, the
+    /// line value.
+    fn type86(serial: &str, bill: &str) -> Vec<String> {
+        let n = format!("{serial}{}", model::check_digit("S32", serial).unwrap());
+        vec![
+            rec("SE10", &[(5, "A"), (6, "S32"), (11, &n), (20, "86"), (37, "40"), (39, "0"), (40, "0000000045"), (50, "4701")]),
+            rec("SE13", &[(5, "JANE DOE"), (45, "3125550100")]),
+            rec("SE15", &[(5, "M"), (10, "15712345675"), (73, "N")]),
+            rec("SE15", &[(5, "H"), (10, bill), (60, "00000001"), (73, "N")]),
+            rec("SE20", &[(5, "EDA"), (8, "050125")]),
+            rec("SE30", &[(5, "CN"), (8, "CHEN WEI")]),
+            rec("SE35", &[(5, "15"), (7, "88 OCEAN AVENUE")]),
+            rec("SE36", &[(5, "SAN FRANCISCO"), (49, "94121"), (64, "US")]),
+            rec("SE30", &[(5, "SE"), (8, "HANOI SILK CO")]),
+            rec("SE35", &[(5, "15"), (7, "12 HANG GAI")]),
+            rec("SE36", &[(5, "HANOI"), (64, "VN")]),
+            rec("SE40", &[(5, "001"), (8, "VN"), (11, "SILK SCARF")]),
+            rec("SE60", &[(5, "6214101000"), (15, "0000000045")]),
+        ]
+    }
+
+    fn closing(answer: &str) -> String {
+        answer.lines().filter(|l| l.starts_with("SE90")).last().unwrap_or_else(|| panic!("{answer}"))[4..49].trim_end().to_owned()
+    }
+
+    #[test]
+    fn a_cancel_frees_the_bill_and_the_number_stays_used() {
+        let s = sim();
+        let answer = s.answer_batch(&batch("S32", &type86("0000101", "DX0101")));
+        assert_eq!(closing(&answer), "02   ENTRY ACCEPTED", "{answer}");
+        // A house bill without its master is out of sequence (SE15 Note 1).
+        let mut lone = type86("0000103", "DX0103");
+        lone.remove(2);
+        assert!(s.answer_batch(&batch("S32", &lone)).contains("X1 FX35"));
+        assert!(s.bill_holder("-", "DX0101").is_some());
+        let t = type86("0000101", "DX0101");
+        let cancel = [t[0].replacen("SE10A", "SE10D", 1), rec("SE13", &[(5, "JANE DOE"), (45, "3125550100"), (60, "01")])];
+        let answer = s.answer_batch(&batch("S32", &cancel));
+        assert_eq!(closing(&answer), "02   ENTRY ACCEPTED", "{answer}");
+        assert_eq!(s.bill_holder("-", "DX0101"), None, "the bill is free again");
+        let again = s.answer_batch(&batch("S32", &type86("0000101", "DX0102")));
+        assert!(closing(&again).starts_with("01E02"), "{again}");
+        // A cancel may carry no bill: X35 rejects the whole batch.
+        let bad = [t[0].replacen("SE10A", "SE10D", 1), t[3].clone()];
+        assert!(s.answer_batch(&batch("S32", &bad)).contains("X1 FX35"));
+    }
+
+    #[test]
+    fn a_filer_not_authorised_is_an_x17_with_its_block_referenced() {
+        let answer = sim().answer_batch(&batch("XYZ", &type86("0000102", "DX0102")));
+        let x0 = answer.lines().find(|l| l.starts_with("X0")).unwrap_or_else(|| panic!("{answer}"));
+        assert_eq!(&x0[3..9], "BLOCK ");
+        assert_eq!(&x0[10..16], "000001");
+        assert_eq!(&x0[17..24], "REF ID:");
+        assert_eq!((&x0[25..29], &x0[30..33], &x0[37..39], x0[40..61].trim_end()), ("4701", "XYZ", "SE", "RUN 5"));
+        assert!(answer.lines().any(|l| l.starts_with("X1 FX17   FILER NOT AUTHORIZED")), "{answer}");
+    }
+
+    #[test]
+    fn the_old_envelope_gets_every_condition_it_breaks() {
+        let s = sim();
         let line = |t: &str| format!("{t:<80}");
         let text = [line("AS32120226199555"), line("BS32SE"), line("SE10A"), line("Y000042"), line("ZS32120226199555000001")].join("\n");
         let answer = s.answer_batch(&text);
