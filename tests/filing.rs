@@ -455,6 +455,37 @@ fn catair_refuses_blank_mandatory_fields_and_notes_cut_text() {
     assert_filed_once(&filer, &sim);
 }
 
+/// Issue 10 item 7 (in part): the same manifest filed from a second state
+/// store is not filed again, because ACE already holds its house bills.
+#[test]
+fn http_a_second_state_store_does_not_file_a_house_bill_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Filer::new("http", "http://127.0.0.1:9", "");
+    let sim = AceSim::start(dir.path(), &first.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
+    let second = Filer::new("http", "http://127.0.0.1:9", "");
+    for f in [&first, &second] {
+        let text = std::fs::read_to_string(&f.config).unwrap().replace("http://127.0.0.1:9", &sim.url());
+        std::fs::write(&f.config, text).unwrap();
+    }
+    let text = manifest(&[Line::clean("SS1"), Line::clean("SS2")]);
+    first.drop_file("a.csv", &text);
+    first.run_job();
+    first.poll_until_settled(&sim);
+    assert_eq!(first.filings().len(), 2);
+    second.drop_file("a.csv", &text);
+    second.run_job();
+    assert!(second.filings().is_empty(), "filed twice: {:#?}", second.filings());
+    let listed = second.listed("not_filed.csv");
+    let mut bills: Vec<&str> = listed.iter().map(|r| r["house_bills"].as_str()).collect();
+    bills.sort();
+    assert_eq!(bills, ["SS1", "SS2"]);
+    for r in &listed {
+        let number = &first.by_bill()[&r["house_bills"]].entry_number;
+        assert!(r["why"].contains(&format!("is already on entry {number} at ACE")), "{}", r["why"]);
+    }
+    assert_filed_once(&first, &sim);
+}
+
 #[test]
 fn catair_filing_is_answered_and_recorded() {
     let filer_dir = tempfile::tempdir().unwrap();

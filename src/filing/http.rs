@@ -10,6 +10,11 @@
 //!   narrative, warnings}`; the same key again returns the same answer.
 //! - `GET /v1/entries/<entry number>`: that answer, with the latest release
 //!   status; `404` if the gateway never received the entry.
+//! - `GET /v1/bills/<issuer>/<house bill>` (`-` for no issuer, as on air
+//!   bills): `{entry_number, filer_code, entry_type}` of the entry ACE holds
+//!   the bill on, `404` when none. Asked before numbering an entry whose
+//!   bills this ledger does not know, so a second state store never files a
+//!   bill twice.
 //! - `GET /v1/notifications?after=<seq>`: status notifications (SO60
 //!   dispositions) in order, `{notifications: [{seq, entry_number, code,
 //!   narrative}], next}`.
@@ -52,6 +57,49 @@ pub struct Answer {
     /// Latest release disposition (`GET` only).
     #[serde(default)]
     pub release: Option<String>,
+}
+
+/// The entry a house bill is on at ACE (`GET /v1/bills/...`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct BillHolder {
+    pub entry_number: String,
+    #[serde(default)]
+    pub filer_code: String,
+    #[serde(default)]
+    pub entry_type: String,
+}
+
+/// For each entry, the first of its house bills ACE already holds on an
+/// entry this ledger does not know (filed from another state store), asked
+/// with at most `concurrency` requests in flight. Bills the ledger has are
+/// not asked about: the ledger's own once-only key handles them.
+pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<Option<(String, BillHolder)>>> {
+    let gateway = Arc::new(Gateway::new(ctx)?);
+    let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in entries.iter().enumerate() {
+        let air = matches!(p.entry.mode_of_transport.as_str(), "40" | "41");
+        for (carrier, hb) in &p.bills {
+            if ctx.db(|s| s.filing_for(carrier, hb))?.is_some() {
+                continue;
+            }
+            let issuer = if air { "-".to_owned() } else { super::release::bill_number(carrier) };
+            let bill = super::release::bill_number(hb);
+            let (gateway, permits, hb) = (gateway.clone(), permits.clone(), hb.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                (i, hb, gateway.bill_holder(&issuer, &bill).await)
+            });
+        }
+    }
+    let mut out: Vec<Option<(String, BillHolder)>> = vec![None; entries.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (i, hb, holder) = joined.context("a gateway task panicked")?;
+        if let Some(h) = holder? {
+            out[i].get_or_insert((hb, h));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +240,29 @@ impl Gateway {
                     attempt += 1;
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// `GET /v1/bills/<issuer>/<bill>`: the entry ACE already holds that
+    /// house bill on, whoever filed it (`-` for no issuer, as air bills
+    /// have none); `Ok(None)` when none.
+    pub async fn bill_holder(&self, issuer: &str, bill: &str) -> anyhow::Result<Option<BillHolder>> {
+        let mut attempt = 1;
+        loop {
+            let result = self.auth(self.client.get(format!("{}/v1/bills/{issuer}/{bill}", self.base))).send().await;
+            match result {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
+                Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+                    anyhow::bail!("the gateway refused the token ({}); filing stopped, nothing numbered", r.status())
+                }
+                Ok(r) if attempt >= self.retry.attempts => anyhow::bail!("the gateway answered {} about house bill {bill}", r.status()),
+                Err(e) if attempt >= self.retry.attempts => anyhow::bail!("cannot ask the gateway about house bill {bill}: {}", describe(&e)),
+                _ => {
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
             }
         }
     }

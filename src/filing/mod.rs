@@ -243,16 +243,14 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     // (not_filed.csv, the log, and the exception report's filing section
     // through the run's lists). Cut text is noted in the ledger below.
     let (filer, book) = writer_settings(ctx)?;
-    let mut cuts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut refused = 0usize;
-    let mut kept = Vec::with_capacity(prepared.len());
+    let mut kept: Vec<entry::Prepared> = Vec::with_capacity(prepared.len());
+    let mut kept_cuts: Vec<Vec<String>> = Vec::with_capacity(prepared.len());
     for p in prepared {
         match release::transaction(&p.entry, &filer, &book) {
             Ok(w) => {
-                if !w.cuts.is_empty() {
-                    cuts.insert(kept.len(), w.cuts);
-                }
                 kept.push(p);
+                kept_cuts.push(w.cuts);
             }
             Err(r) => {
                 refused += 1;
@@ -267,7 +265,41 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
             }
         }
     }
+    // Exactly once across state stores (issue 10 item 7, in part): an entry
+    // with a house bill ACE already holds on an entry this ledger never
+    // filed (a lost or second state store) is not filed again. Adopting
+    // ACE's number into the ledger is not done yet: the entry is listed.
+    if transport == FilingTransport::Http && !kept.is_empty() {
+        let held = http::held_elsewhere(ctx, &kept).await.context("asking the gateway which house bills ACE already holds")?;
+        let mut still = Vec::with_capacity(kept.len());
+        let mut still_cuts = Vec::with_capacity(kept.len());
+        for ((p, c), h) in kept.into_iter().zip(kept_cuts).zip(held) {
+            match h {
+                None => {
+                    still.push(p);
+                    still_cuts.push(c);
+                }
+                Some((hb, holder)) => {
+                    refused += 1;
+                    let why = format!(
+                        "not filed: house bill {hb} is already on entry {} at ACE (type {}, filer {}), which this state store never filed; a house bill is never on two entries",
+                        holder.entry_number, holder.entry_type, holder.filer_code
+                    );
+                    match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
+                        Some(i) => {
+                            let i = plan.informal.remove(i);
+                            plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why });
+                        }
+                        None => plan.not_filed.push(plan::Listed { reasons: String::new(), entry: listed_86(&p), why }),
+                    }
+                }
+            }
+        }
+        kept = still;
+        kept_cuts = still_cuts;
+    }
     let mut prepared = kept;
+    let cuts: BTreeMap<usize, Vec<String>> = kept_cuts.into_iter().enumerate().filter(|(_, c)| !c.is_empty()).collect();
     if refused > 0 {
         warn!(run.id = %run_id, refused, "{refused} entr(ies) of run {run_id} cannot be filed: a mandatory CATAIR field has no value (not_filed.csv names each field).");
     }
