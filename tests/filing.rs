@@ -917,7 +917,19 @@ fn a_killed_filer_files_every_shipment_exactly_once() {
         filer.run_job();
         filer.poll_until_settled(&sim);
         let f = filer.by_bill();
-        assert_eq!(f.len(), expected, "{transport}: every shipment filed after the kills");
+        // A file whose evaluation two kills interrupted is quarantined as a
+        // poison file (issue 11): name what the quarantine holds if any is lost.
+        let quarantined: Vec<String> = std::fs::read_dir(filer.data().join("quarantine"))
+            .map(|d| {
+                d.map(|e| {
+                    let p = e.unwrap().path();
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    if name.ends_with(".error.txt") { format!("{name}: {}", std::fs::read_to_string(&p).unwrap_or_default().trim()) } else { name }
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(f.len(), expected, "{transport}: every shipment filed after the kills; quarantined: {quarantined:?}");
         assert_eq!(filer.filings().len(), expected_entries, "{transport}: as one entry per 86 shipment and per consignee's flight");
         assert!(f.values().all(|r| r.state == "released"), "{transport}: {f:#?}");
         assert_filed_once(&filer, &sim);
