@@ -109,7 +109,8 @@ impl Filer {
                  [filing]\nfiler_code = \"S32\"\nfirst_serial = 1000\nbond_type = \"8\"\nsurety_code = \"457\"\n\
                  contact_name = \"Filing Desk\"\ncontact_phone = \"5550100199\"\nparties_file = {:?}\n\
                  [filing.http]\nurl = \"{sim_url}\"\ntimeout_secs = 2\nretry_attempts = 6\nretry_initial_ms = 20\nconcurrency = 8\n\
-                 [filing.catair]\nsite = \"4701\"\nid_code = \"S32\"\npassword_file = {:?}\n",
+                 [filing.catair]\nsite = \"4701\"\nid_code = \"S32\"\npassword_file = {:?}\n\
+                 [limits]\npoison_after_deaths = 100\n",
                 s.path().join("data").display().to_string(),
                 s.path().join("jobs").display().to_string(),
                 free_port(),

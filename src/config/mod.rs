@@ -195,6 +195,9 @@ pub struct LimitsConfig {
     /// Rows of one rule listed for one file; the rest are counted in one
     /// summary finding.
     pub max_findings_per_rule: u64,
+    /// A file the process died evaluating this many times (taken, never
+    /// finished) is quarantined as a poison file instead of retried.
+    pub poison_after_deaths: u32,
 }
 
 impl Default for LimitsConfig {
@@ -204,6 +207,7 @@ impl Default for LimitsConfig {
             max_rows_per_file: 50_000_000,
             max_decoded_bytes_per_file: 16 << 30,
             max_findings_per_rule: 10_000,
+            poison_after_deaths: 2,
         }
     }
 }
@@ -391,6 +395,9 @@ impl Config {
             if value < min || value > max {
                 report(key, format!("{value} is out of bounds; {min} to {max}"));
             }
+        }
+        if !(1..=MAX_ATTEMPTS).contains(&l.poison_after_deaths) {
+            report("limits.poison_after_deaths", format!("{} is out of bounds; 1 to {MAX_ATTEMPTS}", l.poison_after_deaths));
         }
         crate::reports::settings::validate(&self.email, &self.reports, &file, &mut problems);
         if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }

@@ -21,9 +21,6 @@ use super::{Context, JobRunReport, RunKind, evaluate, finish};
 use crate::job::{Intake, Job};
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
-/// Engine runs a file may die in before it is quarantined as a poison file.
-pub const POISON_ATTEMPTS: u32 = 2;
-
 pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRunReport) -> anyhow::Result<()> {
     let intake = match &job.intake {
         Some(i) => i,
@@ -78,7 +75,7 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
             };
             for (solo_run, mut one) in solo {
                 let f = one.pop().expect("one file");
-                if f.engine_attempts >= POISON_ATTEMPTS {
+                if f.engine_attempts >= ctx.config.limits.poison_after_deaths {
                     clear_run_folder(ctx, job, &solo_run, |_| true).await;
                     quarantine_poison(ctx, job, intake, &solo_run, &f).await?;
                 } else {
@@ -131,9 +128,13 @@ fn split_run(ctx: &Context, job: &Job, run_id: &str, files: Vec<FileRecord>) -> 
 
 /// Quarantines a file whose evaluation stopped the process twice.
 async fn quarantine_poison(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+    let taken = match f.engine_attempts {
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
+    };
     let reason = format!(
-        "taken twice, never finished: s321d stopped {} times while evaluating it (killed, out of memory, or crashed); it is not retried",
-        f.engine_attempts
+        "taken {taken}, never finished: s321d stopped {} times while evaluating it (killed, out of memory, or crashed; limits.poison_after_deaths = {}); it is not retried",
+        f.engine_attempts, ctx.config.limits.poison_after_deaths
     );
     warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Quarantining {}: {reason}.", Escaped(&f.name));
     ctx.db(|s| s.finish_run(run_id, "abandoned", ""))?;
