@@ -357,7 +357,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         let more = sql(ctx, |c| {
             let mut stmt = c.prepare(
                 "SELECT seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash FROM audit_events \
-                 WHERE kind IN ('file.received', 'file.duplicate') AND json_extract(body, '$.sha256') IN (SELECT value FROM json_each(?1)) ORDER BY seq",
+                 WHERE kind IN ('file.received', 'file.received_again', 'file.duplicate') AND json_extract(body, '$.sha256') IN (SELECT value FROM json_each(?1)) ORDER BY seq",
             )?;
             let rows = stmt.query_map([serde_json::to_string(&shas).unwrap_or_default()], |r| {
                 Ok(StoredEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, run_id: r.get(3)?, carrier: r.get(4)?, house_bill: r.get(5)?, entry_number: r.get(6)?, body: r.get(7)?, prev_hash: r.get(8)?, hash: r.get(9)? })
