@@ -122,24 +122,26 @@ fn lines(file: &[u8]) -> usize {
 /// - every canonical column is there, text, never null;
 /// - record numbers rise strictly, from 1, and never pass `issues.records`;
 ///   F003 rows are not emitted; emitted + F003 = records (nothing lost silently);
-/// - an unreadable file (F001) emits no rows;
+/// - for an unreadable file (F001), only that the issues match across chunk sizes;
 /// - a text file never has more records than lines, and no value holds a NUL
 ///   byte unless an NDJSON `\u0000` escape put it there;
 /// - reading in chunks of 1 and of 4096 gives the same rows and the same issues.
 ///
-/// The Parquet reader does not look for NUL bytes (fuzz/FINDINGS.md, finding 2),
-/// so the fuzz target leaves that one property out for Parquet rather than
-/// stop on it again and again; [`check_manifest_strict`] holds it too.
+/// The Parquet reader does not look for NUL bytes (fuzz/FINDINGS.md, finding 2)
+/// and polars' decoder panics on some files (finding 4, caught as F001), so
+/// for Parquet the fuzz target leaves those two out rather than stop on them
+/// again and again; [`check_manifest_strict`] holds them.
 pub fn check_manifest(reader: Reader, data: &[u8]) -> bool {
-    check_manifest_with(reader, data, reader != Reader::Parquet)
+    let parquet = reader == Reader::Parquet;
+    check_manifest_with(reader, data, !parquet, parquet)
 }
 
 /// [`check_manifest`] with the NUL property for every reader.
 pub fn check_manifest_strict(reader: Reader, data: &[u8]) -> bool {
-    check_manifest_with(reader, data, true)
+    check_manifest_with(reader, data, true, false)
 }
 
-fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool) -> bool {
+fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: bool) -> bool {
     let Some((&selector, file)) = data.split_first() else { return false };
     let jobs = reader.jobs();
     let toml = jobs[usize::from(selector) % jobs.len()];
@@ -155,9 +157,18 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool) -> bool {
     }
     let issues = &big.issues;
     if let Some(why) = &issues.unreadable {
-        assert!(!why.starts_with(READER_PANIC), "a reader panicked: {why}");
+        // A panic inside polars' Parquet decoder is caught by manifest::read
+        // as F001 (fuzz/FINDINGS.md, finding 4): tolerated for Parquet, not
+        // by the strict check, and never in the text readers, which are ours.
+        assert!(!why.starts_with(READER_PANIC) || allow_panic, "a reader panicked: {why}");
     }
     assert_eq!(small.issues, big.issues, "issues differ with the chunk size");
+    if issues.unreadable.is_some() {
+        // Chunks sent before the reader met the trouble stay sent and the
+        // engine drops an unreadable file's rows, so how many went out depends
+        // on the chunk size: nothing more to compare.
+        return false;
+    }
     let rows = &big.rows;
     if rows.height() == 0 {
         assert_eq!(small.rows.height(), 0, "rows differ with the chunk size");
@@ -178,10 +189,6 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool) -> bool {
                 }
             }
         }
-    }
-    if issues.unreadable.is_some() {
-        assert_eq!(rows.height(), 0, "an unreadable file emitted rows: {:?}", issues.unreadable);
-        return false;
     }
     let emitted = if rows.height() == 0 { Vec::new() } else { records(rows) };
     assert!(emitted.windows(2).all(|w| w[0] < w[1]), "record numbers do not rise: {emitted:?}");

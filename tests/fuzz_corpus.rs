@@ -127,7 +127,7 @@ fn manifest_csv_regressions() {
 }
 
 #[test]
-#[ignore = "fuzz finding 2: NUL and control bytes in Parquet strings reach the values (manifest/parquet.rs has no binary check), fix pending"]
+#[ignore = "fuzz findings 2 and 4: NUL bytes in Parquet strings reach the values; polars-parquet panics on bad thrift metadata (caught as F001), fix pending"]
 fn manifest_parquet_regressions() {
     replay("manifest_parquet", &["regressions"], &|d| props::check_manifest_strict(Reader::Parquet, d));
 }

@@ -4,4 +4,6 @@
 #[path = "../props.rs"]
 mod props;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| props::check_hts(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    props::check_hts(data);
+});

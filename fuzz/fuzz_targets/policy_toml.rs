@@ -8,4 +8,6 @@ mod props;
 
 static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(props::policy_dir);
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| props::check_policy(data, DIR.path()));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    props::check_policy(data, DIR.path());
+});
