@@ -39,7 +39,7 @@ for t in $TARGETS; do
         -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 >"$log" 2>&1 || true
     # Fork mode's status lines: "#EXECS: cov: ... crash: a/b/c time: Ns job: J".
     execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    cpu=$(awk '{print $1 + $2}' "$WORK/$t.time")
+    cpu=$(tail -n 1 "$WORK/$t.time" | awk '{print $1 + $2}')
     crashes=$(ls "$WORK/artifacts/$t" | grep -c '^crash-' || true)
     timeouts=$(ls "$WORK/artifacts/$t" | grep -c '^timeout-' || true)
     ooms=$(ls "$WORK/artifacts/$t" | grep -c '^oom-' || true)
