@@ -36,6 +36,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("s321d_filing_transitions_total", Kind::Counter, "Filing state changes applied from ACE responses, by new state."),
     ("s321d_filings_sent_total", Kind::Counter, "Entries sent to ACE, by transport."),
     ("s321d_filings", Kind::Gauge, "Filings in the ledger, by state."),
+    ("s321d_filing_gateway_up", Kind::Gauge, "1 when the ACE gateway answered the last request, 0 while it cannot be reached after retries."),
     ("s321d_emails_sent_total", Kind::Counter, "Report emails accepted by the SMTP server, by kind (dashboard, exceptions)."),
     ("s321d_email_failures_total", Kind::Counter, "Failed delivery attempts of report emails (each stays queued), by kind."),
     ("s321d_email_queued", Kind::Gauge, "Report emails waiting in the outbox."),

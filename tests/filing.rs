@@ -1036,3 +1036,76 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A port nothing listens on: connections to it are refused.
+fn closed_gateway() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// Issue 10 item 6: with the gateway down, filing fails loudly, naming how
+/// many entries wait and why; once the gateway is back, `s321d file` files
+/// the same run (nothing was numbered meanwhile, nothing is lost).
+#[test]
+fn http_a_gateway_that_is_down_fails_the_filing_naming_count_and_cause() {
+    let down = closed_gateway();
+    let filer = Filer::new("http", &down, "");
+    filer.drop_file("a.csv", &manifest(&[Line::clean("GD1"), Line::clean("GD2"), Line::clean("GD3")]));
+    let out = filer.s321d(&["run-job", "intake"]);
+    let text = show(&out);
+    assert!(!out.status.success(), "a run that filed nothing succeeded:\n{text}");
+    assert!(text.contains("3 entr(ies) still pending after the retries"), "{text}");
+    assert!(text.contains(&format!("the ACE gateway {down} is unreachable")), "{text}");
+    assert!(text.to_lowercase().contains("connection refused"), "the transport error is not named:\n{text}");
+    assert_eq!(text.matches("cannot be reached").count(), 1, "the outage is alerted once, not per retry:\n{text}");
+
+    let run = filer.run_dirs().pop().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let out = filer.s321d(&["file", "--run", &run]);
+    let text = show(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("run {run}: 3 entr(ies) still pending after the retries: the ACE gateway {down} is unreachable")), "{text}");
+    assert!(filer.filings().is_empty(), "nothing may be numbered while ACE cannot be asked about the bills");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = AceSim::start(dir.path(), &filer.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
+    let cfg = std::fs::read_to_string(&filer.config).unwrap().replace(&down, &sim.url());
+    std::fs::write(&filer.config, cfg).unwrap();
+    let out = filer.s321d(&["file", "--run", &run]);
+    assert!(out.status.success(), "{}", show(&out));
+    filer.poll_until_settled(&sim);
+    assert_eq!(filer.by_bill().keys().cloned().collect::<Vec<_>>(), ["GD1", "GD2", "GD3"]);
+    assert_filed_once(&filer, &sim);
+}
+
+/// Issue 10 item 6: the daemon reports filing as degraded in /readyz and
+/// the metric while the gateway is down, alerts once however many runs meet
+/// the outage, and logs the recovery once.
+#[test]
+fn daemon_readyz_names_filing_degraded_while_the_gateway_is_down() {
+    let down = closed_gateway();
+    let filer = Filer::new("http", &down, "");
+    let cfg = std::fs::read_to_string(&filer.config).unwrap();
+    let port: u16 = cfg.split("listen = \"127.0.0.1:").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    let d = crate::daemon::Daemon::start(&filer.s, &filer.config, port);
+    filer.drop_file("a.csv", &manifest(&[Line::clean("DD1")]));
+    d.wait_for(|| d.get("/readyz").1.contains("filing is degraded"), "readiness to name filing");
+    let (status, body) = d.get("/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(&format!("filing is degraded: the ACE gateway {down} is unreachable since")), "{body}");
+    assert!(body.to_lowercase().contains("connection refused"), "{body}");
+    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 0"), "{}", d.get("/metrics").1);
+    // The job runs every second: let several runs meet the same outage.
+    d.wait_for(|| d.log().matches("still pending after the retries").count() >= 3, "three runs to meet the outage");
+    assert_eq!(d.log().matches("cannot be reached").count(), 1, "alerted more than once:\n{}", d.log());
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = AceSim::start(dir.path(), &filer.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
+    std::fs::write(&filer.config, std::fs::read_to_string(&filer.config).unwrap().replace(&down, &sim.url())).unwrap();
+    d.signal("HUP");
+    d.wait_for(|| d.log().contains("answers again"), "the recovery");
+    d.wait_for(|| !d.get("/readyz").1.contains("filing is degraded"), "readiness to clear filing");
+    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 1"), "{}", d.get("/metrics").1);
+    d.wait_for(|| filer.by_bill().contains_key("DD1"), "DD1 to be filed");
+    assert_eq!(d.log().matches("answers again").count(), 1, "{}", d.log());
+    assert_eq!(d.log().matches("cannot be reached").count(), 1, "{}", d.log());
+    d.stop();
+}

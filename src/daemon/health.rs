@@ -1,6 +1,6 @@
 //! The HTTP listener (127.0.0.1 by default): `/healthz` says the process is
 //! alive; `/readyz` says the work is happening (the state store can be
-//! written, no source refuses us, no scheduled job's last success is older
+//! written, no source refuses us, the ACE gateway answers, no scheduled job's last success is older
 //! than `readiness_periods` of its period, and no job's latest run failed),
 //! naming every cause; `/metrics` is Prometheus text.
 //!
@@ -90,6 +90,14 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
                 ctx.config.paths.data_dir.join("state.db").display()
             ));
         }
+    }
+    if let Some((since, why)) = ctx.status.gateway_outage() {
+        problems.push(format!(
+            "filing is degraded: the ACE gateway {} is unreachable since {}: {}",
+            ctx.config.filing.http.url,
+            since.to_rfc3339(),
+            Escaped(&why)
+        ));
     }
     for (source, since, why) in ctx.status.refused() {
         problems.push(format!("source {source} refused access since {}: {}", since.to_rfc3339(), Escaped(&why)));

@@ -33,13 +33,32 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::{Mutex, Semaphore};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::entry::Entry;
 use super::{Response, release_state};
 use crate::intake::Context;
 use crate::intake::retry::RetryPolicy;
 use crate::state::ledger::{FilingState, LedgerStore};
+
+/// The gateway could not be reached after the retries (refused or dropped
+/// connections, timeouts, `429`, `5xx`): filing is degraded, not wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("the ACE gateway {url} is unreachable: {why}")]
+pub struct Unreachable {
+    pub url: String,
+    /// The last transport error, e.g. "cannot connect: ... Connection refused".
+    pub why: String,
+}
+
+/// What [`send_all`] could not get answered.
+#[derive(Debug, Default)]
+pub struct Unsent {
+    /// Entries with no answer after the retries (they stay pending).
+    pub count: usize,
+    /// The last transport error among them.
+    pub why: Option<String>,
+}
 
 /// The gateway's answer about one entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,12 +111,23 @@ pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -
             });
         }
     }
+    let asked = !tasks.is_empty();
     let mut out: Vec<Option<(String, BillHolder)>> = vec![None; entries.len()];
     while let Some(joined) = tasks.join_next().await {
         let (i, hb, holder) = joined.context("a gateway task panicked")?;
-        if let Some(h) = holder? {
-            out[i].get_or_insert((hb, h));
+        match holder {
+            Ok(Some(h)) => {
+                out[i].get_or_insert((hb, h));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                super::gateway_failed(ctx, &e);
+                return Err(e);
+            }
         }
+    }
+    if asked {
+        super::gateway_seen(ctx, None);
     }
     Ok(out)
 }
@@ -235,7 +265,8 @@ impl Gateway {
             match self.post_once(entry_json, number).await {
                 Err(SendError::Transient(why)) if attempt < self.retry.attempts => {
                     let delay = self.retry.delay(attempt);
-                    warn!(entry = %number, attempt, delay_ms = delay.as_millis() as u64, "Retrying entry {number} at the gateway: {why}");
+                    // Per retry only at debug: an outage is alerted once (super::gateway_seen).
+                    debug!(entry = %number, attempt, delay_ms = delay.as_millis() as u64, "Retrying entry {number} at the gateway: {why}");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -257,14 +288,20 @@ impl Gateway {
                 Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
                     anyhow::bail!("the gateway refused the token ({}); filing stopped, nothing numbered", r.status())
                 }
-                Ok(r) if attempt >= self.retry.attempts => anyhow::bail!("the gateway answered {} about house bill {bill}", r.status()),
-                Err(e) if attempt >= self.retry.attempts => anyhow::bail!("cannot ask the gateway about house bill {bill}: {}", describe(&e)),
+                Ok(r) if attempt >= self.retry.attempts => {
+                    return Err(self.unreachable(format!("it answered {} about house bill {bill}", r.status())).into());
+                }
+                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
                 _ => {
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
                 }
             }
         }
+    }
+
+    fn unreachable(&self, why: String) -> Unreachable {
+        Unreachable { url: self.base.clone(), why }
     }
 
     /// `GET /v1/entries/<n>`: `Ok(None)` if the gateway never received it.
@@ -275,8 +312,8 @@ impl Gateway {
             match result {
                 Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
                 Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
-                Ok(r) if attempt >= self.retry.attempts => anyhow::bail!("the gateway answered {} about {number}", r.status()),
-                Err(e) if attempt >= self.retry.attempts => anyhow::bail!("cannot ask the gateway about {number}: {}", describe(&e)),
+                Ok(r) if attempt >= self.retry.attempts => return Err(self.unreachable(format!("it answered {} about {number}", r.status())).into()),
+                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
                 _ => {
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
@@ -286,14 +323,26 @@ impl Gateway {
     }
 }
 
+/// A transport error with its causes ("connection refused" is a cause,
+/// not in reqwest's own message).
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
     } else if e.is_connect() {
         format!("cannot connect: {e}")
     } else {
         e.to_string()
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
     }
+    text
 }
 
 /// The ledger transitions an answer means.
@@ -335,10 +384,10 @@ fn responses(answer: &Answer, via: &str) -> Vec<Response> {
 }
 
 /// Sends entries (already `pending` in the ledger) with bounded concurrency.
-/// Returns how many got no answer (they stay pending, reconciled later).
-pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize> {
+/// Returns what got no answer (it stays pending, reconciled later) and why.
+pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<Unsent> {
     if entries.is_empty() {
-        return Ok(0);
+        return Ok(Unsent::default());
     }
     let gateway = Arc::new(Gateway::new(ctx)?);
     let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
@@ -356,7 +405,7 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
     // Answers are recorded in batches (one ledger transaction each): an
     // answer not yet recorded when the process dies leaves its entry pending,
     // and reconciling asks the gateway, which answers from its record.
-    let mut not_sent = 0;
+    let mut unsent = Unsent::default();
     let mut unauthorized = None;
     let mut answered: Vec<(String, Answer)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -370,8 +419,9 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
                 }
             }
             Err(SendError::Transient(why)) => {
-                not_sent += 1;
-                warn!(entry = %number, "No answer from the gateway for {number} after retries ({why}); it stays pending.");
+                unsent.count += 1;
+                debug!(entry = %number, "No answer from the gateway for {number} after retries ({why}); it stays pending.");
+                unsent.why = Some(why);
             }
             Err(SendError::Unauthorized(why)) => unauthorized = Some(why),
         }
@@ -380,7 +430,9 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<usize>
     if let Some(why) = unauthorized {
         anyhow::bail!("{why}; filing stopped, entries stay pending");
     }
-    Ok(not_sent)
+    // Some answer came: the gateway is up, whatever a few entries met.
+    super::gateway_seen(ctx, if unsent.count < entries.len() { None } else { unsent.why.as_deref() });
+    Ok(unsent)
 }
 
 /// Answers recorded per ledger transaction.
@@ -399,17 +451,26 @@ fn record_answers(ctx: &Context, answered: &mut Vec<(String, Answer)>, message: 
 }
 
 /// Reconciles `pending` HTTP filings: asks the gateway about each; sends the
-/// ones it never received (same entry number: the idempotency key).
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
+/// ones it never received (same entry number: the idempotency key). Returns
+/// what is still unanswered; an unreachable gateway is an [`Unreachable`]
+/// error.
+pub async fn reconcile(ctx: &Context) -> anyhow::Result<Unsent> {
     let pending: Vec<_> = ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.into_iter().filter(|f| f.transport == "http").collect();
     if pending.is_empty() {
-        return Ok(());
+        return Ok(Unsent::default());
     }
     let gateway = Gateway::new(ctx)?;
     let mut resend = Vec::new();
     let mut known = Vec::new();
     for f in pending {
-        match gateway.get(&f.entry_number).await? {
+        let answer = match gateway.get(&f.entry_number).await {
+            Ok(a) => a,
+            Err(e) => {
+                super::gateway_failed(ctx, &e);
+                return Err(e);
+            }
+        };
+        match answer {
             Some(answer) => known.push((f.entry_number, answer)),
             None => resend.push(serde_json::from_str::<Entry>(&f.payload).context("a pending filing's payload is not an entry")?),
         }
@@ -418,11 +479,12 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
         }
     }
     record_answers(ctx, &mut known, "reconciled: the gateway has it")?;
+    super::gateway_seen(ctx, None);
     if !resend.is_empty() {
         warn!(entries = resend.len(), "Re-sending {} pending entr(ies) the gateway never received.", resend.len());
-        send_all(ctx, &resend).await?;
+        return send_all(ctx, &resend).await;
     }
-    Ok(())
+    Ok(Unsent::default())
 }
 
 /// Reads the status notifications since the last one read and applies them,
@@ -441,14 +503,23 @@ pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
     let mut after: u64 = ctx.db(|s| s.get_value(CURSOR))?.and_then(|v| v.parse().ok()).unwrap_or(0);
     loop {
         let resp = gateway.auth(gateway.client.get(format!("{}/v1/notifications?after={after}&limit=5000", gateway.base))).send().await;
+        // A failure here is the outage alerted once (super::gateway_seen),
+        // not a warning per poll.
         let page: Notifications = match resp {
-            Ok(r) if r.status().is_success() => r.json().await?,
+            Ok(r) if r.status().is_success() => {
+                super::gateway_seen(ctx, None);
+                r.json().await?
+            }
+            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
+                super::gateway_seen(ctx, Some(&format!("it answered {} for notifications", r.status())));
+                break;
+            }
             Ok(r) => {
                 warn!("The gateway answered {} for notifications; trying again next run.", r.status());
                 break;
             }
             Err(e) => {
-                warn!("Cannot read gateway notifications ({}); trying again next run.", describe(&e));
+                super::gateway_seen(ctx, Some(&describe(&e)));
                 break;
             }
         };

@@ -127,7 +127,69 @@ pub struct FilingReport {
     pub not_filed: usize,
     /// Entries sent that got no answer yet (they stay pending).
     pub not_sent: usize,
+    /// Entries of the run still waiting after the retries: pending in the
+    /// ledger (sent and unanswered, or never sent), or not numbered at all
+    /// because the gateway could not be asked about their house bills.
+    pub pending: usize,
+    /// Why they wait: the last transport error, naming the gateway.
+    pub pending_why: Option<String>,
     pub states: BTreeMap<String, usize>,
+}
+
+impl FilingReport {
+    /// The failure to report when entries still wait (exit non-zero, a
+    /// job's run fails), naming how many and why.
+    pub fn failure(&self) -> Option<String> {
+        (self.pending > 0).then(|| {
+            format!(
+                "{} entr(ies) still pending after the retries: {}",
+                self.pending,
+                self.pending_why.as_deref().unwrap_or("no answer from ACE yet")
+            )
+        })
+    }
+}
+
+/// Records what the gateway did: `None`, it answered; `Some(why)`, it could
+/// not be reached after the retries. An outage is alerted once — one WARN,
+/// `s321d_filing_gateway_up` 0, `/readyz` naming it — however many requests
+/// fail during it, and its end is logged once at INFO.
+pub fn gateway_seen(ctx: &Context, down: Option<&str>) {
+    let url = &ctx.config.filing.http.url;
+    match down {
+        Some(why) => {
+            ctx.metrics.set("s321d_filing_gateway_up", Vec::new(), 0.0);
+            if ctx.status.gateway_down(why) {
+                warn!(gateway.url = %url, "The ACE gateway {url} cannot be reached ({why}); filing is degraded: entries wait, pending, until it answers.");
+            }
+        }
+        None => {
+            ctx.metrics.set("s321d_filing_gateway_up", Vec::new(), 1.0);
+            if let Some(since) = ctx.status.gateway_up() {
+                info!(gateway.url = %url, "The ACE gateway {url} answers again (unreachable since {}).", since.to_rfc3339());
+            }
+        }
+    }
+}
+
+/// [`gateway_seen`] for an error that may be an [`http::Unreachable`].
+pub fn gateway_failed(ctx: &Context, e: &anyhow::Error) {
+    if let Some(u) = e.downcast_ref::<http::Unreachable>() {
+        gateway_seen(ctx, Some(&u.why));
+    }
+}
+
+/// The outage an HTTP step met, as text naming the gateway; other errors
+/// are returned.
+fn outage(result: anyhow::Result<http::Unsent>, url: &str) -> anyhow::Result<Option<String>> {
+    match result {
+        Ok(u) if u.count == 0 => Ok(None),
+        Ok(u) => Ok(Some(format!("the ACE gateway {url} did not answer: {}", u.why.unwrap_or_default()))),
+        Err(e) => match e.downcast::<http::Unreachable>() {
+            Ok(u) => Ok(Some(u.to_string())),
+            Err(e) => Err(e),
+        },
+    }
 }
 
 fn defaults(ctx: &Context) -> anyhow::Result<EntryDefaults> {
@@ -172,10 +234,13 @@ pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, releas
 }
 
 /// Reconciles every `pending` filing, then reads any new responses.
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
-    http::reconcile(ctx).await?;
+/// Returns the gateway outage that left HTTP filings pending, if any (the
+/// CATAIR side and the responses are still read).
+pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
+    let down = outage(http::reconcile(ctx).await, &ctx.config.filing.http.url)?;
     batch::reconcile(ctx).await?;
-    poll(ctx).await
+    poll(ctx).await?;
+    Ok(down)
 }
 
 /// Reads responses that arrived since last time (both transports). Each is
@@ -201,7 +266,7 @@ async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::
 pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
     let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
-    reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;
+    let mut down = reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;
     let run = ctx.db(|s| s.run(run_id))?.with_context(|| format!("no run {run_id}"))?;
     anyhow::ensure!(run.kind != "replay", "run {run_id} is a replay: replays are never filed");
     let out = ctx.source(&job.output.source)?;
@@ -269,8 +334,22 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     // with a house bill ACE already holds on an entry this ledger never
     // filed (a lost or second state store) is not filed again. Adopting
     // ACE's number into the ledger is not done yet: the entry is listed.
-    if transport == FilingTransport::Http && !kept.is_empty() {
-        let held = http::held_elsewhere(ctx, &kept).await.context("asking the gateway which house bills ACE already holds")?;
+    // Entries not numbered because the gateway cannot be asked (it is down):
+    // they wait for the next attempt, which files the run again.
+    let mut waiting = 0usize;
+    let mut held = None;
+    if transport == FilingTransport::Http && !kept.is_empty() && down.is_none() {
+        match http::held_elsewhere(ctx, &kept).await {
+            Ok(h) => held = Some(h),
+            Err(e) => down = outage(Err(e), &ctx.config.filing.http.url).context("asking the gateway which house bills ACE already holds")?,
+        }
+    }
+    if transport == FilingTransport::Http && held.is_none() {
+        waiting = kept.len();
+        kept.clear();
+        kept_cuts.clear();
+    }
+    if let Some(held) = held {
         let mut still = Vec::with_capacity(kept.len());
         let mut still_cuts = Vec::with_capacity(kept.len());
         for ((p, c), h) in kept.into_iter().zip(kept_cuts).zip(held) {
@@ -393,7 +472,13 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
 
     report.filed = pending.len();
     match transport {
-        FilingTransport::Http => report.not_sent = http::send_all(ctx, &pending).await?,
+        FilingTransport::Http => {
+            let unsent = http::send_all(ctx, &pending).await?;
+            report.not_sent = unsent.count;
+            if let Some(why) = outage(Ok(unsent), &ctx.config.filing.http.url)? {
+                down = Some(why);
+            }
+        }
         FilingTransport::Catair => {
             if let Some(name) = &batch_name
                 && !pending.is_empty()
@@ -407,7 +492,16 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     for f in ctx.db(|s| s.filings_of_run(run_id))? {
         *report.states.entry(f.state.as_str().to_owned()).or_insert(0) += 1;
     }
-    ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "done"))?;
+    report.pending = waiting + report.states.get(FilingState::Pending.as_str()).copied().unwrap_or(0);
+    report.pending_why = down;
+    // Entries never numbered make the run unfiled still: the next attempt
+    // files it again (pending ones are reconciled either way).
+    if waiting == 0 {
+        ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "done"))?;
+    }
+    if let Some(why) = report.failure() {
+        warn!(run.id = %run_id, pending = report.pending, "Run {run_id}: {why}");
+    }
     info!(
         job.name = %job.name,
         run.id = %run_id,

@@ -325,6 +325,10 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
     }
     if let Some(transport) = job.filing {
         report.filings = file_runs(ctx, job, transport, &report).await?;
+        // Entries left pending fail the run (issue 10 item 6), after the
+        // exception reports below are still built.
+        let failures: Vec<String> = report.filings.iter().filter_map(|(id, r)| r.failure().map(|w| format!("filing run {id}: {w}"))).collect();
+        report.errors.extend(failures);
     }
     for run in &report.runs {
         if let Err(e) = crate::reports::exceptions::after_run(ctx, &run.run_id).await {

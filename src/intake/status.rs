@@ -25,6 +25,8 @@ struct Inner {
     jobs: BTreeMap<String, JobState>,
     /// Source name → why it refused us, since when.
     refused: BTreeMap<String, (DateTime<Utc>, String)>,
+    /// The ACE gateway is down: since when, and the last transport error.
+    gateway_down: Option<(DateTime<Utc>, String)>,
 }
 
 impl Status {
@@ -75,6 +77,32 @@ impl Status {
         self.with(|i| i.refused.remove(source));
     }
 
+    /// The ACE gateway could not be reached after retries. Returns true
+    /// only for the first report of an outage (alert once, not per retry);
+    /// later reports keep the start and update the cause.
+    pub fn gateway_down(&self, why: &str) -> bool {
+        self.with(|i| match &mut i.gateway_down {
+            Some((_, w)) => {
+                *w = why.to_owned();
+                false
+            }
+            None => {
+                i.gateway_down = Some((Utc::now(), why.to_owned()));
+                true
+            }
+        })
+    }
+
+    /// The ACE gateway answered. Returns the outage's start when one ended.
+    pub fn gateway_up(&self) -> Option<DateTime<Utc>> {
+        self.with(|i| i.gateway_down.take().map(|(t, _)| t))
+    }
+
+    /// The ongoing gateway outage, if any: (since, last transport error).
+    pub fn gateway_outage(&self) -> Option<(DateTime<Utc>, String)> {
+        self.with(|i| i.gateway_down.clone())
+    }
+
     /// Sources refusing us now: (name, since, why).
     pub fn refused(&self) -> Vec<(String, DateTime<Utc>, String)> {
         self.with(|i| i.refused.iter().map(|(n, (t, w))| (n.clone(), *t, w.clone())).collect())
@@ -100,5 +128,18 @@ mod tests {
         assert_eq!(s.refused().len(), 1);
         s.source_ok("drop");
         assert!(s.refused().is_empty());
+    }
+
+    #[test]
+    fn a_gateway_outage_is_reported_once_and_ends_once() {
+        let s = Status::default();
+        assert!(s.gateway_up().is_none(), "no outage, nothing ends");
+        assert!(s.gateway_down("connection refused"));
+        let since = s.gateway_outage().unwrap().0;
+        assert!(!s.gateway_down("timed out"), "a second failure is the same outage");
+        assert_eq!(s.gateway_outage(), Some((since, "timed out".to_owned())));
+        assert_eq!(s.gateway_up(), Some(since));
+        assert!(s.gateway_up().is_none());
+        assert!(s.gateway_down("connection refused"), "a new outage alerts again");
     }
 }
