@@ -365,3 +365,38 @@ const PARQUET_PEAK_KIB: u64 = 1_200 << 10;
 /// Size of the windows-1252 case, and the peak RSS `validate` may reach on it.
 const CP1252_MIB: usize = 100;
 const CP1252_PEAK_KIB: u64 = 200 << 10;
+
+#[test]
+fn run_job_quarantines_a_file_over_the_row_cap_with_a_note_naming_the_cap() {
+    let s = Sandbox::new();
+    s.write(
+        "jobs/demo.toml",
+        "name = \"demo\"\npattern = \"*.csv\"\n[source]\nname = \"data\"\ninbox = \"inbox\"\nsettle_secs = 0\n\
+         [output]\nsource = \"data\"\npath = \"runs\"\n[format]\nkind = \"csv\"\n",
+    );
+    let cfg = s.write(
+        "s321d.toml",
+        format!(
+            "[paths]\ndata_dir = {:?}\njobs_dir = {:?}\n[daemon]\ntimezone = \"UTC\"\n[limits]\nmax_rows_per_file = 3\n",
+            s.path().join("data").display().to_string(),
+            s.path().join("jobs").display().to_string()
+        ),
+    );
+    let big: Vec<String> = (0..4).map(|i| clean_line(&format!("B{i}"))).collect();
+    s.write("data/inbox/big.csv", manifest(&big));
+    s.write("data/inbox/good.csv", manifest(&[clean_line("G1")]));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_s321d"))
+        .args(["--config", cfg.to_str().unwrap(), "run-job", "demo"])
+        .current_dir(s.path())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let q = s.path().join("data/quarantine");
+    let names: Vec<String> = std::fs::read_dir(&q).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    assert!(names.contains(&"big.csv".to_owned()), "{names:?}");
+    let note = names.iter().find(|n| n.starts_with("big.csv") && n.ends_with(".error.txt")).expect("a quarantine note");
+    let body = std::fs::read_to_string(q.join(note)).unwrap();
+    assert!(body.contains("has more than 3 records (limits.max_rows_per_file = 3)"), "{body}");
+    assert!(!names.iter().any(|n| n.starts_with("good.csv")), "{names:?}");
+}
