@@ -469,7 +469,8 @@ pub fn read_limited(
     };
     // A reader that panics (a dependency meeting data it does not expect) costs
     // this file, not the run: the file is F001 and the caller goes on with the
-    // next one. Chunks sent before the panic stay sent; F001 holds them all.
+    // next one. The engine drops the chunks it already had of a file that comes
+    // back unreadable.
     let read_file = std::panic::AssertUnwindSafe(|| match format.kind {
         FormatKind::Csv => csv::read(format, input, limits, &mut builder, &mut emit),
         FormatKind::Ndjson => ndjson::read(format, input, limits, &mut builder, &mut emit),
