@@ -204,7 +204,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_record_bytes: 1 << 20,
-            max_rows_per_file: 50_000_000,
+            max_rows_per_file: 2_000_000,
             max_decoded_bytes_per_file: 16 << 30,
             max_findings_per_rule: 10_000,
             poison_after_deaths: 2,
@@ -387,8 +387,9 @@ impl Config {
         }
         let l = &self.limits;
         for (key, value, min, max) in [
-            ("limits.max_record_bytes", l.max_record_bytes, 1024, 1 << 30),
-            ("limits.max_rows_per_file", l.max_rows_per_file, 1, 1 << 32),
+            ("limits.max_record_bytes", l.max_record_bytes, 1024, 64 << 20),
+            // Record numbers are u32.
+            ("limits.max_rows_per_file", l.max_rows_per_file, 1, u32::MAX as u64),
             ("limits.max_decoded_bytes_per_file", l.max_decoded_bytes_per_file, 1 << 20, 1 << 40),
             ("limits.max_findings_per_rule", l.max_findings_per_rule, 1, 1 << 32),
         ] {
