@@ -1109,3 +1109,57 @@ fn daemon_readyz_names_filing_degraded_while_the_gateway_is_down() {
     assert_eq!(d.log().matches("cannot be reached").count(), 1, "{}", d.log());
     d.stop();
 }
+
+/// Issue 10 item 3: an entry refused before numbering is in the ledger as
+/// `not filed: <reason>` (`s321d ledger show HOUSE_BILL`, `s321d file`'s
+/// ledger line) and in the run's exception report beside ACE's rejections;
+/// filing the run again once the data is fixed clears it.
+#[test]
+fn an_entry_not_filed_is_in_the_ledger_and_the_exception_report() {
+    let sim_dir = tempfile::tempdir().unwrap();
+    let filer = Filer::new("http", "http://127.0.0.1:9", "");
+    let sim = AceSim::start(sim_dir.path(), &filer.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
+    std::fs::write(&filer.config, std::fs::read_to_string(&filer.config).unwrap().replace("http://127.0.0.1:9", &sim.url())).unwrap();
+    // The seller's city is unknown: SE36 cannot be filled, nothing is sent.
+    let parties = filer.s.path().join("parties.csv");
+    std::fs::write(&parties, "name,country,address,city\nSomeone Else,VN,1 Road,Hanoi\n").unwrap();
+    filer.drop_file("a.csv", &manifest(&[Line::clean("NL1")]));
+    filer.run_job();
+    assert!(filer.filings().is_empty(), "{:#?}", filer.filings());
+    assert!(sim.received().is_empty(), "sent with a blank mandatory field");
+
+    let out = filer.s321d(&["ledger", "show", "NL1"]);
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("House bill NL1 (carrier DHLX)"), "{text}");
+    assert!(text.contains("state: not filed: SE36 city of the seller of line 1: "), "{text}");
+    let run = filer.run_dirs().pop().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.contains(&format!("run {run}, type 86, house bills NL1")), "{text}");
+    let out = filer.s321d(&["ledger", "show", "NOPE1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(show(&out).contains("no house bill NOPE1 in the ledger"), "{}", show(&out));
+
+    // Previewing needs recipients; nothing is sent.
+    let mut cfg = std::fs::read_to_string(&filer.config).unwrap();
+    cfg.push_str("[email]\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\nfrom = \"s321d <s321d@broker.example>\"\n\
+                  [email.groups]\ncompliance = [\"compliance@broker.example\"]\n");
+    std::fs::write(&filer.config, cfg).unwrap();
+    let preview = filer.s.path().join("preview");
+    let out = filer.s321d(&["report", "--run", &run, "--preview", preview.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let mail = std::fs::read_to_string(preview.join("message.txt")).unwrap();
+    assert!(mail.contains("Filing rejections: 1"), "{mail}");
+    let section = mail.split("FILING REJECTIONS (ACE) AND ENTRIES NOT FILED").nth(1).unwrap_or_else(|| panic!("no filing section:\n{mail}"));
+    assert!(section.contains("(not filed)") && section.contains("NL1") && section.contains("SE36 city of the seller"), "{section}");
+
+    // The address fixed, filing the run again files it and the record goes.
+    std::fs::write(&parties, PARTIES).unwrap();
+    let out = filer.s321d(&["file", "--run", &run]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!show(&out).contains("not filed 1"), "{}", show(&out));
+    filer.poll_until_settled(&sim);
+    let out = filer.s321d(&["ledger", "show", "NL1"]);
+    assert!(out.status.success() && !show(&out).contains("not filed"), "{}", show(&out));
+    assert_eq!(filer.by_bill()["NL1"].state, "released");
+    assert_filed_once(&filer, &sim);
+}

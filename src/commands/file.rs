@@ -45,7 +45,11 @@ pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<Filing
             }
         }
         let counts = ctx.db(|s| s.filing_counts())?;
-        let text: Vec<String> = counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+        let mut text: Vec<String> = counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+        let not_filed = ctx.db(|s| s.not_filed_count())?;
+        if not_filed > 0 {
+            text.push(format!("not filed {not_filed}"));
+        }
         println!("  ledger: {}", if text.is_empty() { "empty".into() } else { text.join(", ") });
         anyhow::Ok(failure)
     });

@@ -3,7 +3,9 @@
 //! - `ledger cape --heading 9903.01 [--heading ...] --from DATE --to DATE
 //!   --out DIR [--ior NUMBER]` writes CBP CAPE refund request files
 //!   (`filing::cape`).
-//! - `ledger show ENTRY` prints one entry's story (`filing::story`).
+//! - `ledger show ENTRY` prints one entry's story (`filing::story`);
+//!   `ledger show HOUSE_BILL` the story of the entry the bill is on, or, for
+//!   a bill s321d did not file, `not filed: <reason>` with its run.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -69,18 +71,29 @@ pub fn cape(config: Option<&Path>, args: CapeArgs) -> ExitCode {
 }
 
 pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
-    let number = match EntryNumber::parse(entry) {
-        Ok(n) => n.to_string(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(super::EXIT_USAGE);
-        }
-    };
+    let parsed = EntryNumber::parse(entry).map(|n| n.to_string());
     let ctx = match super::load_context(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let result = (|| -> anyhow::Result<bool> {
+        let number = match &parsed {
+            Ok(n) => n.clone(),
+            // Not an entry number: a house bill.
+            Err(_) => match ctx.db(|s| s.filing_carriers(entry))?.first() {
+                Some(carrier) => match ctx.db(|s| s.filing_for(carrier, entry))? {
+                    Some(f) => f.entry_number,
+                    None => return Ok(false),
+                },
+                None => {
+                    let list = ctx.db(|s| s.not_filed(None, Some(entry)))?;
+                    for n in &list {
+                        print!("{}", not_filed_story(entry, n));
+                    }
+                    return Ok(!list.is_empty());
+                }
+            },
+        };
         let Some(filing) = ctx.db(|s| s.filing(&number))? else { return Ok(false) };
         let bills = ctx.db(|s| s.bills_of(&number))?;
         let record = ctx.db(|s| s.entry_record(&number))?;
@@ -91,12 +104,52 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("error: no entry {number} in the ledger");
+            match parsed {
+                Ok(number) => eprintln!("error: no entry {number} in the ledger"),
+                Err(e) => eprintln!("error: no house bill {entry} in the ledger, filed or not, and not an entry number ({e})"),
+            }
             ExitCode::from(super::EXIT_FAILED)
         }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(super::EXIT_FAILED)
         }
+    }
+}
+
+/// A house bill s321d did not file, as `ledger show` prints it.
+fn not_filed_story(bill: &str, n: &crate::state::ledger::NotFiled) -> String {
+    let entry = if n.entry_ref.is_empty() { String::new() } else { format!(", entry {}", n.entry_ref) };
+    format!(
+        "House bill {bill} (carrier {})\n  state: {}\n  run {}{entry}, type {}, house bills {}\n  recorded {}\n",
+        n.carrier,
+        n.state(),
+        n.run_id,
+        n.entry_type,
+        n.house_bills.join(", "),
+        n.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bill_not_filed_shows_its_reason_run_and_entry() {
+        let n = crate::state::ledger::NotFiled {
+            run_id: "20261203T140000Z-abcdef".into(),
+            entry_ref: "R000002".into(),
+            entry_type: "11".into(),
+            carrier: "ABCD".into(),
+            house_bills: vec!["HB1".into(), "HB2".into()],
+            reason: "SE36 city of the consignee has no value".into(),
+            recorded_at: chrono::DateTime::parse_from_rfc3339("2026-12-03T14:00:00Z").unwrap().into(),
+        };
+        assert_eq!(
+            not_filed_story("HB2", &n),
+            "House bill HB2 (carrier ABCD)\n  state: not filed: SE36 city of the consignee has no value\n  \
+             run 20261203T140000Z-abcdef, entry R000002, type 11, house bills HB1, HB2\n  recorded 2026-12-03T14:00:00Z\n"
+        );
     }
 }

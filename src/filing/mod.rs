@@ -42,7 +42,7 @@ use crate::intake::Context;
 use crate::job::{FilingTransport, Job};
 use crate::sources;
 use crate::state::intake::IntakeStore;
-use crate::state::ledger::{Applied, FilingState, Intent, LedgerStore, NewFiling, Transition};
+use crate::state::ledger::{Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
 use entry::EntryDefaults;
 use entry_number::EntryNumber;
 
@@ -231,6 +231,22 @@ pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, releas
     let f = &ctx.config.filing;
     let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
     Ok((settings::Filer::from_config(f), book))
+}
+
+/// A `not_filed.csv` row as the ledger keeps it.
+fn not_filed_record(run_id: &str, l: &plan::Listed, at: chrono::DateTime<chrono::Utc>) -> NotFiled {
+    let why = if l.why.is_empty() { l.reasons.as_str() } else { l.why.as_str() };
+    let mut bills = l.entry.house_bills.clone();
+    bills.sort();
+    NotFiled {
+        run_id: run_id.to_owned(),
+        entry_ref: l.entry.entry_ref.clone(),
+        entry_type: l.entry.entry_type.clone(),
+        carrier: l.entry.carrier.clone(),
+        house_bills: bills,
+        reason: why.strip_prefix("not filed: ").unwrap_or(why).to_owned(),
+        recorded_at: at,
+    }
 }
 
 /// Reconciles every `pending` filing, then reads any new responses.
@@ -443,7 +459,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
                     );
                     let listed = plan.informal.iter().find(|i| i.entry.entry_ref == p.entry.entry_ref).map(|i| i.entry.clone());
                     plan.not_filed.push(plan::Listed {
-                        entry: listed.unwrap_or_default(),
+                        entry: listed.unwrap_or_else(|| listed_86(p)),
                         reasons: String::new(),
                         why: format!("house bills already on a filed entry ({}); a house bill is never on two entries", on.join("; ")),
                     });
@@ -469,6 +485,11 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     report.not_filed = plan.not_filed.len();
     out.put(&sources::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
     out.put(&sources::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
+    // The same list in the ledger, as `not filed: <reason>` (issue 10 item
+    // 3): `s321d ledger show HOUSE_BILL` and the exception report read it.
+    let now = chrono::Utc::now();
+    let not_filed: Vec<NotFiled> = plan.not_filed.iter().map(|l| not_filed_record(run_id, l, now)).collect();
+    ctx.db(|s| s.record_not_filed(run_id, &not_filed))?;
 
     report.filed = pending.len();
     match transport {

@@ -285,7 +285,8 @@ pub fn filing_outcomes(ctx: &Context, run_ids: &[String]) -> anyhow::Result<Vec<
     })
 }
 
-/// A rejected or held filing of a run.
+/// A rejected or held filing of a run, or an entry of it not filed
+/// (`state` is [`NOT_FILED`], no entry number, the reason as narrative).
 #[derive(Debug, Clone)]
 pub struct FilingProblem {
     pub carrier: String,
@@ -297,8 +298,27 @@ pub struct FilingProblem {
     pub narrative: Option<String>,
 }
 
-/// The rejected filings of a run.
+/// The `state` of a [`FilingProblem`] for an entry that was never filed.
+pub const NOT_FILED: &str = "not filed";
+
+/// The rejected filings of a run, then the entries of it s321d did not file
+/// (the ledger's `not filed: <reason>`, as in the run's `not_filed.csv`).
 pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
+    let mut out = rejected(ctx, run_id)?;
+    let not_filed = ctx.db(|s| crate::state::ledger::LedgerStore::not_filed(s, Some(run_id), None))?;
+    out.extend(not_filed.into_iter().map(|n| FilingProblem {
+        carrier: n.carrier,
+        house_bill: n.house_bills.join(" "),
+        entry_number: String::new(),
+        entry_type: n.entry_type,
+        state: NOT_FILED.to_owned(),
+        code: None,
+        narrative: Some(n.reason),
+    }));
+    Ok(out)
+}
+
+fn rejected(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();

@@ -146,6 +146,20 @@ fn row_values(r: &Row, mask_on: bool) -> Vec<Value> {
 }
 
 /// The XLSX sheets for some rows.
+/// What to do about a rejection or an entry not filed.
+fn what_to_do(f: &FilingProblem) -> &'static str {
+    if f.state == data::NOT_FILED {
+        "Not sent to ACE: supply what the reason names (manifest data, the IOR, the parties file or [filing] configuration), then run s321d file --run with this run."
+    } else {
+        remedies::for_ace(&f.state, f.code.as_deref())
+    }
+}
+
+/// The entry column: the number, or the ledger's state when none was given.
+fn entry_label(f: &FilingProblem) -> String {
+    if f.entry_number.is_empty() { format!("({})", f.state) } else { f.entry_number.clone() }
+}
+
 fn sheets(rows: &[&Row], summary: &[(String, u64, String)], rejections: &[&FilingProblem], changes: &[(String, Change)], mask_on: bool) -> Vec<Sheet> {
     let widths = [22.0, 8.0, 16.0, 8.0, 7.0, 26.0, 9.0, 18.0, 60.0, 60.0];
     let mut out = Vec::new();
@@ -169,13 +183,13 @@ fn sheets(rows: &[&Row], summary: &[(String, u64, String)], rejections: &[&Filin
     );
     for f in rejections {
         s.rows.push(vec![
-            f.entry_number.clone().into(),
+            entry_label(f).into(),
             f.house_bill.clone().into(),
             f.entry_type.clone().into(),
             f.state.clone().into(),
             f.code.clone().unwrap_or_default().into(),
             f.narrative.clone().unwrap_or_default().into(),
-            remedies::for_ace(&f.state, f.code.as_deref()).into(),
+            what_to_do(f).into(),
         ]);
     }
     out.push(s);
@@ -366,17 +380,17 @@ async fn render(
         let mut t = Table::new(&["Entry", "House bill", "Type", "Code", "Narrative", "What to do"], &[Align::Left; 6]);
         for f in rejected {
             t.row(vec![
-                f.entry_number.clone().into(),
+                entry_label(f).into(),
                 f.house_bill.clone().into(),
                 f.entry_type.clone().into(),
                 colored(f.code.clone().unwrap_or_default(), html::RED),
                 f.narrative.clone().unwrap_or_default().into(),
-                remedies::for_ace(&f.state, f.code.as_deref()).into(),
+                what_to_do(f).into(),
             ]);
         }
-        body.push_str(&html::h2("Filing rejections (ACE)"));
+        body.push_str(&html::h2("Filing rejections (ACE) and entries not filed"));
         body.push_str(&t.html());
-        text.push_str("FILING REJECTIONS (ACE)\n");
+        text.push_str("FILING REJECTIONS (ACE) AND ENTRIES NOT FILED\n");
         text.push_str(&t.text());
         text.push('\n');
     }

@@ -260,6 +260,31 @@ pub enum Applied {
     Unknown,
 }
 
+/// An entry s321d would file but did not (a mandatory CATAIR field without
+/// a value, no IOR, a house bill already on another entry, ...), kept in
+/// the ledger as `not filed: <reason>` beside the filings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotFiled {
+    pub run_id: String,
+    /// The run's `entry_ref`; empty for a type 86.
+    pub entry_ref: String,
+    pub entry_type: String,
+    /// The carrier of its house bills.
+    pub carrier: String,
+    /// Every house bill of the entry, sorted.
+    pub house_bills: Vec<String>,
+    /// Why, without the `not filed: ` prefix.
+    pub reason: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl NotFiled {
+    /// The ledger's state text for it.
+    pub fn state(&self) -> String {
+        format!("not filed: {}", self.reason)
+    }
+}
+
 /// The ledger, behind a trait like the other stores. Both writes take a
 /// batch and commit it as one transaction: a run files thousands of entries
 /// and the bookkeeping must not be what limits the rate.
@@ -333,6 +358,17 @@ pub trait LedgerStore: Send {
     fn filings_of_run(&mut self, run_id: &str) -> Result<Vec<Filing>, StoreError>;
 
     fn events(&mut self, entry_number: &str) -> Result<Vec<FilingEvent>, StoreError>;
+
+    /// Replaces the entries of `run_id` recorded as not filed with `list`
+    /// (one transaction): filing a run again states afresh what it left out.
+    fn record_not_filed(&mut self, run_id: &str, list: &[NotFiled]) -> Result<(), StoreError>;
+
+    /// Entries recorded as not filed, of one run and/or with one house bill
+    /// (`None`: any), in run and list order.
+    fn not_filed(&mut self, run_id: Option<&str>, house_bill: Option<&str>) -> Result<Vec<NotFiled>, StoreError>;
+
+    /// How many entries are recorded as not filed.
+    fn not_filed_count(&mut self) -> Result<u64, StoreError>;
 
     /// How many filings are in each state.
     fn filing_counts(&mut self) -> Result<Vec<(FilingState, u64)>, StoreError>;

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
-use super::ledger::{Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, Transition};
+use super::ledger::{Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, NotFiled, Transition};
 use super::*;
 use crate::engine::kernels::{epoch_days, from_epoch_days};
 use crate::money;
@@ -176,6 +176,22 @@ CREATE INDEX ledger_ch99_by_heading ON ledger_ch99 (heading_digits, filing_id);
 -- How many engine runs a file was handed to that never returned (the process
 -- died meanwhile): at 2 the file is quarantined as a poison file.
 ALTER TABLE files ADD COLUMN engine_attempts INTEGER NOT NULL DEFAULT 0;
+"#, r#"
+-- Entries s321d would file but did not, with the reason (a mandatory CATAIR
+-- field without a value, no IOR, a house bill on another entry, ...): the
+-- ledger's record of them beside the filings. A run's rows are replaced
+-- whole each time the run is filed, as its not_filed.csv is.
+CREATE TABLE not_filed (
+    run_id      TEXT NOT NULL,
+    pos         INTEGER NOT NULL,   -- order in the run's not_filed.csv
+    entry_ref   TEXT NOT NULL,      -- '' for a type 86
+    entry_type  TEXT NOT NULL,
+    carrier     TEXT NOT NULL,
+    house_bills TEXT NOT NULL,      -- space-separated, sorted
+    reason      TEXT NOT NULL,      -- shown as "not filed: <reason>"
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, pos)
+) WITHOUT ROWID;
 "#];
 
 /// What a quick write probe of the store found (readiness).
@@ -1153,6 +1169,58 @@ impl LedgerStore for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
     }
 
+    fn record_not_filed(&mut self, run_id: &str, list: &[NotFiled]) -> Result<(), StoreError> {
+        let at = ts(Utc::now());
+        let path = self.path.clone();
+        let err = |e| sql_err(&path, e);
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute("DELETE FROM not_filed WHERE run_id = ?1", [run_id]).map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO not_filed (run_id, pos, entry_ref, entry_type, carrier, house_bills, reason, recorded_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(err)?;
+            for (pos, n) in list.iter().enumerate() {
+                insert
+                    .execute(params![run_id, pos as i64, n.entry_ref, n.entry_type, n.carrier, n.house_bills.join(" "), n.reason, at])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn not_filed(&mut self, run_id: Option<&str>, house_bill: Option<&str>) -> Result<Vec<NotFiled>, StoreError> {
+        // The bill is matched as a whole word of the space-separated list.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, entry_ref, entry_type, carrier, house_bills, reason, recorded_at FROM not_filed \
+                 WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR instr(' ' || house_bills || ' ', ' ' || ?2 || ' ') > 0) \
+                 ORDER BY run_id, pos",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![run_id, house_bill], |r| {
+                Ok(NotFiled {
+                    run_id: r.get(0)?,
+                    entry_ref: r.get(1)?,
+                    entry_type: r.get(2)?,
+                    carrier: r.get(3)?,
+                    house_bills: r.get::<_, String>(4)?.split_whitespace().map(str::to_owned).collect(),
+                    reason: r.get(5)?,
+                    recorded_at: parse_ts(r.get(6)?).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn not_filed_count(&mut self) -> Result<u64, StoreError> {
+        self.conn.query_row("SELECT count(*) FROM not_filed", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| self.err(e))
+    }
+
     fn filing_counts(&mut self) -> Result<Vec<(FilingState, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT state, count(*) FROM filings GROUP BY state").map_err(|e| self.err(e))?;
         let rows = stmt
@@ -1509,5 +1577,34 @@ mod tests {
         }
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.shipment_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn entries_not_filed_are_kept_per_run_and_replaced_when_the_run_is_filed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let nf = |run: &str, bills: &[&str], reason: &str| NotFiled {
+            run_id: run.into(),
+            entry_ref: "R000001".into(),
+            entry_type: "11".into(),
+            carrier: "ABCD".into(),
+            house_bills: bills.iter().map(|b| b.to_string()).collect(),
+            reason: reason.into(),
+            recorded_at: Utc::now(),
+        };
+        store.record_not_filed("r1", &[nf("r1", &["HB1", "HB12"], "SE36 city has no value"), nf("r1", &["HB2"], "no IOR")]).unwrap();
+        store.record_not_filed("r2", &[nf("r2", &["HB3"], "no IOR")]).unwrap();
+        assert_eq!(store.not_filed_count().unwrap(), 3);
+        let of_r1 = store.not_filed(Some("r1"), None).unwrap();
+        assert_eq!(of_r1.iter().map(|n| n.reason.as_str()).collect::<Vec<_>>(), ["SE36 city has no value", "no IOR"]);
+        assert_eq!(of_r1[0].state(), "not filed: SE36 city has no value");
+        // A bill matches whole, not as a prefix of another.
+        let hb1 = store.not_filed(None, Some("HB1")).unwrap();
+        assert_eq!(hb1.len(), 1);
+        assert_eq!(hb1[0].house_bills, ["HB1", "HB12"]);
+        // Filing r1 again, with the city fixed: only what is still left out stays.
+        store.record_not_filed("r1", &[nf("r1", &["HB2"], "no IOR")]).unwrap();
+        assert!(store.not_filed(None, Some("HB1")).unwrap().is_empty());
+        assert_eq!(store.not_filed_count().unwrap(), 2);
     }
 }
