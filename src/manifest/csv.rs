@@ -200,6 +200,10 @@ fn read_from<R: Read + Seek>(
                 ColumnSource::Absent => "",
             };
         }
+        if let Some(bad) = super::nul_byte(&values, record_no) {
+            issues.malformed.push(bad);
+            continue;
+        }
         builder.push(record_no, &values);
         if builder.is_full() {
             emit(builder)?;

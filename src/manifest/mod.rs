@@ -71,6 +71,15 @@ impl Limits {
     }
 }
 
+/// F003 for a record with a NUL byte in a value: the binary peek sees only a
+/// file's first 64 KiB, and a JSON `\u0000` or a Parquet string carries one
+/// past any peek. No output may hold the raw byte, and the file's other
+/// records still run.
+pub(crate) fn nul_byte(values: &[&str; columns::N_CANONICAL], record: u32) -> Option<MalformedRow> {
+    let column = values.iter().position(|v| v.as_bytes().contains(&0))?;
+    Some(MalformedRow { record, message: format!("holds a NUL byte in {}", columns::CANONICAL[column]) })
+}
+
 /// F003's message for a record over `cap` bytes ("is longer than 1 MiB").
 pub(crate) fn too_long(cap: usize) -> String {
     if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {

@@ -172,6 +172,10 @@ fn read_from<R: BufRead>(
             continue;
         }
         let values: [&str; columns::N_CANONICAL] = std::array::from_fn(|i| owned[i].as_ref());
+        if let Some(bad) = super::nul_byte(&values, record) {
+            issues.malformed.push(bad);
+            continue;
+        }
         builder.push(record, &values);
         if builder.is_full() {
             emit(builder)?;
@@ -279,6 +283,14 @@ mod tests {
         let (_, issues, _) = read_with(job, b"{\"a\": 1}\n", 10);
         assert_eq!(issues.missing_columns.len(), 1);
         assert_eq!(issues.missing_columns[0].canonical, "hts_code");
+    }
+
+    #[test]
+    fn an_escaped_nul_in_a_value_is_f003_for_that_record_only() {
+        let data = "{\"tracking\": \"T1\"}\n{\"tracking\": \"T2\", \"description\": \"a\\u0000b\"}\n{\"tracking\": \"T3\"}\n";
+        let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
+        assert_eq!(issues.malformed.iter().map(|m| (m.record, m.message.as_str())).collect::<Vec<_>>(), [(2, "holds a NUL byte in description")]);
+        assert_eq!(records(&df), [1, 3]);
     }
 
     #[test]

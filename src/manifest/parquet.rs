@@ -154,6 +154,10 @@ fn read_from<R: MmapBytesReader>(
             if decoded > limits.max_decoded_bytes {
                 return Ok(limits.stopped(limits.too_much_text(), record));
             }
+            if let Some(bad) = super::nul_byte(&values, record) {
+                issues.malformed.push(bad);
+                continue;
+            }
             builder.push_dated(record, &values, typed_dates.as_ref().and_then(|d| d[row]));
             if builder.is_full() {
                 emit(builder)?;
