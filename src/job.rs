@@ -259,6 +259,10 @@ impl Job {
 
     /// Parses and checks job text; `path` names it in problems.
     pub fn from_toml(text: &str, path: &Path) -> Result<Job, Problems> {
+        Job::check_toml(text, path).map_err(Problems::escaped)
+    }
+
+    fn check_toml(text: &str, path: &Path) -> Result<Job, Problems> {
         let file = path.display().to_string();
         let raw: RawJob = parse_toml(text, &file)?;
         let mut problems = Vec::new();
@@ -414,6 +418,15 @@ mod tests {
 
     fn job(text: &str) -> Result<Job, Problems> {
         Job::from_toml(text, Path::new("jobs/t.toml"))
+    }
+
+    #[test]
+    fn problems_never_carry_raw_control_characters_from_the_file() {
+        let err = job("name = \"t\"\n\"\\u001b[31mX\" = 1\n[format]\nkind = \"csv\"\n[format.columns]\n\"\\u001b[2J\" = \"a\"\n").unwrap_err();
+        for p in &err.0 {
+            assert!(!p.key.contains('\u{1b}') && !p.message.contains('\u{1b}'), "{p:?}");
+        }
+        assert!(err.to_string().contains("\\u{1b}"), "the escape is shown: {err}");
     }
 
     #[test]

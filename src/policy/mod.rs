@@ -65,6 +65,25 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
+impl Problems {
+    /// The problems with every control character in keys and messages
+    /// escaped (line breaks and tabs kept): keys and parser messages quote
+    /// the file as written, and `check` prints them to a terminal.
+    pub fn escaped(self) -> Problems {
+        let clean = |text: String| {
+            if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+                text.split_inclusive(['\n', '\t']).map(|part| {
+                    let (body, end) = part.strip_suffix(['\n', '\t']).map_or((part, ""), |b| (b, &part[b.len()..]));
+                    format!("{}{end}", crate::paths::Escaped(body))
+                }).collect()
+            } else {
+                text
+            }
+        };
+        Problems(self.0.into_iter().map(|p| Problem { file: p.file, key: clean(p.key), message: clean(p.message) }).collect())
+    }
+}
+
 /// A number written either as a TOML string (`"800.00"`, preferred: exact) or a
 /// TOML number.
 #[derive(Debug, Clone, Deserialize)]
@@ -316,7 +335,7 @@ impl Policy {
     /// Parses and checks policy text layered over the shipped default. `dir`
     /// resolves relative paths in it.
     pub fn from_toml(text: &str, name: &str, dir: Option<&Path>) -> Result<Policy, Problems> {
-        Policy::parse(text, name, dir, true)
+        Policy::parse(text, name, dir, true).map_err(Problems::escaped)
     }
 
     fn parse(text: &str, name: &str, dir: Option<&Path>, layered: bool) -> Result<Policy, Problems> {
