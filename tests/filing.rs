@@ -93,7 +93,12 @@ impl Filer {
     /// A data folder, one job (`intake`, filing over `transport`) and a
     /// configuration pointing at the simulator's gateway; `paths_extra` goes
     /// into its `[paths]` table.
+    ///
+    /// A CATAIR filer gets no gateway (`url = ""`): with one, it would ask
+    /// it about house bills before numbering (see
+    /// `catair_a_second_state_store_adopts_over_the_gateway`).
     fn new(transport: &str, sim_url: &str, paths_extra: &str) -> Filer {
+        let sim_url = if transport == "catair" { "" } else { sim_url };
         let s = Sandbox::new();
         s.write(
             "jobs/intake.toml",
@@ -456,10 +461,13 @@ fn catair_refuses_blank_mandatory_fields_and_notes_cut_text() {
     assert_filed_once(&filer, &sim);
 }
 
-/// Issue 10 item 7 (in part): the same manifest filed from a second state
-/// store is not filed again, because ACE already holds its house bills.
+/// Issue 10 item 7: the same manifest filed from a second (or a lost and
+/// empty) state store is not filed again: ACE already holds its house
+/// bills, so the second store adopts ACE's entry numbers, applies ACE's
+/// later notifications to them, says so in adopted.csv, and numbers its
+/// next new entry past them.
 #[test]
-fn http_a_second_state_store_does_not_file_a_house_bill_twice() {
+fn http_a_second_state_store_adopts_aces_numbers_instead_of_filing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let first = Filer::new("http", "http://127.0.0.1:9", "");
     let sim = AceSim::start(dir.path(), &first.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
@@ -475,16 +483,33 @@ fn http_a_second_state_store_does_not_file_a_house_bill_twice() {
     assert_eq!(first.filings().len(), 2);
     second.drop_file("a.csv", &text);
     second.run_job();
-    assert!(second.filings().is_empty(), "filed twice: {:#?}", second.filings());
-    let listed = second.listed("not_filed.csv");
-    let mut bills: Vec<&str> = listed.iter().map(|r| r["house_bills"].as_str()).collect();
-    bills.sort();
-    assert_eq!(bills, ["SS1", "SS2"]);
-    for r in &listed {
-        let number = &first.by_bill()[&r["house_bills"]].entry_number;
-        assert!(r["why"].contains(&format!("is already on entry {number} at ACE")), "{}", r["why"]);
+    second.poll_until_settled(&sim);
+    let (a, b) = (first.by_bill(), second.by_bill());
+    assert_eq!(b.keys().collect::<Vec<_>>(), ["SS1", "SS2"], "{b:#?}");
+    for hb in ["SS1", "SS2"] {
+        assert_eq!(b[hb].entry_number, a[hb].entry_number, "{hb} adopted under ACE's number");
+        // ACE's release notification for the adopted number applied here.
+        assert_eq!(b[hb].state, "released", "{hb}: {:#?}", second.events(b[hb].id));
+        assert!(second.events(b[hb].id).iter().any(|(_, m)| m.contains("adopted from ACE")), "{:#?}", second.events(b[hb].id));
+    }
+    assert!(second.listed("not_filed.csv").is_empty(), "{:#?}", second.listed("not_filed.csv"));
+    let adopted = second.listed("adopted.csv");
+    assert_eq!(adopted.len(), 2, "{adopted:#?}");
+    for r in &adopted {
+        let number = &a[&r["house_bills"]].entry_number;
+        assert!(r["why"].starts_with(&format!("adopted from ACE: entry {number} ")), "{}", r["why"]);
     }
     assert_filed_once(&first, &sim);
+    assert_filed_once(&second, &sim);
+    // The next new entry of the second store is numbered past the adopted ones.
+    second.drop_file("b.csv", &manifest(&[Line::clean("SS3")]));
+    second.run_job();
+    second.poll_until_settled(&sim);
+    let ss3 = &second.by_bill()["SS3"];
+    assert_eq!(ss3.state, "released", "{ss3:#?}");
+    let serial = |n: &str| n[4..11].parse::<u64>().unwrap();
+    assert!(serial(&ss3.entry_number) > a.values().map(|f| serial(&f.entry_number)).max().unwrap(), "{ss3:#?}");
+    assert_filed_once(&second, &sim);
 }
 
 #[test]
@@ -1162,4 +1187,34 @@ fn an_entry_not_filed_is_in_the_ledger_and_the_exception_report() {
     assert!(out.status.success() && !show(&out).contains("not filed"), "{}", show(&out));
     assert_eq!(filer.by_bill()["NL1"].state, "released");
     assert_filed_once(&filer, &sim);
+}
+
+/// Issue 10 item 7 over CATAIR: with `filing.http.url` set, a CATAIR filer
+/// asks the gateway about house bills before numbering (CATAIR has no query
+/// transaction) and adopts ACE's number instead of writing a second batch.
+#[test]
+fn catair_a_second_state_store_adopts_over_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Filer::new("http", "http://127.0.0.1:9", "");
+    let sim = AceSim::start(dir.path(), &first.data(), "[release]\ndelay_ms = 50\nheld_share = 0.0\n");
+    std::fs::write(&first.config, std::fs::read_to_string(&first.config).unwrap().replace("http://127.0.0.1:9", &sim.url())).unwrap();
+    let text = manifest(&[Line::clean("CA1"), Line::clean("CA2")]);
+    first.drop_file("a.csv", &text);
+    first.run_job();
+    first.poll_until_settled(&sim);
+
+    let second = Filer::new("catair", "", "");
+    let cfg = std::fs::read_to_string(&second.config).unwrap().replace("url = \"\"", &format!("url = \"{}\"", sim.url()));
+    std::fs::write(&second.config, cfg).unwrap();
+    second.drop_file("a.csv", &text);
+    let out = second.run_job();
+    let (a, b) = (first.by_bill(), second.by_bill());
+    assert_eq!(b.keys().collect::<Vec<_>>(), ["CA1", "CA2"], "{b:#?}\n{}", show(&out));
+    for hb in ["CA1", "CA2"] {
+        assert_eq!((b[hb].entry_number.as_str(), b[hb].state.as_str()), (a[hb].entry_number.as_str(), "accepted"), "{hb}");
+    }
+    assert_eq!(second.listed("adopted.csv").len(), 2);
+    let written = std::fs::read_dir(second.data().join("ace/outbound")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "a CATAIR batch was written for bills ACE holds");
+    assert_filed_once(&first, &sim);
 }

@@ -28,11 +28,12 @@ pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<Filing
             let transport = transport.or(job.filing).unwrap_or(FilingTransport::Http);
             let report = crate::filing::file_run(&ctx, &job, run_id, transport).await?;
             println!(
-                "s321d file: run {run_id}: {} entr(ies) filed over {}, {} already filed, {} formal entr(ies) for a broker (formal_entries.csv), \
-                 {} not filed (not_filed.csv), {} not answered yet",
+                "s321d file: run {run_id}: {} entr(ies) filed over {}, {} already filed, {} adopted from ACE (adopted.csv), \
+                 {} formal entr(ies) for a broker (formal_entries.csv), {} not filed (not_filed.csv), {} not answered yet",
                 report.filed,
                 transport.as_str(),
                 report.already_filed,
+                report.adopted,
                 report.formal,
                 report.not_filed,
                 report.not_sent

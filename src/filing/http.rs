@@ -88,20 +88,48 @@ pub struct BillHolder {
     pub entry_type: String,
 }
 
-/// For each entry, the first of its house bills ACE already holds on an
-/// entry this ledger does not know (filed from another state store), asked
-/// with at most `concurrency` requests in flight. Bills the ledger has are
-/// not asked about: the ledger's own once-only key handles them.
-pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<Option<(String, BillHolder)>>> {
+/// What ACE holds of an entry's house bills that this ledger does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtAce {
+    /// None of them: file it.
+    Nothing,
+    /// Every house bill of the entry, all on this one entry: adopt its number.
+    Entry(BillHolder),
+    /// Some of them (this bill on this entry), not all on one entry: a house
+    /// bill is never on two entries, so it is not filed.
+    Partly(String, BillHolder),
+}
+
+impl AtAce {
+    /// From the bills asked about (`asked` of the entry's `total`) and the
+    /// holders found.
+    fn from_found(total: usize, asked: usize, mut found: Vec<(String, BillHolder)>) -> AtAce {
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let Some(first) = found.first().cloned() else { return AtAce::Nothing };
+        if asked == total && found.len() == total && found.iter().all(|(_, h)| h.entry_number == first.1.entry_number) {
+            AtAce::Entry(first.1)
+        } else {
+            AtAce::Partly(first.0, first.1)
+        }
+    }
+}
+
+/// For each entry, what ACE already holds of its house bills on entries
+/// this ledger does not know (filed from another or a lost state store),
+/// asked with at most `concurrency` requests in flight. Bills the ledger has
+/// are not asked about: the ledger's own once-only key handles them.
+pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<AtAce>> {
     let gateway = Arc::new(Gateway::new(ctx)?);
     let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut asked = vec![0usize; entries.len()];
     for (i, p) in entries.iter().enumerate() {
         let air = matches!(p.entry.mode_of_transport.as_str(), "40" | "41");
         for (carrier, hb) in &p.bills {
             if ctx.db(|s| s.filing_for(carrier, hb))?.is_some() {
                 continue;
             }
+            asked[i] += 1;
             let issuer = if air { "-".to_owned() } else { super::release::bill_number(carrier) };
             let bill = super::release::bill_number(hb);
             let (gateway, permits, hb) = (gateway.clone(), permits.clone(), hb.clone());
@@ -111,14 +139,12 @@ pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -
             });
         }
     }
-    let asked = !tasks.is_empty();
-    let mut out: Vec<Option<(String, BillHolder)>> = vec![None; entries.len()];
+    let any = !tasks.is_empty();
+    let mut found: Vec<Vec<(String, BillHolder)>> = vec![Vec::new(); entries.len()];
     while let Some(joined) = tasks.join_next().await {
         let (i, hb, holder) = joined.context("a gateway task panicked")?;
         match holder {
-            Ok(Some(h)) => {
-                out[i].get_or_insert((hb, h));
-            }
+            Ok(Some(h)) => found[i].push((hb, h)),
             Ok(None) => {}
             Err(e) => {
                 super::gateway_failed(ctx, &e);
@@ -126,10 +152,10 @@ pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -
             }
         }
     }
-    if asked {
+    if any {
         super::gateway_seen(ctx, None);
     }
-    Ok(out)
+    Ok(found.into_iter().enumerate().map(|(i, f)| AtAce::from_found(entries[i].bills.len(), asked[i], f)).collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -549,6 +575,18 @@ pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_is_adopted_only_when_ace_holds_every_bill_of_it_on_one_entry() {
+        let on = |n: &str| BillHolder { entry_number: n.into(), filer_code: "S32".into(), entry_type: "11".into() };
+        let hb = |b: &str, n: &str| (b.to_owned(), on(n));
+        assert_eq!(AtAce::from_found(2, 2, vec![]), AtAce::Nothing);
+        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N1"), hb("A", "N1")]), AtAce::Entry(on("N1")));
+        // Two entries at ACE, one bill not held, or one bill known here: listed.
+        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N2"), hb("A", "N1")]), AtAce::Partly("A".into(), on("N1")));
+        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N1")]), AtAce::Partly("B".into(), on("N1")));
+        assert_eq!(AtAce::from_found(2, 1, vec![hb("B", "N1")]), AtAce::Partly("B".into(), on("N1")));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_limit_spaces_requests_whatever_the_concurrency() {

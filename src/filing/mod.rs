@@ -42,7 +42,7 @@ use crate::intake::Context;
 use crate::job::{FilingTransport, Job};
 use crate::sources;
 use crate::state::intake::IntakeStore;
-use crate::state::ledger::{Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
+use crate::state::ledger::{self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
 use entry::EntryDefaults;
 use entry_number::EntryNumber;
 
@@ -127,6 +127,10 @@ pub struct FilingReport {
     pub not_filed: usize,
     /// Entries sent that got no answer yet (they stay pending).
     pub not_sent: usize,
+    /// Entries ACE already held (every house bill on one entry, filed from
+    /// another or a lost state store): recorded under ACE's number, listed
+    /// in `adopted.csv`, not filed again.
+    pub adopted: usize,
     /// Entries of the run still waiting after the retries: pending in the
     /// ledger (sent and unanswered, or never sent), or not numbered at all
     /// because the gateway could not be asked about their house bills.
@@ -231,6 +235,80 @@ pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, releas
     let f = &ctx.config.filing;
     let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
     Ok((settings::Filer::from_config(f), book))
+}
+
+/// Records entries ACE already holds under ACE's numbers (as `accepted`:
+/// ACE holds them), so its later notifications for them apply; returns the
+/// `adopted.csv` rows, each saying "adopted from ACE".
+fn adopt_entries(
+    ctx: &Context,
+    job: &Job,
+    run_id: &str,
+    transport: FilingTransport,
+    filer_code: &str,
+    adopt: &[(entry::Prepared, http::BillHolder)],
+    plan: &mut plan::Plan,
+) -> anyhow::Result<Vec<plan::Listed>> {
+    let whys: Vec<String> = adopt
+        .iter()
+        .map(|(_, h)| format!("adopted from ACE: entry {} (type {}, filer {}) already holds every house bill of it; this state store never filed it", h.entry_number, h.entry_type, h.filer_code))
+        .collect();
+    let payloads: Vec<_> = adopt
+        .iter()
+        .map(|(p, _)| {
+            move |number: &str| {
+                let mut e = p.entry.clone();
+                e.entry_number = number.to_owned();
+                serde_json::to_string(&e).unwrap_or_default()
+            }
+        })
+        .collect();
+    let list: Vec<(NewFiling<'_>, ledger::Adopted<'_>)> = adopt
+        .iter()
+        .zip(&payloads)
+        .zip(&whys)
+        .map(|(((p, h), payload), why)| {
+            let own = entry_number::EntryNumber::parse(&h.entry_number).ok().filter(|n| n.filer_code == filer_code).map(|n| n.serial);
+            (
+                NewFiling {
+                    carrier: &p.bills[0].0,
+                    house_bill: &p.bills[0].1,
+                    bills: &p.bills,
+                    entry_type: &p.entry.entry_type,
+                    job: &job.name,
+                    run_id,
+                    transport: transport.as_str(),
+                    batch: None,
+                    payload,
+                    record: &p.record,
+                },
+                ledger::Adopted { entry_number: &h.entry_number, state: FilingState::Accepted, own_serial: own, message: why },
+            )
+        })
+        .collect();
+    let first = ctx.config.filing.first_serial;
+    let outcomes = ctx.db(|s| s.adopt(filer_code, first, &list))?;
+    drop(list);
+    let mut listed = Vec::new();
+    for (((p, h), why), outcome) in adopt.iter().zip(&whys).zip(outcomes) {
+        let entry = match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
+            Some(i) => plan.informal.remove(i).entry,
+            None => listed_86(p),
+        };
+        match outcome {
+            Intent::New(_) => {
+                info!(run.id = %run_id, entry = %h.entry_number, "Adopted entry {} from ACE for {} {}: filed from another state store.", h.entry_number, p.bills[0].0, p.bills[0].1);
+                listed.push(plan::Listed { entry, reasons: String::new(), why: why.clone() });
+            }
+            // Known here after all (another run recorded it meanwhile).
+            Intent::AlreadyFiled(_) => {}
+            Intent::Conflict(filed) => {
+                let on: Vec<String> = filed.iter().map(|(c, hb, n)| format!("{c} {hb} is on entry {n}")).collect();
+                plan.not_filed.push(plan::Listed { entry, reasons: String::new(), why: format!("house bills already on a filed entry ({}); a house bill is never on two entries", on.join("; ")) });
+            }
+        }
+    }
+    Ok(listed)
 }
 
 /// A `not_filed.csv` row as the ledger keeps it.
@@ -354,13 +432,17 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     // they wait for the next attempt, which files the run again.
     let mut waiting = 0usize;
     let mut held = None;
-    if transport == FilingTransport::Http && !kept.is_empty() && down.is_none() {
+    let mut adopt: Vec<(entry::Prepared, http::BillHolder)> = Vec::new();
+    // Over CATAIR too when a gateway is configured: the query goes to
+    // `filing.http.url` (CATAIR has no query transaction of its own).
+    let ask = transport == FilingTransport::Http || !ctx.config.filing.http.url.is_empty();
+    if ask && !kept.is_empty() && down.is_none() {
         match http::held_elsewhere(ctx, &kept).await {
             Ok(h) => held = Some(h),
             Err(e) => down = outage(Err(e), &ctx.config.filing.http.url).context("asking the gateway which house bills ACE already holds")?,
         }
     }
-    if transport == FilingTransport::Http && held.is_none() {
+    if ask && held.is_none() {
         waiting = kept.len();
         kept.clear();
         kept_cuts.clear();
@@ -370,11 +452,12 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
         let mut still_cuts = Vec::with_capacity(kept.len());
         for ((p, c), h) in kept.into_iter().zip(kept_cuts).zip(held) {
             match h {
-                None => {
+                http::AtAce::Nothing => {
                     still.push(p);
                     still_cuts.push(c);
                 }
-                Some((hb, holder)) => {
+                http::AtAce::Entry(holder) => adopt.push((p, holder)),
+                http::AtAce::Partly(hb, holder) => {
                     refused += 1;
                     let why = format!(
                         "not filed: house bill {hb} is already on entry {} at ACE (type {}, filer {}), which this state store never filed; a house bill is never on two entries",
@@ -476,6 +559,11 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
             .collect();
         ctx.db(|s| s.transitions(&list))?;
         warn!(run.id = %run_id, entries = notes.len(), "{} entr(ies) of run {run_id} had text cut to CATAIR field lengths; each cut is in the entry's ledger events.", notes.len());
+    }
+    if !adopt.is_empty() {
+        let listed = adopt_entries(ctx, job, run_id, transport, &defaults.filer_code, &adopt, &mut plan)?;
+        report.adopted = listed.len();
+        out.put(&sources::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
     }
     crate::intake::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;

@@ -204,6 +204,22 @@ pub struct NewFiling<'a> {
     pub record: &'a EntryRecord,
 }
 
+/// An entry ACE already holds (every house bill of it on one entry number)
+/// that this ledger never filed — filed from another or a lost state store:
+/// recorded under ACE's number instead of a new one, so later notifications
+/// for that number apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Adopted<'a> {
+    pub entry_number: &'a str,
+    /// Where the filing starts: what ACE says of it (holding it: accepted).
+    pub state: FilingState,
+    /// The number's serial when it is of this ledger's filer code: the
+    /// counter moves past it, so this store never gives the number again.
+    pub own_serial: Option<u64>,
+    /// Why, kept in the filing's first event.
+    pub message: &'a str,
+}
+
 /// What became of one [`NewFiling`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
@@ -303,6 +319,12 @@ pub trait LedgerStore: Send {
         make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
     ) -> Result<Vec<Intent>, StoreError>;
+
+    /// Records filings under entry numbers ACE already holds (see
+    /// [`Adopted`]), with the same checks as [`LedgerStore::record_intents`]
+    /// (a house bill already on a filed entry here is never adopted again)
+    /// and no serial allocated.
+    fn adopt(&mut self, filer_code: &str, first_serial: u64, filings: &[(NewFiling<'_>, Adopted<'_>)]) -> Result<Vec<Intent>, StoreError>;
 
     /// Applies each transition the state machine allows and records an event
     /// for each, applied or not.

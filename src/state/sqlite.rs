@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
-use super::ledger::{Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, NotFiled, Transition};
+use super::ledger::{Adopted, Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, NotFiled, Transition};
 use super::*;
 use crate::engine::kernels::{epoch_days, from_epoch_days};
 use crate::money;
@@ -747,13 +747,16 @@ impl SqliteStore {
     }
 }
 
-impl LedgerStore for SqliteStore {
-    fn record_intents(
+impl SqliteStore {
+    /// [`LedgerStore::record_intents`] and [`LedgerStore::adopt`]: `adopted`
+    /// is empty, or has one entry per filing (`None`: allocate a number).
+    fn record(
         &mut self,
         filer_code: &str,
         first_serial: u64,
         make_number: &dyn Fn(u64) -> Option<String>,
         filings: &[NewFiling<'_>],
+        adopted: &[Option<Adopted<'_>>],
     ) -> Result<Vec<Intent>, StoreError> {
         let now = Utc::now();
         let at = ts(now);
@@ -778,7 +781,7 @@ impl LedgerStore for SqliteStore {
                 .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', NULL, NULL, ?9, ?10, ?10)"
+                    "INSERT INTO filings ({FILING_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, NULL, NULL, ?9, ?10, ?10)"
                 ))
                 .map_err(err)?;
             // The primary key (carrier, house_bill) refuses a bill on a second
@@ -806,14 +809,19 @@ impl LedgerStore for SqliteStore {
                 )
                 .map_err(err)?;
             let mut event = tx
-                .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, 'pending', 1, ?3)")
+                .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, NULL, ?4, 1, ?3)")
                 .map_err(err)?;
             let mut same_entry = tx
                 .prepare_cached(
                     "SELECT f.entry_number FROM ledger_entries e JOIN filings f ON f.id = e.filing_id WHERE e.run_id = ?1 AND e.entry_ref = ?2",
                 )
                 .map_err(err)?;
-            'filings: for f in filings {
+            // An adopted number of this filer code moves the counter past it.
+            let mut past = tx
+                .prepare_cached("UPDATE entry_serials SET next_serial = max(next_serial, ?2) WHERE filer_code = ?1")
+                .map_err(err)?;
+            'filings: for (k, f) in filings.iter().enumerate() {
+                let adopt = adopted.get(k).copied().flatten();
                 // The run's entry was filed already (whatever its bills now).
                 if !f.record.entry_ref.is_empty() {
                     let number: Option<String> = same_entry.query_row([f.run_id, &f.record.entry_ref], |r| r.get(0)).optional().map_err(err)?;
@@ -840,14 +848,37 @@ impl LedgerStore for SqliteStore {
                     });
                     continue 'filings;
                 }
-                let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
-                let number = make_number(serial as u64).ok_or_else(|| StoreError::Other {
-                    location: path.display().to_string(),
-                    message: format!("entry serial {serial} of filer code {filer_code} has no entry number: the serials are used up"),
-                })?;
+                let (number, state) = match adopt {
+                    Some(a) => {
+                        if let Some(serial) = a.own_serial {
+                            past.execute(params![filer_code, serial as i64 + 1]).map_err(err)?;
+                        }
+                        (a.entry_number.to_owned(), a.state)
+                    }
+                    None => {
+                        let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
+                        let number = make_number(serial as u64).ok_or_else(|| StoreError::Other {
+                            location: path.display().to_string(),
+                            message: format!("entry serial {serial} of filer code {filer_code} has no entry number: the serials are used up"),
+                        })?;
+                        (number, FilingState::Pending)
+                    }
+                };
                 let payload = (f.payload)(&number);
                 insert
-                    .execute(params![f.carrier, f.house_bill, number, f.entry_type, f.job, f.run_id, f.transport, f.batch, payload, at])
+                    .execute(params![
+                        f.carrier,
+                        f.house_bill,
+                        number,
+                        f.entry_type,
+                        f.job,
+                        f.run_id,
+                        f.transport,
+                        f.batch,
+                        payload,
+                        at,
+                        state.as_str()
+                    ])
                     .map_err(err)?;
                 let id = tx.last_insert_rowid();
                 for (carrier, house_bill) in f.bills {
@@ -902,7 +933,11 @@ impl LedgerStore for SqliteStore {
                     }
                 }
                 let bills = f.bills.iter().map(|(c, h)| format!("{c} {h}")).collect::<Vec<_>>().join(", ");
-                event.execute(params![id, at, format!("entry number {number} allocated for {bills}")]).map_err(err)?;
+                let message = match adopt {
+                    Some(a) => format!("entry number {number} adopted from ACE for {bills}: {}", a.message),
+                    None => format!("entry number {number} allocated for {bills}"),
+                };
+                event.execute(params![id, at, message, state.as_str()]).map_err(err)?;
                 let filing = Filing {
                     id,
                     carrier: f.carrier.to_owned(),
@@ -913,7 +948,7 @@ impl LedgerStore for SqliteStore {
                     run_id: f.run_id.to_owned(),
                     transport: f.transport.to_owned(),
                     batch: f.batch.map(str::to_owned),
-                    state: FilingState::Pending,
+                    state,
                     code: None,
                     narrative: None,
                     payload,
@@ -927,6 +962,23 @@ impl LedgerStore for SqliteStore {
         }
         tx.commit().map_err(err)?;
         Ok(out)
+    }
+}
+
+impl LedgerStore for SqliteStore {
+    fn record_intents(
+        &mut self,
+        filer_code: &str,
+        first_serial: u64,
+        make_number: &dyn Fn(u64) -> Option<String>,
+        filings: &[NewFiling<'_>],
+    ) -> Result<Vec<Intent>, StoreError> {
+        self.record(filer_code, first_serial, make_number, filings, &[])
+    }
+
+    fn adopt(&mut self, filer_code: &str, first_serial: u64, filings: &[(NewFiling<'_>, Adopted<'_>)]) -> Result<Vec<Intent>, StoreError> {
+        let (list, adopted): (Vec<NewFiling<'_>>, Vec<Option<Adopted<'_>>>) = filings.iter().map(|(f, a)| (f.clone(), Some(*a))).unzip();
+        self.record(filer_code, first_serial, &|_| None, &list, &adopted)
     }
 
     fn transitions(&mut self, list: &[Transition<'_>]) -> Result<Vec<Applied>, StoreError> {
