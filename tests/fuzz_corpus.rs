@@ -117,30 +117,25 @@ fn read_all_reports_chunks_records_and_f003() {
     props::check_manifest(Reader::Ndjson, b"\x00{\"house_bill\":\"A\\u0000B\"}\n");
 }
 
-// Inputs that break a property and are not fixed yet (fuzz/FINDINGS.md):
-// ignored so CI stays green, named so they stay in sight. Run them with
-// `cargo test --test integration fuzz_corpus:: -- --ignored`.
+// Inputs that once broke a property (fuzz/FINDINGS.md), fixed since: held
+// to the strict checks so none comes back.
 
 #[test]
-#[ignore = "fuzz finding 1: a NUL byte after the first 64 KiB reaches a CSV value (manifest::read peeks 64 KiB only), fix pending"]
 fn manifest_csv_regressions() {
     replay("manifest_csv", &["regressions"], &|d| props::check_manifest_strict(Reader::Csv, d));
 }
 
 #[test]
-#[ignore = "fuzz findings 2 and 4: NUL bytes in Parquet strings reach the values; polars-parquet panics on bad thrift metadata (caught as F001), fix pending"]
 fn manifest_parquet_regressions() {
     replay("manifest_parquet", &["regressions"], &|d| props::check_manifest_strict(Reader::Parquet, d));
 }
 
 #[test]
-#[ignore = "fuzz finding 3: problems from job.rs and policy/ carry raw control characters from the file (unknown keys, key paths), fix pending"]
 fn job_toml_regressions() {
     replay("job_toml", &["regressions"], &props::check_job_strict);
 }
 
 #[test]
-#[ignore = "fuzz finding 3: problems from job.rs and policy/ carry raw control characters from the file (unknown keys, key paths), fix pending"]
 fn policy_toml_regressions() {
     let dir = props::policy_dir();
     replay("policy_toml", &["regressions"], &|d| props::check_policy_strict(d, dir.path()));
