@@ -89,6 +89,43 @@ fn history_lives_in_the_data_dir_and_makes_repeats_duplicates() {
     assert!(s.read("o3/dispositions.csv").contains(",86,"), "{}", s.read("o3/dispositions.csv"));
 }
 
+/// Issue 12 item 8: two runs at once for one person's day. Each reads the
+/// day's history, then records its own shipment; were the two steps apart,
+/// both would see room under the $800 limit and both parcels would go 86.
+/// `S321D_PAUSE_AT` holds each run between its read and its record, so the
+/// second process reads while the first is inside: only the history lock
+/// keeps it out until the first has recorded.
+#[test]
+fn two_concurrent_runs_never_both_route_86_for_one_persons_day() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let parcel = |hb: &str| clean_line(hb).replace(",20.00,", ",500.00,");
+    s.write("a.csv", manifest(&[parcel("HA")]));
+    s.write("b.csv", manifest(&[parcel("HB").replace(",M1,", ",M2,")]));
+    let start = |file: &str, out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_s321d"))
+            .args(["validate", "--data-dir", "state", "--job", "job.toml", "--out", out, file])
+            .current_dir(s.path())
+            .env("RUST_LOG", "warn")
+            .env("S321D_PAUSE_AT", "history-read:1500")
+            .spawn()
+            .unwrap()
+    };
+    let mut a = start("a.csv", "oa");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut b = start("b.csv", "ob");
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let routed: Vec<String> = ["oa", "ob"]
+        .iter()
+        .map(|o| {
+            let d = s.read(&format!("{o}/dispositions.csv"));
+            d.lines().nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+    let by86 = routed.iter().filter(|l| l.contains(",86,")).count();
+    assert_eq!(by86, 1, "one person's $1,000 day: one parcel may go 86, the other not: {routed:#?}");
+}
+
 #[test]
 fn check_lists_every_problem_with_its_key_path() {
     let s = Sandbox::new();

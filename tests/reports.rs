@@ -772,3 +772,39 @@ fn reports_go_out_over_starttls_and_implicit_tls_and_the_certificate_is_checked(
         assert!(m.subject().unwrap().contains("DHLX"), "{security}");
     }
 }
+
+/// Issue 12 item 8: a run's exception report goes out exactly once however
+/// the process stops around it: killed after the run but before its reports
+/// were queued (they are owed and queued by the next run of the job), or
+/// killed after queueing but before recording it (the next call finds the
+/// entry under the same id and does not queue it again).
+#[test]
+fn an_exception_report_survives_a_crash_on_either_side_of_queueing_and_goes_out_once() {
+    for point in ["exceptions-owed", "exceptions-queued"] {
+        let s = Sandbox::new();
+        let smtp = Smtp::start(s.path());
+        let cfg = config(&s, smtp.port, "");
+        intake_job(&s, "dhlx", None);
+        drop_file(&s, "dhlx", "day1.csv", &manifest(DAY1));
+        let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_s321d"))
+            .args(["--config", cfg.to_str().unwrap(), "run-job", "dhlx"])
+            .current_dir(s.path())
+            .env("S321D_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&crashed.stderr).contains(&format!("crash point {point}")), "{point}: {}", show(&crashed));
+        assert!(smtp.messages().is_empty(), "{point}: nothing sent before the crash");
+        // The next run of the job (no new file) owes and sends the report.
+        let out = run_with(&s, &cfg, &["run-job", "dhlx"]);
+        assert!(out.status.success(), "{point}: {}", show(&out));
+        smtp.wait_for(1);
+        // And a third finds nothing owed.
+        let out = run_with(&s, &cfg, &["run-job", "dhlx"]);
+        assert!(out.status.success(), "{point}: {}", show(&out));
+        std::thread::sleep(Duration::from_millis(500));
+        let messages = smtp.messages();
+        assert_eq!(messages.len(), 1, "{point}: the exception report goes out once");
+        let m = MessageParser::default().parse(&messages[0]).unwrap();
+        assert!(m.subject().unwrap().contains("DHLX"), "{point}: {:?}", m.subject());
+    }
+}

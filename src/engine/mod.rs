@@ -338,7 +338,15 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     } else {
         (concat_frames(run_shipments)?, concat_frames(run_signatures)?)
     };
+    // From the first history read to the record of this run's shipments, one
+    // critical section: a concurrent run waits here, then sees ours.
+    if record_history {
+        if let Some(h) = history.as_deref_mut() {
+            h.lock_history()?;
+        }
+    }
     let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
+    pause_for_tests("history-read");
     timing.run_rules += t.elapsed();
     let t = Instant::now();
     let entered = entry_stage::evaluate(out.dispositions, &policy)?;
@@ -465,4 +473,21 @@ fn empty_line_facts() -> DataFrame {
         ],
     )
     .expect("empty columns")
+}
+
+/// Test hook for the concurrency tests: when `S321D_PAUSE_AT` is
+/// `<point>:<millis>`, sleeps that long at `point`, so a second process can
+/// reach the same step meanwhile. Unset in production: a no-op.
+fn pause_for_tests(point: &str) {
+    static AT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        let v = std::env::var("S321D_PAUSE_AT").ok()?;
+        let (p, ms) = v.split_once(':')?;
+        Some((p.to_owned(), ms.parse().ok()?))
+    });
+    if let Some((p, ms)) = at {
+        if p == point {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+        }
+    }
 }

@@ -56,6 +56,8 @@ pub async fn evaluate_and_publish(
     ctx.db(|s| s.start_run(run_id, &job.name, kind.as_str(), &output))?;
     crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
+        // Its exception reports are owed until queued, whatever stops us first.
+        ctx.db(|s| s.set_value(&crate::reports::exceptions::due_key(run_id), "due"))?;
         for f in &files {
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(run_id), None))?;
         }

@@ -330,10 +330,18 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
         let failures: Vec<String> = report.filings.iter().filter_map(|(id, r)| r.failure().map(|w| format!("filing run {id}: {w}"))).collect();
         report.errors.extend(failures);
     }
-    for run in &report.runs {
-        if let Err(e) = crate::reports::exceptions::after_run(ctx, &run.run_id).await {
-            warn!(job.name = %job.name, run.id = %run.run_id, "Cannot build the exception reports of run {}: {e:#}", run.run_id);
-            report.errors.push(format!("exception reports of run {}: {e:#}", run.run_id));
+    // This call's runs, and earlier ones a stop left owing their reports.
+    let mut owed: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
+    for r in ctx.db(|s| s.runs_owing_exceptions(&job.name))? {
+        if !owed.contains(&r) {
+            owed.push(r);
+        }
+    }
+    crash_point("exceptions-owed");
+    for run_id in &owed {
+        if let Err(e) = crate::reports::exceptions::after_run(ctx, run_id).await {
+            warn!(job.name = %job.name, run.id = %run_id, "Cannot build the exception reports of run {run_id}: {e:#}");
+            report.errors.push(format!("exception reports of run {run_id}: {e:#}"));
         }
     }
     Ok(report)

@@ -13,8 +13,11 @@
 //! the summary and the first rows, and the full files are written to the
 //! run's output folder, which the email names.
 //!
-//! A report is queued once per run and carrier (`exceptions:<run>:<carrier>`
-//! in the state store), so a run recovered after a crash does not send twice.
+//! A run owes its reports from its start (`exceptions-due:<run>` in the state
+//! store) until they are queued, so a stop before that leaves them to the
+//! job's next run. Each is queued once per run and carrier, under an outbox id
+//! made from `exceptions:<run>:<carrier>`, so a stop after queueing and before
+//! recording it does not send twice.
 
 use std::collections::BTreeMap;
 
@@ -394,6 +397,18 @@ async fn render(
         text.push_str(&t.text());
         text.push('\n');
     }
+    // An ongoing gateway outage (this process's own knowledge, as /readyz
+    // has it): the run's entries wait as pending, said once here too.
+    if let Some((since, why)) = ctx.status.gateway_outage() {
+        let line = format!(
+            "Filing is degraded: the ACE gateway {} is unreachable since {} ({why}); this run's entries wait as pending and are sent when it answers.",
+            ctx.config.filing.http.url,
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        body.push_str(&html::h2("Filing"));
+        body.push_str(&html::para(&line));
+        text.push_str(&format!("FILING\n{line}\n\n"));
+    }
 
     let since = previous.map_or_else(|| "no earlier run of this job".to_owned(), |p| format!("run {}", p.run_id));
     body.push_str(&html::h2(&format!("What changed since the last run ({since})")));
@@ -495,11 +510,19 @@ async fn render(
     })
 }
 
+/// The state key that says a run's exception reports are still to be queued
+/// (`due`, set when the run starts), or were (`done`, `off`).
+pub fn due_key(run_id: &str) -> String {
+    format!("exceptions-due:{run_id}")
+}
+
 /// After a run: queue and try to send the exception reports it calls for.
 /// Returns the queued report ids.
 pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String>> {
     let cfg = &ctx.config.reports.exceptions;
+    let due = due_key(run_id);
     if !cfg.enabled || !ctx.config.email.enabled() {
+        ctx.db(|s| s.set_value(&due, "off"))?;
         return Ok(Vec::new());
     }
     let Some(run) = data::run(ctx, run_id)? else { return Ok(Vec::new()) };
@@ -513,14 +536,19 @@ pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String
         if ctx.db(|s| s.get_value(&key))?.is_some() {
             continue;
         }
-        let q = super::outbox::queue(ctx, &r.email, serde_json::json!({ "run_id": run.run_id, "job": run.job, "carrier": r.carrier }))?;
-        ctx.db(|s| s.set_value(&key, &q.id))?;
-        info!(run.id = %run.run_id, carrier = %r.carrier, errors = r.errors, rejections = r.rejections, email.id = %q.id,
-            "Run {} has {} error(s) and {} rejection(s) for carrier {}; queued exception report {}.", run.run_id, r.errors, r.rejections, r.carrier, q.id);
-        queued.push(q.id);
+        // Queued under an id made from the key: a crash before the key is
+        // recorded below makes the next call find the entry, not send again.
+        let about = serde_json::json!({ "run_id": run.run_id, "job": run.job, "carrier": r.carrier });
+        if let Some(q) = super::outbox::queue_once(ctx, &key, &r.email, about)? {
+            info!(run.id = %run.run_id, carrier = %r.carrier, errors = r.errors, rejections = r.rejections, email.id = %q.id,
+                "Run {} has {} error(s) and {} rejection(s) for carrier {}; queued exception report {}.", run.run_id, r.errors, r.rejections, r.carrier, q.id);
+            queued.push(q.id);
+        }
+        crate::intake::crash_point("exceptions-queued");
+        ctx.db(|s| s.set_value(&key, "queued"))?;
     }
-    if !queued.is_empty() {
-        super::outbox::deliver(ctx, false).await;
-    }
+    ctx.db(|s| s.set_value(&due, "done"))?;
+    // Also what an earlier, interrupted call queued and never sent.
+    super::outbox::deliver(ctx, false).await;
     Ok(queued)
 }

@@ -107,6 +107,21 @@ pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::
     Ok(q)
 }
 
+/// Queues a report at most once for `key`: its id comes from the key, and
+/// an entry of that id already queued or sent is left as it is (`None`).
+/// A caller that queues and then records that it did can crash in between
+/// and call again: the report still goes out once.
+pub fn queue_once(ctx: &Context, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
+    use sha2::{Digest, Sha256};
+    let id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
+    let d = dir(&ctx.config.paths.data_dir);
+    if d.join(format!("{id}.json")).exists() || d.join("sent").join(format!("{id}.eml")).exists() {
+        return Ok(None);
+    }
+    let email = Email { id, ..email.clone() };
+    queue(ctx, &email, about).map(Some)
+}
+
 /// Every queued entry, oldest first (unreadable ones are reported, not dropped).
 pub fn list(data_dir: &Path) -> Vec<Queued> {
     let d = dir(data_dir);

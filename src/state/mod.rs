@@ -61,10 +61,18 @@ pub trait HistoryStore: Send {
     fn seen_on_days(&mut self, days: &DataFrame) -> Result<DataFrame, StoreError>;
 
     /// Records shipments seen for the first time (every `H_*` column). Keys
-    /// already present keep their first sighting.
+    /// already present keep their first sighting. Ends the critical section
+    /// [`HistoryStore::lock_history`] began.
     fn record_shipments(&mut self, shipments: &DataFrame) -> Result<u64, StoreError>;
 
     /// Number of shipments held, for summaries and health checks.
+    /// Begins the history critical section: until `record_shipments` returns
+    /// or the store is dropped (a process that dies included), no other run,
+    /// in this process or another, gets past its own `lock_history`. A run
+    /// reads a consignee's day and records its own shipments as one step, or
+    /// two concurrent runs would both see room under the daily limit.
+    fn lock_history(&mut self) -> Result<(), StoreError>;
+
     fn shipment_count(&mut self) -> Result<u64, StoreError>;
 }
 

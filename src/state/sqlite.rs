@@ -225,6 +225,9 @@ pub fn probe(path: &Path, wait: std::time::Duration) -> Probe {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// The history lock file while this connection is in the history
+    /// critical section: an OS lock (flock), released on drop or process death.
+    history_lock: Option<std::fs::File>,
 }
 
 impl SqliteStore {
@@ -237,7 +240,7 @@ impl SqliteStore {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| sql_err(path, e))?;
-        let mut store = SqliteStore { conn, path: path.to_owned() };
+        let mut store = SqliteStore { conn, path: path.to_owned(), history_lock: None };
         store.migrate()?;
         Ok(store)
     }
@@ -330,6 +333,25 @@ fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
 const COLUMNS: &str = "s.carrier, s.house_bill, s.consignee_key, s.arrival_date, s.total_usd, s.source_file, s.file_sha256, s.run_id";
 
 impl HistoryStore for SqliteStore {
+    fn lock_history(&mut self) -> Result<(), StoreError> {
+        if self.history_lock.is_some() {
+            return Ok(());
+        }
+        // A file beside the database, not a write transaction: the section
+        // spans the engine's rules, and a transaction held that long would
+        // block every other writer (and the readiness probe) meanwhile.
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".history-lock");
+        let other = |e: std::io::Error| StoreError::Other {
+            location: self.path.display().to_string(),
+            message: format!("history lock {}: {e}", Path::new(&name).display()),
+        };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&name).map_err(other)?;
+        file.lock().map_err(other)?;
+        self.history_lock = Some(file);
+        Ok(())
+    }
+
     fn seen_by_key(&mut self, keys: &DataFrame) -> Result<DataFrame, StoreError> {
         if keys.height() == 0 || self.is_empty()? {
             return Ok(empty_history());
@@ -417,6 +439,7 @@ impl HistoryStore for SqliteStore {
             }
         }
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        self.history_lock = None;
         Ok(inserted)
     }
 
@@ -744,6 +767,20 @@ impl SqliteStore {
             .execute("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
             .map(|_| ())
             .map_err(|e| self.err(e))
+    /// A job's complete runs whose exception reports are still owed
+    /// (`exceptions-due:<run>` = `due`), oldest first.
+    pub fn runs_owing_exceptions(&self, job: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id FROM runs WHERE job = ?1 AND kind <> 'replay' AND status IN ('evaluated', 'succeeded') \
+                 AND EXISTS (SELECT 1 FROM kv WHERE key = 'exceptions-due:' || runs.run_id AND value = 'due') ORDER BY started_at",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([job], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
     }
 }
 
