@@ -71,7 +71,10 @@ mod tests {
         // Across the DST change the cron time stays 06:00 local: 10:00 UTC in summer.
         assert!(missed(&j, tz, Some(at("2026-07-01T09:00:00Z")), at("2026-07-01T10:01:00Z")));
         let every_five = job("*/5 * * * * *", "UTC");
-        assert_eq!(period(&every_five, chrono_tz::UTC, Utc::now()), Some(chrono::Duration::seconds(5)));
+        assert_eq!(period(&every_five, chrono_tz::UTC, at("2026-11-25T12:00:02Z")), Some(chrono::Duration::seconds(5)));
+        // A run started at a tick covers it until the next tick, not after.
+        assert!(!missed(&every_five, chrono_tz::UTC, Some(at("2026-11-25T12:00:00Z")), at("2026-11-25T12:00:04Z")));
+        assert!(missed(&every_five, chrono_tz::UTC, Some(at("2026-11-25T12:00:00Z")), at("2026-11-25T12:00:06Z")));
     }
 
     #[test]

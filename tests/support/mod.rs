@@ -27,16 +27,22 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// `s321d ARGS` run in the sandbox, with no system config and quiet logs.
+    /// `s321d ARGS` run in the sandbox, with quiet logs and never the
+    /// machine's `/etc/s321d/s321d.toml`: without `--config` in ARGS, an empty
+    /// file of the sandbox's stands in for it (built-in defaults only).
     pub fn s321d(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_s321d"))
-            .args(args)
-            .current_dir(self.path())
-            .env("S321D_CONFIG", self.path().join("no-such-config.toml").display().to_string())
-            .env_remove("S321D_CONFIG")
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("s321d runs")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_s321d"));
+        cmd.args(args).current_dir(self.path()).env("RUST_LOG", "warn");
+        if args.contains(&"--config") {
+            cmd.env_remove("S321D_CONFIG");
+        } else {
+            let empty = self.path().join(".no-system-config.toml");
+            if !empty.exists() {
+                std::fs::write(&empty, "").expect("write an empty config");
+            }
+            cmd.env("S321D_CONFIG", &empty);
+        }
+        cmd.output().expect("s321d runs")
     }
 
     pub fn write(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
