@@ -400,3 +400,48 @@ fn run_job_quarantines_a_file_over_the_row_cap_with_a_note_naming_the_cap() {
     assert!(body.contains("has more than 3 records (limits.max_rows_per_file = 3)"), "{body}");
     assert!(!names.iter().any(|n| n.starts_with("good.csv")), "{names:?}");
 }
+
+/// Issue 11 case 4: a comma is only a US thousands separator. `1.234,50`
+/// once read as $1.2345 and `8,00` as $800.00; both are now V004, while
+/// `1,234.50` still reads as $1,234.50.
+#[test]
+fn european_decimal_commas_are_v004_not_silently_rescaled() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let with_value = |hb: &str, v: &str| clean_line(hb).replace(",20.00,", &format!(",\"{v}\","));
+    s.write("a.csv", manifest(&[with_value("E1", "1.234,50"), with_value("E2", "8,00"), with_value("E3", "1,234.50")]));
+    let out = validate(&s, &["a.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let findings = s.read("out/findings.csv");
+    let v004: Vec<&str> = rows_of(&findings, "V004");
+    assert_eq!(v004.len(), 2, "{findings}");
+    assert!(v004.iter().any(|l| l.contains(",E1,")) && v004.iter().any(|l| l.contains(",E2,")), "{findings}");
+    let d = s.read("out/dispositions.csv");
+    let e3 = d.lines().find(|l| l.contains(",E3,")).expect("E3 routed");
+    assert!(e3.contains(",1234.50,"), "{e3}");
+    for hb in ["E1", "E2"] {
+        let row = d.lines().find(|l| l.contains(&format!(",{hb},"))).expect("held row");
+        assert!(row.contains(",hold,"), "{row}");
+    }
+}
+
+/// Issue 11 case 8 (contract section 4): a zero-width space inside a name
+/// once split one person into two consignee keys, so two $500 parcels on one
+/// day both went 86. Format characters are stripped before `norm`: one key,
+/// one $1,000 day, at most one parcel under the $800 limit.
+#[test]
+fn a_zero_width_space_in_a_name_does_not_split_one_persons_day() {
+    let s = Sandbox::new();
+    s.write("job.toml", CANONICAL_JOB);
+    let parcel = |hb: &str, name: &str| clean_line(hb).replace(",20.00,", ",500.00,").replace("Jane Doe", name);
+    s.write("a.csv", manifest(&[parcel("Z1", "Jane Doe"), parcel("Z2", "Ja\u{200B}ne D\u{200D}oe")]));
+    let out = validate(&s, &["a.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let d = s.read("out/dispositions.csv");
+    let rows: Vec<&str> = d.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{d}");
+    let key = |row: &str| row.split(',').nth(4).unwrap_or_default().to_owned();
+    assert_eq!(key(rows[0]), "jane doe|12 main st|11201", "{d}");
+    assert_eq!(key(rows[1]), key(rows[0]), "one person, one key: {d}");
+    assert!(rows.iter().filter(|r| r.contains(",86,")).count() <= 1, "{d}");
+}
