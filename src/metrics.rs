@@ -34,6 +34,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("s321d_source_errors_total", Kind::Counter, "Source operations that failed after retries, by source."),
     ("s321d_job_up", Kind::Gauge, "1 when the job's last run succeeded, 0 when it failed."),
     ("s321d_filing_transitions_total", Kind::Counter, "Filing state changes applied from ACE responses, by new state."),
+    ("s321d_entry_summary_transitions_total", Kind::Counter, "Entry summary (AE) state changes applied from ACE's answers, by new state."),
     ("s321d_filings_sent_total", Kind::Counter, "Entries sent to ACE, by transport."),
     ("s321d_filings", Kind::Gauge, "Filings in the ledger, by state."),
     ("s321d_filing_gateway_up", Kind::Gauge, "1 when the ACE gateway answered the last request, 0 while it cannot be reached after retries."),

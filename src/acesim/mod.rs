@@ -21,7 +21,8 @@
 //! answers with SE90 records (or AX E1 records for an AE entry summary). A
 //! house bill already on another accepted entry is refused, whichever state
 //! store the filer numbered it from, and `GET /v1/bills/{issuer}/{bill}`
-//! tells a filer which entry a bill is on.
+//! tells a filer which entry a bill is on. `POST /v1/entry-summaries` takes
+//! an AE transaction over HTTP and judges it as an AE batch.
 //!
 //! After acceptance it releases entries later, asynchronously (SO60 98),
 //! holds a configurable share (90, 99, 04), answers CN/HK type 86 from
@@ -245,6 +246,8 @@ struct SimState {
     bills: HashMap<String, Vec<Holder>>,
     /// Entry numbers with an accepted entry summary.
     summaries: BTreeSet<String>,
+    /// The gateway's answer to each entry summary posted (idempotent replays).
+    summary_answers: HashMap<String, (StatusCode, serde_json::Value)>,
 }
 
 /// The accepted entry `key` is on, for a filing whose bill issuer is `issuer`.
@@ -417,6 +420,12 @@ impl Sim {
     /// Answers one CATAIR batch: an SX (SE) or AX (AE) batch, or an X0/X1
     /// batch reject.
     pub fn answer_batch(&self, text: &str) -> String {
+        self.answer_batch_via(text, false)
+    }
+
+    /// [`Sim::answer_batch`]; `http`: the batch came through the gateway (an
+    /// entry summary posted there), so its notifications go back that way.
+    fn answer_batch_via(&self, text: &str, http: bool) -> String {
         let env = Envelope { filer_codes: &self.rules.filer_codes, password: self.password.as_deref() };
         let batch = match read::read(text, &env) {
             Ok(b) => b,
@@ -434,7 +443,7 @@ impl Sim {
             for t in &block.transactions {
                 records.extend(match batch.application {
                     Application::Se => self.answer_se(t, &route),
-                    Application::Ae => self.answer_ae(t, &route),
+                    Application::Ae => self.answer_ae(t, &route, if http { Via::Http } else { Via::Batch(route.clone()) }),
                 });
             }
             blocks.push(BlockAnswer { b: &block.b, records });
@@ -529,7 +538,7 @@ impl Sim {
     /// One AE entry summary's AX records: the 10 echo, every record at
     /// fault with its E1 conditions, and the final E1 disposition (layouts
     /// from the ES transcription: UNVERIFIED).
-    fn answer_ae(&self, t: &Transaction, route: &Route) -> Vec<String> {
+    fn answer_ae(&self, t: &Transaction, route: &Route, via: Via) -> Vec<String> {
         let head = &t.records[0];
         let (summary, mut problems) = rules::ae_problems(&t.records, &route.filer, &self.rules);
         let accepted = {
@@ -562,7 +571,7 @@ impl Sim {
                 due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms),
                 filing,
                 filed,
-                via: Via::Batch(route.clone()),
+                via,
             });
         }
         let mut per: BTreeMap<usize, Vec<&Problem>> = BTreeMap::new();
@@ -739,6 +748,86 @@ async fn received(State(sim): State<Arc<Sim>>) -> Response {
     (StatusCode::OK, axum::Json(json!({"shipments": shipments}))).into_response()
 }
 
+/// The 80-character record of `fields` (1-based position, text).
+fn record_at(fields: &[(usize, &str)]) -> String {
+    let mut b = vec![b' '; 80];
+    for (pos, v) in fields {
+        let v = v.as_bytes();
+        let end = (pos - 1 + v.len()).min(80);
+        b[pos - 1..end].copy_from_slice(&v[..end - (pos - 1)]);
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// `POST /v1/entry-summaries`: one AE transaction (its 80-character
+/// records, no envelope), judged by the same reader and rules as an AE
+/// batch: the gateway puts it in an envelope of the 10 record's filer and
+/// port and reads the AX answer back. `200 {entry_number, status:
+/// accepted, code, narrative, conditions}` or `422` with `status: rejected`
+/// and the first fatal condition; `Idempotency-Key: <entry number>` again
+/// returns the first answer.
+async fn post_summary(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String) -> Response {
+    if !authorised(&sim, &headers) {
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    if sim.chance(sim.cfg.faults.error_rate) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "simulated ACE gateway error").into_response();
+    }
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if let Some((status, answer)) = sim.state.lock().expect("sim state").summary_answers.get(&key).cloned() {
+        return (status, axum::Json(answer)).into_response();
+    }
+    let head = body.lines().next().unwrap_or("");
+    let (filer, entry8, port) = (head.get(3..6).unwrap_or(""), head.get(8..16).unwrap_or(""), head.get(17..21).unwrap_or(""));
+    let password = sim.password.clone().unwrap_or_else(|| "HTTP".into());
+    let mut lines = vec![record_at(&[(1, "A"), (2, port), (6, "GWY"), (9, &password), (26, "AE")]), record_at(&[(1, "B"), (4, port), (8, filer), (11, "AE")])];
+    lines.extend(body.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    lines.push(record_at(&[(1, "Y"), (4, port), (8, filer), (11, "AE")]));
+    lines.push(record_at(&[(1, "Z"), (2, port), (6, "GWY")]));
+    let ax = sim.answer_batch_via(&lines.join("\n"), true);
+    let number = if entry8.len() == 8 { format!("{filer}-{}-{}", &entry8[..7], &entry8[7..]) } else { String::new() };
+    let field = |l: &str, a: usize, b: usize| l.get(a..b).unwrap_or("").trim().to_owned();
+    let mut conditions = Vec::new();
+    let (mut status, mut code, mut narrative) = ("rejected", String::new(), String::new());
+    for l in ax.lines() {
+        if l.starts_with("X1") && field(l, 4, 7) != "999" {
+            conditions.push(format!("{} {}", field(l, 4, 7), field(l, 10, 50)));
+        } else if l.starts_with("E1") {
+            match l.get(2..3) {
+                Some("A") => {
+                    status = "accepted";
+                    (code, narrative) = (field(l, 7, 10), field(l, 10, 50));
+                }
+                Some("R") => {}
+                _ => conditions.push(format!("{}{} {}", field(l, 3, 4), field(l, 4, 7), field(l, 10, 50))),
+            }
+        }
+    }
+    if status == "rejected" {
+        let first = conditions.iter().find(|c| !c.starts_with('W')).cloned().unwrap_or_else(|| "999 ENTRY SUMMARY REJECTED".into());
+        let first = first.strip_prefix('F').unwrap_or(&first).to_owned();
+        let (c, n) = first.split_once(' ').unwrap_or((first.as_str(), ""));
+        (code, narrative) = (c.to_owned(), n.to_owned());
+    }
+    let http = if status == "accepted" { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let answer = json!({"entry_number": number, "status": status, "code": code, "narrative": narrative, "conditions": conditions});
+    if !number.is_empty() {
+        sim.state.lock().expect("sim state").summary_answers.insert(number, (http, answer.clone()));
+    }
+    (http, axum::Json(answer)).into_response()
+}
+
+/// `GET /v1/entry-summaries/{number}`: the answer given, or 404.
+async fn get_summary(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath(number): UrlPath<String>) -> Response {
+    if !authorised(&sim, &headers) {
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    match sim.state.lock().expect("sim state").summary_answers.get(&number) {
+        None => (StatusCode::NOT_FOUND, "no entry summary for that entry").into_response(),
+        Some((_, answer)) => (StatusCode::OK, axum::Json(answer.clone())).into_response(),
+    }
+}
+
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/sim/received", get(received))
@@ -746,6 +835,8 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/entries/{number}", get(get_entry))
         .route("/v1/bills/{issuer}/{house_bill}", get(get_bill))
         .route("/v1/notifications", get(notifications))
+        .route("/v1/entry-summaries", post(post_summary))
+        .route("/v1/entry-summaries/{number}", get(get_summary))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(sim)
 }

@@ -99,6 +99,8 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
         let record = ctx.db(|s| s.entry_record(&number))?;
         let events = ctx.db(|s| s.events(&number))?;
         print!("{}", crate::filing::story::render(&filing, &bills, record.as_ref(), &events));
+        let summary = ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &number))?;
+        print!("{}", crate::filing::story::render_summary(summary.as_ref()));
         Ok(true)
     })();
     match result {

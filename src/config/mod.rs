@@ -154,6 +154,79 @@ pub struct CatairFilingConfig {
     pub password_file: String,
 }
 
+/// `[filing] payment_type`: how an entry summary's duty and fees are paid
+/// (AE 10 pos 51).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentType {
+    /// 1: paid per entry summary, not on a statement.
+    #[default]
+    Individual,
+    /// 2: daily statement, batched by filer.
+    DailyByFiler,
+    /// 3: daily statement, by full IOR number.
+    DailyByIor,
+    /// 5: daily statement, by IOR without suffix.
+    DailyByIorWithoutSuffix,
+    /// 6: periodic monthly statement, batched by filer.
+    MonthlyByFiler,
+    /// 7: periodic monthly statement, by full IOR number.
+    MonthlyByIor,
+    /// 8: periodic monthly statement, by IOR without suffix.
+    MonthlyByIorWithoutSuffix,
+}
+
+impl PaymentType {
+    /// The AE 10 pos 51 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentType::Individual => "1",
+            PaymentType::DailyByFiler => "2",
+            PaymentType::DailyByIor => "3",
+            PaymentType::DailyByIorWithoutSuffix => "5",
+            PaymentType::MonthlyByFiler => "6",
+            PaymentType::MonthlyByIor => "7",
+            PaymentType::MonthlyByIorWithoutSuffix => "8",
+        }
+    }
+}
+
+/// `[filing] entry_summary`: when a type 11, 01 or 03 entry gets its entry
+/// summary (AE).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EntrySummaryMode {
+    /// After ACE accepted its cargo release (SE), one AE per entry.
+    #[default]
+    AfterRelease,
+    /// One step: the AE certified for cargo release (10 pos 40 `A`), no SE.
+    Certified,
+    /// No entry summary (a broker files it).
+    Off,
+}
+
+impl EntrySummaryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntrySummaryMode::AfterRelease => "after_release",
+            EntrySummaryMode::Certified => "certified",
+            EntrySummaryMode::Off => "off",
+        }
+    }
+}
+
+/// `[filing] formal_entries`: what becomes of a run's type 01 entries.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FormalEntries {
+    /// Listed in `formal_entries.csv` for a broker.
+    #[default]
+    List,
+    /// Filed like a type 11 (with an IOR number and a bond): cargo release
+    /// and entry summary. Type 03 stays listed (its AD/CVD case is unknown).
+    File,
+}
+
 /// `[filing]`
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +249,13 @@ pub struct FilingConfig {
     /// CSV of seller and manufacturer addresses (`name,country,address,city,
     /// postal_code,subdivision`), which manifests do not carry; empty: none.
     pub parties_file: String,
+    /// How entry summaries pay (AE 10 pos 51).
+    pub payment_type: PaymentType,
+    /// When type 11, 01 and 03 entries get their entry summary (AE).
+    pub entry_summary: EntrySummaryMode,
+    /// Whether type 01 entries are filed (release and summary) or listed in
+    /// `formal_entries.csv` for a broker.
+    pub formal_entries: FormalEntries,
     pub http: HttpFilingConfig,
     pub catair: CatairFilingConfig,
 }

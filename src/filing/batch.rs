@@ -31,7 +31,9 @@ use tracing::{info, warn};
 
 use super::catair::cargo_release as se;
 use super::catair::key::{self, LineError};
-use super::catair::{self, envelope, status};
+use super::catair::{self, entry_summary, envelope, status};
+use super::summary_filing::SummaryResponse;
+use crate::state::summary::{SummaryState, SummaryStore};
 use super::entry::Entry;
 use super::settings::Envelope;
 use super::{Response, ack_state};
@@ -118,9 +120,135 @@ pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow
     Ok(())
 }
 
+/// What an AE batch's name ends with: the VAN (and the simulator) take
+/// `*.sei` files, and the answer `<batch>.sx` is read as an AX by this end.
+pub const AE_BATCH_SUFFIX: &str = "-ae.sei";
+
+/// The name of an AE batch.
+pub fn ae_batch_name(filer_code: &str, tag: &str) -> String {
+    format!("{filer_code}-{tag}{AE_BATCH_SUFFIX}")
+}
+
+/// Whether a batch name is an AE batch's.
+pub fn is_ae_batch(name: &str) -> bool {
+    name.ends_with(AE_BATCH_SUFFIX)
+}
+
+/// Writes an AE batch atomically to the outbound location: the envelope
+/// with application `AE` around each summary's records (`(port, text)`, the
+/// text as the ledger recorded it).
+pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, String)]) -> anyhow::Result<()> {
+    let cfg = &ctx.config.filing.catair;
+    let env = Envelope::from_config(&ctx.config.filing)?;
+    let mut transactions = Vec::with_capacity(summaries.len());
+    for (port, text) in summaries {
+        let records = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| key::Record::parse(l, i + 1, entry_summary::INPUT))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("a recorded entry summary for batch {name} is not AE records"))?;
+        transactions.push((port.clone(), records));
+    }
+    let text = envelope_lines(&env, Utc::now().date_naive(), "AE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
+    let out = ctx.source(&cfg.outbound_source)?;
+    let path = sources::join(&[&cfg.outbound_path, name]);
+    crate::intake::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
+    crate::intake::crash_point("summary-batch-written");
+    info!(batch = %name, summaries = summaries.len(), "Wrote CATAIR AE batch {name} with {} entry summar(ies) to {}.", summaries.len(), out.describe());
+    Ok(())
+}
+
+/// Whether a batch left: in the outbound folder, taken from it, or answered.
+pub async fn batch_left(ctx: &Context, name: &str) -> anyhow::Result<bool> {
+    let cfg = &ctx.config.filing.catair;
+    let out = ctx.source(&cfg.outbound_source)?;
+    let inbound = ctx.source(&cfg.inbound_source)?;
+    Ok(out.exists(&sources::join(&[&cfg.outbound_path, name])).await?
+        || out.exists(&sources::join(&[&cfg.outbound_path, "processed", name])).await?
+        || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
+        || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?)
+}
+
+/// Reads an AX answer to AE batch `batch` (catair.md sections 2 and 7): per
+/// transaction the echoed 10, E1 conditions after records at fault, and a
+/// closing E1 with disposition `A` (accepted) or `R` (rejected). A batch
+/// reject (X1) rejects every summary of the batch (`batch_entries`).
+pub fn read_ax(text: &str, batch: &str, batch_entries: &[String]) -> Result<Vec<SummaryResponse>, LineError> {
+    let mut layouts: Vec<&'static catair::key::Layout> =
+        vec![&envelope::A_OUT, &envelope::B_OUT, &envelope::Y_OUT, &envelope::Z_OUT, &envelope::X0, &envelope::X1, &entry_summary::E0, &entry_summary::E1];
+    layouts.extend_from_slice(entry_summary::INPUT);
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if !line.trim().is_empty() {
+            records.push(key::Record::parse(line, i + 1, &layouts)?);
+        }
+    }
+    if records.iter().any(|r| r.id() == "X1") {
+        let first = records.iter().find(|r| r.id() == "X1" && r.get("condition") != "999");
+        let (code, narrative) = first.map(|r| (r.get("condition").to_owned(), r.get("narrative").to_owned())).unwrap_or(("999".into(), "BATCH REJECTED".into()));
+        let all: Vec<String> = records.iter().filter(|r| r.id() == "X1").map(|r| format!("{} {}", r.get("condition"), r.get("narrative"))).collect();
+        let message = format!("AX {batch}: batch rejected, no summary processed: {}", all.join("; "));
+        return Ok(batch_entries
+            .iter()
+            .map(|n| SummaryResponse { entry_number: n.clone(), state: SummaryState::Rejected, code: code.clone(), narrative: narrative.clone(), message: message.clone() })
+            .collect());
+    }
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    let mut conditions: Vec<(String, String)> = Vec::new();
+    for r in &records {
+        match r.id() {
+            "10" => {
+                current = Some(entry_number(r.get("filer"), r.get("entry_number")));
+                conditions.clear();
+            }
+            "E1" => {
+                let (disposition, condition, narrative) = (r.get("disposition"), r.get("condition").to_owned(), r.get("narrative").to_owned());
+                let state = match disposition {
+                    "A" => SummaryState::Accepted,
+                    "R" => SummaryState::Rejected,
+                    _ => {
+                        conditions.push((format!("{}{condition}", r.get("severity")), narrative));
+                        continue;
+                    }
+                };
+                let Some(number) = current.take().filter(|n| !n.is_empty()) else { continue };
+                // The first fatal condition names the rejection; the closing
+                // E1 (999 ENTRY SUMMARY REJECTED) says only that it was.
+                let fatal = conditions.iter().find(|(c, _)| c.starts_with('F'));
+                let (code, why) = match (state, fatal) {
+                    (SummaryState::Rejected, Some((c, n))) => (c[1..].to_owned(), n.clone()),
+                    _ => (if condition.is_empty() { r.get("reason").to_owned() } else { condition }, narrative.clone()),
+                };
+                let listed: Vec<String> = conditions.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                out.push(SummaryResponse {
+                    entry_number: number,
+                    state,
+                    code,
+                    narrative: why,
+                    message: format!(
+                        "AX {batch}: E1 {disposition} {narrative}{}",
+                        if listed.is_empty() { String::new() } else { format!("; conditions: {}", listed.join(" | ")) }
+                    ),
+                });
+                conditions.clear();
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Reconciles `pending` CATAIR filings by batch.
 pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
-    let pending: Vec<_> = ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.into_iter().filter(|f| f.transport == "catair").collect();
+    // A filing certified by its entry summary travels in an AE batch, which
+    // super::summary_filing reconciles: it is never written as an SE.
+    let pending: Vec<_> = ctx
+        .db(|s| s.filings_in(&[FilingState::Pending]))?
+        .into_iter()
+        .filter(|f| f.transport == "catair" && !super::summary_filing::is_certified(f))
+        .collect();
     if pending.is_empty() {
         return Ok(());
     }
@@ -275,7 +403,8 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
     let any_catair = ctx
         .db(|s| s.filings_in(&[FilingState::Pending, FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
         .iter()
-        .any(|f| f.transport == "catair");
+        .any(|f| f.transport == "catair")
+        || ctx.db(|s| s.summaries_in(&[SummaryState::Pending, SummaryState::Submitted]))?.iter().any(|s| s.transport == "catair");
     if !any_catair {
         return Ok(());
     }
@@ -292,6 +421,21 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(batch) = file.name.strip_suffix(".sx").filter(|b| is_ae_batch(b)) {
+            let numbers: Vec<String> =
+                ctx.db(|s| s.summaries_in(&SummaryState::ALL))?.into_iter().filter(|s| s.batch.as_deref() == Some(batch)).map(|s| s.entry_number).collect();
+            match read_ax(&text, batch, &numbers) {
+                Ok(responses) => {
+                    super::summary_filing::apply(ctx, &responses)?;
+                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+                }
+                Err(e) => {
+                    warn!(file.name = %file.name, "Cannot read ACE AX answer {}: {e}; moved to rejected/.", file.name);
+                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+                }
+            }
+            continue;
+        }
         let parsed = if let Some(batch) = file.name.strip_suffix(".sx") {
             let numbers: Vec<String> = ctx.db(|s| s.filings_in(&FilingState::ALL))?.into_iter().filter(|f| f.batch.as_deref() == Some(batch)).map(|f| f.entry_number).collect();
             read_sx(&text, batch, &numbers).map_err(anyhow::Error::from)

@@ -349,6 +349,84 @@ impl Gateway {
     }
 }
 
+/// The gateway's answer about an entry summary (`POST` or `GET
+/// /v1/entry-summaries`): `status` `accepted` or `rejected`, the first
+/// condition (`code`, `narrative`) and every condition as `CODE NARRATIVE`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SummaryAnswer {
+    pub entry_number: String,
+    pub status: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub narrative: String,
+    #[serde(default)]
+    pub conditions: Vec<String>,
+}
+
+impl Gateway {
+    /// `POST /v1/entry-summaries` with the AE transaction as text and the
+    /// entry number as idempotency key, retried on timeouts, 429 and 5xx: the
+    /// answer, or an [`Unreachable`] error (the summary stays pending).
+    pub async fn post_summary(&self, text: &str, number: &str) -> anyhow::Result<SummaryAnswer> {
+        let mut attempt = 1;
+        loop {
+            self.pacer.wait().await;
+            let req = self
+                .client
+                .post(format!("{}/v1/entry-summaries", self.base))
+                .header("Idempotency-Key", number)
+                .header(reqwest::header::CONTENT_TYPE, "text/plain")
+                .body(text.to_owned());
+            let why = match self.auth(req).send().await {
+                Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+                    anyhow::bail!("the gateway refused the token ({}); entry summaries stay pending", r.status())
+                }
+                Ok(r) if r.status().is_success() || (r.status().is_client_error() && r.status().as_u16() != 429) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    return Ok(serde_json::from_str(&body).unwrap_or(SummaryAnswer {
+                        entry_number: number.to_owned(),
+                        status: if status.is_success() { "accepted".into() } else { "rejected".into() },
+                        code: status.as_u16().to_string(),
+                        narrative: body.chars().take(200).collect(),
+                        conditions: Vec::new(),
+                    }));
+                }
+                Ok(r) => format!("it answered {} for the entry summary of {number}", r.status()),
+                Err(e) => describe(&e),
+            };
+            if attempt >= self.retry.attempts {
+                return Err(self.unreachable(why).into());
+            }
+            debug!(entry = %number, attempt, "Retrying the entry summary of {number} at the gateway: {why}");
+            tokio::time::sleep(self.retry.delay(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// `GET /v1/entry-summaries/<n>`: the answer given, `Ok(None)` if the
+    /// gateway never received the summary.
+    pub async fn get_summary(&self, number: &str) -> anyhow::Result<Option<SummaryAnswer>> {
+        let mut attempt = 1;
+        loop {
+            let result = self.auth(self.client.get(format!("{}/v1/entry-summaries/{number}", self.base))).send().await;
+            match result {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
+                Ok(r) if attempt >= self.retry.attempts => {
+                    return Err(self.unreachable(format!("it answered {} about the summary of {number}", r.status())).into());
+                }
+                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
+                _ => {
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
 /// A transport error with its causes ("connection refused" is a cause,
 /// not in reqwest's own message).
 fn describe(e: &reqwest::Error) -> String {
@@ -481,7 +559,13 @@ fn record_answers(ctx: &Context, answered: &mut Vec<(String, Answer)>, message: 
 /// what is still unanswered; an unreachable gateway is an [`Unreachable`]
 /// error.
 pub async fn reconcile(ctx: &Context) -> anyhow::Result<Unsent> {
-    let pending: Vec<_> = ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.into_iter().filter(|f| f.transport == "http").collect();
+    // A filing certified by its entry summary is the summary's to reconcile
+    // (super::summary_filing): sending it as an entry would be a second request.
+    let pending: Vec<_> = ctx
+        .db(|s| s.filings_in(&[FilingState::Pending]))?
+        .into_iter()
+        .filter(|f| f.transport == "http" && !super::summary_filing::is_certified(f))
+        .collect();
     if pending.is_empty() {
         return Ok(Unsent::default());
     }

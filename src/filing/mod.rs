@@ -32,6 +32,8 @@ pub mod plan;
 pub mod release;
 pub mod settings;
 pub mod story;
+pub mod summary;
+pub mod summary_filing;
 
 use std::collections::BTreeMap;
 
@@ -343,7 +345,9 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
 /// harmless: a transition that does not move forward is only recorded.
 pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
     batch::read_responses(ctx).await?;
-    http::read_notifications(ctx).await
+    http::read_notifications(ctx).await?;
+    // Entry summaries follow what the answers say (a release accepted).
+    summary_filing::run(ctx).await
 }
 
 /// Reads an output of the run; None when the run did not write it.
@@ -368,7 +372,8 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
     let entries_csv = run_output(&out, &folder, "entries.csv").await?;
     let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
-    let mut plan = plan::plan_with_ior(&dispositions, entries_csv.as_deref(), lines_csv.as_deref(), &defaults.ior_number)
+    let file_formal = ctx.config.filing.formal_entries == crate::config::FormalEntries::File;
+    let mut plan = plan::plan_filing(&dispositions, entries_csv.as_deref(), lines_csv.as_deref(), &defaults.ior_number, file_formal)
         .with_context(|| format!("reading the entries of run {run_id}"))?;
     let mut report = FilingReport { formal: plan.formal.len(), ..FilingReport::default() };
 
@@ -406,10 +411,17 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let mut kept: Vec<entry::Prepared> = Vec::with_capacity(prepared.len());
     let mut kept_cuts: Vec<Vec<String>> = Vec::with_capacity(prepared.len());
     for p in prepared {
-        match release::transaction(&p.entry, &filer, &book) {
-            Ok(w) => {
+        // An entry filed by its certified summary sends no SE: its summary
+        // must be complete instead.
+        let checked = if summary_filing::certifies(ctx, &p.entry.entry_type) {
+            summary_filing::write(ctx, &filer, &p.entry, true).map(|_| Vec::new())
+        } else {
+            release::transaction(&p.entry, &filer, &book).map(|w| w.cuts)
+        };
+        match checked {
+            Ok(cuts) => {
                 kept.push(p);
-                kept_cuts.push(w.cuts);
+                kept_cuts.push(cuts);
             }
             Err(r) => {
                 refused += 1;
@@ -487,6 +499,12 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     // sent. Chunks bound the transaction size; a crash between chunks leaves
     // pending filings that the next attempt reconciles.
     let batch_name = (transport == FilingTransport::Catair).then(|| batch::batch_name(&defaults.filer_code, run_id));
+    // Certified summaries: their filings name the AE batch (or the HTTP
+    // mark) from the intent on, so nothing ever sends them as an SE.
+    let certified_batch = match transport {
+        FilingTransport::Catair => batch::ae_batch_name(&defaults.filer_code, run_id),
+        FilingTransport::Http => summary_filing::HTTP_CERTIFIED.to_owned(),
+    };
     let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).ok().map(|n| n.to_string());
     let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
@@ -514,7 +532,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
                 job: &job.name,
                 run_id,
                 transport: transport.as_str(),
-                batch: batch_name.as_deref(),
+                batch: if summary_filing::certifies(ctx, &p.entry.entry_type) { Some(certified_batch.as_str()) } else { batch_name.as_deref() },
                 payload,
                 record: &p.record,
             })
@@ -580,6 +598,10 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     ctx.db(|s| s.record_not_filed(run_id, &not_filed))?;
 
     report.filed = pending.len();
+    let (certified, pending): (Vec<entry::Entry>, Vec<entry::Entry>) = pending.into_iter().partition(|e| summary_filing::certifies(ctx, &e.entry_type));
+    if !certified.is_empty() {
+        summary_filing::file_certified(ctx, &certified, transport.as_str(), Some(certified_batch.as_str())).await?;
+    }
     match transport {
         FilingTransport::Http => {
             let unsent = http::send_all(ctx, &pending).await?;

@@ -215,6 +215,13 @@ pub fn plan(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u
 /// [`plan`], with the configured importer of record (`[filing] ior_number`)
 /// standing in for a type 11 entry whose shipments name none.
 pub fn plan_with_ior(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>, configured_ior: &str) -> anyhow::Result<Plan> {
+    plan_filing(dispositions, entries, entry_lines, configured_ior, false)
+}
+
+/// [`plan_with_ior`]; with `file_formal` (`[filing] formal_entries =
+/// "file"`) a type 01 entry with an IOR number is filed like a type 11
+/// instead of listed for a broker.
+pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>, configured_ior: &str, file_formal: bool) -> anyhow::Result<Plan> {
     let d = Table::read(dispositions, "dispositions.csv")?;
     let v2 = d.has("entry_ref");
     let mut plan = Plan::default();
@@ -294,7 +301,8 @@ pub fn plan_with_ior(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: O
         let codes = reasons.get(&entry.entry_ref).map(|v| v.join(";")).unwrap_or_default();
         let has_ior = crate::entries::ior::is_valid(&entry.ior_number);
         match entry.entry_type.as_str() {
-            "11" if has_ior => {
+            // Type 01 too when the filer files formal entries (issue 10 item 9).
+            t @ ("11" | "01") if has_ior && (t == "11" || file_formal) => {
                 let lines = lines.remove(&entry.entry_ref).unwrap_or_default();
                 if lines.is_empty() {
                     plan.not_filed.push(Listed { entry, reasons: codes, why: "entry_lines.csv has no line of it".into() });

@@ -107,6 +107,39 @@ pub fn render(filing: &Filing, bills: &[(String, String)], record: Option<&Entry
     t
 }
 
+/// The entry summary part of an entry's story: its state apart from the
+/// release's, ACE's answer, what it carried, and when.
+pub fn render_summary(summary: Option<&crate::state::summary::Summary>) -> String {
+    let Some(s) = summary else { return String::new() };
+    let mut t = String::new();
+    let answer = match (&s.code, &s.narrative) {
+        (Some(c), Some(n)) if !c.is_empty() || !n.is_empty() => format!(" ({} {})", c, n).replace("( ", "("),
+        _ => String::new(),
+    };
+    let state = match s.state {
+        crate::state::summary::SummaryState::NotFiled => s.message.clone().unwrap_or_else(|| "not filed".into()),
+        other => format!("{}{answer}", other.as_str()),
+    };
+    let _ = writeln!(t, "  entry summary (AE): {state}");
+    if !s.payload.is_empty() {
+        let _ = writeln!(
+            t,
+            "    duty {} USD, fees {} USD; {}over {}{}; recorded {}, last change {}",
+            s.duty_usd,
+            s.fees_usd,
+            if s.certified { "certified for cargo release, " } else { "" },
+            s.transport,
+            s.batch.as_ref().map(|b| format!(" in batch {b}")).unwrap_or_default(),
+            s.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            s.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
+    if let Some(m) = s.message.as_ref().filter(|_| s.state != crate::state::summary::SummaryState::NotFiled) {
+        let _ = writeln!(t, "    {m}");
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};

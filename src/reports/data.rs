@@ -315,6 +315,18 @@ pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProbl
         code: None,
         narrative: Some(n.reason),
     }));
+    // Entry summaries ACE rejected or s321d could not write, apart from the release.
+    let filings = ctx.db(|s| crate::state::ledger::LedgerStore::filings_of_run(s, run_id))?;
+    for f in filings {
+        let Some(sum) = ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &f.entry_number))? else { continue };
+        let state = match sum.state {
+            crate::state::summary::SummaryState::Rejected => "entry summary rejected",
+            crate::state::summary::SummaryState::NotFiled => "entry summary not filed",
+            _ => continue,
+        };
+        let narrative = if sum.state == crate::state::summary::SummaryState::NotFiled { sum.message } else { sum.narrative };
+        out.push(FilingProblem { carrier: f.carrier, house_bill: f.house_bill, entry_number: f.entry_number, entry_type: f.entry_type, state: state.into(), code: sum.code, narrative });
+    }
     Ok(out)
 }
 

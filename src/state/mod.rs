@@ -11,6 +11,7 @@ pub mod audit;
 pub mod intake;
 pub mod ledger;
 pub mod sqlite;
+pub mod summary;
 
 use std::path::Path;
 

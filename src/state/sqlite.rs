@@ -192,7 +192,7 @@ CREATE TABLE not_filed (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (run_id, pos)
 ) WITHOUT ROWID;
-"#];
+"#, super::summary::MIGRATION];
 
 /// What a quick write probe of the store found (readiness).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,7 +326,7 @@ impl SqliteStore {
     }
 }
 
-fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
+pub(super) fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite { location: path.display().to_string(), source }
 }
 
@@ -735,6 +735,11 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map(params, filing_row).map_err(|e| sql_err(&self.path, e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// Filings matching an SQL condition on `filings`, oldest first.
+    pub(super) fn query_filings_where(&self, condition: &str) -> Result<Vec<Filing>, StoreError> {
+        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE {condition} ORDER BY id"), [])
     }
 }
 

@@ -1,0 +1,276 @@
+//! Entry summaries in the ledger: one row per filed entry that has (or was
+//! meant to have) an ACE entry summary (AE), with its own state apart from
+//! the cargo release's: `pending → submitted → accepted | rejected`, or
+//! `not filed` when a mandatory field could not be filled.
+//!
+//! Exactly once: a summary is recorded `pending`, with the AE text as sent,
+//! in a transaction *before* it is sent, and an entry has at most one row
+//! (the filing id is the key): a crash after that is reconciled (asked
+//! about, or its batch looked for), never sent blind a second time.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::StoreError;
+use super::ledger::{Applied, Filing};
+use super::sqlite::SqliteStore;
+
+/// The migration that adds the table (appended to the store's numbered
+/// migrations).
+pub const MIGRATION: &str = r#"
+-- Entry summaries (AE/AX), one per filed entry, apart from its release state.
+CREATE TABLE entry_summaries (
+    filing_id    INTEGER PRIMARY KEY REFERENCES filings (id),
+    entry_number TEXT NOT NULL UNIQUE,
+    transport    TEXT NOT NULL,
+    batch        TEXT,             -- the CATAIR AE batch that carries it
+    certified    INTEGER NOT NULL, -- 1: certified for cargo release (no SE)
+    state        TEXT NOT NULL,    -- pending, submitted, accepted, rejected, not_filed
+    code         TEXT,             -- E1 condition or gateway code
+    narrative    TEXT,
+    message      TEXT,             -- the answer as received, or why not filed
+    duty_usd     TEXT NOT NULL,    -- the 90 duty as sent
+    fees_usd     TEXT NOT NULL,    -- the 90 user fees as sent
+    payload      TEXT NOT NULL,    -- the AE transaction as sent
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX entry_summaries_by_state ON entry_summaries (state);
+"#;
+
+/// Where an entry summary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SummaryState {
+    /// Recorded; may or may not have been sent.
+    Pending,
+    Submitted,
+    Accepted,
+    Rejected,
+    /// Never sent: a mandatory field had no value (the message says which).
+    NotFiled,
+}
+
+impl SummaryState {
+    pub const ALL: [SummaryState; 5] =
+        [SummaryState::Pending, SummaryState::Submitted, SummaryState::Accepted, SummaryState::Rejected, SummaryState::NotFiled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SummaryState::Pending => "pending",
+            SummaryState::Submitted => "submitted",
+            SummaryState::Accepted => "accepted",
+            SummaryState::Rejected => "rejected",
+            SummaryState::NotFiled => "not_filed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SummaryState> {
+        SummaryState::ALL.iter().copied().find(|f| f.as_str() == s)
+    }
+
+    /// Forward moves only: an answer read twice or late changes nothing.
+    pub fn can_become(self, to: SummaryState) -> bool {
+        use SummaryState::*;
+        matches!((self, to), (Pending, Submitted | Accepted | Rejected) | (Submitted, Accepted | Rejected))
+    }
+}
+
+/// One entry summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub filing_id: i64,
+    pub entry_number: String,
+    pub transport: String,
+    pub batch: Option<String>,
+    pub certified: bool,
+    pub state: SummaryState,
+    pub code: Option<String>,
+    pub narrative: Option<String>,
+    pub message: Option<String>,
+    pub duty_usd: String,
+    pub fees_usd: String,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A summary to record before it is sent (or as not filed).
+#[derive(Debug, Clone)]
+pub struct NewSummary<'a> {
+    pub entry_number: &'a str,
+    pub transport: &'a str,
+    pub batch: Option<&'a str>,
+    pub certified: bool,
+    /// `Pending`, or `NotFiled` with the reason in `message`.
+    pub state: SummaryState,
+    pub message: Option<&'a str>,
+    pub duty_usd: &'a str,
+    pub fees_usd: &'a str,
+    pub payload: &'a str,
+}
+
+/// A transition of one summary.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryTransition<'a> {
+    pub entry_number: &'a str,
+    pub to: SummaryState,
+    pub code: Option<&'a str>,
+    pub narrative: Option<&'a str>,
+    pub message: &'a str,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+const COLUMNS: &str = "filing_id, entry_number, transport, batch, certified, state, code, narrative, message, duty_usd, fees_usd, payload, created_at, updated_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
+    let state: String = r.get(5)?;
+    let (created, updated): (String, String) = (r.get(12)?, r.get(13)?);
+    Ok(Summary {
+        filing_id: r.get(0)?,
+        entry_number: r.get(1)?,
+        transport: r.get(2)?,
+        batch: r.get(3)?,
+        certified: r.get(4)?,
+        state: SummaryState::parse(&state).unwrap_or(SummaryState::Pending),
+        code: r.get(6)?,
+        narrative: r.get(7)?,
+        message: r.get(8)?,
+        duty_usd: r.get(9)?,
+        fees_usd: r.get(10)?,
+        payload: r.get(11)?,
+        created_at: parse_ts(&created),
+        updated_at: parse_ts(&updated),
+    })
+}
+
+/// The entry summaries of the ledger.
+pub trait SummaryStore {
+    /// Records each summary (one transaction); `false` for an entry that
+    /// already has one, which is left as it is: never two per entry.
+    fn record_summaries(&mut self, list: &[NewSummary<'_>]) -> Result<Vec<bool>, StoreError>;
+
+    /// Applies each forward transition (one transaction).
+    fn summary_transitions(&mut self, list: &[SummaryTransition<'_>]) -> Result<Vec<Applied>, StoreError>;
+
+    fn summary(&mut self, entry_number: &str) -> Result<Option<Summary>, StoreError>;
+
+    fn summaries_in(&mut self, states: &[SummaryState]) -> Result<Vec<Summary>, StoreError>;
+
+    /// Filings of these entry types whose release ACE accepted (accepted,
+    /// released, held, detained) and that have no summary yet, oldest first.
+    fn summaries_due(&mut self, entry_types: &[&str]) -> Result<Vec<Filing>, StoreError>;
+}
+
+impl SummaryStore for SqliteStore {
+    fn record_summaries(&mut self, list: &[NewSummary<'_>]) -> Result<Vec<bool>, StoreError> {
+        let path = self.location().to_owned();
+        let err = |e| super::sqlite::sql_err(&path, e);
+        let at = ts(Utc::now());
+        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let mut out = Vec::with_capacity(list.len());
+        {
+            let mut find = tx.prepare_cached("SELECT id FROM filings WHERE entry_number = ?1").map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO entry_summaries (filing_id, entry_number, transport, batch, certified, state, message, duty_usd, fees_usd, payload, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                )
+                .map_err(err)?;
+            for s in list {
+                let Some(id) = find.query_row([s.entry_number], |r| r.get::<_, i64>(0)).optional().map_err(err)? else {
+                    out.push(false);
+                    continue;
+                };
+                let n = insert
+                    .execute(params![id, s.entry_number, s.transport, s.batch, s.certified, s.state.as_str(), s.message, s.duty_usd, s.fees_usd, s.payload, at])
+                    .map_err(err)?;
+                out.push(n == 1);
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn summary_transitions(&mut self, list: &[SummaryTransition<'_>]) -> Result<Vec<Applied>, StoreError> {
+        let path = self.location().to_owned();
+        let err = |e| super::sqlite::sql_err(&path, e);
+        let at = ts(Utc::now());
+        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let mut out = Vec::with_capacity(list.len());
+        {
+            let mut find = tx.prepare_cached("SELECT state FROM entry_summaries WHERE entry_number = ?1").map_err(err)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE entry_summaries SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), message = ?5, updated_at = ?6 \
+                     WHERE entry_number = ?1",
+                )
+                .map_err(err)?;
+            for t in list {
+                let Some(from) = find.query_row([t.entry_number], |r| r.get::<_, String>(0)).optional().map_err(err)? else {
+                    out.push(Applied::Unknown);
+                    continue;
+                };
+                let from = SummaryState::parse(&from).unwrap_or(SummaryState::Pending);
+                if from.can_become(t.to) {
+                    update.execute(params![t.entry_number, t.to.as_str(), t.code, t.narrative, t.message, at]).map_err(err)?;
+                    out.push(Applied::Moved);
+                } else {
+                    out.push(Applied::Ignored);
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn summary(&mut self, entry_number: &str) -> Result<Option<Summary>, StoreError> {
+        let path = self.location().to_owned();
+        let conn = self.connection();
+        conn.query_row(&format!("SELECT {COLUMNS} FROM entry_summaries WHERE entry_number = ?1"), [entry_number], row)
+            .optional()
+            .map_err(|e| super::sqlite::sql_err(&path, e))
+    }
+
+    fn summaries_in(&mut self, states: &[SummaryState]) -> Result<Vec<Summary>, StoreError> {
+        let path = self.location().to_owned();
+        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM entry_summaries WHERE state IN ({list}) ORDER BY filing_id"))
+            .map_err(|e| super::sqlite::sql_err(&path, e))?;
+        let rows = stmt.query_map([], row).map_err(|e| super::sqlite::sql_err(&path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| super::sqlite::sql_err(&path, e))
+    }
+
+    fn summaries_due(&mut self, entry_types: &[&str]) -> Result<Vec<Filing>, StoreError> {
+        let types = entry_types.iter().map(|t| format!("'{}'", t.replace('\'', ""))).collect::<Vec<_>>().join(",");
+        let mut out = Vec::new();
+        for f in self.query_filings_where(&format!(
+            "state IN ('accepted', 'released', 'held', 'detained') AND entry_type IN ({types}) \
+             AND NOT EXISTS (SELECT 1 FROM entry_summaries s WHERE s.filing_id = filings.id)"
+        ))? {
+            out.push(f);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SummaryState::*;
+
+    #[test]
+    fn a_summary_moves_forward_only() {
+        assert!(Pending.can_become(Submitted) && Pending.can_become(Accepted));
+        assert!(Submitted.can_become(Rejected));
+        assert!(!Accepted.can_become(Rejected), "an answer read twice changes nothing");
+        assert!(!NotFiled.can_become(Submitted));
+    }
+}
