@@ -545,6 +545,44 @@ mod tests {
     }
 
     #[test]
+    fn an_ax_answers_each_summary_and_an_x1_rejects_them_all() {
+        let ax = [
+            place(&[(1, "A"), (2, "4701"), (6, "S32"), (15, "120326"), (26, "AX")]),
+            place(&[(1, "B"), (4, "4701"), (8, "S32"), (11, "AX")]),
+            place(&[(1, "10"), (3, "A"), (4, "S32"), (9, "00010009"), (18, "4701"), (34, "11")]),
+            place(&[(1, "E1"), (3, "A"), (8, "995"), (11, "SUMMARY HAS BEEN ADDED"), (51, "S32"), (56, "00010009")]),
+            place(&[(1, "10"), (3, "A"), (4, "S32"), (9, "00010017"), (18, "4701"), (34, "01")]),
+            place(&[(1, "E1"), (4, "F"), (5, "E14"), (11, "11 RECORD (IOR) REQUIRED"), (51, "S32"), (56, "00010017")]),
+            place(&[(1, "E1"), (3, "R"), (4, "F"), (5, "999"), (11, "ENTRY SUMMARY REJECTED"), (51, "S32"), (56, "00010017")]),
+            place(&[(1, "Y"), (4, "4701"), (8, "S32"), (11, "AX"), (13, "00005")]),
+            place(&[(1, "Z"), (2, "4701"), (6, "S32"), (15, "120326")]),
+        ]
+        .join("\n");
+        let r = read_ax(&ax, "b-ae.sei", &[]).unwrap();
+        let got: Vec<(&str, SummaryState, &str, &str)> = r.iter().map(|r| (r.entry_number.as_str(), r.state, r.code.as_str(), r.narrative.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("S32-0001000-9", SummaryState::Accepted, "995", "SUMMARY HAS BEEN ADDED"),
+                ("S32-0001001-7", SummaryState::Rejected, "E14", "11 RECORD (IOR) REQUIRED"),
+            ]
+        );
+        assert!(r[1].message.contains("FE14 11 RECORD (IOR) REQUIRED"), "{}", r[1].message);
+        let x1 = [
+            place(&[(1, "A"), (2, "4701"), (6, "S32"), (15, "120326")]),
+            format!("B{}B", " ".repeat(78)),
+            place(&[(1, "X1"), (4, "F"), (5, "X17"), (11, "FILER NOT AUTHORIZED")]),
+            place(&[(1, "X1"), (3, "R"), (4, "F"), (5, "999"), (11, "BATCH REJECTED")]),
+            place(&[(1, "Y"), (13, "00002"), (80, "Y")]),
+            format!("Z{}Z", " ".repeat(78)),
+        ]
+        .join("\n");
+        let r = read_ax(&x1, "b-ae.sei", &["S32-0001000-9".to_owned()]).unwrap();
+        assert_eq!((r.len(), r[0].state, r[0].code.as_str()), (1, SummaryState::Rejected, "X17"));
+        assert!(is_ae_batch("S32-run-ae.sei") && !is_ae_batch("S32-run.sei"));
+    }
+
+    #[test]
     fn so_rev_36_is_read_at_the_published_positions() {
         let so = [
             place(&[(1, "A"), (2, "2704"), (6, "EEE"), (15, "120326"), (26, "SO")]),

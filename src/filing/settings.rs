@@ -108,6 +108,17 @@ pub fn problems(f: &FilingConfig) -> Vec<Problem> {
     {
         report("filing.parties_file", format!("{e:#}"));
     }
+    // A summary names its bond (AE 31): a type 01 filed, or any summary
+    // certified for cargo release, cannot go without one.
+    use crate::config::{EntrySummaryMode, FormalEntries};
+    if !f.filer_code.is_empty() && f.bond_type == "0" {
+        if f.formal_entries == FormalEntries::File {
+            report("filing.bond_type", "formal_entries = \"file\" files type 01 entries, which need a bond: 8 continuous or 9 single transaction".into());
+        }
+        if f.entry_summary == EntrySummaryMode::Certified {
+            report("filing.bond_type", "entry_summary = \"certified\" files entry summaries (AE 31 names the bond): 8 continuous or 9 single transaction".into());
+        }
+    }
     if f.contact_phone.chars().filter(char::is_ascii_digit).count() > 15 {
         report(
             "filing.contact_phone",
@@ -259,6 +270,21 @@ mod tests {
         );
         f.bond_type = "1".into();
         assert!(problems(&f).iter().any(|p| p.key == "filing.bond_type"));
+    }
+
+    #[test]
+    fn summaries_without_a_bond_are_named() {
+        let mut f = config();
+        assert_eq!((f.entry_summary, f.payment_type, f.formal_entries), (crate::config::EntrySummaryMode::AfterRelease, crate::config::PaymentType::Individual, crate::config::FormalEntries::List));
+        f.filer_code = "S32".into();
+        f.formal_entries = crate::config::FormalEntries::File;
+        f.entry_summary = crate::config::EntrySummaryMode::Certified;
+        let p = problems(&f);
+        assert_eq!(p.iter().map(|p| p.key).collect::<Vec<_>>(), ["filing.bond_type", "filing.bond_type"], "{p:?}");
+        assert!(p[0].why.contains("type 01") && p[1].why.contains("certified"), "{p:?}");
+        f.bond_type = "8".into();
+        f.surety_code = "457".into();
+        assert_eq!(problems(&f), []);
     }
 
     #[test]

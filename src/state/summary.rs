@@ -265,6 +265,69 @@ impl SummaryStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::SummaryState::*;
+    use super::*;
+    use crate::state::ledger::{EntryRecord, FilingState, LedgerStore, NewFiling};
+
+    /// A store with one filing, S32-0000001-8 of type 11, accepted.
+    fn store_with_filing(dir: &std::path::Path) -> SqliteStore {
+        let mut s = SqliteStore::open(&dir.join("state.db")).unwrap();
+        let bills = vec![("DHLX".to_owned(), "H1".to_owned())];
+        let payload = |n: &str| format!("{{\"entry_number\":\"{n}\"}}");
+        let record = EntryRecord::default();
+        let f = NewFiling {
+            carrier: "DHLX",
+            house_bill: "H1",
+            bills: &bills,
+            entry_type: "11",
+            job: "j",
+            run_id: "r",
+            transport: "catair",
+            batch: Some("b.sei"),
+            payload: &payload,
+            record: &record,
+        };
+        let make = |serial: u64| Some(format!("S32-{serial:07}-8"));
+        let n = s.record_intent("S32", 1, &make, &f).unwrap().new_filing().unwrap().entry_number;
+        assert_eq!(n, "S32-0000001-8");
+        assert!(s.transition(&n, FilingState::Accepted, None, None, "SX 02").unwrap());
+        s
+    }
+
+    fn new<'a>(n: &'a str) -> NewSummary<'a> {
+        NewSummary {
+            entry_number: n,
+            transport: "catair",
+            batch: Some("S32-x-ae.sei"),
+            certified: false,
+            state: Pending,
+            message: None,
+            duty_usd: "99.43",
+            fees_usd: "2.62",
+            payload: "10A...\n",
+        }
+    }
+
+    #[test]
+    fn an_entry_has_one_summary_whose_answers_move_it_forward_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_with_filing(dir.path());
+        let n = "S32-0000001-8";
+        assert_eq!(s.summaries_due(&["11", "01"]).unwrap().len(), 1, "accepted and no summary yet");
+        assert_eq!(s.summaries_due(&["01"]).unwrap().len(), 0);
+        assert_eq!(s.record_summaries(&[new(n), new("S32-0000002-6")]).unwrap(), [true, false], "no filing, no summary");
+        assert_eq!(s.record_summaries(&[new(n)]).unwrap(), [false], "never two per entry");
+        assert!(s.summaries_due(&["11"]).unwrap().is_empty());
+        let t = |to, code| SummaryTransition { entry_number: n, to, code: Some(code), narrative: Some("SUMMARY HAS BEEN ADDED"), message: "AX" };
+        assert_eq!(s.summary_transitions(&[t(Submitted, ""), t(Accepted, "995"), t(Rejected, "999")]).unwrap(), [Applied::Moved, Applied::Moved, Applied::Ignored]);
+        let got = s.summary(n).unwrap().unwrap();
+        assert_eq!((got.state, got.code.as_deref(), got.duty_usd.as_str(), got.batch.as_deref()), (Accepted, Some("995"), "99.43", Some("S32-x-ae.sei")));
+        assert_eq!(s.summaries_in(&[Accepted]).unwrap().len(), 1);
+        assert_eq!(s.summary_transitions(&[SummaryTransition { entry_number: "S32-0000009-9", to: Accepted, code: None, narrative: None, message: "" }]).unwrap(), [Applied::Unknown]);
+        // Reopened: the table and the row survive.
+        drop(s);
+        let mut s = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        assert_eq!(s.summary(n).unwrap().unwrap().state, Accepted);
+    }
 
     #[test]
     fn a_summary_moves_forward_only() {
