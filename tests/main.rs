@@ -17,6 +17,8 @@ mod crash;
 mod daemon;
 // ACE filing through both transports against the real simulator; faults and crashes.
 mod filing;
+// SIGKILLs of the CLI filer and the daemon, both transports, the simulator's faults on.
+mod filing_kill;
 // Reports through a real SMTP server: exceptions, the dashboard, previews, the outbox.
 mod reports;
 // The audit trail: the hash chain, tampering, evidence packs.
