@@ -131,6 +131,8 @@ fn health_metrics_reload_and_stop() {
         "s321d_dispositions_total{job=\"demo\",disposition=\"86\"} 1",
         "s321d_dispositions_total{job=\"demo\",disposition=\"hold\"} 1",
         "s321d_last_success_timestamp_seconds{job=\"demo\"}",
+        "# TYPE s321d_run_duration_seconds histogram",
+        "s321d_run_duration_seconds_count{job=\"demo\"} ",
         "# TYPE s321d_runs_total counter",
     ] {
         assert!(metrics.contains(expected), "missing {expected} in:\n{metrics}");
@@ -232,7 +234,7 @@ fn a_source_that_is_down_shows_in_readyz_and_metrics() {
     assert!(log.contains("Retrying listing the inbox after a transient failure"), "retried with backoff:\n{log}");
     assert!(log.contains("source partner") && log.contains(&format!("127.0.0.1:{dead}")), "the log names the source:\n{log}");
     d.wait_for(|| d.get("/metrics").1.contains("s321d_source_errors_total{source=\"partner\"}"), "the error metric");
-    assert!(d.get("/metrics").1.contains("s321d_job_up{job=\"remote\"} 0"));
+    assert!(d.get("/metrics").1.contains("s321d_job_up{job=\"remote\"} 0.0\n"));
     assert!(d.stop().success());
 }
 

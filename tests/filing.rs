@@ -1117,7 +1117,7 @@ fn daemon_readyz_names_filing_degraded_while_the_gateway_is_down() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(&format!("filing is degraded: the ACE gateway {down} is unreachable since")), "{body}");
     assert!(body.to_lowercase().contains("connection refused"), "{body}");
-    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 0"), "{}", d.get("/metrics").1);
+    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 0.0\n"), "{}", d.get("/metrics").1);
     // The job runs every second: let several runs meet the same outage.
     d.wait_for(|| d.log().matches("still pending after the retries").count() >= 3, "three runs to meet the outage");
     assert_eq!(d.log().matches("cannot be reached").count(), 1, "alerted more than once:\n{}", d.log());
@@ -1128,7 +1128,7 @@ fn daemon_readyz_names_filing_degraded_while_the_gateway_is_down() {
     d.signal("HUP");
     d.wait_for(|| d.log().contains("answers again"), "the recovery");
     d.wait_for(|| !d.get("/readyz").1.contains("filing is degraded"), "readiness to clear filing");
-    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 1"), "{}", d.get("/metrics").1);
+    assert!(d.get("/metrics").1.contains("s321d_filing_gateway_up 1.0\n"), "{}", d.get("/metrics").1);
     d.wait_for(|| filer.by_bill().contains_key("DD1"), "DD1 to be filed");
     assert_eq!(d.log().matches("answers again").count(), 1, "{}", d.log());
     assert_eq!(d.log().matches("cannot be reached").count(), 1, "{}", d.log());

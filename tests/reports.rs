@@ -682,7 +682,7 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     let outbox = s.path().join("data/outbox");
     let queued = || std::fs::read_dir(&outbox).unwrap().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count();
     d.wait_for(|| queued() == 2, "the dashboard and the exception report to wait on disk");
-    d.wait_for(|| d.get("/metrics").1.contains("s321d_email_queued 2"), "the queue gauge");
+    d.wait_for(|| d.get("/metrics").1.contains("s321d_email_queued 2.0\n"), "the queue gauge");
     d.wait_for(|| d.get("/metrics").1.contains("s321d_email_failures_total{kind=\"exceptions\"}"), "the failure counter");
 
     // SMTP comes back: both reports go out, each once.
@@ -700,7 +700,7 @@ fn a_report_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     assert!(d.get("/metrics").1.contains("s321d_emails_sent_total{kind=\"dashboard\"} 1"));
     assert!(d.get("/metrics").1.contains("s321d_reports_total{report=\"daily\",status=\"succeeded\"} 1"));
     d.wait_for(|| !d.get("/readyz").1.contains("failed delivery"), "/readyz to clear the email problem");
-    assert!(d.get("/metrics").1.contains("s321d_email_queued 0"));
+    assert!(d.get("/metrics").1.contains("s321d_email_queued 0.0\n"));
     // A SIGHUP reload is an audit event too.
     assert!(Command::new("kill").arg("-HUP").arg(d.child.id().to_string()).status().unwrap().success());
     let db = s.path().join("data/state.db");

@@ -32,7 +32,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
 }
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], d.metrics.render())
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], d.metrics.render())
 }
 
 /// How long the store may refuse the write lock before readiness says so:

@@ -254,8 +254,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
     let result = run_steps(ctx, job, kind, cancel).await;
     let labels = |status: &str| vec![("job", job.name.clone()), ("status", status.to_owned())];
     let secs = started.elapsed().as_secs_f64();
-    ctx.metrics.add("s321d_run_duration_seconds_sum", vec![("job", job.name.clone())], secs);
-    ctx.metrics.inc("s321d_run_duration_seconds_count", vec![("job", job.name.clone())]);
+    ctx.metrics.observe("s321d_run_duration_seconds", vec![("job", job.name.clone())], secs);
     ctx.metrics.set("s321d_last_run_duration_seconds", vec![("job", job.name.clone())], secs);
     let unix = Utc::now().timestamp() as f64;
     match &result {
