@@ -1403,6 +1403,16 @@ fn a_defective_summary_is_rejected_and_recorded(transport: &str) {
     let out = filer.s321d(&["ledger", "show", "DS1"]);
     let story = String::from_utf8_lossy(&out.stdout);
     assert!(story.contains("entry summary (AE): rejected (E14 11 RECORD (IOR) REQUIRED)"), "{story}");
+    // The run's exception report lists it with the release rejections.
+    let mut cfg = std::fs::read_to_string(&filer.config).unwrap();
+    cfg.push_str("[email]\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\nfrom = \"s321d <s321d@broker.example>\"\n[email.groups]\ncompliance = [\"compliance@broker.example\"]\n");
+    std::fs::write(&filer.config, cfg).unwrap();
+    let preview = filer.s.path().join("preview");
+    let run_id = filer.run_dirs()[0].file_name().unwrap().to_string_lossy().into_owned();
+    let out = filer.s321d(&["report", "--run", &run_id, "--carrier", "DHLX", "--preview", preview.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let message = std::fs::read_to_string(preview.join("message.txt")).unwrap();
+    assert!(message.contains(&number) && message.contains("entry summary (AE): 11 RECORD (IOR) REQUIRED"), "{message}");
 }
 
 #[test]

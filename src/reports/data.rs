@@ -324,7 +324,8 @@ pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProbl
             crate::state::summary::SummaryState::NotFiled => "entry summary not filed",
             _ => continue,
         };
-        let narrative = if sum.state == crate::state::summary::SummaryState::NotFiled { sum.message } else { sum.narrative };
+        let why = if sum.state == crate::state::summary::SummaryState::NotFiled { sum.message } else { sum.narrative };
+        let narrative = Some(format!("entry summary (AE): {}", why.unwrap_or_default()));
         out.push(FilingProblem { carrier: f.carrier, house_bill: f.house_bill, entry_number: f.entry_number, entry_type: f.entry_type, state: state.into(), code: sum.code, narrative });
     }
     Ok(out)
