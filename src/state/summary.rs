@@ -36,6 +36,11 @@ CREATE TABLE entry_summaries (
     updated_at   TEXT NOT NULL
 );
 CREATE INDEX entry_summaries_by_state ON entry_summaries (state);
+-- Entries filed before s321d wrote summaries are never summarised now, by
+-- surprise, months later: a broker filed theirs.
+INSERT INTO entry_summaries (filing_id, entry_number, transport, certified, state, message, duty_usd, fees_usd, payload, created_at, updated_at)
+SELECT id, entry_number, transport, 0, 'not_filed', 'not filed: filed before s321d wrote entry summaries', '', '', '', updated_at, updated_at
+FROM filings WHERE entry_type IN ('11', '01', '03');
 "#;
 
 /// Where an entry summary is.
@@ -305,6 +310,19 @@ mod tests {
             fees_usd: "2.62",
             payload: "10A...\n",
         }
+    }
+
+    #[test]
+    fn entries_filed_before_the_migration_are_never_summarised() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_with_filing(dir.path());
+        // Run the migration again over the filing, as an upgrade would.
+        let conn = s.connection();
+        conn.execute_batch("DROP TABLE entry_summaries;").unwrap();
+        conn.execute_batch(MIGRATION).unwrap();
+        let got = s.summary("S32-0000001-8").unwrap().unwrap();
+        assert_eq!((got.state, got.message.as_deref()), (NotFiled, Some("not filed: filed before s321d wrote entry summaries")));
+        assert!(s.summaries_due(&["11"]).unwrap().is_empty());
     }
 
     #[test]
