@@ -217,17 +217,25 @@ impl Filer {
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
+    /// `strings` between kills: a kill may leave the store absent or
+    /// without its tables yet (killed while creating it).
+    fn strings_so_far(&self, sql: &str) -> Vec<String> {
+        if !self.data().join("state.db").exists() {
+            return Vec::new();
+        }
+        let db = self.db();
+        let Ok(mut stmt) = db.prepare(sql) else { return Vec::new() };
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
     /// A run for the CLI filer: the oldest evaluated run not filed yet, else
     /// the newest evaluated run (filing it again must change nothing).
     fn run_to_file(&self) -> Option<String> {
-        if !self.data().join("state.db").exists() {
-            return None;
-        }
         let finished = "FROM runs WHERE kind <> 'replay' AND status IN ('evaluated', 'succeeded')";
-        let unfiled = self.strings(&format!(
+        let unfiled = self.strings_so_far(&format!(
             "SELECT run_id {finished} AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || run_id AND value = 'pending') ORDER BY started_at LIMIT 1"
         ));
-        unfiled.into_iter().next().or_else(|| self.strings(&format!("SELECT run_id {finished} ORDER BY started_at DESC LIMIT 1")).into_iter().next())
+        unfiled.into_iter().next().or_else(|| self.strings_so_far(&format!("SELECT run_id {finished} ORDER BY started_at DESC LIMIT 1")).into_iter().next())
     }
 
     /// Filings by entry number: (state, sorted house bills).
@@ -337,7 +345,7 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
                 }
                 // Killed between numbering entries and recording ACE's
                 // answer: the window exactly-once is about.
-                if filer.data().join("state.db").exists() && !filer.strings("SELECT entry_number FROM filings WHERE state IN ('pending', 'submitted') LIMIT 1").is_empty() {
+                if !filer.strings_so_far("SELECT entry_number FROM filings WHERE state IN ('pending', 'submitted') LIMIT 1").is_empty() {
                     mid_filing += 1;
                 }
                 break;
