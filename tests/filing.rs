@@ -1463,3 +1463,52 @@ fn http_certified_entry_summaries_file_without_a_cargo_release() {
 fn catair_certified_entry_summaries_file_without_a_cargo_release() {
     certified_summaries("catair");
 }
+
+/// Issue 10 item 9, exactly once: killed after the summary left (the AE
+/// batch written, or the gateway's answer received) and before the ledger
+/// recorded it, the restarted filer finds it sent — the batch is in the
+/// outbound folder or taken, the gateway has the answer — and never sends it
+/// again.
+fn a_summary_killed_after_it_left_is_never_sent_twice(transport: &str, point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (filer, sim) = summary_filer(transport, dir.path(), "");
+    filer.drop_file("s.csv", &summary_manifest("K"));
+    let crashed = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_s321d")).arg("--config").arg(&filer.config).args(args).env("S321D_CRASH_AT", point).output().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = crashed(&["run-job", "intake"]);
+    while out.status.success() {
+        assert!(Instant::now() < deadline, "never reached {point}: {}", show(&out));
+        std::thread::sleep(Duration::from_millis(150));
+        out = crashed(&["file", "--poll"]);
+    }
+    assert!(show(&out).contains(&format!("crash point {point}")), "{}", show(&out));
+    assert!(summaries(&filer).values().any(|v| v.0 == "pending"), "{:#?}", summaries(&filer));
+    poll_until_summarised(&filer, &sim, 2);
+    let s = summaries(&filer);
+    assert!(s.values().all(|v| v.0 == "accepted"), "{transport} {point}: {s:#?}");
+    if transport == "catair" {
+        let ae = std::fs::read_dir(filer.data().join("ace/outbound/processed"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with("-ae.sei"))
+            .count();
+        assert_eq!(ae, 1, "{point}: the AE batch went out once");
+    }
+    if transport == "http" {
+        // Asked, not sent again: the answer came from the gateway's record.
+        let messages: Vec<String> =
+            filer.db().prepare("SELECT message FROM entry_summaries").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert!(messages.iter().any(|m| m.starts_with("reconciled: entry summary accepted")), "{messages:?}");
+    }
+}
+
+#[test]
+fn catair_a_summary_killed_after_its_batch_was_written_is_never_sent_twice() {
+    a_summary_killed_after_it_left_is_never_sent_twice("catair", "summary-batch-written");
+}
+
+#[test]
+fn http_a_summary_killed_after_the_gateway_answered_is_never_sent_twice() {
+    a_summary_killed_after_it_left_is_never_sent_twice("http", "summary-answered");
+}
