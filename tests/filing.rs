@@ -685,7 +685,8 @@ fn one_entry_per_consignee_and_flight(transport: &str) {
     if transport == "catair" {
         // One transaction with a bill of lading grouping per house bill, and
         // the chapter 99 numbers before each line's HTS number.
-        let batch = std::fs::read_dir(filer.data().join("ace/outbound/processed")).unwrap().next().unwrap().unwrap().path();
+        // The SE batch (the entry summaries went in an AE batch beside it).
+        let batch = std::fs::read_dir(filer.data().join("ace/outbound/processed")).unwrap().map(|e| e.unwrap().path()).find(|p| !p.to_string_lossy().ends_with("-ae.sei")).unwrap();
         let text = std::fs::read_to_string(batch).unwrap();
         let serial = maria.replace('-', "");
         let txn: Vec<&str> = text

@@ -98,9 +98,8 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
         let bills = ctx.db(|s| s.bills_of(&number))?;
         let record = ctx.db(|s| s.entry_record(&number))?;
         let events = ctx.db(|s| s.events(&number))?;
-        print!("{}", crate::filing::story::render(&filing, &bills, record.as_ref(), &events));
         let summary = ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &number))?;
-        print!("{}", crate::filing::story::render_summary(summary.as_ref()));
+        print!("{}", crate::filing::story::render_with_summary(&filing, &bills, record.as_ref(), summary.as_ref(), &events));
         Ok(true)
     })();
     match result {

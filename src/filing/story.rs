@@ -16,6 +16,17 @@ fn or_unknown(value: &str) -> &str {
 
 /// Renders an entry's story.
 pub fn render(filing: &Filing, bills: &[(String, String)], record: Option<&EntryRecord>, events: &[FilingEvent]) -> String {
+    render_with_summary(filing, bills, record, None, events)
+}
+
+/// [`render`], with the entry summary's part before the events.
+pub fn render_with_summary(
+    filing: &Filing,
+    bills: &[(String, String)],
+    record: Option<&EntryRecord>,
+    summary: Option<&crate::state::summary::Summary>,
+    events: &[FilingEvent],
+) -> String {
     let mut t = String::new();
     let answer = match (&filing.code, &filing.narrative) {
         (Some(c), Some(n)) if !n.is_empty() => format!(" ({c} {n})"),
@@ -96,6 +107,7 @@ pub fn render(filing: &Filing, bills: &[(String, String)], record: Option<&Entry
             if r.rates_as_of.is_empty() { String::new() } else { format!("; rates as of {}", r.rates_as_of) }
         );
     }
+    t.push_str(&render_summary(summary));
     let _ = writeln!(t, "  events:");
     for e in events {
         let step = match e.from {
