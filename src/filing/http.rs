@@ -15,6 +15,12 @@
 //!   the bill on, `404` when none. Asked before numbering an entry whose
 //!   bills this ledger does not know, so a second state store never files a
 //!   bill twice.
+//! - `POST /v1/entry-summaries` with an entry summary's AE records as text
+//!   and `Idempotency-Key: <entry number>`: `200` `{entry_number, status:
+//!   accepted, code, narrative, conditions}` or `422` with `status:
+//!   rejected` and the first fatal condition; `GET
+//!   /v1/entry-summaries/<entry number>`: that answer, `404` if never
+//!   received ([`super::summary_filing`]).
 //! - `GET /v1/notifications?after=<seq>`: status notifications (SO60
 //!   dispositions) in order, `{notifications: [{seq, entry_number, code,
 //!   narrative}], next}`.

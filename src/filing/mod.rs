@@ -5,7 +5,8 @@
 //! the regime on the arrival date does), and each type 11 entry of the run's
 //! `entries.csv` as one entry with all its house bills and lines. Type 01 and
 //! 03 entries go to `formal_entries.csv` in the run's output folder, for a
-//! broker; a type 11 that cannot be filed (V010: no IOR number; a house bill
+//! broker (type 01 is filed like a type 11 with `formal_entries = "file"`);
+//! a type 11 that cannot be filed (V010: no IOR number; a house bill
 //! already on another entry; lines not in the archive) goes to
 //! `not_filed.csv` with the reason; `hold` and `duplicate` are never filed.
 //!
@@ -17,6 +18,10 @@
 //! then is anything new sent. Re-sending is safe: the gateway deduplicates on
 //! the entry number (the idempotency key), and a batch is only re-written
 //! when it provably never left.
+//!
+//! Entry summaries (AE) of type 11 and 01 entries follow the release, or
+//! stand for it when certified: [`summary`] writes them, [`summary_filing`]
+//! sends them and reads ACE's answers, exactly once as above.
 //!
 //! Transports: `http` (a broker's ACE gateway, JSON over HTTPS) and `catair`
 //! (80-column batch files dropped in an outbound location, SX and SO
