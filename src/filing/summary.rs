@@ -58,7 +58,10 @@ pub fn wants_summary(entry_type: &str) -> bool {
 }
 
 fn refuse(field: impl Into<String>, why: impl Into<String>) -> Refusal {
-    Refusal { field: field.into(), why: why.into() }
+    Refusal {
+        field: field.into(),
+        why: why.into(),
+    }
 }
 
 fn bad(field: &str) -> impl Fn(super::catair::key::FieldError) -> Refusal + '_ {
@@ -114,7 +117,11 @@ pub fn uom_code(hts_unit: &str) -> Option<&'static str> {
 fn cents(text: &str) -> Option<i64> {
     let units = money::parse_decimal(text.trim()).ok()?;
     let cent = money::ONE / 100;
-    let c = if units >= 0 { (units + cent / 2) / cent } else { (units - cent / 2) / cent };
+    let c = if units >= 0 {
+        (units + cent / 2) / cent
+    } else {
+        (units - cent / 2) / cent
+    };
     i64::try_from(c).ok()
 }
 
@@ -178,10 +185,18 @@ pub fn usd(cents: i64) -> String {
 /// Writes the AE transaction of `entry` (numbered: the summary follows the
 /// number the ledger gave it; a placeholder stands in when it has none yet,
 /// so an entry can be checked before it is numbered).
-pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Options) -> Result<Written, Refusal> {
+pub fn transaction(
+    entry: &Entry,
+    filer: &Filer,
+    unit_of: UnitOf<'_>,
+    opts: Options,
+) -> Result<Written, Refusal> {
     let t = entry.entry_type.as_str();
     if !wants_summary(t) {
-        return Err(refuse("10 entry type", format!("a type {t} has no entry summary")));
+        return Err(refuse(
+            "10 entry type",
+            format!("a type {t} has no entry summary"),
+        ));
     }
     if t == "03" {
         return Err(refuse(
@@ -189,37 +204,59 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
             "a type 03 summary reports each line's AD/CVD case (53, 88); the manifest names no case number: a broker files it",
         ));
     }
-    let number = if entry.entry_number.is_empty() { EntryNumber::new(&entry.filer_code, 0) } else { EntryNumber::parse(&entry.entry_number) }
-        .map_err(|e| refuse("10 entry number", e.to_string()))?;
+    let number = if entry.entry_number.is_empty() {
+        EntryNumber::new(&entry.filer_code, 0)
+    } else {
+        EntryNumber::parse(&entry.entry_number)
+    }
+    .map_err(|e| refuse("10 entry number", e.to_string()))?;
     let Some(est) = entry.estimate.as_ref() else {
-        return Err(refuse("90 duty", "the entry carries no estimate of its duty and fees (a run older than contract v2)"));
+        return Err(refuse(
+            "90 duty",
+            "the entry carries no estimate of its duty and fees (a run older than contract v2)",
+        ));
     };
     let mut out = Vec::new();
 
     // 10.
     let mut r10 = Record::new(&ae::AE10);
     r10.set("action", "A").map_err(bad("10 action"))?;
-    r10.set("filer", &entry.filer_code).map_err(bad("10 filer code"))?;
-    r10.set("entry_number", &number.serial_and_check()).map_err(bad("10 entry number"))?;
+    r10.set("filer", &entry.filer_code)
+        .map_err(bad("10 filer code"))?;
+    r10.set("entry_number", &number.serial_and_check())
+        .map_err(bad("10 entry number"))?;
     let port = entry.port_of_entry.trim();
     if !(port.len() == 4 && port.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(refuse("10 port of entry", format!("{port:?} is not a 4-digit Schedule D port")));
+        return Err(refuse(
+            "10 port of entry",
+            format!("{port:?} is not a 4-digit Schedule D port"),
+        ));
     }
     r10.set("port", port).map_err(bad("10 port of entry"))?;
     r10.set("entry_type", t).map_err(bad("10 entry type"))?;
-    r10.set("mode", entry.mode_of_transport.trim()).map_err(bad("10 mode of transport"))?;
-    r10.set("signature", "X").map_err(bad("10 electronic signature"))?;
+    r10.set("mode", entry.mode_of_transport.trim())
+        .map_err(bad("10 mode of transport"))?;
+    r10.set("signature", "X")
+        .map_err(bad("10 electronic signature"))?;
     if opts.certified {
-        r10.set("certify", "A").map_err(bad("10 certify for cargo release"))?;
+        r10.set("certify", "A")
+            .map_err(bad("10 certify for cargo release"))?;
     }
-    r10.set("payment_type", opts.payment.code()).map_err(bad("10 payment type"))?;
+    r10.set("payment_type", opts.payment.code())
+        .map_err(bad("10 payment type"))?;
     match opts.payment {
         PaymentType::Individual => {}
-        PaymentType::DailyByFiler | PaymentType::DailyByIor | PaymentType::DailyByIorWithoutSuffix => {
-            r10.set("statement_date", &opts.today.format("%m%d%y").to_string()).map_err(bad("10 statement date"))?;
+        PaymentType::DailyByFiler
+        | PaymentType::DailyByIor
+        | PaymentType::DailyByIorWithoutSuffix => {
+            r10.set("statement_date", &opts.today.format("%m%d%y").to_string())
+                .map_err(bad("10 statement date"))?;
         }
-        PaymentType::MonthlyByFiler | PaymentType::MonthlyByIor | PaymentType::MonthlyByIorWithoutSuffix => {
-            r10.num("statement_month", u64::from(opts.today.month())).map_err(bad("10 statement month"))?;
+        PaymentType::MonthlyByFiler
+        | PaymentType::MonthlyByIor
+        | PaymentType::MonthlyByIorWithoutSuffix => {
+            r10.num("statement_month", u64::from(opts.today.month()))
+                .map_err(bad("10 statement month"))?;
         }
     }
     out.push(r10);
@@ -232,40 +269,64 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
             if ior.is_empty() {
                 "an entry summary names its importer of record: none on the entry and none in [filing] ior_number".to_owned()
             } else {
-                format!("{ior:?} is not an EIN (NN-NNNNNNNXX), CBP-assigned (YYDDPP-NNNNN) or SSN (NNN-NN-NNNN) number")
+                format!(
+                    "{ior:?} is not an EIN (NN-NNNNNNNXX), CBP-assigned (YYDDPP-NNNNN) or SSN (NNN-NN-NNNN) number"
+                )
             },
         ));
     }
     let mut r11 = Record::new(&ae::AE11);
     r11.set("ior", ior).map_err(bad("11 IOR number"))?;
-    r11.set("import_date", &entry.arrival_date.format("%m%d%y").to_string()).map_err(bad("11 import date"))?;
+    r11.set(
+        "import_date",
+        &entry.arrival_date.format("%m%d%y").to_string(),
+    )
+    .map_err(bad("11 import date"))?;
     out.push(r11);
 
     // 31.
     if !matches!(filer.bond_type.as_str(), "8" | "9") {
         return Err(refuse(
             "31 bond type",
-            format!("a type {t} entry summary names its bond: set [filing] bond_type (8 continuous, 9 single transaction) and surety_code"),
+            format!(
+                "a type {t} entry summary names its bond: set [filing] bond_type (8 continuous, 9 single transaction) and surety_code"
+            ),
         ));
     }
     let mut r31 = Record::new(&ae::AE31);
-    r31.set("bond_type", &filer.bond_type).map_err(bad("31 bond type"))?;
-    r31.set("designation", "B").map_err(bad("31 bond designation"))?;
-    r31.set("surety", &filer.surety_code).map_err(bad("31 surety code"))?;
+    r31.set("bond_type", &filer.bond_type)
+        .map_err(bad("31 bond type"))?;
+    r31.set("designation", "B")
+        .map_err(bad("31 bond designation"))?;
+    r31.set("surety", &filer.surety_code)
+        .map_err(bad("31 surety code"))?;
     if filer.bond_type == "9" {
         if filer.bond_amount_usd == 0 {
-            return Err(refuse("31 single transaction bond amount", "bond_type 9 needs [filing] bond_amount_usd"));
+            return Err(refuse(
+                "31 single transaction bond amount",
+                "bond_type 9 needs [filing] bond_amount_usd",
+            ));
         }
-        r31.num("amount", filer.bond_amount_usd).map_err(bad("31 single transaction bond amount"))?;
+        r31.num("amount", filer.bond_amount_usd)
+            .map_err(bad("31 single transaction bond amount"))?;
     }
     out.push(r31);
 
     // Fees of the entry, from the estimate.
     let fee = |name: &str, text: &str| {
-        cents(text).ok_or_else(|| refuse(format!("{name} amount"), format!("the run's estimate has no {name} amount ({text:?}): the fee is unknown")))
+        cents(text).ok_or_else(|| {
+            refuse(
+                format!("{name} amount"),
+                format!("the run's estimate has no {name} amount ({text:?}): the fee is unknown"),
+            )
+        })
     };
     let mpf = fee("MPF", &est.mpf_usd)?;
-    let hmf = if est.hmf_usd.trim().is_empty() { 0 } else { fee("HMF", &est.hmf_usd)? };
+    let hmf = if est.hmf_usd.trim().is_empty() {
+        0
+    } else {
+        fee("HMF", &est.hmf_usd)?
+    };
     let mut totals = Totals::default();
     let mut add_fee = |class: &str, c: i64| {
         if c != 0 {
@@ -275,8 +336,10 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
     let formal = t != "11";
     if !formal && mpf > 0 {
         let mut r34 = Record::new(&ae::AE34);
-        r34.set("class", CLASS_INFORMAL).map_err(bad("34 accounting class"))?;
-        r34.set("amount", &mpf.to_string()).map_err(bad("34 informal entry fee"))?;
+        r34.set("class", CLASS_INFORMAL)
+            .map_err(bad("34 accounting class"))?;
+        r34.set("amount", &mpf.to_string())
+            .map_err(bad("34 informal entry fee"))?;
         out.push(r34);
     }
     if !formal {
@@ -288,23 +351,38 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
 
     // Lines.
     if entry.lines.is_empty() || entry.lines.len() > 998 {
-        return Err(refuse("40", format!("{} lines: an entry summary has 1 to 998", entry.lines.len())));
+        return Err(refuse(
+            "40",
+            format!("{} lines: an entry summary has 1 to 998", entry.lines.len()),
+        ));
     }
     let weights: Vec<u64> = entry.lines.iter().map(|l| l.value_usd).collect();
-    let mpf_lines = if formal { share(mpf, &weights) } else { vec![0; weights.len()] };
+    let mpf_lines = if formal {
+        share(mpf, &weights)
+    } else {
+        vec![0; weights.len()]
+    };
     let hmf_lines = share(hmf, &weights);
     for ((line, &mpf_line), &hmf_line) in entry.lines.iter().zip(&mpf_lines).zip(&hmf_lines) {
         let n = line.line;
         let mut r40 = Record::new(&ae::AE40);
-        r40.set("line", &format!("{n:03}")).map_err(bad("40 line number"))?;
+        r40.set("line", &format!("{n:03}"))
+            .map_err(bad("40 line number"))?;
         let origin = line.origin.trim();
         if origin.len() != 2 {
-            return Err(refuse(format!("40 country of origin (line {n})"), format!("{origin:?} is not an ISO alpha-2 country")));
+            return Err(refuse(
+                format!("40 country of origin (line {n})"),
+                format!("{origin:?} is not an ISO alpha-2 country"),
+            ));
         }
-        r40.set("origin", origin).map_err(|e| refuse(format!("40 country of origin (line {n})"), e.to_string()))?;
+        r40.set("origin", origin)
+            .map_err(|e| refuse(format!("40 country of origin (line {n})"), e.to_string()))?;
         out.push(r40);
         if line.ch99.len() + 1 > 32 {
-            return Err(refuse(format!("50 (line {n})"), "more than 32 HTS numbers on one line"));
+            return Err(refuse(
+                format!("50 (line {n})"),
+                "more than 32 HTS numbers on one line",
+            ));
         }
         let duty = cents(&line.duty_usd).ok_or_else(|| {
             refuse(format!("50 duty (line {n})"), "the line's duty is unknown (T001 in the run's entry_lines.csv); an entry summary carries it")
@@ -318,10 +396,17 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
                 _ => String::new(),
             };
             if !hts.starts_with("99") {
-                return Err(refuse(format!("50 HTS (line {n})"), format!("{:?} is not a chapter 99 number", ch.heading)));
+                return Err(refuse(
+                    format!("50 HTS (line {n})"),
+                    format!("{:?} is not a chapter 99 number", ch.heading),
+                ));
             }
-            let amount = cents(&ch.amount_usd)
-                .ok_or_else(|| refuse(format!("50 duty of {} (line {n})", ch.heading), "the chapter 99 amount is unknown"))?;
+            let amount = cents(&ch.amount_usd).ok_or_else(|| {
+                refuse(
+                    format!("50 duty of {} (line {n})", ch.heading),
+                    "the chapter 99 amount is unknown",
+                )
+            })?;
             ch99_total += amount;
             let mut r = Record::new(&ae::AE50);
             r.set("hts", &hts).map_err(bad("50 HTS"))?;
@@ -332,7 +417,10 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
             out.push(r);
         }
         if !(line.hts.len() == 10 && line.hts.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(refuse(format!("50 HTS (line {n})"), format!("{:?} is not a 10-digit HTS number", line.hts)));
+            return Err(refuse(
+                format!("50 HTS (line {n})"),
+                format!("{:?} is not a 10-digit HTS number", line.hts),
+            ));
         }
         let unit = unit_of(&line.hts, entry.arrival_date).ok_or_else(|| {
             refuse(
@@ -341,12 +429,19 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
             )
         })?;
         let uom = uom_code(&unit).ok_or_else(|| {
-            refuse(format!("50 unit of quantity (line {n})"), format!("HTS {} is counted in {unit:?}, which has no CATAIR unit code in s321d's table", line.hts))
+            refuse(
+                format!("50 unit of quantity (line {n})"),
+                format!(
+                    "HTS {} is counted in {unit:?}, which has no CATAIR unit code in s321d's table",
+                    line.hts
+                ),
+            )
         })?;
         let hts_duty = duty - ch99_total;
         let mut r = Record::new(&ae::AE50);
         r.set("hts", &line.hts).map_err(bad("50 HTS"))?;
-        r.set("duty", &hts_duty.to_string()).map_err(|e| refuse(format!("50 duty (line {n})"), e.to_string()))?;
+        r.set("duty", &hts_duty.to_string())
+            .map_err(|e| refuse(format!("50 duty (line {n})"), e.to_string()))?;
         r.num("value", line.value_usd).map_err(bad("50 value"))?;
         r.set("uom1", uom).map_err(bad("50 unit of quantity"))?;
         totals.duty_cents += hts_duty;
@@ -356,8 +451,10 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
                 continue;
             }
             let mut r62 = Record::new(&ae::AE62);
-            r62.set("class", class).map_err(bad("62 accounting class"))?;
-            r62.set("amount", &amount.to_string()).map_err(|e| refuse(format!("62 {class} amount (line {n})"), e.to_string()))?;
+            r62.set("class", class)
+                .map_err(bad("62 accounting class"))?;
+            r62.set("amount", &amount.to_string())
+                .map_err(|e| refuse(format!("62 {class} amount (line {n})"), e.to_string()))?;
             out.push(r62);
         }
     }
@@ -366,9 +463,16 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
     if !totals.fees.is_empty() {
         let mut r89 = Record::new(&ae::AE89);
         for (k, (class, total)) in totals.fees.iter().enumerate() {
-            let (c, a) = [("class1", "total1"), ("class2", "total2"), ("class3", "total3"), ("class4", "total4"), ("class5", "total5")][k];
+            let (c, a) = [
+                ("class1", "total1"),
+                ("class2", "total2"),
+                ("class3", "total3"),
+                ("class4", "total4"),
+                ("class5", "total5"),
+            ][k];
             r89.set(c, class).map_err(bad("89 accounting class"))?;
-            r89.set(a, &total.to_string()).map_err(bad("89 fee total"))?;
+            r89.set(a, &total.to_string())
+                .map_err(bad("89 fee total"))?;
         }
         out.push(r89);
     }
@@ -378,21 +482,33 @@ pub fn transaction(entry: &Entry, filer: &Filer, unit_of: UnitOf<'_>, opts: Opti
     {
         return Err(refuse(
             "90 duty",
-            format!("the lines' duty ({}) is not the entry's estimated duty ({})", usd(totals.duty_cents), est.duty_usd),
+            format!(
+                "the lines' duty ({}) is not the entry's estimated duty ({})",
+                usd(totals.duty_cents),
+                est.duty_usd
+            ),
         ));
     }
     let mut r90 = Record::new(&ae::AE90);
-    r90.set("duty", &totals.duty_cents.to_string()).map_err(bad("90 duty"))?;
-    r90.set("fees", &totals.fees_cents.to_string()).map_err(bad("90 user fees"))?;
+    r90.set("duty", &totals.duty_cents.to_string())
+        .map_err(bad("90 duty"))?;
+    r90.set("fees", &totals.fees_cents.to_string())
+        .map_err(bad("90 user fees"))?;
     out.push(r90);
 
     // The safety net: nothing goes out blank where the layout says M.
     for r in &out {
         if let Some(field) = r.missing().first() {
-            return Err(refuse(format!("{} {field}", r.id()), "would be sent blank, and the layout makes it mandatory"));
+            return Err(refuse(
+                format!("{} {field}", r.id()),
+                "would be sent blank, and the layout makes it mandatory",
+            ));
         }
     }
-    Ok(Written { records: out, totals })
+    Ok(Written {
+        records: out,
+        totals,
+    })
 }
 
 #[cfg(test)]
@@ -402,11 +518,21 @@ mod tests {
     use crate::filing::entry::tests_support::sample11;
 
     fn filer() -> Filer {
-        Filer { bond_type: "8".into(), surety_code: "457".into(), bond_amount_usd: 0, contact_name: "Desk".into(), contact_phone: "5550100".into() }
+        Filer {
+            bond_type: "8".into(),
+            surety_code: "457".into(),
+            bond_amount_usd: 0,
+            contact_name: "Desk".into(),
+            contact_phone: "5550100".into(),
+        }
     }
 
     fn opts() -> Options {
-        Options { payment: PaymentType::Individual, certified: false, today: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap() }
+        Options {
+            payment: PaymentType::Individual,
+            certified: false,
+            today: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
+        }
     }
 
     fn units(hts: &str, _: NaiveDate) -> Option<String> {
@@ -446,27 +572,73 @@ mod tests {
         let w = transaction(&entry11(), &filer(), &units, opts()).unwrap();
         assert_eq!(
             ids(&w),
-            ["10", "11", "31", "34", "40", "50", "50", "50", "40", "50", "50", "40", "50", "40", "50", "50", "89", "90"]
+            [
+                "10", "11", "31", "34", "40", "50", "50", "50", "40", "50", "50", "40", "50", "40",
+                "50", "50", "89", "90"
+            ]
         );
-        assert!(w.records.iter().all(|r| r.line().len() == 80 && r.missing().is_empty()));
+        assert!(
+            w.records
+                .iter()
+                .all(|r| r.line().len() == 80 && r.missing().is_empty())
+        );
         let r10 = w.records[0].line();
-        assert_eq!((&r10[2..3], &r10[3..6], &r10[8..16], &r10[17..21]), ("A", "ABC", "12345684", "4701"));
-        assert_eq!((&r10[33..35], &r10[35..37], &r10[38..39], &r10[39..40], &r10[50..51]), ("11", "40", "X", " ", "1"));
+        assert_eq!(
+            (&r10[2..3], &r10[3..6], &r10[8..16], &r10[17..21]),
+            ("A", "ABC", "12345684", "4701")
+        );
+        assert_eq!(
+            (
+                &r10[33..35],
+                &r10[35..37],
+                &r10[38..39],
+                &r10[39..40],
+                &r10[50..51]
+            ),
+            ("11", "40", "X", " ", "1")
+        );
         assert_eq!(&w.records[1].line()[2..14], "12-345678900");
         assert_eq!(&w.records[1].line()[47..53], "090225", "import date");
         assert_eq!(&w.records[2].line()[2..8], "8B 457");
-        assert_eq!(&w.records[3].line()[2..13], "311     269", "informal fee, 2 implied decimals");
+        assert_eq!(
+            &w.records[3].line()[2..13],
+            "311     269",
+            "informal fee, 2 implied decimals"
+        );
         // Line 1: chapter 99 first, each with its duty; then the HTS with the rest of the duty, the value and unit.
         let l: Vec<String> = w.records[5..8].iter().map(Record::line).collect();
-        assert_eq!((&l[0][2..12], l[0][13..23].trim(), l[0][24..34].trim(), &l[0][47..50]), ("9903880300", "6250", "0", "X  "));
+        assert_eq!(
+            (
+                &l[0][2..12],
+                l[0][13..23].trim(),
+                l[0][24..34].trim(),
+                &l[0][47..50]
+            ),
+            ("9903880300", "6250", "0", "X  ")
+        );
         assert_eq!((&l[1][2..12], l[1][13..23].trim()), ("9903012500", "2500"));
-        assert_eq!((&l[2][2..12], l[2][13..23].trim(), l[2][24..34].trim(), &l[2][47..50]), ("8518302000", "0", "250", "NO "));
+        assert_eq!(
+            (
+                &l[2][2..12],
+                l[2][13..23].trim(),
+                l[2][24..34].trim(),
+                &l[2][47..50]
+            ),
+            ("8518302000", "0", "250", "NO ")
+        );
         assert!(!ids(&w).contains(&"62"), "a type 11 pays no line fee");
         let r89 = w.records[16].line();
         assert_eq!((&r89[2..5], r89[5..16].trim()), ("311", "269"));
         let r90 = w.records[17].line();
         assert_eq!((r90[2..13].trim(), r90[14..25].trim()), ("11610", "269"));
-        assert_eq!(w.totals, Totals { duty_cents: 11610, fees_cents: 269, fees: vec![("311".into(), 269)] });
+        assert_eq!(
+            w.totals,
+            Totals {
+                duty_cents: 11610,
+                fees_cents: 269,
+                fees: vec![("311".into(), 269)]
+            }
+        );
     }
 
     #[test]
@@ -478,28 +650,69 @@ mod tests {
         e.estimate.as_mut().unwrap().hmf_usd = "1.00".into();
         let w = transaction(&e, &filer(), &units, opts()).unwrap();
         assert!(!ids(&w).contains(&"34"));
-        let fees: Vec<(String, i64)> =
-            w.records.iter().filter(|r| r.id() == "62").map(|r| (r.get("class").to_owned(), r.get("amount").trim().parse().unwrap())).collect();
-        let mpf: Vec<i64> = fees.iter().filter(|(c, _)| c == "499").map(|f| f.1).collect();
+        let fees: Vec<(String, i64)> = w
+            .records
+            .iter()
+            .filter(|r| r.id() == "62")
+            .map(|r| {
+                (
+                    r.get("class").to_owned(),
+                    r.get("amount").trim().parse().unwrap(),
+                )
+            })
+            .collect();
+        let mpf: Vec<i64> = fees
+            .iter()
+            .filter(|(c, _)| c == "499")
+            .map(|f| f.1)
+            .collect();
         // Values 250, 100, 300, 150 of 800.
         assert_eq!(mpf, [1049, 420, 1259, 630]);
         assert_eq!(mpf.iter().sum::<i64>(), 3358);
         let hmf: i64 = fees.iter().filter(|(c, _)| c == "501").map(|f| f.1).sum();
         assert_eq!(hmf, 100);
         let r89 = w.records.iter().find(|r| r.id() == "89").unwrap();
-        assert_eq!((r89.get("class1"), r89.get("total1").trim(), r89.get("class2"), r89.get("total2").trim()), ("499", "3358", "501", "100"));
+        assert_eq!(
+            (
+                r89.get("class1"),
+                r89.get("total1").trim(),
+                r89.get("class2"),
+                r89.get("total2").trim()
+            ),
+            ("499", "3358", "501", "100")
+        );
         assert_eq!(w.totals.fees_cents, 3458);
     }
 
     #[test]
     fn certified_and_statement_payment_are_in_the_header() {
-        let o = Options { payment: PaymentType::MonthlyByIor, certified: true, ..opts() };
+        let o = Options {
+            payment: PaymentType::MonthlyByIor,
+            certified: true,
+            ..opts()
+        };
         let w = transaction(&entry11(), &filer(), &units, o).unwrap();
         let r10 = &w.records[0];
-        assert_eq!((r10.get("certify"), r10.get("payment_type"), r10.get("statement_month")), ("A", "7", "12"));
-        let o = Options { payment: PaymentType::DailyByFiler, ..opts() };
+        assert_eq!(
+            (
+                r10.get("certify"),
+                r10.get("payment_type"),
+                r10.get("statement_month")
+            ),
+            ("A", "7", "12")
+        );
+        let o = Options {
+            payment: PaymentType::DailyByFiler,
+            ..opts()
+        };
         let w = transaction(&entry11(), &filer(), &units, o).unwrap();
-        assert_eq!((w.records[0].get("payment_type"), w.records[0].get("statement_date")), ("2", "120326"));
+        assert_eq!(
+            (
+                w.records[0].get("payment_type"),
+                w.records[0].get("statement_date")
+            ),
+            ("2", "120326")
+        );
     }
 
     fn refusal(e: &Entry, f: &Filer) -> Refusal {

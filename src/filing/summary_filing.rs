@@ -55,23 +55,35 @@ pub struct SummaryResponse {
 
 /// Whether a filing is certified by its entry summary (no SE for it).
 pub fn is_certified(f: &Filing) -> bool {
-    f.batch.as_deref().is_some_and(|b| batch::is_ae_batch(b) || b == HTTP_CERTIFIED)
+    f.batch
+        .as_deref()
+        .is_some_and(|b| batch::is_ae_batch(b) || b == HTTP_CERTIFIED)
 }
 
 /// Whether an entry of this type, filed now, is filed by its summary alone.
 pub fn certifies(ctx: &Context, entry_type: &str) -> bool {
-    ctx.config.filing.entry_summary == EntrySummaryMode::Certified && summary::wants_summary(entry_type)
+    ctx.config.filing.entry_summary == EntrySummaryMode::Certified
+        && summary::wants_summary(entry_type)
 }
 
 /// Writes an entry's summary with the configured bond, payment type and the
 /// HTS reference's units of quantity.
-pub fn write(ctx: &Context, filer: &Filer, entry: &Entry, certified: bool) -> Result<summary::Written, Refusal> {
+pub fn write(
+    ctx: &Context,
+    filer: &Filer,
+    entry: &Entry,
+    certified: bool,
+) -> Result<summary::Written, Refusal> {
     let duty = &ctx.policy.duty;
     let unit_of = |hts: &str, date: NaiveDate| -> Option<String> {
         let (_, revision) = duty.revision_on(date)?;
         revision.rate_row(hts)?.unit.map(str::to_owned)
     };
-    let opts = Options { payment: ctx.config.filing.payment_type, certified, today: Utc::now().date_naive() };
+    let opts = Options {
+        payment: ctx.config.filing.payment_type,
+        certified,
+        today: Utc::now().date_naive(),
+    };
     summary::transaction(entry, filer, &unit_of, opts)
 }
 
@@ -84,22 +96,35 @@ pub fn apply(ctx: &Context, responses: &[SummaryResponse]) -> anyhow::Result<()>
     }
     let list: Vec<SummaryTransition<'_>> = responses
         .iter()
-        .map(|r| SummaryTransition { entry_number: &r.entry_number, to: r.state, code: Some(&r.code), narrative: Some(&r.narrative), message: &r.message })
+        .map(|r| SummaryTransition {
+            entry_number: &r.entry_number,
+            to: r.state,
+            code: Some(&r.code),
+            narrative: Some(&r.narrative),
+            message: &r.message,
+        })
         .collect();
     let outcomes = ctx.db(|s| s.summary_transitions(&list))?;
     let mut filing_moves = Vec::new();
     for (r, outcome) in responses.iter().zip(outcomes) {
         match outcome {
             Applied::Moved => {
-                ctx.metrics.inc("s321d_entry_summary_transitions_total", vec![("state", r.state.as_str().to_owned())]);
+                ctx.metrics.inc(
+                    "s321d_entry_summary_transitions_total",
+                    vec![("state", r.state.as_str().to_owned())],
+                );
                 if r.state == SummaryState::Rejected {
                     warn!(entry = %r.entry_number, "ACE rejected the entry summary of {}: {} {}.", r.entry_number, r.code, r.narrative);
                 }
             }
             Applied::Ignored => {}
-            Applied::Unknown => warn!(entry = %r.entry_number, "An entry summary answer names entry {} that this ledger never summarised; ignored.", r.entry_number),
+            Applied::Unknown => {
+                warn!(entry = %r.entry_number, "An entry summary answer names entry {} that this ledger never summarised; ignored.", r.entry_number)
+            }
         }
-        let certified = ctx.db(|s| s.summary(&r.entry_number))?.is_some_and(|s| s.certified);
+        let certified = ctx
+            .db(|s| s.summary(&r.entry_number))?
+            .is_some_and(|s| s.certified);
         let to = match r.state {
             SummaryState::Accepted => Some(FilingState::Accepted),
             SummaryState::Rejected => Some(FilingState::Rejected),
@@ -112,7 +137,13 @@ pub fn apply(ctx: &Context, responses: &[SummaryResponse]) -> anyhow::Result<()>
     }
     let transitions: Vec<Transition<'_>> = filing_moves
         .iter()
-        .map(|(r, to)| Transition { entry_number: &r.entry_number, to: *to, code: Some(&r.code), narrative: Some(&r.narrative), message: &r.message })
+        .map(|(r, to)| Transition {
+            entry_number: &r.entry_number,
+            to: *to,
+            code: Some(&r.code),
+            narrative: Some(&r.narrative),
+            message: &r.message,
+        })
         .collect();
     if !transitions.is_empty() {
         ctx.db(|s| s.transitions(&transitions))?;
@@ -130,7 +161,11 @@ struct Outgoing {
 
 /// The 10 record's port (18-21) of a recorded summary, for its block.
 fn port_of(text: &str) -> String {
-    text.lines().next().and_then(|l| l.get(17..21)).unwrap_or("").to_owned()
+    text.lines()
+        .next()
+        .and_then(|l| l.get(17..21))
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Records each summary (pending, or not filed with the refusal), then
@@ -140,12 +175,25 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
         return Ok(0);
     }
     let (filer, _) = super::writer_settings(ctx)?;
-    let written: Vec<Result<summary::Written, Refusal>> = outgoing.iter().map(|o| write(ctx, &filer, &o.entry, o.certified)).collect();
+    let written: Vec<Result<summary::Written, Refusal>> = outgoing
+        .iter()
+        .map(|o| write(ctx, &filer, &o.entry, o.certified))
+        .collect();
     let texts: Vec<(String, String, String, String)> = written
         .iter()
         .map(|w| match w {
-            Ok(w) => (w.text(), summary::usd(w.totals.duty_cents), summary::usd(w.totals.fees_cents), String::new()),
-            Err(r) => (String::new(), String::new(), String::new(), format!("not filed: {r}")),
+            Ok(w) => (
+                w.text(),
+                summary::usd(w.totals.duty_cents),
+                summary::usd(w.totals.fees_cents),
+                String::new(),
+            ),
+            Err(r) => (
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("not filed: {r}"),
+            ),
         })
         .collect();
     let list: Vec<NewSummary<'_>> = outgoing
@@ -156,7 +204,11 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
             transport: &o.transport,
             batch: o.batch.as_deref(),
             certified: o.certified,
-            state: if why.is_empty() { SummaryState::Pending } else { SummaryState::NotFiled },
+            state: if why.is_empty() {
+                SummaryState::Pending
+            } else {
+                SummaryState::NotFiled
+            },
             message: (!why.is_empty()).then_some(why.as_str()),
             duty_usd: duty,
             fees_usd: fees,
@@ -179,43 +231,77 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
             continue;
         }
         match o.transport.as_str() {
-            "catair" => by_batch.entry(o.batch.clone().unwrap_or_default()).or_default().push((o.entry.entry_number.clone(), port_of(text), text.clone())),
+            "catair" => by_batch
+                .entry(o.batch.clone().unwrap_or_default())
+                .or_default()
+                .push((o.entry.entry_number.clone(), port_of(text), text.clone())),
             _ => over_http.push((o.entry.entry_number.clone(), text.clone())),
         }
     }
     let mut sent = 0;
     for (name, list) in by_batch {
-        let summaries: Vec<(String, String)> = list.iter().map(|(_, port, text)| (port.clone(), text.clone())).collect();
+        let summaries: Vec<(String, String)> = list
+            .iter()
+            .map(|(_, port, text)| (port.clone(), text.clone()))
+            .collect();
         batch::write_ae_batch(ctx, &name, &summaries).await?;
-        submitted(ctx, list.iter().map(|(n, _, _)| n.as_str()), &format!("sent in CATAIR AE batch {name}"))?;
+        submitted(
+            ctx,
+            list.iter().map(|(n, _, _)| n.as_str()),
+            &format!("sent in CATAIR AE batch {name}"),
+        )?;
         sent += list.len();
     }
     sent += send_http(ctx, &over_http).await?;
     if refused > 0 {
-        warn!(refused, "{refused} entry summar(ies) cannot be filed: a mandatory AE field has no value (ledger show names it).");
+        warn!(
+            refused,
+            "{refused} entry summar(ies) cannot be filed: a mandatory AE field has no value (ledger show names it)."
+        );
     }
     Ok(sent)
 }
 
 /// Marks summaries submitted (and their certified filings).
-fn submitted<'a>(ctx: &Context, numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
+fn submitted<'a>(
+    ctx: &Context,
+    numbers: impl IntoIterator<Item = &'a str>,
+    message: &str,
+) -> anyhow::Result<()> {
     let responses: Vec<SummaryResponse> = numbers
         .into_iter()
-        .map(|n| SummaryResponse { entry_number: n.to_owned(), state: SummaryState::Submitted, code: String::new(), narrative: String::new(), message: message.to_owned() })
+        .map(|n| SummaryResponse {
+            entry_number: n.to_owned(),
+            state: SummaryState::Submitted,
+            code: String::new(),
+            narrative: String::new(),
+            message: message.to_owned(),
+        })
         .collect();
     apply(ctx, &responses)
 }
 
 /// The ledger's reading of a gateway answer.
 fn from_answer(a: &http::SummaryAnswer, via: &str) -> SummaryResponse {
-    let state = if a.status == "accepted" { SummaryState::Accepted } else { SummaryState::Rejected };
-    let conditions = if a.conditions.is_empty() { String::new() } else { format!("; conditions: {}", a.conditions.join(" | ")) };
+    let state = if a.status == "accepted" {
+        SummaryState::Accepted
+    } else {
+        SummaryState::Rejected
+    };
+    let conditions = if a.conditions.is_empty() {
+        String::new()
+    } else {
+        format!("; conditions: {}", a.conditions.join(" | "))
+    };
     SummaryResponse {
         entry_number: a.entry_number.clone(),
         state,
         code: a.code.clone(),
         narrative: a.narrative.clone(),
-        message: format!("{via}: entry summary {} {} {}{conditions}", a.status, a.code, a.narrative),
+        message: format!(
+            "{via}: entry summary {} {} {}{conditions}",
+            a.status, a.code, a.narrative
+        ),
     }
 }
 
@@ -247,7 +333,12 @@ async fn send_http(ctx: &Context, list: &[(String, String)]) -> anyhow::Result<u
 
 /// Sends the certified summaries of entries just recorded `pending` (their
 /// filings carry `batch`, or [`HTTP_CERTIFIED`]).
-pub async fn file_certified(ctx: &Context, entries: &[Entry], transport: &str, batch: Option<&str>) -> anyhow::Result<usize> {
+pub async fn file_certified(
+    ctx: &Context,
+    entries: &[Entry],
+    transport: &str,
+    batch: Option<&str>,
+) -> anyhow::Result<usize> {
     let outgoing = entries
         .iter()
         .map(|e| Outgoing {
@@ -266,20 +357,39 @@ pub async fn file_certified(ctx: &Context, entries: &[Entry], transport: &str, b
 pub async fn run(ctx: &Context) -> anyhow::Result<()> {
     reconcile(ctx).await?;
     let mut outgoing = Vec::new();
-    for f in ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.into_iter().filter(is_certified) {
+    for f in ctx
+        .db(|s| s.filings_in(&[FilingState::Pending]))?
+        .into_iter()
+        .filter(is_certified)
+    {
         if ctx.db(|s| s.summary(&f.entry_number))?.is_none() {
-            let entry: Entry = serde_json::from_str(&f.payload).context("a pending filing's payload is not an entry")?;
-            outgoing.push(Outgoing { entry, transport: f.transport.clone(), certified: true, batch: f.batch.clone() });
+            let entry: Entry = serde_json::from_str(&f.payload)
+                .context("a pending filing's payload is not an entry")?;
+            outgoing.push(Outgoing {
+                entry,
+                transport: f.transport.clone(),
+                certified: true,
+                batch: f.batch.clone(),
+            });
         }
     }
     if ctx.config.filing.entry_summary != EntrySummaryMode::Off {
         let due = ctx.db(|s| s.summaries_due(summary::SUMMARY_TYPES))?;
         let filer_code = ctx.config.filing.filer_code.to_ascii_uppercase();
-        let name = batch::ae_batch_name(&filer_code, &Utc::now().format("%Y%m%dT%H%M%S%3f").to_string());
+        let name = batch::ae_batch_name(
+            &filer_code,
+            &Utc::now().format("%Y%m%dT%H%M%S%3f").to_string(),
+        );
         for f in due {
-            let entry: Entry = serde_json::from_str(&f.payload).context("a filing's payload is not an entry")?;
+            let entry: Entry =
+                serde_json::from_str(&f.payload).context("a filing's payload is not an entry")?;
             let batch = (f.transport == "catair").then(|| name.clone());
-            outgoing.push(Outgoing { entry, transport: f.transport.clone(), certified: false, batch });
+            outgoing.push(Outgoing {
+                entry,
+                transport: f.transport.clone(),
+                certified: false,
+                batch,
+            });
         }
     }
     let n = record_and_send(ctx, outgoing).await?;
@@ -302,7 +412,10 @@ async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     let mut gateway = None;
     for s in pending {
         if s.transport == "catair" {
-            by_batch.entry(s.batch.clone().unwrap_or_default()).or_default().push(s);
+            by_batch
+                .entry(s.batch.clone().unwrap_or_default())
+                .or_default()
+                .push(s);
             continue;
         }
         let g = match &gateway {
@@ -311,7 +424,11 @@ async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
         };
         match g.get_summary(&s.entry_number).await {
             Ok(Some(answer)) => {
-                submitted(ctx, [s.entry_number.as_str()], "reconciled: the gateway has the summary")?;
+                submitted(
+                    ctx,
+                    [s.entry_number.as_str()],
+                    "reconciled: the gateway has the summary",
+                )?;
                 apply(ctx, &[from_answer(&answer, "reconciled")])?;
             }
             Ok(None) => resend.push((s.entry_number.clone(), s.payload.clone())),
@@ -324,16 +441,31 @@ async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
     }
     for (name, list) in by_batch {
         if batch::batch_left(ctx, &name).await? {
-            submitted(ctx, list.iter().map(|s| s.entry_number.as_str()), &format!("reconciled: AE batch {name} was sent"))?;
+            submitted(
+                ctx,
+                list.iter().map(|s| s.entry_number.as_str()),
+                &format!("reconciled: AE batch {name} was sent"),
+            )?;
         } else {
             warn!(batch = %name, summaries = list.len(), "AE batch {name} never left: writing it again.");
-            let summaries: Vec<(String, String)> = list.iter().map(|s| (port_of(&s.payload), s.payload.clone())).collect();
+            let summaries: Vec<(String, String)> = list
+                .iter()
+                .map(|s| (port_of(&s.payload), s.payload.clone()))
+                .collect();
             batch::write_ae_batch(ctx, &name, &summaries).await?;
-            submitted(ctx, list.iter().map(|s| s.entry_number.as_str()), &format!("sent in CATAIR AE batch {name}"))?;
+            submitted(
+                ctx,
+                list.iter().map(|s| s.entry_number.as_str()),
+                &format!("sent in CATAIR AE batch {name}"),
+            )?;
         }
     }
     if !resend.is_empty() {
-        warn!(summaries = resend.len(), "Re-sending {} pending entry summar(ies) the gateway never received.", resend.len());
+        warn!(
+            summaries = resend.len(),
+            "Re-sending {} pending entry summar(ies) the gateway never received.",
+            resend.len()
+        );
         send_http(ctx, &resend).await?;
     }
     Ok(())

@@ -56,8 +56,13 @@ pub enum SummaryState {
 }
 
 impl SummaryState {
-    pub const ALL: [SummaryState; 5] =
-        [SummaryState::Pending, SummaryState::Submitted, SummaryState::Accepted, SummaryState::Rejected, SummaryState::NotFiled];
+    pub const ALL: [SummaryState; 5] = [
+        SummaryState::Pending,
+        SummaryState::Submitted,
+        SummaryState::Accepted,
+        SummaryState::Rejected,
+        SummaryState::NotFiled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,7 +81,10 @@ impl SummaryState {
     /// Forward moves only: an answer read twice or late changes nothing.
     pub fn can_become(self, to: SummaryState) -> bool {
         use SummaryState::*;
-        matches!((self, to), (Pending, Submitted | Accepted | Rejected) | (Submitted, Accepted | Rejected))
+        matches!(
+            (self, to),
+            (Pending, Submitted | Accepted | Rejected) | (Submitted, Accepted | Rejected)
+        )
     }
 }
 
@@ -129,7 +137,9 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 const COLUMNS: &str = "filing_id, entry_number, transport, batch, certified, state, code, narrative, message, duty_usd, fees_usd, payload, created_at, updated_at";
@@ -162,7 +172,10 @@ pub trait SummaryStore {
     fn record_summaries(&mut self, list: &[NewSummary<'_>]) -> Result<Vec<bool>, StoreError>;
 
     /// Applies each forward transition (one transaction).
-    fn summary_transitions(&mut self, list: &[SummaryTransition<'_>]) -> Result<Vec<Applied>, StoreError>;
+    fn summary_transitions(
+        &mut self,
+        list: &[SummaryTransition<'_>],
+    ) -> Result<Vec<Applied>, StoreError>;
 
     fn summary(&mut self, entry_number: &str) -> Result<Option<Summary>, StoreError>;
 
@@ -178,10 +191,15 @@ impl SummaryStore for SqliteStore {
         let path = self.location().to_owned();
         let err = |e| super::sqlite::sql_err(&path, e);
         let at = ts(Utc::now());
-        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .connection()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
         {
-            let mut find = tx.prepare_cached("SELECT id FROM filings WHERE entry_number = ?1").map_err(err)?;
+            let mut find = tx
+                .prepare_cached("SELECT id FROM filings WHERE entry_number = ?1")
+                .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO entry_summaries (filing_id, entry_number, transport, batch, certified, state, message, duty_usd, fees_usd, payload, created_at, updated_at) \
@@ -189,12 +207,28 @@ impl SummaryStore for SqliteStore {
                 )
                 .map_err(err)?;
             for s in list {
-                let Some(id) = find.query_row([s.entry_number], |r| r.get::<_, i64>(0)).optional().map_err(err)? else {
+                let Some(id) = find
+                    .query_row([s.entry_number], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(err)?
+                else {
                     out.push(false);
                     continue;
                 };
                 let n = insert
-                    .execute(params![id, s.entry_number, s.transport, s.batch, s.certified, s.state.as_str(), s.message, s.duty_usd, s.fees_usd, s.payload, at])
+                    .execute(params![
+                        id,
+                        s.entry_number,
+                        s.transport,
+                        s.batch,
+                        s.certified,
+                        s.state.as_str(),
+                        s.message,
+                        s.duty_usd,
+                        s.fees_usd,
+                        s.payload,
+                        at
+                    ])
                     .map_err(err)?;
                 out.push(n == 1);
             }
@@ -203,14 +237,22 @@ impl SummaryStore for SqliteStore {
         Ok(out)
     }
 
-    fn summary_transitions(&mut self, list: &[SummaryTransition<'_>]) -> Result<Vec<Applied>, StoreError> {
+    fn summary_transitions(
+        &mut self,
+        list: &[SummaryTransition<'_>],
+    ) -> Result<Vec<Applied>, StoreError> {
         let path = self.location().to_owned();
         let err = |e| super::sqlite::sql_err(&path, e);
         let at = ts(Utc::now());
-        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .connection()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
         {
-            let mut find = tx.prepare_cached("SELECT state FROM entry_summaries WHERE entry_number = ?1").map_err(err)?;
+            let mut find = tx
+                .prepare_cached("SELECT state FROM entry_summaries WHERE entry_number = ?1")
+                .map_err(err)?;
             let mut update = tx
                 .prepare_cached(
                     "UPDATE entry_summaries SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), message = ?5, updated_at = ?6 \
@@ -218,13 +260,26 @@ impl SummaryStore for SqliteStore {
                 )
                 .map_err(err)?;
             for t in list {
-                let Some(from) = find.query_row([t.entry_number], |r| r.get::<_, String>(0)).optional().map_err(err)? else {
+                let Some(from) = find
+                    .query_row([t.entry_number], |r| r.get::<_, String>(0))
+                    .optional()
+                    .map_err(err)?
+                else {
                     out.push(Applied::Unknown);
                     continue;
                 };
                 let from = SummaryState::parse(&from).unwrap_or(SummaryState::Pending);
                 if from.can_become(t.to) {
-                    update.execute(params![t.entry_number, t.to.as_str(), t.code, t.narrative, t.message, at]).map_err(err)?;
+                    update
+                        .execute(params![
+                            t.entry_number,
+                            t.to.as_str(),
+                            t.code,
+                            t.narrative,
+                            t.message,
+                            at
+                        ])
+                        .map_err(err)?;
                     out.push(Applied::Moved);
                 } else {
                     out.push(Applied::Ignored);
@@ -238,24 +293,41 @@ impl SummaryStore for SqliteStore {
     fn summary(&mut self, entry_number: &str) -> Result<Option<Summary>, StoreError> {
         let path = self.location().to_owned();
         let conn = self.connection();
-        conn.query_row(&format!("SELECT {COLUMNS} FROM entry_summaries WHERE entry_number = ?1"), [entry_number], row)
-            .optional()
-            .map_err(|e| super::sqlite::sql_err(&path, e))
+        conn.query_row(
+            &format!("SELECT {COLUMNS} FROM entry_summaries WHERE entry_number = ?1"),
+            [entry_number],
+            row,
+        )
+        .optional()
+        .map_err(|e| super::sqlite::sql_err(&path, e))
     }
 
     fn summaries_in(&mut self, states: &[SummaryState]) -> Result<Vec<Summary>, StoreError> {
         let path = self.location().to_owned();
-        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
         let conn = self.connection();
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM entry_summaries WHERE state IN ({list}) ORDER BY filing_id"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM entry_summaries WHERE state IN ({list}) ORDER BY filing_id"
+            ))
             .map_err(|e| super::sqlite::sql_err(&path, e))?;
-        let rows = stmt.query_map([], row).map_err(|e| super::sqlite::sql_err(&path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| super::sqlite::sql_err(&path, e))
+        let rows = stmt
+            .query_map([], row)
+            .map_err(|e| super::sqlite::sql_err(&path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| super::sqlite::sql_err(&path, e))
     }
 
     fn summaries_due(&mut self, entry_types: &[&str]) -> Result<Vec<Filing>, StoreError> {
-        let types = entry_types.iter().map(|t| format!("'{}'", t.replace('\'', ""))).collect::<Vec<_>>().join(",");
+        let types = entry_types
+            .iter()
+            .map(|t| format!("'{}'", t.replace('\'', "")))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut out = Vec::new();
         for f in self.query_filings_where(&format!(
             "state IN ('accepted', 'released', 'held', 'detained') AND entry_type IN ({types}) \
@@ -292,9 +364,17 @@ mod tests {
             record: &record,
         };
         let make = |serial: u64| Some(format!("S32-{serial:07}-8"));
-        let n = s.record_intent("S32", 1, &make, &f).unwrap().new_filing().unwrap().entry_number;
+        let n = s
+            .record_intent("S32", 1, &make, &f)
+            .unwrap()
+            .new_filing()
+            .unwrap()
+            .entry_number;
         assert_eq!(n, "S32-0000001-8");
-        assert!(s.transition(&n, FilingState::Accepted, None, None, "SX 02").unwrap());
+        assert!(
+            s.transition(&n, FilingState::Accepted, None, None, "SX 02")
+                .unwrap()
+        );
         s
     }
 
@@ -321,7 +401,13 @@ mod tests {
         conn.execute_batch("DROP TABLE entry_summaries;").unwrap();
         conn.execute_batch(MIGRATION).unwrap();
         let got = s.summary("S32-0000001-8").unwrap().unwrap();
-        assert_eq!((got.state, got.message.as_deref()), (NotFiled, Some("not filed: filed before s321d wrote entry summaries")));
+        assert_eq!(
+            (got.state, got.message.as_deref()),
+            (
+                NotFiled,
+                Some("not filed: filed before s321d wrote entry summaries")
+            )
+        );
         assert!(s.summaries_due(&["11"]).unwrap().is_empty());
     }
 
@@ -330,17 +416,57 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store_with_filing(dir.path());
         let n = "S32-0000001-8";
-        assert_eq!(s.summaries_due(&["11", "01"]).unwrap().len(), 1, "accepted and no summary yet");
+        assert_eq!(
+            s.summaries_due(&["11", "01"]).unwrap().len(),
+            1,
+            "accepted and no summary yet"
+        );
         assert_eq!(s.summaries_due(&["01"]).unwrap().len(), 0);
-        assert_eq!(s.record_summaries(&[new(n), new("S32-0000002-6")]).unwrap(), [true, false], "no filing, no summary");
-        assert_eq!(s.record_summaries(&[new(n)]).unwrap(), [false], "never two per entry");
+        assert_eq!(
+            s.record_summaries(&[new(n), new("S32-0000002-6")]).unwrap(),
+            [true, false],
+            "no filing, no summary"
+        );
+        assert_eq!(
+            s.record_summaries(&[new(n)]).unwrap(),
+            [false],
+            "never two per entry"
+        );
         assert!(s.summaries_due(&["11"]).unwrap().is_empty());
-        let t = |to, code| SummaryTransition { entry_number: n, to, code: Some(code), narrative: Some("SUMMARY HAS BEEN ADDED"), message: "AX" };
-        assert_eq!(s.summary_transitions(&[t(Submitted, ""), t(Accepted, "995"), t(Rejected, "999")]).unwrap(), [Applied::Moved, Applied::Moved, Applied::Ignored]);
+        let t = |to, code| SummaryTransition {
+            entry_number: n,
+            to,
+            code: Some(code),
+            narrative: Some("SUMMARY HAS BEEN ADDED"),
+            message: "AX",
+        };
+        assert_eq!(
+            s.summary_transitions(&[t(Submitted, ""), t(Accepted, "995"), t(Rejected, "999")])
+                .unwrap(),
+            [Applied::Moved, Applied::Moved, Applied::Ignored]
+        );
         let got = s.summary(n).unwrap().unwrap();
-        assert_eq!((got.state, got.code.as_deref(), got.duty_usd.as_str(), got.batch.as_deref()), (Accepted, Some("995"), "99.43", Some("S32-x-ae.sei")));
+        assert_eq!(
+            (
+                got.state,
+                got.code.as_deref(),
+                got.duty_usd.as_str(),
+                got.batch.as_deref()
+            ),
+            (Accepted, Some("995"), "99.43", Some("S32-x-ae.sei"))
+        );
         assert_eq!(s.summaries_in(&[Accepted]).unwrap().len(), 1);
-        assert_eq!(s.summary_transitions(&[SummaryTransition { entry_number: "S32-0000009-9", to: Accepted, code: None, narrative: None, message: "" }]).unwrap(), [Applied::Unknown]);
+        assert_eq!(
+            s.summary_transitions(&[SummaryTransition {
+                entry_number: "S32-0000009-9",
+                to: Accepted,
+                code: None,
+                narrative: None,
+                message: ""
+            }])
+            .unwrap(),
+            [Applied::Unknown]
+        );
         // Reopened: the table and the row survive.
         drop(s);
         let mut s = SqliteStore::open(&dir.path().join("state.db")).unwrap();
@@ -351,7 +477,10 @@ mod tests {
     fn a_summary_moves_forward_only() {
         assert!(Pending.can_become(Submitted) && Pending.can_become(Accepted));
         assert!(Submitted.can_become(Rejected));
-        assert!(!Accepted.can_become(Rejected), "an answer read twice changes nothing");
+        assert!(
+            !Accepted.can_become(Rejected),
+            "an answer read twice changes nothing"
+        );
         assert!(!NotFiled.can_become(Submitted));
     }
 }

@@ -12,7 +12,9 @@ use super::key::{Class::*, Layout, Usage::*, coded, f, filler};
 
 /// Entry types an entry summary takes (AE Table 1, as far as catair.md
 /// lists them; s321d writes 11, 01 and 03).
-pub const ENTRY_TYPES: &[&str] = &["01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "31", "32", "34", "38", "51", "52"];
+pub const ENTRY_TYPES: &[&str] = &[
+    "01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "31", "32", "34", "38", "51", "52",
+];
 
 /// Payment type codes (10 pos 51): 1 individual; 2/3/5 daily statement by
 /// filer / IOR / IOR without suffix; 6/7/8 the same on the monthly statement.
@@ -44,7 +46,14 @@ pub static AE10: Layout = Layout {
         f("statement_date", 52, 6, D, C),
         f("statement_month", 58, 2, N, C),
         f("branch", 60, 2, AN, C),
-        coded("waiver_reason", 62, 3, AN, C, &["995", "996", "997", "998", "999"]),
+        coded(
+            "waiver_reason",
+            62,
+            3,
+            AN,
+            C,
+            &["995", "996", "997", "998", "999"],
+        ),
         filler(65, 2),
         f("known_importer", 67, 1, AN, O),
         filler(68, 13),
@@ -91,7 +100,11 @@ pub static AE31: Layout = Layout {
 pub static AE34: Layout = Layout {
     id: "34",
     source: "ES p.53",
-    fields: &[f("class", 3, 3, AN, M), f("amount", 6, 8, SN, M), filler(14, 67)],
+    fields: &[
+        f("class", 3, 3, AN, M),
+        f("amount", 6, 8, SN, M),
+        filler(14, 67),
+    ],
 };
 
 /// 40 line header [ES p.65].
@@ -143,7 +156,11 @@ pub static AE50: Layout = Layout {
 pub static AE62: Layout = Layout {
     id: "62",
     source: "ES p.120",
-    fields: &[f("class", 3, 3, AN, M), f("amount", 6, 8, SN, M), filler(14, 67)],
+    fields: &[
+        f("class", 3, 3, AN, M),
+        f("amount", 6, 8, SN, M),
+        filler(14, 67),
+    ],
 };
 
 /// 89 fee totals [ES p.129]: up to 5 class + total pairs (2 implied decimals).
@@ -215,7 +232,9 @@ pub static E1: Layout = Layout {
 };
 
 /// The records of an AE transaction s321d writes, in the chapter's order.
-pub static INPUT: &[&Layout] = &[&AE10, &AE11, &AE31, &AE34, &AE40, &AE50, &AE62, &AE89, &AE90];
+pub static INPUT: &[&Layout] = &[
+    &AE10, &AE11, &AE31, &AE34, &AE40, &AE50, &AE62, &AE89, &AE90,
+];
 
 #[cfg(test)]
 mod tests {
@@ -247,7 +266,10 @@ mod tests {
         at(&AE10, "waiver_reason", 62, 64, Class::AN, Usage::C);
         at(&AE10, "known_importer", 67, 67, Class::AN, Usage::O);
         assert_eq!(AE10.field("certify").unwrap().codes, ["A"]);
-        assert_eq!(AE10.field("payment_type").unwrap().codes, ["1", "2", "3", "5", "6", "7", "8"]);
+        assert_eq!(
+            AE10.field("payment_type").unwrap().codes,
+            ["1", "2", "3", "5", "6", "7", "8"]
+        );
     }
 
     #[test]
@@ -353,6 +375,13 @@ mod tests {
         let line = format!("{:<80}", "E1A    995 SUMMARY HAS BEEN ADDED");
         let r = super::super::key::Record::parse(&line, 1, &[&E0, &E1]).unwrap();
         // The example has a space at 11, where the transcription starts the narrative.
-        assert_eq!((r.get("disposition"), r.get("reason"), r.get("narrative").trim()), ("A", "995", "SUMMARY HAS BEEN ADDED"));
+        assert_eq!(
+            (
+                r.get("disposition"),
+                r.get("reason"),
+                r.get("narrative").trim()
+            ),
+            ("A", "995", "SUMMARY HAS BEEN ADDED")
+        );
     }
 }
