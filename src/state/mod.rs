@@ -66,7 +66,6 @@ pub trait HistoryStore: Send {
     /// [`HistoryStore::lock_history`] began.
     fn record_shipments(&mut self, shipments: &DataFrame) -> Result<u64, StoreError>;
 
-    /// Number of shipments held, for summaries and health checks.
     /// Begins the history critical section: until `record_shipments` returns
     /// or the store is dropped (a process that dies included), no other run,
     /// in this process or another, gets past its own `lock_history`. A run
@@ -74,6 +73,7 @@ pub trait HistoryStore: Send {
     /// two concurrent runs would both see room under the daily limit.
     fn lock_history(&mut self) -> Result<(), StoreError>;
 
+    /// Number of shipments held, for summaries and health checks.
     fn shipment_count(&mut self) -> Result<u64, StoreError>;
 }
 

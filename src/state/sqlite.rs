@@ -767,11 +767,6 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
     }
 
-    pub fn set_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
-            .map(|_| ())
-            .map_err(|e| self.err(e))
     /// A job's complete runs whose exception reports are still owed
     /// (`exceptions-due:<run>` = `due`), oldest first.
     pub fn runs_owing_exceptions(&self, job: &str) -> Result<Vec<String>, StoreError> {
@@ -786,6 +781,11 @@ impl SqliteStore {
         rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
     }
 
+    pub fn set_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 }
 
