@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Renders the README's dashboard picture (tests/data/dashboard/dashboard.png) from the sample
+# Renders the dashboard picture of docs/reports.md (tests/data/dashboard/dashboard.png) from the sample
 # data: runs the three sample jobs, previews a dashboard for today and takes a
 # screenshot of its preview.html with Debian's headless Chromium.
 #   bash tests/data/dashboard/render-dashboard.sh            (needs: cargo, chromium)
