@@ -1051,6 +1051,25 @@ fn the_ace_demo_files_the_samples() {
     assert_eq!(count("SELECT count(*) FROM filings") as usize, dhlx86 + dhlx11 + pclx86 + pclx11, "DHLX entries over HTTP, PCLX entries over CATAIR");
     assert_eq!(count("SELECT count(*) FROM filings WHERE transport = 'catair' AND entry_type = '11'") as usize, pclx11);
     assert_eq!(count("SELECT count(*) FROM filings WHERE state = 'pending'"), 0);
+    // Issue 10's bar: every batch the demo wrote passed the simulator's
+    // validator with zero errors and zero warnings. An error is an X1 batch
+    // reject or an SE90 11; a warning an SE90 13; a clean transaction gets
+    // only its closing SE90 02 (an AX answers a summary the same way).
+    let processed = s.path().join("var/ace-demo/ace/inbound/processed");
+    let answers: Vec<_> = std::fs::read_dir(&processed).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "sx")).collect();
+    assert!(!answers.is_empty(), "no SX answer in {}", processed.display());
+    let mut closings = 0;
+    for answer in &answers {
+        let text = std::fs::read_to_string(answer).unwrap();
+        for line in text.lines() {
+            assert!(!line.starts_with("X1"), "{}: a batch reject: {line}", answer.display());
+            if line.starts_with("SE90") {
+                assert_eq!(&line[4..6], "02", "{}: not a clean acceptance: {line}", answer.display());
+                closings += 1;
+            }
+        }
+    }
+    assert_eq!(closings as usize, pclx86 + pclx11, "one closing SE90 02 per CATAIR entry");
 }
 
 /// A child process killed when the test ends, also when it fails.
@@ -1218,6 +1237,34 @@ fn catair_a_second_state_store_adopts_over_the_gateway() {
     let written = std::fs::read_dir(second.data().join("ace/outbound")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(written, 0, "a CATAIR batch was written for bills ACE holds");
     assert_filed_once(&first, &sim);
+}
+
+/// Issue 10 item 6: the exception email of a run that met a gateway outage
+/// says filing is degraded (with the entries not filed it lists anyway).
+#[test]
+fn the_exception_email_says_filing_is_degraded_while_the_gateway_is_down() {
+    let down = closed_gateway();
+    let filer = Filer::new("http", &down, "");
+    let smtp = crate::support::servers::Smtp::start(filer.s.path());
+    let mut cfg = std::fs::read_to_string(&filer.config).unwrap();
+    cfg.push_str(&format!(
+        "[email]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"s321d <s321d@broker.example>\"\n\
+         [email.groups]\ncompliance = [\"compliance@broker.example\"]\n",
+        smtp.port
+    ));
+    std::fs::write(&filer.config, cfg).unwrap();
+    // One bill cannot be filed (its seller is not in the party book: no
+    // city), the other waits for the gateway.
+    let text = manifest(&[Line::clean("EM1"), Line::clean("EM2")]).replacen(",0.5,Shop,", ",0.5,Nowhere Ltd,", 1);
+    filer.drop_file("a.csv", &text);
+    let out = filer.s321d(&["run-job", "intake"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(show(&out).contains("1 entr(ies) still pending after the retries"), "{}", show(&out));
+    let messages = smtp.wait_for(1);
+    let m = mail_parser::MessageParser::default().parse(&messages[0]).unwrap();
+    let body = m.body_text(0).unwrap().into_owned();
+    assert!(body.contains("(not filed)") && body.contains("EM1"), "{body}");
+    assert!(body.contains(&format!("FILING\nFiling is degraded: the ACE gateway {down} is unreachable since ")), "{body}");
 }
 
 /// The ledger's entry summaries: entry number -> (state, code, narrative,

@@ -32,13 +32,13 @@ fn catair_killed_filers_file_every_shipment_exactly_once() {
 }
 
 #[test]
-#[ignore = "the full kill test: minutes per transport; see the README's Filing section"]
+#[ignore = "the full kill test: minutes per transport; see docs/filing.md, The ACE simulator"]
 fn full_http_killed_filers_file_every_shipment_exactly_once() {
     kill_test("http", env_size("S321D_KILL_SHIPMENTS", 5000), env_size("S321D_KILL_ROUNDS", 30));
 }
 
 #[test]
-#[ignore = "the full kill test: minutes per transport; see the README's Filing section"]
+#[ignore = "the full kill test: minutes per transport; see docs/filing.md, The ACE simulator"]
 fn full_catair_killed_filers_file_every_shipment_exactly_once() {
     kill_test("catair", env_size("S321D_KILL_SHIPMENTS", 5000), env_size("S321D_KILL_ROUNDS", 30));
 }
