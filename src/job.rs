@@ -10,8 +10,8 @@ use chrono::format::{Item, StrftimeItems};
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
-use crate::manifest::columns;
-use crate::policy::{Problem, Problems};
+use crate::columns;
+use crate::problem::{Problem, Problems};
 
 /// Manifest encodings a job may declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

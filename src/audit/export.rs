@@ -375,7 +375,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         let _ = writeln!(index, "s321d has no record of this house bill (not in history, no run output, no filing).\n");
     }
     for s in &seen {
-        let day = s.2.and_then(|d| crate::engine::kernels::from_epoch_days(d as i32)).map_or_else(|| "unknown".into(), |d| d.to_string());
+        let day = s.2.and_then(|d| crate::dates::from_epoch_days(d as i32)).map_or_else(|| "unknown".into(), |d| d.to_string());
         let _ = writeln!(index, "- first seen for carrier {} in file {} (sha256 `{}`), run {}: arrival {day}, total USD {}", s.0, s.4, s.5, s.6, s.3);
     }
     let _ = writeln!(index, "\n{} run(s) named it: every disposition with its reasons is in `dispositions.csv`, every finding on it or its file in `findings.csv`, the source records in `source-*.csv`.\n", found_runs.len());
@@ -443,7 +443,7 @@ async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str,
     let archive = ctx.source(&ctx.config.archive.source)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header: Vec<String> = vec!["source_file".into(), "file_sha256".into(), "record".into()];
-    header.extend(crate::manifest::columns::CANONICAL.iter().map(|c| (*c).to_owned()));
+    header.extend(crate::columns::CANONICAL.iter().map(|c| (*c).to_owned()));
     let mut seen_files: Vec<&String> = Vec::new();
     for name in files {
         if seen_files.contains(&name) {
@@ -475,9 +475,9 @@ async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str,
         let found = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<String>>> {
             let mut out = Vec::new();
             crate::manifest::read(&format, crate::manifest::Input::Path(&local), 0, crate::manifest::DEFAULT_CHUNK_ROWS, &mut |chunk| {
-                let hits = chunk.lazy().filter(col(crate::manifest::columns::HOUSE_BILL).str().strip_chars(lit(NULL)).eq(lit(hb_owned.clone()))).collect()?;
-                let rec: Vec<u64> = hits.column(crate::manifest::columns::RECORD)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
-                let cols: Vec<Vec<String>> = crate::manifest::columns::CANONICAL.iter().map(|c| strs(&hits, c)).collect::<anyhow::Result<_>>()?;
+                let hits = chunk.lazy().filter(col(crate::columns::HOUSE_BILL).str().strip_chars(lit(NULL)).eq(lit(hb_owned.clone()))).collect()?;
+                let rec: Vec<u64> = hits.column(crate::columns::RECORD)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
+                let cols: Vec<Vec<String>> = crate::columns::CANONICAL.iter().map(|c| strs(&hits, c)).collect::<anyhow::Result<_>>()?;
                 for i in 0..hits.height() {
                     let mut row = vec![name_owned.clone(), sha.clone(), rec[i].to_string()];
                     row.extend(cols.iter().map(|c| c[i].clone()));

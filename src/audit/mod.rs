@@ -151,7 +151,7 @@ pub fn config_loaded(ctx: &Context, kind: &str) -> anyhow::Result<()> {
 }
 
 /// `config.reload_refused`: a SIGHUP whose configuration was invalid.
-pub fn reload_refused(ctx: &Context, problems: &crate::policy::Problems) -> anyhow::Result<()> {
+pub fn reload_refused(ctx: &Context, problems: &crate::problem::Problems) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "config.reload_refused",
         json!({ "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>() }),

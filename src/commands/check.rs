@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use crate::cli::CheckArgs;
 use crate::config::Config;
 use crate::job::Job;
-use crate::policy::{Policy, Problem, Problems};
+use crate::policy::Policy;
+use crate::problem::{Problem, Problems};
 
 /// Every `*.toml` in a folder, sorted.
 pub fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -13,7 +13,7 @@ pub mod validate;
 
 use std::process::ExitCode;
 
-use crate::policy::Problems;
+use crate::problem::Problems;
 
 /// Exit status for bad arguments, config, job or policy.
 pub const EXIT_USAGE: u8 = 2;

@@ -50,7 +50,7 @@ pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> 
                 summary.lines,
                 summary.shipments,
                 job.output.source,
-                crate::sources::join(&[&job.output.path, &run_id])
+                crate::paths::join(&[&job.output.path, &run_id])
             );
             ExitCode::SUCCESS
         }

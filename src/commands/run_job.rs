@@ -79,7 +79,7 @@ async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], d
         let Some(job) = jobs.iter().find(|j| j.matches(&name)) else { continue };
         let intake = job.intake.as_ref().expect("checked");
         let source = ctx.source(&intake.source)?;
-        let dest = crate::sources::join(&[&intake.inbox, &name]);
+        let dest = crate::paths::join(&[&intake.inbox, &name]);
         source.upload(&path, &dest).await?;
         if let (Some(local), Ok(modified)) = (source.local_path(&dest), std::fs::metadata(&path).and_then(|m| m.modified())) {
             std::fs::File::options().write(true).open(&local)?.set_modified(modified)?;
@@ -118,7 +118,7 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
         for f in &run.files {
             println!("    {} {} ({} records){}", f.status, f.name, f.records, f.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default());
         }
-        println!("    outputs: {}:{}", job.output.source, crate::sources::join(&[&job.output.path, &run.run_id]));
+        println!("    outputs: {}:{}", job.output.source, crate::paths::join(&[&job.output.path, &run.run_id]));
     }
     for (run_id, f) in &report.filings {
         let states: Vec<String> = f.states.iter().map(|(s, n)| format!("{s} {n}")).collect();

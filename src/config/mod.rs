@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::policy::{Problem, Problems};
+use crate::problem::{Problem, Problems};
 
 /// The embedded defaults.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../config/default.toml");
@@ -419,7 +419,7 @@ impl Config {
             report("archive.source", format!("{:?} is not a configured source", self.archive.source));
         }
         let f = &self.filing;
-        if !f.filer_code.is_empty() && crate::filing::entry_number::check_digit(&f.filer_code, 0).is_err() {
+        if !f.filer_code.is_empty() && crate::entry_number::check_digit(&f.filer_code, 0).is_err() {
             report("filing.filer_code", format!("{:?} is not three letters or digits", f.filer_code));
         }
         if f.first_serial > 9_999_999 {

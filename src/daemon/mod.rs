@@ -70,7 +70,7 @@ fn notify(state: &[NotifyState<'_>]) {
 
 /// Loads config and everything it names, sharing `metrics` and `status`
 /// across reloads. The status of jobs it has not seen yet comes from the store.
-fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<Context, crate::policy::Problems> {
+fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<Context, crate::problem::Problems> {
     let config = Config::load(config_path)?;
     let mut ctx = Context::load(config)?;
     ctx.metrics = metrics.clone();

@@ -17,7 +17,8 @@ use polars::prelude::*;
 use super::rules::{Rule, RuleSet};
 use super::FINDING_COLUMNS;
 use crate::job::Job;
-use crate::manifest::{FileIssues, columns as c};
+use crate::columns as c;
+use crate::manifest::FileIssues;
 
 /// `findings.csv` / `findings.parquet` columns, as the contract names them.
 pub const FINDINGS_HEADER: [&str; 9] =

@@ -38,6 +38,7 @@ use super::entry::Entry;
 use super::settings::Envelope;
 use super::{Response, ack_state};
 use crate::intake::Context;
+use crate::paths;
 use crate::sources;
 use crate::state::ledger::{FilingState, LedgerStore};
 
@@ -112,9 +113,9 @@ pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow
     }
     let text = envelope_lines(&env, Utc::now().date_naive(), "SE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
-    let path = sources::join(&[&cfg.outbound_path, name]);
+    let path = paths::join(&[&cfg.outbound_path, name]);
     crate::intake::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
-    crate::intake::crash_point("batch-written");
+    crate::faults::crash_point("batch-written");
     super::mark_submitted(ctx, entries.iter().map(|e| e.entry_number.as_str()), &format!("sent in CATAIR batch {name}"))?;
     info!(batch = %name, entries = entries.len(), "Wrote CATAIR batch {name} with {} entr(ies) to {}.", entries.len(), out.describe());
     Ok(())
@@ -152,9 +153,9 @@ pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, Str
     }
     let text = envelope_lines(&env, Utc::now().date_naive(), "AE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
-    let path = sources::join(&[&cfg.outbound_path, name]);
+    let path = paths::join(&[&cfg.outbound_path, name]);
     crate::intake::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
-    crate::intake::crash_point("summary-batch-written");
+    crate::faults::crash_point("summary-batch-written");
     info!(batch = %name, summaries = summaries.len(), "Wrote CATAIR AE batch {name} with {} entry summar(ies) to {}.", summaries.len(), out.describe());
     Ok(())
 }
@@ -164,10 +165,10 @@ pub async fn batch_left(ctx: &Context, name: &str) -> anyhow::Result<bool> {
     let cfg = &ctx.config.filing.catair;
     let out = ctx.source(&cfg.outbound_source)?;
     let inbound = ctx.source(&cfg.inbound_source)?;
-    Ok(out.exists(&sources::join(&[&cfg.outbound_path, name])).await?
-        || out.exists(&sources::join(&[&cfg.outbound_path, "processed", name])).await?
-        || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
-        || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?)
+    Ok(out.exists(&paths::join(&[&cfg.outbound_path, name])).await?
+        || out.exists(&paths::join(&[&cfg.outbound_path, "processed", name])).await?
+        || inbound.exists(&paths::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
+        || inbound.exists(&paths::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?)
 }
 
 /// Reads an AX answer to AE batch `batch` (catair.md sections 2 and 7): per
@@ -260,10 +261,10 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
         by_batch.entry(f.batch.clone().unwrap_or_default()).or_default().push(f);
     }
     for (name, filings) in by_batch {
-        let left = out.exists(&sources::join(&[&cfg.outbound_path, &name])).await?
-            || out.exists(&sources::join(&[&cfg.outbound_path, "processed", &name])).await?
-            || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
-            || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?;
+        let left = out.exists(&paths::join(&[&cfg.outbound_path, &name])).await?
+            || out.exists(&paths::join(&[&cfg.outbound_path, "processed", &name])).await?
+            || inbound.exists(&paths::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
+            || inbound.exists(&paths::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?;
         if left {
             super::mark_submitted(ctx, filings.iter().map(|f| f.entry_number.as_str()), &format!("reconciled: batch {name} was sent"))?;
         } else {
@@ -427,11 +428,11 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
             match read_ax(&text, batch, &numbers) {
                 Ok(responses) => {
                     super::summary_filing::apply(ctx, &responses)?;
-                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+                    inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
                 }
                 Err(e) => {
                     warn!(file.name = %file.name, "Cannot read ACE AX answer {}: {e}; moved to rejected/.", file.name);
-                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+                    inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
                 }
             }
             continue;
@@ -445,12 +446,12 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
         match parsed {
             Ok(responses) => {
                 super::apply(ctx, &responses)?;
-                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+                inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
             }
             Err(e) => {
                 // Kept aside, not lost: an operator can read it.
                 warn!(file.name = %file.name, "Cannot read ACE response {}: {e}; moved to rejected/.", file.name);
-                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+                inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
             }
         }
     }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use crate::state::ledger::{FilingState, HeadingMatch};
 
 /// Rows per CAPE declaration file (CBP's limit).

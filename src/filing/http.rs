@@ -522,7 +522,7 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<Unsent
         let (number, result) = joined.context("a gateway task panicked")?;
         match result {
             Ok(answer) => {
-                crate::intake::crash_point("filing-answered");
+                crate::faults::crash_point("filing-answered");
                 answered.push((number, answer));
                 if answered.len() >= RECORD_BATCH {
                     record_answers(ctx, &mut answered, "POST /v1/entries answered")?;

@@ -31,7 +31,6 @@ pub mod batch;
 pub mod cape;
 pub mod catair;
 pub mod entry;
-pub mod entry_number;
 pub mod http;
 pub mod plan;
 pub mod release;
@@ -47,11 +46,12 @@ use tracing::{info, warn};
 
 use crate::intake::Context;
 use crate::job::{FilingTransport, Job};
+use crate::paths;
 use crate::sources;
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::{self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
 use entry::EntryDefaults;
-use entry_number::EntryNumber;
+use crate::entry_number::{self, EntryNumber};
 
 /// Filings recorded per ledger transaction.
 const INTENT_CHUNK: usize = 2000;
@@ -357,7 +357,7 @@ pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
 
 /// Reads an output of the run; None when the run did not write it.
 async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
-    match out.get(&sources::join(&[folder, name])).await {
+    match out.get(&paths::join(&[folder, name])).await {
         Ok(bytes) => Ok(Some(bytes)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -373,7 +373,7 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     let run = ctx.db(|s| s.run(run_id))?.with_context(|| format!("no run {run_id}"))?;
     anyhow::ensure!(run.kind != "replay", "run {run_id} is a replay: replays are never filed");
     let out = ctx.source(&job.output.source)?;
-    let folder = sources::join(&[&job.output.path, run_id]);
+    let folder = paths::join(&[&job.output.path, run_id]);
     let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
     let entries_csv = run_output(&out, &folder, "entries.csv").await?;
     let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
@@ -586,16 +586,16 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     if !adopt.is_empty() {
         let listed = adopt_entries(ctx, job, run_id, transport, &defaults.filer_code, &adopt, &mut plan)?;
         report.adopted = listed.len();
-        out.put(&sources::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
+        out.put(&paths::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
     }
-    crate::intake::crash_point("filing-intent");
+    crate::faults::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;
 
     // The broker lists, beside the run's other outputs (rewritten whole each
     // time the run is filed: the same run gives the same lists).
     report.not_filed = plan.not_filed.len();
-    out.put(&sources::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
-    out.put(&sources::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
+    out.put(&paths::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
+    out.put(&paths::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
     // The same list in the ledger, as `not filed: <reason>` (issue 10 item
     // 3): `s321d ledger show HOUSE_BILL` and the exception report read it.
     let now = chrono::Utc::now();

@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use super::catair::cargo_release::{self as se, MODES};
 use super::catair::key::{Class, Record, clean, components};
 use super::entry::{Entry, Party, ior_type_of};
-use super::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use super::settings::Filer;
 
 /// Why an entry cannot be filed: the record and field, and what is missing.

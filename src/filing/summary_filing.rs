@@ -217,7 +217,7 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
         .collect();
     let recorded = ctx.db(|s| s.record_summaries(&list))?;
     drop(list);
-    crate::intake::crash_point("summary-intent");
+    crate::faults::crash_point("summary-intent");
     let mut by_batch: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
     let mut over_http: Vec<(String, String)> = Vec::new();
     let mut refused = 0usize;
@@ -316,7 +316,7 @@ async fn send_http(ctx: &Context, list: &[(String, String)]) -> anyhow::Result<u
     for (number, text) in list {
         match gateway.post_summary(text, number).await {
             Ok(answer) => {
-                crate::intake::crash_point("summary-answered");
+                crate::faults::crash_point("summary-answered");
                 submitted(ctx, [number.as_str()], "POST /v1/entry-summaries")?;
                 apply(ctx, &[from_answer(&answer, "gateway")])?;
                 sent += 1;

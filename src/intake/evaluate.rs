@@ -17,26 +17,26 @@ use super::summary::{FileOutcome, Summary};
 use super::{Context, RunKind, remove_quietly, retry::retry};
 use crate::engine::{self, RunFile, RunRequest};
 use crate::job::Job;
-use crate::sources;
+use crate::paths;
 use crate::state::HistoryStore;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
 /// The output folder of a run, relative to the output source.
 pub fn run_folder(job: &Job, run_id: &str) -> String {
-    sources::join(&[&job.output.path, run_id])
+    paths::join(&[&job.output.path, run_id])
 }
 
 /// Whether a run's outputs are complete (its `summary.json` is published).
 pub async fn outputs_complete(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<bool> {
     let out = ctx.source(&job.output.source)?;
-    let path = sources::join(&[&run_folder(job, run_id), "summary.json"]);
+    let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
     Ok(retry(ctx.retry, "checking run outputs", || out.exists(&path)).await?)
 }
 
 /// Reads a published run summary.
 pub async fn read_summary(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<Summary> {
     let out = ctx.source(&job.output.source)?;
-    let path = sources::join(&[&run_folder(job, run_id), "summary.json"]);
+    let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
     let bytes = retry(ctx.retry, "reading a run summary", || out.get(&path)).await?;
     Ok(serde_json::from_slice(&bytes).with_context(|| format!("{path} is not a run summary"))?)
 }
@@ -63,7 +63,7 @@ pub async fn evaluate_and_publish(
         }
     }
 
-    super::crash_point("evaluating");
+    crate::faults::crash_point("evaluating");
     // The engine reads local files: archived files in place when the archive is
     // local, else fetched copies.
     let archive_source = ctx.source(&ctx.config.archive.source)?;
@@ -92,7 +92,7 @@ pub async fn evaluate_and_publish(
     if kind != RunKind::Replay {
         ctx.db(|s| s.engine_started(&ids))?;
         for f in &files {
-            super::crash_on_file(&f.name);
+            crate::faults::crash_on_file(&f.name);
         }
     }
     let out_dir = scratch.join("out");
@@ -134,7 +134,7 @@ pub async fn evaluate_and_publish(
             note: s.unreadable.clone(),
         })
         .collect();
-    super::crash_point("engine-done");
+    crate::faults::crash_point("engine-done");
     let summary = Summary::new(&engine_summary, job, kind.as_str(), started, &ctx.policy.source, outcomes);
     let summary_path = scratch.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
@@ -147,15 +147,15 @@ pub async fn evaluate_and_publish(
     let folder = run_folder(job, run_id);
     for local in engine_summary.outputs.iter().chain(std::iter::once(&summary_path)) {
         let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let dest = sources::join(&[&folder, &name]);
+        let dest = paths::join(&[&folder, &name]);
         if let Err(e) = retry(ctx.retry, "publishing run outputs", || out.upload(local, &dest)).await {
             ctx.note_source_error(&e);
             return Err(anyhow::anyhow!("cannot publish {dest} to {}: {e}", out.describe()));
         }
-        super::crash_point("published-one");
+        crate::faults::crash_point("published-one");
     }
     ctx.status.source_ok(out.name());
-    super::crash_point("published");
+    crate::faults::crash_point("published");
     let _ = std::fs::remove_dir_all(&scratch);
 
     if kind != RunKind::Replay {
@@ -164,7 +164,7 @@ pub async fn evaluate_and_publish(
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluated, None, None, note.as_deref()))?;
         }
     }
-    super::crash_point("evaluated");
+    crate::faults::crash_point("evaluated");
     let summary_json = serde_json::to_string(&summary)?;
     ctx.db(|s| s.finish_run(run_id, "evaluated", &summary_json))?;
     crate::audit::run_finished(ctx, &summary, &output, &output_hashes)?;

@@ -5,11 +5,11 @@
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::paths::Escaped;
+use crate::paths::{self, Escaped};
 
 use super::{Context, JobRunReport, retry::retry};
 use crate::job::{Intake, Job};
-use crate::sources::{self, SourceError};
+use crate::sources::SourceError;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
 /// Where a finished file goes.
@@ -37,12 +37,12 @@ pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destinat
         Destination::Processed => &intake.processed,
         Destination::Quarantine => &intake.quarantine,
     };
-    let name = sources::file_name(path);
-    let mut target = sources::join(&[folder, name]);
+    let name = paths::file_name(path);
+    let mut target = paths::join(&[folder, name]);
     let mut n = 1;
     while retry(ctx.retry, "checking the destination", || source.exists(&target)).await? {
         n += 1;
-        target = sources::join(&[folder, &fit_name(name, &format!(".{n}"))]);
+        target = paths::join(&[folder, &fit_name(name, &format!(".{n}"))]);
     }
     match retry(ctx.retry, "moving a file out of the inbox", || source.rename(path, &target)).await {
         Ok(()) => Ok(Some(target)),
@@ -96,8 +96,8 @@ pub async fn quarantine(
     reason: &str,
 ) -> anyhow::Result<()> {
     let moved = move_out(ctx, intake, &f.path, Destination::Quarantine).await?;
-    super::crash_point("moved");
-    let target = moved.unwrap_or_else(|| sources::join(&[&intake.quarantine, &f.name]));
+    crate::faults::crash_point("moved");
+    let target = moved.unwrap_or_else(|| paths::join(&[&intake.quarantine, &f.name]));
     let headline = match cause {
         QuarantineCause::Unreadable => "it could not be read",
         QuarantineCause::Poison => "evaluating it stopped s321d twice",
@@ -113,7 +113,7 @@ pub async fn quarantine(
     );
     let source = ctx.source(&intake.source)?;
     let (folder, name) = target.rsplit_once('/').unwrap_or(("", &target));
-    let note_path = sources::join(&[folder, &fit_name(name, ".error.txt")]);
+    let note_path = paths::join(&[folder, &fit_name(name, ".error.txt")]);
     retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
     // A poison file's record says why (an unreadable one's already does).
     let recorded = (cause == QuarantineCause::Poison).then(|| format!("poison: {reason}"));
@@ -191,7 +191,7 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
         return quarantine(ctx, job, intake, run_id, f, QuarantineCause::Unreadable, reason).await;
     }
     move_out(ctx, intake, &f.path, Destination::Processed).await?;
-    super::crash_point("moved");
+    crate::faults::crash_point("moved");
     ctx.db(|s| s.set_file_state(f.id, FileState::Done, None, None, None))?;
     ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "processed".into())]);
     Ok(())

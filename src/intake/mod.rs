@@ -41,7 +41,8 @@ use crate::config::Config;
 use crate::job::Job;
 use crate::metrics::Metrics;
 use crate::paths::Escaped;
-use crate::policy::{Policy, Problem, Problems};
+use crate::policy::Policy;
+use crate::problem::{Problem, Problems};
 use crate::sources::{Source, SourceError};
 use crate::state::intake::IntakeStore;
 use crate::state::sqlite::SqliteStore;
@@ -336,7 +337,7 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
             owed.push(r);
         }
     }
-    crash_point("exceptions-owed");
+    crate::faults::crash_point("exceptions-owed");
     for run_id in &owed {
         if let Err(e) = crate::reports::exceptions::after_run(ctx, run_id).await {
             warn!(job.name = %job.name, run.id = %run_id, "Cannot build the exception reports of run {run_id}: {e:#}");
@@ -387,29 +388,6 @@ pub fn new_run_id(kind: RunKind) -> String {
     let rand = uuid::Uuid::now_v7().simple().to_string();
     let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
     format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
-}
-
-/// Fault injection for the crash tests: when `S321D_CRASH_AT` names this
-/// point, the process aborts right here, as abruptly as a SIGKILL (no
-/// destructors, no flushing). The points sit between every two recorded steps
-/// of a file's life. Unset in production, where this is one cached check.
-pub(crate) fn crash_point(point: &str) {
-    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if AT.get_or_init(|| std::env::var("S321D_CRASH_AT").ok()).as_deref() == Some(point) {
-        eprintln!("s321d: crash point {point} reached (S321D_CRASH_AT); aborting");
-        std::process::abort();
-    }
-}
-
-/// Fault injection for the poison-file tests: when `S321D_CRASH_ON_FILE`
-/// names a file handed to the engine, the process aborts (as an input that
-/// exhausts memory would get it killed). Unset in production.
-pub(crate) fn crash_on_file(name: &str) {
-    static ON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if ON.get_or_init(|| std::env::var("S321D_CRASH_ON_FILE").ok()).as_deref() == Some(name) {
-        eprintln!("s321d: evaluating {} (S321D_CRASH_ON_FILE); aborting", crate::paths::Escaped(name));
-        std::process::abort();
-    }
 }
 
 /// Removes a local scratch file, ignoring one that is already gone.

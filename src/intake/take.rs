@@ -7,7 +7,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::paths::Escaped;
+use crate::paths::{self, Escaped};
 
 use super::{Context, JobRunReport, remove_quietly, retry::retry};
 use crate::job::{Intake, Job};
@@ -41,7 +41,7 @@ pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::
 /// name would not fit or would not be safe there).
 fn archive_path(ctx: &Context, sha256: &str, name: &str) -> String {
     let day = Utc::now().format("%Y/%m/%d").to_string();
-    sources::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
+    paths::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
 }
 
 /// Takes every complete inbox file of the job and archives it.
@@ -140,7 +140,7 @@ async fn take_one(
                 Escaped(&of.name),
                 of.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
-            super::crash_point("duplicate-recorded");
+            crate::faults::crash_point("duplicate-recorded");
             let record = ctx.db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))?.into_iter().find(|f| f.id == id);
             if let Some(record) = record {
                 super::finish::finish_duplicate(ctx, job, intake, &record, &of).await?;
@@ -150,7 +150,7 @@ async fn take_one(
         }
         Take::New(id) => id,
     };
-    super::crash_point("taken");
+    crate::faults::crash_point("taken");
 
     // Archive, then verify the archived bytes before anything else.
     let archive_source = ctx.source(&ctx.config.archive.source)?;
@@ -176,7 +176,7 @@ async fn take_one(
     }
     ctx.status.source_ok(archive_source.name());
     ctx.db(|s| s.set_file_state(id, FileState::Archived, Some(&archive), None, None))?;
-    super::crash_point("archived");
+    crate::faults::crash_point("archived");
     remove_quietly(&staging);
     info!(job.name = %job.name, file.name = %Escaped(&entry.name), file.sha256 = %sha, file.size = size, archive = %archive, "Took {} ({size} bytes) and archived it.", Escaped(&entry.name));
     Ok(())

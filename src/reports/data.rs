@@ -12,10 +12,12 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
+use crate::dates::ts_millis;
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
 use crate::intake::Context;
 use crate::intake::summary::Summary;
+use crate::paths;
 use crate::sources;
 
 /// A `runs` row: id, job, kind, status, started, output, summary.
@@ -49,10 +51,6 @@ impl RunRef {
     }
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Runs (not replays) started in [from, to), of these jobs (all if empty), oldest first.
 pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
     let rows = ctx.db(|s| {
@@ -63,7 +61,7 @@ pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs:
                 "SELECT run_id, job, kind, status, started_at, output, summary FROM runs \
                  WHERE started_at >= ?1 AND started_at < ?2 AND kind <> 'replay' ORDER BY started_at, run_id",
             )?;
-            let rows = stmt.query_map([ts(from), ts(to)], |r| {
+            let rows = stmt.query_map([ts_millis(from), ts_millis(to)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })?;
             rows.collect()
@@ -112,7 +110,7 @@ pub fn previous_run(ctx: &Context, run: &RunRef) -> anyhow::Result<Option<RunRef
 pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
     let Some((source_name, folder)) = run.location() else { return Ok(None) };
     let source = ctx.source(source_name)?;
-    let path = sources::join(&[folder, name]);
+    let path = paths::join(&[folder, name]);
     if let Some(local) = source.local_path(&path) {
         return Ok(local.exists().then_some(local));
     }

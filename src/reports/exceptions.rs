@@ -33,7 +33,7 @@ use super::remedies;
 use super::xlsx::{self, Sheet, Value};
 use crate::engine::rules::{Rule, Severity};
 use crate::intake::Context;
-use crate::sources;
+use crate::paths;
 
 /// One finding row.
 #[derive(Debug, Clone)]
@@ -449,12 +449,12 @@ async fn render(
         std::fs::create_dir_all(&scratch)?;
         let csv_path = scratch.join(format!("{stem}.csv"));
         std::fs::write(&csv_path, xlsx::csv(&headers, &csv_rows(&all_rows, false))?)?;
-        let mut written = vec![sources::join(&[location.1, &format!("{stem}.csv")])];
+        let mut written = vec![paths::join(&[location.1, &format!("{stem}.csv")])];
         out.upload(&csv_path, &written[0]).await.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", written[0]))?;
         if all_rows.len() <= FULL_XLSX_MAX_ROWS {
             let xlsx_path = scratch.join(format!("{stem}.xlsx"));
             std::fs::write(&xlsx_path, xlsx::workbook(&sheets(&all_rows, &summary, rejected, changes, false))?)?;
-            let dest = sources::join(&[location.1, &format!("{stem}.xlsx")]);
+            let dest = paths::join(&[location.1, &format!("{stem}.xlsx")]);
             out.upload(&xlsx_path, &dest).await.map_err(|e| anyhow::anyhow!("cannot write {dest}: {e}"))?;
             written.push(dest);
         }
@@ -544,7 +544,7 @@ pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String
                 "Run {} has {} error(s) and {} rejection(s) for carrier {}; queued exception report {}.", run.run_id, r.errors, r.rejections, r.carrier, q.id);
             queued.push(q.id);
         }
-        crate::intake::crash_point("exceptions-queued");
+        crate::faults::crash_point("exceptions-queued");
         ctx.db(|s| s.set_value(&key, "queued"))?;
     }
     ctx.db(|s| s.set_value(&due, "done"))?;

@@ -22,7 +22,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::job::{Schedule, parse_schedule};
-use crate::policy::{Problem, Problems};
+use crate::problem::{Problem, Problems};
 
 /// What a report job sends.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -40,7 +40,7 @@ pub use settings::{EmailConfig, ReportsConfig};
 
 use crate::config::Config;
 use crate::intake::Context;
-use crate::policy::Problem;
+use crate::problem::Problem;
 use crate::state::intake::IntakeStore;
 
 /// Loads every report job in the jobs folder (files with a `[report]` table).

@@ -60,7 +60,7 @@ impl LocalSource {
                     },
                 };
                 out.push(Entry {
-                    path: super::join(&[&dir, &file]),
+                    path: crate::paths::join(&[&dir, &file]),
                     name: file,
                     size: meta.len(),
                     modified: meta.modified().ok().map(DateTime::<Utc>::from),
