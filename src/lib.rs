@@ -41,6 +41,7 @@ pub mod job;
 pub mod manifest;
 pub mod metrics;
 pub mod money;
+pub mod normalize;
 pub mod paths;
 pub mod policy;
 pub mod problem;

@@ -356,8 +356,8 @@ impl Sim {
             }
             let person = format!(
                 "{}|{}",
-                crate::engine::normalize::norm(&e.consignee.name),
-                crate::engine::normalize::zip5(&e.consignee.postal_code)
+                crate::normalize::norm(&e.consignee.name),
+                crate::normalize::zip5(&e.consignee.postal_code)
             );
             let total = state.day_totals.entry((person, arrival)).or_insert(0);
             let before = *total;

@@ -10,7 +10,7 @@
 
 use polars::prelude::*;
 
-use super::normalize;
+use crate::normalize;
 use crate::duty::{DutyPolicy, LineIn};
 use crate::columns as c;
 use crate::money;

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::normalize;
+use crate::normalize;
 use crate::dates::{epoch_days, from_epoch_days};
 use crate::columns;
 use crate::money;

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::duty_lines;
 use super::kernels::{self, lit_money};
-use super::normalize;
+use crate::normalize;
 use super::rules::Rule;
 use super::{FINDING_COLUMNS, finding_frame};
 use crate::job::Format;

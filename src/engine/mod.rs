@@ -17,7 +17,6 @@ pub mod entry_stage;
 pub mod file_rules;
 pub mod kernels;
 pub mod line_rules;
-pub mod normalize;
 pub mod output;
 pub mod rules;
 pub mod shipment_rules;

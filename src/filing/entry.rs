@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Informal, Plan};
-use crate::engine::normalize;
+use crate::normalize;
 use crate::job::Job;
 use crate::columns as c;
 use crate::manifest;

@@ -7,7 +7,6 @@
 //! sets replaces the default's value whole, each key it leaves out keeps it.
 //! Every problem is reported at once with its key path.
 
-pub mod countries;
 mod hts_reference;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -19,7 +18,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::duty::{self, DutyPolicy};
-use crate::engine::normalize;
+use crate::normalize::{self, countries};
 use crate::money;
 use crate::problem::{Problem, Problems};
 pub use hts_reference::HtsReference;
