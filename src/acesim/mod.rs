@@ -844,7 +844,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
 // ------------------------------------------------------------------ batches
 
 fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    crate::sources::write_atomic(&dir.join(name), |tmp| std::fs::write(tmp, text))
+    crate::fsutil::write_atomic(&dir.join(name), |tmp| std::fs::write(tmp, text))
 }
 
 /// Takes the batches waiting in `inbound`, answers each, writes due SO files.

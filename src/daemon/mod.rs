@@ -322,7 +322,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { server_cancel.cancelled().await })
             .into_future(),
     );
-    crate::intake::scratch::sweep(&daemon.context().config.paths.data_dir);
+    crate::fsutil::scratch::sweep(&daemon.context().config.paths.data_dir);
     daemon.schedule().await?;
     daemon.catch_up();
 

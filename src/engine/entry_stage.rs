@@ -20,7 +20,8 @@ use polars::prelude::*;
 
 use super::file_rules::{CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, MODE, PORT};
 use super::kernels;
-use super::output::{Staged, sync_dir};
+use super::output::Staged;
+use crate::fsutil::sync_dir;
 use super::rules::Rule;
 use crate::duty::fees::FeeEntryType;
 use crate::entries::{self, EntryType, TransportMode, group};

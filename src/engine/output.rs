@@ -18,6 +18,7 @@ use super::rules::{Rule, RuleSet};
 use super::FINDING_COLUMNS;
 use crate::job::Job;
 use crate::columns as c;
+use crate::fsutil::sync_dir;
 use crate::manifest::FileIssues;
 
 /// `findings.csv` / `findings.parquet` columns, as the contract names them.
@@ -61,11 +62,6 @@ impl Staged {
             .with_context(|| format!("cannot move {} into place", self.dest.display()))?;
         Ok(self.dest.clone())
     }
-}
-
-/// Syncs a directory so renames in it survive a crash.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Streams findings to CSV and Parquet.

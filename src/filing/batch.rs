@@ -114,7 +114,7 @@ pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow
     let text = envelope_lines(&env, Utc::now().date_naive(), "SE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
     let path = paths::join(&[&cfg.outbound_path, name]);
-    crate::intake::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
+    crate::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
     crate::faults::crash_point("batch-written");
     super::mark_submitted(ctx, entries.iter().map(|e| e.entry_number.as_str()), &format!("sent in CATAIR batch {name}"))?;
     info!(batch = %name, entries = entries.len(), "Wrote CATAIR batch {name} with {} entr(ies) to {}.", entries.len(), out.describe());
@@ -154,7 +154,7 @@ pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, Str
     let text = envelope_lines(&env, Utc::now().date_naive(), "AE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
     let path = paths::join(&[&cfg.outbound_path, name]);
-    crate::intake::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
+    crate::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
     crate::faults::crash_point("summary-batch-written");
     info!(batch = %name, summaries = summaries.len(), "Wrote CATAIR AE batch {name} with {} entry summar(ies) to {}.", summaries.len(), out.describe());
     Ok(())

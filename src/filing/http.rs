@@ -44,7 +44,7 @@ use tracing::{debug, warn};
 use super::entry::Entry;
 use super::{Response, release_state};
 use crate::intake::Context;
-use crate::intake::retry::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::state::ledger::{FilingState, LedgerStore};
 
 /// The gateway could not be reached after the retries (refused or dropped

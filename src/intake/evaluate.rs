@@ -14,7 +14,9 @@ use chrono::Utc;
 use tracing::info;
 
 use super::summary::{FileOutcome, Summary};
-use super::{Context, RunKind, remove_quietly, retry::retry};
+use super::{Context, RunKind};
+use crate::fsutil::{remove_quietly, scratch};
+use crate::retry::retry;
 use crate::engine::{self, RunFile, RunRequest};
 use crate::job::Job;
 use crate::paths;
@@ -70,7 +72,7 @@ pub async fn evaluate_and_publish(
     let scratch = ctx.staging().join("runs").join(run_id);
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     // Gone however this function ends (a kill is left to the next sweep).
-    let _scratch_guard = super::scratch::Guard(scratch.clone());
+    let _scratch_guard = scratch::Guard(scratch.clone());
     let mut run_files = Vec::with_capacity(files.len());
     let job_arc = Arc::new(job.clone());
     for f in &files {

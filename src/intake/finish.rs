@@ -7,7 +7,8 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport, retry::retry};
+use super::{Context, JobRunReport};
+use crate::retry::retry;
 use crate::job::{Intake, Job};
 use crate::sources::SourceError;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};

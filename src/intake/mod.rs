@@ -21,14 +21,12 @@
 mod evaluate;
 mod finish;
 mod recover;
-pub mod retry;
-pub mod scratch;
 pub mod status;
 pub mod summary;
 mod take;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,7 +44,8 @@ use crate::problem::{Problem, Problems};
 use crate::sources::{Source, SourceError};
 use crate::state::intake::IntakeStore;
 use crate::state::sqlite::SqliteStore;
-use retry::RetryPolicy;
+use crate::fsutil::scratch;
+use crate::retry::RetryPolicy;
 
 /// Everything a job run needs; shared by the daemon, `run-job` and `replay`.
 pub struct Context {
@@ -390,11 +389,3 @@ pub fn new_run_id(kind: RunKind) -> String {
     format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
 }
 
-/// Removes a local scratch file, ignoring one that is already gone.
-fn remove_quietly(path: &Path) {
-    if let Err(e) = std::fs::remove_file(path) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            warn!(file.path = %path.display(), "Cannot remove scratch file: {e}");
-        }
-    }
-}

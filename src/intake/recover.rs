@@ -28,7 +28,7 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
     };
     for f in ctx.db(|s| s.files_in(&job.name, &[FileState::Taken]))? {
         if let Some(staging) = &f.staging {
-            super::remove_quietly(std::path::Path::new(staging));
+            crate::fsutil::remove_quietly(std::path::Path::new(staging));
         }
         ctx.db(|s| s.forget_file(f.id))?;
         info!(job.name = %job.name, file.name = %Escaped(&f.name), "Recovered {}: taken but not archived before a stop; it will be taken again.", Escaped(&f.name));

@@ -9,7 +9,9 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport, remove_quietly, retry::retry};
+use super::{Context, JobRunReport};
+use crate::fsutil::{remove_quietly, scratch};
+use crate::retry::retry;
 use crate::job::{Intake, Job};
 use crate::sources::{self, Entry, Source};
 use crate::state::intake::{FileState, IntakeStore, Take};
@@ -104,7 +106,7 @@ async fn take_one(
 ) -> anyhow::Result<()> {
     let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
     // The copy is only needed until archived; removed on every way out.
-    let _staging_guard = super::scratch::Guard(staging.clone());
+    let _staging_guard = scratch::Guard(staging.clone());
     let (size, sha) = match retry(ctx.retry, "copying a file", || source.download(&entry.path, &staging)).await {
         Ok(v) => v,
         Err(e) => {
@@ -158,7 +160,7 @@ async fn take_one(
     let verified = async {
         retry(ctx.retry, "archiving a file", || archive_source.upload(&staging, &archive)).await?;
         let check = ctx.staging().join(&job.name).join(format!("{}.verify", uuid::Uuid::now_v7().simple()));
-        let _check_guard = super::scratch::Guard(check.clone());
+        let _check_guard = scratch::Guard(check.clone());
         let copied = retry(ctx.retry, "verifying an archived file", || archive_source.download(&archive, &check)).await;
         remove_quietly(&check);
         copied

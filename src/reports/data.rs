@@ -118,7 +118,7 @@ pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Res
     if scratch.exists() {
         return Ok(Some(scratch));
     }
-    match crate::intake::retry::retry(ctx.retry, "fetching a run output", || source.download(&path, &scratch)).await {
+    match crate::retry::retry(ctx.retry, "fetching a run output", || source.download(&path, &scratch)).await {
         Ok(_) => Ok(Some(scratch)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
         Err(e) => Err(anyhow::anyhow!("cannot fetch {path} from {}: {e}", source.describe())),

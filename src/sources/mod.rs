@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-pub use local::{LocalSource, write_atomic};
+pub use local::LocalSource;
 pub use object::ObjectSource;
 pub use sftp::SftpSource;
 
