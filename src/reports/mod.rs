@@ -8,7 +8,6 @@
 //! - [`email`]: a rendered report as a MIME message or a preview folder.
 //! - [`outbox`] + [`smtp`]: the on-disk queue, delivery with backoff, lettre.
 //! - [`mask`], [`remedies`], [`html`], [`data`]: the parts they share.
-//! - [`settings`]: `[email]` and `[reports]` in the configuration.
 //!
 //! Reports only read run outputs, the runs table and the ledger; they never
 //! change them. What was sent is recorded in the audit trail.
@@ -24,7 +23,6 @@ pub mod mask;
 pub mod outbox;
 pub mod remedies;
 pub mod render;
-pub mod settings;
 pub mod smtp;
 pub mod xlsx;
 
@@ -36,7 +34,6 @@ use chrono::{NaiveDate, Utc};
 use tracing::info;
 
 pub use job::ReportJob;
-pub use settings::{EmailConfig, ReportsConfig};
 
 use crate::config::Config;
 use crate::intake::Context;

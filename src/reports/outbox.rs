@@ -138,7 +138,7 @@ pub struct Delivery {
 }
 
 /// The delay before attempt `attempts + 1`.
-pub fn backoff(cfg: &super::EmailConfig, attempts: u32) -> chrono::Duration {
+pub fn backoff(cfg: &crate::config::email::EmailConfig, attempts: u32) -> chrono::Duration {
     let base = cfg.retry_initial_secs.max(1) as f64 * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
     let capped = base.min(cfg.retry_max_secs.max(1) as f64);
     // ±20% jitter so many queued reports do not retry in lockstep.
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let cfg = super::super::EmailConfig { retry_initial_secs: 10, retry_max_secs: 60, ..Default::default() };
+        let cfg = crate::config::email::EmailConfig { retry_initial_secs: 10, retry_max_secs: 60, ..Default::default() };
         let s = |n| backoff(&cfg, n).num_milliseconds() as f64 / 1000.0;
         assert!((8.0..=12.0).contains(&s(1)), "{}", s(1));
         assert!((16.0..=24.0).contains(&s(2)), "{}", s(2));
