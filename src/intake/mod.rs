@@ -53,7 +53,7 @@ pub struct Context {
     pub policy: Arc<Policy>,
     pub jobs: Vec<Arc<Job>>,
     /// Report jobs (job files with a `[report]` table).
-    pub reports: Vec<Arc<crate::reports::ReportJob>>,
+    pub reports: Vec<Arc<crate::job::report::ReportJob>>,
     pub sources: BTreeMap<String, Arc<Source>>,
     /// The bookkeeping connection (engine runs open their own).
     pub store: Arc<Mutex<SqliteStore>>,
@@ -115,9 +115,9 @@ impl Context {
             None => Ok(Policy::builtin()),
         };
         let policy = policy.map_err(|p| problems.extend(p.0)).ok();
-        let jobs = load_jobs(&config, &mut problems);
+        let jobs = crate::job::files::load_jobs(&config, &mut problems);
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        let reports = crate::reports::load_report_jobs(&config, &names, &mut problems);
+        let reports = crate::job::files::load_report_jobs(&config, &names, &mut problems);
         let mut sources = BTreeMap::new();
         for name in config.source_names() {
             let cfg = config.source(name).expect("listed");
@@ -195,48 +195,6 @@ impl Context {
         }
         self.metrics.inc("s321d_source_errors_total", vec![("source", source)]);
     }
-}
-
-/// Loads every `*.toml` in the jobs folder, checking that the sources they
-/// name exist and that names are unique.
-pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> {
-    let dir = &config.paths.jobs_dir;
-    let files = match crate::commands::check::job_files(dir) {
-        Ok(f) => f,
-        Err(e) => {
-            problems.push(Problem { file: dir.display().to_string(), key: String::new(), message: format!("cannot list job files: {e}") });
-            return Vec::new();
-        }
-    };
-    let mut jobs: Vec<Arc<Job>> = Vec::new();
-    for path in files {
-        if crate::reports::job::is_report_job_file(&path) {
-            continue; // loaded by reports::load_report_jobs
-        }
-        match Job::load(&path) {
-            Ok(job) => {
-                let file = path.display().to_string();
-                if let Some(other) = jobs.iter().find(|j| j.name == job.name) {
-                    problems.push(Problem {
-                        file: file.clone(),
-                        key: "name".into(),
-                        message: format!("{:?} is also the name of {}", job.name, other.path.display()),
-                    });
-                }
-                if let Some(intake) = &job.intake {
-                    if config.source(&intake.source).is_none() {
-                        problems.push(Problem { file: file.clone(), key: "source.name".into(), message: format!("{:?} is not a configured source", intake.source) });
-                    }
-                }
-                if config.source(&job.output.source).is_none() {
-                    problems.push(Problem { file, key: "output.source".into(), message: format!("{:?} is not a configured source", job.output.source) });
-                }
-                jobs.push(Arc::new(job));
-            }
-            Err(p) => problems.extend(p.0),
-        }
-    }
-    jobs
 }
 
 /// Runs one job once: recover, take, archive, evaluate, publish, finish.

@@ -34,7 +34,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::data::{self, RunRef, i128s, shipment_key, strs, u64s};
-use super::job::{ReportJob, day_bounds};
+use crate::job::report::{ReportJob, day_bounds};
 use crate::engine::kernels;
 use crate::engine::rules::{Disposition, Rule, Severity};
 use crate::intake::Context;

@@ -1,7 +1,6 @@
 //! Compliance reporting: the daily dashboard email, exception reports after
 //! runs, privacy masking, previews, and the outbox that never drops a report.
 //!
-//! - [`job`]: report jobs (`[report]` job files) and their schedule and day.
 //! - [`dashboard`] + [`render`] + [`charts`]: the daily dashboard, aggregated
 //!   with polars over the day's run outputs, as HTML, text and PNG charts.
 //! - [`exceptions`] + [`xlsx`]: per-carrier exception reports with XLSX and CSV.
@@ -18,7 +17,6 @@ pub mod data;
 pub mod email;
 pub mod exceptions;
 pub mod html;
-pub mod job;
 pub mod mask;
 pub mod outbox;
 pub mod remedies;
@@ -27,42 +25,14 @@ pub mod smtp;
 pub mod xlsx;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use tracing::info;
 
-pub use job::ReportJob;
-
-use crate::config::Config;
 use crate::intake::Context;
-use crate::problem::Problem;
+use crate::job::report::ReportJob;
 use crate::state::intake::IntakeStore;
-
-/// Loads every report job in the jobs folder (files with a `[report]` table).
-pub fn load_report_jobs(config: &Config, intake_jobs: &[&str], problems: &mut Vec<Problem>) -> Vec<Arc<ReportJob>> {
-    let dir = &config.paths.jobs_dir;
-    let Ok(files) = crate::commands::check::job_files(dir) else { return Vec::new() };
-    let groups: Vec<&str> = config.email.groups.keys().map(String::as_str).collect();
-    let mut out: Vec<Arc<ReportJob>> = Vec::new();
-    for path in files.iter().filter(|p| job::is_report_job_file(p)) {
-        match job::load(path, intake_jobs, &groups) {
-            Ok(j) => {
-                if intake_jobs.contains(&j.name.as_str()) || out.iter().any(|o| o.name == j.name) {
-                    problems.push(Problem {
-                        file: path.display().to_string(),
-                        key: "name".into(),
-                        message: format!("{:?} is also the name of another job", j.name),
-                    });
-                }
-                out.push(Arc::new(j));
-            }
-            Err(p) => problems.extend(p.0),
-        }
-    }
-    out
-}
 
 /// Builds the dashboard email of a report job for a day.
 pub async fn dashboard_email(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Result<email::Email> {
