@@ -23,6 +23,7 @@
 //! - [`audit`]: audit-trail events outside the store, evidence packs.
 
 pub mod acesim;
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod columns;

@@ -25,7 +25,7 @@ use polars::prelude::*;
 use rusqlite::OptionalExtension;
 use serde_json::json;
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::reports::data::{self, RunRef, strs};
 use crate::state::audit::{self, EventFilter, StoredEvent};
 use crate::state::intake::IntakeStore;
@@ -50,7 +50,7 @@ impl Pack {
     }
 }
 
-fn sql<T>(ctx: &Context, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+fn sql<T>(ctx: &App, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
         f(s.connection()).map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
@@ -65,7 +65,7 @@ fn events_jsonl(events: &[StoredEvent]) -> String {
     out
 }
 
-fn chain_status(ctx: &Context) -> anyhow::Result<(String, bool)> {
+fn chain_status(ctx: &App) -> anyhow::Result<(String, bool)> {
     let v = sql(ctx, audit::verify)?;
     Ok(match &v.broken {
         None => (format!("verified: {} events, head event {} hash {}", v.events, v.head.0, v.head.1), true),
@@ -75,7 +75,7 @@ fn chain_status(ctx: &Context) -> anyhow::Result<(String, bool)> {
 
 /// Writes the pack for `subject` to `out` (a folder, or `out` with `.zip`
 /// when `zip`). Returns the path written.
-pub async fn export(ctx: &Context, subject: &Subject, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
+pub async fn export(ctx: &App, subject: &Subject, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     let mut pack = Pack { files: BTreeMap::new() };
     let mut index = String::new();
     let (chain, chain_ok) = chain_status(ctx)?;
@@ -149,7 +149,7 @@ fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     }
 }
 
-fn period(ctx: &Context, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
     let start = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).expect("midnight"));
     let end = Utc.from_utc_datetime(&(to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight"));
     let filter = EventFilter {
@@ -203,7 +203,7 @@ fn frame_csv(df: &DataFrame) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?)?)
 }
 
-async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
     // Where it was first seen (history) and its filings (ledger).
     type Seen = (String, String, Option<i64>, String, String, String, String);
     let seen: Vec<Seen> = sql(ctx, |c| {
@@ -396,7 +396,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
 }
 
 /// Replay runs started since `from`.
-fn replays_since(ctx: &Context, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
+fn replays_since(ctx: &App, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
     let ids: Vec<String> = sql(ctx, |c| {
         let mut stmt = c.prepare("SELECT run_id FROM runs WHERE kind = 'replay' AND started_at >= ?1 ORDER BY started_at")?;
         let rows = stmt.query_map([from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)], |r| r.get(0))?;
@@ -412,7 +412,7 @@ fn replays_since(ctx: &Context, from: chrono::DateTime<Utc>) -> anyhow::Result<V
 }
 
 /// The output hashes `run.finished` recorded for a run (the latest event).
-fn recorded_outputs(ctx: &Context, run_id: &str) -> anyhow::Result<BTreeMap<String, String>> {
+fn recorded_outputs(ctx: &App, run_id: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let body: Option<String> = sql(ctx, |c| {
         c.query_row("SELECT body FROM audit_events WHERE run_id = ?1 AND kind = 'run.finished' ORDER BY seq DESC LIMIT 1", [run_id], |r| r.get(0))
             .optional()
@@ -429,7 +429,7 @@ fn recorded_outputs(ctx: &Context, run_id: &str) -> anyhow::Result<BTreeMap<Stri
 }
 
 /// The records of `hb` in the archived file(s) of a run, as the mapping read them.
-async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str, notes: &mut String) -> anyhow::Result<Option<(String, String)>> {
+async fn source_records(ctx: &App, run: &RunRef, files: &[String], hb: &str, notes: &mut String) -> anyhow::Result<Option<(String, String)>> {
     let records = ctx.db(|s| s.files_of_run(&run.run_id))?;
     let job_text = run.summary.as_ref().and_then(|s| sql(ctx, |c| audit::blob(c, &s.job_file_sha256)).ok().flatten()).map(|b| b.2);
     let job = match job_text {

@@ -27,10 +27,10 @@ pub const EXIT_FAILED: u8 = 1;
 /// Loads the configuration, starts logging and loads the run context (policy,
 /// jobs, sources, state store): the start of every command that works on
 /// the data folder. On a problem, the exit code to return.
-pub fn load_context(config: Option<&std::path::Path>) -> Result<crate::intake::Context, ExitCode> {
+pub fn load_context(config: Option<&std::path::Path>) -> Result<crate::app::App, ExitCode> {
     let cfg = crate::config::Config::load(config).map_err(|p| report_problems(&p))?;
     crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    crate::intake::Context::load(cfg).map_err(|p| report_problems(&p))
+    crate::app::App::load(cfg).map_err(|p| report_problems(&p))
 }
 
 /// Prints problems to stderr and returns the usage exit code.

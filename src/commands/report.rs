@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::reports::{self, exceptions, outbox};
 
 /// What `report` was asked for.
@@ -55,7 +55,7 @@ fn print_delivery(d: &outbox::Delivery) -> ExitCode {
     if d.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) }
 }
 
-async fn go(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
+async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
     if args.flush {
         return Ok(print_delivery(&outbox::deliver(ctx, true).await));
     }

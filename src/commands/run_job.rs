@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::rules::Disposition;
-use crate::intake::{self, Context, JobRunReport, RunKind};
+use crate::app::App;
+use crate::intake::{self, JobRunReport, RunKind};
 
 pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> ExitCode {
     let ctx = match super::load_context(config) {
@@ -71,7 +72,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
 
 /// Copies the files of `dir` each job would take into its inbox, keeping their
 /// modification times (so settled files stay settled).
-async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], dir: &Path) -> anyhow::Result<()> {
+async fn seed_inboxes(ctx: &App, jobs: &[std::sync::Arc<crate::job::Job>], dir: &Path) -> anyhow::Result<()> {
     let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
     entries.sort();
     for path in entries {
@@ -90,7 +91,7 @@ async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], d
 }
 
 /// The human summary of a job run on stdout.
-pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport) {
+pub fn print_report(ctx: &App, job: &crate::job::Job, report: &JobRunReport) {
     println!(
         "s321d run-job {}: {} run(s); {} file(s) processed, {} quarantined, {} duplicate, {} waiting",
         job.name,

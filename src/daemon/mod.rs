@@ -34,14 +34,15 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::intake::{self, Context, RunKind};
-use crate::intake::status::Status;
+use crate::app::App;
+use crate::intake::{self, RunKind};
+use crate::app::status::Status;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
 
 /// The running service.
 pub struct Daemon {
-    current: RwLock<Arc<Context>>,
+    current: RwLock<Arc<App>>,
     pub metrics: Arc<Metrics>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     tracker: TaskTracker,
@@ -70,9 +71,9 @@ fn notify(state: &[NotifyState<'_>]) {
 
 /// Loads config and everything it names, sharing `metrics` and `status`
 /// across reloads. The status of jobs it has not seen yet comes from the store.
-fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<Context, crate::problem::Problems> {
+fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<App, crate::problem::Problems> {
     let config = Config::load(config_path)?;
-    let mut ctx = Context::load(config)?;
+    let mut ctx = App::load(config)?;
     ctx.metrics = metrics.clone();
     ctx.status = status.clone();
     let names = ctx.jobs.iter().map(|j| j.name.clone()).chain(ctx.reports.iter().map(|j| j.name.clone()));
@@ -89,7 +90,7 @@ fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &
 
 impl Daemon {
     /// The configuration, policy and jobs in force.
-    pub fn context(&self) -> Arc<Context> {
+    pub fn context(&self) -> Arc<App> {
         self.current.read().expect("context lock").clone()
     }
 

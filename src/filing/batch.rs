@@ -37,7 +37,7 @@ use crate::state::summary::{SummaryState, SummaryStore};
 use super::entry::Entry;
 use super::settings::Envelope;
 use super::{Response, ack_state};
-use crate::intake::Context;
+use crate::app::App;
 use crate::paths;
 use crate::sources;
 use crate::state::ledger::{FilingState, LedgerStore};
@@ -101,7 +101,7 @@ pub fn blocks(env: &Envelope, transactions: Vec<(String, Vec<key::Record>)>, blo
 }
 
 /// Writes a batch atomically to the outbound location and marks its entries submitted.
-pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow::Result<()> {
+pub async fn write_batch(ctx: &App, name: &str, entries: &[Entry]) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let env = Envelope::from_config(&ctx.config.filing)?;
     let (filer, book) = super::writer_settings(ctx)?;
@@ -138,7 +138,7 @@ pub fn is_ae_batch(name: &str) -> bool {
 /// Writes an AE batch atomically to the outbound location: the envelope
 /// with application `AE` around each summary's records (`(port, text)`, the
 /// text as the ledger recorded it).
-pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, String)]) -> anyhow::Result<()> {
+pub async fn write_ae_batch(ctx: &App, name: &str, summaries: &[(String, String)]) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let env = Envelope::from_config(&ctx.config.filing)?;
     let mut transactions = Vec::with_capacity(summaries.len());
@@ -161,7 +161,7 @@ pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, Str
 }
 
 /// Whether a batch left: in the outbound folder, taken from it, or answered.
-pub async fn batch_left(ctx: &Context, name: &str) -> anyhow::Result<bool> {
+pub async fn batch_left(ctx: &App, name: &str) -> anyhow::Result<bool> {
     let cfg = &ctx.config.filing.catair;
     let out = ctx.source(&cfg.outbound_source)?;
     let inbound = ctx.source(&cfg.inbound_source)?;
@@ -242,7 +242,7 @@ pub fn read_ax(text: &str, batch: &str, batch_entries: &[String]) -> Result<Vec<
 }
 
 /// Reconciles `pending` CATAIR filings by batch.
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
+pub async fn reconcile(ctx: &App) -> anyhow::Result<()> {
     // A filing certified by its entry summary travels in an AE batch, which
     // super::summary_filing reconciles: it is never written as an SE.
     let pending: Vec<_> = ctx
@@ -399,7 +399,7 @@ pub fn read_so(text: &str, file: &str) -> Result<Vec<Response>, LineError> {
 
 /// Reads every response in the inbound location, applies it to the ledger,
 /// then files it away under `processed/`.
-pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
+pub async fn read_responses(ctx: &App) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let any_catair = ctx
         .db(|s| s.filings_in(&[FilingState::Pending, FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?

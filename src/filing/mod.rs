@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use tracing::{info, warn};
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::job::{FilingTransport, Job};
 use crate::paths;
 use crate::sources;
@@ -86,7 +86,7 @@ pub fn release_state(code: &str) -> Option<FilingState> {
 
 /// Applies responses to the ledger in one transaction; returns how many
 /// moved a filing.
-pub fn apply(ctx: &Context, responses: &[Response]) -> anyhow::Result<usize> {
+pub fn apply(ctx: &App, responses: &[Response]) -> anyhow::Result<usize> {
     if responses.is_empty() {
         return Ok(0);
     }
@@ -112,7 +112,7 @@ pub fn apply(ctx: &Context, responses: &[Response]) -> anyhow::Result<usize> {
 }
 
 /// Marks entries sent, in one transaction.
-pub fn mark_submitted<'a>(ctx: &Context, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
+pub fn mark_submitted<'a>(ctx: &App, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
     let list: Vec<Transition<'_>> = entry_numbers
         .into_iter()
         .map(|n| Transition { entry_number: n, to: FilingState::Submitted, code: None, narrative: None, message })
@@ -165,7 +165,7 @@ impl FilingReport {
 /// not be reached after the retries. An outage is alerted once — one WARN,
 /// `s321d_filing_gateway_up` 0, `/readyz` naming it — however many requests
 /// fail during it, and its end is logged once at INFO.
-pub fn gateway_seen(ctx: &Context, down: Option<&str>) {
+pub fn gateway_seen(ctx: &App, down: Option<&str>) {
     let url = &ctx.config.filing.http.url;
     match down {
         Some(why) => {
@@ -184,7 +184,7 @@ pub fn gateway_seen(ctx: &Context, down: Option<&str>) {
 }
 
 /// [`gateway_seen`] for an error that may be an [`http::Unreachable`].
-pub fn gateway_failed(ctx: &Context, e: &anyhow::Error) {
+pub fn gateway_failed(ctx: &App, e: &anyhow::Error) {
     if let Some(u) = e.downcast_ref::<http::Unreachable>() {
         gateway_seen(ctx, Some(&u.why));
     }
@@ -203,7 +203,7 @@ fn outage(result: anyhow::Result<http::Unsent>, url: &str) -> anyhow::Result<Opt
     }
 }
 
-fn defaults(ctx: &Context) -> anyhow::Result<EntryDefaults> {
+fn defaults(ctx: &App) -> anyhow::Result<EntryDefaults> {
     let f = &ctx.config.filing;
     anyhow::ensure!(!f.filer_code.is_empty(), "filing.filer_code is not set: cannot file");
     Ok(EntryDefaults {
@@ -238,7 +238,7 @@ fn listed_86(p: &entry::Prepared) -> plan::EntryRow {
 }
 
 /// The bond, contact and party book the SE writer needs, from configuration.
-pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
+pub fn writer_settings(ctx: &App) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
     let f = &ctx.config.filing;
     let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
     Ok((settings::Filer::from_config(f), book))
@@ -248,7 +248,7 @@ pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, releas
 /// ACE holds them), so its later notifications for them apply; returns the
 /// `adopted.csv` rows, each saying "adopted from ACE".
 fn adopt_entries(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     run_id: &str,
     transport: FilingTransport,
@@ -337,7 +337,7 @@ fn not_filed_record(run_id: &str, l: &plan::Listed, at: chrono::DateTime<chrono:
 /// Reconciles every `pending` filing, then reads any new responses.
 /// Returns the gateway outage that left HTTP filings pending, if any (the
 /// CATAIR side and the responses are still read).
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
+pub async fn reconcile(ctx: &App) -> anyhow::Result<Option<String>> {
     let down = outage(http::reconcile(ctx).await, &ctx.config.filing.http.url)?;
     batch::reconcile(ctx).await?;
     poll(ctx).await?;
@@ -348,7 +348,7 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
 /// applied to the ledger before it is marked read (the file moved away, the
 /// cursor advanced), so a crash in between re-reads it, and re-applying is
 /// harmless: a transition that does not move forward is only recorded.
-pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
+pub async fn poll(ctx: &App) -> anyhow::Result<()> {
     batch::read_responses(ctx).await?;
     http::read_notifications(ctx).await?;
     // Entry summaries follow what the answers say (a release accepted).
@@ -366,7 +366,7 @@ async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::
 
 /// Files the entries of a finished run: its `86` shipments one house bill
 /// each, its type 11 entries with all their house bills; lists the rest.
-pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
+pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
     let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
     let mut down = reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;

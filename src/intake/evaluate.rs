@@ -14,7 +14,8 @@ use chrono::Utc;
 use tracing::info;
 
 use super::summary::{FileOutcome, Summary};
-use super::{Context, RunKind};
+use crate::app::App;
+use super::RunKind;
 use crate::fsutil::{remove_quietly, scratch};
 use crate::retry::retry;
 use crate::engine::{self, RunFile, RunRequest};
@@ -29,14 +30,14 @@ pub fn run_folder(job: &Job, run_id: &str) -> String {
 }
 
 /// Whether a run's outputs are complete (its `summary.json` is published).
-pub async fn outputs_complete(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<bool> {
+pub async fn outputs_complete(ctx: &App, job: &Job, run_id: &str) -> anyhow::Result<bool> {
     let out = ctx.source(&job.output.source)?;
     let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
     Ok(retry(ctx.retry, "checking run outputs", || out.exists(&path)).await?)
 }
 
 /// Reads a published run summary.
-pub async fn read_summary(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<Summary> {
+pub async fn read_summary(ctx: &App, job: &Job, run_id: &str) -> anyhow::Result<Summary> {
     let out = ctx.source(&job.output.source)?;
     let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
     let bytes = retry(ctx.retry, "reading a run summary", || out.get(&path)).await?;
@@ -47,7 +48,7 @@ pub async fn read_summary(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Res
 /// Files are marked `evaluating` first and `evaluated` once the outputs are
 /// complete (not for replays, which leave the files' state alone).
 pub async fn evaluate_and_publish(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     kind: RunKind,
     run_id: &str,
@@ -187,7 +188,7 @@ pub async fn evaluate_and_publish(
     Ok(summary)
 }
 
-fn record_metrics(ctx: &Context, job: &Job, s: &Summary) {
+fn record_metrics(ctx: &App, job: &Job, s: &Summary) {
     let j = || ("job", job.name.clone());
     ctx.metrics.add("s321d_lines_total", vec![j()], s.lines as f64);
     ctx.metrics.add("s321d_shipments_total", vec![j()], s.shipments as f64);

@@ -7,7 +7,8 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport};
+use crate::app::App;
+use super::JobRunReport;
 use crate::retry::retry;
 use crate::job::{Intake, Job};
 use crate::sources::SourceError;
@@ -23,7 +24,7 @@ pub enum Destination {
 /// Moves `path` out of the inbox. A file already gone (moved by an earlier
 /// attempt that crashed before recording it) counts as moved. A name already
 /// taken in the destination gets a numeric suffix: nothing is overwritten.
-pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destination) -> anyhow::Result<Option<String>> {
+pub async fn move_out(ctx: &App, intake: &Intake, path: &str, dest: Destination) -> anyhow::Result<Option<String>> {
     let source = ctx.source(&intake.source)?;
     if dest == Destination::Processed && intake.delete_processed {
         return match retry(ctx.retry, "deleting a processed file", || source.delete(path)).await {
@@ -88,7 +89,7 @@ pub enum QuarantineCause {
 /// Moves a file to quarantine with a note beside it (`NAME.error.txt`, the
 /// name shortened to fit), and records it `quarantined`.
 pub async fn quarantine(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
     run_id: &str,
@@ -125,7 +126,7 @@ pub async fn quarantine(
 }
 
 /// Finishes every `evaluated` file of a run.
-pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, report: &mut JobRunReport) {
+pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &str, report: &mut JobRunReport) {
     let files = match ctx.db(|s| s.files_of_run(run_id)) {
         Ok(f) => f,
         Err(e) => {
@@ -152,7 +153,7 @@ pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id:
 /// Whether the inbox still holds the very file that was taken (same size and
 /// modification time): a carrier may have uploaded new bytes under the same
 /// name meanwhile, and those must not be moved out unprocessed.
-pub(super) async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
+pub(super) async fn still_ours(ctx: &App, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
     let source = ctx.source(&intake.source)?;
     let listing = retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await?;
     Ok(match listing.iter().find(|e| e.path == f.path) {
@@ -166,7 +167,7 @@ pub(super) async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -
 }
 
 /// Moves a recorded duplicate out of the inbox and marks it done.
-pub async fn finish_duplicate(ctx: &Context, job: &Job, intake: &Intake, f: &FileRecord, of: &FileRecord) -> anyhow::Result<()> {
+pub async fn finish_duplicate(ctx: &App, job: &Job, intake: &Intake, f: &FileRecord, of: &FileRecord) -> anyhow::Result<()> {
     if still_ours(ctx, intake, f).await? {
         move_out(ctx, intake, &f.path, Destination::Processed).await?;
     }
@@ -176,7 +177,7 @@ pub async fn finish_duplicate(ctx: &Context, job: &Job, intake: &Intake, f: &Fil
     Ok(())
 }
 
-async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+async fn finish_file(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
     if !still_ours(ctx, intake, f).await? {
         warn!(
             job.name = %job.name,

@@ -21,47 +21,20 @@
 mod evaluate;
 mod finish;
 mod recover;
-pub mod status;
 pub mod summary;
 mod take;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
+use crate::app::App;
 use crate::job::Job;
-use crate::metrics::Metrics;
-use crate::paths::Escaped;
-use crate::policy::Policy;
-use crate::problem::{Problem, Problems};
-use crate::sources::{Source, SourceError};
 use crate::state::intake::IntakeStore;
-use crate::state::sqlite::SqliteStore;
 use crate::fsutil::scratch;
-use crate::retry::RetryPolicy;
-
-/// Everything a job run needs; shared by the daemon, `run-job` and `replay`.
-pub struct Context {
-    pub config: Config,
-    pub policy: Arc<Policy>,
-    pub jobs: Vec<Arc<Job>>,
-    /// Report jobs (job files with a `[report]` table).
-    pub reports: Vec<Arc<crate::job::report::ReportJob>>,
-    pub sources: BTreeMap<String, Arc<Source>>,
-    /// The bookkeeping connection (engine runs open their own).
-    pub store: Arc<Mutex<SqliteStore>>,
-    pub metrics: Arc<Metrics>,
-    /// Job and source status in memory, for readiness (shared across reloads).
-    pub status: Arc<status::Status>,
-    pub retry: RetryPolicy,
-}
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,101 +78,9 @@ impl JobRunReport {
     }
 }
 
-impl Context {
-    /// Loads the policy, every job in `paths.jobs_dir`, the sources and the
-    /// state store, reporting every configuration problem at once.
-    pub fn load(config: Config) -> Result<Context, Problems> {
-        let mut problems = Vec::new();
-        let policy = match config.policy_path() {
-            Some(p) => Policy::load(&p),
-            None => Ok(Policy::builtin()),
-        };
-        let policy = policy.map_err(|p| problems.extend(p.0)).ok();
-        let jobs = crate::job::files::load_jobs(&config, &mut problems);
-        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        let reports = crate::job::files::load_report_jobs(&config, &names, &mut problems);
-        let mut sources = BTreeMap::new();
-        for name in config.source_names() {
-            let cfg = config.source(name).expect("listed");
-            match Source::from_config(name, &cfg) {
-                Ok(s) => {
-                    sources.insert(name.to_owned(), Arc::new(s));
-                }
-                Err(e) => problems.push(Problem { file: "config".into(), key: format!("sources.{name}"), message: e.to_string() }),
-            }
-        }
-        let store = match crate::state::open_sqlite(&config.paths.data_dir) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                problems.push(Problem { file: "config".into(), key: "paths.data_dir".into(), message: e.to_string() });
-                None
-            }
-        };
-        if !problems.is_empty() {
-            return Err(Problems(problems));
-        }
-        let retry = RetryPolicy {
-            attempts: config.daemon.retry_attempts.max(1),
-            initial: Duration::from_millis(config.daemon.retry_initial_ms),
-        };
-        Ok(Context {
-            policy: Arc::new(policy.expect("checked")),
-            jobs,
-            reports,
-            sources,
-            store: Arc::new(Mutex::new(store.expect("checked"))),
-            metrics: Arc::new(Metrics::new()),
-            status: Arc::new(status::Status::default()),
-            retry,
-            config,
-        })
-    }
-
-    pub fn job(&self, name: &str) -> Option<Arc<Job>> {
-        self.jobs.iter().find(|j| j.name == name).cloned()
-    }
-
-    pub fn source(&self, name: &str) -> anyhow::Result<Arc<Source>> {
-        self.sources.get(name).cloned().with_context(|| format!("no source named {name:?}"))
-    }
-
-    /// Runs `f` on the bookkeeping store.
-    pub fn db<T>(&self, f: impl FnOnce(&mut SqliteStore) -> Result<T, crate::state::StoreError>) -> anyhow::Result<T> {
-        let mut store = self.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        Ok(f(&mut store)?)
-    }
-
-    /// Local scratch space for copies and run outputs before they are
-    /// published: this process's own folder (see `scratch`).
-    pub fn staging(&self) -> PathBuf {
-        scratch::process_dir(&self.config.paths.data_dir)
-    }
-
-    fn state_db(&self) -> PathBuf {
-        self.config.paths.data_dir.join("state.db")
-    }
-
-    pub(crate) fn note_source_error(&self, e: &SourceError) {
-        let source = match e {
-            SourceError::NotFound { source_name, .. }
-            | SourceError::Transient { source_name, .. }
-            | SourceError::Permanent { source_name, .. } => source_name.clone(),
-        };
-        if let SourceError::Permanent { message, path, .. } = e {
-            // Retrying cannot fix it: readiness names it until the source answers again.
-            let why = if path.is_empty() { message.clone() } else { format!("{path}: {message}") };
-            if self.status.refused().iter().all(|(n, _, _)| *n != source) {
-                warn!(source = %source, "Source {source} refused an operation; retrying will not help: {}", Escaped(&why));
-            }
-            self.status.source_refused(&source, &why);
-        }
-        self.metrics.inc("s321d_source_errors_total", vec![("source", source)]);
-    }
-}
-
 /// Runs one job once: recover, take, archive, evaluate, publish, finish.
 /// `cancel` stops it between steps (what is left is redone next time).
-pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
+pub async fn run_job(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
     let started = Instant::now();
     let now = Utc::now();
     let job_name = job.name.clone();
@@ -258,7 +139,7 @@ pub async fn run_job(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellat
     result
 }
 
-async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
+async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
     let intake = job.intake.as_ref().with_context(|| format!("job {} has no [source] to take files from", job.name))?;
     let mut report = JobRunReport::default();
     scratch::sweep(&ctx.config.paths.data_dir);
@@ -307,7 +188,7 @@ async fn run_steps(ctx: &Context, job: &Job, kind: RunKind, cancel: &Cancellatio
 /// The filing step: files this job's runs that are not filed yet (the new
 /// ones, and any a stop interrupted), then reads ACE's answers.
 async fn file_runs(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     transport: crate::job::FilingTransport,
     report: &JobRunReport,
@@ -332,7 +213,7 @@ async fn file_runs(
 }
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).
-pub async fn replay(ctx: &Context, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<summary::Summary> {
+pub async fn replay(ctx: &App, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<summary::Summary> {
     crate::audit::replay_requested(ctx, job, run_id, &files)?;
     let summary = evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
     let json = serde_json::to_string(&summary)?;

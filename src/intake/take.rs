@@ -9,7 +9,8 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport};
+use crate::app::App;
+use super::JobRunReport;
 use crate::fsutil::{remove_quietly, scratch};
 use crate::retry::retry;
 use crate::job::{Intake, Job};
@@ -41,14 +42,14 @@ pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::
 /// `<archive>/raw/YYYY/MM/DD/<sha256 prefix>-<name>`, the name made one safe,
 /// bounded component by [`crate::paths::component`] (a 255-byte or hostile
 /// name would not fit or would not be safe there).
-fn archive_path(ctx: &Context, sha256: &str, name: &str) -> String {
+fn archive_path(ctx: &App, sha256: &str, name: &str) -> String {
     let day = Utc::now().format("%Y/%m/%d").to_string();
     paths::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
 }
 
 /// Takes every complete inbox file of the job and archives it.
 pub async fn take_ready_files(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
     report: &mut JobRunReport,
@@ -97,7 +98,7 @@ pub async fn take_ready_files(
 }
 
 async fn take_one(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
     source: &Source,

@@ -37,7 +37,7 @@ use super::data::{self, RunRef, i128s, shipment_key, strs, u64s};
 use crate::job::report::{ReportJob, day_bounds};
 use crate::engine::kernels;
 use crate::engine::rules::{Disposition, Rule, Severity};
-use crate::intake::Context;
+use crate::app::App;
 use crate::money;
 
 /// Rules that mark a shipment's data as needing review without holding it.
@@ -362,7 +362,7 @@ pub struct Dashboard {
 const CACHE_PREFIX: &str = "report:run:";
 
 /// Builds the dashboard of `day` for a report job.
-pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
+pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
     let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
     let tz = job.zone(default_tz);
     let first = day - chrono::Duration::days(i64::from(job.trend_days.max(1)) - 1);
@@ -463,7 +463,7 @@ pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Re
 
 /// A run's aggregates (cached) and, for the report's day, its detail rows
 /// (with up to `top` lines of unknown duty).
-async fn load_run(ctx: &Context, run: &RunRef, detail: bool, top: usize) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
+async fn load_run(ctx: &App, run: &RunRef, detail: bool, top: usize) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
     let key = format!("{CACHE_PREFIX}{}", run.run_id);
     if !detail
         && let Some(cached) = ctx.db(|s| s.get_value(&key))?.and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())

@@ -15,7 +15,7 @@ use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
 use crate::dates::ts_millis;
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
-use crate::intake::Context;
+use crate::app::App;
 use crate::intake::summary::Summary;
 use crate::paths;
 use crate::sources;
@@ -52,7 +52,7 @@ impl RunRef {
 }
 
 /// Runs (not replays) started in [from, to), of these jobs (all if empty), oldest first.
-pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
+pub fn runs_between(ctx: &App, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
     let rows = ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();
@@ -84,7 +84,7 @@ pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs:
 }
 
 /// One run by id.
-pub fn run(ctx: &Context, run_id: &str) -> anyhow::Result<Option<RunRef>> {
+pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
     use crate::state::intake::IntakeStore;
     let Some(r) = ctx.db(|s| s.run(run_id))? else { return Ok(None) };
     Ok(Some(RunRef {
@@ -99,7 +99,7 @@ pub fn run(ctx: &Context, run_id: &str) -> anyhow::Result<Option<RunRef>> {
 }
 
 /// The run of the same job before `run` (not a replay) that published outputs.
-pub fn previous_run(ctx: &Context, run: &RunRef) -> anyhow::Result<Option<RunRef>> {
+pub fn previous_run(ctx: &App, run: &RunRef) -> anyhow::Result<Option<RunRef>> {
     let from = run.started_at - chrono::Duration::days(400);
     let runs = runs_between(ctx, from, run.started_at + chrono::Duration::milliseconds(1), std::slice::from_ref(&run.job))?;
     Ok(runs.into_iter().rev().find(|r| r.run_id != run.run_id && r.complete() && r.started_at <= run.started_at))
@@ -107,7 +107,7 @@ pub fn previous_run(ctx: &Context, run: &RunRef) -> anyhow::Result<Option<RunRef
 
 /// A local path to one of a run's output files (fetched to scratch if the
 /// output location is not a local folder). `None` if the run has none.
-pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
+pub async fn output_file(ctx: &App, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
     let Some((source_name, folder)) = run.location() else { return Ok(None) };
     let source = ctx.source(source_name)?;
     let path = paths::join(&[folder, name]);
@@ -126,7 +126,7 @@ pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Res
 }
 
 /// Removes a run's fetched copies.
-pub fn forget_scratch(ctx: &Context, run_id: &str) {
+pub fn forget_scratch(ctx: &App, run_id: &str) {
     let _ = std::fs::remove_dir_all(ctx.staging().join("reports").join(run_id));
 }
 
@@ -266,7 +266,7 @@ pub fn i128s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i128>> {
 }
 
 /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
-pub fn filing_outcomes(ctx: &Context, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
+pub fn filing_outcomes(ctx: &App, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
     let ids = serde_json::to_string(run_ids)?;
     ctx.db(|s| {
         let location = s.location().display().to_string();
@@ -301,7 +301,7 @@ pub const NOT_FILED: &str = "not filed";
 
 /// The rejected filings of a run, then the entries of it s321d did not file
 /// (the ledger's `not filed: <reason>`, as in the run's `not_filed.csv`).
-pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
+pub fn rejections(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     let mut out = rejected(ctx, run_id)?;
     let not_filed = ctx.db(|s| crate::state::ledger::LedgerStore::not_filed(s, Some(run_id), None))?;
     out.extend(not_filed.into_iter().map(|n| FilingProblem {
@@ -329,7 +329,7 @@ pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProbl
     Ok(out)
 }
 
-fn rejected(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
+fn rejected(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();

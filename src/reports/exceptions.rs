@@ -32,7 +32,7 @@ use super::mask;
 use super::remedies;
 use super::xlsx::{self, Sheet, Value};
 use crate::engine::rules::{Rule, Severity};
-use crate::intake::Context;
+use crate::app::App;
 use crate::paths;
 
 /// One finding row.
@@ -225,7 +225,7 @@ pub struct Report {
 /// Builds the exception reports of a run: one per carrier that passes the
 /// thresholds (every carrier with findings or rejections with `all`, for
 /// previews), or only `only` when given.
-pub async fn build(ctx: &Context, run: &RunRef, only: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
+pub async fn build(ctx: &App, run: &RunRef, only: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
     let cfg = &ctx.config.reports.exceptions;
     let mask_on = ctx.config.reports.mask_personal_data;
     let Some(findings_path) = data::output_file(ctx, run, "findings.parquet").await? else {
@@ -277,7 +277,7 @@ pub async fn build(ctx: &Context, run: &RunRef, only: Option<&str>, all: bool) -
 
 #[allow(clippy::too_many_arguments)]
 async fn render(
-    ctx: &Context,
+    ctx: &App,
     run: &RunRef,
     previous: Option<&RunRef>,
     carrier: &str,
@@ -518,7 +518,7 @@ pub fn due_key(run_id: &str) -> String {
 
 /// After a run: queue and try to send the exception reports it calls for.
 /// Returns the queued report ids.
-pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String>> {
+pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let cfg = &ctx.config.reports.exceptions;
     let due = due_key(run_id);
     if !cfg.enabled || !ctx.config.email.enabled() {

@@ -30,12 +30,12 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use tracing::info;
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::job::report::ReportJob;
 use crate::state::intake::IntakeStore;
 
 /// Builds the dashboard email of a report job for a day.
-pub async fn dashboard_email(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Result<email::Email> {
+pub async fn dashboard_email(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<email::Email> {
     let started = std::time::Instant::now();
     let d = dashboard::build(ctx, job, day).await?;
     let id = uuid::Uuid::now_v7().simple().to_string();
@@ -56,7 +56,7 @@ pub async fn dashboard_email(ctx: &Context, job: &ReportJob, day: NaiveDate) -> 
 }
 
 /// Writes an email to a preview folder, addressed as it would be sent.
-pub fn preview(ctx: &Context, e: &email::Email, dir: &Path) -> anyhow::Result<()> {
+pub fn preview(ctx: &App, e: &email::Email, dir: &Path) -> anyhow::Result<()> {
     let from = email::sender(&ctx.config.email)?;
     let to = email::recipients(&e.groups, &ctx.config.email).unwrap_or_default();
     e.write_preview(dir, &from, &to)
@@ -64,7 +64,7 @@ pub fn preview(ctx: &Context, e: &email::Email, dir: &Path) -> anyhow::Result<()
 
 /// One run of a report job: build the day's dashboard, queue it, try to send
 /// everything due. Records the job's start and finish like intake jobs.
-pub async fn run_report_job(ctx: &Context, job: &ReportJob, day: Option<NaiveDate>) -> anyhow::Result<outbox::Delivery> {
+pub async fn run_report_job(ctx: &App, job: &ReportJob, day: Option<NaiveDate>) -> anyhow::Result<outbox::Delivery> {
     let now = Utc::now();
     ctx.db(|s| s.job_started(&job.name, now))?;
     let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use super::email::{Email, recipients, sender};
 use crate::fsutil::write_atomic_bytes;
-use crate::intake::Context;
+use crate::app::App;
 use crate::state::audit::AuditEvent;
 
 /// One queued message's envelope and delivery state.
@@ -53,7 +53,7 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Queues a report for its groups' addresses. Returns the queue entry.
-pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::Result<Queued> {
+pub fn queue(ctx: &App, email: &Email, about: serde_json::Value) -> anyhow::Result<Queued> {
     use sha2::{Digest, Sha256};
     let cfg = &ctx.config.email;
     let from = sender(cfg)?;
@@ -96,7 +96,7 @@ pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::
 /// an entry of that id already queued or sent is left as it is (`None`).
 /// A caller that queues and then records that it did can crash in between
 /// and call again: the report still goes out once.
-pub fn queue_once(ctx: &Context, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
+pub fn queue_once(ctx: &App, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
     use sha2::{Digest, Sha256};
     let id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
     let d = dir(&ctx.config.paths.data_dir);
@@ -148,7 +148,7 @@ pub fn backoff(cfg: &crate::config::email::EmailConfig, attempts: u32) -> chrono
 }
 
 /// Sends every entry that is due (all of them with `force`).
-pub async fn deliver(ctx: &Context, force: bool) -> Delivery {
+pub async fn deliver(ctx: &App, force: bool) -> Delivery {
     let data_dir = ctx.config.paths.data_dir.clone();
     let mut report = Delivery::default();
     // One delivery pass at a time, across processes (the daemon's loop and a
@@ -234,7 +234,7 @@ fn lock(data_dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
 }
 
 /// Sets the queue gauges; returns the queue length.
-pub fn update_gauges(ctx: &Context) -> usize {
+pub fn update_gauges(ctx: &App) -> usize {
     let q = list(&ctx.config.paths.data_dir);
     ctx.metrics.set("s321d_email_queued", vec![], q.len() as f64);
     let oldest = q.iter().map(|e| e.created_at).min().map_or(0.0, |t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
