@@ -44,6 +44,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod money;
 pub mod normalize;
+pub mod outputs;
 pub mod paths;
 pub mod policy;
 pub mod problem;

@@ -26,7 +26,7 @@ use rusqlite::OptionalExtension;
 use serde_json::json;
 
 use crate::app::App;
-use crate::reports::data::{self, RunRef, strs};
+use crate::outputs::read::{self, RunRef, strs};
 use crate::state::audit::{self, EventFilter, StoredEvent};
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::LedgerStore;
@@ -163,7 +163,7 @@ fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mu
     for e in &events {
         *kinds.entry(e.kind.as_str()).or_default() += 1;
     }
-    let runs = data::runs_between(ctx, start, end, &[])?;
+    let runs = read::runs_between(ctx, start, end, &[])?;
     let mut csv = String::from("run_id,job,kind,status,started_at,output,lines,shipments,policy_sha256,job_file_sha256\n");
     for r in &runs {
         let s = r.summary.as_ref();
@@ -222,14 +222,14 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
     let first_seen = {
         let mut earliest = None;
         for s in &seen {
-            if let Some(r) = data::run(ctx, &s.6)? {
+            if let Some(r) = read::run(ctx, &s.6)? {
                 earliest = Some(earliest.map_or(r.started_at, |e: chrono::DateTime<Utc>| e.min(r.started_at)));
             }
         }
         earliest
     };
     let from = first_seen.map_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"), |t| t - chrono::Duration::seconds(1));
-    let mut runs = data::runs_between(ctx, from, Utc::now() + chrono::Duration::days(1), &[])?;
+    let mut runs = read::runs_between(ctx, from, Utc::now() + chrono::Duration::days(1), &[])?;
     // Replays are evidence too (re-evaluations); runs_between leaves them out.
     runs.extend(replays_since(ctx, from)?);
     let mut found_runs: Vec<RunRef> = Vec::new();
@@ -237,14 +237,14 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
     let mut findings = Vec::new();
     let mut sections = String::new();
     for run in runs.iter().filter(|r| r.complete()) {
-        let Some(dpath) = data::output_file(ctx, run, "dispositions.csv").await? else { continue };
+        let Some(dpath) = read::output_file(ctx, run, "dispositions.csv").await? else { continue };
         let mut cond = col("house_bill").eq(lit(hb.to_owned()));
         if let Some(c) = carrier {
             cond = cond.and(col("carrier").eq(lit(c.to_owned())));
         }
-        let d = data::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
+        let d = read::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
         if d.height() == 0 {
-            data::forget_scratch(ctx, &run.run_id);
+            read::forget_scratch(ctx, &run.run_id);
             continue;
         }
         let files = strs(&d, "source_file")?;
@@ -253,14 +253,14 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         d.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); d.height()]))?;
         dispositions.push(d.clone());
         let mut f_rows = None;
-        if let Some(fpath) = data::output_file(ctx, run, "findings.parquet").await? {
+        if let Some(fpath) = read::output_file(ctx, run, "findings.parquet").await? {
             let mut cond = lit(false);
             for (file, car) in files.iter().zip(&carriers) {
                 let on_it = col("source_file").eq(lit(file.clone())).and(col("carrier").eq(lit(car.clone()))).and(col("house_bill").eq(lit(hb.to_owned())));
                 let on_file = col("source_file").eq(lit(file.clone())).and(col("house_bill").eq(lit("")));
                 cond = cond.or(on_it).or(on_file);
             }
-            let f = data::scan_findings(&fpath)?.filter(cond).collect()?;
+            let f = read::scan_findings(&fpath)?.filter(cond).collect()?;
             let mut f = f;
             f.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); f.height()]))?;
             f_rows = Some(f.height());
@@ -271,7 +271,7 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         let mut checks = Vec::new();
         for name in ["dispositions.csv", "findings.parquet", "findings.csv", "summary.json"] {
             let Some(expected) = recorded.get(name) else { continue };
-            let now = match data::output_file(ctx, run, name).await? {
+            let now = match read::output_file(ctx, run, name).await? {
                 Some(p) => Some(super::sha256_file(&p)?),
                 None => None,
             };
@@ -307,7 +307,7 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
             pack.add(&name, text);
         }
         sections.push('\n');
-        data::forget_scratch(ctx, &run.run_id);
+        read::forget_scratch(ctx, &run.run_id);
         found_runs.push(run.clone());
     }
     if !dispositions.is_empty() {
@@ -404,7 +404,7 @@ fn replays_since(ctx: &App, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<R
     })?;
     let mut out = Vec::new();
     for id in ids {
-        if let Some(r) = data::run(ctx, &id)? {
+        if let Some(r) = read::run(ctx, &id)? {
             out.push(r);
         }
     }

@@ -19,7 +19,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::intake::summary::Summary;
+use crate::outputs::summary::Summary;
 use crate::job::Job;
 use crate::state::StoreError;
 use crate::state::audit::{self, AuditEvent};

@@ -78,7 +78,7 @@ async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
             Ok(print_delivery(&d))
         }
         (None, Some(run_id)) => {
-            let Some(run) = reports::data::run(ctx, run_id)? else {
+            let Some(run) = crate::outputs::read::run(ctx, run_id)? else {
                 eprintln!("error: no run {run_id:?} in the state store");
                 return Ok(ExitCode::from(super::EXIT_USAGE));
             };

@@ -13,8 +13,9 @@ use anyhow::Context as _;
 use chrono::Utc;
 use tracing::info;
 
-use super::summary::{FileOutcome, Summary};
 use crate::app::App;
+use crate::outputs::location::run_folder;
+use crate::outputs::summary::{FileOutcome, Summary};
 use super::RunKind;
 use crate::fsutil::{remove_quietly, scratch};
 use crate::retry::retry;
@@ -23,26 +24,6 @@ use crate::job::Job;
 use crate::paths;
 use crate::state::HistoryStore;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
-
-/// The output folder of a run, relative to the output source.
-pub fn run_folder(job: &Job, run_id: &str) -> String {
-    paths::join(&[&job.output.path, run_id])
-}
-
-/// Whether a run's outputs are complete (its `summary.json` is published).
-pub async fn outputs_complete(ctx: &App, job: &Job, run_id: &str) -> anyhow::Result<bool> {
-    let out = ctx.source(&job.output.source)?;
-    let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
-    Ok(retry(ctx.retry, "checking run outputs", || out.exists(&path)).await?)
-}
-
-/// Reads a published run summary.
-pub async fn read_summary(ctx: &App, job: &Job, run_id: &str) -> anyhow::Result<Summary> {
-    let out = ctx.source(&job.output.source)?;
-    let path = paths::join(&[&run_folder(job, run_id), "summary.json"]);
-    let bytes = retry(ctx.retry, "reading a run summary", || out.get(&path)).await?;
-    Ok(serde_json::from_slice(&bytes).with_context(|| format!("{path} is not a run summary"))?)
-}
 
 /// Evaluates `files` (archived) as run `run_id` and publishes its outputs.
 /// Files are marked `evaluating` first and `evaluated` once the outputs are

@@ -21,7 +21,6 @@
 mod evaluate;
 mod finish;
 mod recover;
-pub mod summary;
 mod take;
 
 use std::time::Instant;
@@ -58,7 +57,7 @@ impl RunKind {
 #[derive(Debug, Default, Clone)]
 pub struct JobRunReport {
     /// Runs evaluated (a recovered run plus a new one, at most).
-    pub runs: Vec<summary::Summary>,
+    pub runs: Vec<crate::outputs::summary::Summary>,
     /// Files found duplicating earlier ones, by name.
     pub duplicates: Vec<String>,
     /// Files left for a later run (still changing, or an operation failed).
@@ -213,7 +212,7 @@ async fn file_runs(
 }
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).
-pub async fn replay(ctx: &App, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<summary::Summary> {
+pub async fn replay(ctx: &App, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<crate::outputs::summary::Summary> {
     crate::audit::replay_requested(ctx, job, run_id, &files)?;
     let summary = evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
     let json = serde_json::to_string(&summary)?;

@@ -48,8 +48,8 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut JobRunRep
         by_run.entry(f.run_id.clone().unwrap_or_default()).or_default().push(f);
     }
     for (run_id, files) in by_run {
-        if evaluate::outputs_complete(ctx, job, &run_id).await? {
-            let summary = evaluate::read_summary(ctx, job, &run_id).await?;
+        if crate::outputs::location::outputs_complete(ctx, job, &run_id).await? {
+            let summary = crate::outputs::location::read_summary(ctx, job, &run_id).await?;
             for f in &files {
                 let note = summary
                     .files
@@ -161,7 +161,7 @@ fn is_half_written(name: &str) -> bool {
 /// overwrites what matters.
 async fn clear_run_folder(ctx: &App, job: &Job, run_id: &str, which: impl Fn(&str) -> bool) {
     let Ok(out) = ctx.source(&job.output.source) else { return };
-    let folder = evaluate::run_folder(job, run_id);
+    let folder = crate::outputs::location::run_folder(job, run_id);
     let Ok(listing) = out.list(&folder).await else { return };
     let mut removed = Vec::new();
     for e in listing.into_iter().filter(|e| which(&e.name)) {

@@ -6,14 +6,13 @@
 //! - [`exceptions`] + [`xlsx`]: per-carrier exception reports with XLSX and CSV.
 //! - [`email`]: a rendered report as a MIME message or a preview folder.
 //! - [`outbox`] + [`smtp`]: the on-disk queue, delivery with backoff, lettre.
-//! - [`mask`], [`remedies`], [`html`], [`data`]: the parts they share.
+//! - [`mask`], [`remedies`], [`html`]: the parts they share.
 //!
 //! Reports only read run outputs, the runs table and the ledger; they never
 //! change them. What was sent is recorded in the audit trail.
 
 pub mod charts;
 pub mod dashboard;
-pub mod data;
 pub mod email;
 pub mod exceptions;
 pub mod html;

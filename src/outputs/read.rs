@@ -1,4 +1,4 @@
-//! What reports read: the runs recorded in the state store, their published
+//! What reports and evidence packs read: the runs recorded in the state store, their published
 //! outputs (`dispositions.csv`, `findings.parquet` and, from contract v2,
 //! `entries.csv` and `entry_lines.csv`; fetched to local scratch when the
 //! output location is remote), and the filing ledger. Outputs of runs from
@@ -16,7 +16,7 @@ use crate::dates::ts_millis;
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
 use crate::app::App;
-use crate::intake::summary::Summary;
+use super::summary::Summary;
 use crate::paths;
 use crate::sources;
 
