@@ -40,6 +40,7 @@ pub mod filing;
 pub mod fsutil;
 pub mod intake;
 pub mod job;
+pub mod jobs;
 pub mod manifest;
 pub mod metrics;
 pub mod money;

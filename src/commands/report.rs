@@ -69,12 +69,12 @@ async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
             let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
             let day = args.date.unwrap_or_else(|| job.day_at(chrono::Utc::now(), default_tz));
             if let Some(dir) = &args.preview {
-                let e = reports::dashboard_email(ctx, &job, day).await?;
+                let e = crate::jobs::report::dashboard_email(ctx, &job, day).await?;
                 reports::preview(ctx, &e, dir)?;
                 println!("s321d report {}: the dashboard for {day} is in {} ({})", job.name, dir.display(), e.subject);
                 return Ok(ExitCode::SUCCESS);
             }
-            let d = reports::run_report_job(ctx, &job, Some(day)).await?;
+            let d = crate::jobs::report::run_report_job(ctx, &job, Some(day)).await?;
             Ok(print_delivery(&d))
         }
         (None, Some(run_id)) => {

@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::rules::Disposition;
 use crate::app::App;
-use crate::intake::{self, JobRunReport, RunKind};
+use crate::jobs::run::{self, JobRunReport};
+use crate::state::types::RunKind;
 
 pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> ExitCode {
     let ctx = match super::load_context(config) {
@@ -40,7 +41,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
     let cancel = CancellationToken::new();
     let mut failed = false;
     for job in &jobs {
-        let mut result = runtime.block_on(intake::run_job(&ctx, job, RunKind::Manual, &cancel));
+        let mut result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel));
         // A one-shot run waits once for files still settling rather than leave them.
         if let Ok(r) = &result {
             if !r.deferred.is_empty() {
@@ -48,7 +49,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
                 println!("s321d run-job {}: {} file(s) still settling; waiting {wait}s", job.name, r.deferred.len());
                 std::thread::sleep(std::time::Duration::from_secs(wait));
                 let first = result.expect("ok");
-                result = runtime.block_on(intake::run_job(&ctx, job, RunKind::Manual, &cancel)).map(|mut again| {
+                result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel)).map(|mut again| {
                     again.runs.splice(0..0, first.runs);
                     again.duplicates.splice(0..0, first.duplicates);
                     again.errors.splice(0..0, first.errors);

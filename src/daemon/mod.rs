@@ -35,7 +35,8 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::app::App;
-use crate::intake::{self, RunKind};
+use crate::jobs;
+use crate::state::types::RunKind;
 use crate::app::status::Status;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
@@ -117,7 +118,7 @@ impl Daemon {
         let name = job_name.to_owned();
         self.tracker.spawn(async move {
             let _running = guard;
-            let status = match intake::run_job(&ctx, &job, kind, &cancel).await {
+            let status = match jobs::run::run_job(&ctx, &job, kind, &cancel).await {
                 Ok(r) if r.errors.is_empty() => format!(
                     "{}: last run at {} processed {} file(s), quarantined {}",
                     name,
@@ -145,7 +146,7 @@ impl Daemon {
         let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else { return };
         self.tracker.spawn(async move {
             let _running = guard;
-            let result = crate::reports::run_report_job(&ctx, &job, None).await;
+            let result = jobs::report::run_report_job(&ctx, &job, None).await;
             ctx.status.job_finished(&job.name, Utc::now(), result.as_ref().err().map(|e| format!("{e:#}")).as_deref());
             let status = match result {
                 Ok(d) => {

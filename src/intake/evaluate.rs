@@ -16,7 +16,7 @@ use tracing::info;
 use crate::app::App;
 use crate::outputs::location::run_folder;
 use crate::outputs::summary::{FileOutcome, Summary};
-use super::RunKind;
+use crate::state::types::RunKind;
 use crate::fsutil::{remove_quietly, scratch};
 use crate::retry::retry;
 use crate::engine::{self, RunFile, RunRequest};
@@ -41,7 +41,7 @@ pub async fn evaluate_and_publish(
     crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
         // Its exception reports are owed until queued, whatever stops us first.
-        ctx.db(|s| s.set_value(&crate::reports::exceptions::due_key(run_id), "due"))?;
+        ctx.db(|s| s.set_value(&crate::state::exceptions_due_key(run_id), "due"))?;
         for f in &files {
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(run_id), None))?;
         }

@@ -8,7 +8,7 @@ use tracing::{info, warn};
 use crate::paths::{self, Escaped};
 
 use crate::app::App;
-use super::JobRunReport;
+use super::StepReport;
 use crate::retry::retry;
 use crate::job::{Intake, Job};
 use crate::sources::SourceError;
@@ -126,7 +126,7 @@ pub async fn quarantine(
 }
 
 /// Finishes every `evaluated` file of a run.
-pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &str, report: &mut JobRunReport) {
+pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &str, report: &mut StepReport) {
     let files = match ctx.db(|s| s.files_of_run(run_id)) {
         Ok(f) => f,
         Err(e) => {

@@ -1,4 +1,6 @@
-//! The life of a file: one run of one job, from the inbox to the outputs.
+//! The life of a file: the steps of one run of one job, from the inbox to
+//! the outputs. Each step is a submodule; `jobs::run` runs them in this
+//! order, then the filing step and the exception reports.
 //!
 //! 1. **Recover** whatever an earlier run left unfinished (see `recover`).
 //! 2. **Take** complete files from the job's inbox (temporary names ignored;
@@ -18,212 +20,23 @@
 //! every write is atomic, so a crash at any point is repaired by the next run:
 //! nothing is lost and nothing is processed twice.
 
-mod evaluate;
-mod finish;
-mod recover;
-mod take;
+pub mod evaluate;
+pub mod finish;
+pub mod recover;
+pub mod take;
 
-use std::time::Instant;
+use crate::outputs::summary::Summary;
 
-use anyhow::Context as _;
-use chrono::Utc;
-use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
-
-use crate::app::App;
-use crate::job::Job;
-use crate::state::intake::IntakeStore;
-use crate::fsutil::scratch;
-
-/// How a run was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Scheduled,
-    Manual,
-    Replay,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Scheduled => "scheduled",
-            RunKind::Manual => "manual",
-            RunKind::Replay => "replay",
-        }
-    }
-}
-
-/// What one job run did.
+/// What the steps of a job run did to its files; `jobs::run` adds the
+/// filing step's outcome to make a `JobRunReport`.
 #[derive(Debug, Default, Clone)]
-pub struct JobRunReport {
+pub struct StepReport {
     /// Runs evaluated (a recovered run plus a new one, at most).
-    pub runs: Vec<crate::outputs::summary::Summary>,
+    pub runs: Vec<Summary>,
     /// Files found duplicating earlier ones, by name.
     pub duplicates: Vec<String>,
     /// Files left for a later run (still changing, or an operation failed).
     pub deferred: Vec<String>,
     /// Problems that did not stop the run, one line each.
     pub errors: Vec<String>,
-    /// What the filing step did, per run filed.
-    pub filings: Vec<(String, crate::filing::FilingReport)>,
 }
-
-impl JobRunReport {
-    pub fn files_processed(&self) -> usize {
-        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "processed").count()
-    }
-    pub fn files_quarantined(&self) -> usize {
-        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "quarantined").count()
-    }
-}
-
-/// Runs one job once: recover, take, archive, evaluate, publish, finish.
-/// `cancel` stops it between steps (what is left is redone next time).
-pub async fn run_job(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
-    let started = Instant::now();
-    let now = Utc::now();
-    let job_name = job.name.clone();
-    ctx.status.job_started(&job.name, now);
-    if let Err(e) = ctx.db(|s| s.job_started(&job_name, now)) {
-        ctx.status.job_finished(&job.name, Utc::now(), Some(&format!("{e:#}")));
-        return Err(e);
-    }
-    info!(job.name = %job.name, kind = kind.as_str(), "Starting a run of job {}.", job.name);
-    let result = run_steps(ctx, job, kind, cancel).await;
-    let labels = |status: &str| vec![("job", job.name.clone()), ("status", status.to_owned())];
-    let secs = started.elapsed().as_secs_f64();
-    ctx.metrics.observe("s321d_run_duration_seconds", vec![("job", job.name.clone())], secs);
-    ctx.metrics.set("s321d_last_run_duration_seconds", vec![("job", job.name.clone())], secs);
-    let unix = Utc::now().timestamp() as f64;
-    match &result {
-        Ok(report) if report.errors.is_empty() => {
-            ctx.status.job_finished(&job.name, Utc::now(), None);
-            ctx.db(|s| s.job_finished(&job_name, Utc::now(), None))?;
-            ctx.metrics.inc("s321d_runs_total", labels("succeeded"));
-            ctx.metrics.set("s321d_last_success_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 1.0);
-            info!(
-                job.name = %job.name,
-                files.processed = report.files_processed(),
-                files.quarantined = report.files_quarantined(),
-                files.duplicate = report.duplicates.len(),
-                files.deferred = report.deferred.len(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "Finished a run of job {}: {} file(s) processed, {} quarantined, {} duplicate.",
-                job.name,
-                report.files_processed(),
-                report.files_quarantined(),
-                report.duplicates.len()
-            );
-        }
-        Ok(report) => {
-            let why = report.errors.join("; ");
-            ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
-            ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)))?;
-            ctx.metrics.inc("s321d_runs_total", labels("failed"));
-            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
-            warn!(job.name = %job.name, errors = report.errors.len(), "Run of job {} finished with problems: {why}", job.name);
-        }
-        Err(e) => {
-            let why = format!("{e:#}");
-            ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
-            let _ = ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)));
-            ctx.metrics.inc("s321d_runs_total", labels("failed"));
-            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
-            error!(job.name = %job.name, "Run of job {} failed: {why}", job.name);
-        }
-    }
-    result
-}
-
-async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
-    let intake = job.intake.as_ref().with_context(|| format!("job {} has no [source] to take files from", job.name))?;
-    let mut report = JobRunReport::default();
-    scratch::sweep(&ctx.config.paths.data_dir);
-    recover::recover(ctx, job, kind, &mut report).await?;
-    if cancel.is_cancelled() {
-        return Ok(report);
-    }
-    take::take_ready_files(ctx, job, intake, &mut report, cancel).await?;
-    if cancel.is_cancelled() {
-        return Ok(report);
-    }
-    let archived = ctx.db(|s| s.files_in(&job.name, &[crate::state::intake::FileState::Archived]))?;
-    if !archived.is_empty() {
-        let run_id = new_run_id(kind);
-        if job.filing.is_some() {
-            ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "pending"))?;
-        }
-        let summary = evaluate::evaluate_and_publish(ctx, job, kind, &run_id, archived).await?;
-        finish::finish_run_files(ctx, job, intake, &run_id, &mut report).await;
-        report.runs.push(summary);
-    }
-    if let Some(transport) = job.filing {
-        report.filings = file_runs(ctx, job, transport, &report).await?;
-        // Entries left pending fail the run (issue 10 item 6), after the
-        // exception reports below are still built.
-        let failures: Vec<String> = report.filings.iter().filter_map(|(id, r)| r.failure().map(|w| format!("filing run {id}: {w}"))).collect();
-        report.errors.extend(failures);
-    }
-    // This call's runs, and earlier ones a stop left owing their reports.
-    let mut owed: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
-    for r in ctx.db(|s| s.runs_owing_exceptions(&job.name))? {
-        if !owed.contains(&r) {
-            owed.push(r);
-        }
-    }
-    crate::faults::crash_point("exceptions-owed");
-    for run_id in &owed {
-        if let Err(e) = crate::reports::exceptions::after_run(ctx, run_id).await {
-            warn!(job.name = %job.name, run.id = %run_id, "Cannot build the exception reports of run {run_id}: {e:#}");
-            report.errors.push(format!("exception reports of run {run_id}: {e:#}"));
-        }
-    }
-    Ok(report)
-}
-
-/// The filing step: files this job's runs that are not filed yet (the new
-/// ones, and any a stop interrupted), then reads ACE's answers.
-async fn file_runs(
-    ctx: &App,
-    job: &Job,
-    transport: crate::job::FilingTransport,
-    report: &JobRunReport,
-) -> anyhow::Result<Vec<(String, crate::filing::FilingReport)>> {
-    let mut runs: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
-    let unfiled: Vec<String> = {
-        let store = ctx.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        store.unfiled_runs(&job.name)?
-    };
-    for r in unfiled {
-        if !runs.contains(&r) {
-            runs.push(r);
-        }
-    }
-    let mut filed = Vec::new();
-    for run_id in runs {
-        let r = crate::filing::file_run(ctx, job, &run_id, transport).await.with_context(|| format!("filing run {run_id}"))?;
-        filed.push((run_id, r));
-    }
-    crate::filing::poll(ctx).await?;
-    Ok(filed)
-}
-
-/// Re-evaluates archived files as a replay run (see `commands::replay`).
-pub async fn replay(ctx: &App, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<crate::outputs::summary::Summary> {
-    crate::audit::replay_requested(ctx, job, run_id, &files)?;
-    let summary = evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
-    let json = serde_json::to_string(&summary)?;
-    ctx.db(|s| s.finish_run(run_id, "succeeded", &json))?;
-    Ok(summary)
-}
-
-/// A sortable, readable run id: `20261125T143005Z-3f9a1c`.
-pub fn new_run_id(kind: RunKind) -> String {
-    let rand = uuid::Uuid::now_v7().simple().to_string();
-    let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
-    format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
-}
-

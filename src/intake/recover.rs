@@ -18,11 +18,12 @@ use tracing::{info, warn};
 use crate::paths::Escaped;
 
 use crate::app::App;
-use super::{JobRunReport, RunKind, evaluate, finish};
+use super::{StepReport, evaluate, finish};
+use crate::state::types::RunKind;
 use crate::job::{Intake, Job};
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
-pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut JobRunReport) -> anyhow::Result<()> {
+pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepReport) -> anyhow::Result<()> {
     let intake = match &job.intake {
         Some(i) => i,
         None => return Ok(()),

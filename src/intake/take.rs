@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use crate::paths::{self, Escaped};
 
 use crate::app::App;
-use super::JobRunReport;
+use super::StepReport;
 use crate::fsutil::{remove_quietly, scratch};
 use crate::retry::retry;
 use crate::job::{Intake, Job};
@@ -52,7 +52,7 @@ pub async fn take_ready_files(
     ctx: &App,
     job: &Job,
     intake: &Intake,
-    report: &mut JobRunReport,
+    report: &mut StepReport,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let source = ctx.source(&intake.source)?;
@@ -103,7 +103,7 @@ async fn take_one(
     intake: &Intake,
     source: &Source,
     entry: &Entry,
-    report: &mut JobRunReport,
+    report: &mut StepReport,
 ) -> anyhow::Result<()> {
     let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
     // The copy is only needed until archived; removed on every way out.

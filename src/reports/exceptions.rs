@@ -510,17 +510,11 @@ async fn render(
     })
 }
 
-/// The state key that says a run's exception reports are still to be queued
-/// (`due`, set when the run starts), or were (`done`, `off`).
-pub fn due_key(run_id: &str) -> String {
-    format!("exceptions-due:{run_id}")
-}
-
 /// After a run: queue and try to send the exception reports it calls for.
 /// Returns the queued report ids.
 pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let cfg = &ctx.config.reports.exceptions;
-    let due = due_key(run_id);
+    let due = crate::state::exceptions_due_key(run_id);
     if !cfg.enabled || !ctx.config.email.enabled() {
         ctx.db(|s| s.set_value(&due, "off"))?;
         return Ok(Vec::new());
