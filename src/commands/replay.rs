@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use crate::jobs::run::new_run_id;
+use crate::intake::new_run_id;
 use crate::state::types::RunKind;
 use crate::state::intake::IntakeStore;
 

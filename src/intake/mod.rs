@@ -25,7 +25,10 @@ pub mod finish;
 pub mod recover;
 pub mod take;
 
+use chrono::Utc;
+
 use crate::outputs::summary::Summary;
+use crate::state::types::RunKind;
 
 /// What the steps of a job run did to its files; `jobs::run` adds the
 /// filing step's outcome to make a `JobRunReport`.
@@ -39,4 +42,11 @@ pub struct StepReport {
     pub deferred: Vec<String>,
     /// Problems that did not stop the run, one line each.
     pub errors: Vec<String>,
+}
+
+/// A sortable, readable run id: `20261125T143005Z-3f9a1c`.
+pub fn new_run_id(kind: RunKind) -> String {
+    let rand = uuid::Uuid::now_v7().simple().to_string();
+    let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
+    format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
 }

@@ -124,7 +124,7 @@ async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationTok
     }
     let archived = ctx.db(|s| s.files_in(&job.name, &[crate::state::intake::FileState::Archived]))?;
     if !archived.is_empty() {
-        let run_id = new_run_id(kind);
+        let run_id = intake::new_run_id(kind);
         if job.filing.is_some() {
             ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "pending"))?;
         }
@@ -182,11 +182,4 @@ async fn file_runs(
     }
     crate::filing::poll(ctx).await?;
     Ok(filed)
-}
-
-/// A sortable, readable run id: `20261125T143005Z-3f9a1c`.
-pub fn new_run_id(kind: RunKind) -> String {
-    let rand = uuid::Uuid::now_v7().simple().to_string();
-    let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
-    format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
 }

@@ -25,13 +25,7 @@ pub mod xlsx;
 
 use std::path::Path;
 
-use anyhow::Context as _;
-use chrono::{NaiveDate, Utc};
-use tracing::info;
-
 use crate::app::App;
-use crate::job::report::ReportJob;
-use crate::state::intake::IntakeStore;
 
 /// Writes an email to a preview folder, addressed as it would be sent.
 pub fn preview(ctx: &App, e: &email::Email, dir: &Path) -> anyhow::Result<()> {
