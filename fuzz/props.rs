@@ -16,7 +16,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 use s321d::job::Job;
-use s321d::manifest::{self, FileIssues, Input, columns};
+use s321d::columns;
+use s321d::manifest::{self, FileIssues, Input};
 
 /// The message a reader panic turns into (manifest::read catches it as F001).
 const READER_PANIC: &str = "the reader failed on this file";
@@ -239,7 +240,7 @@ fn printable(text: &str) -> bool {
     !text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
 }
 
-fn check_problems(problems: &s321d::policy::Problems, file: &str, strict: bool) {
+fn check_problems(problems: &s321d::problem::Problems, file: &str, strict: bool) {
     assert!(!problems.0.is_empty(), "refused with no problem");
     for p in &problems.0 {
         assert_eq!(p.file, file, "a problem names another file: {p:?}");

@@ -1,14 +1,12 @@
 //! The command line: `s321d <command>`. Each command lives in `commands/`;
-//! this module only parses arguments and dispatches. Exit status: 0 ran,
+//! this module only declares the arguments (clap types); `commands::main`
+//! parses and dispatches. Exit status: 0 ran,
 //! 1 a file could not be read or a run failed, 2 bad arguments, config, job or
 //! policy.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::commands;
 
 /// s321d: Section 321 / low-value import compliance for US customs.
 ///
@@ -252,37 +250,4 @@ pub struct CheckArgs {
 pub enum TransportArg {
     Http,
     Catair,
-}
-
-/// Parses the command line and runs the command.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Validate(args) => commands::validate::run(cli.config.as_deref(), args),
-        Command::Check(args) => commands::check::run(cli.config.as_deref(), args),
-        Command::Run => commands::run::run(cli.config.as_deref()),
-        Command::RunJob { names, seed } => commands::run_job::run(cli.config.as_deref(), &names, seed.as_deref()),
-        Command::Replay { job, from, to } => commands::replay::run(cli.config.as_deref(), &job, from, to),
-        Command::File { run, transport, poll } => {
-            let transport = transport.map(|t| match t {
-                TransportArg::Http => crate::job::FilingTransport::Http,
-                TransportArg::Catair => crate::job::FilingTransport::Catair,
-            });
-            commands::file::run(cli.config.as_deref(), run.as_deref(), transport, poll)
-        }
-        Command::AceSim { config } => commands::ace_sim::run(&config),
-        Command::Report(a) => commands::report::run(
-            cli.config.as_deref(),
-            commands::report::ReportArgs { job: a.job, date: a.date, run: a.run, carrier: a.carrier, preview: a.preview, flush: a.flush },
-        ),
-        Command::Ledger(LedgerCommand::Cape { headings, from, to, out, ior }) => {
-            commands::ledger::cape(cli.config.as_deref(), commands::ledger::CapeArgs { headings, from, to, out, ior })
-        }
-        Command::Ledger(LedgerCommand::Show { entry }) => commands::ledger::show(cli.config.as_deref(), &entry),
-        Command::Audit(AuditCommand::Verify { head }) => commands::audit::verify(cli.config.as_deref(), commands::audit::VerifyArgs { head }),
-        Command::Audit(AuditCommand::Export { house_bill, carrier, entry, from, to, out, zip }) => commands::audit::export(
-            cli.config.as_deref(),
-            commands::audit::ExportArgs { house_bill, carrier, entry, from, to, out, zip },
-        ),
-    }
 }

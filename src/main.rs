@@ -1,4 +1,4 @@
-//! The `s321d` binary: everything lives in the library; see `cli`.
+//! The `s321d` binary: everything lives in the library; see `commands::main`.
 
 // polars allocates and frees large buffers from several threads; glibc hands
 // them back to the kernel and faults them in again, which costs more system
@@ -8,5 +8,5 @@
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
-    s321d::cli::main()
+    s321d::commands::main()
 }

@@ -1,7 +1,8 @@
 //! Names from outside, made safe: [`component`] turns a value from data or
 //! config (a carrier, a job name) into one path component that cannot leave
 //! its folder, and [`Escaped`] shows a name from outside in a text log
-//! without letting it forge lines or terminal colours.
+//! without letting it forge lines or terminal colours. [`join`] and
+//! [`file_name`] build and split the `/`-separated paths inside a source.
 //!
 //! A leaf module: it imports nothing from the project. It does not decide
 //! which folder a name goes in; callers join the result to a folder they own.
@@ -111,9 +112,32 @@ fn is_format(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
+/// Joins source-relative path parts with `/`, ignoring empty parts.
+pub fn join(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The last component of a source path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_join_and_split() {
+        assert_eq!(join(&["inbox", "a.csv"]), "inbox/a.csv");
+        assert_eq!(join(&["/inbox/", "", ".", "sub/", "a.csv"]), "inbox/sub/a.csv");
+        assert_eq!(file_name("inbox/sub/a.csv"), "a.csv");
+        assert_eq!(file_name("a.csv"), "a.csv");
+    }
 
     #[test]
     fn clean_names_are_kept() {

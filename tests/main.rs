@@ -33,3 +33,5 @@ mod hostile_ops;
 mod fuzz_corpus;
 // The ACE simulator alone: hand-built CATAIR batches and ACE's answers.
 mod acesim;
+// The layering of src/: allowed imports between top-level modules, no cycle.
+mod layers;

@@ -356,8 +356,8 @@ impl Sim {
             }
             let person = format!(
                 "{}|{}",
-                crate::engine::normalize::norm(&e.consignee.name),
-                crate::engine::normalize::zip5(&e.consignee.postal_code)
+                crate::normalize::norm(&e.consignee.name),
+                crate::normalize::zip5(&e.consignee.postal_code)
             );
             let total = state.day_totals.entry((person, arrival)).or_insert(0);
             let before = *total;
@@ -844,7 +844,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
 // ------------------------------------------------------------------ batches
 
 fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    crate::sources::write_atomic(&dir.join(name), |tmp| std::fs::write(tmp, text))
+    crate::fsutil::write_atomic(&dir.join(name), |tmp| std::fs::write(tmp, text))
 }
 
 /// Takes the batches waiting in `inbound`, answers each, writes due SO files.

@@ -19,7 +19,8 @@ use chrono::NaiveDate;
 use super::layouts;
 use super::model::{self, Filing};
 use super::read::{FieldFault, Line, scan};
-use crate::policy::{Policy, countries};
+use crate::normalize::countries;
+use crate::policy::Policy;
 
 /// The simulator's condition codes (all s321d's own; see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +223,7 @@ impl Rules {
             if !countries::is_assigned(&l.origin) {
                 out.push(problem(Condition::Country, format!("LINE {} COUNTRY {} INVALID", l.line, l.origin), None));
             }
-            let desc = crate::engine::normalize::norm(&l.description);
+            let desc = crate::normalize::norm(&l.description);
             if self.policy.vague_terms.contains(&desc) {
                 out.push(problem(Condition::Vague, format!("LINE {} DESCRIPTION VAGUE", l.line), None));
             } else if desc.chars().count() < 3 {

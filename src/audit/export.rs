@@ -25,8 +25,8 @@ use polars::prelude::*;
 use rusqlite::OptionalExtension;
 use serde_json::json;
 
-use crate::intake::Context;
-use crate::reports::data::{self, RunRef, strs};
+use crate::app::App;
+use crate::outputs::read::{self, RunRef, strs};
 use crate::state::audit::{self, EventFilter, StoredEvent};
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::LedgerStore;
@@ -50,7 +50,7 @@ impl Pack {
     }
 }
 
-fn sql<T>(ctx: &Context, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+fn sql<T>(ctx: &App, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
         f(s.connection()).map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
@@ -65,7 +65,7 @@ fn events_jsonl(events: &[StoredEvent]) -> String {
     out
 }
 
-fn chain_status(ctx: &Context) -> anyhow::Result<(String, bool)> {
+fn chain_status(ctx: &App) -> anyhow::Result<(String, bool)> {
     let v = sql(ctx, audit::verify)?;
     Ok(match &v.broken {
         None => (format!("verified: {} events, head event {} hash {}", v.events, v.head.0, v.head.1), true),
@@ -75,7 +75,7 @@ fn chain_status(ctx: &Context) -> anyhow::Result<(String, bool)> {
 
 /// Writes the pack for `subject` to `out` (a folder, or `out` with `.zip`
 /// when `zip`). Returns the path written.
-pub async fn export(ctx: &Context, subject: &Subject, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
+pub async fn export(ctx: &App, subject: &Subject, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     let mut pack = Pack { files: BTreeMap::new() };
     let mut index = String::new();
     let (chain, chain_ok) = chain_status(ctx)?;
@@ -149,7 +149,7 @@ fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     }
 }
 
-fn period(ctx: &Context, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
     let start = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).expect("midnight"));
     let end = Utc.from_utc_datetime(&(to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight"));
     let filter = EventFilter {
@@ -163,7 +163,7 @@ fn period(ctx: &Context, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index:
     for e in &events {
         *kinds.entry(e.kind.as_str()).or_default() += 1;
     }
-    let runs = data::runs_between(ctx, start, end, &[])?;
+    let runs = read::runs_between(ctx, start, end, &[])?;
     let mut csv = String::from("run_id,job,kind,status,started_at,output,lines,shipments,policy_sha256,job_file_sha256\n");
     for r in &runs {
         let s = r.summary.as_ref();
@@ -203,7 +203,7 @@ fn frame_csv(df: &DataFrame) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?)?)
 }
 
-async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
     // Where it was first seen (history) and its filings (ledger).
     type Seen = (String, String, Option<i64>, String, String, String, String);
     let seen: Vec<Seen> = sql(ctx, |c| {
@@ -222,14 +222,14 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
     let first_seen = {
         let mut earliest = None;
         for s in &seen {
-            if let Some(r) = data::run(ctx, &s.6)? {
+            if let Some(r) = read::run(ctx, &s.6)? {
                 earliest = Some(earliest.map_or(r.started_at, |e: chrono::DateTime<Utc>| e.min(r.started_at)));
             }
         }
         earliest
     };
     let from = first_seen.map_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"), |t| t - chrono::Duration::seconds(1));
-    let mut runs = data::runs_between(ctx, from, Utc::now() + chrono::Duration::days(1), &[])?;
+    let mut runs = read::runs_between(ctx, from, Utc::now() + chrono::Duration::days(1), &[])?;
     // Replays are evidence too (re-evaluations); runs_between leaves them out.
     runs.extend(replays_since(ctx, from)?);
     let mut found_runs: Vec<RunRef> = Vec::new();
@@ -237,14 +237,14 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
     let mut findings = Vec::new();
     let mut sections = String::new();
     for run in runs.iter().filter(|r| r.complete()) {
-        let Some(dpath) = data::output_file(ctx, run, "dispositions.csv").await? else { continue };
+        let Some(dpath) = read::output_file(ctx, run, "dispositions.csv").await? else { continue };
         let mut cond = col("house_bill").eq(lit(hb.to_owned()));
         if let Some(c) = carrier {
             cond = cond.and(col("carrier").eq(lit(c.to_owned())));
         }
-        let d = data::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
+        let d = read::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
         if d.height() == 0 {
-            data::forget_scratch(ctx, &run.run_id);
+            read::forget_scratch(ctx, &run.run_id);
             continue;
         }
         let files = strs(&d, "source_file")?;
@@ -253,14 +253,14 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         d.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); d.height()]))?;
         dispositions.push(d.clone());
         let mut f_rows = None;
-        if let Some(fpath) = data::output_file(ctx, run, "findings.parquet").await? {
+        if let Some(fpath) = read::output_file(ctx, run, "findings.parquet").await? {
             let mut cond = lit(false);
             for (file, car) in files.iter().zip(&carriers) {
                 let on_it = col("source_file").eq(lit(file.clone())).and(col("carrier").eq(lit(car.clone()))).and(col("house_bill").eq(lit(hb.to_owned())));
                 let on_file = col("source_file").eq(lit(file.clone())).and(col("house_bill").eq(lit("")));
                 cond = cond.or(on_it).or(on_file);
             }
-            let f = data::scan_findings(&fpath)?.filter(cond).collect()?;
+            let f = read::scan_findings(&fpath)?.filter(cond).collect()?;
             let mut f = f;
             f.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); f.height()]))?;
             f_rows = Some(f.height());
@@ -271,7 +271,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         let mut checks = Vec::new();
         for name in ["dispositions.csv", "findings.parquet", "findings.csv", "summary.json"] {
             let Some(expected) = recorded.get(name) else { continue };
-            let now = match data::output_file(ctx, run, name).await? {
+            let now = match read::output_file(ctx, run, name).await? {
                 Some(p) => Some(super::sha256_file(&p)?),
                 None => None,
             };
@@ -307,7 +307,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
             pack.add(&name, text);
         }
         sections.push('\n');
-        data::forget_scratch(ctx, &run.run_id);
+        read::forget_scratch(ctx, &run.run_id);
         found_runs.push(run.clone());
     }
     if !dispositions.is_empty() {
@@ -375,7 +375,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
         let _ = writeln!(index, "s321d has no record of this house bill (not in history, no run output, no filing).\n");
     }
     for s in &seen {
-        let day = s.2.and_then(|d| crate::engine::kernels::from_epoch_days(d as i32)).map_or_else(|| "unknown".into(), |d| d.to_string());
+        let day = s.2.and_then(|d| crate::dates::from_epoch_days(d as i32)).map_or_else(|| "unknown".into(), |d| d.to_string());
         let _ = writeln!(index, "- first seen for carrier {} in file {} (sha256 `{}`), run {}: arrival {day}, total USD {}", s.0, s.4, s.5, s.6, s.3);
     }
     let _ = writeln!(index, "\n{} run(s) named it: every disposition with its reasons is in `dispositions.csv`, every finding on it or its file in `findings.csv`, the source records in `source-*.csv`.\n", found_runs.len());
@@ -396,7 +396,7 @@ async fn house_bill(ctx: &Context, hb: &str, carrier: Option<&str>, pack: &mut P
 }
 
 /// Replay runs started since `from`.
-fn replays_since(ctx: &Context, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
+fn replays_since(ctx: &App, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
     let ids: Vec<String> = sql(ctx, |c| {
         let mut stmt = c.prepare("SELECT run_id FROM runs WHERE kind = 'replay' AND started_at >= ?1 ORDER BY started_at")?;
         let rows = stmt.query_map([from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)], |r| r.get(0))?;
@@ -404,7 +404,7 @@ fn replays_since(ctx: &Context, from: chrono::DateTime<Utc>) -> anyhow::Result<V
     })?;
     let mut out = Vec::new();
     for id in ids {
-        if let Some(r) = data::run(ctx, &id)? {
+        if let Some(r) = read::run(ctx, &id)? {
             out.push(r);
         }
     }
@@ -412,7 +412,7 @@ fn replays_since(ctx: &Context, from: chrono::DateTime<Utc>) -> anyhow::Result<V
 }
 
 /// The output hashes `run.finished` recorded for a run (the latest event).
-fn recorded_outputs(ctx: &Context, run_id: &str) -> anyhow::Result<BTreeMap<String, String>> {
+fn recorded_outputs(ctx: &App, run_id: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let body: Option<String> = sql(ctx, |c| {
         c.query_row("SELECT body FROM audit_events WHERE run_id = ?1 AND kind = 'run.finished' ORDER BY seq DESC LIMIT 1", [run_id], |r| r.get(0))
             .optional()
@@ -429,7 +429,7 @@ fn recorded_outputs(ctx: &Context, run_id: &str) -> anyhow::Result<BTreeMap<Stri
 }
 
 /// The records of `hb` in the archived file(s) of a run, as the mapping read them.
-async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str, notes: &mut String) -> anyhow::Result<Option<(String, String)>> {
+async fn source_records(ctx: &App, run: &RunRef, files: &[String], hb: &str, notes: &mut String) -> anyhow::Result<Option<(String, String)>> {
     let records = ctx.db(|s| s.files_of_run(&run.run_id))?;
     let job_text = run.summary.as_ref().and_then(|s| sql(ctx, |c| audit::blob(c, &s.job_file_sha256)).ok().flatten()).map(|b| b.2);
     let job = match job_text {
@@ -443,7 +443,7 @@ async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str,
     let archive = ctx.source(&ctx.config.archive.source)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header: Vec<String> = vec!["source_file".into(), "file_sha256".into(), "record".into()];
-    header.extend(crate::manifest::columns::CANONICAL.iter().map(|c| (*c).to_owned()));
+    header.extend(crate::columns::CANONICAL.iter().map(|c| (*c).to_owned()));
     let mut seen_files: Vec<&String> = Vec::new();
     for name in files {
         if seen_files.contains(&name) {
@@ -475,9 +475,9 @@ async fn source_records(ctx: &Context, run: &RunRef, files: &[String], hb: &str,
         let found = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<String>>> {
             let mut out = Vec::new();
             crate::manifest::read(&format, crate::manifest::Input::Path(&local), 0, crate::manifest::DEFAULT_CHUNK_ROWS, &mut |chunk| {
-                let hits = chunk.lazy().filter(col(crate::manifest::columns::HOUSE_BILL).str().strip_chars(lit(NULL)).eq(lit(hb_owned.clone()))).collect()?;
-                let rec: Vec<u64> = hits.column(crate::manifest::columns::RECORD)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
-                let cols: Vec<Vec<String>> = crate::manifest::columns::CANONICAL.iter().map(|c| strs(&hits, c)).collect::<anyhow::Result<_>>()?;
+                let hits = chunk.lazy().filter(col(crate::columns::HOUSE_BILL).str().strip_chars(lit(NULL)).eq(lit(hb_owned.clone()))).collect()?;
+                let rec: Vec<u64> = hits.column(crate::columns::RECORD)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
+                let cols: Vec<Vec<String>> = crate::columns::CANONICAL.iter().map(|c| strs(&hits, c)).collect::<anyhow::Result<_>>()?;
                 for i in 0..hits.height() {
                     let mut row = vec![name_owned.clone(), sha.clone(), rec[i].to_string()];
                     row.extend(cols.iter().map(|c| c[i].clone()));

@@ -18,8 +18,8 @@ use anyhow::Context as _;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::intake::Context;
-use crate::intake::summary::Summary;
+use crate::app::App;
+use crate::outputs::summary::Summary;
 use crate::job::Job;
 use crate::state::StoreError;
 use crate::state::audit::{self, AuditEvent};
@@ -31,7 +31,7 @@ fn store_err(s: &SqliteStore, e: rusqlite::Error) -> StoreError {
 }
 
 /// Appends one event in its own transaction.
-pub fn record(ctx: &Context, event: AuditEvent) -> anyhow::Result<i64> {
+pub fn record(ctx: &App, event: AuditEvent) -> anyhow::Result<i64> {
     ctx.db(|s| audit::append_now(s.connection(), &event).map_err(|e| store_err(s, e)))
         .with_context(|| format!("cannot append a {} event to the audit trail", event.kind))
 }
@@ -42,7 +42,7 @@ pub fn record_on(store: &mut SqliteStore, event: &AuditEvent) -> Result<i64, Sto
 }
 
 /// The policy text in force, if it can be shown to be the one loaded.
-fn policy_text(ctx: &Context) -> Option<(String, String)> {
+fn policy_text(ctx: &App) -> Option<(String, String)> {
     let p = &ctx.policy;
     if p.source == "builtin" {
         return Some(("builtin".into(), crate::policy::DEFAULT_POLICY_TOML.to_owned()));
@@ -62,7 +62,7 @@ fn job_text(job: &Job) -> Option<String> {
 
 /// `run.started`: the files, and the versions of s321d, the policy and the
 /// job's mapping (whose exact texts are kept as blobs).
-pub fn run_started(ctx: &Context, job: &Job, kind: &str, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
+pub fn run_started(ctx: &App, job: &Job, kind: &str, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
     let policy = policy_text(ctx);
     let mapping = job_text(job);
     let event = AuditEvent::new(
@@ -92,7 +92,7 @@ pub fn run_started(ctx: &Context, job: &Job, kind: &str, run_id: &str, files: &[
 }
 
 /// `run.finished`: the counts and the SHA-256 of every output file.
-pub fn run_finished(ctx: &Context, summary: &Summary, output: &str, outputs: &[(String, String)]) -> anyhow::Result<()> {
+pub fn run_finished(ctx: &App, summary: &Summary, output: &str, outputs: &[(String, String)]) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "run.finished",
         json!({
@@ -135,7 +135,7 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// `daemon.started` or `config.reloaded`: what is in force from now on.
-pub fn config_loaded(ctx: &Context, kind: &str) -> anyhow::Result<()> {
+pub fn config_loaded(ctx: &App, kind: &str) -> anyhow::Result<()> {
     let config_file = ctx.config.loaded_from.as_ref().map(|p| p.display().to_string());
     let config_sha256 = ctx.config.loaded_from.as_ref().and_then(|p| std::fs::read(p).ok()).map(|b| hex::encode(Sha256::digest(&b)));
     let event = AuditEvent::new(
@@ -151,7 +151,7 @@ pub fn config_loaded(ctx: &Context, kind: &str) -> anyhow::Result<()> {
 }
 
 /// `config.reload_refused`: a SIGHUP whose configuration was invalid.
-pub fn reload_refused(ctx: &Context, problems: &crate::policy::Problems) -> anyhow::Result<()> {
+pub fn reload_refused(ctx: &App, problems: &crate::problem::Problems) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "config.reload_refused",
         json!({ "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>() }),
@@ -160,7 +160,7 @@ pub fn reload_refused(ctx: &Context, problems: &crate::policy::Problems) -> anyh
 }
 
 /// `replay.requested`: which archived files a replay re-evaluates.
-pub fn replay_requested(ctx: &Context, job: &Job, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
+pub fn replay_requested(ctx: &App, job: &Job, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "replay.requested",
         json!({

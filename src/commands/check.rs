@@ -1,24 +1,14 @@
 //! `s321d check`: validate config, policy and every job file, listing all
 //! problems at once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::CheckArgs;
 use crate::config::Config;
 use crate::job::Job;
-use crate::policy::{Policy, Problem, Problems};
-
-/// Every `*.toml` in a folder, sorted.
-pub fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
+use crate::policy::Policy;
+use crate::problem::{Problem, Problems};
 
 pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
     let mut problems = Vec::new();
@@ -52,20 +42,20 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
     let loaded = match (&cfg, args.jobs.is_empty()) {
         // Every job in the jobs folder, with the sources they name.
         (Some(cfg), true) => {
-            let jobs = crate::intake::load_jobs(cfg, &mut problems);
+            let jobs = crate::job::files::load_jobs(cfg, &mut problems);
             let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-            jobs.len() + crate::reports::load_report_jobs(cfg, &names, &mut problems).len()
+            jobs.len() + crate::job::files::load_report_jobs(cfg, &names, &mut problems).len()
         }
         _ => {
             let jobs = if args.jobs.is_empty() {
-                job_files(Path::new("jobs")).unwrap_or_default()
+                crate::job::files::job_files(Path::new("jobs")).unwrap_or_default()
             } else {
                 args.jobs.clone()
             };
             let mut names = std::collections::BTreeMap::new();
             let mut n = 0;
             for path in &jobs {
-                if crate::reports::job::is_report_job_file(path) {
+                if crate::job::report::is_report_job_file(path) {
                     // Report jobs name groups and jobs of a configuration: checked with it.
                     continue;
                 }

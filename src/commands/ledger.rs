@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use crate::filing::cape;
-use crate::filing::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use crate::state::ledger::LedgerStore;
 
 /// Arguments of `ledger cape`.

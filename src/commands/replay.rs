@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use crate::intake::{RunKind, new_run_id};
+use crate::intake::new_run_id;
+use crate::state::types::RunKind;
 use crate::state::intake::IntakeStore;
 
 pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> ExitCode {
@@ -41,7 +42,7 @@ pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> 
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let run_id = new_run_id(RunKind::Replay);
-    match runtime.block_on(crate::intake::replay(&ctx, &job, &run_id, files)) {
+    match runtime.block_on(crate::jobs::replay::replay(&ctx, &job, &run_id, files)) {
         Ok(summary) => {
             println!(
                 "s321d replay {}: run {run_id}: {} file(s), {} line(s), {} shipment(s); outputs in {}:{}",
@@ -50,7 +51,7 @@ pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> 
                 summary.lines,
                 summary.shipments,
                 job.output.source,
-                crate::sources::join(&[&job.output.path, &run_id])
+                crate::paths::join(&[&job.output.path, &run_id])
             );
             ExitCode::SUCCESS
         }

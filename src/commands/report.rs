@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::reports::{self, exceptions, outbox};
 
 /// What `report` was asked for.
@@ -55,7 +55,7 @@ fn print_delivery(d: &outbox::Delivery) -> ExitCode {
     if d.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) }
 }
 
-async fn go(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
+async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
     if args.flush {
         return Ok(print_delivery(&outbox::deliver(ctx, true).await));
     }
@@ -69,16 +69,16 @@ async fn go(ctx: &Context, args: ReportArgs) -> anyhow::Result<ExitCode> {
             let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
             let day = args.date.unwrap_or_else(|| job.day_at(chrono::Utc::now(), default_tz));
             if let Some(dir) = &args.preview {
-                let e = reports::dashboard_email(ctx, &job, day).await?;
+                let e = crate::jobs::report::dashboard_email(ctx, &job, day).await?;
                 reports::preview(ctx, &e, dir)?;
                 println!("s321d report {}: the dashboard for {day} is in {} ({})", job.name, dir.display(), e.subject);
                 return Ok(ExitCode::SUCCESS);
             }
-            let d = reports::run_report_job(ctx, &job, Some(day)).await?;
+            let d = crate::jobs::report::run_report_job(ctx, &job, Some(day)).await?;
             Ok(print_delivery(&d))
         }
         (None, Some(run_id)) => {
-            let Some(run) = reports::data::run(ctx, run_id)? else {
+            let Some(run) = crate::outputs::read::run(ctx, run_id)? else {
                 eprintln!("error: no run {run_id:?} in the state store");
                 return Ok(ExitCode::from(super::EXIT_USAGE));
             };

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::rules::Disposition;
-use crate::intake::{self, Context, JobRunReport, RunKind};
+use crate::app::App;
+use crate::jobs::run::{self, JobRunReport};
+use crate::state::types::RunKind;
 
 pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> ExitCode {
     let ctx = match super::load_context(config) {
@@ -39,7 +41,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
     let cancel = CancellationToken::new();
     let mut failed = false;
     for job in &jobs {
-        let mut result = runtime.block_on(intake::run_job(&ctx, job, RunKind::Manual, &cancel));
+        let mut result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel));
         // A one-shot run waits once for files still settling rather than leave them.
         if let Ok(r) = &result {
             if !r.deferred.is_empty() {
@@ -47,7 +49,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
                 println!("s321d run-job {}: {} file(s) still settling; waiting {wait}s", job.name, r.deferred.len());
                 std::thread::sleep(std::time::Duration::from_secs(wait));
                 let first = result.expect("ok");
-                result = runtime.block_on(intake::run_job(&ctx, job, RunKind::Manual, &cancel)).map(|mut again| {
+                result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel)).map(|mut again| {
                     again.runs.splice(0..0, first.runs);
                     again.duplicates.splice(0..0, first.duplicates);
                     again.errors.splice(0..0, first.errors);
@@ -71,7 +73,7 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
 
 /// Copies the files of `dir` each job would take into its inbox, keeping their
 /// modification times (so settled files stay settled).
-async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], dir: &Path) -> anyhow::Result<()> {
+async fn seed_inboxes(ctx: &App, jobs: &[std::sync::Arc<crate::job::Job>], dir: &Path) -> anyhow::Result<()> {
     let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
     entries.sort();
     for path in entries {
@@ -79,7 +81,7 @@ async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], d
         let Some(job) = jobs.iter().find(|j| j.matches(&name)) else { continue };
         let intake = job.intake.as_ref().expect("checked");
         let source = ctx.source(&intake.source)?;
-        let dest = crate::sources::join(&[&intake.inbox, &name]);
+        let dest = crate::paths::join(&[&intake.inbox, &name]);
         source.upload(&path, &dest).await?;
         if let (Some(local), Ok(modified)) = (source.local_path(&dest), std::fs::metadata(&path).and_then(|m| m.modified())) {
             std::fs::File::options().write(true).open(&local)?.set_modified(modified)?;
@@ -90,7 +92,7 @@ async fn seed_inboxes(ctx: &Context, jobs: &[std::sync::Arc<crate::job::Job>], d
 }
 
 /// The human summary of a job run on stdout.
-pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport) {
+pub fn print_report(ctx: &App, job: &crate::job::Job, report: &JobRunReport) {
     println!(
         "s321d run-job {}: {} run(s); {} file(s) processed, {} quarantined, {} duplicate, {} waiting",
         job.name,
@@ -118,7 +120,7 @@ pub fn print_report(ctx: &Context, job: &crate::job::Job, report: &JobRunReport)
         for f in &run.files {
             println!("    {} {} ({} records){}", f.status, f.name, f.records, f.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default());
         }
-        println!("    outputs: {}:{}", job.output.source, crate::sources::join(&[&job.output.path, &run.run_id]));
+        println!("    outputs: {}:{}", job.output.source, crate::paths::join(&[&job.output.path, &run.run_id]));
     }
     for (run_id, f) in &report.filings {
         let states: Vec<String> = f.states.iter().map(|(s, n)| format!("{s} {n}")).collect();

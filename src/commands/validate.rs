@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::engine::rules::{Disposition, Severity};
 use crate::engine::{self, EntrySummary, RunFile, RunRequest, RunSummary};
 use crate::job::{self, Job};
-use crate::policy::{Policy, Problems};
+use crate::policy::Policy;
+use crate::problem::Problems;
 use crate::state::{self, HistoryStore};
 
 pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {

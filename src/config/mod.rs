@@ -8,11 +8,14 @@
 //! [`Config::validate`] reports every problem with its key path at once.
 //! Secrets never live here: config names the file or variable that holds one.
 
+pub mod email;
+pub mod filing;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::policy::{Problem, Problems};
+use crate::problem::{Problem, Problems};
 
 /// The embedded defaults.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../config/default.toml");
@@ -309,10 +312,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[email]`: SMTP relay, sender, recipient groups, retries.
     #[serde(default)]
-    pub email: crate::reports::EmailConfig,
+    pub email: email::EmailConfig,
     /// `[reports]`: privacy masking and exception reports.
     #[serde(default)]
-    pub reports: crate::reports::ReportsConfig,
+    pub reports: email::ReportsConfig,
     /// Named sources; `data` is implicit.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, crate::sources::SourceConfig>,
@@ -419,7 +422,7 @@ impl Config {
             report("archive.source", format!("{:?} is not a configured source", self.archive.source));
         }
         let f = &self.filing;
-        if !f.filer_code.is_empty() && crate::filing::entry_number::check_digit(&f.filer_code, 0).is_err() {
+        if !f.filer_code.is_empty() && crate::entry_number::check_digit(&f.filer_code, 0).is_err() {
             report("filing.filer_code", format!("{:?} is not three letters or digits", f.filer_code));
         }
         if f.first_serial > 9_999_999 {
@@ -436,7 +439,7 @@ impl Config {
         if f.catair.block_size == 0 || f.catair.block_size > 999 {
             report("filing.catair.block_size", "must be 1 to 999".into());
         }
-        for problem in crate::filing::settings::problems(f) {
+        for problem in filing::problems(f) {
             report(problem.key, problem.why);
         }
         if f.http.concurrency == 0 {
@@ -480,7 +483,7 @@ impl Config {
         if !(1..=MAX_ATTEMPTS).contains(&l.poison_after_deaths) {
             report("limits.poison_after_deaths", format!("{} is out of bounds; 1 to {MAX_ATTEMPTS}", l.poison_after_deaths));
         }
-        crate::reports::settings::validate(&self.email, &self.reports, &file, &mut problems);
+        email::validate(&self.email, &self.reports, &file, &mut problems);
         if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }
     }
 

@@ -5,7 +5,7 @@
 //! naming every cause; `/metrics` is Prometheus text.
 //!
 //! Readiness never touches the state store on the request path: runs keep
-//! their status in memory (`intake::status`), and a probe on a connection of
+//! their status in memory (`app::status`), and a probe on a connection of
 //! its own, with a short lock wait, checks the store every second.
 
 use std::sync::Arc;

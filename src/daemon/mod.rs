@@ -34,14 +34,16 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::intake::{self, Context, RunKind};
-use crate::intake::status::Status;
+use crate::app::App;
+use crate::jobs;
+use crate::state::types::RunKind;
+use crate::app::status::Status;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
 
 /// The running service.
 pub struct Daemon {
-    current: RwLock<Arc<Context>>,
+    current: RwLock<Arc<App>>,
     pub metrics: Arc<Metrics>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     tracker: TaskTracker,
@@ -70,9 +72,9 @@ fn notify(state: &[NotifyState<'_>]) {
 
 /// Loads config and everything it names, sharing `metrics` and `status`
 /// across reloads. The status of jobs it has not seen yet comes from the store.
-fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<Context, crate::policy::Problems> {
+fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<App, crate::problem::Problems> {
     let config = Config::load(config_path)?;
-    let mut ctx = Context::load(config)?;
+    let mut ctx = App::load(config)?;
     ctx.metrics = metrics.clone();
     ctx.status = status.clone();
     let names = ctx.jobs.iter().map(|j| j.name.clone()).chain(ctx.reports.iter().map(|j| j.name.clone()));
@@ -89,7 +91,7 @@ fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &
 
 impl Daemon {
     /// The configuration, policy and jobs in force.
-    pub fn context(&self) -> Arc<Context> {
+    pub fn context(&self) -> Arc<App> {
         self.current.read().expect("context lock").clone()
     }
 
@@ -116,7 +118,7 @@ impl Daemon {
         let name = job_name.to_owned();
         self.tracker.spawn(async move {
             let _running = guard;
-            let status = match intake::run_job(&ctx, &job, kind, &cancel).await {
+            let status = match jobs::run::run_job(&ctx, &job, kind, &cancel).await {
                 Ok(r) if r.errors.is_empty() => format!(
                     "{}: last run at {} processed {} file(s), quarantined {}",
                     name,
@@ -144,7 +146,7 @@ impl Daemon {
         let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else { return };
         self.tracker.spawn(async move {
             let _running = guard;
-            let result = crate::reports::run_report_job(&ctx, &job, None).await;
+            let result = jobs::report::run_report_job(&ctx, &job, None).await;
             ctx.status.job_finished(&job.name, Utc::now(), result.as_ref().err().map(|e| format!("{e:#}")).as_deref());
             let status = match result {
                 Ok(d) => {
@@ -322,7 +324,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { server_cancel.cancelled().await })
             .into_future(),
     );
-    crate::intake::scratch::sweep(&daemon.context().config.paths.data_dir);
+    crate::fsutil::scratch::sweep(&daemon.context().config.paths.data_dir);
     daemon.schedule().await?;
     daemon.catch_up();
 

@@ -19,9 +19,9 @@ use super::fees::{FeeTable, MpfRow};
 use super::hts::HtsRevision;
 use super::layers::Layer;
 use super::rate::Percent;
-use crate::engine::normalize;
+use crate::normalize;
 use crate::money;
-use crate::policy::countries;
+use crate::normalize::countries;
 
 /// `[duty]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]

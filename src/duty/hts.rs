@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::rate::{self, Rate};
-use crate::engine::normalize;
+use crate::normalize;
 
 /// No interned text (an absent unit).
 const NONE: u32 = u32::MAX;

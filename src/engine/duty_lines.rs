@@ -10,9 +10,9 @@
 
 use polars::prelude::*;
 
-use super::{kernels, normalize};
+use crate::normalize;
 use crate::duty::{DutyPolicy, LineIn};
-use crate::manifest::columns as c;
+use crate::columns as c;
 use crate::money;
 
 /// Column names this module adds.
@@ -61,7 +61,7 @@ pub fn add(df: &mut DataFrame, duty: &DutyPolicy) -> PolarsResult<()> {
     let mut out = Builders::new(n);
     let mut ch99_text = String::new();
     for i in 0..n {
-        let date = days.get(i).and_then(kernels::from_epoch_days);
+        let date = days.get(i).and_then(crate::dates::from_epoch_days);
         let (Some(date), Some(code)) = (date, hts.get(i)) else {
             out.in_revision.push(None);
             out.no_estimate();

@@ -20,11 +20,12 @@ use polars::prelude::*;
 
 use super::file_rules::{CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, MODE, PORT};
 use super::kernels;
-use super::output::{Staged, sync_dir};
+use super::output::Staged;
+use crate::fsutil::sync_dir;
 use super::rules::Rule;
 use crate::duty::fees::FeeEntryType;
 use crate::entries::{self, EntryType, TransportMode, group};
-use crate::manifest::columns as c;
+use crate::columns as c;
 use crate::money;
 use crate::policy::Policy;
 
@@ -215,7 +216,7 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
             }
         }
         e.house_bills.sort();
-        let date = days.get(first).and_then(kernels::from_epoch_days);
+        let date = days.get(first).and_then(crate::dates::from_epoch_days);
         match date.filter(|_| duty.has_hts()) {
             Some(date) => {
                 let kind = if e.entry_type.is_formal() { FeeEntryType::Formal } else { FeeEntryType::Informal };

@@ -11,7 +11,7 @@ use super::finding_frame;
 use super::kernels::{self, lit_money};
 use super::left_join_keep_order;
 use super::rules::Rule;
-use crate::manifest::columns as c;
+use crate::columns as c;
 
 /// What the file stage produces for one file.
 pub struct FileOutput {

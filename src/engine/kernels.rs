@@ -10,21 +10,10 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::normalize;
-use crate::manifest::columns;
+use crate::normalize;
+use crate::dates::{epoch_days, from_epoch_days};
+use crate::columns;
 use crate::money;
-
-const EPOCH_DAYS_CE: i32 = 719_163; // NaiveDate(1970-01-01).num_days_from_ce()
-
-/// Days since 1970-01-01 for a date (polars' Date physical value).
-pub fn epoch_days(date: NaiveDate) -> i32 {
-    chrono::Datelike::num_days_from_ce(&date) - EPOCH_DAYS_CE
-}
-
-/// The date of a polars Date physical value.
-pub fn from_epoch_days(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_CE)
-}
 
 fn string_out(name: &'static str) -> impl Fn(&Schema, &Field) -> PolarsResult<Field> + Send + Sync {
     move |_, f| Ok(Field::new(if name.is_empty() { f.name().clone() } else { name.into() }, DataType::String))
@@ -410,13 +399,6 @@ mod tests {
 
     fn eval(df: DataFrame, e: Expr) -> Column {
         df.lazy().select([e.alias("out")]).collect().unwrap().column("out").unwrap().clone()
-    }
-
-    #[test]
-    fn epoch_days_roundtrip() {
-        let d = NaiveDate::from_ymd_opt(2025, 8, 29).unwrap();
-        assert_eq!(from_epoch_days(epoch_days(d)), Some(d));
-        assert_eq!(epoch_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), 1);
     }
 
     #[test]

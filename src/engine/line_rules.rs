@@ -12,11 +12,11 @@ use polars::prelude::*;
 
 use super::duty_lines;
 use super::kernels::{self, lit_money};
-use super::normalize;
+use crate::normalize;
 use super::rules::Rule;
 use super::{FINDING_COLUMNS, finding_frame};
 use crate::job::Format;
-use crate::manifest::columns as c;
+use crate::columns as c;
 use crate::money;
 use crate::policy::Policy;
 
@@ -39,7 +39,7 @@ impl LineContext {
         converted.push("USD".into());
         LineContext {
             fx: Arc::new(policy.fx_rates.clone()),
-            regime_starts: policy.regimes.iter().map(|r| kernels::epoch_days(r.from)).collect(),
+            regime_starts: policy.regimes.iter().map(|r| crate::dates::epoch_days(r.from)).collect(),
             countries: list("countries", policy.valid_countries()),
             ports: list("ports", policy.ports.iter().cloned().collect()),
             vague: list("vague", policy.vague_terms.iter().cloned().collect()),
@@ -92,7 +92,7 @@ fn revision_file(duty: &crate::duty::DutyPolicy) -> Expr {
     let mut out = lit("");
     // Oldest first, so the newest revision that has started is the outermost `when`.
     for (from, file, _) in &duty.revisions {
-        let day = kernels::epoch_days(*from);
+        let day = crate::dates::epoch_days(*from);
         out = when(col(c::DATE).cast(DataType::Int32).gt_eq(lit(day))).then(lit(file.clone())).otherwise(out);
     }
     out
@@ -446,7 +446,7 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
         rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E001).map(|(i, _)| col(format!("_fires_{i}"))).collect();
     let e003_cols: Vec<Expr> =
         rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E003).map(|(i, _)| col(format!("_fires_{i}"))).collect();
-    let reviewed_through = ctx.policy.duty.reviewed_through.map(kernels::epoch_days);
+    let reviewed_through = ctx.policy.duty.reviewed_through.map(crate::dates::epoch_days);
     let flagged = enriched.lazy().with_columns(flags).with_columns([
         // Bitwise OR: V001 fires once per empty field but is one member of the set.
         error_set.cast(DataType::UInt32).alias(c::ERRORS),

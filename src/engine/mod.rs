@@ -17,7 +17,6 @@ pub mod entry_stage;
 pub mod file_rules;
 pub mod kernels;
 pub mod line_rules;
-pub mod normalize;
 pub mod output;
 pub mod rules;
 pub mod shipment_rules;
@@ -36,7 +35,8 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::job::Job;
-use crate::manifest::{self, FileIssues, Input, columns as c};
+use crate::columns as c;
+use crate::manifest::{self, FileIssues, Input};
 use crate::policy::Policy;
 use crate::state::HistoryStore;
 use rules::{Rule, RuleSet, Severity};
@@ -346,7 +346,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         }
     }
     let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
-    pause_for_tests("history-read");
+    crate::faults::pause_for_tests("history-read");
     timing.run_rules += t.elapsed();
     let t = Instant::now();
     let entered = entry_stage::evaluate(out.dispositions, &policy)?;
@@ -473,21 +473,4 @@ fn empty_line_facts() -> DataFrame {
         ],
     )
     .expect("empty columns")
-}
-
-/// Test hook for the concurrency tests: when `S321D_PAUSE_AT` is
-/// `<point>:<millis>`, sleeps that long at `point`, so a second process can
-/// reach the same step meanwhile. Unset in production: a no-op.
-fn pause_for_tests(point: &str) {
-    static AT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
-    let at = AT.get_or_init(|| {
-        let v = std::env::var("S321D_PAUSE_AT").ok()?;
-        let (p, ms) = v.split_once(':')?;
-        Some((p.to_owned(), ms.parse().ok()?))
-    });
-    if let Some((p, ms)) = at {
-        if p == point {
-            std::thread::sleep(std::time::Duration::from_millis(*ms));
-        }
-    }
 }

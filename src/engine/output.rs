@@ -17,7 +17,9 @@ use polars::prelude::*;
 use super::rules::{Rule, RuleSet};
 use super::FINDING_COLUMNS;
 use crate::job::Job;
-use crate::manifest::{FileIssues, columns as c};
+use crate::columns as c;
+use crate::fsutil::sync_dir;
+use crate::manifest::FileIssues;
 
 /// `findings.csv` / `findings.parquet` columns, as the contract names them.
 pub const FINDINGS_HEADER: [&str; 9] =
@@ -60,11 +62,6 @@ impl Staged {
             .with_context(|| format!("cannot move {} into place", self.dest.display()))?;
         Ok(self.dest.clone())
     }
-}
-
-/// Syncs a directory so renames in it survive a crash.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Streams findings to CSV and Parquet.

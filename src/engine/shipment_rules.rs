@@ -23,7 +23,7 @@ use polars::prelude::*;
 use super::kernels::{self, lit_money};
 use super::rules::Rule;
 use super::{finding_frame, left_join_keep_order};
-use crate::manifest::columns as c;
+use crate::columns as c;
 use crate::policy::Policy;
 use crate::state::{self, HistoryStore};
 
@@ -71,7 +71,7 @@ const SOURCE_FILE: &str = "source_file";
 
 /// The de minimis threshold in force on each date of `date` (regime override or default).
 fn threshold(date: Expr, policy: &Policy) -> Expr {
-    let starts: Arc<[i32]> = policy.regimes.iter().map(|r| kernels::epoch_days(r.from)).collect();
+    let starts: Arc<[i32]> = policy.regimes.iter().map(|r| crate::dates::epoch_days(r.from)).collect();
     let regime = kernels::regime_index(date, starts);
     let mut t = lit_money(policy.threshold_usd);
     for (i, r) in policy.regimes.iter().enumerate() {

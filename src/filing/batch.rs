@@ -37,7 +37,8 @@ use crate::state::summary::{SummaryState, SummaryStore};
 use super::entry::Entry;
 use super::settings::Envelope;
 use super::{Response, ack_state};
-use crate::intake::Context;
+use crate::app::App;
+use crate::paths;
 use crate::sources;
 use crate::state::ledger::{FilingState, LedgerStore};
 
@@ -100,7 +101,7 @@ pub fn blocks(env: &Envelope, transactions: Vec<(String, Vec<key::Record>)>, blo
 }
 
 /// Writes a batch atomically to the outbound location and marks its entries submitted.
-pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow::Result<()> {
+pub async fn write_batch(ctx: &App, name: &str, entries: &[Entry]) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let env = Envelope::from_config(&ctx.config.filing)?;
     let (filer, book) = super::writer_settings(ctx)?;
@@ -112,9 +113,9 @@ pub async fn write_batch(ctx: &Context, name: &str, entries: &[Entry]) -> anyhow
     }
     let text = envelope_lines(&env, Utc::now().date_naive(), "SE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
-    let path = sources::join(&[&cfg.outbound_path, name]);
-    crate::intake::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
-    crate::intake::crash_point("batch-written");
+    let path = paths::join(&[&cfg.outbound_path, name]);
+    crate::retry::retry(ctx.retry, "writing a CATAIR batch", || out.put(&path, text.as_bytes())).await?;
+    crate::faults::crash_point("batch-written");
     super::mark_submitted(ctx, entries.iter().map(|e| e.entry_number.as_str()), &format!("sent in CATAIR batch {name}"))?;
     info!(batch = %name, entries = entries.len(), "Wrote CATAIR batch {name} with {} entr(ies) to {}.", entries.len(), out.describe());
     Ok(())
@@ -137,7 +138,7 @@ pub fn is_ae_batch(name: &str) -> bool {
 /// Writes an AE batch atomically to the outbound location: the envelope
 /// with application `AE` around each summary's records (`(port, text)`, the
 /// text as the ledger recorded it).
-pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, String)]) -> anyhow::Result<()> {
+pub async fn write_ae_batch(ctx: &App, name: &str, summaries: &[(String, String)]) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let env = Envelope::from_config(&ctx.config.filing)?;
     let mut transactions = Vec::with_capacity(summaries.len());
@@ -152,22 +153,22 @@ pub async fn write_ae_batch(ctx: &Context, name: &str, summaries: &[(String, Str
     }
     let text = envelope_lines(&env, Utc::now().date_naive(), "AE", &blocks(&env, transactions, cfg.block_size))?.join("\n") + "\n";
     let out = ctx.source(&cfg.outbound_source)?;
-    let path = sources::join(&[&cfg.outbound_path, name]);
-    crate::intake::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
-    crate::intake::crash_point("summary-batch-written");
+    let path = paths::join(&[&cfg.outbound_path, name]);
+    crate::retry::retry(ctx.retry, "writing a CATAIR AE batch", || out.put(&path, text.as_bytes())).await?;
+    crate::faults::crash_point("summary-batch-written");
     info!(batch = %name, summaries = summaries.len(), "Wrote CATAIR AE batch {name} with {} entry summar(ies) to {}.", summaries.len(), out.describe());
     Ok(())
 }
 
 /// Whether a batch left: in the outbound folder, taken from it, or answered.
-pub async fn batch_left(ctx: &Context, name: &str) -> anyhow::Result<bool> {
+pub async fn batch_left(ctx: &App, name: &str) -> anyhow::Result<bool> {
     let cfg = &ctx.config.filing.catair;
     let out = ctx.source(&cfg.outbound_source)?;
     let inbound = ctx.source(&cfg.inbound_source)?;
-    Ok(out.exists(&sources::join(&[&cfg.outbound_path, name])).await?
-        || out.exists(&sources::join(&[&cfg.outbound_path, "processed", name])).await?
-        || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
-        || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?)
+    Ok(out.exists(&paths::join(&[&cfg.outbound_path, name])).await?
+        || out.exists(&paths::join(&[&cfg.outbound_path, "processed", name])).await?
+        || inbound.exists(&paths::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
+        || inbound.exists(&paths::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?)
 }
 
 /// Reads an AX answer to AE batch `batch` (catair.md sections 2 and 7): per
@@ -241,7 +242,7 @@ pub fn read_ax(text: &str, batch: &str, batch_entries: &[String]) -> Result<Vec<
 }
 
 /// Reconciles `pending` CATAIR filings by batch.
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
+pub async fn reconcile(ctx: &App) -> anyhow::Result<()> {
     // A filing certified by its entry summary travels in an AE batch, which
     // super::summary_filing reconciles: it is never written as an SE.
     let pending: Vec<_> = ctx
@@ -260,10 +261,10 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
         by_batch.entry(f.batch.clone().unwrap_or_default()).or_default().push(f);
     }
     for (name, filings) in by_batch {
-        let left = out.exists(&sources::join(&[&cfg.outbound_path, &name])).await?
-            || out.exists(&sources::join(&[&cfg.outbound_path, "processed", &name])).await?
-            || inbound.exists(&sources::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
-            || inbound.exists(&sources::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?;
+        let left = out.exists(&paths::join(&[&cfg.outbound_path, &name])).await?
+            || out.exists(&paths::join(&[&cfg.outbound_path, "processed", &name])).await?
+            || inbound.exists(&paths::join(&[&cfg.inbound_path, &format!("{name}.sx")])).await?
+            || inbound.exists(&paths::join(&[&cfg.inbound_path, "processed", &format!("{name}.sx")])).await?;
         if left {
             super::mark_submitted(ctx, filings.iter().map(|f| f.entry_number.as_str()), &format!("reconciled: batch {name} was sent"))?;
         } else {
@@ -398,7 +399,7 @@ pub fn read_so(text: &str, file: &str) -> Result<Vec<Response>, LineError> {
 
 /// Reads every response in the inbound location, applies it to the ledger,
 /// then files it away under `processed/`.
-pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
+pub async fn read_responses(ctx: &App) -> anyhow::Result<()> {
     let cfg = &ctx.config.filing.catair;
     let any_catair = ctx
         .db(|s| s.filings_in(&[FilingState::Pending, FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
@@ -427,11 +428,11 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
             match read_ax(&text, batch, &numbers) {
                 Ok(responses) => {
                     super::summary_filing::apply(ctx, &responses)?;
-                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+                    inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
                 }
                 Err(e) => {
                     warn!(file.name = %file.name, "Cannot read ACE AX answer {}: {e}; moved to rejected/.", file.name);
-                    inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+                    inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
                 }
             }
             continue;
@@ -445,12 +446,12 @@ pub async fn read_responses(ctx: &Context) -> anyhow::Result<()> {
         match parsed {
             Ok(responses) => {
                 super::apply(ctx, &responses)?;
-                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
+                inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "processed", &file.name])).await?;
             }
             Err(e) => {
                 // Kept aside, not lost: an operator can read it.
                 warn!(file.name = %file.name, "Cannot read ACE response {}: {e}; moved to rejected/.", file.name);
-                inbound.rename(&file.path, &sources::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
+                inbound.rename(&file.path, &paths::join(&[&cfg.inbound_path, "rejected", &file.name])).await?;
             }
         }
     }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use crate::state::ledger::{FilingState, HeadingMatch};
 
 /// Rows per CAPE declaration file (CBP's limit).
@@ -141,7 +141,7 @@ pub fn write(dir: &Path, numbers: &[String], limit: usize) -> std::io::Result<Ve
     let mut out = Vec::new();
     for (name, text) in files(numbers, limit) {
         let path = dir.join(&name);
-        crate::sources::write_atomic(&path, |tmp| std::fs::write(tmp, text.as_bytes()))?;
+        crate::fsutil::write_atomic(&path, |tmp| std::fs::write(tmp, text.as_bytes()))?;
         out.push(path);
     }
     Ok(out)

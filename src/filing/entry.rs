@@ -15,9 +15,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Informal, Plan};
-use crate::engine::normalize;
+use crate::normalize;
 use crate::job::Job;
-use crate::manifest::{self, columns as c};
+use crate::columns as c;
+use crate::manifest;
 use crate::money;
 use crate::policy::Policy;
 use crate::state::ledger::{EntryRecord, LedgerLine, estimated_dates};

@@ -43,8 +43,8 @@ use tracing::{debug, warn};
 
 use super::entry::Entry;
 use super::{Response, release_state};
-use crate::intake::Context;
-use crate::intake::retry::RetryPolicy;
+use crate::app::App;
+use crate::retry::RetryPolicy;
 use crate::state::ledger::{FilingState, LedgerStore};
 
 /// The gateway could not be reached after the retries (refused or dropped
@@ -124,7 +124,7 @@ impl AtAce {
 /// this ledger does not know (filed from another or a lost state store),
 /// asked with at most `concurrency` requests in flight. Bills the ledger has
 /// are not asked about: the ledger's own once-only key handles them.
-pub async fn held_elsewhere(ctx: &Context, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<AtAce>> {
+pub async fn held_elsewhere(ctx: &App, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<AtAce>> {
     let gateway = Arc::new(Gateway::new(ctx)?);
     let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -227,7 +227,7 @@ enum SendError {
 }
 
 impl Gateway {
-    pub fn new(ctx: &Context) -> anyhow::Result<Gateway> {
+    pub fn new(ctx: &App) -> anyhow::Result<Gateway> {
         let h = &ctx.config.filing.http;
         let token = if h.token_file.is_empty() {
             SecretString::from(String::new())
@@ -495,7 +495,7 @@ fn responses(answer: &Answer, via: &str) -> Vec<Response> {
 
 /// Sends entries (already `pending` in the ledger) with bounded concurrency.
 /// Returns what got no answer (it stays pending, reconciled later) and why.
-pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<Unsent> {
+pub async fn send_all(ctx: &App, entries: &[Entry]) -> anyhow::Result<Unsent> {
     if entries.is_empty() {
         return Ok(Unsent::default());
     }
@@ -522,7 +522,7 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<Unsent
         let (number, result) = joined.context("a gateway task panicked")?;
         match result {
             Ok(answer) => {
-                crate::intake::crash_point("filing-answered");
+                crate::faults::crash_point("filing-answered");
                 answered.push((number, answer));
                 if answered.len() >= RECORD_BATCH {
                     record_answers(ctx, &mut answered, "POST /v1/entries answered")?;
@@ -549,7 +549,7 @@ pub async fn send_all(ctx: &Context, entries: &[Entry]) -> anyhow::Result<Unsent
 const RECORD_BATCH: usize = 256;
 
 /// Records gateway answers: each entry submitted, then what the answer says.
-fn record_answers(ctx: &Context, answered: &mut Vec<(String, Answer)>, message: &str) -> anyhow::Result<()> {
+fn record_answers(ctx: &App, answered: &mut Vec<(String, Answer)>, message: &str) -> anyhow::Result<()> {
     if answered.is_empty() {
         return Ok(());
     }
@@ -564,7 +564,7 @@ fn record_answers(ctx: &Context, answered: &mut Vec<(String, Answer)>, message: 
 /// ones it never received (same entry number: the idempotency key). Returns
 /// what is still unanswered; an unreachable gateway is an [`Unreachable`]
 /// error.
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<Unsent> {
+pub async fn reconcile(ctx: &App) -> anyhow::Result<Unsent> {
     // A filing certified by its entry summary is the summary's to reconcile
     // (super::summary_filing): sending it as an entry would be a second request.
     let pending: Vec<_> = ctx
@@ -606,7 +606,7 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<Unsent> {
 /// Reads the status notifications since the last one read and applies them,
 /// page by page; the cursor (kept in the store) moves only after a page is
 /// applied.
-pub async fn read_notifications(ctx: &Context) -> anyhow::Result<()> {
+pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
     const CURSOR: &str = "http_notifications_cursor";
     let open = ctx
         .db(|s| s.filings_in(&[FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?

@@ -31,7 +31,6 @@ pub mod batch;
 pub mod cape;
 pub mod catair;
 pub mod entry;
-pub mod entry_number;
 pub mod http;
 pub mod plan;
 pub mod release;
@@ -45,13 +44,14 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use tracing::{info, warn};
 
-use crate::intake::Context;
+use crate::app::App;
 use crate::job::{FilingTransport, Job};
+use crate::paths;
 use crate::sources;
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::{self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
 use entry::EntryDefaults;
-use entry_number::EntryNumber;
+use crate::entry_number::{self, EntryNumber};
 
 /// Filings recorded per ledger transaction.
 const INTENT_CHUNK: usize = 2000;
@@ -86,7 +86,7 @@ pub fn release_state(code: &str) -> Option<FilingState> {
 
 /// Applies responses to the ledger in one transaction; returns how many
 /// moved a filing.
-pub fn apply(ctx: &Context, responses: &[Response]) -> anyhow::Result<usize> {
+pub fn apply(ctx: &App, responses: &[Response]) -> anyhow::Result<usize> {
     if responses.is_empty() {
         return Ok(0);
     }
@@ -112,7 +112,7 @@ pub fn apply(ctx: &Context, responses: &[Response]) -> anyhow::Result<usize> {
 }
 
 /// Marks entries sent, in one transaction.
-pub fn mark_submitted<'a>(ctx: &Context, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
+pub fn mark_submitted<'a>(ctx: &App, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
     let list: Vec<Transition<'_>> = entry_numbers
         .into_iter()
         .map(|n| Transition { entry_number: n, to: FilingState::Submitted, code: None, narrative: None, message })
@@ -165,7 +165,7 @@ impl FilingReport {
 /// not be reached after the retries. An outage is alerted once — one WARN,
 /// `s321d_filing_gateway_up` 0, `/readyz` naming it — however many requests
 /// fail during it, and its end is logged once at INFO.
-pub fn gateway_seen(ctx: &Context, down: Option<&str>) {
+pub fn gateway_seen(ctx: &App, down: Option<&str>) {
     let url = &ctx.config.filing.http.url;
     match down {
         Some(why) => {
@@ -184,7 +184,7 @@ pub fn gateway_seen(ctx: &Context, down: Option<&str>) {
 }
 
 /// [`gateway_seen`] for an error that may be an [`http::Unreachable`].
-pub fn gateway_failed(ctx: &Context, e: &anyhow::Error) {
+pub fn gateway_failed(ctx: &App, e: &anyhow::Error) {
     if let Some(u) = e.downcast_ref::<http::Unreachable>() {
         gateway_seen(ctx, Some(&u.why));
     }
@@ -203,7 +203,7 @@ fn outage(result: anyhow::Result<http::Unsent>, url: &str) -> anyhow::Result<Opt
     }
 }
 
-fn defaults(ctx: &Context) -> anyhow::Result<EntryDefaults> {
+fn defaults(ctx: &App) -> anyhow::Result<EntryDefaults> {
     let f = &ctx.config.filing;
     anyhow::ensure!(!f.filer_code.is_empty(), "filing.filer_code is not set: cannot file");
     Ok(EntryDefaults {
@@ -238,7 +238,7 @@ fn listed_86(p: &entry::Prepared) -> plan::EntryRow {
 }
 
 /// The bond, contact and party book the SE writer needs, from configuration.
-pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
+pub fn writer_settings(ctx: &App) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
     let f = &ctx.config.filing;
     let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
     Ok((settings::Filer::from_config(f), book))
@@ -248,7 +248,7 @@ pub fn writer_settings(ctx: &Context) -> anyhow::Result<(settings::Filer, releas
 /// ACE holds them), so its later notifications for them apply; returns the
 /// `adopted.csv` rows, each saying "adopted from ACE".
 fn adopt_entries(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     run_id: &str,
     transport: FilingTransport,
@@ -337,7 +337,7 @@ fn not_filed_record(run_id: &str, l: &plan::Listed, at: chrono::DateTime<chrono:
 /// Reconciles every `pending` filing, then reads any new responses.
 /// Returns the gateway outage that left HTTP filings pending, if any (the
 /// CATAIR side and the responses are still read).
-pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
+pub async fn reconcile(ctx: &App) -> anyhow::Result<Option<String>> {
     let down = outage(http::reconcile(ctx).await, &ctx.config.filing.http.url)?;
     batch::reconcile(ctx).await?;
     poll(ctx).await?;
@@ -348,7 +348,7 @@ pub async fn reconcile(ctx: &Context) -> anyhow::Result<Option<String>> {
 /// applied to the ledger before it is marked read (the file moved away, the
 /// cursor advanced), so a crash in between re-reads it, and re-applying is
 /// harmless: a transition that does not move forward is only recorded.
-pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
+pub async fn poll(ctx: &App) -> anyhow::Result<()> {
     batch::read_responses(ctx).await?;
     http::read_notifications(ctx).await?;
     // Entry summaries follow what the answers say (a release accepted).
@@ -357,7 +357,7 @@ pub async fn poll(ctx: &Context) -> anyhow::Result<()> {
 
 /// Reads an output of the run; None when the run did not write it.
 async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
-    match out.get(&sources::join(&[folder, name])).await {
+    match out.get(&paths::join(&[folder, name])).await {
         Ok(bytes) => Ok(Some(bytes)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -366,14 +366,14 @@ async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::
 
 /// Files the entries of a finished run: its `86` shipments one house bill
 /// each, its type 11 entries with all their house bills; lists the rest.
-pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
+pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
     let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
     let mut down = reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;
     let run = ctx.db(|s| s.run(run_id))?.with_context(|| format!("no run {run_id}"))?;
     anyhow::ensure!(run.kind != "replay", "run {run_id} is a replay: replays are never filed");
     let out = ctx.source(&job.output.source)?;
-    let folder = sources::join(&[&job.output.path, run_id]);
+    let folder = paths::join(&[&job.output.path, run_id]);
     let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
     let entries_csv = run_output(&out, &folder, "entries.csv").await?;
     let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
@@ -586,16 +586,16 @@ pub async fn file_run(ctx: &Context, job: &Job, run_id: &str, transport: FilingT
     if !adopt.is_empty() {
         let listed = adopt_entries(ctx, job, run_id, transport, &defaults.filer_code, &adopt, &mut plan)?;
         report.adopted = listed.len();
-        out.put(&sources::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
+        out.put(&paths::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
     }
-    crate::intake::crash_point("filing-intent");
+    crate::faults::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;
 
     // The broker lists, beside the run's other outputs (rewritten whole each
     // time the run is filed: the same run gives the same lists).
     report.not_filed = plan.not_filed.len();
-    out.put(&sources::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
-    out.put(&sources::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
+    out.put(&paths::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
+    out.put(&paths::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
     // The same list in the ledger, as `not filed: <reason>` (issue 10 item
     // 3): `s321d ledger show HOUSE_BILL` and the exception report read it.
     let now = chrono::Utc::now();

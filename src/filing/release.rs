@@ -21,12 +21,10 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
-
 use super::catair::cargo_release::{self as se, MODES};
 use super::catair::key::{Class, Record, clean, components};
 use super::entry::{Entry, Party, ior_type_of};
-use super::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use super::settings::Filer;
 
 /// Why an entry cannot be filed: the record and field, and what is missing.
@@ -73,43 +71,10 @@ impl PartyBook {
 
     /// Reads a party file; errors name the file and line.
     pub fn read(path: &std::path::Path) -> anyhow::Result<PartyBook> {
-        let mut r = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read filing.parties_file {}", path.display()))?;
-        let headers = r
-            .headers()
-            .with_context(|| format!("{} has no header", path.display()))?
-            .clone();
-        let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-        let (Some(n), Some(c), Some(a), Some(city)) =
-            (col("name"), col("country"), col("address"), col("city"))
-        else {
-            anyhow::bail!(
-                "{}: the header must name name, country, address and city",
-                path.display()
-            );
-        };
-        let (zip, sub) = (col("postal_code"), col("subdivision"));
         let mut book = PartyBook::default();
-        for (i, row) in r.records().enumerate() {
-            let row = row.with_context(|| format!("{} line {}", path.display(), i + 2))?;
-            let get = |j: Option<usize>| j.and_then(|j| row.get(j)).unwrap_or("").trim().to_owned();
-            let party = Party {
-                name: get(Some(n)),
-                address: get(Some(a)),
-                city: get(Some(city)),
-                state: get(sub),
-                postal_code: get(zip),
-                country: get(Some(c)).to_ascii_uppercase(),
-            };
-            anyhow::ensure!(
-                party.country.len() == 2,
-                "{} line {}: country {:?} is not ISO alpha-2",
-                path.display(),
-                i + 2,
-                party.country
-            );
-            book.by_key
-                .insert(PartyBook::key(&party.name, &party.country), party);
+        for r in crate::config::filing::read_parties(path)? {
+            let party = Party { name: r.name, address: r.address, city: r.city, state: r.state, postal_code: r.postal_code, country: r.country };
+            book.insert(party);
         }
         Ok(book)
     }

@@ -36,7 +36,7 @@ use chrono::{Datelike, NaiveDate};
 use super::catair::entry_summary as ae;
 use super::catair::key::Record;
 use super::entry::{Entry, ior_type_of};
-use super::entry_number::EntryNumber;
+use crate::entry_number::EntryNumber;
 use super::release::Refusal;
 use super::settings::Filer;
 use crate::config::PaymentType;

@@ -34,7 +34,7 @@ use super::settings::Filer;
 use super::summary::{self, Options};
 use super::{batch, http};
 use crate::config::EntrySummaryMode;
-use crate::intake::Context;
+use crate::app::App;
 use crate::state::ledger::{Applied, Filing, FilingState, LedgerStore, Transition};
 use crate::state::summary::{NewSummary, SummaryState, SummaryStore, SummaryTransition};
 
@@ -61,7 +61,7 @@ pub fn is_certified(f: &Filing) -> bool {
 }
 
 /// Whether an entry of this type, filed now, is filed by its summary alone.
-pub fn certifies(ctx: &Context, entry_type: &str) -> bool {
+pub fn certifies(ctx: &App, entry_type: &str) -> bool {
     ctx.config.filing.entry_summary == EntrySummaryMode::Certified
         && summary::wants_summary(entry_type)
 }
@@ -69,7 +69,7 @@ pub fn certifies(ctx: &Context, entry_type: &str) -> bool {
 /// Writes an entry's summary with the configured bond, payment type and the
 /// HTS reference's units of quantity.
 pub fn write(
-    ctx: &Context,
+    ctx: &App,
     filer: &Filer,
     entry: &Entry,
     certified: bool,
@@ -90,7 +90,7 @@ pub fn write(
 /// Applies summary answers in one ledger transaction each way: the summary
 /// moves, and a certified summary's filing moves with it (accepted or
 /// rejected: the summary was its release request).
-pub fn apply(ctx: &Context, responses: &[SummaryResponse]) -> anyhow::Result<()> {
+pub fn apply(ctx: &App, responses: &[SummaryResponse]) -> anyhow::Result<()> {
     if responses.is_empty() {
         return Ok(());
     }
@@ -170,7 +170,7 @@ fn port_of(text: &str) -> String {
 
 /// Records each summary (pending, or not filed with the refusal), then
 /// sends the ones recorded now. Returns how many went out.
-async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Result<usize> {
+async fn record_and_send(ctx: &App, outgoing: Vec<Outgoing>) -> anyhow::Result<usize> {
     if outgoing.is_empty() {
         return Ok(0);
     }
@@ -217,7 +217,7 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
         .collect();
     let recorded = ctx.db(|s| s.record_summaries(&list))?;
     drop(list);
-    crate::intake::crash_point("summary-intent");
+    crate::faults::crash_point("summary-intent");
     let mut by_batch: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
     let mut over_http: Vec<(String, String)> = Vec::new();
     let mut refused = 0usize;
@@ -264,7 +264,7 @@ async fn record_and_send(ctx: &Context, outgoing: Vec<Outgoing>) -> anyhow::Resu
 
 /// Marks summaries submitted (and their certified filings).
 fn submitted<'a>(
-    ctx: &Context,
+    ctx: &App,
     numbers: impl IntoIterator<Item = &'a str>,
     message: &str,
 ) -> anyhow::Result<()> {
@@ -307,7 +307,7 @@ fn from_answer(a: &http::SummaryAnswer, via: &str) -> SummaryResponse {
 
 /// Sends summaries to the gateway one by one; an unreachable gateway leaves
 /// the rest pending (reconciled later) and is alerted as an outage.
-async fn send_http(ctx: &Context, list: &[(String, String)]) -> anyhow::Result<usize> {
+async fn send_http(ctx: &App, list: &[(String, String)]) -> anyhow::Result<usize> {
     if list.is_empty() {
         return Ok(0);
     }
@@ -316,7 +316,7 @@ async fn send_http(ctx: &Context, list: &[(String, String)]) -> anyhow::Result<u
     for (number, text) in list {
         match gateway.post_summary(text, number).await {
             Ok(answer) => {
-                crate::intake::crash_point("summary-answered");
+                crate::faults::crash_point("summary-answered");
                 submitted(ctx, [number.as_str()], "POST /v1/entry-summaries")?;
                 apply(ctx, &[from_answer(&answer, "gateway")])?;
                 sent += 1;
@@ -334,7 +334,7 @@ async fn send_http(ctx: &Context, list: &[(String, String)]) -> anyhow::Result<u
 /// Sends the certified summaries of entries just recorded `pending` (their
 /// filings carry `batch`, or [`HTTP_CERTIFIED`]).
 pub async fn file_certified(
-    ctx: &Context,
+    ctx: &App,
     entries: &[Entry],
     transport: &str,
     batch: Option<&str>,
@@ -354,7 +354,7 @@ pub async fn file_certified(
 /// Reconciles pending summaries, then sends the ones now due: entries whose
 /// release ACE accepted (`after_release`), and certified filings whose
 /// summary a crash kept from being recorded.
-pub async fn run(ctx: &Context) -> anyhow::Result<()> {
+pub async fn run(ctx: &App) -> anyhow::Result<()> {
     reconcile(ctx).await?;
     let mut outgoing = Vec::new();
     for f in ctx
@@ -402,7 +402,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
 /// Reconciles `pending` summaries: a CATAIR one whose batch left is
 /// submitted, one whose batch never left is written again; an HTTP one is
 /// asked about and sent again only if the gateway never received it.
-async fn reconcile(ctx: &Context) -> anyhow::Result<()> {
+async fn reconcile(ctx: &App) -> anyhow::Result<()> {
     let pending = ctx.db(|s| s.summaries_in(&[SummaryState::Pending]))?;
     if pending.is_empty() {
         return Ok(());

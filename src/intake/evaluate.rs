@@ -13,39 +13,23 @@ use anyhow::Context as _;
 use chrono::Utc;
 use tracing::info;
 
-use super::summary::{FileOutcome, Summary};
-use super::{Context, RunKind, remove_quietly, retry::retry};
+use crate::app::App;
+use crate::outputs::location::run_folder;
+use crate::outputs::summary::{FileOutcome, Summary};
+use crate::state::types::RunKind;
+use crate::fsutil::{remove_quietly, scratch};
+use crate::retry::retry;
 use crate::engine::{self, RunFile, RunRequest};
 use crate::job::Job;
-use crate::sources;
+use crate::paths;
 use crate::state::HistoryStore;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
-
-/// The output folder of a run, relative to the output source.
-pub fn run_folder(job: &Job, run_id: &str) -> String {
-    sources::join(&[&job.output.path, run_id])
-}
-
-/// Whether a run's outputs are complete (its `summary.json` is published).
-pub async fn outputs_complete(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<bool> {
-    let out = ctx.source(&job.output.source)?;
-    let path = sources::join(&[&run_folder(job, run_id), "summary.json"]);
-    Ok(retry(ctx.retry, "checking run outputs", || out.exists(&path)).await?)
-}
-
-/// Reads a published run summary.
-pub async fn read_summary(ctx: &Context, job: &Job, run_id: &str) -> anyhow::Result<Summary> {
-    let out = ctx.source(&job.output.source)?;
-    let path = sources::join(&[&run_folder(job, run_id), "summary.json"]);
-    let bytes = retry(ctx.retry, "reading a run summary", || out.get(&path)).await?;
-    Ok(serde_json::from_slice(&bytes).with_context(|| format!("{path} is not a run summary"))?)
-}
 
 /// Evaluates `files` (archived) as run `run_id` and publishes its outputs.
 /// Files are marked `evaluating` first and `evaluated` once the outputs are
 /// complete (not for replays, which leave the files' state alone).
 pub async fn evaluate_and_publish(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     kind: RunKind,
     run_id: &str,
@@ -57,20 +41,20 @@ pub async fn evaluate_and_publish(
     crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
         // Its exception reports are owed until queued, whatever stops us first.
-        ctx.db(|s| s.set_value(&crate::reports::exceptions::due_key(run_id), "due"))?;
+        ctx.db(|s| s.set_value(&crate::state::exceptions_due_key(run_id), "due"))?;
         for f in &files {
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(run_id), None))?;
         }
     }
 
-    super::crash_point("evaluating");
+    crate::faults::crash_point("evaluating");
     // The engine reads local files: archived files in place when the archive is
     // local, else fetched copies.
     let archive_source = ctx.source(&ctx.config.archive.source)?;
     let scratch = ctx.staging().join("runs").join(run_id);
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     // Gone however this function ends (a kill is left to the next sweep).
-    let _scratch_guard = super::scratch::Guard(scratch.clone());
+    let _scratch_guard = scratch::Guard(scratch.clone());
     let mut run_files = Vec::with_capacity(files.len());
     let job_arc = Arc::new(job.clone());
     for f in &files {
@@ -92,7 +76,7 @@ pub async fn evaluate_and_publish(
     if kind != RunKind::Replay {
         ctx.db(|s| s.engine_started(&ids))?;
         for f in &files {
-            super::crash_on_file(&f.name);
+            crate::faults::crash_on_file(&f.name);
         }
     }
     let out_dir = scratch.join("out");
@@ -134,7 +118,7 @@ pub async fn evaluate_and_publish(
             note: s.unreadable.clone(),
         })
         .collect();
-    super::crash_point("engine-done");
+    crate::faults::crash_point("engine-done");
     let summary = Summary::new(&engine_summary, job, kind.as_str(), started, &ctx.policy.source, outcomes);
     let summary_path = scratch.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
@@ -147,15 +131,15 @@ pub async fn evaluate_and_publish(
     let folder = run_folder(job, run_id);
     for local in engine_summary.outputs.iter().chain(std::iter::once(&summary_path)) {
         let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let dest = sources::join(&[&folder, &name]);
+        let dest = paths::join(&[&folder, &name]);
         if let Err(e) = retry(ctx.retry, "publishing run outputs", || out.upload(local, &dest)).await {
             ctx.note_source_error(&e);
             return Err(anyhow::anyhow!("cannot publish {dest} to {}: {e}", out.describe()));
         }
-        super::crash_point("published-one");
+        crate::faults::crash_point("published-one");
     }
     ctx.status.source_ok(out.name());
-    super::crash_point("published");
+    crate::faults::crash_point("published");
     let _ = std::fs::remove_dir_all(&scratch);
 
     if kind != RunKind::Replay {
@@ -164,7 +148,7 @@ pub async fn evaluate_and_publish(
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluated, None, None, note.as_deref()))?;
         }
     }
-    super::crash_point("evaluated");
+    crate::faults::crash_point("evaluated");
     let summary_json = serde_json::to_string(&summary)?;
     ctx.db(|s| s.finish_run(run_id, "evaluated", &summary_json))?;
     crate::audit::run_finished(ctx, &summary, &output, &output_hashes)?;
@@ -185,7 +169,7 @@ pub async fn evaluate_and_publish(
     Ok(summary)
 }
 
-fn record_metrics(ctx: &Context, job: &Job, s: &Summary) {
+fn record_metrics(ctx: &App, job: &Job, s: &Summary) {
     let j = || ("job", job.name.clone());
     ctx.metrics.add("s321d_lines_total", vec![j()], s.lines as f64);
     ctx.metrics.add("s321d_shipments_total", vec![j()], s.shipments as f64);

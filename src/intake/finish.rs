@@ -5,11 +5,13 @@
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::paths::Escaped;
+use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport, retry::retry};
+use crate::app::App;
+use super::StepReport;
+use crate::retry::retry;
 use crate::job::{Intake, Job};
-use crate::sources::{self, SourceError};
+use crate::sources::SourceError;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
 /// Where a finished file goes.
@@ -22,7 +24,7 @@ pub enum Destination {
 /// Moves `path` out of the inbox. A file already gone (moved by an earlier
 /// attempt that crashed before recording it) counts as moved. A name already
 /// taken in the destination gets a numeric suffix: nothing is overwritten.
-pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destination) -> anyhow::Result<Option<String>> {
+pub async fn move_out(ctx: &App, intake: &Intake, path: &str, dest: Destination) -> anyhow::Result<Option<String>> {
     let source = ctx.source(&intake.source)?;
     if dest == Destination::Processed && intake.delete_processed {
         return match retry(ctx.retry, "deleting a processed file", || source.delete(path)).await {
@@ -37,12 +39,12 @@ pub async fn move_out(ctx: &Context, intake: &Intake, path: &str, dest: Destinat
         Destination::Processed => &intake.processed,
         Destination::Quarantine => &intake.quarantine,
     };
-    let name = sources::file_name(path);
-    let mut target = sources::join(&[folder, name]);
+    let name = paths::file_name(path);
+    let mut target = paths::join(&[folder, name]);
     let mut n = 1;
     while retry(ctx.retry, "checking the destination", || source.exists(&target)).await? {
         n += 1;
-        target = sources::join(&[folder, &fit_name(name, &format!(".{n}"))]);
+        target = paths::join(&[folder, &fit_name(name, &format!(".{n}"))]);
     }
     match retry(ctx.retry, "moving a file out of the inbox", || source.rename(path, &target)).await {
         Ok(()) => Ok(Some(target)),
@@ -87,7 +89,7 @@ pub enum QuarantineCause {
 /// Moves a file to quarantine with a note beside it (`NAME.error.txt`, the
 /// name shortened to fit), and records it `quarantined`.
 pub async fn quarantine(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
     run_id: &str,
@@ -96,8 +98,8 @@ pub async fn quarantine(
     reason: &str,
 ) -> anyhow::Result<()> {
     let moved = move_out(ctx, intake, &f.path, Destination::Quarantine).await?;
-    super::crash_point("moved");
-    let target = moved.unwrap_or_else(|| sources::join(&[&intake.quarantine, &f.name]));
+    crate::faults::crash_point("moved");
+    let target = moved.unwrap_or_else(|| paths::join(&[&intake.quarantine, &f.name]));
     let headline = match cause {
         QuarantineCause::Unreadable => "it could not be read",
         QuarantineCause::Poison => "evaluating it stopped s321d twice",
@@ -113,7 +115,7 @@ pub async fn quarantine(
     );
     let source = ctx.source(&intake.source)?;
     let (folder, name) = target.rsplit_once('/').unwrap_or(("", &target));
-    let note_path = sources::join(&[folder, &fit_name(name, ".error.txt")]);
+    let note_path = paths::join(&[folder, &fit_name(name, ".error.txt")]);
     retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
     // A poison file's record says why (an unreadable one's already does).
     let recorded = (cause == QuarantineCause::Poison).then(|| format!("poison: {reason}"));
@@ -124,7 +126,7 @@ pub async fn quarantine(
 }
 
 /// Finishes every `evaluated` file of a run.
-pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, report: &mut JobRunReport) {
+pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &str, report: &mut StepReport) {
     let files = match ctx.db(|s| s.files_of_run(run_id)) {
         Ok(f) => f,
         Err(e) => {
@@ -151,7 +153,7 @@ pub async fn finish_run_files(ctx: &Context, job: &Job, intake: &Intake, run_id:
 /// Whether the inbox still holds the very file that was taken (same size and
 /// modification time): a carrier may have uploaded new bytes under the same
 /// name meanwhile, and those must not be moved out unprocessed.
-pub(super) async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
+pub(super) async fn still_ours(ctx: &App, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
     let source = ctx.source(&intake.source)?;
     let listing = retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await?;
     Ok(match listing.iter().find(|e| e.path == f.path) {
@@ -165,7 +167,7 @@ pub(super) async fn still_ours(ctx: &Context, intake: &Intake, f: &FileRecord) -
 }
 
 /// Moves a recorded duplicate out of the inbox and marks it done.
-pub async fn finish_duplicate(ctx: &Context, job: &Job, intake: &Intake, f: &FileRecord, of: &FileRecord) -> anyhow::Result<()> {
+pub async fn finish_duplicate(ctx: &App, job: &Job, intake: &Intake, f: &FileRecord, of: &FileRecord) -> anyhow::Result<()> {
     if still_ours(ctx, intake, f).await? {
         move_out(ctx, intake, &f.path, Destination::Processed).await?;
     }
@@ -175,7 +177,7 @@ pub async fn finish_duplicate(ctx: &Context, job: &Job, intake: &Intake, f: &Fil
     Ok(())
 }
 
-async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+async fn finish_file(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
     if !still_ours(ctx, intake, f).await? {
         warn!(
             job.name = %job.name,
@@ -191,7 +193,7 @@ async fn finish_file(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f:
         return quarantine(ctx, job, intake, run_id, f, QuarantineCause::Unreadable, reason).await;
     }
     move_out(ctx, intake, &f.path, Destination::Processed).await?;
-    super::crash_point("moved");
+    crate::faults::crash_point("moved");
     ctx.db(|s| s.set_file_state(f.id, FileState::Done, None, None, None))?;
     ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "processed".into())]);
     Ok(())

@@ -17,18 +17,20 @@ use tracing::{info, warn};
 
 use crate::paths::Escaped;
 
-use super::{Context, JobRunReport, RunKind, evaluate, finish};
+use crate::app::App;
+use super::{StepReport, evaluate, finish};
+use crate::state::types::RunKind;
 use crate::job::{Intake, Job};
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
-pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRunReport) -> anyhow::Result<()> {
+pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepReport) -> anyhow::Result<()> {
     let intake = match &job.intake {
         Some(i) => i,
         None => return Ok(()),
     };
     for f in ctx.db(|s| s.files_in(&job.name, &[FileState::Taken]))? {
         if let Some(staging) = &f.staging {
-            super::remove_quietly(std::path::Path::new(staging));
+            crate::fsutil::remove_quietly(std::path::Path::new(staging));
         }
         ctx.db(|s| s.forget_file(f.id))?;
         info!(job.name = %job.name, file.name = %Escaped(&f.name), "Recovered {}: taken but not archived before a stop; it will be taken again.", Escaped(&f.name));
@@ -47,8 +49,8 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
         by_run.entry(f.run_id.clone().unwrap_or_default()).or_default().push(f);
     }
     for (run_id, files) in by_run {
-        if evaluate::outputs_complete(ctx, job, &run_id).await? {
-            let summary = evaluate::read_summary(ctx, job, &run_id).await?;
+        if crate::outputs::location::outputs_complete(ctx, job, &run_id).await? {
+            let summary = crate::outputs::location::read_summary(ctx, job, &run_id).await?;
             for f in &files {
                 let note = summary
                     .files
@@ -107,7 +109,7 @@ pub async fn recover(ctx: &Context, job: &Job, kind: RunKind, report: &mut JobRu
 /// Gives each file of an interrupted run a run of its own (same kind, new id),
 /// so the next death inside the engine names one file. The old run is marked
 /// `split`: it never published a summary, and is never filed.
-fn split_run(ctx: &Context, job: &Job, run_id: &str, files: Vec<FileRecord>) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
+fn split_run(ctx: &App, job: &Job, run_id: &str, files: Vec<FileRecord>) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
     let kind = ctx.db(|s| s.run(run_id))?.map(|r| r.kind).unwrap_or_default();
     let kind = if kind == RunKind::Manual.as_str() { RunKind::Manual } else { RunKind::Scheduled };
     let filing = ctx.db(|s| s.get_value(&format!("filing:{run_id}")))?;
@@ -127,7 +129,7 @@ fn split_run(ctx: &Context, job: &Job, run_id: &str, files: Vec<FileRecord>) -> 
 }
 
 /// Quarantines a file whose evaluation stopped the process twice.
-async fn quarantine_poison(ctx: &Context, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+async fn quarantine_poison(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
     let taken = match f.engine_attempts {
         2 => "twice".to_owned(),
         n => format!("{n} times"),
@@ -158,9 +160,9 @@ fn is_half_written(name: &str) -> bool {
 /// selects (half-written files before a redo; everything when the run is
 /// abandoned), logging what went. Failures are logged, not fatal: the redo
 /// overwrites what matters.
-async fn clear_run_folder(ctx: &Context, job: &Job, run_id: &str, which: impl Fn(&str) -> bool) {
+async fn clear_run_folder(ctx: &App, job: &Job, run_id: &str, which: impl Fn(&str) -> bool) {
     let Ok(out) = ctx.source(&job.output.source) else { return };
-    let folder = evaluate::run_folder(job, run_id);
+    let folder = crate::outputs::location::run_folder(job, run_id);
     let Ok(listing) = out.list(&folder).await else { return };
     let mut removed = Vec::new();
     for e in listing.into_iter().filter(|e| which(&e.name)) {

@@ -7,9 +7,12 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::paths::Escaped;
+use crate::paths::{self, Escaped};
 
-use super::{Context, JobRunReport, remove_quietly, retry::retry};
+use crate::app::App;
+use super::StepReport;
+use crate::fsutil::{remove_quietly, scratch};
+use crate::retry::retry;
 use crate::job::{Intake, Job};
 use crate::sources::{self, Entry, Source};
 use crate::state::intake::{FileState, IntakeStore, Take};
@@ -39,17 +42,17 @@ pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::
 /// `<archive>/raw/YYYY/MM/DD/<sha256 prefix>-<name>`, the name made one safe,
 /// bounded component by [`crate::paths::component`] (a 255-byte or hostile
 /// name would not fit or would not be safe there).
-fn archive_path(ctx: &Context, sha256: &str, name: &str) -> String {
+fn archive_path(ctx: &App, sha256: &str, name: &str) -> String {
     let day = Utc::now().format("%Y/%m/%d").to_string();
-    sources::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
+    paths::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
 }
 
 /// Takes every complete inbox file of the job and archives it.
 pub async fn take_ready_files(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
-    report: &mut JobRunReport,
+    report: &mut StepReport,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let source = ctx.source(&intake.source)?;
@@ -95,16 +98,16 @@ pub async fn take_ready_files(
 }
 
 async fn take_one(
-    ctx: &Context,
+    ctx: &App,
     job: &Job,
     intake: &Intake,
     source: &Source,
     entry: &Entry,
-    report: &mut JobRunReport,
+    report: &mut StepReport,
 ) -> anyhow::Result<()> {
     let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
     // The copy is only needed until archived; removed on every way out.
-    let _staging_guard = super::scratch::Guard(staging.clone());
+    let _staging_guard = scratch::Guard(staging.clone());
     let (size, sha) = match retry(ctx.retry, "copying a file", || source.download(&entry.path, &staging)).await {
         Ok(v) => v,
         Err(e) => {
@@ -140,7 +143,7 @@ async fn take_one(
                 Escaped(&of.name),
                 of.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
-            super::crash_point("duplicate-recorded");
+            crate::faults::crash_point("duplicate-recorded");
             let record = ctx.db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))?.into_iter().find(|f| f.id == id);
             if let Some(record) = record {
                 super::finish::finish_duplicate(ctx, job, intake, &record, &of).await?;
@@ -150,7 +153,7 @@ async fn take_one(
         }
         Take::New(id) => id,
     };
-    super::crash_point("taken");
+    crate::faults::crash_point("taken");
 
     // Archive, then verify the archived bytes before anything else.
     let archive_source = ctx.source(&ctx.config.archive.source)?;
@@ -158,7 +161,7 @@ async fn take_one(
     let verified = async {
         retry(ctx.retry, "archiving a file", || archive_source.upload(&staging, &archive)).await?;
         let check = ctx.staging().join(&job.name).join(format!("{}.verify", uuid::Uuid::now_v7().simple()));
-        let _check_guard = super::scratch::Guard(check.clone());
+        let _check_guard = scratch::Guard(check.clone());
         let copied = retry(ctx.retry, "verifying an archived file", || archive_source.download(&archive, &check)).await;
         remove_quietly(&check);
         copied
@@ -176,7 +179,7 @@ async fn take_one(
     }
     ctx.status.source_ok(archive_source.name());
     ctx.db(|s| s.set_file_state(id, FileState::Archived, Some(&archive), None, None))?;
-    super::crash_point("archived");
+    crate::faults::crash_point("archived");
     remove_quietly(&staging);
     info!(job.name = %job.name, file.name = %Escaped(&entry.name), file.sha256 = %sha, file.size = size, archive = %archive, "Took {} ({size} bytes) and archived it.", Escaped(&entry.name));
     Ok(())

@@ -21,7 +21,8 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 use csv::{ByteRecord, Position, Reader, ReaderBuilder};
 
 use super::cp1252::Cp1252;
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, resolve_columns};
+use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, resolve_columns};
+use crate::columns;
 use crate::job::{Encoding, Format};
 
 pub(super) fn read(

@@ -9,7 +9,6 @@
 //! an `Err`: it comes back as [`FileIssues`] (F001, F002, F003) so one bad row
 //! or file never stops the rest. This module knows nothing about rules.
 
-pub mod columns;
 mod cp1252;
 mod csv;
 mod ndjson;
@@ -19,7 +18,7 @@ use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::job::{Format, FormatKind};
-use columns::CANONICAL;
+use crate::columns::{self, CANONICAL};
 
 /// Rows per chunk: big enough for polars to vectorise, small enough that a
 /// 5M-line file never sits in memory whole.

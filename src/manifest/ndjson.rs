@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Cursor};
 
 use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, decode_1252, resolve_columns};
 use crate::job::{Encoding, Format};
-use crate::manifest::columns::CANONICAL;
+use crate::columns::CANONICAL;
 
 /// The text a raw JSON value contributes to a canonical column.
 fn value_text(raw: &RawValue) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {

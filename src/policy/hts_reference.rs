@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::engine::normalize;
+use crate::normalize;
 
 /// A set of valid 10-digit HTS numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]

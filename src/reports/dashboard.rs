@@ -33,11 +33,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::{self, RunRef, i128s, shipment_key, strs, u64s};
-use super::job::{ReportJob, day_bounds};
+use crate::outputs::read::{self, RunRef, i128s, shipment_key, strs, u64s};
+use crate::job::report::{ReportJob, day_bounds};
 use crate::engine::kernels;
 use crate::engine::rules::{Disposition, Rule, Severity};
-use crate::intake::Context;
+use crate::app::App;
 use crate::money;
 
 /// Rules that mark a shipment's data as needing review without holding it.
@@ -362,13 +362,13 @@ pub struct Dashboard {
 const CACHE_PREFIX: &str = "report:run:";
 
 /// Builds the dashboard of `day` for a report job.
-pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
+pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
     let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
     let tz = job.zone(default_tz);
     let first = day - chrono::Duration::days(i64::from(job.trend_days.max(1)) - 1);
     let (from, _) = day_bounds(first, tz);
     let (_, to) = day_bounds(day, tz);
-    let runs = data::runs_between(ctx, from, to, &job.jobs)?;
+    let runs = read::runs_between(ctx, from, to, &job.jobs)?;
     let mask = ctx.config.reports.mask_personal_data;
 
     let mut by_day: BTreeMap<NaiveDate, DayAgg> = BTreeMap::new();
@@ -424,13 +424,13 @@ pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Re
             TrendDay { day: d, runs, total, mpf_saved }
         })
         .collect();
-    let filings = data::filing_outcomes(ctx, &day_runs)?;
+    let filings = read::filing_outcomes(ctx, &day_runs)?;
     let audit_head = ctx.db(|s| {
         let location = s.location().display().to_string();
         crate::state::audit::head(s.connection()).map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
     })?;
     for r in &day_runs {
-        data::forget_scratch(ctx, r);
+        read::forget_scratch(ctx, r);
     }
     Ok(Dashboard {
         report: job.name.clone(),
@@ -463,7 +463,7 @@ pub async fn build(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Re
 
 /// A run's aggregates (cached) and, for the report's day, its detail rows
 /// (with up to `top` lines of unknown duty).
-async fn load_run(ctx: &Context, run: &RunRef, detail: bool, top: usize) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
+async fn load_run(ctx: &App, run: &RunRef, detail: bool, top: usize) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
     let key = format!("{CACHE_PREFIX}{}", run.run_id);
     if !detail
         && let Some(cached) = ctx.db(|s| s.get_value(&key))?.and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
@@ -476,10 +476,10 @@ async fn load_run(ctx: &Context, run: &RunRef, detail: bool, top: usize) -> anyh
     // not ask a remote output location for them.
     let has_entries = run.summary.as_ref().is_some_and(|s| s.entries.by_type.values().any(|n| *n > 0));
     let outputs = RunOutputs {
-        dispositions: data::output_file(ctx, run, "dispositions.csv").await?,
-        findings: data::output_file(ctx, run, "findings.parquet").await?,
-        entries: if has_entries { data::output_file(ctx, run, "entries.csv").await? } else { None },
-        entry_lines: if has_entries { data::output_file(ctx, run, "entry_lines.csv").await? } else { None },
+        dispositions: read::output_file(ctx, run, "dispositions.csv").await?,
+        findings: read::output_file(ctx, run, "findings.parquet").await?,
+        entries: if has_entries { read::output_file(ctx, run, "entries.csv").await? } else { None },
+        entry_lines: if has_entries { read::output_file(ctx, run, "entry_lines.csv").await? } else { None },
     };
     let run_id = run.run_id.clone();
     let (mut agg, detail) = tokio::task::spawn_blocking(move || aggregate_run(&run_id, &outputs, detail.then_some(top)))
@@ -488,7 +488,7 @@ async fn load_run(ctx: &Context, run: &RunRef, detail: bool, top: usize) -> anyh
     agg.mpf_saved = run.summary.as_ref().map(|s| money::format(units(&s.entries.mpf_saved_usd))).unwrap_or_default();
     ctx.db(|s| s.set_value(&key, &serde_json::to_string(&agg).unwrap_or_default()))?;
     if detail.is_none() {
-        data::forget_scratch(ctx, &run.run_id);
+        read::forget_scratch(ctx, &run.run_id);
     }
     Ok((agg, detail))
 }
@@ -513,7 +513,7 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
     let mut agg = RunAgg { run_id: run_id.to_owned(), carriers: BTreeMap::new(), version: AGG_VERSION, mpf_saved: String::new() };
     let findings = outputs.findings.clone();
     let Some(disp) = outputs.dispositions.clone() else { return Ok((agg, None)) };
-    let d = data::scan_dispositions(&disp)?
+    let d = read::scan_dispositions(&disp)?
         .select([
             col("source_file"),
             col("carrier"),
@@ -528,7 +528,7 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", disp.display()))?
         .lazy();
     let f = match &findings {
-        Some(p) => Some(data::scan_findings(p)?.select([col("source_file"), col("carrier"), col("house_bill"), col("rule")])),
+        Some(p) => Some(read::scan_findings(p)?.select([col("source_file"), col("carrier"), col("house_bill"), col("rule")])),
         None => None,
     };
 
@@ -557,10 +557,10 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
 
     // v2: entries, duty and fees; runs from before v2 have no such files.
     let mut entry_aggs = match &outputs.entries {
-        Some(p) => entries_by_carrier(data::scan_entries(p)?).with_context(|| format!("cannot read {}", p.display()))?,
+        Some(p) => entries_by_carrier(read::scan_entries(p)?).with_context(|| format!("cannot read {}", p.display()))?,
         None => BTreeMap::new(),
     };
-    let lines = outputs.entry_lines.as_deref().map(data::scan_entry_lines).transpose()?;
+    let lines = outputs.entry_lines.as_deref().map(read::scan_entry_lines).transpose()?;
     if let (Some(l), Some(p)) = (&lines, &outputs.entry_lines) {
         for (carrier, e) in entry_lines_by_carrier(l.clone()).with_context(|| format!("cannot read {}", p.display()))? {
             entry_aggs.entry(carrier).or_default().add(&e);
@@ -716,7 +716,7 @@ fn top_tables(details: &[RunDetail], top: usize, mask: bool) -> anyhow::Result<T
     Ok((limit_groups, groups_total, multi, repeats, repeat_total))
 }
 
-/// Entries per carrier from an `entries.csv` scan ([`data::scan_entries`]):
+/// Entries per carrier from an `entries.csv` scan ([`read::scan_entries`]):
 /// by type, duty, MPF and HMF over the known figures, unknown entries, and
 /// entries without an IOR number.
 pub fn entries_by_carrier(entries: LazyFrame) -> anyhow::Result<BTreeMap<String, EntryAgg>> {
@@ -754,7 +754,7 @@ pub fn entries_by_carrier(entries: LazyFrame) -> anyhow::Result<BTreeMap<String,
 }
 
 /// Entry lines per carrier from an `entry_lines.csv` scan
-/// ([`data::scan_entry_lines`]): lines, lines of unknown duty, and the
+/// ([`read::scan_entry_lines`]): lines, lines of unknown duty, and the
 /// chapter 99 amounts per heading (the `ch99` column, `heading=amount`
 /// `;`-separated).
 pub fn entry_lines_by_carrier(lines: LazyFrame) -> anyhow::Result<BTreeMap<String, EntryAgg>> {
@@ -867,7 +867,7 @@ mod tests {
     /// One `entries.csv` row: carrier, type, duty, mpf, hmf, status, ior.
     type EntryRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a str, &'a str, &'a str);
 
-    /// An `entries.csv` frame as [`data::scan_entries`] gives it.
+    /// An `entries.csv` frame as [`read::scan_entries`] gives it.
     fn entries_frame(rows: &[EntryRow<'_>]) -> LazyFrame {
         let col_of = |f: &dyn Fn(&EntryRow<'_>) -> Option<String>| -> Vec<Option<String>> { rows.iter().map(f).collect() };
         df! {
@@ -888,7 +888,7 @@ mod tests {
         ])
     }
 
-    /// An `entry_lines.csv` frame as [`data::scan_entry_lines`] gives it.
+    /// An `entry_lines.csv` frame as [`read::scan_entry_lines`] gives it.
     fn lines_frame(rows: &[(&str, &str, u64, &str, &str, &str)]) -> LazyFrame {
         // (carrier, house_bill, record, hts, ch99, duty_status)
         df! {
@@ -904,7 +904,7 @@ mod tests {
         }
         .unwrap()
         .lazy()
-        .with_column(data::unknown_reason())
+        .with_column(read::unknown_reason())
     }
 
     fn run_agg(run_id: &str, entries: &BTreeMap<String, EntryAgg>, mpf_saved: &str) -> RunAgg {

@@ -13,6 +13,8 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 
+use crate::config::email::EmailConfig;
+
 /// A chart embedded in the HTML.
 #[derive(Debug, Clone)]
 pub struct InlineImage {
@@ -121,7 +123,7 @@ impl Email {
 }
 
 /// The addresses of some groups, de-duplicated, in order.
-pub fn recipients(groups: &[String], config: &super::EmailConfig) -> anyhow::Result<Vec<Mailbox>> {
+pub fn recipients(groups: &[String], config: &EmailConfig) -> anyhow::Result<Vec<Mailbox>> {
     let mut out: Vec<Mailbox> = Vec::new();
     for g in groups {
         let addresses = config.groups.get(g).with_context(|| format!("{g:?} is not a group in [email.groups]"))?;
@@ -136,6 +138,6 @@ pub fn recipients(groups: &[String], config: &super::EmailConfig) -> anyhow::Res
 }
 
 /// The configured sender.
-pub fn sender(config: &super::EmailConfig) -> anyhow::Result<Mailbox> {
+pub fn sender(config: &EmailConfig) -> anyhow::Result<Mailbox> {
     config.from.parse().with_context(|| format!("email.from: {:?} is not a mailbox", config.from))
 }

@@ -25,15 +25,15 @@ use anyhow::Context as _;
 use polars::prelude::*;
 use tracing::info;
 
-use super::data::{self, FilingProblem, RunRef, strs, u64s};
+use crate::outputs::read::{self, FilingProblem, RunRef, strs, u64s};
 use super::email::{Attachment, Email, XLSX};
 use super::html::{self, Align, Table, bold, colored, esc, int};
 use super::mask;
 use super::remedies;
 use super::xlsx::{self, Sheet, Value};
 use crate::engine::rules::{Rule, Severity};
-use crate::intake::Context;
-use crate::sources;
+use crate::app::App;
+use crate::paths;
 
 /// One finding row.
 #[derive(Debug, Clone)]
@@ -67,9 +67,9 @@ fn key_exprs() -> Vec<Expr> {
 
 /// New / recurring / resolved findings per (carrier, rule).
 fn changes(current: &std::path::Path, previous: Option<&std::path::Path>) -> anyhow::Result<BTreeMap<(String, String), Change>> {
-    let cur = data::scan_findings(current)?.select(key_exprs()).unique_generic(None, UniqueKeepStrategy::Any);
+    let cur = read::scan_findings(current)?.select(key_exprs()).unique_generic(None, UniqueKeepStrategy::Any);
     let prev = match previous {
-        Some(p) => data::scan_findings(p)?.select(key_exprs()).unique_generic(None, UniqueKeepStrategy::Any),
+        Some(p) => read::scan_findings(p)?.select(key_exprs()).unique_generic(None, UniqueKeepStrategy::Any),
         None => cur.clone().filter(lit(false)),
     };
     let keys: Vec<Expr> = ["carrier", "house_bill", "line_no", "rule", "field"].iter().map(|k| col(*k)).collect();
@@ -93,7 +93,7 @@ fn changes(current: &std::path::Path, previous: Option<&std::path::Path>) -> any
 
 /// Every finding of a run, sorted by carrier, severity, file and record.
 fn read_rows(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, Vec<Row>>> {
-    let df = data::scan_findings(path)?
+    let df = read::scan_findings(path)?
         .with_column(
             when(col("severity").eq(lit("error")))
                 .then(lit(0u32))
@@ -151,7 +151,7 @@ fn row_values(r: &Row, mask_on: bool) -> Vec<Value> {
 /// The XLSX sheets for some rows.
 /// What to do about a rejection or an entry not filed.
 fn what_to_do(f: &FilingProblem) -> &'static str {
-    if f.state == data::NOT_FILED {
+    if f.state == read::NOT_FILED {
         "Not sent to ACE: supply what the reason names (manifest data, the IOR, the parties file or [filing] configuration), then run s321d file --run with this run."
     } else {
         remedies::for_ace(&f.state, f.code.as_deref())
@@ -225,22 +225,22 @@ pub struct Report {
 /// Builds the exception reports of a run: one per carrier that passes the
 /// thresholds (every carrier with findings or rejections with `all`, for
 /// previews), or only `only` when given.
-pub async fn build(ctx: &Context, run: &RunRef, only: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
+pub async fn build(ctx: &App, run: &RunRef, only: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
     let cfg = &ctx.config.reports.exceptions;
     let mask_on = ctx.config.reports.mask_personal_data;
-    let Some(findings_path) = data::output_file(ctx, run, "findings.parquet").await? else {
+    let Some(findings_path) = read::output_file(ctx, run, "findings.parquet").await? else {
         anyhow::bail!("run {} has no findings.parquet in its outputs ({})", run.run_id, run.output.as_deref().unwrap_or("no output location"));
     };
-    let previous = data::previous_run(ctx, run)?;
+    let previous = read::previous_run(ctx, run)?;
     let previous_path = match &previous {
-        Some(p) => data::output_file(ctx, p, "findings.parquet").await?,
+        Some(p) => read::output_file(ctx, p, "findings.parquet").await?,
         None => None,
     };
     let (fp, pp) = (findings_path.clone(), previous_path.clone());
     let (rows, changes) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> { Ok((read_rows(&fp)?, changes(&fp, pp.as_deref())?)) })
         .await
         .context("the report task panicked")??;
-    let rejections = data::rejections(ctx, &run.run_id)?;
+    let rejections = read::rejections(ctx, &run.run_id)?;
     let mut carriers: Vec<String> = rows.keys().cloned().collect();
     for r in &rejections {
         if !carriers.contains(&r.carrier) {
@@ -269,15 +269,15 @@ pub async fn build(ctx: &Context, run: &RunRef, only: Option<&str>, all: bool) -
     if previous_path.is_some()
         && let Some(p) = &previous
     {
-        data::forget_scratch(ctx, &p.run_id);
+        read::forget_scratch(ctx, &p.run_id);
     }
-    data::forget_scratch(ctx, &run.run_id);
+    read::forget_scratch(ctx, &run.run_id);
     Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn render(
-    ctx: &Context,
+    ctx: &App,
     run: &RunRef,
     previous: Option<&RunRef>,
     carrier: &str,
@@ -449,12 +449,12 @@ async fn render(
         std::fs::create_dir_all(&scratch)?;
         let csv_path = scratch.join(format!("{stem}.csv"));
         std::fs::write(&csv_path, xlsx::csv(&headers, &csv_rows(&all_rows, false))?)?;
-        let mut written = vec![sources::join(&[location.1, &format!("{stem}.csv")])];
+        let mut written = vec![paths::join(&[location.1, &format!("{stem}.csv")])];
         out.upload(&csv_path, &written[0]).await.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", written[0]))?;
         if all_rows.len() <= FULL_XLSX_MAX_ROWS {
             let xlsx_path = scratch.join(format!("{stem}.xlsx"));
             std::fs::write(&xlsx_path, xlsx::workbook(&sheets(&all_rows, &summary, rejected, changes, false))?)?;
-            let dest = sources::join(&[location.1, &format!("{stem}.xlsx")]);
+            let dest = paths::join(&[location.1, &format!("{stem}.xlsx")]);
             out.upload(&xlsx_path, &dest).await.map_err(|e| anyhow::anyhow!("cannot write {dest}: {e}"))?;
             written.push(dest);
         }
@@ -510,22 +510,16 @@ async fn render(
     })
 }
 
-/// The state key that says a run's exception reports are still to be queued
-/// (`due`, set when the run starts), or were (`done`, `off`).
-pub fn due_key(run_id: &str) -> String {
-    format!("exceptions-due:{run_id}")
-}
-
 /// After a run: queue and try to send the exception reports it calls for.
 /// Returns the queued report ids.
-pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String>> {
+pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let cfg = &ctx.config.reports.exceptions;
-    let due = due_key(run_id);
+    let due = crate::state::exceptions_due_key(run_id);
     if !cfg.enabled || !ctx.config.email.enabled() {
         ctx.db(|s| s.set_value(&due, "off"))?;
         return Ok(Vec::new());
     }
-    let Some(run) = data::run(ctx, run_id)? else { return Ok(Vec::new()) };
+    let Some(run) = read::run(ctx, run_id)? else { return Ok(Vec::new()) };
     if run.kind == "replay" || !run.complete() {
         return Ok(Vec::new());
     }
@@ -544,7 +538,7 @@ pub async fn after_run(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<String
                 "Run {} has {} error(s) and {} rejection(s) for carrier {}; queued exception report {}.", run.run_id, r.errors, r.rejections, r.carrier, q.id);
             queued.push(q.id);
         }
-        crate::intake::crash_point("exceptions-queued");
+        crate::faults::crash_point("exceptions-queued");
         ctx.db(|s| s.set_value(&key, "queued"))?;
     }
     ctx.db(|s| s.set_value(&due, "done"))?;

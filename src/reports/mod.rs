@@ -1,115 +1,35 @@
 //! Compliance reporting: the daily dashboard email, exception reports after
 //! runs, privacy masking, previews, and the outbox that never drops a report.
 //!
-//! - [`job`]: report jobs (`[report]` job files) and their schedule and day.
 //! - [`dashboard`] + [`render`] + [`charts`]: the daily dashboard, aggregated
 //!   with polars over the day's run outputs, as HTML, text and PNG charts.
 //! - [`exceptions`] + [`xlsx`]: per-carrier exception reports with XLSX and CSV.
 //! - [`email`]: a rendered report as a MIME message or a preview folder.
 //! - [`outbox`] + [`smtp`]: the on-disk queue, delivery with backoff, lettre.
-//! - [`mask`], [`remedies`], [`html`], [`data`]: the parts they share.
-//! - [`settings`]: `[email]` and `[reports]` in the configuration.
+//! - [`mask`], [`remedies`], [`html`]: the parts they share.
 //!
 //! Reports only read run outputs, the runs table and the ledger; they never
 //! change them. What was sent is recorded in the audit trail.
 
 pub mod charts;
 pub mod dashboard;
-pub mod data;
 pub mod email;
 pub mod exceptions;
 pub mod html;
-pub mod job;
 pub mod mask;
 pub mod outbox;
 pub mod remedies;
 pub mod render;
-pub mod settings;
 pub mod smtp;
 pub mod xlsx;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use anyhow::Context as _;
-use chrono::{NaiveDate, Utc};
-use tracing::info;
-
-pub use job::ReportJob;
-pub use settings::{EmailConfig, ReportsConfig};
-
-use crate::config::Config;
-use crate::intake::Context;
-use crate::policy::Problem;
-use crate::state::intake::IntakeStore;
-
-/// Loads every report job in the jobs folder (files with a `[report]` table).
-pub fn load_report_jobs(config: &Config, intake_jobs: &[&str], problems: &mut Vec<Problem>) -> Vec<Arc<ReportJob>> {
-    let dir = &config.paths.jobs_dir;
-    let Ok(files) = crate::commands::check::job_files(dir) else { return Vec::new() };
-    let groups: Vec<&str> = config.email.groups.keys().map(String::as_str).collect();
-    let mut out: Vec<Arc<ReportJob>> = Vec::new();
-    for path in files.iter().filter(|p| job::is_report_job_file(p)) {
-        match job::load(path, intake_jobs, &groups) {
-            Ok(j) => {
-                if intake_jobs.contains(&j.name.as_str()) || out.iter().any(|o| o.name == j.name) {
-                    problems.push(Problem {
-                        file: path.display().to_string(),
-                        key: "name".into(),
-                        message: format!("{:?} is also the name of another job", j.name),
-                    });
-                }
-                out.push(Arc::new(j));
-            }
-            Err(p) => problems.extend(p.0),
-        }
-    }
-    out
-}
-
-/// Builds the dashboard email of a report job for a day.
-pub async fn dashboard_email(ctx: &Context, job: &ReportJob, day: NaiveDate) -> anyhow::Result<email::Email> {
-    let started = std::time::Instant::now();
-    let d = dashboard::build(ctx, job, day).await?;
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let e = render::dashboard_email(&d, &job.recipients, &id)?;
-    info!(
-        report = %job.name,
-        day = %day,
-        runs = d.runs.len(),
-        shipments = d.total.shipments,
-        entries = d.total.entries.count(),
-        duration_ms = started.elapsed().as_millis() as u64,
-        "Built the {} dashboard for {day}: {} run(s), {} shipment(s).",
-        job.name,
-        d.runs.len(),
-        d.total.shipments
-    );
-    Ok(e)
-}
+use crate::app::App;
 
 /// Writes an email to a preview folder, addressed as it would be sent.
-pub fn preview(ctx: &Context, e: &email::Email, dir: &Path) -> anyhow::Result<()> {
+pub fn preview(ctx: &App, e: &email::Email, dir: &Path) -> anyhow::Result<()> {
     let from = email::sender(&ctx.config.email)?;
     let to = email::recipients(&e.groups, &ctx.config.email).unwrap_or_default();
     e.write_preview(dir, &from, &to)
-}
-
-/// One run of a report job: build the day's dashboard, queue it, try to send
-/// everything due. Records the job's start and finish like intake jobs.
-pub async fn run_report_job(ctx: &Context, job: &ReportJob, day: Option<NaiveDate>) -> anyhow::Result<outbox::Delivery> {
-    let now = Utc::now();
-    ctx.db(|s| s.job_started(&job.name, now))?;
-    let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
-    let day = day.unwrap_or_else(|| job.day_at(now, default_tz));
-    let result = async {
-        anyhow::ensure!(ctx.config.email.enabled(), "email is not configured (email.host is empty); use --preview");
-        let e = dashboard_email(ctx, job, day).await?;
-        outbox::queue(ctx, &e, serde_json::json!({ "report": job.name, "day": day.to_string() }))?;
-        Ok(outbox::deliver(ctx, false).await)
-    }
-    .await;
-    let error = result.as_ref().err().map(|e| format!("{e:#}"));
-    ctx.db(|s| s.job_finished(&job.name, Utc::now(), error.as_deref())).context("recording the report job's end")?;
-    result
 }

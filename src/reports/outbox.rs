@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::email::{Email, recipients, sender};
-use crate::intake::Context;
+use crate::fsutil::write_atomic_bytes;
+use crate::app::App;
 use crate::state::audit::AuditEvent;
 
 /// One queued message's envelope and delivery state.
@@ -51,24 +52,8 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join("outbox")
 }
 
-/// Writes `bytes` to `path` atomically (temporary name, sync, rename, sync dir).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let parent = path.parent().context("no parent folder")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let tmp = parent.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
-    crate::engine::output::sync_dir(parent).ok();
-    Ok(())
-}
-
 /// Queues a report for its groups' addresses. Returns the queue entry.
-pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::Result<Queued> {
+pub fn queue(ctx: &App, email: &Email, about: serde_json::Value) -> anyhow::Result<Queued> {
     use sha2::{Digest, Sha256};
     let cfg = &ctx.config.email;
     let from = sender(cfg)?;
@@ -93,8 +78,8 @@ pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::
         about,
     };
     let d = dir(&ctx.config.paths.data_dir);
-    write_atomic(&d.join(format!("{}.eml", q.id)), &bytes)?;
-    write_atomic(&d.join(format!("{}.json", q.id)), &serde_json::to_vec_pretty(&q)?)?;
+    write_atomic_bytes(&d.join(format!("{}.eml", q.id)), &bytes)?;
+    write_atomic_bytes(&d.join(format!("{}.json", q.id)), &serde_json::to_vec_pretty(&q)?)?;
     crate::audit::record(
         ctx,
         AuditEvent::new(
@@ -111,7 +96,7 @@ pub fn queue(ctx: &Context, email: &Email, about: serde_json::Value) -> anyhow::
 /// an entry of that id already queued or sent is left as it is (`None`).
 /// A caller that queues and then records that it did can crash in between
 /// and call again: the report still goes out once.
-pub fn queue_once(ctx: &Context, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
+pub fn queue_once(ctx: &App, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
     use sha2::{Digest, Sha256};
     let id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
     let d = dir(&ctx.config.paths.data_dir);
@@ -153,7 +138,7 @@ pub struct Delivery {
 }
 
 /// The delay before attempt `attempts + 1`.
-pub fn backoff(cfg: &super::EmailConfig, attempts: u32) -> chrono::Duration {
+pub fn backoff(cfg: &crate::config::email::EmailConfig, attempts: u32) -> chrono::Duration {
     let base = cfg.retry_initial_secs.max(1) as f64 * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
     let capped = base.min(cfg.retry_max_secs.max(1) as f64);
     // ±20% jitter so many queued reports do not retry in lockstep.
@@ -163,7 +148,7 @@ pub fn backoff(cfg: &super::EmailConfig, attempts: u32) -> chrono::Duration {
 }
 
 /// Sends every entry that is due (all of them with `force`).
-pub async fn deliver(ctx: &Context, force: bool) -> Delivery {
+pub async fn deliver(ctx: &App, force: bool) -> Delivery {
     let data_dir = ctx.config.paths.data_dir.clone();
     let mut report = Delivery::default();
     // One delivery pass at a time, across processes (the daemon's loop and a
@@ -207,7 +192,7 @@ pub async fn deliver(ctx: &Context, force: bool) -> Delivery {
                     warn!(email.id = %q.id, "Cannot move the sent report {} out of the queue: {e}", q.id);
                 }
                 let _ = std::fs::remove_file(dir(&data_dir).join(format!("{}.json", q.id)));
-                crate::engine::output::sync_dir(&dir(&data_dir)).ok();
+                crate::fsutil::sync_dir(&dir(&data_dir)).ok();
                 ctx.metrics.inc("s321d_emails_sent_total", vec![("kind", q.kind.clone())]);
                 info!(email.id = %q.id, email.kind = %q.kind, attempts = q.attempts + 1, recipients = q.to.len(), "Sent the {} report {} to {} recipient(s).", q.kind, q.id, q.to.len());
                 report.sent.push(q.id.clone());
@@ -217,7 +202,7 @@ pub async fn deliver(ctx: &Context, force: bool) -> Delivery {
                 q.last_error = Some(e.clone());
                 q.next_attempt_at = Utc::now() + backoff(&ctx.config.email, q.attempts);
                 let path = dir(&data_dir).join(format!("{}.json", q.id));
-                if let Err(we) = serde_json::to_vec_pretty(&q).map_err(anyhow::Error::from).and_then(|b| write_atomic(&path, &b)) {
+                if let Err(we) = serde_json::to_vec_pretty(&q).map_err(anyhow::Error::from).and_then(|b| write_atomic_bytes(&path, &b)) {
                     warn!(email.id = %q.id, "Cannot update the outbox entry {}: {we:#}", q.id);
                 }
                 ctx.metrics.inc("s321d_email_failures_total", vec![("kind", q.kind.clone())]);
@@ -249,7 +234,7 @@ fn lock(data_dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
 }
 
 /// Sets the queue gauges; returns the queue length.
-pub fn update_gauges(ctx: &Context) -> usize {
+pub fn update_gauges(ctx: &App) -> usize {
     let q = list(&ctx.config.paths.data_dir);
     ctx.metrics.set("s321d_email_queued", vec![], q.len() as f64);
     let oldest = q.iter().map(|e| e.created_at).min().map_or(0.0, |t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
@@ -283,7 +268,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let cfg = super::super::EmailConfig { retry_initial_secs: 10, retry_max_secs: 60, ..Default::default() };
+        let cfg = crate::config::email::EmailConfig { retry_initial_secs: 10, retry_max_secs: 60, ..Default::default() };
         let s = |n| backoff(&cfg, n).num_milliseconds() as f64 / 1000.0;
         assert!((8.0..=12.0).contains(&s(1)), "{}", s(1));
         assert!((16.0..=24.0).contains(&s(2)), "{}", s(2));
@@ -294,8 +279,8 @@ mod tests {
     fn atomic_writes_leave_no_temporary_file() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("outbox/a.json");
-        write_atomic(&p, b"{}").unwrap();
-        write_atomic(&p, b"{\"x\":1}").unwrap();
+        write_atomic_bytes(&p, b"{}").unwrap();
+        write_atomic_bytes(&p, b"{\"x\":1}").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"{\"x\":1}");
         let names: Vec<_> = std::fs::read_dir(d.path().join("outbox")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");

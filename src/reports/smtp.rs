@@ -10,7 +10,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::settings::{EmailConfig, Security};
+use crate::config::email::{EmailConfig, Security};
 
 /// Reads a secret from a file (trailing newline trimmed).
 pub fn read_secret(path: &str) -> anyhow::Result<secrecy::SecretString> {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::{Entry, HashingWriter, Result, SourceError};
+use crate::fsutil::{sync_dir, write_atomic};
 use crate::paths::{self, Escaped};
 
 #[derive(Debug)]
@@ -60,7 +61,7 @@ impl LocalSource {
                     },
                 };
                 out.push(Entry {
-                    path: super::join(&[&dir, &file]),
+                    path: crate::paths::join(&[&dir, &file]),
                     name: file,
                     size: meta.len(),
                     modified: meta.modified().ok().map(DateTime::<Utc>::from),
@@ -214,36 +215,6 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
 ) -> std::result::Result<T, E> {
     tokio::task::spawn_blocking(f).await.expect("blocking file task panicked")
-}
-
-/// Syncs a directory so a rename in it survives a crash.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Writes `dest` through a temporary sibling: `fill` writes the temporary
-/// file, which is then synced and renamed into place.
-pub fn write_atomic(dest: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    // `.NAME.ID.tmp`, NAME cut so the whole stays within 255 bytes (a long
-    // destination name must not make its temporary name impossible).
-    let name = dest.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy());
-    let mut keep = name.len().min(255 - ".".len() - ".".len() - 32 - ".tmp".len());
-    while !name.is_char_boundary(keep) {
-        keep -= 1;
-    }
-    let tmp = dir.join(format!(".{}.{}.tmp", &name[..keep], uuid::Uuid::now_v7().simple()));
-    let result = (|| {
-        fill(&tmp)?;
-        std::fs::File::options().write(true).open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, dest)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

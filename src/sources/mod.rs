@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-pub use local::{LocalSource, write_atomic};
+pub use local::LocalSource;
 pub use object::ObjectSource;
 pub use sftp::SftpSource;
 
@@ -213,21 +213,6 @@ pub enum Source {
     Sftp(SftpSource),
 }
 
-/// Joins source-relative path parts with `/`, ignoring empty parts.
-pub fn join(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| p.trim_matches('/'))
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// The last component of a source path.
-pub fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
 impl Source {
     /// Builds a source from its configuration (connections open lazily).
     pub fn from_config(name: &str, config: &SourceConfig) -> Result<Source> {
@@ -376,14 +361,6 @@ pub(crate) fn read_secret(source: &str, what: &str, path: &Path) -> Result<secre
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_join_and_split() {
-        assert_eq!(join(&["inbox", "a.csv"]), "inbox/a.csv");
-        assert_eq!(join(&["/inbox/", "", ".", "sub/", "a.csv"]), "inbox/sub/a.csv");
-        assert_eq!(file_name("inbox/sub/a.csv"), "a.csv");
-        assert_eq!(file_name("a.csv"), "a.csv");
-    }
 
     #[test]
     fn configs_parse_by_kind() {

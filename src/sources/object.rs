@@ -100,7 +100,7 @@ impl ObjectSource {
     }
 
     fn key(&self, path: &str) -> ObjectPath {
-        ObjectPath::from(super::join(&[&self.prefix, path]))
+        ObjectPath::from(crate::paths::join(&[&self.prefix, path]))
     }
 
     fn err(&self, path: &str, e: object_store::Error) -> SourceError {
@@ -123,7 +123,7 @@ impl ObjectSource {
             .into_iter()
             .map(|m| {
                 let name = m.location.filename().unwrap_or_default().to_owned();
-                Entry { path: super::join(&[dir, &name]), name, size: m.size, modified: Some(m.last_modified) }
+                Entry { path: crate::paths::join(&[dir, &name]), name, size: m.size, modified: Some(m.last_modified) }
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -101,7 +101,7 @@ impl SftpSource {
 
     fn remote(&self, path: &str) -> String {
         let (_, _, _, root, _) = self.parts();
-        let rel = super::join(&[path]);
+        let rel = crate::paths::join(&[path]);
         match (root.trim_end_matches('/'), rel.is_empty()) {
             (r, true) => if r.is_empty() { "/".into() } else { r.to_owned() },
             ("", false) => format!("/{rel}"),
@@ -226,14 +226,14 @@ impl SftpSource {
                     return true;
                 }
                 let kind = if t.is_dir() { "a folder" } else if t.is_symlink() { "a symbolic link" } else { "a special file" };
-                super::note_skipped_once(&self.name, &super::join(&[dir, &e.file_name()]), kind);
+                super::note_skipped_once(&self.name, &crate::paths::join(&[dir, &e.file_name()]), kind);
                 false
             })
             .map(|e| {
                 let meta = e.metadata();
                 let name = e.file_name();
                 Entry {
-                    path: super::join(&[dir, &name]),
+                    path: crate::paths::join(&[dir, &name]),
                     size: meta.size.unwrap_or(0),
                     modified: meta.mtime.and_then(|t| DateTime::<Utc>::from_timestamp(i64::from(t), 0)),
                     name,

@@ -28,6 +28,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use crate::dates::ts_micros;
+
 /// The tables, created on open (independent of the numbered migrations).
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -179,10 +181,6 @@ fn stored_hash(e: &StoredEvent, buf: &mut Vec<u8>) -> String {
     chain_hash(&e.prev_hash, buf)
 }
 
-fn now_text(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 /// The last event's (seq, hash), or (0, GENESIS).
 pub fn head(conn: &Connection) -> rusqlite::Result<(i64, String)> {
     Ok(conn
@@ -207,7 +205,7 @@ fn insert(
     e: &AuditEvent,
     buf: &mut Vec<u8>,
 ) -> rusqlite::Result<(i64, String)> {
-    let at = now_text(at);
+    let at = ts_micros(at);
     let body = serde_json::to_string(&e.body).unwrap_or_else(|_| "null".into());
     canonical_bytes(
         seq,
@@ -258,7 +256,7 @@ pub fn store_blob(conn: &Connection, digest: &str, kind: &str, name: &str, conte
     let sha = hex::encode(Sha256::digest(content.as_bytes()));
     conn.execute(
         "INSERT OR IGNORE INTO audit_blobs (digest, kind, name, sha256, content, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![digest, kind, name, sha, content, now_text(Utc::now())],
+        params![digest, kind, name, sha, content, ts_micros(Utc::now())],
     )
     .map(|_| ())
 }
@@ -443,7 +441,7 @@ pub mod events {
         sha256: &str,
         duplicate_of: Option<i64>,
     ) -> AuditEvent {
-        let name = crate::sources::file_name(path);
+        let name = crate::paths::file_name(path);
         let kind = if duplicate_of.is_some() { "file.duplicate" } else { "file.received" };
         AuditEvent::new(
             kind,
@@ -454,7 +452,7 @@ pub mod events {
     /// A file taken again after a stop cut its first take short (before it
     /// was archived): the same receipt as `first_file_id`'s, not a new one.
     pub fn file_received_again(id: i64, job: &str, source: &str, path: &str, size: u64, sha256: &str, first_file_id: i64) -> AuditEvent {
-        let name = crate::sources::file_name(path);
+        let name = crate::paths::file_name(path);
         AuditEvent::new(
             "file.received_again",
             json!({ "file_id": id, "job": job, "source": source, "path": path, "name": name, "size": size, "sha256": sha256,

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
 use super::ledger::{Adopted, Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, NotFiled, Transition};
 use super::*;
-use crate::engine::kernels::{epoch_days, from_epoch_days};
+use crate::dates::{epoch_days, from_epoch_days, parse_ts, ts_millis as ts};
 use crate::money;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -448,14 +448,6 @@ impl HistoryStore for SqliteStore {
     }
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
-}
-
 /// The `kv` key remembering the first receipt of a job's bytes whose record
 /// was forgotten (see `forget_file`).
 fn received_key(job: &str, sha256: &str) -> String {
@@ -481,8 +473,8 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
         run_id: r.get(10)?,
         duplicate_of: r.get(11)?,
         note: r.get(12)?,
-        taken_at: parse_ts(r.get(13)?).unwrap_or_default(),
-        modified: parse_ts(r.get(14)?),
+        taken_at: r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+        modified: r.get::<_, Option<String>>(14)?.as_deref().and_then(parse_ts),
         engine_attempts: r.get::<_, i64>(15)?.max(0) as u32,
     })
 }
@@ -507,7 +499,7 @@ impl IntakeStore for SqliteStore {
         staging: &str,
     ) -> Result<Take, StoreError> {
         let now = ts(Utc::now());
-        let name = crate::sources::file_name(path).to_owned();
+        let name = crate::paths::file_name(path).to_owned();
         // Immediate: the audit append below must not race another writer.
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sql_err(&self.path, e))?;
         let earlier: Option<FileRecord> = {
@@ -648,8 +640,8 @@ impl IntakeStore for SqliteStore {
                     job: r.get(1)?,
                     kind: r.get(2)?,
                     status: r.get(3)?,
-                    started_at: parse_ts(r.get(4)?).unwrap_or_default(),
-                    finished_at: parse_ts(r.get(5)?),
+                    started_at: r.get::<_, Option<String>>(4)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+                    finished_at: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_ts),
                     output: r.get(6)?,
                     summary: r.get(7)?,
                 })
@@ -666,9 +658,9 @@ impl IntakeStore for SqliteStore {
         let mut rows = stmt
             .query_map([job], |r| {
                 Ok(JobState {
-                    last_started: parse_ts(r.get(0)?),
-                    last_success: parse_ts(r.get(1)?),
-                    last_failure: parse_ts(r.get(2)?),
+                    last_started: r.get::<_, Option<String>>(0)?.as_deref().and_then(parse_ts),
+                    last_success: r.get::<_, Option<String>>(1)?.as_deref().and_then(parse_ts),
+                    last_failure: r.get::<_, Option<String>>(2)?.as_deref().and_then(parse_ts),
                     last_error: r.get(3)?,
                 })
             })
@@ -725,8 +717,8 @@ fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
         code: r.get(10)?,
         narrative: r.get(11)?,
         payload: r.get(12)?,
-        created_at: parse_ts(r.get(13)?).unwrap_or_default(),
-        updated_at: parse_ts(r.get(14)?).unwrap_or_default(),
+        created_at: r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+        updated_at: r.get::<_, Option<String>>(14)?.as_deref().and_then(parse_ts).unwrap_or_default(),
     })
 }
 
@@ -1253,7 +1245,7 @@ impl LedgerStore for SqliteStore {
                 let applied: bool = r.get(4)?;
                 let message: String = r.get(3)?;
                 Ok(FilingEvent {
-                    at: parse_ts(r.get(0)?).unwrap_or_default(),
+                    at: r.get::<_, Option<String>>(0)?.as_deref().and_then(parse_ts).unwrap_or_default(),
                     from: from.as_deref().and_then(FilingState::parse),
                     to: FilingState::parse(&to).unwrap_or(FilingState::Pending),
                     message: if applied { message } else { format!("ignored (out of order): {message}") },
@@ -1304,7 +1296,7 @@ impl LedgerStore for SqliteStore {
                     carrier: r.get(3)?,
                     house_bills: r.get::<_, String>(4)?.split_whitespace().map(str::to_owned).collect(),
                     reason: r.get(5)?,
-                    recorded_at: parse_ts(r.get(6)?).unwrap_or_default(),
+                    recorded_at: r.get::<_, Option<String>>(6)?.as_deref().and_then(parse_ts).unwrap_or_default(),
                 })
             })
             .map_err(|e| sql_err(&self.path, e))?;
@@ -1442,7 +1434,7 @@ mod tests {
     }
 
     fn make(s: u64) -> Option<String> {
-        crate::filing::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string())
+        crate::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string())
     }
 
     fn bills(list: &[&str]) -> Vec<(String, String)> {

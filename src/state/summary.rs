@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::dates::{parse_ts, ts_micros as ts};
 use super::ledger::{Applied, Filing};
 use super::sqlite::SqliteStore;
 
@@ -132,16 +133,6 @@ pub struct SummaryTransition<'a> {
     pub message: &'a str,
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn parse_ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
 const COLUMNS: &str = "filing_id, entry_number, transport, batch, certified, state, code, narrative, message, duty_usd, fees_usd, payload, created_at, updated_at";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
@@ -160,8 +151,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
         duty_usd: r.get(9)?,
         fees_usd: r.get(10)?,
         payload: r.get(11)?,
-        created_at: parse_ts(&created),
-        updated_at: parse_ts(&updated),
+        created_at: parse_ts(&created).unwrap_or_default(),
+        updated_at: parse_ts(&updated).unwrap_or_default(),
     })
 }
 

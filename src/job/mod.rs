@@ -2,6 +2,12 @@
 //! `[format]` table, section 2). The daemon's scheduling and delivery keys join
 //! this struct as they are built; `validate` needs only `name`, `pattern` and
 //! `[format]`.
+//!
+//! - [`report`]: report jobs, job files with a `[report]` table.
+//! - [`files`]: finding every job file of the jobs folder and loading them.
+
+pub mod files;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +16,8 @@ use chrono::format::{Item, StrftimeItems};
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
-use crate::manifest::columns;
-use crate::policy::{Problem, Problems};
+use crate::columns;
+use crate::problem::{Problem, Problems};
 
 /// Manifest encodings a job may declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

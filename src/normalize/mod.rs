@@ -2,7 +2,13 @@
 //!
 //! The line rules apply these to whole columns through polars UDF kernels (see
 //! `line_rules`); keeping the per-value logic here makes it testable by itself
-//! and guarantees one definition for every caller (rules, history, filing).
+//! and guarantees one definition for every caller (rules, history, filing,
+//! the policy file, duty, the simulator). [`countries`] holds the ISO 3166
+//! codes the country check accepts.
+//!
+//! A leaf module: it imports nothing from the project.
+
+pub mod countries;
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;

@@ -21,8 +21,8 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::job::{Schedule, parse_schedule};
-use crate::policy::{Problem, Problems};
+use super::{Schedule, parse_schedule};
+use crate::problem::{Problem, Problems};
 
 /// What a report job sends.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -136,7 +136,7 @@ pub fn load(path: &Path, intake_jobs: &[&str], groups: &[&str]) -> Result<Report
 /// Parses and checks report job text; `path` names it in problems.
 pub fn from_toml(text: &str, path: &Path, intake_jobs: &[&str], groups: &[&str]) -> Result<ReportJob, Problems> {
     let file = path.display().to_string();
-    let raw: RawReportJob = crate::job::parse_toml(text, &file)?;
+    let raw: RawReportJob = super::parse_toml(text, &file)?;
     let mut problems = Vec::new();
     let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
     // A report job's name becomes a folder (previews, state keys), as a job's does.

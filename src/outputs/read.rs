@@ -1,4 +1,4 @@
-//! What reports read: the runs recorded in the state store, their published
+//! What reports and evidence packs read: the runs recorded in the state store, their published
 //! outputs (`dispositions.csv`, `findings.parquet` and, from contract v2,
 //! `entries.csv` and `entry_lines.csv`; fetched to local scratch when the
 //! output location is remote), and the filing ledger. Outputs of runs from
@@ -12,10 +12,12 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
+use crate::dates::ts_millis;
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
-use crate::intake::Context;
-use crate::intake::summary::Summary;
+use crate::app::App;
+use super::summary::Summary;
+use crate::paths;
 use crate::sources;
 
 /// A `runs` row: id, job, kind, status, started, output, summary.
@@ -49,12 +51,8 @@ impl RunRef {
     }
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Runs (not replays) started in [from, to), of these jobs (all if empty), oldest first.
-pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
+pub fn runs_between(ctx: &App, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
     let rows = ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();
@@ -63,7 +61,7 @@ pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs:
                 "SELECT run_id, job, kind, status, started_at, output, summary FROM runs \
                  WHERE started_at >= ?1 AND started_at < ?2 AND kind <> 'replay' ORDER BY started_at, run_id",
             )?;
-            let rows = stmt.query_map([ts(from), ts(to)], |r| {
+            let rows = stmt.query_map([ts_millis(from), ts_millis(to)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })?;
             rows.collect()
@@ -86,7 +84,7 @@ pub fn runs_between(ctx: &Context, from: DateTime<Utc>, to: DateTime<Utc>, jobs:
 }
 
 /// One run by id.
-pub fn run(ctx: &Context, run_id: &str) -> anyhow::Result<Option<RunRef>> {
+pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
     use crate::state::intake::IntakeStore;
     let Some(r) = ctx.db(|s| s.run(run_id))? else { return Ok(None) };
     Ok(Some(RunRef {
@@ -101,7 +99,7 @@ pub fn run(ctx: &Context, run_id: &str) -> anyhow::Result<Option<RunRef>> {
 }
 
 /// The run of the same job before `run` (not a replay) that published outputs.
-pub fn previous_run(ctx: &Context, run: &RunRef) -> anyhow::Result<Option<RunRef>> {
+pub fn previous_run(ctx: &App, run: &RunRef) -> anyhow::Result<Option<RunRef>> {
     let from = run.started_at - chrono::Duration::days(400);
     let runs = runs_between(ctx, from, run.started_at + chrono::Duration::milliseconds(1), std::slice::from_ref(&run.job))?;
     Ok(runs.into_iter().rev().find(|r| r.run_id != run.run_id && r.complete() && r.started_at <= run.started_at))
@@ -109,10 +107,10 @@ pub fn previous_run(ctx: &Context, run: &RunRef) -> anyhow::Result<Option<RunRef
 
 /// A local path to one of a run's output files (fetched to scratch if the
 /// output location is not a local folder). `None` if the run has none.
-pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
+pub async fn output_file(ctx: &App, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
     let Some((source_name, folder)) = run.location() else { return Ok(None) };
     let source = ctx.source(source_name)?;
-    let path = sources::join(&[folder, name]);
+    let path = paths::join(&[folder, name]);
     if let Some(local) = source.local_path(&path) {
         return Ok(local.exists().then_some(local));
     }
@@ -120,7 +118,7 @@ pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Res
     if scratch.exists() {
         return Ok(Some(scratch));
     }
-    match crate::intake::retry::retry(ctx.retry, "fetching a run output", || source.download(&path, &scratch)).await {
+    match crate::retry::retry(ctx.retry, "fetching a run output", || source.download(&path, &scratch)).await {
         Ok(_) => Ok(Some(scratch)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
         Err(e) => Err(anyhow::anyhow!("cannot fetch {path} from {}: {e}", source.describe())),
@@ -128,7 +126,7 @@ pub async fn output_file(ctx: &Context, run: &RunRef, name: &str) -> anyhow::Res
 }
 
 /// Removes a run's fetched copies.
-pub fn forget_scratch(ctx: &Context, run_id: &str) {
+pub fn forget_scratch(ctx: &App, run_id: &str) {
     let _ = std::fs::remove_dir_all(ctx.staging().join("reports").join(run_id));
 }
 
@@ -268,7 +266,7 @@ pub fn i128s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i128>> {
 }
 
 /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
-pub fn filing_outcomes(ctx: &Context, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
+pub fn filing_outcomes(ctx: &App, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
     let ids = serde_json::to_string(run_ids)?;
     ctx.db(|s| {
         let location = s.location().display().to_string();
@@ -303,7 +301,7 @@ pub const NOT_FILED: &str = "not filed";
 
 /// The rejected filings of a run, then the entries of it s321d did not file
 /// (the ledger's `not filed: <reason>`, as in the run's `not_filed.csv`).
-pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
+pub fn rejections(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     let mut out = rejected(ctx, run_id)?;
     let not_filed = ctx.db(|s| crate::state::ledger::LedgerStore::not_filed(s, Some(run_id), None))?;
     out.extend(not_filed.into_iter().map(|n| FilingProblem {
@@ -331,7 +329,7 @@ pub fn rejections(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProbl
     Ok(out)
 }
 
-fn rejected(ctx: &Context, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
+fn rejected(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();

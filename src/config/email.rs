@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::policy::Problem;
+use crate::problem::Problem;
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
