@@ -264,7 +264,7 @@ pub struct FilingConfig {
 }
 
 /// `[limits]`: per-file caps that keep one hostile file from costing the
-/// machine or the run (README, "Limits and hostile input").
+/// machine or the run (docs/limits.md).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {

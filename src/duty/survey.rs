@@ -1,5 +1,5 @@
 //! How much of an HTS revision's rate texts [`rate::parse`] understands: the
-//! measure behind the README's list of texts that stay "duty unknown".
+//! measure behind the list in docs/entries.md of texts that stay "duty unknown".
 //!
 //! Counts distinct texts per column (special: the rate text of each program
 //! group) and, per code, whether its general rate can be computed with the

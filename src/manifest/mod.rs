@@ -29,7 +29,7 @@ pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 /// memory, and the records after it still run.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
-/// Per-file caps (config `[limits]`, README "Limits and hostile input"): what
+/// Per-file caps (config `[limits]`, docs/limits.md): what
 /// one file may cost, whatever its shape. The keys are named in the messages,
 /// so an operator knows which setting quarantined a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
