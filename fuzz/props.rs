@@ -15,8 +15,8 @@
 use std::path::Path;
 
 use polars::prelude::*;
-use s321d::job::Job;
 use s321d::columns;
+use s321d::job::Job;
 use s321d::manifest::{self, FileIssues, Input};
 
 /// The message a reader panic turns into (manifest::read catches it as F001).
@@ -92,7 +92,11 @@ pub fn read_all(job: &Job, file: &[u8], chunk_rows: usize) -> Read {
             a
         })
         .unwrap_or_else(DataFrame::empty);
-    Read { heights, rows, issues }
+    Read {
+        heights,
+        rows,
+        issues,
+    }
 }
 
 fn strings(df: &DataFrame, name: &str) -> Vec<String> {
@@ -101,18 +105,30 @@ fn strings(df: &DataFrame, name: &str) -> Vec<String> {
         .str()
         .unwrap_or_else(|e| panic!("column {name} is not text: {e}"))
         .iter()
-        .map(|v| v.unwrap_or_else(|| panic!("column {name} holds a null")).to_owned())
+        .map(|v| {
+            v.unwrap_or_else(|| panic!("column {name} holds a null"))
+                .to_owned()
+        })
         .collect()
 }
 
 fn records(df: &DataFrame) -> Vec<u32> {
-    df.column(columns::RECORD).expect("record column").u32().expect("record is u32").into_no_null_iter().collect()
+    df.column(columns::RECORD)
+        .expect("record column")
+        .u32()
+        .expect("record is u32")
+        .into_no_null_iter()
+        .collect()
 }
 
 /// Lines of a text file as a reader can count them: ended by LF, CRLF or a
 /// lone CR (the CSV parser's record terminators).
 fn lines(file: &[u8]) -> usize {
-    let lone_cr = file.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count() + usize::from(file.last() == Some(&b'\r'));
+    let lone_cr = file
+        .windows(2)
+        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+        .count()
+        + usize::from(file.last() == Some(&b'\r'));
     file.iter().filter(|&&b| b == b'\n').count() + lone_cr + 1
 }
 
@@ -149,7 +165,9 @@ pub fn check_manifest_values(reader: Reader, data: &[u8]) -> bool {
 }
 
 fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: bool) -> bool {
-    let Some((&selector, file)) = data.split_first() else { return false };
+    let Some((&selector, file)) = data.split_first() else {
+        return false;
+    };
     let jobs = reader.jobs();
     let toml = jobs[usize::from(selector) % jobs.len()];
     let job = Job::from_toml(toml, Path::new("fuzz.toml")).expect("the fuzz jobs are valid");
@@ -157,9 +175,17 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: b
     let small = read_all(&job, file, 1);
     let big = read_all(&job, file, 4096);
     for (r, chunk_rows) in [(&small, 1), (&big, 4096)] {
-        assert!(r.heights.iter().all(|&h| h > 0 && h <= chunk_rows), "chunk heights {:?} for chunks of {chunk_rows}", r.heights);
+        assert!(
+            r.heights.iter().all(|&h| h > 0 && h <= chunk_rows),
+            "chunk heights {:?} for chunks of {chunk_rows}",
+            r.heights
+        );
         if let Some((_, full)) = r.heights.split_last() {
-            assert!(full.iter().all(|&h| h == chunk_rows), "a chunk before the last is not full: {:?}", r.heights);
+            assert!(
+                full.iter().all(|&h| h == chunk_rows),
+                "a chunk before the last is not full: {:?}",
+                r.heights
+            );
         }
     }
     let issues = &big.issues;
@@ -167,9 +193,15 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: b
         // A panic inside polars' Parquet decoder is caught by manifest::read
         // as F001 (fuzz/FINDINGS.md, finding 4): tolerated for Parquet, not
         // by the strict check, and never in the text readers, which are ours.
-        assert!(!why.starts_with(READER_PANIC) || allow_panic, "a reader panicked: {why}");
+        assert!(
+            !why.starts_with(READER_PANIC) || allow_panic,
+            "a reader panicked: {why}"
+        );
     }
-    assert_eq!(small.issues, big.issues, "issues differ with the chunk size");
+    assert_eq!(
+        small.issues, big.issues,
+        "issues differ with the chunk size"
+    );
     if issues.unreadable.is_some() {
         // Chunks sent before the reader met the trouble stay sent and the
         // engine drops an unreadable file's rows, so how many went out depends
@@ -197,13 +229,34 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: b
             }
         }
     }
-    let emitted = if rows.height() == 0 { Vec::new() } else { records(rows) };
-    assert!(emitted.windows(2).all(|w| w[0] < w[1]), "record numbers do not rise: {emitted:?}");
-    assert!(emitted.iter().all(|&r| r >= 1 && r <= issues.records), "record outside 1..={}: {emitted:?}", issues.records);
+    let emitted = if rows.height() == 0 {
+        Vec::new()
+    } else {
+        records(rows)
+    };
+    assert!(
+        emitted.windows(2).all(|w| w[0] < w[1]),
+        "record numbers do not rise: {emitted:?}"
+    );
+    assert!(
+        emitted.iter().all(|&r| r >= 1 && r <= issues.records),
+        "record outside 1..={}: {emitted:?}",
+        issues.records
+    );
     let malformed: Vec<u32> = issues.malformed.iter().map(|m| m.record).collect();
-    assert!(malformed.windows(2).all(|w| w[0] < w[1]), "F003 records not in order or repeated: {malformed:?}");
-    assert!(malformed.iter().all(|&r| r >= 1 && r <= issues.records), "F003 record outside 1..={}: {malformed:?}", issues.records);
-    assert!(!malformed.iter().any(|r| emitted.binary_search(r).is_ok()), "an F003 record was also emitted");
+    assert!(
+        malformed.windows(2).all(|w| w[0] < w[1]),
+        "F003 records not in order or repeated: {malformed:?}"
+    );
+    assert!(
+        malformed.iter().all(|&r| r >= 1 && r <= issues.records),
+        "F003 record outside 1..={}: {malformed:?}",
+        issues.records
+    );
+    assert!(
+        !malformed.iter().any(|r| emitted.binary_search(r).is_ok()),
+        "an F003 record was also emitted"
+    );
     assert_eq!(
         emitted.len() + malformed.len(),
         issues.records as usize,
@@ -213,7 +266,12 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: b
         malformed.len()
     );
     if reader != Reader::Parquet {
-        assert!(issues.records as usize <= lines(file), "{} records from {} lines", issues.records, lines(file));
+        assert!(
+            issues.records as usize <= lines(file),
+            "{} records from {} lines",
+            issues.records,
+            lines(file)
+        );
     }
     !emitted.is_empty()
 }
@@ -237,22 +295,32 @@ pub fn check_job_strict(data: &[u8]) -> bool {
 /// Whether text shown on a terminal (`check` prints problems) is free of
 /// control characters other than line breaks and tabs.
 fn printable(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
 }
 
 fn check_problems(problems: &s321d::problem::Problems, file: &str, strict: bool) {
     assert!(!problems.0.is_empty(), "refused with no problem");
     for p in &problems.0 {
         assert_eq!(p.file, file, "a problem names another file: {p:?}");
-        assert!(!p.message.trim().is_empty(), "a problem with no message: {p:?}");
+        assert!(
+            !p.message.trim().is_empty(),
+            "a problem with no message: {p:?}"
+        );
         if strict {
-            assert!(printable(&p.key) && printable(&p.message), "a problem holds a raw control character: {p:?}");
+            assert!(
+                printable(&p.key) && printable(&p.message),
+                "a problem holds a raw control character: {p:?}"
+            );
         }
     }
 }
 
 fn check_job_with(data: &[u8], strict: bool) -> bool {
-    let Ok(text) = std::str::from_utf8(data) else { return false };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
     let path = Path::new("jobs/fuzz.toml");
     match Job::from_toml(text, path) {
         Err(problems) => {
@@ -260,25 +328,50 @@ fn check_job_with(data: &[u8], strict: bool) -> bool {
             false
         }
         Ok(job) => {
-            assert!(s321d::paths::name_problem(&job.name).is_none(), "accepted job name {:?}", job.name);
-            assert!(s321d::paths::relative_problem(&job.output.path).is_none(), "accepted output.path {:?}", job.output.path);
+            assert!(
+                s321d::paths::name_problem(&job.name).is_none(),
+                "accepted job name {:?}",
+                job.name
+            );
+            assert!(
+                s321d::paths::relative_problem(&job.output.path).is_none(),
+                "accepted output.path {:?}",
+                job.output.path
+            );
             if let Some(intake) = &job.intake {
                 for p in [&intake.inbox, &intake.processed, &intake.quarantine] {
-                    assert!(s321d::paths::relative_problem(p).is_none(), "accepted source path {p:?}");
+                    assert!(
+                        s321d::paths::relative_problem(p).is_none(),
+                        "accepted source path {p:?}"
+                    );
                 }
             }
-            assert!(!matches!(job.format.delimiter, b'"' | b'\n' | b'\r'), "accepted delimiter {:?}", job.format.delimiter);
+            assert!(
+                !matches!(job.format.delimiter, b'"' | b'\n' | b'\r'),
+                "accepted delimiter {:?}",
+                job.format.delimiter
+            );
             let _ = job.matches("dhlx-20250501.csv");
             // A checked format must read files of its kind without a panic.
             let samples: &[&[u8]] = match job.format.kind {
-                s321d::job::FormatKind::Csv => &[b"house_bill,arrival_date\nH1,2026-12-03\n", b"a;b\n1;2\n", b"x\n\"y\n"],
-                s321d::job::FormatKind::Ndjson => &[b"{\"house_bill\":\"H1\",\"arrival_date\":\"2026-12-03\"}\n", b"[1]\n"],
+                s321d::job::FormatKind::Csv => &[
+                    b"house_bill,arrival_date\nH1,2026-12-03\n",
+                    b"a;b\n1;2\n",
+                    b"x\n\"y\n",
+                ],
+                s321d::job::FormatKind::Ndjson => &[
+                    b"{\"house_bill\":\"H1\",\"arrival_date\":\"2026-12-03\"}\n",
+                    b"[1]\n",
+                ],
                 s321d::job::FormatKind::Parquet => &[b"PAR1\0\0PAR1"],
             };
             for sample in samples {
                 let r = read_all(&job, sample, 2);
                 if let Some(why) = &r.issues.unreadable {
-                    assert!(!why.starts_with(READER_PANIC), "a reader panicked with an accepted job: {why}");
+                    assert!(
+                        !why.starts_with(READER_PANIC),
+                        "a reader panicked with an accepted job: {why}"
+                    );
                 }
             }
             true
@@ -303,7 +396,8 @@ const POLICY_HTS_CSV: &str = "HTS Number,Indent,Description,Unit of Quantity,Gen
 /// A folder holding only [`POLICY_HTS_NAME`], for [`check_policy`].
 pub fn policy_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temp folder");
-    std::fs::write(dir.path().join(POLICY_HTS_NAME), POLICY_HTS_CSV).expect("write the small HTS file");
+    std::fs::write(dir.path().join(POLICY_HTS_NAME), POLICY_HTS_CSV)
+        .expect("write the small HTS file");
     dir
 }
 
@@ -323,23 +417,44 @@ pub fn check_policy_strict(data: &[u8], dir: &Path) -> bool {
 }
 
 fn check_policy_with(data: &[u8], dir: &Path, strict: bool) -> bool {
-    let Ok(text) = std::str::from_utf8(data) else { return false };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
     match s321d::policy::Policy::from_toml(text, "fuzz-policy.toml", Some(dir)) {
         Err(problems) => {
             check_problems(&problems, "fuzz-policy.toml", strict);
             false
         }
         Ok(policy) => {
-            assert!(policy.regimes.windows(2).all(|w| w[0].from < w[1].from), "regimes do not rise strictly by date");
+            assert!(
+                policy.regimes.windows(2).all(|w| w[0].from < w[1].from),
+                "regimes do not rise strictly by date"
+            );
             let _ = policy.threshold_on(None);
-            let days = policy.regimes.iter().flat_map(|r| [r.from.pred_opt(), Some(r.from), r.from.succ_opt()]);
-            let fixed = ["1900-01-01", "2025-08-29", "2026-12-03", "2999-12-31"].map(|d| d.parse().ok());
+            let days = policy
+                .regimes
+                .iter()
+                .flat_map(|r| [r.from.pred_opt(), Some(r.from), r.from.succ_opt()]);
+            let fixed =
+                ["1900-01-01", "2025-08-29", "2026-12-03", "2999-12-31"].map(|d| d.parse().ok());
             for day in days.chain(fixed).flatten() {
                 let index = policy.regime_index(day);
-                assert_eq!(policy.regime_on(day), index.map(|i| &policy.regimes[i]), "regime_on and regime_index disagree on {day}");
+                assert_eq!(
+                    policy.regime_on(day),
+                    index.map(|i| &policy.regimes[i]),
+                    "regime_on and regime_index disagree on {day}"
+                );
                 if let Some(i) = index {
-                    assert!(policy.regimes[i].from <= day, "regime from {} in force on {day}", policy.regimes[i].from);
-                    assert_eq!(policy.threshold_on(Some(day)), policy.regimes[i].threshold_usd, "threshold on {day}");
+                    assert!(
+                        policy.regimes[i].from <= day,
+                        "regime from {} in force on {day}",
+                        policy.regimes[i].from
+                    );
+                    assert_eq!(
+                        policy.threshold_on(Some(day)),
+                        policy.regimes[i].threshold_usd,
+                        "threshold on {day}"
+                    );
                 }
                 let _ = policy.country_is_valid("US");
             }
@@ -353,7 +468,9 @@ fn check_policy_with(data: &[u8], dir: &Path, strict: bool) -> bool {
 /// ASCII digits in strictly ascending order, each found by `contains` and
 /// `rate_row`, and whose coverage counts agree with the codes and the input.
 pub fn check_hts(data: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(data) else { return false };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
     let body = text.trim_start_matches('\u{feff}');
     let json = body.trim_start().starts_with('[');
     let loaded = if json {
@@ -368,22 +485,48 @@ pub fn check_hts(data: &[u8]) -> bool {
         }
         Ok(rev) => {
             let codes: Vec<&str> = rev.codes().collect();
-            assert!(codes.windows(2).all(|w| w[0] < w[1]), "codes not strictly ascending");
+            assert!(
+                codes.windows(2).all(|w| w[0] < w[1]),
+                "codes not strictly ascending"
+            );
             for code in &codes {
-                assert!(code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit()), "code {code:?} is not ten digits");
-                assert!(rev.contains(code), "codes() lists {code} but contains() does not");
-                let row = rev.rate_row(code).unwrap_or_else(|| panic!("no rate row for {code}"));
+                assert!(
+                    code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit()),
+                    "code {code:?} is not ten digits"
+                );
+                assert!(
+                    rev.contains(code),
+                    "codes() lists {code} but contains() does not"
+                );
+                let row = rev
+                    .rate_row(code)
+                    .unwrap_or_else(|| panic!("no rate row for {code}"));
                 if let Some(unit) = row.unit {
                     assert!(!unit.trim().is_empty(), "empty unit for {code}");
                 }
             }
             let coverage = rev.coverage();
-            assert_eq!(coverage.ten_digit_codes, codes.len(), "coverage counts other codes");
-            assert!(coverage.rated_rows <= coverage.rows, "more rated rows than rows: {coverage:?}");
+            assert_eq!(
+                coverage.ten_digit_codes,
+                codes.len(),
+                "coverage counts other codes"
+            );
+            assert!(
+                coverage.rated_rows <= coverage.rows,
+                "more rated rows than rows: {coverage:?}"
+            );
             if !json {
-                assert!(coverage.rows <= lines(body.as_bytes()), "{} rows from {} lines", coverage.rows, lines(body.as_bytes()));
+                assert!(
+                    coverage.rows <= lines(body.as_bytes()),
+                    "{} rows from {} lines",
+                    coverage.rows,
+                    lines(body.as_bytes())
+                );
             }
-            assert!(!rev.contains("") && !rev.contains("123456789X"), "contains() accepts a code that is not ten digits");
+            assert!(
+                !rev.contains("") && !rev.contains("123456789X"),
+                "contains() accepts a code that is not ten digits"
+            );
             true
         }
     }
@@ -407,7 +550,9 @@ fn entry_number_shape(n: &str) -> bool {
 /// the file's lines (or the batch's entries, for a batch reject), each message
 /// naming the file.
 pub fn check_catair(data: &[u8]) -> bool {
-    let Some((&selector, file)) = data.split_first() else { return false };
+    let Some((&selector, file)) = data.split_first() else {
+        return false;
+    };
     let text = String::from_utf8_lossy(file);
     let n_lines = text.lines().count();
     let entries: Vec<String> = SX_ENTRIES.iter().map(|s| (*s).to_owned()).collect();
@@ -419,20 +564,36 @@ pub fn check_catair(data: &[u8]) -> bool {
     };
     match read {
         Err(e) => {
-            assert!(e.line >= 1 && e.line <= n_lines, "refusal names line {} of {n_lines}", e.line);
+            assert!(
+                e.line >= 1 && e.line <= n_lines,
+                "refusal names line {} of {n_lines}",
+                e.line
+            );
             assert!(!e.message.trim().is_empty(), "refusal with no message");
             false
         }
         Ok(responses) => {
-            assert!(responses.len() <= n_lines.max(entries.len()), "{} responses from {n_lines} lines", responses.len());
-            let prefix = if sx { format!("SX {SX_BATCH}:") } else { "SO fuzz.so:".to_owned() };
+            assert!(
+                responses.len() <= n_lines.max(entries.len()),
+                "{} responses from {n_lines} lines",
+                responses.len()
+            );
+            let prefix = if sx {
+                format!("SX {SX_BATCH}:")
+            } else {
+                "SO fuzz.so:".to_owned()
+            };
             for r in &responses {
                 assert!(
                     entries.contains(&r.entry_number) || entry_number_shape(&r.entry_number),
                     "response for entry {:?}",
                     r.entry_number
                 );
-                assert!(r.message.starts_with(&prefix), "message {:?} does not name the file", r.message);
+                assert!(
+                    r.message.starts_with(&prefix),
+                    "message {:?} does not name the file",
+                    r.message
+                );
             }
             !responses.is_empty()
         }

@@ -180,7 +180,16 @@ mod tests {
     #[test]
     fn line_numbers_compare_as_integers() {
         assert_eq!(CANONICAL[LINE_NO_AT], LINE_NO);
-        for (raw, key) in [("1", "1"), ("01", "1"), (" +001 ", "1"), ("0", "0"), ("-0", "0"), ("000", "0"), ("-02", "-2"), ("10", "10")] {
+        for (raw, key) in [
+            ("1", "1"),
+            ("01", "1"),
+            (" +001 ", "1"),
+            ("0", "0"),
+            ("-0", "0"),
+            ("000", "0"),
+            ("-02", "-2"),
+            ("10", "10"),
+        ] {
             let (sign, digits) = line_no_parts(raw);
             assert_eq!(format!("{sign}{digits}"), key, "{raw:?}");
         }

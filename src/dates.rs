@@ -29,7 +29,9 @@ pub fn ts_micros(t: DateTime<Utc>) -> String {
 
 /// Reads an RFC 3339 timestamp back as UTC; `None` if it is not one.
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

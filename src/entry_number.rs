@@ -67,7 +67,11 @@ pub struct EntryNumber {
 impl EntryNumber {
     pub fn new(filer_code: &str, serial: u64) -> Result<EntryNumber, EntryNumberError> {
         let check = check_digit(filer_code, serial)?;
-        Ok(EntryNumber { filer_code: filer_code.to_ascii_uppercase(), serial, check })
+        Ok(EntryNumber {
+            filer_code: filer_code.to_ascii_uppercase(),
+            serial,
+            check,
+        })
     }
 
     /// Parses `ABC-1234567-6` (or `ABC12345676`), checking the check digit.
@@ -76,7 +80,9 @@ impl EntryNumber {
         if compact.len() != 11 || !compact[3..].bytes().all(|b| b.is_ascii_digit()) {
             return Err(EntryNumberError::Format(text.into()));
         }
-        let serial: u64 = compact[3..10].parse().map_err(|_| EntryNumberError::Format(text.into()))?;
+        let serial: u64 = compact[3..10]
+            .parse()
+            .map_err(|_| EntryNumberError::Format(text.into()))?;
         let given = compact.as_bytes()[10] - b'0';
         let n = EntryNumber::new(&compact[..3], serial)?;
         if n.check != given {
@@ -110,7 +116,10 @@ mod tests {
     #[test]
     fn the_worked_example_of_domain_md() {
         assert_eq!(check_digit("ABC", 1_234_567), Ok(6));
-        assert_eq!(EntryNumber::new("ABC", 1_234_567).unwrap().to_string(), "ABC-1234567-6");
+        assert_eq!(
+            EntryNumber::new("ABC", 1_234_567).unwrap().to_string(),
+            "ABC-1234567-6"
+        );
     }
 
     #[test]
@@ -130,14 +139,41 @@ mod tests {
 
     #[test]
     fn parse_checks_everything() {
-        assert_eq!(EntryNumber::parse("ABC-1234567-6").unwrap().serial, 1_234_567);
-        assert_eq!(EntryNumber::parse("abc12345676").unwrap().to_string(), "ABC-1234567-6");
-        assert_eq!(EntryNumber::parse("ABC-1234567-5"), Err(EntryNumberError::CheckDigit("ABC-1234567-5".into(), 6)));
-        assert!(matches!(EntryNumber::parse("AB-1234567-6"), Err(EntryNumberError::Format(_))));
-        assert!(matches!(EntryNumber::new("A-C", 1), Err(EntryNumberError::FilerCode(_))));
-        assert!(matches!(EntryNumber::new("ABC", 10_000_000), Err(EntryNumberError::Serial(_))));
-        assert_eq!(EntryNumber::new("ABC", 42).unwrap().serial_and_check().len(), 8);
-        assert_eq!(EntryNumber::parse("ABC-1234567-6").unwrap().compact(), "ABC12345676");
+        assert_eq!(
+            EntryNumber::parse("ABC-1234567-6").unwrap().serial,
+            1_234_567
+        );
+        assert_eq!(
+            EntryNumber::parse("abc12345676").unwrap().to_string(),
+            "ABC-1234567-6"
+        );
+        assert_eq!(
+            EntryNumber::parse("ABC-1234567-5"),
+            Err(EntryNumberError::CheckDigit("ABC-1234567-5".into(), 6))
+        );
+        assert!(matches!(
+            EntryNumber::parse("AB-1234567-6"),
+            Err(EntryNumberError::Format(_))
+        ));
+        assert!(matches!(
+            EntryNumber::new("A-C", 1),
+            Err(EntryNumberError::FilerCode(_))
+        ));
+        assert!(matches!(
+            EntryNumber::new("ABC", 10_000_000),
+            Err(EntryNumberError::Serial(_))
+        ));
+        assert_eq!(
+            EntryNumber::new("ABC", 42)
+                .unwrap()
+                .serial_and_check()
+                .len(),
+            8
+        );
+        assert_eq!(
+            EntryNumber::parse("ABC-1234567-6").unwrap().compact(),
+            "ABC12345676"
+        );
     }
 
     #[test]
@@ -148,7 +184,11 @@ mod tests {
             bad[pos] = if bad[pos] == b'1' { b'2' } else { b'1' };
             let bad = String::from_utf8(bad).unwrap();
             if bad != good {
-                assert!(EntryNumber::parse(&bad).is_err() || value(bad.as_bytes()[pos]) == value(good.as_bytes()[pos]), "{bad}");
+                assert!(
+                    EntryNumber::parse(&bad).is_err()
+                        || value(bad.as_bytes()[pos]) == value(good.as_bytes()[pos]),
+                    "{bad}"
+                );
             }
         }
     }

@@ -9,7 +9,11 @@
 /// of a file's life. Unset in production, where this is one cached check.
 pub fn crash_point(point: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if AT.get_or_init(|| std::env::var("S321D_CRASH_AT").ok()).as_deref() == Some(point) {
+    if AT
+        .get_or_init(|| std::env::var("S321D_CRASH_AT").ok())
+        .as_deref()
+        == Some(point)
+    {
         eprintln!("s321d: crash point {point} reached (S321D_CRASH_AT); aborting");
         std::process::abort();
     }
@@ -20,8 +24,15 @@ pub fn crash_point(point: &str) {
 /// exhausts memory would get it killed). Unset in production.
 pub fn crash_on_file(name: &str) {
     static ON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if ON.get_or_init(|| std::env::var("S321D_CRASH_ON_FILE").ok()).as_deref() == Some(name) {
-        eprintln!("s321d: evaluating {} (S321D_CRASH_ON_FILE); aborting", crate::paths::Escaped(name));
+    if ON
+        .get_or_init(|| std::env::var("S321D_CRASH_ON_FILE").ok())
+        .as_deref()
+        == Some(name)
+    {
+        eprintln!(
+            "s321d: evaluating {} (S321D_CRASH_ON_FILE); aborting",
+            crate::paths::Escaped(name)
+        );
         std::process::abort();
     }
 }

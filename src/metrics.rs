@@ -30,35 +30,133 @@ pub enum Kind {
 
 /// Every metric: name as exposed, kind, help.
 pub const METRICS: &[(&str, Kind, &str)] = &[
-    ("s321d_build_info", Kind::Gauge, "Always 1; the version label says which s321d is running."),
-    ("s321d_runs_total", Kind::Counter, "Job runs finished, by job and status (succeeded, failed)."),
-    ("s321d_files_total", Kind::Counter, "Files taken, by job and outcome (processed, quarantined, duplicate)."),
-    ("s321d_lines_total", Kind::Counter, "Manifest lines evaluated, by job."),
-    ("s321d_shipments_total", Kind::Counter, "Shipments routed, by job."),
-    ("s321d_findings_total", Kind::Counter, "Findings, by job, rule and severity."),
-    ("s321d_dispositions_total", Kind::Counter, "Shipments by job and disposition (hold, duplicate, 03, 01, 86, 11)."),
-    ("s321d_entries_total", Kind::Counter, "Customs entries built, by job and entry type (01, 03, 11)."),
-    ("s321d_run_duration_seconds", Kind::Histogram, "Duration of job runs in seconds, by job."),
-    ("s321d_last_run_duration_seconds", Kind::Gauge, "Duration of the last run, by job."),
-    ("s321d_last_success_timestamp_seconds", Kind::Gauge, "Unix time of the last successful run, by job."),
-    ("s321d_last_failure_timestamp_seconds", Kind::Gauge, "Unix time of the last failed run, by job."),
-    ("s321d_source_errors_total", Kind::Counter, "Source operations that failed after retries, by source."),
-    ("s321d_job_up", Kind::Gauge, "1 when the job's last run succeeded, 0 when it failed."),
-    ("s321d_filing_transitions_total", Kind::Counter, "Filing state changes applied from ACE responses, by new state."),
-    ("s321d_entry_summary_transitions_total", Kind::Counter, "Entry summary state changes applied from ACE answers, by new state."),
-    ("s321d_filings_sent_total", Kind::Counter, "Entries sent to ACE, by transport."),
-    ("s321d_filings", Kind::Gauge, "Filings in the ledger, by state."),
-    ("s321d_filing_gateway_up", Kind::Gauge, "1 when the ACE gateway answered the last request, 0 while it cannot be reached after retries."),
-    ("s321d_emails_sent_total", Kind::Counter, "Report emails accepted by the SMTP server, by kind (dashboard, exceptions)."),
-    ("s321d_email_failures_total", Kind::Counter, "Failed delivery attempts of report emails (each stays queued), by kind."),
-    ("s321d_email_queued", Kind::Gauge, "Report emails waiting in the outbox."),
-    ("s321d_email_oldest_queued_seconds", Kind::Gauge, "Age of the oldest report email in the outbox (0 when empty)."),
-    ("s321d_reports_total", Kind::Counter, "Report job runs, by report and status (succeeded, failed)."),
+    (
+        "s321d_build_info",
+        Kind::Gauge,
+        "Always 1; the version label says which s321d is running.",
+    ),
+    (
+        "s321d_runs_total",
+        Kind::Counter,
+        "Job runs finished, by job and status (succeeded, failed).",
+    ),
+    (
+        "s321d_files_total",
+        Kind::Counter,
+        "Files taken, by job and outcome (processed, quarantined, duplicate).",
+    ),
+    (
+        "s321d_lines_total",
+        Kind::Counter,
+        "Manifest lines evaluated, by job.",
+    ),
+    (
+        "s321d_shipments_total",
+        Kind::Counter,
+        "Shipments routed, by job.",
+    ),
+    (
+        "s321d_findings_total",
+        Kind::Counter,
+        "Findings, by job, rule and severity.",
+    ),
+    (
+        "s321d_dispositions_total",
+        Kind::Counter,
+        "Shipments by job and disposition (hold, duplicate, 03, 01, 86, 11).",
+    ),
+    (
+        "s321d_entries_total",
+        Kind::Counter,
+        "Customs entries built, by job and entry type (01, 03, 11).",
+    ),
+    (
+        "s321d_run_duration_seconds",
+        Kind::Histogram,
+        "Duration of job runs in seconds, by job.",
+    ),
+    (
+        "s321d_last_run_duration_seconds",
+        Kind::Gauge,
+        "Duration of the last run, by job.",
+    ),
+    (
+        "s321d_last_success_timestamp_seconds",
+        Kind::Gauge,
+        "Unix time of the last successful run, by job.",
+    ),
+    (
+        "s321d_last_failure_timestamp_seconds",
+        Kind::Gauge,
+        "Unix time of the last failed run, by job.",
+    ),
+    (
+        "s321d_source_errors_total",
+        Kind::Counter,
+        "Source operations that failed after retries, by source.",
+    ),
+    (
+        "s321d_job_up",
+        Kind::Gauge,
+        "1 when the job's last run succeeded, 0 when it failed.",
+    ),
+    (
+        "s321d_filing_transitions_total",
+        Kind::Counter,
+        "Filing state changes applied from ACE responses, by new state.",
+    ),
+    (
+        "s321d_entry_summary_transitions_total",
+        Kind::Counter,
+        "Entry summary state changes applied from ACE answers, by new state.",
+    ),
+    (
+        "s321d_filings_sent_total",
+        Kind::Counter,
+        "Entries sent to ACE, by transport.",
+    ),
+    (
+        "s321d_filings",
+        Kind::Gauge,
+        "Filings in the ledger, by state.",
+    ),
+    (
+        "s321d_filing_gateway_up",
+        Kind::Gauge,
+        "1 when the ACE gateway answered the last request, 0 while it cannot be reached after retries.",
+    ),
+    (
+        "s321d_emails_sent_total",
+        Kind::Counter,
+        "Report emails accepted by the SMTP server, by kind (dashboard, exceptions).",
+    ),
+    (
+        "s321d_email_failures_total",
+        Kind::Counter,
+        "Failed delivery attempts of report emails (each stays queued), by kind.",
+    ),
+    (
+        "s321d_email_queued",
+        Kind::Gauge,
+        "Report emails waiting in the outbox.",
+    ),
+    (
+        "s321d_email_oldest_queued_seconds",
+        Kind::Gauge,
+        "Age of the oldest report email in the outbox (0 when empty).",
+    ),
+    (
+        "s321d_reports_total",
+        Kind::Counter,
+        "Report job runs, by report and status (succeeded, failed).",
+    ),
 ];
 
 /// Run duration buckets, in seconds: 0.1 s to 1 h, roughly ×2.5 apart (a
 /// run of a few files takes well under a second, a large manifest minutes).
-const RUN_DURATION_BUCKETS: [f64; 13] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0];
+const RUN_DURATION_BUCKETS: [f64; 13] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0,
+];
 
 /// Labels as ordered (name, value) pairs.
 pub type Labels = Vec<(&'static str, String)>;
@@ -103,7 +201,9 @@ impl Default for Metrics {
             let s = match kind {
                 Kind::Counter => {
                     let f = Family::<Labels, Counter>::default();
-                    let bare = name.strip_suffix("_total").expect("counter names end in _total");
+                    let bare = name
+                        .strip_suffix("_total")
+                        .expect("counter names end in _total");
                     registry.register(bare, help, f.clone());
                     Series::Counter(f)
                 }
@@ -113,7 +213,9 @@ impl Default for Metrics {
                     Series::Gauge(f)
                 }
                 Kind::Histogram => {
-                    let f = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(run_duration_histogram);
+                    let f = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+                        run_duration_histogram,
+                    );
                     registry.register(name, help, f.clone());
                     Series::Histogram(f)
                 }
@@ -127,7 +229,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let m = Metrics::default();
-        m.set("s321d_build_info", vec![("version", env!("CARGO_PKG_VERSION").to_owned())], 1.0);
+        m.set(
+            "s321d_build_info",
+            vec![("version", env!("CARGO_PKG_VERSION").to_owned())],
+            1.0,
+        );
         m
     }
 
@@ -142,7 +248,10 @@ impl Metrics {
 
     /// Adds to a counter (a whole, non-negative number).
     pub fn add(&self, name: &'static str, labels: Labels, by: f64) {
-        debug_assert!(by >= 0.0 && by.fract() == 0.0, "counter {name} takes whole numbers, not {by}");
+        debug_assert!(
+            by >= 0.0 && by.fract() == 0.0,
+            "counter {name} takes whole numbers, not {by}"
+        );
         if let Some(Series::Counter(f)) = self.series(name, Kind::Counter) {
             f.get_or_create(&labels).inc_by(by as u64);
         }
@@ -192,8 +301,14 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::new();
-        m.inc("s321d_runs_total", vec![("job", "demo".into()), ("status", "succeeded".into())]);
-        m.inc("s321d_runs_total", vec![("job", "demo".into()), ("status", "succeeded".into())]);
+        m.inc(
+            "s321d_runs_total",
+            vec![("job", "demo".into()), ("status", "succeeded".into())],
+        );
+        m.inc(
+            "s321d_runs_total",
+            vec![("job", "demo".into()), ("status", "succeeded".into())],
+        );
         m.add("s321d_lines_total", vec![("job", "de\"mo".into())], 37.0);
         m.set("s321d_email_queued", vec![], 2.0);
         let text = m.render();
@@ -208,12 +323,33 @@ mod tests {
         ] {
             assert!(lines.contains(&line), "missing {line:?} in:\n{text}");
         }
-        assert!(text.contains(&format!("s321d_build_info{{version=\"{}\"}} 1.0\n", env!("CARGO_PKG_VERSION"))), "{text}");
-        assert!(!text.contains("s321d_files_total"), "families with no samples are left out");
+        assert!(
+            text.contains(&format!(
+                "s321d_build_info{{version=\"{}\"}} 1.0\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
+        assert!(
+            !text.contains("s321d_files_total"),
+            "families with no samples are left out"
+        );
         assert!(!text.contains("_total_total"), "{text}");
         assert!(!text.contains("# EOF"), "Prometheus text, not OpenMetrics");
-        assert_eq!(m.get("s321d_runs_total", &vec![("job", "demo".into()), ("status", "succeeded".into())]), Some(2.0));
-        assert_eq!(m.get("s321d_runs_total", &vec![("job", "other".into()), ("status", "succeeded".into())]), None);
+        assert_eq!(
+            m.get(
+                "s321d_runs_total",
+                &vec![("job", "demo".into()), ("status", "succeeded".into())]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            m.get(
+                "s321d_runs_total",
+                &vec![("job", "other".into()), ("status", "succeeded".into())]
+            ),
+            None
+        );
     }
 
     #[test]
@@ -248,8 +384,15 @@ mod tests {
                 Kind::Gauge => m.set(name, vec![("k", "v".into())], 0.5),
                 Kind::Histogram => m.observe(name, vec![("k", "v".into())], 0.5),
             }
-            let exposed = if kind == Kind::Histogram { format!("{name}_count{{") } else { format!("{name}{{") };
-            assert!(m.render().lines().any(|l| l.starts_with(&exposed)), "{name} is exposed under its declared name");
+            let exposed = if kind == Kind::Histogram {
+                format!("{name}_count{{")
+            } else {
+                format!("{name}{{")
+            };
+            assert!(
+                m.render().lines().any(|l| l.starts_with(&exposed)),
+                "{name} is exposed under its declared name"
+            );
         }
     }
 }

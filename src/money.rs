@@ -74,7 +74,8 @@ fn parse_untrimmed(s: &str) -> Result<i128, DecimalError> {
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(DecimalError::Syntax);
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(DecimalError::Syntax);
     }
@@ -174,7 +175,10 @@ pub fn parse_rate(text: &str) -> Result<Rate, DecimalError> {
     }
     let mut scale = 0u32;
     for b in frac_part.bytes() {
-        match units.checked_mul(10).and_then(|u| u.checked_add(u128::from(b - b'0'))) {
+        match units
+            .checked_mul(10)
+            .and_then(|u| u.checked_add(u128::from(b - b'0')))
+        {
             Some(u) => {
                 units = u;
                 scale += 1;
@@ -202,7 +206,11 @@ pub fn convert(value: i128, rate: Rate) -> Option<i128> {
     }
     let q = (u128::from(q[1]) << 64) | u128::from(q[0]);
     // Up for a positive product; for a negative one, dropping the rest is up.
-    let q = if inexact && !neg { q.checked_add(1)? } else { q };
+    let q = if inexact && !neg {
+        q.checked_add(1)?
+    } else {
+        q
+    };
     let q = i128::try_from(q).ok()?;
     Some(if neg { -q } else { q })
 }
@@ -300,7 +308,11 @@ fn us_thousands(s: &str) -> bool {
 /// Whole dollars as CATAIR value fields want them: half-up to the nearest dollar.
 pub fn whole_dollars(units: i128) -> i128 {
     let half = ONE / 2;
-    if units >= 0 { (units + half) / ONE } else { -((-units + half) / ONE) }
+    if units >= 0 {
+        (units + half) / ONE
+    } else {
+        -((-units + half) / ONE)
+    }
 }
 
 #[cfg(test)]
@@ -333,17 +345,26 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_plain_decimal() {
-        for bad in ["", " ", "abc", "1e3", "NaN", "1.2.3", "-", ".", "1 000", "$5", "1,5", "0x10"] {
+        for bad in [
+            "", " ", "abc", "1e3", "NaN", "1.2.3", "-", ".", "1 000", "$5", "1,5", "0x10",
+        ] {
             assert!(parse_decimal(bad).is_err(), "{bad:?} should not parse");
         }
-        assert_eq!(parse_decimal("99999999999999999999999999999999"), Err(DecimalError::Overflow));
+        assert_eq!(
+            parse_decimal("99999999999999999999999999999999"),
+            Err(DecimalError::Overflow)
+        );
     }
 
     #[test]
     fn rounds_up_beyond_twelve_decimals() {
         assert_eq!(d("0.0000000000005"), 1);
         assert_eq!(d("0.0000000000015"), 2);
-        assert_eq!(d("0.00000000000100"), 1, "zeros beyond the twelfth change nothing");
+        assert_eq!(
+            d("0.00000000000100"),
+            1,
+            "zeros beyond the twelfth change nothing"
+        );
         assert_eq!(d("-0.0000000000015"), -1);
         assert_eq!(d("-0.0000000000001"), 0);
     }
@@ -355,7 +376,10 @@ mod tests {
         assert!(d("800.00000000000000000000000001") > limit);
         assert!(d("800.000000000000000") <= limit);
         assert!(d("799.9999999999999999") <= limit);
-        assert!(d("0.0000000000000001") > 0, "a positive value is above zero");
+        assert!(
+            d("0.0000000000000001") > 0,
+            "a positive value is above zero"
+        );
         assert!(d("-0.0000000000000001") <= 0);
         // FX products too: 740.740740740741 * 1.08 = 800.00000000000028.
         assert!(mul(d("740.740740740741"), d("1.08")).unwrap() > limit);
@@ -371,19 +395,48 @@ mod tests {
         assert!(parse_declared_value("-$5").is_err());
         assert!(parse_declared_value("USD 5").is_err());
         for spaced in ["$ 5", "$\t5", "1, 000", "$5 .00", "5 ,000"] {
-            assert_eq!(parse_declared_value(spaced), Err(DecimalError::Syntax), "{spaced:?}");
+            assert_eq!(
+                parse_declared_value(spaced),
+                Err(DecimalError::Syntax),
+                "{spaced:?}"
+            );
         }
         assert_eq!(parse_declared_value("\t$5 "), Ok(5 * ONE));
         // A comma is only a US thousands separator.
-        for european in ["1.234,50", "8,00", "1,23", "12,3456", ",500", "1,,000", "1234,567", "1,000.5,0"] {
-            assert_eq!(parse_declared_value(european), Err(DecimalError::Syntax), "{european:?}");
+        for european in [
+            "1.234,50",
+            "8,00",
+            "1,23",
+            "12,3456",
+            ",500",
+            "1,,000",
+            "1234,567",
+            "1,000.5,0",
+        ] {
+            assert_eq!(
+                parse_declared_value(european),
+                Err(DecimalError::Syntax),
+                "{european:?}"
+            );
         }
-        assert_eq!(parse_declared_value("12,345,678.9"), Ok(12_345_678 * ONE + 9 * ONE / 10));
+        assert_eq!(
+            parse_declared_value("12,345,678.9"),
+            Ok(12_345_678 * ONE + 9 * ONE / 10)
+        );
         assert_eq!(parse_declared_value("-1,000"), Ok(-1000 * ONE));
         assert_eq!(parse_declared_value("$"), Err(DecimalError::Empty));
-        assert_eq!(parse_declared_value("999,999,999,999,999.99"), Ok(MAX_DECLARED - ONE / 100));
-        assert_eq!(parse_declared_value("1000000000000000"), Err(DecimalError::Overflow));
-        assert_eq!(parse_declared_value("-1000000000000000"), Err(DecimalError::Overflow));
+        assert_eq!(
+            parse_declared_value("999,999,999,999,999.99"),
+            Ok(MAX_DECLARED - ONE / 100)
+        );
+        assert_eq!(
+            parse_declared_value("1000000000000000"),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(
+            parse_declared_value("-1000000000000000"),
+            Err(DecimalError::Overflow)
+        );
     }
 
     #[test]
@@ -406,27 +459,66 @@ mod tests {
         let usd = convert(d("300000"), r("0.0026666666666666")).unwrap();
         assert_eq!(usd, d("799.99999999998"));
         assert!(usd <= d("800"));
-        assert_eq!(convert(d("1"), r("0.000000000000000000000000000001")), Some(1), "1e-30 rounds up to one unit");
-        assert_eq!(convert(d("1000000000000000000000"), r("0.000000000000000000000000000001")), Some(1000));
+        assert_eq!(
+            convert(d("1"), r("0.000000000000000000000000000001")),
+            Some(1),
+            "1e-30 rounds up to one unit"
+        );
+        assert_eq!(
+            convert(
+                d("1000000000000000000000"),
+                r("0.000000000000000000000000000001")
+            ),
+            Some(1000)
+        );
         assert_eq!(convert(d("740.75"), r("1.08")), Some(d("800.01")));
         assert_eq!(convert(d("119403"), r("+0.0067000")), Some(d("800.0001")));
         assert_eq!(convert(d("2"), r("3")), Some(d("6")));
         assert_eq!(convert(d("-2"), r("1.5")), Some(d("-3")));
-        assert_eq!(convert(d("0.000001"), r("0.0000005")), Some(1), "5e-13 rounds up");
+        assert_eq!(
+            convert(d("0.000001"), r("0.0000005")),
+            Some(1),
+            "5e-13 rounds up"
+        );
         assert_eq!(convert(d("-0.000001"), r("0.0000005")), Some(0));
         assert_eq!(convert(d("5"), Rate::ONE), Some(d("5")));
         assert_eq!(convert(i128::MAX / 2, r("10")), None);
-        assert_eq!(convert(i128::MAX, r("99999999999999999999999999999999999999")), None);
-        assert_eq!(r("0.0026666666666666").to_fixed(), Some(d("0.002666666667")));
+        assert_eq!(
+            convert(i128::MAX, r("99999999999999999999999999999999999999")),
+            None
+        );
+        assert_eq!(
+            r("0.0026666666666666").to_fixed(),
+            Some(d("0.002666666667"))
+        );
     }
 
     #[test]
     fn fx_rates_hold_38_digits_and_round_up_past_them() {
         let nines = format!("0.{}", "9".repeat(40));
-        assert_eq!(r(&nines), Rate { units: 10u128.pow(38), scale: 38 }, "38 nines kept, then up");
+        assert_eq!(
+            r(&nines),
+            Rate {
+                units: 10u128.pow(38),
+                scale: 38
+            },
+            "38 nines kept, then up"
+        );
         let third = format!("0.{}", "3".repeat(38));
-        assert_eq!(r(&third), Rate { units: "3".repeat(38).parse().unwrap(), scale: 38 });
-        assert_eq!(r("1.5000"), Rate { units: 15, scale: 1 });
+        assert_eq!(
+            r(&third),
+            Rate {
+                units: "3".repeat(38).parse().unwrap(),
+                scale: 38
+            }
+        );
+        assert_eq!(
+            r("1.5000"),
+            Rate {
+                units: 15,
+                scale: 1
+            }
+        );
         assert_eq!(r("007"), Rate { units: 7, scale: 0 });
         for bad in ["", "-1", "1e3", "1.2.3", ".", "$1", "1,5"] {
             assert!(parse_rate(bad).is_err(), "{bad:?}");

@@ -21,8 +21,16 @@ pub const MAX_COMPONENT: usize = 80;
 /// anything it ends in `-` and 8 hex digits of the SHA-256 of `name`, so two
 /// different names (`a/b` and `a_b`) never give the same component.
 pub fn component(name: &str) -> String {
-    let mut out: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if out.starts_with('.') {
         // Hidden names, `.` and `..`.
         out.replace_range(0..1, "_");
@@ -45,11 +53,19 @@ pub fn component(name: &str) -> String {
 /// control character. `None` when it stays inside.
 pub fn relative_problem(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
-    if path.starts_with(['/', '\\']) || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':') {
-        return Some(format!("\"{}\" is absolute; give a path relative to the source", Escaped(path)));
+    if path.starts_with(['/', '\\'])
+        || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
+    {
+        return Some(format!(
+            "\"{}\" is absolute; give a path relative to the source",
+            Escaped(path)
+        ));
     }
     if path.split(['/', '\\']).any(|c| c == "..") {
-        return Some(format!("\"{}\" has a \"..\" component; it must stay inside the source", Escaped(path)));
+        return Some(format!(
+            "\"{}\" has a \"..\" component; it must stay inside the source",
+            Escaped(path)
+        ));
     }
     if path.chars().any(char::is_control) {
         return Some(format!("\"{}\" has a control character", Escaped(path)));
@@ -64,11 +80,17 @@ pub fn name_problem(name: &str) -> Option<String> {
     if name.trim().is_empty() {
         Some("must not be empty".into())
     } else if name == "." || name == ".." || name.contains(['/', '\\']) {
-        Some(format!("\"{}\" must be one folder name, without \"/\", \"\\\" or \"..\"", Escaped(name)))
+        Some(format!(
+            "\"{}\" must be one folder name, without \"/\", \"\\\" or \"..\"",
+            Escaped(name)
+        ))
     } else if name.chars().any(char::is_control) {
         Some(format!("\"{}\" has a control character", Escaped(name)))
     } else if name.len() > MAX_COMPONENT {
-        Some(format!("is {} bytes long; at most {MAX_COMPONENT}", name.len()))
+        Some(format!(
+            "is {} bytes long; at most {MAX_COMPONENT}",
+            name.len()
+        ))
     } else {
         None
     }
@@ -134,7 +156,10 @@ mod tests {
     #[test]
     fn paths_join_and_split() {
         assert_eq!(join(&["inbox", "a.csv"]), "inbox/a.csv");
-        assert_eq!(join(&["/inbox/", "", ".", "sub/", "a.csv"]), "inbox/sub/a.csv");
+        assert_eq!(
+            join(&["/inbox/", "", ".", "sub/", "a.csv"]),
+            "inbox/sub/a.csv"
+        );
         assert_eq!(file_name("inbox/sub/a.csv"), "a.csv");
         assert_eq!(file_name("a.csv"), "a.csv");
     }
@@ -148,12 +173,32 @@ mod tests {
 
     #[test]
     fn traversal_and_absolute_names_stay_one_component() {
-        for n in ["..", ".", "", "../../../X", "/etc/passwd", "a/b", "a\\b", ".hidden", "C:\\x", "a\0b", "\u{1b}[31m"] {
+        for n in [
+            "..",
+            ".",
+            "",
+            "../../../X",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "C:\\x",
+            "a\0b",
+            "\u{1b}[31m",
+        ] {
             let c = component(n);
             assert!(!c.is_empty() && c != "." && c != "..", "{n:?} -> {c:?}");
             assert!(!c.starts_with('.'), "{n:?} -> {c:?}");
-            assert!(c.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')), "{n:?} -> {c:?}");
-            assert_eq!(std::path::Path::new(&c).components().count(), 1, "{n:?} -> {c:?}");
+            assert!(
+                c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')),
+                "{n:?} -> {c:?}"
+            );
+            assert_eq!(
+                std::path::Path::new(&c).components().count(),
+                1,
+                "{n:?} -> {c:?}"
+            );
             assert_ne!(c, n, "{n:?} changed, so it carries a hash");
             assert_eq!(c.rsplit('-').next().unwrap().len(), 8, "{n:?} -> {c:?}");
         }
@@ -174,13 +219,31 @@ mod tests {
         for ok in ["runs/x", "inbox", "a/b.c/d", "a..b", "./x"] {
             assert_eq!(relative_problem(ok), None, "{ok}");
         }
-        for bad in ["/etc", "\\\\srv\\x", "C:\\x", "..", "runs/../../x", "a\\..\\b", "a\nb"] {
+        for bad in [
+            "/etc",
+            "\\\\srv\\x",
+            "C:\\x",
+            "..",
+            "runs/../../x",
+            "a\\..\\b",
+            "a\nb",
+        ] {
             assert!(relative_problem(bad).is_some(), "{bad}");
         }
         for ok in ["daily", "dhl intake", "a..b", "é"] {
             assert_eq!(name_problem(ok), None, "{ok}");
         }
-        for bad in ["", " ", ".", "..", "../x", "a/b", "a\\b", "a\u{1b}b", &"x".repeat(81)] {
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            "a\u{1b}b",
+            &"x".repeat(81),
+        ] {
             assert!(name_problem(bad).is_some(), "{bad:?}");
         }
         assert!(relative_problem("a\nb").unwrap().contains("a\\u{a}b"));
@@ -190,7 +253,10 @@ mod tests {
     fn escaped_neutralises_newlines_ansi_and_bidi() {
         let s = "a\nINFO forged\u{1b}[31mred\r\t\u{202e}txt.exe\\é";
         let e = Escaped(s).to_string();
-        assert_eq!(e, "a\\u{a}INFO forged\\u{1b}[31mred\\u{d}\\u{9}\\u{202e}txt.exe\\\\é");
+        assert_eq!(
+            e,
+            "a\\u{a}INFO forged\\u{1b}[31mred\\u{d}\\u{9}\\u{202e}txt.exe\\\\é"
+        );
         assert!(!e.chars().any(|c| c.is_control()));
         assert_eq!(format!("{:?}", Escaped("a\nb")), "\"a\\u{a}b\"");
         assert_eq!(Escaped("plain-name.csv").to_string(), "plain-name.csv");

@@ -48,15 +48,31 @@ impl Problems {
     /// the file as written, and `check` prints them to a terminal.
     pub fn escaped(self) -> Problems {
         let clean = |text: String| {
-            if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
-                text.split_inclusive(['\n', '\t']).map(|part| {
-                    let (body, end) = part.strip_suffix(['\n', '\t']).map_or((part, ""), |b| (b, &part[b.len()..]));
-                    format!("{}{end}", crate::paths::Escaped(body))
-                }).collect()
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+            {
+                text.split_inclusive(['\n', '\t'])
+                    .map(|part| {
+                        let (body, end) = part
+                            .strip_suffix(['\n', '\t'])
+                            .map_or((part, ""), |b| (b, &part[b.len()..]));
+                        format!("{}{end}", crate::paths::Escaped(body))
+                    })
+                    .collect()
             } else {
                 text
             }
         };
-        Problems(self.0.into_iter().map(|p| Problem { file: p.file, key: clean(p.key), message: clean(p.message) }).collect())
+        Problems(
+            self.0
+                .into_iter()
+                .map(|p| Problem {
+                    file: p.file,
+                    key: clean(p.key),
+                    message: clean(p.message),
+                })
+                .collect(),
+        )
     }
 }

@@ -38,7 +38,11 @@ impl RetryPolicy {
     /// that decide per answer whether to retry (the ACE gateway client).
     pub fn delay(&self, n: u32) -> Duration {
         let nth = n.max(1) as usize - 1;
-        self.backoff().without_max_times().build().nth(nth).unwrap_or(self.initial)
+        self.backoff()
+            .without_max_times()
+            .build()
+            .nth(nth)
+            .unwrap_or(self.initial)
     }
 }
 
@@ -68,11 +72,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_transient_errors_only() {
-        let policy = RetryPolicy { attempts: 3, initial: Duration::from_millis(1) };
+        let policy = RetryPolicy {
+            attempts: 3,
+            initial: Duration::from_millis(1),
+        };
         let calls = AtomicU32::new(0);
         let r: Result<u32, _> = retry(policy, "op", || async {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            if n < 3 { Err(SourceError::transient("s", "p", "flaky")) } else { Ok(n) }
+            if n < 3 {
+                Err(SourceError::transient("s", "p", "flaky"))
+            } else {
+                Ok(n)
+            }
         })
         .await;
         assert_eq!(r.unwrap(), 3, "transient errors are retried");
@@ -84,7 +95,11 @@ mod tests {
         })
         .await;
         assert!(!r.unwrap_err().is_retriable());
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "a permanent error is not retried");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a permanent error is not retried"
+        );
 
         calls.store(0, Ordering::SeqCst);
         let r: Result<u32, _> = retry(policy, "op", || async {
@@ -92,15 +107,25 @@ mod tests {
             Err(SourceError::transient("s", "p", "down"))
         })
         .await;
-        assert!(r.unwrap_err().is_retriable(), "the last transient error is returned");
-        assert_eq!(calls.load(Ordering::SeqCst), 3, "gives up after the last attempt");
+        assert!(
+            r.unwrap_err().is_retriable(),
+            "the last transient error is returned"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "gives up after the last attempt"
+        );
     }
 
     /// The waits retry() really sleeps (on tokio's paused clock) double from
     /// `initial`, each within its jitter band [d, 2d); so do `delay`'s.
     #[tokio::test(start_paused = true)]
     async fn delays_grow() {
-        let policy = RetryPolicy { attempts: 5, initial: Duration::from_millis(100) };
+        let policy = RetryPolicy {
+            attempts: 5,
+            initial: Duration::from_millis(100),
+        };
         let starts = Mutex::new(Vec::new());
         let r: Result<(), _> = retry(policy, "op", || async {
             starts.lock().unwrap().push(Instant::now());
@@ -115,7 +140,11 @@ mod tests {
             let base = Duration::from_millis(100 << i);
             // +1 ms: tokio's timer rounds a deadline up to the next millisecond.
             let most = base * 2 + Duration::from_millis(1);
-            assert!(waited >= base && waited <= most, "wait {} was {waited:?}, expected [{base:?}, {most:?}]", i + 1);
+            assert!(
+                waited >= base && waited <= most,
+                "wait {} was {waited:?}, expected [{base:?}, {most:?}]",
+                i + 1
+            );
         }
         for n in 1..=8 {
             let base = Duration::from_millis(100 << (n - 1));

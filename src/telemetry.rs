@@ -13,7 +13,11 @@ pub fn init(format: LogFormat, level: &str) {
     // The scheduler library narrates every tick at INFO; keep it to warnings.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(level))
-        .add_directive("tokio_cron_scheduler=warn".parse().expect("static directive"));
+        .add_directive(
+            "tokio_cron_scheduler=warn"
+                .parse()
+                .expect("static directive"),
+        );
     let format = match std::env::var("S321D_LOG_FORMAT").as_deref() {
         Ok("json") => LogFormat::Json,
         Ok("text") => LogFormat::Text,
@@ -25,7 +29,15 @@ pub fn init(format: LogFormat, level: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Text => builder.compact().without_time().with_target(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .compact()
+            .without_time()
+            .with_target(false)
+            .try_init(),
     };
 }

@@ -16,8 +16,17 @@ use sha2::{Digest, Sha256};
 use crate::support::servers::free_port;
 use crate::support::*;
 
-const CRASH_POINTS: [&str; 9] =
-    ["taken", "archived", "evaluating", "engine-done", "published-one", "published", "evaluated", "moved", "duplicate-recorded"];
+const CRASH_POINTS: [&str; 9] = [
+    "taken",
+    "archived",
+    "evaluating",
+    "engine-done",
+    "published-one",
+    "published",
+    "evaluated",
+    "moved",
+    "duplicate-recorded",
+];
 
 fn config(s: &Sandbox, schedule: &str, port: u16) -> std::path::PathBuf {
     s.write(
@@ -64,7 +73,9 @@ fn drop_file(s: &Sandbox, name: &str, bytes: &[u8]) {
 
 fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in entries {
         let p = e.unwrap().path();
         if p.is_dir() {
@@ -86,7 +97,11 @@ fn visible(p: &Path) -> bool {
 /// stand for an operator or the OOM killer at random moments, not a poison
 /// file, so the config sets `limits.poison_after_deaths` high: no file may
 /// end as a poison file.
-fn check_exactly_once(s: &Sandbox, dropped: &BTreeMap<String, Vec<u8>>, unreadable: &BTreeSet<String>) {
+fn check_exactly_once(
+    s: &Sandbox,
+    dropped: &BTreeMap<String, Vec<u8>>,
+    unreadable: &BTreeSet<String>,
+) {
     let data = s.path().join("data");
     let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
     let rows: Vec<(String, String, String)> = db
@@ -103,73 +118,155 @@ fn check_exactly_once(s: &Sandbox, dropped: &BTreeMap<String, Vec<u8>>, unreadab
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(poisoned.is_empty(), "{} file(s) quarantined as poison files", poisoned.len());
+    assert!(
+        poisoned.is_empty(),
+        "{} file(s) quarantined as poison files",
+        poisoned.len()
+    );
     let distinct: BTreeSet<String> = dropped.values().map(|b| sha(b)).collect();
     for (name, bytes) in dropped {
         let h = sha(bytes);
-        let finished: Vec<_> = rows.iter().filter(|r| r.1 == h && (r.2 == "done" || r.2 == "quarantined")).collect();
-        assert_eq!(finished.len(), 1, "{name}: processed {} times: {rows:?}", finished.len());
-        let expected = if unreadable.contains(name) || poisoned.contains(&h) { "quarantined" } else { "done" };
+        let finished: Vec<_> = rows
+            .iter()
+            .filter(|r| r.1 == h && (r.2 == "done" || r.2 == "quarantined"))
+            .collect();
+        assert_eq!(
+            finished.len(),
+            1,
+            "{name}: processed {} times: {rows:?}",
+            finished.len()
+        );
+        let expected = if unreadable.contains(name) || poisoned.contains(&h) {
+            "quarantined"
+        } else {
+            "done"
+        };
         assert_eq!(finished[0].2, expected, "{name}");
-        let duplicates = rows.iter().filter(|r| r.1 == h && r.2 == "duplicate").count();
+        let duplicates = rows
+            .iter()
+            .filter(|r| r.1 == h && r.2 == "duplicate")
+            .count();
         let copies = dropped.values().filter(|b| sha(b) == h).count();
-        assert_eq!(duplicates, copies - 1, "{name}: every further copy is one duplicate");
+        assert_eq!(
+            duplicates,
+            copies - 1,
+            "{name}: every further copy is one duplicate"
+        );
     }
     assert!(
-        rows.iter().all(|r| matches!(r.2.as_str(), "done" | "quarantined" | "duplicate")),
+        rows.iter()
+            .all(|r| matches!(r.2.as_str(), "done" | "quarantined" | "duplicate")),
         "a file is left half-way: {rows:?}"
     );
     // The inbox is empty; every dropped file left it exactly once, to
     // processed/ (duplicates too) or quarantine/.
-    assert!(files_in(&data.join("inbox")).into_iter().filter(|p| visible(p)).collect::<Vec<_>>().is_empty());
+    assert!(
+        files_in(&data.join("inbox"))
+            .into_iter()
+            .filter(|p| visible(p))
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
     let moved: Vec<(String, String)> = files_in(&data.join("processed"))
         .into_iter()
         .chain(files_in(&data.join("quarantine")))
         .filter(|p| visible(p) && !p.to_string_lossy().ends_with(".error.txt"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), sha(&std::fs::read(&p).unwrap())))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                sha(&std::fs::read(&p).unwrap()),
+            )
+        })
         .collect();
     for (name, bytes) in dropped {
-        let copies = moved.iter().filter(|(n, h)| (n == name || n.starts_with(&format!("{name}."))) && *h == sha(bytes)).count();
+        let copies = moved
+            .iter()
+            .filter(|(n, h)| (n == name || n.starts_with(&format!("{name}."))) && *h == sha(bytes))
+            .count();
         assert_eq!(copies, 1, "{name} left the inbox {copies} times: {moved:?}");
     }
-    assert_eq!(moved.len(), dropped.len(), "nothing else appeared: {moved:?}");
+    assert_eq!(
+        moved.len(),
+        dropped.len(),
+        "nothing else appeared: {moved:?}"
+    );
     for (name, bytes) in dropped {
         if unreadable.contains(name) || poisoned.contains(&sha(bytes)) {
-            assert!(data.join("quarantine").join(format!("{name}.error.txt")).exists(), "quarantine note for {name}");
+            assert!(
+                data.join("quarantine")
+                    .join(format!("{name}.error.txt"))
+                    .exists(),
+                "quarantine note for {name}"
+            );
         }
     }
     // The archive holds every distinct file, byte for byte.
-    let archived: BTreeSet<String> =
-        files_in(&data.join("archive/raw")).into_iter().filter(|p| visible(p)).map(|p| sha(&std::fs::read(p).unwrap())).collect();
+    let archived: BTreeSet<String> = files_in(&data.join("archive/raw"))
+        .into_iter()
+        .filter(|p| visible(p))
+        .map(|p| sha(&std::fs::read(p).unwrap()))
+        .collect();
     assert_eq!(archived, distinct, "archive");
     // Every run folder is complete, and every file is in exactly one run.
     let mut in_runs: BTreeMap<String, usize> = BTreeMap::new();
     for run in std::fs::read_dir(data.join("runs")).unwrap() {
         let run = run.unwrap().path();
-        let names: BTreeSet<String> =
-            files_in(&run).iter().filter(|p| visible(p)).map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let names: BTreeSet<String> = files_in(&run)
+            .iter()
+            .filter(|p| visible(p))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
         if names.is_empty() && files_in(&run).is_empty() {
             continue; // an abandoned run's folder, emptied (see intake::recover)
         }
         // entries.csv and entry_lines.csv come together, exactly when a
         // shipment of the run went on an entry (11, 01, 03).
-        let entries: BTreeSet<String> = ["entries.csv", "entry_lines.csv"].iter().map(|s| (*s).to_owned()).collect();
+        let entries: BTreeSet<String> = ["entries.csv", "entry_lines.csv"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         let entered = std::fs::read_to_string(run.join("dispositions.csv"))
-            .map(|t| t.lines().skip(1).any(|l| l.split(',').nth(7).is_some_and(|d| matches!(d, "11" | "01" | "03"))))
+            .map(|t| {
+                t.lines().skip(1).any(|l| {
+                    l.split(',')
+                        .nth(7)
+                        .is_some_and(|d| matches!(d, "11" | "01" | "03"))
+                })
+            })
             .unwrap_or(false);
-        let mut expected: BTreeSet<String> = ["dispositions.csv", "findings.csv", "findings.parquet", "summary.json"].iter().map(|s| (*s).to_owned()).collect();
+        let mut expected: BTreeSet<String> = [
+            "dispositions.csv",
+            "findings.csv",
+            "findings.parquet",
+            "summary.json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         if entered {
             expected.extend(entries);
         }
-        assert_eq!(names, expected, "run folder {} is incomplete", run.display());
-        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(
+            names,
+            expected,
+            "run folder {} is incomplete",
+            run.display()
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
         for f in summary["files"].as_array().unwrap() {
-            *in_runs.entry(f["sha256"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+            *in_runs
+                .entry(f["sha256"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
         }
     }
     for h in &distinct {
         let expected = if poisoned.contains(h) { None } else { Some(&1) };
-        assert_eq!(in_runs.get(h), expected, "each file is in exactly one run's outputs (a poison file in none): {in_runs:?}");
+        assert_eq!(
+            in_runs.get(h),
+            expected,
+            "each file is in exactly one run's outputs (a poison file in none): {in_runs:?}"
+        );
     }
 }
 
@@ -189,7 +286,10 @@ fn every_crash_point_recovers_to_exactly_once() {
         }
         if point == "duplicate-recorded" {
             // A second copy of a.csv (a duplicate) arrives after the first run.
-            let first = Command::new(env!("CARGO_BIN_EXE_s321d")).args(["--config", &cfg, "run-job", "demo"]).output().unwrap();
+            let first = Command::new(env!("CARGO_BIN_EXE_s321d"))
+                .args(["--config", &cfg, "run-job", "demo"])
+                .output()
+                .unwrap();
             assert!(first.status.success(), "{}", show(&first));
             let copy = dropped["a.csv"].clone();
             drop_file(&s, "a-again.csv", &copy);
@@ -200,19 +300,40 @@ fn every_crash_point_recovers_to_exactly_once() {
             .env("S321D_CRASH_AT", point)
             .output()
             .unwrap();
-        assert!(!crashed.status.success(), "crash point {point} was not reached: {}", show(&crashed));
-        assert!(String::from_utf8_lossy(&crashed.stderr).contains(&format!("crash point {point}")), "{}", show(&crashed));
+        assert!(
+            !crashed.status.success(),
+            "crash point {point} was not reached: {}",
+            show(&crashed)
+        );
+        assert!(
+            String::from_utf8_lossy(&crashed.stderr).contains(&format!("crash point {point}")),
+            "{}",
+            show(&crashed)
+        );
         // Start again (twice: recovery must be idempotent).
         for _ in 0..2 {
-            let out = Command::new(env!("CARGO_BIN_EXE_s321d")).args(["--config", &cfg, "run-job", "demo"]).output().unwrap();
-            assert!(out.status.success(), "after crash at {point}: {}", show(&out));
+            let out = Command::new(env!("CARGO_BIN_EXE_s321d"))
+                .args(["--config", &cfg, "run-job", "demo"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "after crash at {point}: {}",
+                show(&out)
+            );
         }
         let unreadable: BTreeSet<String> = ["broken.csv".to_owned()].into();
         eprintln!("checking crash point {point}");
         check_exactly_once(&s, &dropped, &unreadable);
         if point == "duplicate-recorded" {
             let db = rusqlite::Connection::open(s.path().join("data/state.db")).unwrap();
-            let dups: i64 = db.query_row("SELECT count(*) FROM files WHERE state = 'duplicate'", [], |r| r.get(0)).unwrap();
+            let dups: i64 = db
+                .query_row(
+                    "SELECT count(*) FROM files WHERE state = 'duplicate'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
             assert_eq!(dups, 1, "the second copy is recorded once as a duplicate");
         }
     }
@@ -251,7 +372,11 @@ fn sigkill_of_a_running_daemon_at_random_moments_loses_nothing() {
         if round % 5 == 2 {
             // Not UTF-8 (a gzip header): unreadable, so quarantined.
             let name = format!("bad{round:02}.csv");
-            let bytes = [b"\x1f\x8b\x08\x00".as_slice(), format!("broken {round}").as_bytes()].concat();
+            let bytes = [
+                b"\x1f\x8b\x08\x00".as_slice(),
+                format!("broken {round}").as_bytes(),
+            ]
+            .concat();
             drop_file(&s, &name, &bytes);
             dropped.insert(name.clone(), bytes);
             unreadable.insert(name);
@@ -267,12 +392,22 @@ fn sigkill_of_a_running_daemon_at_random_moments_loses_nothing() {
     let mut daemon = start();
     let deadline = Instant::now() + Duration::from_secs(120);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the final daemon never opened its listener on port {port}");
-        assert!(daemon.try_wait().unwrap().is_none(), "the final daemon exited early");
+        assert!(
+            Instant::now() < deadline,
+            "the final daemon never opened its listener on port {port}"
+        );
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "the final daemon exited early"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     loop {
-        let inbox_empty = files_in(&s.path().join("data/inbox")).into_iter().filter(|p| visible(p)).count() == 0;
+        let inbox_empty = files_in(&s.path().join("data/inbox"))
+            .into_iter()
+            .filter(|p| visible(p))
+            .count()
+            == 0;
         let db = rusqlite::Connection::open(s.path().join("data/state.db")).unwrap();
         let open: i64 = db
             .query_row("SELECT count(*) FROM files WHERE state NOT IN ('done', 'quarantined', 'duplicate')", [], |r| r.get(0))
@@ -280,12 +415,19 @@ fn sigkill_of_a_running_daemon_at_random_moments_loses_nothing() {
         if inbox_empty && open == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the daemon did not finish the backlog");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not finish the backlog"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     let (status, _) = crate::support::servers::http("GET", port, "/healthz", "");
     assert_eq!(status, 200);
-    Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status()
+        .unwrap();
     let exit = daemon.wait().unwrap();
     assert!(exit.success(), "SIGTERM stops the daemon cleanly: {exit:?}");
     check_exactly_once(&s, &dropped, &unreadable);

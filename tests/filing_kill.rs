@@ -34,17 +34,31 @@ fn catair_killed_filers_file_every_shipment_exactly_once() {
 #[test]
 #[ignore = "the full kill test: minutes per transport; see docs/filing.md, The ACE simulator"]
 fn full_http_killed_filers_file_every_shipment_exactly_once() {
-    kill_test("http", env_size("S321D_KILL_SHIPMENTS", 5000), env_size("S321D_KILL_ROUNDS", 30));
+    kill_test(
+        "http",
+        env_size("S321D_KILL_SHIPMENTS", 5000),
+        env_size("S321D_KILL_ROUNDS", 30),
+    );
 }
 
 #[test]
 #[ignore = "the full kill test: minutes per transport; see docs/filing.md, The ACE simulator"]
 fn full_catair_killed_filers_file_every_shipment_exactly_once() {
-    kill_test("catair", env_size("S321D_KILL_SHIPMENTS", 5000), env_size("S321D_KILL_ROUNDS", 30));
+    kill_test(
+        "catair",
+        env_size("S321D_KILL_SHIPMENTS", 5000),
+        env_size("S321D_KILL_ROUNDS", 30),
+    );
 }
 
 fn env_size(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a count"))).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v:?} is not a count"))
+        })
+        .unwrap_or(default)
 }
 
 /// Every fault the simulator offers, at once: 5xx answers, answers slower
@@ -57,7 +71,8 @@ const FAULTS: &str = "[release]\ndelay_ms = 50\nheld_share = 0.1\nseed = 7\n\
     duplicate_notifications = 0.2\nreorder_notifications = true\n";
 
 /// The seller every line names, with the address CATAIR needs.
-const PARTIES: &str = "name,country,address,city,postal_code,subdivision\nShop,VN,22 Hang Gai Street,Hanoi,100000,\n";
+const PARTIES: &str =
+    "name,country,address,city,postal_code,subdivision\nShop,VN,22 Hang Gai Street,Hanoi,100000,\n";
 
 /// An importer of record number (EIN with suffix).
 const IOR: &str = "12-345678900";
@@ -81,8 +96,15 @@ impl Xorshift {
 
 fn seed() -> u64 {
     match std::env::var("S321D_KILL_SEED") {
-        Ok(v) => u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("S321D_KILL_SEED={v:?} is not hex")),
-        Err(_) => (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64) | 1,
+        Ok(v) => u64::from_str_radix(v.trim_start_matches("0x"), 16)
+            .unwrap_or_else(|_| panic!("S321D_KILL_SEED={v:?} is not hex")),
+        Err(_) => {
+            (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64)
+                | 1
+        }
     }
 }
 
@@ -98,7 +120,11 @@ struct Manifest {
 }
 
 fn manifest(tag: &str, shipments: usize, parts: usize) -> Manifest {
-    let mut m = Manifest { files: Vec::new(), entries: BTreeSet::new(), bills: BTreeSet::new() };
+    let mut m = Manifest {
+        files: Vec::new(),
+        entries: BTreeSet::new(),
+        bills: BTreeSet::new(),
+    };
     let parts = parts.max(1);
     let (mut single, mut group) = (0usize, 0usize);
     for part in 0..parts {
@@ -154,12 +180,20 @@ impl Filer {
             ),
         );
         let config = s.path().join("s321d.toml");
-        Filer { s, config, transport }
+        Filer {
+            s,
+            config,
+            transport,
+        }
     }
 
     /// Writes the configuration once the simulator's URL is known.
     fn configure(&self, sim_url: &str) {
-        let url = if self.transport == "catair" { "" } else { sim_url };
+        let url = if self.transport == "catair" {
+            ""
+        } else {
+            sim_url
+        };
         self.s.write(
             "s321d.toml",
             format!(
@@ -191,7 +225,10 @@ impl Filer {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_s321d"));
-        c.arg("--config").arg(&self.config).args(args).env("RUST_LOG", "info");
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("RUST_LOG", "info");
         c
     }
 
@@ -202,7 +239,11 @@ impl Filer {
     /// `args` in the background, its output appended to `log`.
     fn spawn(&self, args: &[&str], log: &Path) -> Child {
         let log = File::options().create(true).append(true).open(log).unwrap();
-        self.command(args).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
+        self.command(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
     }
 
     fn db(&self) -> rusqlite::Connection {
@@ -214,7 +255,10 @@ impl Filer {
     fn strings(&self, sql: &str) -> Vec<String> {
         let db = self.db();
         let mut stmt = db.prepare(sql).unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     /// `strings` between kills: a kill may leave the store absent or
@@ -224,8 +268,13 @@ impl Filer {
             return Vec::new();
         }
         let db = self.db();
-        let Ok(mut stmt) = db.prepare(sql) else { return Vec::new() };
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        let Ok(mut stmt) = db.prepare(sql) else {
+            return Vec::new();
+        };
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     /// A run for the CLI filer: the oldest evaluated run not filed yet, else
@@ -235,20 +284,34 @@ impl Filer {
         let unfiled = self.strings_so_far(&format!(
             "SELECT run_id {finished} AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || run_id AND value = 'pending') ORDER BY started_at LIMIT 1"
         ));
-        unfiled.into_iter().next().or_else(|| self.strings_so_far(&format!("SELECT run_id {finished} ORDER BY started_at DESC LIMIT 1")).into_iter().next())
+        unfiled.into_iter().next().or_else(|| {
+            self.strings_so_far(&format!(
+                "SELECT run_id {finished} ORDER BY started_at DESC LIMIT 1"
+            ))
+            .into_iter()
+            .next()
+        })
     }
 
     /// Filings by entry number: (state, sorted house bills).
     fn filings(&self) -> BTreeMap<String, (String, Vec<String>)> {
         let db = self.db();
         let mut out: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-        let mut stmt = db.prepare("SELECT entry_number, state FROM filings").unwrap();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
+        let mut stmt = db
+            .prepare("SELECT entry_number, state FROM filings")
+            .unwrap();
+        for row in stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+        {
             let (n, state) = row.unwrap();
             out.insert(n, (state, Vec::new()));
         }
         let mut stmt = db.prepare("SELECT f.entry_number, b.house_bill FROM filing_bills b JOIN filings f ON f.id = b.filing_id ORDER BY b.house_bill").unwrap();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
+        for row in stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+        {
             let (n, hb) = row.unwrap();
             out.get_mut(&n).unwrap().1.push(hb);
         }
@@ -260,11 +323,23 @@ impl Filer {
         let deadline = Instant::now() + within;
         loop {
             let out = self.s321d(&["file", "--poll"]);
-            let open: Vec<String> = self.filings().into_iter().filter(|(_, (s, _))| matches!(s.as_str(), "pending" | "submitted" | "accepted")).map(|(n, (s, _))| format!("{n} {s}")).collect();
+            let open: Vec<String> = self
+                .filings()
+                .into_iter()
+                .filter(|(_, (s, _))| matches!(s.as_str(), "pending" | "submitted" | "accepted"))
+                .map(|(n, (s, _))| format!("{n} {s}"))
+                .collect();
             if out.status.success() && open.is_empty() {
                 return;
             }
-            assert!(Instant::now() < deadline, "{} filing(s) never settled: {:?}\n{}\nsim:\n{}", open.len(), &open[..open.len().min(20)], show(&out), tail(&sim.log()));
+            assert!(
+                Instant::now() < deadline,
+                "{} filing(s) never settled: {:?}\n{}\nsim:\n{}",
+                open.len(),
+                &open[..open.len().min(20)],
+                show(&out),
+                tail(&sim.log())
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -311,7 +386,9 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
     let started = Instant::now();
     let seed = seed();
     let mut rng = Xorshift(seed);
-    eprintln!("filing_kill {transport}: seed {seed:#x} (S321D_KILL_SEED={seed:x} replays it), {shipments} shipments, {rounds} kills");
+    eprintln!(
+        "filing_kill {transport}: seed {seed:#x} (S321D_KILL_SEED={seed:x} replays it), {shipments} shipments, {rounds} kills"
+    );
     let tag = if transport == "http" { "H" } else { "C" };
     let filer = Filer::new(transport);
     let sim_dir = tempfile::tempdir().unwrap();
@@ -327,10 +404,15 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
     let window = 1500 + 8 * part as u64;
     let log = filer.s.path().join("processes.log");
 
-    let (mut daemon_kills, mut cli_kills, mut cli_finished, mut mid_filing) = (0usize, 0usize, 0usize, 0usize);
+    let (mut daemon_kills, mut cli_kills, mut cli_finished, mut mid_filing) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut next_file = 0;
     while daemon_kills + cli_kills < rounds {
-        let victim = if (daemon_kills + cli_kills) % 2 == 0 { Victim::Daemon } else { Victim::FileCli };
+        let victim = if (daemon_kills + cli_kills) % 2 == 0 {
+            Victim::Daemon
+        } else {
+            Victim::FileCli
+        };
         if victim == Victim::Daemon && next_file < m.files.len() {
             filer.drop_file(&format!("part{next_file:03}.csv"), &m.files[next_file]);
             next_file += 1;
@@ -352,7 +434,10 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
             }
             cli_finished += 1;
             hi = (hi / 2).max(40);
-            assert!(cli_finished < 20 * rounds, "{transport}: the CLI filer keeps finishing before its kill");
+            assert!(
+                cli_finished < 20 * rounds,
+                "{transport}: the CLI filer keeps finishing before its kill"
+            );
         }
     }
     for (i, text) in m.files.iter().enumerate().skip(next_file) {
@@ -368,7 +453,12 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
             break;
         }
         attempts += 1;
-        assert!(attempts < 20, "{transport}: the filer never completed:\n{}\nprocesses:\n{}", show(&out), tail(&std::fs::read_to_string(&log).unwrap_or_default()));
+        assert!(
+            attempts < 20,
+            "{transport}: the filer never completed:\n{}\nprocesses:\n{}",
+            show(&out),
+            tail(&std::fs::read_to_string(&log).unwrap_or_default())
+        );
     }
     filer.poll_until_settled(&sim, Duration::from_secs(60 + shipments as u64 / 20));
 
@@ -387,8 +477,16 @@ fn kill_test(transport: &'static str, shipments: usize, rounds: usize) {
         figures.unpublished,
         started.elapsed().as_secs()
     );
-    assert!(problems.is_empty(), "{transport}: seed {seed:#x}:\n{}", problems.join("\n"));
-    assert_eq!((figures.twice, figures.never), (0, 0), "{transport}: seed {seed:#x}");
+    assert!(
+        problems.is_empty(),
+        "{transport}: seed {seed:#x}:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(
+        (figures.twice, figures.never),
+        (0, 0),
+        "{transport}: seed {seed:#x}"
+    );
 }
 
 #[derive(Debug, Default)]
@@ -409,7 +507,10 @@ struct Figures {
 fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures, Vec<String>) {
     let mut problems = Vec::new();
     let filings = filer.filings();
-    let mut f = Figures { entries: filings.len(), ..Figures::default() };
+    let mut f = Figures {
+        entries: filings.len(),
+        ..Figures::default()
+    };
     // The ledger: a house bill on at most one entry; each entry exactly the
     // bills of one expected entry (one shipment, or one consignee's flight).
     let mut on: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -418,7 +519,9 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
             on.entry(hb.as_str()).or_default().push(n.as_str());
         }
         if !m.entries.contains(bills) {
-            problems.push(format!("entry {n} holds {bills:?}, not the bills of one shipment or one consignee's flight"));
+            problems.push(format!(
+                "entry {n} holds {bills:?}, not the bills of one shipment or one consignee's flight"
+            ));
         }
         f.type11 += usize::from(bills.len() > 1);
     }
@@ -427,24 +530,46 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
     let received = sim.received();
     let mut at_ace: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (_, hb, numbers) in &received {
-        at_ace.entry(hb.as_str()).or_default().extend(numbers.iter().map(String::as_str));
+        at_ace
+            .entry(hb.as_str())
+            .or_default()
+            .extend(numbers.iter().map(String::as_str));
     }
     let twice: Vec<String> = m
         .bills
         .iter()
-        .filter(|hb| on.get(hb.as_str()).is_some_and(|n| n.len() > 1) || at_ace.get(hb.as_str()).is_some_and(|n| n.len() > 1))
-        .map(|hb| format!("{hb}: ledger {:?}, ACE {:?}", on.get(hb.as_str()), at_ace.get(hb.as_str())))
+        .filter(|hb| {
+            on.get(hb.as_str()).is_some_and(|n| n.len() > 1)
+                || at_ace.get(hb.as_str()).is_some_and(|n| n.len() > 1)
+        })
+        .map(|hb| {
+            format!(
+                "{hb}: ledger {:?}, ACE {:?}",
+                on.get(hb.as_str()),
+                at_ace.get(hb.as_str())
+            )
+        })
         .collect();
     f.twice = twice.len();
-    let never: Vec<&String> = m.bills.iter().filter(|hb| !on.contains_key(hb.as_str()) || !at_ace.contains_key(hb.as_str())).collect();
+    let never: Vec<&String> = m
+        .bills
+        .iter()
+        .filter(|hb| !on.contains_key(hb.as_str()) || !at_ace.contains_key(hb.as_str()))
+        .collect();
     f.never = never.len();
     if !never.is_empty() {
         // Name what became of them: listed as not filed (with the reason),
         // or lost.
         let reasons = filer.strings("SELECT house_bills || ': ' || reason FROM not_filed");
-        let inbox = std::fs::read_dir(filer.data().join("inbox")).map(|d| d.count()).unwrap_or(0);
-        let quarantine: Vec<String> =
-            std::fs::read_dir(filer.data().join("quarantine")).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+        let inbox = std::fs::read_dir(filer.data().join("inbox"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let quarantine: Vec<String> = std::fs::read_dir(filer.data().join("quarantine"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
         eprintln!(
             "{transport}: {} house bill(s) never filed, e.g. {:?}; not_filed: {:?}; inbox {inbox} file(s); quarantine {quarantine:?}",
             never.len(),
@@ -453,14 +578,19 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
         );
     }
     if !twice.is_empty() {
-        eprintln!("{transport}: filed twice: {:?}", &twice[..twice.len().min(10)]);
+        eprintln!(
+            "{transport}: filed twice: {:?}",
+            &twice[..twice.len().min(10)]
+        );
     }
     // ACE and the ledger agree: each bill under the ledger's entry number,
     // nothing at ACE the ledger does not hold.
     for (hb, numbers) in &at_ace {
         match on.get(hb) {
             None => problems.push(format!("ACE has {hb}, the ledger does not")),
-            Some(ledger) if !numbers.iter().all(|n| ledger.contains(n)) => problems.push(format!("{hb} is on {numbers:?} at ACE, on {ledger:?} in the ledger")),
+            Some(ledger) if !numbers.iter().all(|n| ledger.contains(n)) => problems.push(format!(
+                "{hb} is on {numbers:?} at ACE, on {ledger:?} in the ledger"
+            )),
             Some(_) => {}
         }
     }
@@ -479,7 +609,10 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
         "SELECT kv.key || ' (run ' || COALESCE(r.status, 'never recorded') || ')' FROM kv LEFT JOIN runs r ON kv.key = 'filing:' || r.run_id \
          WHERE kv.key LIKE 'filing:%' AND kv.value <> 'done'",
     );
-    let published: Vec<&String> = unfiled.iter().filter(|k| k.ends_with("(run evaluated)") || k.ends_with("(run succeeded)")).collect();
+    let published: Vec<&String> = unfiled
+        .iter()
+        .filter(|k| k.ends_with("(run evaluated)") || k.ends_with("(run succeeded)"))
+        .collect();
     if !published.is_empty() {
         problems.push(format!("runs never filed: {published:?}"));
     }
@@ -487,7 +620,8 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
     if !unfiled.is_empty() {
         eprintln!("{transport}: runs cut before publishing: {unfiled:?}");
     }
-    let open_files = filer.strings("SELECT name || ' ' || state FROM files WHERE state NOT IN ('done', 'duplicate')");
+    let open_files = filer
+        .strings("SELECT name || ' ' || state FROM files WHERE state NOT IN ('done', 'duplicate')");
     if !open_files.is_empty() {
         problems.push(format!("files not through intake: {open_files:?}"));
     }

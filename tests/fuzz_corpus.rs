@@ -20,8 +20,14 @@ fn inputs(target: &str, folders: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for folder in folders {
         let dir = fuzz.join(folder).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        out.extend(entries.map(|e| e.expect("a readable corpus folder").path()).filter(|p| p.is_file()));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        out.extend(
+            entries
+                .map(|e| e.expect("a readable corpus folder").path())
+                .filter(|p| p.is_file()),
+        );
     }
     out.sort();
     out
@@ -38,16 +44,22 @@ fn replay(target: &str, folders: &[&str], check: &dyn Fn(&[u8]) -> bool) -> (usi
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data))) {
             Ok(ok) => accepted += usize::from(ok),
             Err(panic) => {
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
                 failed.push(format!("{}: {why}", path.display()));
             }
         }
     }
-    assert!(failed.is_empty(), "{} of {} {target} inputs fail:\n{}", failed.len(), files.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} {target} inputs fail:\n{}",
+        failed.len(),
+        files.len(),
+        failed.join("\n")
+    );
     (files.len(), accepted)
 }
 
@@ -57,28 +69,42 @@ fn replay_committed(target: &str, check: &dyn Fn(&[u8]) -> bool) {
     let (n, accepted) = replay(target, COMMITTED, check);
     // The seeds alone are more than this, and each target has seeds that parse:
     // a replay that ran on nothing, or only on refusals, proves little.
-    assert!(n >= 5, "only {n} committed inputs for {target}: is fuzz/seeds/{target}/ there?");
-    assert!(accepted >= 2, "only {accepted} of {n} {target} inputs were accepted by the parser");
+    assert!(
+        n >= 5,
+        "only {n} committed inputs for {target}: is fuzz/seeds/{target}/ there?"
+    );
+    assert!(
+        accepted >= 2,
+        "only {accepted} of {n} {target} inputs were accepted by the parser"
+    );
 }
 
 #[test]
 fn manifest_csv_corpus() {
-    replay_committed(Reader::Csv.target(), &|d| props::check_manifest(Reader::Csv, d));
+    replay_committed(Reader::Csv.target(), &|d| {
+        props::check_manifest(Reader::Csv, d)
+    });
 }
 
 #[test]
 fn manifest_ndjson_corpus() {
-    replay_committed(Reader::Ndjson.target(), &|d| props::check_manifest(Reader::Ndjson, d));
+    replay_committed(Reader::Ndjson.target(), &|d| {
+        props::check_manifest(Reader::Ndjson, d)
+    });
 }
 
 #[test]
 fn manifest_parquet_corpus() {
-    replay_committed(Reader::Parquet.target(), &|d| props::check_manifest(Reader::Parquet, d));
+    replay_committed(Reader::Parquet.target(), &|d| {
+        props::check_manifest(Reader::Parquet, d)
+    });
 }
 
 #[test]
 fn manifest_cp1252_corpus() {
-    replay_committed(Reader::Cp1252.target(), &|d| props::check_manifest(Reader::Cp1252, d));
+    replay_committed(Reader::Cp1252.target(), &|d| {
+        props::check_manifest(Reader::Cp1252, d)
+    });
 }
 
 #[test]
@@ -105,12 +131,26 @@ fn catair_responses_corpus() {
 /// The checks see what they claim to: chunks, records and F003 rows of a known file.
 #[test]
 fn read_all_reports_chunks_records_and_f003() {
-    assert!(props::check_manifest(Reader::Csv, b"\x00house_bill,line_no\nH1,1\nbad\nH2,2\n"));
-    let job = s321d::job::Job::from_toml("name = \"f\"\n[format]\nkind = \"csv\"\n", Path::new("f.toml")).unwrap();
+    assert!(props::check_manifest(
+        Reader::Csv,
+        b"\x00house_bill,line_no\nH1,1\nbad\nH2,2\n"
+    ));
+    let job = s321d::job::Job::from_toml(
+        "name = \"f\"\n[format]\nkind = \"csv\"\n",
+        Path::new("f.toml"),
+    )
+    .unwrap();
     let read = props::read_all(&job, b"house_bill,line_no\nH1,1\nbad\nH2,2\n", 1);
     assert_eq!(read.heights, [1, 1]);
     assert_eq!(read.issues.records, 3);
-    assert_eq!(read.issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+    assert_eq!(
+        read.issues
+            .malformed
+            .iter()
+            .map(|m| m.record)
+            .collect::<Vec<_>>(),
+        [2]
+    );
     // A NUL byte that an escape explains does not break the NDJSON check
     // (whether the row comes out or is refused is the reader's call).
     props::check_manifest(Reader::Ndjson, b"\x00{\"house_bill\":\"A\\u0000B\"}\n");
@@ -121,14 +161,18 @@ fn read_all_reports_chunks_records_and_f003() {
 
 #[test]
 fn manifest_csv_regressions() {
-    replay("manifest_csv", &["regressions"], &|d| props::check_manifest_strict(Reader::Csv, d));
+    replay("manifest_csv", &["regressions"], &|d| {
+        props::check_manifest_strict(Reader::Csv, d)
+    });
 }
 
 #[test]
 fn manifest_parquet_regressions() {
     // Finding 4 (polars-parquet's thrift panic) is upstream; the read turns it
     // into F001 for the file, which this check allows.
-    replay("manifest_parquet", &["regressions"], &|d| props::check_manifest_values(Reader::Parquet, d));
+    replay("manifest_parquet", &["regressions"], &|d| {
+        props::check_manifest_values(Reader::Parquet, d)
+    });
 }
 
 #[test]
@@ -139,5 +183,7 @@ fn job_toml_regressions() {
 #[test]
 fn policy_toml_regressions() {
     let dir = props::policy_dir();
-    replay("policy_toml", &["regressions"], &|d| props::check_policy_strict(d, dir.path()));
+    replay("policy_toml", &["regressions"], &|d| {
+        props::check_policy_strict(d, dir.path())
+    });
 }

@@ -44,10 +44,16 @@ fn run_with(s: &Sandbox, cfg: &Path, args: &[&str]) -> std::process::Output {
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -55,10 +61,17 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn issue_11_report_preview_keeps_carrier_folders_inside_the_preview_dir() {
     let s = Sandbox::new();
-    let cfg = config(&s, "[email]\nfrom = \"s321d <s321d@broker.example>\"\n[email.groups]\ncompliance = [\"compliance@broker.example\"]\n");
+    let cfg = config(
+        &s,
+        "[email]\nfrom = \"s321d <s321d@broker.example>\"\n[email.groups]\ncompliance = [\"compliance@broker.example\"]\n",
+    );
     intake_job(&s, "hostile");
     let abs = s.path().join("abs-target");
-    let bad = |carrier: &str, hb: &str| clean_line(hb).replacen("DHLX", carrier, 1).replace("6109.10.0012", "bad");
+    let bad = |carrier: &str, hb: &str| {
+        clean_line(hb)
+            .replacen("DHLX", carrier, 1)
+            .replace("6109.10.0012", "bad")
+    };
     let text = format!(
         "{CANONICAL_HEADER}\n{}\n{}\n{}\n",
         bad("../../../escaped", "H1"),
@@ -68,18 +81,40 @@ fn issue_11_report_preview_keeps_carrier_folders_inside_the_preview_dir() {
     drop_bytes(&s, "hostile", "day1.csv".as_ref(), text.as_bytes());
     let out = run_with(&s, &cfg, &["run-job", "hostile"]);
     assert!(out.status.success(), "{}", show(&out));
-    let run = std::fs::read_dir(s.path().join("data/runs/hostile")).unwrap().flatten().map(|e| e.path()).find(|p| p.join("summary.json").exists()).unwrap();
+    let run = std::fs::read_dir(s.path().join("data/runs/hostile"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("summary.json").exists())
+        .unwrap();
     let run_id = run.file_name().unwrap().to_str().unwrap().to_owned();
     let preview = s.path().join("deep/er/preview");
-    let out = run_with(&s, &cfg, &["report", "--run", &run_id, "--preview", preview.to_str().unwrap()]);
+    let out = run_with(
+        &s,
+        &cfg,
+        &[
+            "report",
+            "--run",
+            &run_id,
+            "--preview",
+            preview.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", show(&out));
     // Nothing was written next to the preview dir or at the absolute path.
     assert!(!abs.exists(), "absolute carrier wrote to {}", abs.display());
     assert!(!s.path().join("escaped").exists() && !s.path().join("deep/escaped").exists());
-    let outside: Vec<PathBuf> = files_under(&s.path().join("deep")).into_iter().filter(|p| !p.starts_with(&preview)).collect();
+    let outside: Vec<PathBuf> = files_under(&s.path().join("deep"))
+        .into_iter()
+        .filter(|p| !p.starts_with(&preview))
+        .collect();
     assert!(outside.is_empty(), "{outside:?}");
     // Three carriers, three folders, each one component directly under DIR.
-    let mut subs: Vec<String> = std::fs::read_dir(&preview).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    let mut subs: Vec<String> = std::fs::read_dir(&preview)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
     subs.sort();
     assert_eq!(subs.len(), 3, "{subs:?}");
     assert!(subs.contains(&"DHLX".to_owned()), "{subs:?}");
@@ -119,16 +154,26 @@ fn issue_11_check_refuses_huge_intervals_escaping_paths_bad_date_formats_and_url
         (&jobs, "output.path"),
         (&jobs, "format.date_format"),
     ] {
-        assert!(stderr.contains(&format!("{file}: {key}:")), "{key}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}: {key}:")),
+            "{key}: {stderr}"
+        );
     }
     for secret in ["hunter2", "TOPSECRET", "minio-secret"] {
-        assert!(!stderr.contains(secret) && !String::from_utf8_lossy(&out.stdout).contains(secret), "{secret} echoed: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !String::from_utf8_lossy(&out.stdout).contains(secret),
+            "{secret} echoed: {stderr}"
+        );
     }
     // u64::MAX does not wrap to "no settling".
     s.write("jobs/a.toml", "name = \"a\"\n[source]\nname = \"data\"\nsettle_secs = 18446744073709551615\n[format]\nkind = \"csv\"\n");
     let out = run_with(&s, &config(&s, ""), &["check"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a.toml"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a.toml"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
@@ -144,8 +189,14 @@ fn issue_11_check_names_the_environment_variable_it_could_not_use() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("environment variable S321D__DAEMON__RETRY_ATTEMPTS:"), "{stderr}");
-    assert!(!stderr.contains(&cfg.display().to_string()), "names the file, not the variable: {stderr}");
+    assert!(
+        stderr.contains("environment variable S321D__DAEMON__RETRY_ATTEMPTS:"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&cfg.display().to_string()),
+        "names the file, not the variable: {stderr}"
+    );
 }
 
 /// `s321d --config CFG ARGS` with INFO logs in text.
@@ -166,13 +217,27 @@ fn issue_11_file_names_cannot_forge_log_lines() {
     let cfg = config(&s, "");
     intake_job(&s, "logs");
     let name = "a\nERROR s321d: forged line\u{1b}[31m red\u{202e}.csv";
-    drop_bytes(&s, "logs", name.as_ref(), format!("{CANONICAL_HEADER}\n{}\n", clean_line("H1")).as_bytes());
+    drop_bytes(
+        &s,
+        "logs",
+        name.as_ref(),
+        format!("{CANONICAL_HEADER}\n{}\n", clean_line("H1")).as_bytes(),
+    );
     let out = run_logged(&s, &cfg, &["run-job", "logs"]);
     assert!(out.status.success(), "{}", show(&out));
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("a\\u{a}ERROR s321d: forged line\\u{1b}[31m red\\u{202e}.csv"), "{log}");
-    assert!(!log.lines().any(|l| l.starts_with("ERROR s321d: forged")), "{log}");
-    assert!(!log.contains('\u{1b}') && !log.contains('\u{202e}'), "{log}");
+    assert!(
+        log.contains("a\\u{a}ERROR s321d: forged line\\u{1b}[31m red\\u{202e}.csv"),
+        "{log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("ERROR s321d: forged")),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}') && !log.contains('\u{202e}'),
+        "{log}"
+    );
 }
 
 #[test]
@@ -185,25 +250,55 @@ fn issue_11_long_and_non_utf8_names_are_taken_once_and_special_files_are_logged(
     let long = format!("{}.csv", "L".repeat(251));
     assert_eq!(long.len(), 255);
     drop_bytes(&s, "names", long.as_ref(), body("H1").as_bytes());
-    drop_bytes(&s, "names", std::ffi::OsStr::from_bytes(b"caf\xe9.csv"), body("H2").as_bytes());
+    drop_bytes(
+        &s,
+        "names",
+        std::ffi::OsStr::from_bytes(b"caf\xe9.csv"),
+        body("H2").as_bytes(),
+    );
     let inbox = s.path().join("data/names/inbox");
     std::fs::create_dir_all(inbox.join("folder.csv")).unwrap();
-    assert!(std::process::Command::new("mkfifo").arg(inbox.join("pipe.csv")).status().unwrap().success());
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(inbox.join("pipe.csv"))
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = run_logged(&s, &cfg, &["run-job", "names"]);
     assert!(out.status.success(), "{}", show(&out));
     let log = String::from_utf8_lossy(&out.stderr);
     // Both files were taken and processed; only the special files remain.
-    let mut left: Vec<String> = std::fs::read_dir(&inbox).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut left: Vec<String> = std::fs::read_dir(&inbox)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     left.sort();
     assert_eq!(left, ["folder.csv", "pipe.csv"], "{log}");
-    let processed: Vec<String> =
-        std::fs::read_dir(s.path().join("data/names/processed")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let processed: Vec<String> = std::fs::read_dir(s.path().join("data/names/processed"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(processed.contains(&long), "{processed:?}\n{log}");
-    assert!(processed.iter().any(|n| n.starts_with("caf_") && n.ends_with(".csv")), "{processed:?}");
+    assert!(
+        processed
+            .iter()
+            .any(|n| n.starts_with("caf_") && n.ends_with(".csv")),
+        "{processed:?}"
+    );
     assert!(log.contains("is not UTF-8"), "{log}");
-    assert!(log.contains("it is a folder") && log.contains("it is a FIFO"), "{log}");
+    assert!(
+        log.contains("it is a folder") && log.contains("it is a FIFO"),
+        "{log}"
+    );
     // A second run has nothing to do: nothing was left to retry.
     let out = run_logged(&s, &cfg, &["run-job", "names"]);
     assert!(out.status.success(), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("0 file(s) processed"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0 file(s) processed"),
+        "{}",
+        show(&out)
+    );
 }

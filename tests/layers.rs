@@ -25,46 +25,163 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("retry", &["sources"]),
     ("config", &["sources", "paths", "problem", "entry_number"]),
     ("telemetry", &["config"]),
-    ("state", &["config", "money", "dates", "paths", "problem", "entry_number"]),
+    (
+        "state",
+        &[
+            "config",
+            "money",
+            "dates",
+            "paths",
+            "problem",
+            "entry_number",
+        ],
+    ),
     ("job", &["config", "state", "columns", "paths", "problem"]),
-    ("manifest", &["job", "columns", "normalize", "money", "paths", "problem"]),
+    (
+        "manifest",
+        &["job", "columns", "normalize", "money", "paths", "problem"],
+    ),
     ("duty", &["money", "normalize"]),
-    ("policy", &["duty", "money", "paths", "normalize", "problem"]),
+    (
+        "policy",
+        &["duty", "money", "paths", "normalize", "problem"],
+    ),
     ("entries", &["policy", "money"]),
     (
         "engine",
-        &["state", "policy", "duty", "entries", "job", "manifest", "config", "money", "columns", "normalize", "dates", "faults", "paths", "fsutil"],
+        &[
+            "state",
+            "policy",
+            "duty",
+            "entries",
+            "job",
+            "manifest",
+            "config",
+            "money",
+            "columns",
+            "normalize",
+            "dates",
+            "faults",
+            "paths",
+            "fsutil",
+        ],
     ),
-    ("app", &["config", "policy", "job", "sources", "state", "metrics", "retry", "problem", "fsutil", "paths"]),
-    ("outputs", &["app", "state", "sources", "retry", "engine", "job", "columns", "money", "dates", "paths", "fsutil"]),
-    ("audit", &["app", "outputs", "state", "job", "manifest", "policy", "engine", "columns", "dates", "paths", "problem", "fsutil"]),
+    (
+        "app",
+        &[
+            "config", "policy", "job", "sources", "state", "metrics", "retry", "problem", "fsutil",
+            "paths",
+        ],
+    ),
+    (
+        "outputs",
+        &[
+            "app", "state", "sources", "retry", "engine", "job", "columns", "money", "dates",
+            "paths", "fsutil",
+        ],
+    ),
+    (
+        "audit",
+        &[
+            "app", "outputs", "state", "job", "manifest", "policy", "engine", "columns", "dates",
+            "paths", "problem", "fsutil",
+        ],
+    ),
     (
         "intake",
-        &["app", "audit", "outputs", "engine", "state", "sources", "job", "manifest", "metrics", "paths", "retry", "faults", "fsutil", "policy", "problem"],
+        &[
+            "app", "audit", "outputs", "engine", "state", "sources", "job", "manifest", "metrics",
+            "paths", "retry", "faults", "fsutil", "policy", "problem",
+        ],
     ),
     (
         "filing",
         &[
-            "app", "state", "engine", "entries", "job", "manifest", "money", "policy", "sources", "config", "normalize", "columns", "dates", "faults",
-            "retry", "entry_number", "paths", "fsutil",
+            "app",
+            "state",
+            "engine",
+            "entries",
+            "job",
+            "manifest",
+            "money",
+            "policy",
+            "sources",
+            "config",
+            "normalize",
+            "columns",
+            "dates",
+            "faults",
+            "retry",
+            "entry_number",
+            "paths",
+            "fsutil",
         ],
     ),
     (
         "reports",
         &[
-            "app", "audit", "outputs", "state", "engine", "duty", "job", "money", "paths", "problem", "sources", "retry", "faults", "fsutil", "config",
-            "columns", "dates",
+            "app", "audit", "outputs", "state", "engine", "duty", "job", "money", "paths",
+            "problem", "sources", "retry", "faults", "fsutil", "config", "columns", "dates",
         ],
     ),
-    ("jobs", &["app", "intake", "filing", "reports", "audit", "outputs", "state", "job", "metrics", "faults", "paths", "fsutil"]),
-    ("acesim", &["filing", "policy", "sources", "normalize", "fsutil", "entry_number", "money", "paths", "config"]),
-    ("daemon", &["app", "jobs", "reports", "audit", "state", "metrics", "config", "job", "paths", "problem", "fsutil"]),
+    (
+        "jobs",
+        &[
+            "app", "intake", "filing", "reports", "audit", "outputs", "state", "job", "metrics",
+            "faults", "paths", "fsutil",
+        ],
+    ),
+    (
+        "acesim",
+        &[
+            "filing",
+            "policy",
+            "sources",
+            "normalize",
+            "fsutil",
+            "entry_number",
+            "money",
+            "paths",
+            "config",
+        ],
+    ),
+    (
+        "daemon",
+        &[
+            "app", "jobs", "reports", "audit", "state", "metrics", "config", "job", "paths",
+            "problem", "fsutil",
+        ],
+    ),
     ("cli", &["job", "manifest", "state"]),
     (
         "commands",
         &[
-            "cli", "app", "jobs", "daemon", "intake", "filing", "reports", "audit", "outputs", "acesim", "engine", "state", "config", "job", "manifest",
-            "policy", "sources", "telemetry", "paths", "problem", "retry", "fsutil", "money", "columns", "dates", "entry_number",
+            "cli",
+            "app",
+            "jobs",
+            "daemon",
+            "intake",
+            "filing",
+            "reports",
+            "audit",
+            "outputs",
+            "acesim",
+            "engine",
+            "state",
+            "config",
+            "job",
+            "manifest",
+            "policy",
+            "sources",
+            "telemetry",
+            "paths",
+            "problem",
+            "retry",
+            "fsutil",
+            "money",
+            "columns",
+            "dates",
+            "entry_number",
         ],
     ),
 ];
@@ -82,7 +199,10 @@ fn src_dir() -> PathBuf {
 
 /// Every `.rs` file under `dir`, sorted.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).expect("src/ lists").map(|e| e.expect("entry").path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("src/ lists")
+        .map(|e| e.expect("entry").path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -158,8 +278,15 @@ fn test_modules(text: &str) -> (Vec<(usize, usize)>, Vec<String>) {
 fn module_file(file: &Path, name: &str) -> Vec<PathBuf> {
     let dir = file.parent().expect("a parent");
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let base = if matches!(stem, "mod" | "lib" | "main") { dir.to_path_buf() } else { dir.join(stem) };
-    vec![base.join(format!("{name}.rs")), base.join(name).join("mod.rs")]
+    let base = if matches!(stem, "mod" | "lib" | "main") {
+        dir.to_path_buf()
+    } else {
+        dir.join(stem)
+    };
+    vec![
+        base.join(format!("{name}.rs")),
+        base.join(name).join("mod.rs"),
+    ]
 }
 
 /// The top-level module names a line's `crate::` paths name.
@@ -169,7 +296,10 @@ fn crate_paths(line: &str) -> Vec<String> {
     while let Some(at) = rest.find("crate::") {
         // `s321d_crate::x` or `mycrate::x` is not this crate.
         let before = &rest[..at];
-        let is_word = before.chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let is_word = before
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
         rest = &rest[at + "crate::".len()..];
         if is_word {
             continue;
@@ -206,7 +336,10 @@ fn crate_paths(line: &str) -> Vec<String> {
             }
             out.retain(|n| !n.is_empty());
         } else {
-            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() {
                 out.push(name);
             }
@@ -223,7 +356,8 @@ fn scan() -> (BTreeSet<String>, BTreeMap<String, Vec<Use>>) {
     let mut skipped: BTreeSet<PathBuf> = BTreeSet::new();
     let mut texts = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()));
+        let text = std::fs::read_to_string(f)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()));
         let (bodies, decls) = test_modules(&text);
         for name in decls {
             skipped.extend(module_file(f, &name));
@@ -234,12 +368,22 @@ fn scan() -> (BTreeSet<String>, BTreeMap<String, Vec<Use>>) {
     let mut uses: BTreeMap<String, Vec<Use>> = BTreeMap::new();
     for (f, text, bodies) in texts {
         let rel = f.strip_prefix(&src).expect("under src").to_path_buf();
-        let top = rel.components().next().and_then(|c| c.as_os_str().to_str()).unwrap_or("").trim_end_matches(".rs").to_owned();
+        let top = rel
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .unwrap_or("")
+            .trim_end_matches(".rs")
+            .to_owned();
         if top == "lib" || top == "main" {
             continue;
         }
         modules.insert(top.clone());
-        if skipped.contains(&f) || skipped.iter().any(|s| s.ends_with("mod.rs") && f.starts_with(s.parent().expect("a parent"))) {
+        if skipped.contains(&f)
+            || skipped
+                .iter()
+                .any(|s| s.ends_with("mod.rs") && f.starts_with(s.parent().expect("a parent")))
+        {
             continue;
         }
         // Blank out test bodies, keeping line breaks so line numbers stay right.
@@ -256,7 +400,11 @@ fn scan() -> (BTreeSet<String>, BTreeMap<String, Vec<Use>>) {
             let code = line.split("//").next().unwrap_or("");
             for to in crate_paths(code) {
                 if to != top {
-                    uses.entry(top.clone()).or_default().push(Use { file: format!("src/{}", rel.display()), line: n + 1, to });
+                    uses.entry(top.clone()).or_default().push(Use {
+                        file: format!("src/{}", rel.display()),
+                        line: n + 1,
+                        to,
+                    });
                 }
             }
         }
@@ -267,7 +415,10 @@ fn scan() -> (BTreeSet<String>, BTreeMap<String, Vec<Use>>) {
 fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let mut map = BTreeMap::new();
     for (m, to) in ALLOWED {
-        assert!(map.insert(*m, to.iter().copied().collect()).is_none(), "{m} is listed twice in ALLOWED");
+        assert!(
+            map.insert(*m, to.iter().copied().collect()).is_none(),
+            "{m} is listed twice in ALLOWED"
+        );
     }
     map
 }
@@ -320,7 +471,9 @@ fn every_import_is_an_allowed_layer() {
     let mut problems = Vec::new();
     for m in &modules {
         if !allowed.contains_key(m.as_str()) {
-            problems.push(format!("module {m} is not listed in ALLOWED (tests/layers.rs)"));
+            problems.push(format!(
+                "module {m} is not listed in ALLOWED (tests/layers.rs)"
+            ));
         }
     }
     for m in allowed.keys() {
@@ -333,25 +486,45 @@ fn every_import_is_an_allowed_layer() {
             if !modules.contains(&u.to) {
                 continue; // `crate::` followed by something else (a macro, a keyword)
             }
-            if !allowed.get(from.as_str()).is_some_and(|to| to.contains(u.to.as_str())) {
-                problems.push(format!("{}:{}: {from} imports {}, which ALLOWED does not let it", u.file, u.line, u.to));
+            if !allowed
+                .get(from.as_str())
+                .is_some_and(|to| to.contains(u.to.as_str()))
+            {
+                problems.push(format!(
+                    "{}:{}: {from} imports {}, which ALLOWED does not let it",
+                    u.file, u.line, u.to
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "layering problems:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering problems:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn the_layers_have_no_cycle() {
-    let declared: BTreeMap<String, BTreeSet<String>> =
-        allowed().into_iter().map(|(m, to)| (m.to_owned(), to.into_iter().map(str::to_owned).collect())).collect();
+    let declared: BTreeMap<String, BTreeSet<String>> = allowed()
+        .into_iter()
+        .map(|(m, to)| (m.to_owned(), to.into_iter().map(str::to_owned).collect()))
+        .collect();
     if let Some(c) = find_cycle(&declared) {
         panic!("ALLOWED has a cycle: {}", c.join(" -> "));
     }
     let (modules, uses) = scan();
     let found: BTreeMap<String, BTreeSet<String>> = uses
         .into_iter()
-        .map(|(m, list)| (m, list.into_iter().map(|u| u.to).filter(|t| modules.contains(t)).collect()))
+        .map(|(m, list)| {
+            (
+                m,
+                list.into_iter()
+                    .map(|u| u.to)
+                    .filter(|t| modules.contains(t))
+                    .collect(),
+            )
+        })
         .collect();
     if let Some(c) = find_cycle(&found) {
         panic!("the imports of src/ have a cycle: {}", c.join(" -> "));
@@ -360,13 +533,26 @@ fn the_layers_have_no_cycle() {
 
 #[test]
 fn the_scanner_reads_grouped_paths_and_skips_test_code() {
-    assert_eq!(crate_paths("use crate::{app::App, state::{self, paths}};"), ["app", "state"]);
-    assert_eq!(crate_paths("use crate::{money, dates};"), ["money", "dates"]);
-    assert_eq!(crate_paths("let x = crate::paths::join(&[a]); crate::money::parse(b)"), ["paths", "money"]);
+    assert_eq!(
+        crate_paths("use crate::{app::App, state::{self, paths}};"),
+        ["app", "state"]
+    );
+    assert_eq!(
+        crate_paths("use crate::{money, dates};"),
+        ["money", "dates"]
+    );
+    assert_eq!(
+        crate_paths("let x = crate::paths::join(&[a]); crate::money::parse(b)"),
+        ["paths", "money"]
+    );
     assert!(crate_paths("use s321d_crate::x;").is_empty());
-    let text = "use crate::a;\n#[cfg(test)]\nmod tests {\n    use crate::b;\n}\n#[cfg(test)]\nmod more;\n";
+    let text =
+        "use crate::a;\n#[cfg(test)]\nmod tests {\n    use crate::b;\n}\n#[cfg(test)]\nmod more;\n";
     let (bodies, files) = test_modules(text);
     assert_eq!(files, ["more"]);
     assert_eq!(bodies.len(), 1);
-    assert!(text[bodies[0].0..bodies[0].1].contains("crate::b") && !text[bodies[0].0..bodies[0].1].contains("crate::a"));
+    assert!(
+        text[bodies[0].0..bodies[0].1].contains("crate::b")
+            && !text[bodies[0].0..bodies[0].1].contains("crate::a")
+    );
 }

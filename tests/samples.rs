@@ -36,9 +36,18 @@ fn validate(s: &Sandbox, files: &[&str], extra: &[&str]) -> std::process::Output
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     for job in ["dhlx-canonical", "pclx-intake", "upsn-ndjson"] {
         args.push("--job".into());
-        args.push(repo.join("jobs").join(format!("{job}.toml")).display().to_string());
+        args.push(
+            repo.join("jobs")
+                .join(format!("{job}.toml"))
+                .display()
+                .to_string(),
+        );
     }
-    args.extend(files.iter().map(|f| repo.join("data-samples").join(f).display().to_string()));
+    args.extend(
+        files
+            .iter()
+            .map(|f| repo.join("data-samples").join(f).display().to_string()),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     s.s321d(&args)
 }
@@ -58,7 +67,11 @@ fn compare(actual: &str, name: &str) {
         return;
     }
     let (w, a): (Vec<&str>, Vec<&str>) = (want.lines().collect(), actual.lines().collect());
-    let first = w.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(w.len().min(a.len()));
+    let first = w
+        .iter()
+        .zip(&a)
+        .position(|(x, y)| x != y)
+        .unwrap_or(w.len().min(a.len()));
     panic!(
         "{name} differs from {} at line {}:\n  expected: {}\n  actual:   {}\n({} expected lines, {} actual)",
         path.display(),
@@ -84,14 +97,23 @@ fn samples_give_the_expected_findings_and_dispositions() {
     compare(&s.read("out/entry_lines.csv"), "entry_lines.csv");
 
     // Between them the samples exercise every rule code.
-    let codes: std::collections::BTreeSet<&str> =
-        findings.lines().skip(1).filter_map(|l| l.split(',').nth(5)).collect();
+    let codes: std::collections::BTreeSet<&str> = findings
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(5))
+        .collect();
     for rule in s321d::engine::rules::Rule::ALL {
         assert!(codes.contains(rule.code()), "no sample triggers {rule}");
     }
     // And every disposition.
     for d in s321d::engine::rules::Disposition::ALL {
-        assert!(dispositions.lines().any(|l| l.split(',').nth(7) == Some(d.as_str())), "no sample routed {}", d.as_str());
+        assert!(
+            dispositions
+                .lines()
+                .any(|l| l.split(',').nth(7) == Some(d.as_str())),
+            "no sample routed {}",
+            d.as_str()
+        );
     }
 }
 
@@ -105,13 +127,27 @@ fn samples_give_the_expected_findings_and_dispositions() {
 #[test]
 fn a_v1_policy_gives_v1_results_on_the_v1_samples() {
     let s = Sandbox::new();
-    let policy = s.write("v1-policy.toml", "# a v1 policy: it sets no v2 key, and v2 keys are never inherited\n");
+    let policy = s.write(
+        "v1-policy.toml",
+        "# a v1 policy: it sets no v2 key, and v2 keys are never inherited\n",
+    );
     let policy = policy.display().to_string();
-    let out = validate(&s, &V1_FILES, &["--no-history", "--policy", &policy, "--out", "out"]);
+    let out = validate(
+        &s,
+        &V1_FILES,
+        &["--no-history", "--policy", &policy, "--out", "out"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let findings = s.read("out/findings.csv");
-    let without_v010: String = findings.lines().filter(|l| !l.contains(",V010,")).map(|l| format!("{l}\n")).collect();
-    assert!(findings.lines().count() > without_v010.lines().count(), "V010 fires on entered shipments without an IOR");
+    let without_v010: String = findings
+        .lines()
+        .filter(|l| !l.contains(",V010,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        findings.lines().count() > without_v010.lines().count(),
+        "V010 fires on entered shipments without an IOR"
+    );
     for code in [",T001,", ",T002,", ",E004,"] {
         assert!(!findings.contains(code), "a v1 policy fires no {code}");
     }
@@ -119,7 +155,10 @@ fn a_v1_policy_gives_v1_results_on_the_v1_samples() {
     let mut without_ref = String::new();
     for line in dispositions.lines() {
         let (rest, last) = line.rsplit_once(',').unwrap();
-        assert!(last == "entry_ref" || last.is_empty() || last.starts_with('R'), "{line}");
+        assert!(
+            last == "entry_ref" || last.is_empty() || last.starts_with('R'),
+            "{line}"
+        );
         without_ref.push_str(rest);
         without_ref.push('\n');
     }
@@ -130,14 +169,25 @@ fn a_v1_policy_gives_v1_results_on_the_v1_samples() {
 #[test]
 fn samples_day_by_day_with_history() {
     let s = Sandbox::new();
-    let day1 = validate(&s, &["dhlx-20250501.csv"], &["--data-dir", "state", "--out", "day1"]);
+    let day1 = validate(
+        &s,
+        &["dhlx-20250501.csv"],
+        &["--data-dir", "state", "--out", "day1"],
+    );
     assert_eq!(day1.status.code(), Some(0), "{}", show(&day1));
-    let day2 = validate(&s, &["dhlx-20250502.csv"], &["--data-dir", "state", "--out", "day2"]);
+    let day2 = validate(
+        &s,
+        &["dhlx-20250502.csv"],
+        &["--data-dir", "state", "--out", "day2"],
+    );
     assert_eq!(day2.status.code(), Some(0), "{}", show(&day2));
     let d = s.read("day2/dispositions.csv");
     assert!(d.contains("dhlx-20250502.csv,DHLX,DX1005,2025-05-01,aisha khan|77 lake shore dr|60611,1,18.00,duplicate,D003"), "{d}");
     let f = s.read("day2/findings.csv");
-    assert!(f.contains("DX1005,,D003,warning,,house bill already came in file dhlx-20250501.csv (run "), "{f}");
+    assert!(
+        f.contains("DX1005,,D003,warning,,house bill already came in file dhlx-20250501.csv (run "),
+        "{f}"
+    );
     // Aisha Khan's house bill of day 1 (from history) and DX1015 make two on 2025-05-01.
     assert!(f.contains("dhlx-20250502.csv,2,DHLX,DX1015,,L001,warning,,the consignee has 2 house bills on 2025-05-01"), "{f}");
 }

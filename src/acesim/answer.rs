@@ -16,7 +16,10 @@ pub struct BlockAnswer<'a> {
 fn out_a(a: Option<&Line>, response: &str) -> String {
     let mut out = Out::new(&layouts::OUT_A);
     if let Some(a) = a {
-        out.set("site", a.get("site")).set("sender", a.get("sender")).set("date", a.get("date")).set("office", a.get("office"));
+        out.set("site", a.get("site"))
+            .set("sender", a.get("sender"))
+            .set("date", a.get("date"))
+            .set("office", a.get("office"));
         out.set("user_data", a.get("user_data"));
     }
     out.set("response", response);
@@ -35,13 +38,25 @@ pub fn envelope(batch: &Batch, blocks: &[BlockAnswer]) -> String {
     for block in blocks {
         let b = block.b;
         let mut out_b = Out::new(&layouts::OUT_B);
-        out_b.set("port", b.get("port")).set("filer", b.get("filer")).set("response", response).set("office", b.get("office"));
-        out_b.set("preparer_port", b.get("preparer_port")).set("preparer_filer", b.get("preparer_filer"));
-        out_b.set("preparer_office", b.get("preparer_office")).set("preparer", b.get("preparer")).set("user_data", b.get("user_data"));
+        out_b
+            .set("port", b.get("port"))
+            .set("filer", b.get("filer"))
+            .set("response", response)
+            .set("office", b.get("office"));
+        out_b
+            .set("preparer_port", b.get("preparer_port"))
+            .set("preparer_filer", b.get("preparer_filer"));
+        out_b
+            .set("preparer_office", b.get("preparer_office"))
+            .set("preparer", b.get("preparer"))
+            .set("user_data", b.get("user_data"));
         lines.push(out_b.line());
         lines.extend(block.records.iter().cloned());
         let mut y = Out::new(&layouts::OUT_Y);
-        y.set("port", b.get("port")).set("filer", b.get("filer")).set("response", response).set("office", b.get("office"));
+        y.set("port", b.get("port"))
+            .set("filer", b.get("filer"))
+            .set("response", response)
+            .set("office", b.get("office"));
         y.set("count", &block.records.len().to_string());
         lines.push(y.line());
     }
@@ -76,14 +91,20 @@ fn x0(at: &Where) -> Option<String> {
             place(&mut text, 72, &field("preparer"));
             ("BLOCK", *occurrence)
         }
-        Where::Record { occurrence, record, position } => {
+        Where::Record {
+            occurrence,
+            record,
+            position,
+        } => {
             place(&mut text, 26, &format!("{record:07}"));
             place(&mut text, 34, &format!("{:02}", position.min(&99)));
             ("TRNACT", *occurrence)
         }
     };
     let mut out = Out::new(&layouts::X0);
-    out.set("reference", kind).set("occurrence", &occurrence.to_string()).set("label", "REF ID:");
+    out.set("reference", kind)
+        .set("occurrence", &occurrence.to_string())
+        .set("label", "REF ID:");
     let mut line = out.line().into_bytes();
     line[25..80].copy_from_slice(&text);
     Some(String::from_utf8_lossy(&line).into_owned())
@@ -91,7 +112,10 @@ fn x0(at: &Where) -> Option<String> {
 
 fn x1(disposition: &str, condition: &str, narrative: &str) -> String {
     let mut out = Out::new(&layouts::X1);
-    out.set("disposition", disposition).set("severity", "F").set("condition", condition).set("narrative", narrative);
+    out.set("disposition", disposition)
+        .set("severity", "F")
+        .set("condition", condition)
+        .set("narrative", narrative);
     out.line()
 }
 
@@ -118,16 +142,29 @@ pub fn rejected(rej: &Rejected) -> String {
 /// An SE90 record.
 pub fn se90(message_type: &str, condition: &str, narrative: &str) -> String {
     let mut out = Out::new(&layouts::SE90);
-    out.set("message_type", message_type).set("condition", condition).set("narrative", narrative);
+    out.set("message_type", message_type)
+        .set("condition", condition)
+        .set("narrative", narrative);
     out.line()
 }
 
 /// An AX E1 condition or disposition (positions from the ES transcription:
 /// UNVERIFIED). `disposition` is space for a condition, `A` accepted, `R`
 /// rejected.
-pub fn e1(disposition: &str, severity: &str, condition: &str, reason: &str, narrative: &str, filer: &str, entry: &str) -> String {
+pub fn e1(
+    disposition: &str,
+    severity: &str,
+    condition: &str,
+    reason: &str,
+    narrative: &str,
+    filer: &str,
+    entry: &str,
+) -> String {
     let mut out = Out::new(&layouts::E1);
-    out.set("disposition", disposition).set("severity", severity).set("condition", condition).set("reason", reason);
+    out.set("disposition", disposition)
+        .set("severity", severity)
+        .set("condition", condition)
+        .set("reason", reason);
     out.set("narrative", narrative);
     out.set("filer", filer).set("entry_number", entry);
     out.line()
@@ -167,32 +204,55 @@ pub fn so_batch(notices: &[Notice], date: &str, time: &str) -> String {
     let mut routes: Vec<&Route> = notices.iter().map(|n| n.route).collect();
     routes.sort();
     routes.dedup();
-    let mut by_site: Vec<(&str, &str)> = routes.iter().map(|r| (r.site.as_str(), r.sender.as_str())).collect();
+    let mut by_site: Vec<(&str, &str)> = routes
+        .iter()
+        .map(|r| (r.site.as_str(), r.sender.as_str()))
+        .collect();
     by_site.dedup();
     for (site, sender) in by_site {
         let mut a = Out::new(&layouts::OUT_A);
-        a.set("site", site).set("sender", sender).set("date", date).set("response", "SO");
+        a.set("site", site)
+            .set("sender", sender)
+            .set("date", date)
+            .set("response", "SO");
         lines.push(a.line());
-        for route in routes.iter().filter(|r| r.site == site && r.sender == sender) {
+        for route in routes
+            .iter()
+            .filter(|r| r.site == site && r.sender == sender)
+        {
             let mut b = Out::new(&layouts::OUT_B);
-            b.set("port", &route.port).set("filer", &route.filer).set("response", "SO");
+            b.set("port", &route.port)
+                .set("filer", &route.filer)
+                .set("response", "SO");
             lines.push(b.line());
             let mut count = 0;
             for n in notices.iter().filter(|n| n.route == *route) {
                 let mut so10 = Out::new(&layouts::SO10);
-                so10.set("port", n.port).set("filer", n.filer).set("entry_number", n.entry).set("entry_type", n.entry_type);
+                so10.set("port", n.port)
+                    .set("filer", n.filer)
+                    .set("entry_number", n.entry)
+                    .set("entry_type", n.entry_type);
                 so10.set("ior_number", n.ior).set("arrival", n.arrival);
                 let mut records = vec![so10.line()];
                 for (kind, issuer, bill) in &n.bills {
                     let mut so40 = Out::new(&layouts::SO40);
-                    so40.set("bill_type", kind).set("issuer", issuer).set("bill", bill);
+                    so40.set("bill_type", kind)
+                        .set("issuer", issuer)
+                        .set("bill", bill);
                     let mut so50 = Out::new(&layouts::SO50);
-                    so50.set("date", date).set("time", time).set("code", "95").set("narrative", "BILL ARRIVED").set("split", "N");
+                    so50.set("date", date)
+                        .set("time", time)
+                        .set("code", "95")
+                        .set("narrative", "BILL ARRIVED")
+                        .set("split", "N");
                     records.push(so40.line());
                     records.push(so50.line());
                 }
                 let mut so60 = Out::new(&layouts::SO60);
-                so60.set("date", date).set("time", time).set("code", n.code).set("narrative", n.narrative);
+                so60.set("date", date)
+                    .set("time", time)
+                    .set("code", n.code)
+                    .set("narrative", n.narrative);
                 if matches!(n.code, "98" | "22") {
                     // Release origin 03: actual arrival.
                     so60.set("release_date", date).set("release_origin", "03");
@@ -202,7 +262,10 @@ pub fn so_batch(notices: &[Notice], date: &str, time: &str) -> String {
                 lines.extend(records);
             }
             let mut y = Out::new(&layouts::OUT_Y);
-            y.set("port", &route.port).set("filer", &route.filer).set("response", "SO").set("count", &count.to_string());
+            y.set("port", &route.port)
+                .set("filer", &route.filer)
+                .set("response", "SO")
+                .set("count", &count.to_string());
             lines.push(y.line());
         }
         let mut z = Out::new(&layouts::OUT_Z);

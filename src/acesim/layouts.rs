@@ -90,7 +90,10 @@ pub struct Layout {
 impl Layout {
     /// The field called `name` (panics on a name not in the layout: a bug).
     pub fn field(&self, name: &str) -> &Field {
-        self.fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{} has no field {name}", self.id))
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{} has no field {name}", self.id))
     }
 }
 
@@ -102,19 +105,61 @@ pub const WIDTH: usize = 80;
 pub const X_SPECIALS: &str = "!@#$%^&*()-_=+[{]}\\|;:'\",<.>/?~`";
 
 const fn f(name: &'static str, start: usize, len: usize, class: Class, need: Need) -> Field {
-    Field { name, start, len, class, need, codes: &[] }
+    Field {
+        name,
+        start,
+        len,
+        class,
+        need,
+        codes: &[],
+    }
 }
-const fn c(name: &'static str, start: usize, len: usize, class: Class, need: Need, codes: &'static [&'static str]) -> Field {
-    Field { name, start, len, class, need, codes }
+const fn c(
+    name: &'static str,
+    start: usize,
+    len: usize,
+    class: Class,
+    need: Need,
+    codes: &'static [&'static str],
+) -> Field {
+    Field {
+        name,
+        start,
+        len,
+        class,
+        need,
+        codes,
+    }
 }
 const fn id(text: &'static [&'static str], len: usize) -> Field {
-    Field { name: "id", start: 1, len, class: Class::AN, need: Need::M, codes: text }
+    Field {
+        name: "id",
+        start: 1,
+        len,
+        class: Class::AN,
+        need: Need::M,
+        codes: text,
+    }
 }
 const fn fill(start: usize, len: usize) -> Field {
-    Field { name: "filler", start, len, class: Class::S, need: Need::M, codes: &[] }
+    Field {
+        name: "filler",
+        start,
+        len,
+        class: Class::S,
+        need: Need::M,
+        codes: &[],
+    }
 }
 const fn unread(start: usize, len: usize) -> Field {
-    Field { name: "unread", start, len, class: Class::Unread, need: Need::O, codes: &[] }
+    Field {
+        name: "unread",
+        start,
+        len,
+        class: Class::Unread,
+        need: Need::O,
+        codes: &[],
+    }
 }
 
 use Class::{A, AN, D, N, SN, X};
@@ -251,7 +296,10 @@ pub static OUT_Y: Layout = Layout {
 };
 
 /// Output batch trailer: mirrors the input Z.
-pub static OUT_Z: Layout = Layout { id: "Z", fields: IN_Z.fields };
+pub static OUT_Z: Layout = Layout {
+    id: "Z",
+    fields: IN_Z.fields,
+};
 
 /// Batch reject reference (B&B-29..37).
 pub static X0: Layout = Layout {
@@ -287,14 +335,24 @@ pub static X1: Layout = Layout {
 
 // ------------------------------------------------------------ SE input [CR]
 
-pub const ENTRY_TYPES_SE: &[&str] = &["01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "52", "86"];
-pub const MOT_CODES: &[&str] = &["10", "11", "12", "20", "21", "30", "31", "32", "33", "34", "40", "41", "50", "60", "70"];
+pub const ENTRY_TYPES_SE: &[&str] = &[
+    "01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "52", "86",
+];
+pub const MOT_CODES: &[&str] = &[
+    "10", "11", "12", "20", "21", "30", "31", "32", "33", "34", "40", "41", "50", "60", "70",
+];
 /// Table 6.1, GBI-only codes included: `rules` refuses those outside the GBI test.
-pub const ENTITY_CODES: &[&str] = &["MF", "SE", "BY", "ST", "LG", "CS", "CN", "BKP", "SH", "EX", "DR", "PK"];
+pub const ENTITY_CODES: &[&str] = &[
+    "MF", "SE", "BY", "ST", "LG", "CS", "CN", "BKP", "SH", "EX", "DR", "PK",
+];
 /// Entity codes that exist only for the GBI test.
 pub const GBI_ONLY: &[&str] = &["SH", "EX", "DR", "PK"];
-pub const ADDRESS_QUALIFIERS: &[&str] = &["01", "02", "05", "12", "13", "14", "15", "28", "30", "31", "32", "35", "37", "57", "AK"];
-pub const SE20_QUALIFIERS: &[&str] = &["CR", "EN", "IB", "FTZ", "DIS", "V1", "AMT", "EXP", "KII", "RRN", "PER", "CES", "EDA"];
+pub const ADDRESS_QUALIFIERS: &[&str] = &[
+    "01", "02", "05", "12", "13", "14", "15", "28", "30", "31", "32", "35", "37", "57", "AK",
+];
+pub const SE20_QUALIFIERS: &[&str] = &[
+    "CR", "EN", "IB", "FTZ", "DIS", "V1", "AMT", "EXP", "KII", "RRN", "PER", "CES", "EDA",
+];
 
 pub static SE10: Layout = Layout {
     id: "SE10",
@@ -342,7 +400,16 @@ pub static SE13: Layout = Layout {
         id(&["SE13"], 4),
         f("contact", 5, 40, AN, M),
         f("phone", 45, 15, AN, M),
-        c("cancel_reason", 60, 2, AN, C, &["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"]),
+        c(
+            "cancel_reason",
+            60,
+            2,
+            AN,
+            C,
+            &[
+                "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
+            ],
+        ),
         f("multiple", 62, 1, N, O),
         f("dis", 63, 1, N, O),
         f("split", 64, 1, N, O),
@@ -378,10 +445,20 @@ pub static SE16: Layout = Layout {
     ],
 };
 
-pub static SE17: Layout = Layout { id: "SE17", fields: &[id(&["SE17"], 4), f("equipment", 5, 20, AN, M), fill(25, 56)] };
+pub static SE17: Layout = Layout {
+    id: "SE17",
+    fields: &[id(&["SE17"], 4), f("equipment", 5, 20, AN, M), fill(25, 56)],
+};
 
-pub static SE20: Layout =
-    Layout { id: "SE20", fields: &[id(&["SE20"], 4), c("qualifier", 5, 3, AN, M, SE20_QUALIFIERS), f("value", 8, 50, X, M), fill(58, 23)] };
+pub static SE20: Layout = Layout {
+    id: "SE20",
+    fields: &[
+        id(&["SE20"], 4),
+        c("qualifier", 5, 3, AN, M, SE20_QUALIFIERS),
+        f("value", 8, 50, X, M),
+        fill(58, 23),
+    ],
+};
 
 const ENTITY: &[Field] = &[
     c("entity", 5, 3, A, M, ENTITY_CODES),
@@ -390,7 +467,11 @@ const ENTITY: &[Field] = &[
     f("identifier", 46, 20, X, C),
     fill(66, 15),
 ];
-const GBI: &[Field] = &[c("qualifier", 5, 4, A, M, &["LEI", "GLN", "DUNS"]), f("identifier", 9, 20, AN, M), fill(29, 52)];
+const GBI: &[Field] = &[
+    c("qualifier", 5, 4, A, M, &["LEI", "GLN", "DUNS"]),
+    f("identifier", 9, 20, AN, M),
+    fill(29, 52),
+];
 const ADDRESS: &[Field] = &[
     c("qualifier", 5, 2, AN, M, ADDRESS_QUALIFIERS),
     f("text", 7, 35, X, M),
@@ -409,7 +490,10 @@ const GEOGRAPHY: &[Field] = &[
 
 macro_rules! with_id {
     ($name:ident, $id:literal, $rest:expr) => {
-        pub static $name: Layout = Layout { id: $id, fields: &with_id!(@join $id, $rest) };
+        pub static $name: Layout = Layout {
+            id: $id,
+    fields: &with_id!(@join $id, $rest),
+        };
     };
     (@join $id:literal, $rest:expr) => {{
         const REST: &[Field] = $rest;
@@ -436,17 +520,42 @@ with_id!(SE51, "SE51", GBI);
 with_id!(SE55, "SE55", ADDRESS);
 with_id!(SE56, "SE56", GEOGRAPHY);
 
-pub static SE40: Layout =
-    Layout { id: "SE40", fields: &[id(&["SE40"], 4), f("line", 5, 3, N, M), f("origin", 8, 2, A, M), fill(10, 1), f("description", 11, 70, X, O)] };
+pub static SE40: Layout = Layout {
+    id: "SE40",
+    fields: &[
+        id(&["SE40"], 4),
+        f("line", 5, 3, N, M),
+        f("origin", 8, 2, A, M),
+        fill(10, 1),
+        f("description", 11, 70, X, O),
+    ],
+};
 
 pub static SE41: Layout = Layout {
     id: "SE41",
-    fields: &[id(&["SE41"], 4), c("zone_status", 5, 1, A, M, &["P", "N"]), f("privileged_date", 6, 6, N, C), f("quantity", 12, 8, N, M), fill(20, 61)],
+    fields: &[
+        id(&["SE41"], 4),
+        c("zone_status", 5, 1, A, M, &["P", "N"]),
+        f("privileged_date", 6, 6, N, C),
+        f("quantity", 12, 8, N, M),
+        fill(20, 61),
+    ],
 };
 
-pub static SE60: Layout = Layout { id: "SE60", fields: &[id(&["SE60"], 4), f("hts", 5, 10, AN, M), f("value", 15, 10, N, C), fill(25, 56)] };
+pub static SE60: Layout = Layout {
+    id: "SE60",
+    fields: &[
+        id(&["SE60"], 4),
+        f("hts", 5, 10, AN, M),
+        f("value", 15, 10, N, C),
+        fill(25, 56),
+    ],
+};
 
-pub static SE61: Layout = Layout { id: "SE61", fields: &[id(&["SE61"], 4), f("hts", 5, 10, AN, M), fill(15, 66)] };
+pub static SE61: Layout = Layout {
+    id: "SE61",
+    fields: &[id(&["SE61"], 4), f("hts", 5, 10, AN, M), fill(15, 66)],
+};
 
 // ------------------------------------------------------------ SE output [CR, SO, CQ]
 
@@ -455,7 +564,14 @@ pub static SE90: Layout = Layout {
     id: "SE90",
     fields: &[
         id(&["SE90"], 4),
-        c("message_type", 5, 2, AN, M, &["01", "02", "03", "04", "11", "13"]),
+        c(
+            "message_type",
+            5,
+            2,
+            AN,
+            M,
+            &["01", "02", "03", "04", "11", "13"],
+        ),
         f("condition", 7, 3, AN, C),
         f("narrative", 10, 40, X, M),
         fill(50, 31),
@@ -532,7 +648,9 @@ pub static SO60: Layout = Layout {
 
 // ------------------------------------------------------------ AE input [ES]
 
-pub const ENTRY_TYPES_AE: &[&str] = &["01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "31", "32", "34", "38", "51", "52"];
+pub const ENTRY_TYPES_AE: &[&str] = &[
+    "01", "02", "03", "06", "07", "11", "12", "21", "22", "23", "31", "32", "34", "38", "51", "52",
+];
 
 pub static AE10: Layout = Layout {
     id: "10",
@@ -555,11 +673,25 @@ pub static AE10: Layout = Layout {
         unread(42, 2),
         f("live", 44, 1, AN, O),
         unread(45, 6),
-        c("payment_type", 51, 1, AN, C, &["1", "2", "3", "5", "6", "7", "8"]),
+        c(
+            "payment_type",
+            51,
+            1,
+            AN,
+            C,
+            &["1", "2", "3", "5", "6", "7", "8"],
+        ),
         f("statement_date", 52, 6, D, C),
         f("statement_month", 58, 2, N, C),
         f("branch", 60, 2, AN, C),
-        c("waiver_reason", 62, 3, AN, C, &["995", "996", "997", "998", "999"]),
+        c(
+            "waiver_reason",
+            62,
+            3,
+            AN,
+            C,
+            &["995", "996", "997", "998", "999"],
+        ),
         unread(65, 2),
         f("known_importer", 67, 1, AN, O),
         unread(68, 13),
@@ -664,7 +796,15 @@ pub static AE50: Layout = Layout {
     ],
 };
 
-pub static AE62: Layout = Layout { id: "62", fields: &[id(&["62"], 2), f("class", 3, 3, AN, M), f("amount", 6, 8, SN, M), unread(14, 67)] };
+pub static AE62: Layout = Layout {
+    id: "62",
+    fields: &[
+        id(&["62"], 2),
+        f("class", 3, 3, AN, M),
+        f("amount", 6, 8, SN, M),
+        unread(14, 67),
+    ],
+};
 
 pub static AE89: Layout = Layout {
     id: "89",
@@ -706,7 +846,10 @@ pub static AE90: Layout = Layout {
 // ------------------------------------------------------------ AX output [ES, transcription]
 
 /// AX condition reference (ESF-193, from the transcription: UNVERIFIED).
-pub static E0: Layout = Layout { id: "E0", fields: X0.fields };
+pub static E0: Layout = Layout {
+    id: "E0",
+    fields: X0.fields,
+};
 
 /// AX condition / disposition (ESF-204, from the transcription: UNVERIFIED).
 pub static E1: Layout = Layout {
@@ -729,27 +872,38 @@ pub static E1: Layout = Layout {
 
 /// Records of an SE transaction, by control identifier.
 pub fn se_layout(line: &str) -> Option<&'static Layout> {
-    [&SE10, &SE11, &SE13, &SE15, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35, &SE36, &SE40, &SE41, &SE50, &SE51, &SE55, &SE56, &SE60, &SE61]
-        .into_iter()
-        .find(|l| line.starts_with(l.id))
+    [
+        &SE10, &SE11, &SE13, &SE15, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35, &SE36, &SE40, &SE41,
+        &SE50, &SE51, &SE55, &SE56, &SE60, &SE61,
+    ]
+    .into_iter()
+    .find(|l| line.starts_with(l.id))
 }
 
 /// Records of an AE transaction: the 2-character ones and the SE records the
 /// AE embeds (catair.md section 7).
 pub fn ae_layout(line: &str) -> Option<&'static Layout> {
     if line.starts_with("SE") {
-        return [&SE13, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35, &SE36, &SE50, &SE51, &SE55, &SE56, &SE60, &SE61]
-            .into_iter()
-            .find(|l| line.starts_with(l.id));
+        return [
+            &SE13, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35, &SE36, &SE50, &SE51, &SE55, &SE56,
+            &SE60, &SE61,
+        ]
+        .into_iter()
+        .find(|l| line.starts_with(l.id));
     }
-    [&AE10, &AE11, &AE31, &AE34, &AE40, &AE50, &AE62, &AE89, &AE90].into_iter().find(|l| line.starts_with(l.id))
+    [
+        &AE10, &AE11, &AE31, &AE34, &AE40, &AE50, &AE62, &AE89, &AE90,
+    ]
+    .into_iter()
+    .find(|l| line.starts_with(l.id))
 }
 
 /// Every layout of the table (for the coverage test and for lookups by id).
 pub fn all() -> Vec<&'static Layout> {
     vec![
-        &IN_A, &IN_B, &IN_Y, &IN_Z, &OUT_A, &OUT_B, &OUT_Y, &OUT_Z, &X0, &X1, &SE10, &SE11, &SE13, &SE15, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35,
-        &SE36, &SE40, &SE41, &SE50, &SE51, &SE55, &SE56, &SE60, &SE61, &SE90, &SO10, &SO40, &SO50, &SO60, &AE10, &AE11, &AE31, &AE34, &AE40,
+        &IN_A, &IN_B, &IN_Y, &IN_Z, &OUT_A, &OUT_B, &OUT_Y, &OUT_Z, &X0, &X1, &SE10, &SE11, &SE13,
+        &SE15, &SE16, &SE17, &SE20, &SE30, &SE31, &SE35, &SE36, &SE40, &SE41, &SE50, &SE51, &SE55,
+        &SE56, &SE60, &SE61, &SE90, &SO10, &SO40, &SO50, &SO60, &AE10, &AE11, &AE31, &AE34, &AE40,
         &AE50, &AE62, &AE89, &AE90, &E0, &E1,
     ]
 }
@@ -804,7 +958,11 @@ impl Out {
     pub fn from_line(layout: &'static Layout, line: &str) -> Out {
         let mut out = Out::new(layout);
         for (i, b) in line.bytes().take(WIDTH).enumerate() {
-            out.buf[i] = if b.is_ascii_graphic() || b == b' ' { b } else { b' ' };
+            out.buf[i] = if b.is_ascii_graphic() || b == b' ' {
+                b
+            } else {
+                b' '
+            };
         }
         out
     }
@@ -822,7 +980,9 @@ pub fn fits(class: Class, ch: char) -> bool {
         Class::N | Class::D => ch.is_ascii_digit() || ch == ' ',
         Class::SN => ch.is_ascii_digit() || ch == ' ',
         Class::AN => ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == ' ',
-        Class::X | Class::Unread => ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == ' ' || X_SPECIALS.contains(ch),
+        Class::X | Class::Unread => {
+            ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == ' ' || X_SPECIALS.contains(ch)
+        }
     }
 }
 
@@ -840,7 +1000,11 @@ mod tests {
         for layout in all() {
             let mut next = 1;
             for field in layout.fields {
-                assert_eq!(field.start, next, "{}.{} starts at {}, expected {next}", layout.id, field.name, field.start);
+                assert_eq!(
+                    field.start, next,
+                    "{}.{} starts at {}, expected {next}",
+                    layout.id, field.name, field.start
+                );
                 assert!(field.len > 0, "{}.{}", layout.id, field.name);
                 next = field.end() + 1;
             }
@@ -900,7 +1064,11 @@ mod tests {
     #[test]
     fn records_are_written_at_their_positions() {
         let mut so60 = Out::new(&SO60);
-        so60.set("date", "120326").set("time", "1405").set("code", "98").set("narrative", "Released").set("release_date", "120326");
+        so60.set("date", "120326")
+            .set("time", "1405")
+            .set("code", "98")
+            .set("narrative", "Released")
+            .set("release_date", "120326");
         let line = so60.line();
         assert_eq!(line.len(), 80);
         assert_eq!(&line[0..4], "SO60");

@@ -111,7 +111,11 @@ pub struct ReleaseConfig {
 
 impl Default for ReleaseConfig {
     fn default() -> ReleaseConfig {
-        ReleaseConfig { delay_ms: default_delay(), held_share: default_held(), seed: 0 }
+        ReleaseConfig {
+            delay_ms: default_delay(),
+            held_share: default_held(),
+            seed: 0,
+        }
     }
 }
 
@@ -162,8 +166,10 @@ pub struct SimConfig {
 
 impl SimConfig {
     pub fn load(path: &Path) -> anyhow::Result<SimConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a simulator configuration", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a simulator configuration", path.display()))
     }
 }
 
@@ -180,7 +186,6 @@ impl Rng {
         (z >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
     }
 }
-
 
 /// Which transport an entry came by (notifications go back the same way).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,9 +257,16 @@ struct SimState {
 
 /// The accepted entry `key` is on, for a filing whose bill issuer is `issuer`.
 /// Issuers must agree only where both sides name one (`-` names none).
-fn holder<'a>(bills: &'a HashMap<String, Vec<Holder>>, key: &str, issuer: &str) -> Option<&'a Holder> {
+fn holder<'a>(
+    bills: &'a HashMap<String, Vec<Holder>>,
+    key: &str,
+    issuer: &str,
+) -> Option<&'a Holder> {
     let issuer = if issuer == "-" { "" } else { issuer };
-    bills.get(key)?.iter().find(|h| h.issuer.is_empty() || issuer.is_empty() || h.issuer.eq_ignore_ascii_case(issuer))
+    bills
+        .get(key)?
+        .iter()
+        .find(|h| h.issuer.is_empty() || issuer.is_empty() || h.issuer.eq_ignore_ascii_case(issuer))
 }
 
 /// The running simulator.
@@ -272,7 +284,10 @@ pub struct Sim {
 struct DroppedConnection;
 
 fn read_secret(path: &Path) -> anyhow::Result<String> {
-    Ok(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?.trim().to_owned())
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .trim()
+        .to_owned())
 }
 
 impl Sim {
@@ -282,15 +297,40 @@ impl Sim {
             None => Policy::builtin(),
         };
         let token = cfg.token_file.as_deref().map(read_secret).transpose()?;
-        let password = cfg.batch.as_ref().and_then(|b| b.password_file.as_deref()).map(read_secret).transpose()?;
+        let password = cfg
+            .batch
+            .as_ref()
+            .and_then(|b| b.password_file.as_deref())
+            .map(read_secret)
+            .transpose()?;
         if let Some(p) = &password
-            && (p.is_empty() || p.len() > 6 || !p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+            && (p.is_empty()
+                || p.len() > 6
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         {
-            anyhow::bail!("[batch] password_file: the password must be 1-6 upper case letters or digits (A 9-14, 6AN)");
+            anyhow::bail!(
+                "[batch] password_file: the password must be 1-6 upper case letters or digits (A 9-14, 6AN)"
+            );
         }
-        let rules = Rules { filer_codes: cfg.filer_codes.iter().map(|c| c.to_ascii_uppercase()).collect(), policy };
+        let rules = Rules {
+            filer_codes: cfg
+                .filer_codes
+                .iter()
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+            policy,
+        };
         let seed = cfg.release.seed;
-        Ok(Sim { rules, token, password, state: Mutex::new(SimState::default()), rng: Mutex::new(Rng(seed)), cfg })
+        Ok(Sim {
+            rules,
+            token,
+            password,
+            state: Mutex::new(SimState::default()),
+            rng: Mutex::new(Rng(seed)),
+            cfg,
+        })
     }
 
     fn chance(&self, p: f64) -> bool {
@@ -298,13 +338,24 @@ impl Sim {
     }
 
     /// Judges an entry: the answer and, if accepted, a release to come.
-    fn judge(&self, f: Filing, extra: Vec<Problem>, source: Source, via: Via, filed: Filed) -> (StatusCode, serde_json::Value, Vec<Problem>) {
+    fn judge(
+        &self,
+        f: Filing,
+        extra: Vec<Problem>,
+        source: Source,
+        via: Via,
+        filed: Filed,
+    ) -> (StatusCode, serde_json::Value, Vec<Problem>) {
         let mut state = self.state.lock().expect("sim state");
         let number = f.entry_number.clone();
         let reused = state.answers.contains_key(&number);
         if !number.is_empty() {
             for b in f.all_bills() {
-                state.received.entry((f.carrier.clone(), b.house_bill)).or_default().insert(number.clone());
+                state
+                    .received
+                    .entry((f.carrier.clone(), b.house_bill))
+                    .or_default()
+                    .insert(number.clone());
             }
         }
         let mut problems = extra;
@@ -312,12 +363,20 @@ impl Sim {
         // A bill already on another accepted entry: whatever numbered this
         // one (another state store, a lost ledger) must not file it twice.
         for (i, b) in f.all_bills().iter().enumerate() {
-            let key = model::bill_key(if b.house_bill.is_empty() { &b.master_bill } else { &b.house_bill });
+            let key = model::bill_key(if b.house_bill.is_empty() {
+                &b.master_bill
+            } else {
+                &b.house_bill
+            });
             if let Some(h) = holder(&state.bills, &key, &f.carrier)
                 && h.entry_number != number
             {
                 let record = filed.bill_records.get(i).copied();
-                problems.push(rules::problem(Condition::BillOnOtherEntry, format!("HOUSE BILL ON ENTRY {}", h.entry_number), record));
+                problems.push(rules::problem(
+                    Condition::BillOnOtherEntry,
+                    format!("HOUSE BILL ON ENTRY {}", h.entry_number),
+                    record,
+                ));
             }
         }
         let first_error = problems.iter().find(|p| !p.condition.is_warning());
@@ -327,17 +386,37 @@ impl Sim {
                 json!({"entry_number": number, "status": "rejected", "condition": "01", "code": first.condition.code(), "narrative": first.narrative}),
             )
         } else {
-            let warnings: Vec<String> = problems.iter().map(|p| format!("{} {}", p.condition.code(), p.narrative)).collect();
+            let warnings: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{} {}", p.condition.code(), p.narrative))
+                .collect();
             let condition = if warnings.is_empty() { "02" } else { "03" };
             for b in f.all_bills() {
-                let key = model::bill_key(if b.house_bill.is_empty() { &b.master_bill } else { &b.house_bill });
+                let key = model::bill_key(if b.house_bill.is_empty() {
+                    &b.master_bill
+                } else {
+                    &b.house_bill
+                });
                 if !key.is_empty() {
-                    let h = Holder { issuer: f.carrier.clone(), entry_number: number.clone(), filer_code: f.filer_code.clone(), entry_type: f.entry_type.clone() };
+                    let h = Holder {
+                        issuer: f.carrier.clone(),
+                        entry_number: number.clone(),
+                        filer_code: f.filer_code.clone(),
+                        entry_type: f.entry_type.clone(),
+                    };
                     state.bills.entry(key).or_default().push(h);
                 }
             }
-            state.pending.push(PendingRelease { due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms), filing: f, filed, via });
-            (StatusCode::OK, json!({"entry_number": number, "status": "accepted", "condition": condition, "code": "", "narrative": "ENTRY ACCEPTED", "warnings": warnings}))
+            state.pending.push(PendingRelease {
+                due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms),
+                filing: f,
+                filed,
+                via,
+            });
+            (
+                StatusCode::OK,
+                json!({"entry_number": number, "status": "accepted", "condition": condition, "code": "", "narrative": "ENTRY ACCEPTED", "warnings": warnings}),
+            )
         };
         // A reused number keeps its first answer; only new numbers are recorded.
         if !reused && !number.is_empty() {
@@ -352,7 +431,10 @@ impl Sim {
         if e.entry_type == "86" {
             let cn_hk = e.lines.iter().any(|l| l.origin == "CN" || l.origin == "HK");
             if cn_hk && arrival >= rules::cn_hk_end() {
-                return ("33".into(), "ET86 INELIGIBLE COUNTRY; CANNOT RELEASE".into());
+                return (
+                    "33".into(),
+                    "ET86 INELIGIBLE COUNTRY; CANNOT RELEASE".into(),
+                );
             }
             let person = format!(
                 "{}|{}",
@@ -364,15 +446,25 @@ impl Sim {
             *total += e.entry_value_usd;
             if *total > 800 {
                 return if before <= 800 {
-                    ("34".into(), "ENTRY RELEASE WITHHELD - DE MINIMIS MET".into())
+                    (
+                        "34".into(),
+                        "ENTRY RELEASE WITHHELD - DE MINIMIS MET".into(),
+                    )
                 } else {
-                    ("30".into(), "DE MINIMIS MAY BE MET USE ALT ENTRY TYPE".into())
+                    (
+                        "30".into(),
+                        "DE MINIMIS MAY BE MET USE ALT ENTRY TYPE".into(),
+                    )
                 };
             }
         }
         if self.chance(self.cfg.release.held_share) {
             let pick = (state.seq % 3) as usize;
-            let (code, text) = [("90", "UNDER CBP REVIEW"), ("99", "RELEASE SUSPENDED"), ("04", "ENTRY DETAINED")][pick];
+            let (code, text) = [
+                ("90", "UNDER CBP REVIEW"),
+                ("99", "RELEASE SUSPENDED"),
+                ("04", "ENTRY DETAINED"),
+            ][pick];
             return (code.into(), text.into());
         }
         ("98".into(), "RELEASED".into())
@@ -383,17 +475,31 @@ impl Sim {
         let mut state = self.state.lock().expect("sim state");
         let now = Instant::now();
         let due: Vec<PendingRelease> = {
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut state.pending).into_iter().partition(|p| p.due <= now);
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut state.pending)
+                .into_iter()
+                .partition(|p| p.due <= now);
             state.pending = later;
             due
         };
         let mut round = Vec::new();
         for p in due {
             let (code, narrative) = self.decide(&p.filing, &mut state);
-            state.releases.insert(p.filing.entry_number.clone(), code.clone());
-            let copies = if self.chance(self.cfg.faults.duplicate_notifications) { 2 } else { 1 };
+            state
+                .releases
+                .insert(p.filing.entry_number.clone(), code.clone());
+            let copies = if self.chance(self.cfg.faults.duplicate_notifications) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
-                round.push((p.via.clone(), p.filing.clone(), p.filed.clone(), code.clone(), narrative.clone()));
+                round.push((
+                    p.via.clone(),
+                    p.filing.clone(),
+                    p.filed.clone(),
+                    code.clone(),
+                    narrative.clone(),
+                ));
             }
         }
         if self.cfg.faults.reorder_notifications {
@@ -404,9 +510,16 @@ impl Sim {
                 Via::Http => {
                     state.seq += 1;
                     let seq = state.seq;
-                    state.notes.push(Note { seq, entry_number: filing.entry_number.clone(), code, narrative });
+                    state.notes.push(Note {
+                        seq,
+                        entry_number: filing.entry_number.clone(),
+                        code,
+                        narrative,
+                    });
                 }
-                Via::Batch(route) => state.batch_notes.push((route, filing, filed, code, narrative)),
+                Via::Batch(route) => state
+                    .batch_notes
+                    .push((route, filing, filed, code, narrative)),
             }
         }
     }
@@ -414,7 +527,13 @@ impl Sim {
     /// The accepted entry a bill is on: (entry number, filer code, entry type).
     pub fn bill_holder(&self, issuer: &str, bill: &str) -> Option<(String, String, String)> {
         let state = self.state.lock().expect("sim state");
-        holder(&state.bills, &model::bill_key(bill), issuer).map(|h| (h.entry_number.clone(), h.filer_code.clone(), h.entry_type.clone()))
+        holder(&state.bills, &model::bill_key(bill), issuer).map(|h| {
+            (
+                h.entry_number.clone(),
+                h.filer_code.clone(),
+                h.entry_type.clone(),
+            )
+        })
     }
 
     /// Answers one CATAIR batch: an SX (SE) or AX (AE) batch, or an X0/X1
@@ -426,7 +545,10 @@ impl Sim {
     /// [`Sim::answer_batch`]; `http`: the batch came through the gateway (an
     /// entry summary posted there), so its notifications go back that way.
     fn answer_batch_via(&self, text: &str, http: bool) -> String {
-        let env = Envelope { filer_codes: &self.rules.filer_codes, password: self.password.as_deref() };
+        let env = Envelope {
+            filer_codes: &self.rules.filer_codes,
+            password: self.password.as_deref(),
+        };
         let batch = match read::read(text, &env) {
             Ok(b) => b,
             Err(rejected) => return answer::rejected(&rejected),
@@ -443,10 +565,21 @@ impl Sim {
             for t in &block.transactions {
                 records.extend(match batch.application {
                     Application::Se => self.answer_se(t, &route),
-                    Application::Ae => self.answer_ae(t, &route, if http { Via::Http } else { Via::Batch(route.clone()) }),
+                    Application::Ae => self.answer_ae(
+                        t,
+                        &route,
+                        if http {
+                            Via::Http
+                        } else {
+                            Via::Batch(route.clone())
+                        },
+                    ),
                 });
             }
-            blocks.push(BlockAnswer { b: &block.b, records });
+            blocks.push(BlockAnswer {
+                b: &block.b,
+                records,
+            });
         }
         answer::envelope(&batch, &blocks)
     }
@@ -458,9 +591,21 @@ impl Sim {
         let head = &t.records[0];
         let layout_problems = rules::se_problems(&t.records, &route.filer);
         let filing = model::from_se(&t.records);
-        let mut filed = Filed { entry8: head.get("entry_number").to_owned(), ..Filed::default() };
-        for (i, r) in t.records.iter().enumerate().filter(|(_, r)| r.id() == "SE15") {
-            filed.bills.push((r.get("bill_type").to_owned(), r.get("issuer").to_owned(), r.get("bill").to_owned()));
+        let mut filed = Filed {
+            entry8: head.get("entry_number").to_owned(),
+            ..Filed::default()
+        };
+        for (i, r) in t
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.id() == "SE15")
+        {
+            filed.bills.push((
+                r.get("bill_type").to_owned(),
+                r.get("issuer").to_owned(),
+                r.get("bill").to_owned(),
+            ));
             if !matches!(r.get("bill_type"), "M" | "I") {
                 filed.bill_records.push(i);
             }
@@ -477,7 +622,13 @@ impl Sim {
                     // was filed with before judging it again.
                     self.forget(&filing.entry_number);
                 }
-                let (_, _, all) = self.judge(filing, std::mem::take(&mut problems), Source::Catair, Via::Batch(route.clone()), filed);
+                let (_, _, all) = self.judge(
+                    filing,
+                    std::mem::take(&mut problems),
+                    Source::Catair,
+                    Via::Batch(route.clone()),
+                    filed,
+                );
                 all
             }
         };
@@ -492,7 +643,11 @@ impl Sim {
                 out.push(r.text.clone());
             }
             for p in found.into_iter().flatten().take(9) {
-                out.push(answer::se90(if p.condition.is_warning() { "13" } else { "11" }, p.condition.code(), &p.narrative));
+                out.push(answer::se90(
+                    if p.condition.is_warning() { "13" } else { "11" },
+                    p.condition.code(),
+                    &p.narrative,
+                ));
             }
         }
         let closing = match problems.iter().find(|p| !p.condition.is_warning()) {
@@ -520,17 +675,26 @@ impl Sim {
     fn cancel(&self, f: &Filing, mut problems: Vec<Problem>) -> Vec<Problem> {
         let known = {
             let state = self.state.lock().expect("sim state");
-            state.answers.get(&f.entry_number).is_some_and(|(s, _)| *s == StatusCode::OK)
+            state
+                .answers
+                .get(&f.entry_number)
+                .is_some_and(|(s, _)| *s == StatusCode::OK)
         };
         if !known {
-            problems.push(rules::problem(Condition::Missing, "ENTRY NOT ON FILE FOR CANCEL", Some(0)));
+            problems.push(rules::problem(
+                Condition::Missing,
+                "ENTRY NOT ON FILE FOR CANCEL",
+                Some(0),
+            ));
         }
         if problems.iter().all(|p| p.condition.is_warning()) {
             let mut state = self.state.lock().expect("sim state");
             for holders in state.bills.values_mut() {
                 holders.retain(|h| h.entry_number != f.entry_number);
             }
-            state.pending.retain(|p| p.filing.entry_number != f.entry_number);
+            state
+                .pending
+                .retain(|p| p.filing.entry_number != f.entry_number);
         }
         problems
     }
@@ -544,7 +708,11 @@ impl Sim {
         let accepted = {
             let mut state = self.state.lock().expect("sim state");
             if summary.action == "A" && state.summaries.contains(&summary.entry_number) {
-                problems.push(rules::problem(Condition::SummaryTwice, "ENTRY SUMMARY ALREADY ON FILE", Some(0)));
+                problems.push(rules::problem(
+                    Condition::SummaryTwice,
+                    "ENTRY SUMMARY ALREADY ON FILE",
+                    Some(0),
+                ));
             }
             let ok = problems.iter().all(|p| p.condition.is_warning());
             if ok {
@@ -565,7 +733,10 @@ impl Sim {
                 port_of_entry: summary.port.clone(),
                 ..Filing::default()
             };
-            let filed = Filed { entry8: head.get("entry_number").to_owned(), ..Filed::default() };
+            let filed = Filed {
+                entry8: head.get("entry_number").to_owned(),
+                ..Filed::default()
+            };
             let mut state = self.state.lock().expect("sim state");
             state.pending.push(PendingRelease {
                 due: Instant::now() + Duration::from_millis(self.cfg.release.delay_ms),
@@ -587,11 +758,23 @@ impl Sim {
             }
             for p in found.into_iter().flatten().take(9) {
                 let severity = if p.condition.is_warning() { "W" } else { "F" };
-                out.push(answer::e1(" ", severity, p.condition.code(), "", &p.narrative, filer, entry));
+                out.push(answer::e1(
+                    " ",
+                    severity,
+                    p.condition.code(),
+                    "",
+                    &p.narrative,
+                    filer,
+                    entry,
+                ));
             }
         }
         out.push(if accepted {
-            let what = if summary.action == "D" { "SUMMARY HAS BEEN DELETED" } else { "SUMMARY HAS BEEN ADDED" };
+            let what = if summary.action == "D" {
+                "SUMMARY HAS BEEN DELETED"
+            } else {
+                "SUMMARY HAS BEEN ADDED"
+            };
             answer::e1("A", " ", "", "995", what, filer, entry)
         } else {
             answer::e1("R", "F", "999", "", "ENTRY SUMMARY REJECTED", filer, entry)
@@ -606,8 +789,18 @@ impl Sim {
             return None;
         }
         let now = Utc::now();
-        let (date, time) = (now.format("%m%d%y").to_string(), now.format("%H%M").to_string());
-        let arrivals: Vec<String> = notes.iter().map(|(_, f, ..)| f.arrival_date.map(|d| d.format("%m%d%y").to_string()).unwrap_or_default()).collect();
+        let (date, time) = (
+            now.format("%m%d%y").to_string(),
+            now.format("%H%M").to_string(),
+        );
+        let arrivals: Vec<String> = notes
+            .iter()
+            .map(|(_, f, ..)| {
+                f.arrival_date
+                    .map(|d| d.format("%m%d%y").to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
         let notices: Vec<Notice> = notes
             .iter()
             .zip(&arrivals)
@@ -616,7 +809,11 @@ impl Sim {
                 filer: &f.filer_code,
                 entry: &filed.entry8,
                 entry_type: &f.entry_type,
-                port: if f.port_of_entry.is_empty() { &route.port } else { &f.port_of_entry },
+                port: if f.port_of_entry.is_empty() {
+                    &route.port
+                } else {
+                    &f.port_of_entry
+                },
                 ior: &f.ior_number,
                 arrival,
                 bills: filed.bills.iter().filter(|b| b.0 != "I").cloned().collect(),
@@ -633,7 +830,10 @@ impl Sim {
 fn authorised(sim: &Sim, headers: &HeaderMap) -> bool {
     match &sim.token {
         None => true,
-        Some(t) => headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {t}")),
+        Some(t) => {
+            headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some(&format!("Bearer {t}"))
+        }
     }
 }
 
@@ -643,7 +843,11 @@ async fn post_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Strin
     }
     let f = sim.cfg.faults.clone();
     if sim.chance(f.error_rate) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "simulated ACE gateway error").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated ACE gateway error",
+        )
+            .into_response();
     }
     let entry: Filing = match serde_json::from_str(&body) {
         Ok(e) => e,
@@ -652,15 +856,24 @@ async fn post_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Strin
                 .into_response();
         }
     };
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let replay = {
         let state = sim.state.lock().expect("sim state");
-        state.answers.get(&entry.entry_number).filter(|_| key == entry.entry_number).cloned()
+        state
+            .answers
+            .get(&entry.entry_number)
+            .filter(|_| key == entry.entry_number)
+            .cloned()
     };
     let (status, answer) = match replay {
         Some(stored) => stored,
         None => {
-            let (status, body, _) = sim.judge(entry, Vec::new(), Source::Json, Via::Http, Filed::default());
+            let (status, body, _) =
+                sim.judge(entry, Vec::new(), Source::Json, Via::Http, Filed::default());
             (status, body)
         }
     };
@@ -676,7 +889,11 @@ async fn post_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Strin
     (status, axum::Json(answer)).into_response()
 }
 
-async fn get_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath(number): UrlPath<String>) -> Response {
+async fn get_entry(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    UrlPath(number): UrlPath<String>,
+) -> Response {
     if !authorised(&sim, &headers) {
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
@@ -698,7 +915,11 @@ async fn get_entry(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath(numb
 /// compared as ACE files it (letters and digits); the issuer only where both
 /// the query and the filing name one (`-` names none: air bills carry no
 /// issuer code).
-async fn get_bill(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath((issuer, bill)): UrlPath<(String, String)>) -> Response {
+async fn get_bill(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    UrlPath((issuer, bill)): UrlPath<(String, String)>,
+) -> Response {
     if !authorised(&sim, &headers) {
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
@@ -718,7 +939,11 @@ struct After {
     limit: Option<usize>,
 }
 
-async fn notifications(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+async fn notifications(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
     if !authorised(&sim, &headers) {
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
@@ -730,8 +955,15 @@ async fn notifications(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q)
         .take(q.limit.unwrap_or(1000))
         .map(|n| json!({"seq": n.seq, "entry_number": n.entry_number, "code": n.code, "narrative": n.narrative}))
         .collect();
-    let next = notes.last().and_then(|n| n["seq"].as_u64()).unwrap_or(q.after);
-    (StatusCode::OK, axum::Json(json!({"notifications": notes, "next": next}))).into_response()
+    let next = notes
+        .last()
+        .and_then(|n| n["seq"].as_u64())
+        .unwrap_or(q.after);
+    (
+        StatusCode::OK,
+        axum::Json(json!({"notifications": notes, "next": next})),
+    )
+        .into_response()
 }
 
 /// `GET /sim/received`: not part of any ACE protocol. The simulator's own
@@ -771,21 +1003,51 @@ async fn post_summary(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Str
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
     if sim.chance(sim.cfg.faults.error_rate) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "simulated ACE gateway error").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated ACE gateway error",
+        )
+            .into_response();
     }
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    if let Some((status, answer)) = sim.state.lock().expect("sim state").summary_answers.get(&key).cloned() {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if let Some((status, answer)) = sim
+        .state
+        .lock()
+        .expect("sim state")
+        .summary_answers
+        .get(&key)
+        .cloned()
+    {
         return (status, axum::Json(answer)).into_response();
     }
     let head = body.lines().next().unwrap_or("");
-    let (filer, entry8, port) = (head.get(3..6).unwrap_or(""), head.get(8..16).unwrap_or(""), head.get(17..21).unwrap_or(""));
+    let (filer, entry8, port) = (
+        head.get(3..6).unwrap_or(""),
+        head.get(8..16).unwrap_or(""),
+        head.get(17..21).unwrap_or(""),
+    );
     let password = sim.password.clone().unwrap_or_else(|| "HTTP".into());
-    let mut lines = vec![record_at(&[(1, "A"), (2, port), (6, "GWY"), (9, &password), (26, "AE")]), record_at(&[(1, "B"), (4, port), (8, filer), (11, "AE")])];
-    lines.extend(body.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    let mut lines = vec![
+        record_at(&[(1, "A"), (2, port), (6, "GWY"), (9, &password), (26, "AE")]),
+        record_at(&[(1, "B"), (4, port), (8, filer), (11, "AE")]),
+    ];
+    lines.extend(
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned),
+    );
     lines.push(record_at(&[(1, "Y"), (4, port), (8, filer), (11, "AE")]));
     lines.push(record_at(&[(1, "Z"), (2, port), (6, "GWY")]));
     let ax = sim.answer_batch_via(&lines.join("\n"), true);
-    let number = if entry8.len() == 8 { format!("{filer}-{}-{}", &entry8[..7], &entry8[7..]) } else { String::new() };
+    let number = if entry8.len() == 8 {
+        format!("{filer}-{}-{}", &entry8[..7], &entry8[7..])
+    } else {
+        String::new()
+    };
     let field = |l: &str, a: usize, b: usize| l.get(a..b).unwrap_or("").trim().to_owned();
     let mut conditions = Vec::new();
     let (mut status, mut code, mut narrative) = ("rejected", String::new(), String::new());
@@ -799,30 +1061,57 @@ async fn post_summary(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Str
                     (code, narrative) = (field(l, 7, 10), field(l, 10, 50));
                 }
                 Some("R") => {}
-                _ => conditions.push(format!("{}{} {}", field(l, 3, 4), field(l, 4, 7), field(l, 10, 50))),
+                _ => conditions.push(format!(
+                    "{}{} {}",
+                    field(l, 3, 4),
+                    field(l, 4, 7),
+                    field(l, 10, 50)
+                )),
             }
         }
     }
     if status == "rejected" {
-        let first = conditions.iter().find(|c| !c.starts_with('W')).cloned().unwrap_or_else(|| "999 ENTRY SUMMARY REJECTED".into());
+        let first = conditions
+            .iter()
+            .find(|c| !c.starts_with('W'))
+            .cloned()
+            .unwrap_or_else(|| "999 ENTRY SUMMARY REJECTED".into());
         let first = first.strip_prefix('F').unwrap_or(&first).to_owned();
         let (c, n) = first.split_once(' ').unwrap_or((first.as_str(), ""));
         (code, narrative) = (c.to_owned(), n.to_owned());
     }
-    let http = if status == "accepted" { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let http = if status == "accepted" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let answer = json!({"entry_number": number, "status": status, "code": code, "narrative": narrative, "conditions": conditions});
     if !number.is_empty() {
-        sim.state.lock().expect("sim state").summary_answers.insert(number, (http, answer.clone()));
+        sim.state
+            .lock()
+            .expect("sim state")
+            .summary_answers
+            .insert(number, (http, answer.clone()));
     }
     (http, axum::Json(answer)).into_response()
 }
 
 /// `GET /v1/entry-summaries/{number}`: the answer given, or 404.
-async fn get_summary(State(sim): State<Arc<Sim>>, headers: HeaderMap, UrlPath(number): UrlPath<String>) -> Response {
+async fn get_summary(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    UrlPath(number): UrlPath<String>,
+) -> Response {
     if !authorised(&sim, &headers) {
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
-    match sim.state.lock().expect("sim state").summary_answers.get(&number) {
+    match sim
+        .state
+        .lock()
+        .expect("sim state")
+        .summary_answers
+        .get(&number)
+    {
         None => (StatusCode::NOT_FOUND, "no entry summary for that entry").into_response(),
         Some((_, answer)) => (StatusCode::OK, axum::Json(answer.clone())).into_response(),
     }
@@ -875,7 +1164,14 @@ fn batch_round(sim: &Sim, cfg: &BatchConfig) -> std::io::Result<()> {
             s.seq += 1;
             s.seq
         };
-        write_atomic(&cfg.outbound, &format!("status-{}-{seq:06}.so", Utc::now().format("%Y%m%dT%H%M%S%3f")), &text)?;
+        write_atomic(
+            &cfg.outbound,
+            &format!(
+                "status-{}-{seq:06}.so",
+                Utc::now().format("%Y%m%dT%H%M%S%3f")
+            ),
+            &text,
+        )?;
     }
     Ok(())
 }
@@ -891,13 +1187,16 @@ pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
     let listen = cfg.listen.clone();
     let batch = cfg.batch.clone();
     let sim = Arc::new(Sim::new(cfg)?);
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     info!(listen = %listen, "ACE simulator listening on http://{listen}/.");
     let server = tokio::spawn(axum::serve(listener, router(sim.clone())).into_future());
     let ticker = {
         let sim = sim.clone();
         tokio::spawn(async move {
-            let poll = Duration::from_millis(batch.as_ref().map_or(100, |b| b.poll_ms.min(100)).max(10));
+            let poll =
+                Duration::from_millis(batch.as_ref().map_or(100, |b| b.poll_ms.min(100)).max(10));
             loop {
                 sim.tick();
                 if let Some(b) = &batch {
@@ -934,7 +1233,11 @@ mod tests {
             token_file: None,
             policy: None,
             batch: None,
-            release: ReleaseConfig { delay_ms: 0, held_share: held, seed: 7 },
+            release: ReleaseConfig {
+                delay_ms: 0,
+                held_share: held,
+                seed: 7,
+            },
             faults: FaultConfig::default(),
         })
         .unwrap()
@@ -959,30 +1262,70 @@ mod tests {
 
     fn releases(s: &Sim) -> Vec<(String, String)> {
         s.tick();
-        s.state.lock().unwrap().notes.iter().map(|n| (n.entry_number.clone(), n.code.clone())).collect()
+        s.state
+            .lock()
+            .unwrap()
+            .notes
+            .iter()
+            .map(|n| (n.entry_number.clone(), n.code.clone()))
+            .collect()
     }
 
     #[test]
     fn accepted_entries_are_released_later_and_numbers_are_never_reused() {
         let s = sim(0.0);
         let (status, body) = judge(&s, entry(1234567, "DX1001", 45, "VN", "2025-05-01"));
-        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("accepted")), "{body}");
-        assert_eq!(releases(&s), [("ABC-1234567-6".to_owned(), "98".to_owned())]);
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (StatusCode::OK, Some("accepted")),
+            "{body}"
+        );
+        assert_eq!(
+            releases(&s),
+            [("ABC-1234567-6".to_owned(), "98".to_owned())]
+        );
         let (status, body) = judge(&s, entry(1234567, "DX1002", 45, "VN", "2025-05-01"));
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("E02")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("E02"))
+        );
     }
 
     #[test]
     fn a_house_bill_on_another_entry_is_refused_and_found_by_the_query() {
         let s = sim(0.0);
-        assert_eq!(judge(&s, entry(1, "DX-1001", 45, "VN", "2025-05-01")).0, StatusCode::OK);
+        assert_eq!(
+            judge(&s, entry(1, "DX-1001", 45, "VN", "2025-05-01")).0,
+            StatusCode::OK
+        );
         let (status, body) = judge(&s, entry(2, "DX1001", 45, "VN", "2025-05-01"));
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("S19")), "{body}");
-        let first = format!("ABC-0000001-{}", model::check_digit("ABC", "0000001").unwrap());
-        assert_eq!(body["narrative"].as_str(), Some(format!("HOUSE BILL ON ENTRY {first}").as_str()));
-        assert_eq!(s.bill_holder("DHLX", "DX1001").map(|h| h.0), Some(first.clone()));
-        assert_eq!(s.bill_holder("-", "dx-1001").map(|h| h.0), Some(first), "compared as filed: letters and digits");
-        assert_eq!(s.bill_holder("UPSN", "DX1001"), None, "another carrier's bill of the same number");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("S19")),
+            "{body}"
+        );
+        let first = format!(
+            "ABC-0000001-{}",
+            model::check_digit("ABC", "0000001").unwrap()
+        );
+        assert_eq!(
+            body["narrative"].as_str(),
+            Some(format!("HOUSE BILL ON ENTRY {first}").as_str())
+        );
+        assert_eq!(
+            s.bill_holder("DHLX", "DX1001").map(|h| h.0),
+            Some(first.clone())
+        );
+        assert_eq!(
+            s.bill_holder("-", "dx-1001").map(|h| h.0),
+            Some(first),
+            "compared as filed: letters and digits"
+        );
+        assert_eq!(
+            s.bill_holder("UPSN", "DX1001"),
+            None,
+            "another carrier's bill of the same number"
+        );
         assert_eq!(s.bill_holder("-", "DX1002"), None);
     }
 
@@ -991,7 +1334,10 @@ mod tests {
         let s = sim(0.0);
         judge(&s, entry(1, "A1", 45, "CN", "2025-05-02"));
         for (serial, value) in [(2, 500), (3, 301), (4, 10)] {
-            judge(&s, entry(serial, &format!("B{serial}"), value, "VN", "2025-04-01"));
+            judge(
+                &s,
+                entry(serial, &format!("B{serial}"), value, "VN", "2025-04-01"),
+            );
         }
         let codes: Vec<String> = releases(&s).into_iter().map(|(_, c)| c).collect();
         assert_eq!(codes, ["33", "98", "34", "30"]);
@@ -1000,8 +1346,14 @@ mod tests {
     #[test]
     fn type_86_limits_hold_for_json_too() {
         let s = sim(0.0);
-        assert_eq!(judge(&s, entry(1, "A1", 801, "VN", "2025-05-01")).1["code"], "S18");
-        assert_eq!(judge(&s, entry(2, "A2", 10, "VN", "2025-08-29")).1["code"], "E11");
+        assert_eq!(
+            judge(&s, entry(1, "A1", 801, "VN", "2025-05-01")).1["code"],
+            "S18"
+        );
+        assert_eq!(
+            judge(&s, entry(2, "A2", 10, "VN", "2025-08-29")).1["code"],
+            "E11"
+        );
     }
 }
 
@@ -1012,7 +1364,10 @@ mod config_tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ace-sim.toml");
         let cfg = super::SimConfig::load(&path).unwrap();
         assert_eq!(cfg.filer_codes, ["S32"]);
-        assert_eq!(cfg.batch.and_then(|b| b.password_file), Some("jobs/ace-demo/envelope-password.txt".into()));
+        assert_eq!(
+            cfg.batch.and_then(|b| b.password_file),
+            Some("jobs/ace-demo/envelope-password.txt".into())
+        );
     }
 }
 
@@ -1027,7 +1382,11 @@ mod batch_tests {
             token_file: None,
             policy: None,
             batch: None,
-            release: ReleaseConfig { delay_ms: 0, held_share: 0.0, seed: 1 },
+            release: ReleaseConfig {
+                delay_ms: 0,
+                held_share: 0.0,
+                seed: 1,
+            },
             faults: FaultConfig::default(),
         })
         .unwrap()
@@ -1044,8 +1403,14 @@ mod batch_tests {
     }
 
     fn batch(filer: &str, transactions: &[String]) -> String {
-        let mut lines = vec![rec("A", &[(2, "4701"), (6, "S32"), (9, "PASSWD"), (26, "SE")])];
-        lines.push(rec("B", &[(4, "4701"), (8, filer), (11, "SE"), (60, "RUN 5")]));
+        let mut lines = vec![rec(
+            "A",
+            &[(2, "4701"), (6, "S32"), (9, "PASSWD"), (26, "SE")],
+        )];
+        lines.push(rec(
+            "B",
+            &[(4, "4701"), (8, filer), (11, "SE"), (60, "RUN 5")],
+        ));
         lines.extend(transactions.iter().cloned());
         lines.push(rec("Y", &[(4, "4701"), (8, filer), (11, "SE")]));
         lines.push(rec("Z", &[(2, "4701"), (6, "S32")]));
@@ -1058,7 +1423,19 @@ mod batch_tests {
     fn type86(serial: &str, bill: &str) -> Vec<String> {
         let n = format!("{serial}{}", model::check_digit("S32", serial).unwrap());
         vec![
-            rec("SE10", &[(5, "A"), (6, "S32"), (11, &n), (20, "86"), (37, "40"), (39, "0"), (40, "0000000045"), (50, "4701")]),
+            rec(
+                "SE10",
+                &[
+                    (5, "A"),
+                    (6, "S32"),
+                    (11, &n),
+                    (20, "86"),
+                    (37, "40"),
+                    (39, "0"),
+                    (40, "0000000045"),
+                    (50, "4701"),
+                ],
+            ),
             rec("SE13", &[(5, "JANE DOE"), (45, "3125550100")]),
             rec("SE15", &[(5, "M"), (10, "15712345675"), (73, "N")]),
             rec("SE15", &[(5, "H"), (10, bill), (60, "00000001"), (73, "N")]),
@@ -1075,7 +1452,13 @@ mod batch_tests {
     }
 
     fn closing(answer: &str) -> String {
-        answer.lines().filter(|l| l.starts_with("SE90")).last().unwrap_or_else(|| panic!("{answer}"))[4..49].trim_end().to_owned()
+        answer
+            .lines()
+            .filter(|l| l.starts_with("SE90"))
+            .last()
+            .unwrap_or_else(|| panic!("{answer}"))[4..49]
+            .trim_end()
+            .to_owned()
     }
 
     #[test]
@@ -1089,7 +1472,10 @@ mod batch_tests {
         assert!(s.answer_batch(&batch("S32", &lone)).contains("X1 FX35"));
         assert!(s.bill_holder("-", "DX0101").is_some());
         let t = type86("0000101", "DX0101");
-        let cancel = [t[0].replacen("SE10A", "SE10D", 1), rec("SE13", &[(5, "JANE DOE"), (45, "3125550100"), (60, "01")])];
+        let cancel = [
+            t[0].replacen("SE10A", "SE10D", 1),
+            rec("SE13", &[(5, "JANE DOE"), (45, "3125550100"), (60, "01")]),
+        ];
         let answer = s.answer_batch(&batch("S32", &cancel));
         assert_eq!(closing(&answer), "02   ENTRY ACCEPTED", "{answer}");
         assert_eq!(s.bill_holder("-", "DX0101"), None, "the bill is free again");
@@ -1103,23 +1489,49 @@ mod batch_tests {
     #[test]
     fn a_filer_not_authorised_is_an_x17_with_its_block_referenced() {
         let answer = sim().answer_batch(&batch("XYZ", &type86("0000102", "DX0102")));
-        let x0 = answer.lines().find(|l| l.starts_with("X0")).unwrap_or_else(|| panic!("{answer}"));
+        let x0 = answer
+            .lines()
+            .find(|l| l.starts_with("X0"))
+            .unwrap_or_else(|| panic!("{answer}"));
         assert_eq!(&x0[3..9], "BLOCK ");
         assert_eq!(&x0[10..16], "000001");
         assert_eq!(&x0[17..24], "REF ID:");
-        assert_eq!((&x0[25..29], &x0[30..33], &x0[37..39], x0[40..61].trim_end()), ("4701", "XYZ", "SE", "RUN 5"));
-        assert!(answer.lines().any(|l| l.starts_with("X1 FX17   FILER NOT AUTHORIZED")), "{answer}");
+        assert_eq!(
+            (&x0[25..29], &x0[30..33], &x0[37..39], x0[40..61].trim_end()),
+            ("4701", "XYZ", "SE", "RUN 5")
+        );
+        assert!(
+            answer
+                .lines()
+                .any(|l| l.starts_with("X1 FX17   FILER NOT AUTHORIZED")),
+            "{answer}"
+        );
     }
 
     #[test]
     fn the_old_envelope_gets_every_condition_it_breaks() {
         let s = sim();
         let line = |t: &str| format!("{t:<80}");
-        let text = [line("AS32120226199555"), line("BS32SE"), line("SE10A"), line("Y000042"), line("ZS32120226199555000001")].join("\n");
+        let text = [
+            line("AS32120226199555"),
+            line("BS32SE"),
+            line("SE10A"),
+            line("Y000042"),
+            line("ZS32120226199555000001"),
+        ]
+        .join("\n");
         let answer = s.answer_batch(&text);
-        let mut codes: Vec<&str> = answer.lines().filter(|l| l.starts_with("X1")).map(|l| &l[4..7]).collect();
+        let mut codes: Vec<&str> = answer
+            .lines()
+            .filter(|l| l.starts_with("X1"))
+            .map(|l| &l[4..7])
+            .collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes, ["999", "X04", "X10", "X11", "X16", "X32", "X39"], "{answer}");
+        assert_eq!(
+            codes,
+            ["999", "X04", "X10", "X11", "X16", "X32", "X39"],
+            "{answer}"
+        );
     }
 }

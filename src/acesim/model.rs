@@ -86,7 +86,10 @@ impl Filing {
             if self.house_bill.is_empty() && self.master_bill.is_empty() {
                 return Vec::new();
             }
-            vec![Bill { master_bill: self.master_bill.clone(), house_bill: self.house_bill.clone() }]
+            vec![Bill {
+                master_bill: self.master_bill.clone(),
+                house_bill: self.house_bill.clone(),
+            }]
         } else {
             self.bills.clone()
         }
@@ -95,7 +98,10 @@ impl Filing {
 
 /// A bill number as ACE files it: upper case letters and digits only.
 pub fn bill_key(bill: &str) -> String {
-    bill.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+    bill.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// The check digit of a filer code and a 7-digit serial (CATAIR Appendix E,
@@ -131,7 +137,8 @@ pub fn entry_number_valid(number: &str) -> bool {
     let compact: String = number.chars().filter(|c| *c != '-').collect();
     compact.len() == 11
         && compact.is_ascii()
-        && check_digit(&compact[..3], &compact[3..10]).is_some_and(|d| compact.as_bytes()[10] == b'0' + d)
+        && check_digit(&compact[..3], &compact[3..10])
+            .is_some_and(|d| compact.as_bytes()[10] == b'0' + d)
 }
 
 /// The IOR type an IOR number's shape implies: `EI` (EIN + suffix), `ANI`
@@ -168,7 +175,11 @@ pub fn from_se(records: &[Line]) -> Filing {
             "SE10" => {
                 e.filer_code = r.get("filer").to_owned();
                 let n = r.get("entry_number");
-                e.entry_number = if n.len() == 8 { format!("{}-{}-{}", e.filer_code, &n[..7], &n[7..]) } else { n.to_owned() };
+                e.entry_number = if n.len() == 8 {
+                    format!("{}-{}-{}", e.filer_code, &n[..7], &n[7..])
+                } else {
+                    n.to_owned()
+                };
                 e.entry_type = r.get("entry_type").to_owned();
                 e.ior_type = r.get("ior_type").to_owned();
                 e.ior_number = r.get("ior_number").to_owned();
@@ -181,14 +192,19 @@ pub fn from_se(records: &[Line]) -> Filing {
                 "M" => master = r.get("bill").to_owned(),
                 "I" => {}
                 _ => {
-                    e.bills.push(Bill { master_bill: std::mem::take(&mut master), house_bill: r.get("bill").to_owned() });
+                    e.bills.push(Bill {
+                        master_bill: std::mem::take(&mut master),
+                        house_bill: r.get("bill").to_owned(),
+                    });
                     if e.carrier.is_empty() {
                         e.carrier = r.get("issuer").to_owned();
                     }
                 }
             },
             "SE16" if e.carrier.is_empty() => e.carrier = r.get("carrier").to_owned(),
-            "SE20" if r.get("qualifier") == "EDA" => e.arrival_date = NaiveDate::parse_from_str(r.get("value").trim(), "%m%d%y").ok(),
+            "SE20" if r.get("qualifier") == "EDA" => {
+                e.arrival_date = NaiveDate::parse_from_str(r.get("value").trim(), "%m%d%y").ok()
+            }
             "SE30" | "SE50" => {
                 entity = r.get("entity").trim().to_owned();
                 if entity == "CN" {
@@ -222,7 +238,11 @@ pub fn from_se(records: &[Line]) -> Filing {
                     let hts = r.get("hts").trim().to_owned();
                     let value = r.get("value").trim();
                     if hts.starts_with("99") {
-                        l.ch99.push(Ch99 { heading: hts, valued: !value.trim_start_matches('0').is_empty(), late: hts_seen });
+                        l.ch99.push(Ch99 {
+                            heading: hts,
+                            valued: !value.trim_start_matches('0').is_empty(),
+                            late: hts_seen,
+                        });
                     } else {
                         hts_seen = true;
                         l.hts = hts;
@@ -235,7 +255,10 @@ pub fn from_se(records: &[Line]) -> Filing {
     }
     if !master.is_empty() {
         // A master with no house after it is a bill of its own.
-        e.bills.push(Bill { master_bill: master, house_bill: String::new() });
+        e.bills.push(Bill {
+            master_bill: master,
+            house_bill: String::new(),
+        });
     }
     if let Some(first) = e.bills.first() {
         e.house_bill = first.house_bill.clone();
@@ -274,7 +297,13 @@ mod tests {
             "seller":null,"lines":[{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"VN","value_usd":45,
             "ch99":[{"heading":"9903.01.25","amount_usd":"1.00"}]}],"estimate":{"duty_usd":"1"}}"#;
         let f: Filing = serde_json::from_str(json).unwrap();
-        assert_eq!(f.all_bills(), [Bill { master_bill: String::new(), house_bill: "DX1001".into() }]);
+        assert_eq!(
+            f.all_bills(),
+            [Bill {
+                master_bill: String::new(),
+                house_bill: "DX1001".into()
+            }]
+        );
         assert_eq!(f.lines[0].ch99[0].heading, "9903.01.25");
         assert_eq!(f.arrival_date, NaiveDate::from_ymd_opt(2025, 5, 1));
     }

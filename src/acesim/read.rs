@@ -112,11 +112,18 @@ impl XCondition {
 pub enum Where {
     Batch,
     /// The block's occurrence in the batch (1-based) and its B record.
-    Block { occurrence: usize, b: String },
+    Block {
+        occurrence: usize,
+        b: String,
+    },
     /// The transaction's occurrence in its block (0 before any), the
     /// record's number in the batch and the fault's first position (0 =
     /// the whole record).
-    Record { occurrence: usize, record: usize, position: usize },
+    Record {
+        occurrence: usize,
+        record: usize,
+        position: usize,
+    },
 }
 
 /// One batch-level fault.
@@ -144,7 +151,9 @@ pub struct Line {
 
 impl PartialEq for Line {
     fn eq(&self, other: &Line) -> bool {
-        self.number == other.number && self.text == other.text && std::ptr::eq(self.layout, other.layout)
+        self.number == other.number
+            && self.text == other.text
+            && std::ptr::eq(self.layout, other.layout)
     }
 }
 impl Eq for Line {}
@@ -252,7 +261,9 @@ fn judge_field(raw: &str, field: &Field) -> Option<FieldFault> {
         return (field.need == Need::M).then_some(FieldFault::Blank);
     }
     let ok = match field.class {
-        Class::A | Class::AN | Class::X => !raw.starts_with(' ') && raw.chars().all(|ch| layouts::fits(field.class, ch)),
+        Class::A | Class::AN | Class::X => {
+            !raw.starts_with(' ') && raw.chars().all(|ch| layouts::fits(field.class, ch))
+        }
         Class::N => raw.bytes().all(|b| b.is_ascii_digit()),
         Class::SN => {
             let digits = raw.trim_start_matches(' ');
@@ -278,26 +289,50 @@ pub fn read(text: &str, env: &Envelope) -> Result<Batch, Rejected> {
         lines.pop();
     }
     let mut faults = Vec::new();
-    let fault = |faults: &mut Vec<BatchFault>, condition, at| faults.push(BatchFault { condition, at });
+    let fault =
+        |faults: &mut Vec<BatchFault>, condition, at| faults.push(BatchFault { condition, at });
     // Records of the wrong length or with characters CATAIR never carries
     // make the rest unreadable: answer at once.
     let count = lines.len();
     for (i, l) in lines.iter().enumerate() {
-        let at = Where::Record { occurrence: 0, record: i + 1, position: 0 };
+        let at = Where::Record {
+            occurrence: 0,
+            record: i + 1,
+            position: 0,
+        };
         if l.chars().any(|ch| !layouts::fits(Class::X, ch)) {
             fault(&mut faults, XCondition::X40, at);
         } else if l.len() != WIDTH {
-            fault(&mut faults, if i + 1 == count && l.len() < WIDTH { XCondition::X42 } else { XCondition::X40 }, at);
+            fault(
+                &mut faults,
+                if i + 1 == count && l.len() < WIDTH {
+                    XCondition::X42
+                } else {
+                    XCondition::X40
+                },
+                at,
+            );
         }
     }
-    let first_a = lines.first().filter(|l| l.starts_with('A') && l.len() == WIDTH).map(|l| Line { number: 1, text: (*l).to_owned(), layout: &layouts::IN_A });
+    let first_a = lines
+        .first()
+        .filter(|l| l.starts_with('A') && l.len() == WIDTH)
+        .map(|l| Line {
+            number: 1,
+            text: (*l).to_owned(),
+            layout: &layouts::IN_A,
+        });
     if count == 0 {
         fault(&mut faults, XCondition::X07, Where::Batch);
     }
     if !faults.is_empty() {
         return Err(Rejected { a: first_a, faults });
     }
-    let mut walk = Walk { lines: &lines, at: 0, faults: Vec::new() };
+    let mut walk = Walk {
+        lines: &lines,
+        at: 0,
+        faults: Vec::new(),
+    };
     let batch = walk.batch(env);
     match batch {
         Some(b) if walk.faults.is_empty() => Ok(b),
@@ -325,18 +360,30 @@ impl Walk<'_> {
     }
 
     fn take(&mut self, layout: &'static Layout) -> Line {
-        let line = Line { number: self.at + 1, text: self.lines[self.at].to_owned(), layout };
+        let line = Line {
+            number: self.at + 1,
+            text: self.lines[self.at].to_owned(),
+            layout,
+        };
         self.at += 1;
         line
     }
 
     fn record_at(&self, line: &Line, occurrence: usize, field: &Field) -> Where {
-        Where::Record { occurrence, record: line.number, position: field.start }
+        Where::Record {
+            occurrence,
+            record: line.number,
+            position: field.start,
+        }
     }
 
     /// Fillers and stray characters of an envelope record, plus its field
     /// faults mapped onto the envelope's own conditions.
-    fn envelope_fields(&mut self, line: &Line, map: &dyn Fn(&str, FieldFault) -> Option<XCondition>) {
+    fn envelope_fields(
+        &mut self,
+        line: &Line,
+        map: &dyn Fn(&str, FieldFault) -> Option<XCondition>,
+    ) {
         for (field, f) in scan(&line.text, line.layout) {
             let condition = match f {
                 FieldFault::Filler => Some(XCondition::X39),
@@ -352,7 +399,14 @@ impl Walk<'_> {
 
     fn batch(&mut self, env: &Envelope) -> Option<Batch> {
         if !self.peek()?.starts_with('A') {
-            self.fault(XCondition::X35, Where::Record { occurrence: 0, record: 1, position: 0 });
+            self.fault(
+                XCondition::X35,
+                Where::Record {
+                    occurrence: 0,
+                    record: 1,
+                    position: 0,
+                },
+            );
             return None;
         }
         let a = self.take(&layouts::IN_A);
@@ -369,7 +423,14 @@ impl Walk<'_> {
             && a.get("password") != expected
             && !a.get("password").is_empty()
         {
-            self.fault(XCondition::X09, Where::Record { occurrence: 0, record: 1, position: 9 });
+            self.fault(
+                XCondition::X09,
+                Where::Record {
+                    occurrence: 0,
+                    record: 1,
+                    position: 9,
+                },
+            );
         }
         let application = match a.get("application") {
             "SE" => Some(Application::Se),
@@ -387,7 +448,14 @@ impl Walk<'_> {
                 }
                 Some(l) if l.starts_with('Z') => break,
                 Some(_) => {
-                    self.fault(XCondition::X03, Where::Record { occurrence: 0, record: self.at + 1, position: 0 });
+                    self.fault(
+                        XCondition::X03,
+                        Where::Record {
+                            occurrence: 0,
+                            record: self.at + 1,
+                            position: 0,
+                        },
+                    );
                     return None;
                 }
                 None => {
@@ -408,18 +476,49 @@ impl Walk<'_> {
             ("date", _) => Some(XCondition::X10),
             _ => None,
         });
-        if z.get("site") != a.get("site") || z.get("sender") != a.get("sender") || z.get("office") != a.get("office") {
-            self.fault(XCondition::X14, Where::Record { occurrence: 0, record: z.number, position: 2 });
+        if z.get("site") != a.get("site")
+            || z.get("sender") != a.get("sender")
+            || z.get("office") != a.get("office")
+        {
+            self.fault(
+                XCondition::X14,
+                Where::Record {
+                    occurrence: 0,
+                    record: z.number,
+                    position: 2,
+                },
+            );
         }
         if self.peek().is_some() {
-            self.fault(XCondition::X35, Where::Record { occurrence: 0, record: self.at + 1, position: 0 });
+            self.fault(
+                XCondition::X35,
+                Where::Record {
+                    occurrence: 0,
+                    record: self.at + 1,
+                    position: 0,
+                },
+            );
         }
-        Some(Batch { application: application?, a, z, blocks })
+        Some(Batch {
+            application: application?,
+            a,
+            z,
+            blocks,
+        })
     }
 
-    fn block(&mut self, occurrence: usize, a: &Line, application: Option<Application>, env: &Envelope) -> Option<Block> {
+    fn block(
+        &mut self,
+        occurrence: usize,
+        a: &Line,
+        application: Option<Application>,
+        env: &Envelope,
+    ) -> Option<Block> {
         let b = self.take(&layouts::IN_B);
-        let here = Where::Block { occurrence, b: b.text.clone() };
+        let here = Where::Block {
+            occurrence,
+            b: b.text.clone(),
+        };
         let before = self.faults.len();
         self.envelope_fields(&b, &|name, f| match (name, f) {
             ("port", FieldFault::Blank) => Some(XCondition::X15),
@@ -465,7 +564,11 @@ impl Walk<'_> {
                     self.at += 1;
                     continue;
                 }
-                let at = Where::Record { occurrence: transactions.len(), record: self.at + 1, position: 1 };
+                let at = Where::Record {
+                    occurrence: transactions.len(),
+                    record: self.at + 1,
+                    position: 1,
+                };
                 self.fault(XCondition::X34, at);
                 self.at += 1;
                 continue;
@@ -476,12 +579,21 @@ impl Walk<'_> {
                 if let Some(t) = transactions.last() {
                     self.close(&order, t, transactions.len());
                 }
-                transactions.push(Transaction { records: Vec::new() });
+                transactions.push(Transaction {
+                    records: Vec::new(),
+                });
                 order = Order::default();
             }
             let occurrence = transactions.len();
             let Some(t) = transactions.last_mut() else {
-                self.fault(XCondition::X33, Where::Record { occurrence: 0, record: line.number, position: 1 });
+                self.fault(
+                    XCondition::X33,
+                    Where::Record {
+                        occurrence: 0,
+                        record: line.number,
+                        position: 1,
+                    },
+                );
                 continue;
             };
             let verdict = match application {
@@ -489,15 +601,34 @@ impl Walk<'_> {
                 _ => order.se(layout.id, &line),
             };
             if let Some(condition) = verdict {
-                self.fault(condition, Where::Record { occurrence, record: line.number, position: 1 });
+                self.fault(
+                    condition,
+                    Where::Record {
+                        occurrence,
+                        record: line.number,
+                        position: 1,
+                    },
+                );
             }
             // Fillers and stray characters are syntax: they reject the batch.
             for (field, f) in scan(&line.text, layout) {
                 match f {
-                    FieldFault::Filler => self.fault(XCondition::X39, Where::Record { occurrence, record: line.number, position: field.start }),
-                    FieldFault::NonStandard => {
-                        self.fault(XCondition::X40, Where::Record { occurrence, record: line.number, position: field.start })
-                    }
+                    FieldFault::Filler => self.fault(
+                        XCondition::X39,
+                        Where::Record {
+                            occurrence,
+                            record: line.number,
+                            position: field.start,
+                        },
+                    ),
+                    FieldFault::NonStandard => self.fault(
+                        XCondition::X40,
+                        Where::Record {
+                            occurrence,
+                            record: line.number,
+                            position: field.start,
+                        },
+                    ),
                     _ => {}
                 }
             }
@@ -510,7 +641,14 @@ impl Walk<'_> {
         self.envelope_fields(&y, &|_, _| Some(XCondition::X32));
         for name in ["port", "filer", "application", "office"] {
             if y.get(name) != b.get(name) {
-                self.fault(XCondition::X32, Where::Record { occurrence: 0, record: y.number, position: y.layout.field(name).start });
+                self.fault(
+                    XCondition::X32,
+                    Where::Record {
+                        occurrence: 0,
+                        record: y.number,
+                        position: y.layout.field(name).start,
+                    },
+                );
             }
         }
         if transactions.is_empty() {
@@ -524,14 +662,27 @@ impl Walk<'_> {
 
     /// Groupings a transaction must contain (checked once it ends).
     fn close(&mut self, order: &Order, t: &Transaction, occurrence: usize) {
-        let Some(head) = t.records.first() else { return };
-        let at = Where::Record { occurrence, record: head.number, position: 0 };
+        let Some(head) = t.records.first() else {
+            return;
+        };
+        let at = Where::Record {
+            occurrence,
+            record: head.number,
+            position: 0,
+        };
         match head.id() {
             // An add or replace needs line groupings, each with an HTS grouping.
-            "SE10" if matches!(head.get("action"), "A" | "R") && (order.lines == 0 || order.line_without_hts) => {
+            "SE10"
+                if matches!(head.get("action"), "A" | "R")
+                    && (order.lines == 0 || order.line_without_hts) =>
+            {
                 self.fault(XCondition::X37, at);
             }
-            "10" if matches!(head.get("action"), "A" | "R") && (order.lines == 0 || order.line_without_hts) => self.fault(XCondition::X37, at),
+            "10" if matches!(head.get("action"), "A" | "R")
+                && (order.lines == 0 || order.line_without_hts) =>
+            {
+                self.fault(XCondition::X37, at)
+            }
             _ => {}
         }
     }
@@ -566,11 +717,16 @@ impl Order {
     fn se(&mut self, id: &'static str, line: &Line) -> Option<XCondition> {
         let prev = self.prev;
         self.prev = id;
-        let header_end = ["SE10", "SE11", "SE13", "SE15", "SE16", "SE17", "SE20", "SE30", "SE31", "SE35", "SE36"];
+        let header_end = [
+            "SE10", "SE11", "SE13", "SE15", "SE16", "SE17", "SE20", "SE30", "SE31", "SE35", "SE36",
+        ];
         let after = |ok: &[&str]| ok.contains(&prev);
         let allowed_for_action = match self.action.as_str() {
             "D" => matches!(id, "SE10" | "SE13" | "SE20"),
-            "U" => matches!(id, "SE10" | "SE11" | "SE13" | "SE15" | "SE16" | "SE17" | "SE20"),
+            "U" => matches!(
+                id,
+                "SE10" | "SE11" | "SE13" | "SE15" | "SE16" | "SE17" | "SE20"
+            ),
             _ => true,
         };
         if !allowed_for_action {
@@ -586,7 +742,11 @@ impl Order {
             "SE15" => {
                 let t = line.get("bill_type").to_owned();
                 // A grouping is [R], [T], [M], [M,H], [I,R], [I,M], [I,M,H].
-                let continues = prev == "SE15" && matches!((self.last_bill.as_str(), t.as_str()), ("M", "H") | ("I", "R") | ("I", "M"));
+                let continues = prev == "SE15"
+                    && matches!(
+                        (self.last_bill.as_str(), t.as_str()),
+                        ("M", "H") | ("I", "R") | ("I", "M")
+                    );
                 if continues {
                     self.bills_in_group += 1;
                 } else {
@@ -623,12 +783,20 @@ impl Order {
             }
             "SE35" | "SE55" => {
                 self.addresses += 1;
-                if id == "SE35" { after(&["SE30", "SE31", "SE35"]) } else { after(&["SE50", "SE51", "SE55"]) }
+                if id == "SE35" {
+                    after(&["SE30", "SE31", "SE35"])
+                } else {
+                    after(&["SE50", "SE51", "SE55"])
+                }
             }
             "SE36" => after(&["SE30", "SE31", "SE35"]),
             "SE56" => after(&["SE50", "SE51", "SE55"]),
             "SE40" => {
-                let ok = if self.in_lines { after(&["SE60", "SE61"]) } else { after(&header_end) };
+                let ok = if self.in_lines {
+                    after(&["SE60", "SE61"])
+                } else {
+                    after(&header_end)
+                };
                 if self.in_lines && self.hts == 0 {
                     self.line_without_hts = true;
                 }
@@ -647,7 +815,9 @@ impl Order {
             }
             "SE60" => {
                 self.hts += 1;
-                after(&["SE40", "SE41", "SE50", "SE51", "SE55", "SE56", "SE60", "SE61"])
+                after(&[
+                    "SE40", "SE41", "SE50", "SE51", "SE55", "SE56", "SE60", "SE61",
+                ])
             }
             "SE61" => after(&["SE60"]),
             _ => false,
@@ -712,24 +882,78 @@ mod tests {
 
     #[test]
     fn field_classes_are_judged_as_the_key_says() {
-        let f = |class, need| Field { name: "f", start: 1, len: 4, class, need, codes: &[] };
-        assert_eq!(judge_field("    ", &f(Class::N, Need::M)), Some(FieldFault::Blank));
-        assert_eq!(judge_field("    ", &f(Class::N, Need::C)), None, "an unused N field is spaces");
-        assert_eq!(judge_field("12A4", &f(Class::N, Need::M)), Some(FieldFault::Class));
+        let f = |class, need| Field {
+            name: "f",
+            start: 1,
+            len: 4,
+            class,
+            need,
+            codes: &[],
+        };
+        assert_eq!(
+            judge_field("    ", &f(Class::N, Need::M)),
+            Some(FieldFault::Blank)
+        );
+        assert_eq!(
+            judge_field("    ", &f(Class::N, Need::C)),
+            None,
+            "an unused N field is spaces"
+        );
+        assert_eq!(
+            judge_field("12A4", &f(Class::N, Need::M)),
+            Some(FieldFault::Class)
+        );
         assert_eq!(judge_field("  12", &f(Class::SN, Need::M)), None);
-        assert_eq!(judge_field("12  ", &f(Class::SN, Need::M)), Some(FieldFault::Class));
-        assert_eq!(judge_field("AB-1", &f(Class::AN, Need::M)), Some(FieldFault::Class), "AN takes no punctuation");
+        assert_eq!(
+            judge_field("12  ", &f(Class::SN, Need::M)),
+            Some(FieldFault::Class)
+        );
+        assert_eq!(
+            judge_field("AB-1", &f(Class::AN, Need::M)),
+            Some(FieldFault::Class),
+            "AN takes no punctuation"
+        );
         assert_eq!(judge_field("AB-1", &f(Class::X, Need::M)), None);
-        assert_eq!(judge_field(" AB ", &f(Class::X, Need::M)), Some(FieldFault::Class), "text is never right-justified");
-        assert_eq!(judge_field("ab  ", &f(Class::X, Need::M)), Some(FieldFault::NonStandard));
-        assert_eq!(judge_field("é   ", &f(Class::X, Need::M)), Some(FieldFault::NonStandard));
-        assert_eq!(judge_field("  x ", &f(Class::S, Need::M)), Some(FieldFault::NonStandard));
-        assert_eq!(judge_field("  X ", &f(Class::S, Need::M)), Some(FieldFault::Filler));
-        let date = Field { name: "d", start: 1, len: 6, class: Class::D, need: Need::O, codes: &[] };
+        assert_eq!(
+            judge_field(" AB ", &f(Class::X, Need::M)),
+            Some(FieldFault::Class),
+            "text is never right-justified"
+        );
+        assert_eq!(
+            judge_field("ab  ", &f(Class::X, Need::M)),
+            Some(FieldFault::NonStandard)
+        );
+        assert_eq!(
+            judge_field("é   ", &f(Class::X, Need::M)),
+            Some(FieldFault::NonStandard)
+        );
+        assert_eq!(
+            judge_field("  x ", &f(Class::S, Need::M)),
+            Some(FieldFault::NonStandard)
+        );
+        assert_eq!(
+            judge_field("  X ", &f(Class::S, Need::M)),
+            Some(FieldFault::Filler)
+        );
+        let date = Field {
+            name: "d",
+            start: 1,
+            len: 6,
+            class: Class::D,
+            need: Need::O,
+            codes: &[],
+        };
         assert_eq!(judge_field("123126", &date), None);
         assert_eq!(judge_field("133126", &date), Some(FieldFault::Class));
         assert_eq!(judge_field("      ", &date), None);
-        let coded = Field { name: "c", start: 1, len: 1, class: Class::N, need: Need::M, codes: &["8", "9"] };
+        let coded = Field {
+            name: "c",
+            start: 1,
+            len: 1,
+            class: Class::N,
+            need: Need::M,
+            codes: &["8", "9"],
+        };
         assert_eq!(judge_field("0", &coded), Some(FieldFault::Code));
     }
 }

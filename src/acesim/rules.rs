@@ -135,7 +135,10 @@ impl Condition {
     }
 
     pub fn is_warning(self) -> bool {
-        matches!(self, Condition::Vague | Condition::Short | Condition::NoContact)
+        matches!(
+            self,
+            Condition::Vague | Condition::Short | Condition::NoContact
+        )
     }
 }
 
@@ -149,10 +152,18 @@ pub struct Problem {
     pub record: Option<usize>,
 }
 
-pub fn problem(condition: Condition, narrative: impl Into<String>, record: Option<usize>) -> Problem {
+pub fn problem(
+    condition: Condition,
+    narrative: impl Into<String>,
+    record: Option<usize>,
+) -> Problem {
     let mut n: String = narrative.into().to_ascii_uppercase();
     n.truncate(40);
-    Problem { condition, narrative: n, record }
+    Problem {
+        condition,
+        narrative: n,
+        record,
+    }
 }
 
 /// Which way an entry came: CATAIR checks what JSON cannot carry.
@@ -186,17 +197,37 @@ impl Rules {
         let mut out = Vec::new();
         let head = Some(0);
         if !self.filer_codes.contains(&e.filer_code) {
-            out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", e.filer_code), head));
+            out.push(problem(
+                Condition::FilerCode,
+                format!("FILER CODE {} NOT AUTHORIZED", e.filer_code),
+                head,
+            ));
         }
         if !model::entry_number_valid(&e.entry_number) {
-            out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", head));
+            out.push(problem(
+                Condition::CheckDigit,
+                "ENTRY NUMBER CHECK DIGIT INVALID",
+                head,
+            ));
         } else if !e.entry_number.starts_with(&e.filer_code) {
-            out.push(problem(Condition::CheckDigit, "ENTRY NUMBER FILER CODE MISMATCH", head));
+            out.push(problem(
+                Condition::CheckDigit,
+                "ENTRY NUMBER FILER CODE MISMATCH",
+                head,
+            ));
         } else if reused {
-            out.push(problem(Condition::Reused, "ENTRY NUMBER PREVIOUSLY USED", head));
+            out.push(problem(
+                Condition::Reused,
+                "ENTRY NUMBER PREVIOUSLY USED",
+                head,
+            ));
         }
         if !layouts::ENTRY_TYPES_SE.contains(&e.entry_type.as_str()) {
-            out.push(problem(Condition::EntryType, format!("ENTRY TYPE {} INVALID", e.entry_type), head));
+            out.push(problem(
+                Condition::EntryType,
+                format!("ENTRY TYPE {} INVALID", e.entry_type),
+                head,
+            ));
         }
         if e.all_bills().is_empty() {
             out.push(problem(Condition::Missing, "BILL OF LADING MISSING", None));
@@ -207,66 +238,131 @@ impl Rules {
         // In CATAIR a blank planned port is derived from the bill (SE10
         // Note 7); where it is required, the layout rules say so.
         if !(source == Source::Catair && e.port_of_entry.is_empty()) {
-            let port_ok = e.port_of_entry.len() == 4 && self.policy.ports.contains(&e.port_of_entry);
+            let port_ok =
+                e.port_of_entry.len() == 4 && self.policy.ports.contains(&e.port_of_entry);
             if !port_ok {
-                out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", e.port_of_entry), head));
+                out.push(problem(
+                    Condition::Port,
+                    format!("PORT {} NOT IN SCHEDULE D", e.port_of_entry),
+                    head,
+                ));
             }
         }
         for l in &e.lines {
             if l.hts.len() != 10 || !l.hts.bytes().all(|b| b.is_ascii_digit()) {
-                out.push(problem(Condition::Hts, format!("LINE {} HTS NOT 10 DIGITS", l.line), None));
+                out.push(problem(
+                    Condition::Hts,
+                    format!("LINE {} HTS NOT 10 DIGITS", l.line),
+                    None,
+                ));
             } else if let Some(reference) = &self.policy.hts_reference
                 && !reference.codes.contains(&l.hts)
             {
-                out.push(problem(Condition::Hts, format!("LINE {} HTS NOT VALID", l.line), None));
+                out.push(problem(
+                    Condition::Hts,
+                    format!("LINE {} HTS NOT VALID", l.line),
+                    None,
+                ));
             }
             if !countries::is_assigned(&l.origin) {
-                out.push(problem(Condition::Country, format!("LINE {} COUNTRY {} INVALID", l.line, l.origin), None));
+                out.push(problem(
+                    Condition::Country,
+                    format!("LINE {} COUNTRY {} INVALID", l.line, l.origin),
+                    None,
+                ));
             }
             let desc = crate::normalize::norm(&l.description);
             if self.policy.vague_terms.contains(&desc) {
-                out.push(problem(Condition::Vague, format!("LINE {} DESCRIPTION VAGUE", l.line), None));
+                out.push(problem(
+                    Condition::Vague,
+                    format!("LINE {} DESCRIPTION VAGUE", l.line),
+                    None,
+                ));
             } else if desc.chars().count() < 3 {
-                out.push(problem(Condition::Short, format!("LINE {} DESCRIPTION TOO SHORT", l.line), None));
+                out.push(problem(
+                    Condition::Short,
+                    format!("LINE {} DESCRIPTION TOO SHORT", l.line),
+                    None,
+                ));
             }
             for c in &l.ch99 {
                 let digits = c.heading.chars().filter(char::is_ascii_digit).count();
                 if !c.heading.starts_with("99") || !matches!(digits, 8 | 10) {
-                    out.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 NUMBER {} INVALID", l.line, c.heading), None));
+                    out.push(problem(
+                        Condition::Chapter99,
+                        format!("LINE {} CHAPTER 99 NUMBER {} INVALID", l.line, c.heading),
+                        None,
+                    ));
                 }
                 if c.late {
-                    out.push(problem(Condition::Chapter99, format!("LINE {} CHAPTER 99 AFTER HTS", l.line), None));
+                    out.push(problem(
+                        Condition::Chapter99,
+                        format!("LINE {} CHAPTER 99 AFTER HTS", l.line),
+                        None,
+                    ));
                 }
                 if c.valued {
-                    out.push(problem(Condition::Chapter99, format!("LINE {} VALUE ON CHAPTER 99 NUMBER", l.line), None));
+                    out.push(problem(
+                        Condition::Chapter99,
+                        format!("LINE {} VALUE ON CHAPTER 99 NUMBER", l.line),
+                        None,
+                    ));
                 }
             }
         }
         if !e.shipper.country.is_empty() && !countries::is_assigned(&e.shipper.country) {
-            out.push(problem(Condition::Country, format!("SHIPPER COUNTRY {} INVALID", e.shipper.country), None));
+            out.push(problem(
+                Condition::Country,
+                format!("SHIPPER COUNTRY {} INVALID", e.shipper.country),
+                None,
+            ));
         }
         if e.entry_type == "86" {
             if e.arrival_date.is_none() {
                 out.push(problem(Condition::NoEda, "EDA REQUIRED FOR TYPE 86", None));
             }
             if e.all_bills().len() > 1 {
-                out.push(problem(Condition::OneBill, "ONE BILL PER TYPE 86 ENTRY", None));
+                out.push(problem(
+                    Condition::OneBill,
+                    "ONE BILL PER TYPE 86 ENTRY",
+                    None,
+                ));
             }
             if e.arrival_date.is_some_and(|d| d >= type86_end()) {
-                out.push(problem(Condition::Type86Suspended, "TYPE 86 NOT ALLOWED; DE MINIMIS SUSPENDED", head));
+                out.push(problem(
+                    Condition::Type86Suspended,
+                    "TYPE 86 NOT ALLOWED; DE MINIMIS SUSPENDED",
+                    head,
+                ));
             }
             if e.entry_value_usd > 800 {
-                out.push(problem(Condition::Type86Value, "TYPE 86 VALUE OVER 800 USD", head));
+                out.push(problem(
+                    Condition::Type86Value,
+                    "TYPE 86 VALUE OVER 800 USD",
+                    head,
+                ));
             }
         }
         if e.entry_type == "11" && e.entry_value_usd > 2500 {
-            out.push(problem(Condition::Type11Value, "TYPE 11 VALUE OVER 2500 USD", head));
+            out.push(problem(
+                Condition::Type11Value,
+                "TYPE 11 VALUE OVER 2500 USD",
+                head,
+            ));
         }
         // SE10 Notes 3-4: the IOR is waived only for type 86.
         if e.entry_type != "86" && layouts::ENTRY_TYPES_SE.contains(&e.entry_type.as_str()) {
             match model::ior_type_of(&e.ior_number) {
-                None => out.push(problem(Condition::Ior, format!("IOR NUMBER REQUIRED FOR TYPE {}", e.entry_type), head)),
-                Some(t) if t != e.ior_type.trim() => out.push(problem(Condition::Ior, format!("IOR TYPE {} DOES NOT MATCH NUMBER", e.ior_type), head)),
+                None => out.push(problem(
+                    Condition::Ior,
+                    format!("IOR NUMBER REQUIRED FOR TYPE {}", e.entry_type),
+                    head,
+                )),
+                Some(t) if t != e.ior_type.trim() => out.push(problem(
+                    Condition::Ior,
+                    format!("IOR TYPE {} DOES NOT MATCH NUMBER", e.ior_type),
+                    head,
+                )),
                 Some(_) => {}
             }
         }
@@ -287,15 +383,31 @@ pub fn field_problems(records: &[Line]) -> Vec<Problem> {
         for (field, fault) in scan(&r.text, r.layout) {
             let label = field_label(field.name);
             let p = match fault {
-                FieldFault::Blank => problem(Condition::Blank, format!("{} {label} REQUIRED", r.id()), Some(i)),
-                FieldFault::Class => problem(
-                    Condition::ClassFault,
-                    format!("{} {label} NOT {} POS {}-{}", r.id(), field.class.label(), field.start, field.end()),
+                FieldFault::Blank => problem(
+                    Condition::Blank,
+                    format!("{} {label} REQUIRED", r.id()),
                     Some(i),
                 ),
-                FieldFault::Code => {
-                    problem(Condition::BadCode, format!("{} {label} {} INVALID", r.id(), layouts::raw(&r.text, field).trim()), Some(i))
-                }
+                FieldFault::Class => problem(
+                    Condition::ClassFault,
+                    format!(
+                        "{} {label} NOT {} POS {}-{}",
+                        r.id(),
+                        field.class.label(),
+                        field.start,
+                        field.end()
+                    ),
+                    Some(i),
+                ),
+                FieldFault::Code => problem(
+                    Condition::BadCode,
+                    format!(
+                        "{} {label} {} INVALID",
+                        r.id(),
+                        layouts::raw(&r.text, field).trim()
+                    ),
+                    Some(i),
+                ),
                 FieldFault::Filler | FieldFault::NonStandard => continue,
             };
             out.push(p);
@@ -308,54 +420,102 @@ pub fn field_problems(records: &[Line]) -> Vec<Problem> {
 /// transaction (SE10 first), whose block names `block_filer`.
 pub fn se_problems(records: &[Line], block_filer: &str) -> Vec<Problem> {
     let mut out = field_problems(records);
-    let Some(head) = records.first() else { return out };
+    let Some(head) = records.first() else {
+        return out;
+    };
     let entry_type = head.get("entry_type");
     let action = head.get("action");
     let mot = head.get("mot");
     let air = matches!(mot, "40" | "41");
     let at = |id: &str| records.iter().position(|r| r.id() == id);
     if head.get("filer") != block_filer {
-        out.push(problem(Condition::FilerMismatch, format!("SE10 FILER {} IS NOT THE BLOCK'S", head.get("filer")), Some(0)));
+        out.push(problem(
+            Condition::FilerMismatch,
+            format!("SE10 FILER {} IS NOT THE BLOCK'S", head.get("filer")),
+            Some(0),
+        ));
     }
     // The IOR type and number go together (Notes 3-4); an IOR type with a
     // blank number is a fault even on a type 86.
     if !head.get("ior_type").is_empty() && head.get("ior_number").trim().is_empty() {
-        out.push(problem(Condition::Ior, format!("IOR TYPE {} WITHOUT IOR NUMBER", head.get("ior_type")), Some(0)));
+        out.push(problem(
+            Condition::Ior,
+            format!("IOR TYPE {} WITHOUT IOR NUMBER", head.get("ior_type")),
+            Some(0),
+        ));
     }
     if mot.is_empty() && entry_type != "06" && action != "D" {
         out.push(problem(Condition::Blank, "SE10 MOT REQUIRED", Some(0)));
     }
-    let refs: BTreeMap<&str, &str> = records.iter().filter(|r| r.id() == "SE20").map(|r| (r.get("qualifier"), r.get("value").trim())).collect();
+    let refs: BTreeMap<&str, &str> = records
+        .iter()
+        .filter(|r| r.id() == "SE20")
+        .map(|r| (r.get("qualifier"), r.get("value").trim()))
+        .collect();
     if matches!(action, "A" | "R") {
         // Table 6.3: only type 86 goes without a bond. Bond 0 on a type 11
         // is UNVERIFIED as refused (catair.md 6.3); the simulator refuses it.
         if head.get("bond_type") == "0" && entry_type != "86" && !entry_type.is_empty() {
-            out.push(problem(Condition::Bond, format!("BOND TYPE 0 NOT ALLOWED FOR TYPE {entry_type}"), Some(0)));
+            out.push(problem(
+                Condition::Bond,
+                format!("BOND TYPE 0 NOT ALLOWED FOR TYPE {entry_type}"),
+                Some(0),
+            ));
         }
         if head.get("bond_type") == "9" && !(refs.contains_key("V1") && refs.contains_key("AMT")) {
-            out.push(problem(Condition::SingleBond, "BOND TYPE 9 NEEDS SE20 V1 AND AMT", Some(0)));
+            out.push(problem(
+                Condition::SingleBond,
+                "BOND TYPE 9 NEEDS SE20 V1 AND AMT",
+                Some(0),
+            ));
         }
         if at("SE13").is_none() {
-            out.push(problem(Condition::NoContact, "SE13 CONTACT RECORD MISSING", Some(0)));
+            out.push(problem(
+                Condition::NoContact,
+                "SE13 CONTACT RECORD MISSING",
+                Some(0),
+            ));
         }
     }
     if matches!(action, "D" | "R") && at("SE13").is_none() {
-        out.push(problem(Condition::Blank, format!("SE13 REQUIRED FOR ACTION {action}"), Some(0)));
+        out.push(problem(
+            Condition::Blank,
+            format!("SE13 REQUIRED FOR ACTION {action}"),
+            Some(0),
+        ));
     }
     if let Some(amt) = refs.get("AMT")
         && (amt.starts_with('0') || !amt.bytes().all(|b| b.is_ascii_digit()))
     {
-        out.push(problem(Condition::BadCode, format!("SE20 AMT {amt} NOT WHOLE DOLLARS"), at("SE20")));
+        out.push(problem(
+            Condition::BadCode,
+            format!("SE20 AMT {amt} NOT WHOLE DOLLARS"),
+            at("SE20"),
+        ));
     }
     if let Some(eda) = refs.get("EDA")
         && NaiveDate::parse_from_str(eda, "%m%d%y").is_err()
     {
-        out.push(problem(Condition::BadCode, format!("SE20 EDA {eda} NOT MMDDYY"), at("SE20")));
+        out.push(problem(
+            Condition::BadCode,
+            format!("SE20 EDA {eda} NOT MMDDYY"),
+            at("SE20"),
+        ));
     }
-    let non_ams = records.iter().any(|r| r.id() == "SE15" && r.get("non_ams") == "Y");
-    let port_required = matches!(entry_type, "02" | "06" | "07" | "12" | "21" | "22" | "23" | "86") || non_ams || action == "D";
+    let non_ams = records
+        .iter()
+        .any(|r| r.id() == "SE15" && r.get("non_ams") == "Y");
+    let port_required = matches!(
+        entry_type,
+        "02" | "06" | "07" | "12" | "21" | "22" | "23" | "86"
+    ) || non_ams
+        || action == "D";
     if port_required && head.get("planned_port").trim().is_empty() {
-        out.push(problem(Condition::PlannedPort, format!("SE10 PLANNED PORT REQUIRED FOR TYPE {entry_type}"), Some(0)));
+        out.push(problem(
+            Condition::PlannedPort,
+            format!("SE10 PLANNED PORT REQUIRED FOR TYPE {entry_type}"),
+            Some(0),
+        ));
     }
     // Bills (SE15 Notes 1-12).
     let mut bill_types = Vec::new();
@@ -364,34 +524,74 @@ pub fn se_problems(records: &[Line], block_filer: &str) -> Vec<Problem> {
             "SE15" => {
                 let bill = r.get("bill");
                 bill_types.push(r.get("bill_type"));
-                if !bill.is_empty() && !bill.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
-                    out.push(problem(Condition::BillSpecials, "BILL NUMBER HAS SPACES OR SPECIALS", Some(i)));
+                if !bill.is_empty()
+                    && !bill
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                {
+                    out.push(problem(
+                        Condition::BillSpecials,
+                        "BILL NUMBER HAS SPACES OR SPECIALS",
+                        Some(i),
+                    ));
                 }
                 let issuer = r.get("issuer");
                 if issuer == "UNKN" || (air && !issuer.is_empty()) {
-                    out.push(problem(Condition::Issuer, format!("ISSUER CODE {issuer} NOT ALLOWED FOR MOT {mot}"), Some(i)));
+                    out.push(problem(
+                        Condition::Issuer,
+                        format!("ISSUER CODE {issuer} NOT ALLOWED FOR MOT {mot}"),
+                        Some(i),
+                    ));
                 }
-                if r.get("non_ams") == "Y" && records.get(i + 1..).and_then(|rest| rest.iter().take_while(|n| n.id() != "SE15").find(|n| n.id() == "SE16")).is_none()
+                if r.get("non_ams") == "Y"
+                    && records
+                        .get(i + 1..)
+                        .and_then(|rest| {
+                            rest.iter()
+                                .take_while(|n| n.id() != "SE15")
+                                .find(|n| n.id() == "SE16")
+                        })
+                        .is_none()
                 {
-                    out.push(problem(Condition::NonAmsConveyance, "NON-AMS BILL NEEDS SE16 CONVEYANCE", Some(i)));
+                    out.push(problem(
+                        Condition::NonAmsConveyance,
+                        "NON-AMS BILL NEEDS SE16 CONVEYANCE",
+                        Some(i),
+                    ));
                 }
-                if entry_type == "86" && r.get("quantity").trim().is_empty() && r.get("bill_type") != "M" {
-                    out.push(problem(Condition::Blank, "SE15 QUANTITY REQUIRED FOR TYPE 86", Some(i)));
+                if entry_type == "86"
+                    && r.get("quantity").trim().is_empty()
+                    && r.get("bill_type") != "M"
+                {
+                    out.push(problem(
+                        Condition::Blank,
+                        "SE15 QUANTITY REQUIRED FOR TYPE 86",
+                        Some(i),
+                    ));
                 }
             }
             "SE16" if air => {
                 let v = r.get("voyage").trim();
                 let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-                let ok = matches!((v.len(), digits), (3, 3) | (4, 4) | (4, 3) | (5, 4)) && v.bytes().skip(digits).all(|b| b.is_ascii_uppercase());
+                let ok = matches!((v.len(), digits), (3, 3) | (4, 4) | (4, 3) | (5, 4))
+                    && v.bytes().skip(digits).all(|b| b.is_ascii_uppercase());
                 if !ok {
-                    out.push(problem(Condition::Flight, format!("FLIGHT {v} NOT NNN/NNNN/NNNA/NNNNA"), Some(i)));
+                    out.push(problem(
+                        Condition::Flight,
+                        format!("FLIGHT {v} NOT NNN/NNNN/NNNA/NNNNA"),
+                        Some(i),
+                    ));
                 }
             }
             _ => {}
         }
     }
     if entry_type == "86" && bill_types.contains(&"T") {
-        out.push(problem(Condition::BillTypeT, "BILL TYPE T NOT ALLOWED FOR TYPE 86", at("SE15")));
+        out.push(problem(
+            Condition::BillTypeT,
+            "BILL TYPE T NOT ALLOWED FOR TYPE 86",
+            at("SE15"),
+        ));
     }
     if matches!(action, "A" | "R") {
         out.extend(party_problems(records, entry_type));
@@ -411,23 +611,47 @@ fn party_problems(records: &[Line], entry_type: &str) -> Vec<Problem> {
             "SE40" => lines.push(BTreeSet::new()),
             "SE30" | "SE50" => {
                 let code = r.get("entity").trim().to_owned();
-                let seen = if r.id() == "SE30" { &mut header } else { lines.last_mut().unwrap_or(&mut header) };
+                let seen = if r.id() == "SE30" {
+                    &mut header
+                } else {
+                    lines.last_mut().unwrap_or(&mut header)
+                };
                 if !seen.insert(code.clone()) {
-                    out.push(problem(Condition::EntityTwice, format!("ENTITY {code} REPORTED TWICE"), Some(i)));
+                    out.push(problem(
+                        Condition::EntityTwice,
+                        format!("ENTITY {code} REPORTED TWICE"),
+                        Some(i),
+                    ));
                 }
                 if layouts::GBI_ONLY.contains(&code.as_str()) {
-                    out.push(problem(Condition::GbiEntity, format!("ENTITY CODE {code} IS FOR GBI TEST ONLY"), Some(i)));
+                    out.push(problem(
+                        Condition::GbiEntity,
+                        format!("ENTITY CODE {code} IS FOR GBI TEST ONLY"),
+                        Some(i),
+                    ));
                 }
                 let has_id = !r.get("id_qualifier").is_empty() || !r.get("identifier").is_empty();
                 if has_id && !matches!(code.as_str(), "BY" | "ST" | "CN") {
-                    out.push(problem(Condition::EntityQualifier, format!("NO IDENTIFIER ALLOWED FOR ENTITY {code}"), Some(i)));
+                    out.push(problem(
+                        Condition::EntityQualifier,
+                        format!("NO IDENTIFIER ALLOWED FOR ENTITY {code}"),
+                        Some(i),
+                    ));
                 }
                 if has_id && (r.get("id_qualifier").is_empty() || r.get("identifier").is_empty()) {
-                    out.push(problem(Condition::EntityQualifier, format!("ENTITY {code} QUALIFIER WITHOUT IDENTIFIER"), Some(i)));
+                    out.push(problem(
+                        Condition::EntityQualifier,
+                        format!("ENTITY {code} QUALIFIER WITHOUT IDENTIFIER"),
+                        Some(i),
+                    ));
                 }
                 let named = !r.get("name").is_empty();
                 if matches!(code.as_str(), "MF" | "SE" | "CS" | "LG") && !named {
-                    out.push(problem(Condition::Blank, format!("{} {code} NAME REQUIRED", r.id()), Some(i)));
+                    out.push(problem(
+                        Condition::Blank,
+                        format!("{} {code} NAME REQUIRED", r.id()),
+                        Some(i),
+                    ));
                 }
                 if code == "CN" && named && !has_id {
                     cn_by_name = true;
@@ -435,31 +659,54 @@ fn party_problems(records: &[Line], entry_type: &str) -> Vec<Problem> {
                 if named && !has_id {
                     // A party by name: its address and city records follow.
                     let geo = if r.id() == "SE30" { "SE36" } else { "SE56" };
-                    let group = records[i + 1..].iter().take_while(|n| !matches!(n.id(), "SE30" | "SE50" | "SE40" | "SE60"));
+                    let group = records[i + 1..]
+                        .iter()
+                        .take_while(|n| !matches!(n.id(), "SE30" | "SE50" | "SE40" | "SE60"));
                     if !group.clone().any(|n| n.id() == geo) {
-                        out.push(problem(Condition::EntityAddress, format!("ENTITY {code} NEEDS {geo} CITY/COUNTRY"), Some(i)));
+                        out.push(problem(
+                            Condition::EntityAddress,
+                            format!("ENTITY {code} NEEDS {geo} CITY/COUNTRY"),
+                            Some(i),
+                        ));
                     }
                 }
             }
             _ => {}
         }
     }
-    let everywhere = |code: &str| header.contains(code) || (!lines.is_empty() && lines.iter().all(|l| l.contains(code)));
+    let everywhere = |code: &str| {
+        header.contains(code) || (!lines.is_empty() && lines.iter().all(|l| l.contains(code)))
+    };
     if !everywhere("SE") {
-        out.push(problem(Condition::Parties, "SELLER (SE) NAME AND ADDRESS REQUIRED", None));
+        out.push(problem(
+            Condition::Parties,
+            "SELLER (SE) NAME AND ADDRESS REQUIRED",
+            None,
+        ));
     }
     if !everywhere("CN") {
         out.push(problem(Condition::Parties, "CONSIGNEE (CN) REQUIRED", None));
     }
     if entry_type != "86" && !everywhere("MF") {
-        out.push(problem(Condition::Parties, "MANUFACTURER/SUPPLIER (MF) REQUIRED", None));
+        out.push(problem(
+            Condition::Parties,
+            "MANUFACTURER/SUPPLIER (MF) REQUIRED",
+            None,
+        ));
     }
     // SE60 Note 3: the line value is mandatory for type 86 and whenever CN
     // is given by name and address, on the chapter 1-97 number.
     if entry_type == "86" || cn_by_name {
         for (i, r) in records.iter().enumerate() {
-            if r.id() == "SE60" && !r.get("hts").starts_with("99") && r.get("value").trim().is_empty() {
-                out.push(problem(Condition::LineValue, "SE60 LINE VALUE REQUIRED", Some(i)));
+            if r.id() == "SE60"
+                && !r.get("hts").starts_with("99")
+                && r.get("value").trim().is_empty()
+            {
+                out.push(problem(
+                    Condition::LineValue,
+                    "SE60 LINE VALUE REQUIRED",
+                    Some(i),
+                ));
             }
         }
     }
@@ -492,41 +739,75 @@ pub struct Summary {
 pub fn ae_problems(records: &[Line], block_filer: &str, rules: &Rules) -> (Summary, Vec<Problem>) {
     let mut out = field_problems(records);
     let mut s = Summary::default();
-    let Some(head) = records.first() else { return (s, out) };
+    let Some(head) = records.first() else {
+        return (s, out);
+    };
     s.filer = head.get("filer").to_owned();
     let n = head.get("entry_number");
-    s.entry_number = if n.len() == 8 { format!("{}-{}-{}", s.filer, &n[..7], &n[7..]) } else { n.to_owned() };
+    s.entry_number = if n.len() == 8 {
+        format!("{}-{}-{}", s.filer, &n[..7], &n[7..])
+    } else {
+        n.to_owned()
+    };
     s.entry_type = head.get("entry_type").to_owned();
     s.port = head.get("port").trim().to_owned();
     s.certified = head.get("certify") == "A";
     s.action = head.get("action").to_owned();
     if s.filer != block_filer {
-        out.push(problem(Condition::FilerMismatch, format!("10 FILER {} IS NOT THE BLOCK'S", s.filer), Some(0)));
+        out.push(problem(
+            Condition::FilerMismatch,
+            format!("10 FILER {} IS NOT THE BLOCK'S", s.filer),
+            Some(0),
+        ));
     }
     if !rules.filer_codes.contains(&s.filer) {
-        out.push(problem(Condition::FilerCode, format!("FILER CODE {} NOT AUTHORIZED", s.filer), Some(0)));
+        out.push(problem(
+            Condition::FilerCode,
+            format!("FILER CODE {} NOT AUTHORIZED", s.filer),
+            Some(0),
+        ));
     }
     if !model::entry_number_valid(&s.entry_number) {
-        out.push(problem(Condition::CheckDigit, "ENTRY NUMBER CHECK DIGIT INVALID", Some(0)));
+        out.push(problem(
+            Condition::CheckDigit,
+            "ENTRY NUMBER CHECK DIGIT INVALID",
+            Some(0),
+        ));
     }
     if !s.port.is_empty() && !rules.policy.ports.contains(&s.port) {
-        out.push(problem(Condition::Port, format!("PORT {} NOT IN SCHEDULE D", s.port), Some(0)));
+        out.push(problem(
+            Condition::Port,
+            format!("PORT {} NOT IN SCHEDULE D", s.port),
+            Some(0),
+        ));
     }
     if s.action == "D" {
         return (s, out);
     }
     if head.get("signature") != "X" {
-        out.push(problem(Condition::Blank, "10 ELECTRONIC SIGNATURE REQUIRED", Some(0)));
+        out.push(problem(
+            Condition::Blank,
+            "10 ELECTRONIC SIGNATURE REQUIRED",
+            Some(0),
+        ));
     }
     match records.iter().position(|r| r.id() == "11") {
         None => out.push(problem(Condition::Ior, "11 RECORD (IOR) REQUIRED", Some(0))),
         Some(i) if model::ior_type_of(records[i].get("ior")).is_none() => {
-            out.push(problem(Condition::Ior, format!("IOR {} NOT A VALID NUMBER", records[i].get("ior")), Some(i)));
+            out.push(problem(
+                Condition::Ior,
+                format!("IOR {} NOT A VALID NUMBER", records[i].get("ior")),
+                Some(i),
+            ));
         }
         Some(_) => {}
     }
     if matches!(s.entry_type.as_str(), "01" | "03") && !records.iter().any(|r| r.id() == "31") {
-        out.push(problem(Condition::Bond, format!("BOND (31) REQUIRED FOR TYPE {}", s.entry_type), Some(0)));
+        out.push(problem(
+            Condition::Bond,
+            format!("BOND (31) REQUIRED FOR TYPE {}", s.entry_type),
+            Some(0),
+        ));
     }
     let mut by_class: BTreeMap<String, i64> = BTreeMap::new();
     let mut totals: BTreeMap<String, (i64, usize)> = BTreeMap::new();
@@ -537,15 +818,22 @@ pub fn ae_problems(records: &[Line], block_filer: &str, rules: &Rules) -> (Summa
                 s.duty_cents += cents(r.get("duty"));
                 let hts = r.get("hts");
                 if hts.len() != 10 || !hts.bytes().all(|b| b.is_ascii_digit()) {
-                    out.push(problem(Condition::Hts, format!("HTS {hts} NOT 10 DIGITS"), Some(i)));
+                    out.push(problem(
+                        Condition::Hts,
+                        format!("HTS {hts} NOT 10 DIGITS"),
+                        Some(i),
+                    ));
                 }
             }
-            "62" => *by_class.entry(r.get("class").to_owned()).or_default() += cents(r.get("amount")),
+            "62" => {
+                *by_class.entry(r.get("class").to_owned()).or_default() += cents(r.get("amount"))
+            }
             "34" => {
                 for k in 1..=7 {
                     let class = r.get(&format!("class{k}"));
                     if !class.is_empty() {
-                        *by_class.entry(class.to_owned()).or_default() += cents(r.get(&format!("amount{k}")));
+                        *by_class.entry(class.to_owned()).or_default() +=
+                            cents(r.get(&format!("amount{k}")));
                     }
                 }
             }
@@ -564,19 +852,39 @@ pub fn ae_problems(records: &[Line], block_filer: &str, rules: &Rules) -> (Summa
     for (class, amount) in &by_class {
         match totals.get(class) {
             Some((total, _)) if total == amount => {}
-            Some((_, i)) => out.push(problem(Condition::SummaryTotals, format!("89 CLASS {class} TOTAL NOT THE FEES'"), Some(*i))),
-            None => out.push(problem(Condition::SummaryTotals, format!("89 TOTAL FOR CLASS {class} MISSING"), None)),
+            Some((_, i)) => out.push(problem(
+                Condition::SummaryTotals,
+                format!("89 CLASS {class} TOTAL NOT THE FEES'"),
+                Some(*i),
+            )),
+            None => out.push(problem(
+                Condition::SummaryTotals,
+                format!("89 TOTAL FOR CLASS {class} MISSING"),
+                None,
+            )),
         }
     }
     s.fees_cents = totals.values().map(|(t, _)| t).sum();
     match grand {
-        None => out.push(problem(Condition::SummaryTotals, "90 GRAND TOTALS MISSING", None)),
+        None => out.push(problem(
+            Condition::SummaryTotals,
+            "90 GRAND TOTALS MISSING",
+            None,
+        )),
         Some((duty, fees, i)) => {
             if duty != s.duty_cents {
-                out.push(problem(Condition::SummaryTotals, "90 DUTY NOT THE SUM OF THE 50 DUTIES", Some(i)));
+                out.push(problem(
+                    Condition::SummaryTotals,
+                    "90 DUTY NOT THE SUM OF THE 50 DUTIES",
+                    Some(i),
+                ));
             }
             if fees != s.fees_cents {
-                out.push(problem(Condition::SummaryTotals, "90 USER FEES NOT THE SUM OF 89", Some(i)));
+                out.push(problem(
+                    Condition::SummaryTotals,
+                    "90 USER FEES NOT THE SUM OF 89",
+                    Some(i),
+                ));
             }
         }
     }

@@ -63,13 +63,21 @@ impl App {
                 Ok(s) => {
                     sources.insert(name.to_owned(), Arc::new(s));
                 }
-                Err(e) => problems.push(Problem { file: "config".into(), key: format!("sources.{name}"), message: e.to_string() }),
+                Err(e) => problems.push(Problem {
+                    file: "config".into(),
+                    key: format!("sources.{name}"),
+                    message: e.to_string(),
+                }),
             }
         }
         let store = match crate::state::open_sqlite(&config.paths.data_dir) {
             Ok(s) => Some(s),
             Err(e) => {
-                problems.push(Problem { file: "config".into(), key: "paths.data_dir".into(), message: e.to_string() });
+                problems.push(Problem {
+                    file: "config".into(),
+                    key: "paths.data_dir".into(),
+                    message: e.to_string(),
+                });
                 None
             }
         };
@@ -98,12 +106,21 @@ impl App {
     }
 
     pub fn source(&self, name: &str) -> anyhow::Result<Arc<Source>> {
-        self.sources.get(name).cloned().with_context(|| format!("no source named {name:?}"))
+        self.sources
+            .get(name)
+            .cloned()
+            .with_context(|| format!("no source named {name:?}"))
     }
 
     /// Runs `f` on the bookkeeping store.
-    pub fn db<T>(&self, f: impl FnOnce(&mut SqliteStore) -> Result<T, crate::state::StoreError>) -> anyhow::Result<T> {
-        let mut store = self.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
+    pub fn db<T>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore) -> Result<T, crate::state::StoreError>,
+    ) -> anyhow::Result<T> {
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
         Ok(f(&mut store)?)
     }
 
@@ -125,12 +142,17 @@ impl App {
         };
         if let SourceError::Permanent { message, path, .. } = e {
             // Retrying cannot fix it: readiness names it until the source answers again.
-            let why = if path.is_empty() { message.clone() } else { format!("{path}: {message}") };
+            let why = if path.is_empty() {
+                message.clone()
+            } else {
+                format!("{path}: {message}")
+            };
             if self.status.refused().iter().all(|(n, _, _)| *n != source) {
                 warn!(source = %source, "Source {source} refused an operation; retrying will not help: {}", Escaped(&why));
             }
             self.status.source_refused(&source, &why);
         }
-        self.metrics.inc("s321d_source_errors_total", vec![("source", source)]);
+        self.metrics
+            .inc("s321d_source_errors_total", vec![("source", source)]);
     }
 }

@@ -69,7 +69,10 @@ impl Status {
 
     /// A source refused an operation in a way retrying cannot fix.
     pub fn source_refused(&self, source: &str, why: &str) {
-        self.with(|i| i.refused.insert(source.to_owned(), (Utc::now(), why.to_owned())));
+        self.with(|i| {
+            i.refused
+                .insert(source.to_owned(), (Utc::now(), why.to_owned()))
+        });
     }
 
     /// A source answered an operation: any earlier refusal is over.
@@ -105,7 +108,12 @@ impl Status {
 
     /// Sources refusing us now: (name, since, why).
     pub fn refused(&self) -> Vec<(String, DateTime<Utc>, String)> {
-        self.with(|i| i.refused.iter().map(|(n, (t, w))| (n.clone(), *t, w.clone())).collect())
+        self.with(|i| {
+            i.refused
+                .iter()
+                .map(|(n, (t, w))| (n.clone(), *t, w.clone()))
+                .collect()
+        })
     }
 }
 
@@ -121,9 +129,16 @@ mod tests {
         assert_eq!(s.job("j").last_error.as_deref(), Some("boom"));
         assert_eq!(s.job("j").last_failure, Some(t));
         s.job_started("j", t);
-        assert_eq!(s.job("j").last_error.as_deref(), Some("boom"), "starting again does not hide the failure");
+        assert_eq!(
+            s.job("j").last_error.as_deref(),
+            Some("boom"),
+            "starting again does not hide the failure"
+        );
         s.job_finished("j", t, None);
-        assert_eq!((s.job("j").last_success, s.job("j").last_error), (Some(t), None));
+        assert_eq!(
+            (s.job("j").last_success, s.job("j").last_error),
+            (Some(t), None)
+        );
         s.source_refused("drop", "403 InvalidAccessKeyId");
         assert_eq!(s.refused().len(), 1);
         s.source_ok("drop");
@@ -136,10 +151,16 @@ mod tests {
         assert!(s.gateway_up().is_none(), "no outage, nothing ends");
         assert!(s.gateway_down("connection refused"));
         let since = s.gateway_outage().unwrap().0;
-        assert!(!s.gateway_down("timed out"), "a second failure is the same outage");
+        assert!(
+            !s.gateway_down("timed out"),
+            "a second failure is the same outage"
+        );
         assert_eq!(s.gateway_outage(), Some((since, "timed out".to_owned())));
         assert_eq!(s.gateway_up(), Some(since));
         assert!(s.gateway_up().is_none());
-        assert!(s.gateway_down("connection refused"), "a new outage alerts again");
+        assert!(
+            s.gateway_down("connection refused"),
+            "a new outage alerts again"
+        );
     }
 }

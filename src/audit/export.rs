@@ -34,9 +34,15 @@ use crate::state::ledger::LedgerStore;
 /// What a pack is about.
 #[derive(Debug, Clone)]
 pub enum Subject {
-    HouseBill { house_bill: String, carrier: Option<String> },
+    HouseBill {
+        house_bill: String,
+        carrier: Option<String>,
+    },
     Entry(String),
-    Period { from: NaiveDate, to: NaiveDate },
+    Period {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
 }
 
 /// Files of a pack being assembled.
@@ -50,10 +56,16 @@ impl Pack {
     }
 }
 
-fn sql<T>(ctx: &App, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+fn sql<T>(
+    ctx: &App,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> anyhow::Result<T> {
     ctx.db(|s| {
         let location = s.location().display().to_string();
-        f(s.connection()).map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
+        f(s.connection()).map_err(|e| crate::state::StoreError::Sqlite {
+            location,
+            source: e,
+        })
     })
 }
 
@@ -68,52 +80,104 @@ fn events_jsonl(events: &[StoredEvent]) -> String {
 fn chain_status(ctx: &App) -> anyhow::Result<(String, bool)> {
     let v = sql(ctx, audit::verify)?;
     Ok(match &v.broken {
-        None => (format!("verified: {} events, head event {} hash {}", v.events, v.head.0, v.head.1), true),
-        Some(b) => (format!("BROKEN at {b}; {} events before it verified", v.events), false),
+        None => (
+            format!(
+                "verified: {} events, head event {} hash {}",
+                v.events, v.head.0, v.head.1
+            ),
+            true,
+        ),
+        Some(b) => (
+            format!("BROKEN at {b}; {} events before it verified", v.events),
+            false,
+        ),
     })
 }
 
 /// Writes the pack for `subject` to `out` (a folder, or `out` with `.zip`
 /// when `zip`). Returns the path written.
-pub async fn export(ctx: &App, subject: &Subject, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
-    let mut pack = Pack { files: BTreeMap::new() };
+pub async fn export(
+    ctx: &App,
+    subject: &Subject,
+    out: &Path,
+    zip: bool,
+) -> anyhow::Result<PathBuf> {
+    let mut pack = Pack {
+        files: BTreeMap::new(),
+    };
     let mut index = String::new();
     let (chain, chain_ok) = chain_status(ctx)?;
     let generated = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     match subject {
         Subject::Period { from, to } => period(ctx, *from, *to, &mut pack, &mut index)?,
         Subject::Entry(number) => {
-            let f = ctx.db(|s| s.filing(number))?.with_context(|| format!("no filing with entry number {number} in the ledger"))?;
+            let f = ctx
+                .db(|s| s.filing(number))?
+                .with_context(|| format!("no filing with entry number {number} in the ledger"))?;
             let mut bills = ctx.db(|s| s.bills_of(number))?;
             if bills.is_empty() {
                 bills.push((f.carrier.clone(), f.house_bill.clone()));
             }
             let names: Vec<String> = bills.iter().map(|(c, hb)| format!("{c} {hb}")).collect();
-            let _ = writeln!(index, "Entry {number} was filed for {} house bill(s): {}.\n", bills.len(), names.join(", "));
+            let _ = writeln!(
+                index,
+                "Entry {number} was filed for {} house bill(s): {}.\n",
+                bills.len(),
+                names.join(", ")
+            );
             for (carrier, hb) in &bills {
                 house_bill(ctx, hb, Some(carrier), &mut pack, &mut index).await?;
             }
         }
-        Subject::HouseBill { house_bill: hb, carrier } => house_bill(ctx, hb, carrier.as_deref(), &mut pack, &mut index).await?,
+        Subject::HouseBill {
+            house_bill: hb,
+            carrier,
+        } => house_bill(ctx, hb, carrier.as_deref(), &mut pack, &mut index).await?,
     }
     let title = match subject {
-        Subject::HouseBill { house_bill, carrier } => format!("house bill {house_bill}{}", carrier.as_ref().map(|c| format!(" (carrier {c})")).unwrap_or_default()),
+        Subject::HouseBill {
+            house_bill,
+            carrier,
+        } => format!(
+            "house bill {house_bill}{}",
+            carrier
+                .as_ref()
+                .map(|c| format!(" (carrier {c})"))
+                .unwrap_or_default()
+        ),
         Subject::Entry(n) => format!("entry {n}"),
         Subject::Period { from, to } => format!("the period {from} to {to}"),
     };
-    let mut head = format!("# s321d evidence pack: {title}\n\nGenerated {generated} by s321d {} from the state store {}.\n\n", env!("CARGO_PKG_VERSION"), ctx.config.paths.data_dir.join("state.db").display());
-    let _ = writeln!(head, "## Audit trail\n\nThe hash chain of the whole audit trail was checked when this pack was made: **{chain}**.");
+    let mut head = format!(
+        "# s321d evidence pack: {title}\n\nGenerated {generated} by s321d {} from the state store {}.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        ctx.config.paths.data_dir.join("state.db").display()
+    );
+    let _ = writeln!(
+        head,
+        "## Audit trail\n\nThe hash chain of the whole audit trail was checked when this pack was made: **{chain}**."
+    );
     if !chain_ok {
-        let _ = writeln!(head, "\nA broken chain means a row of the trail was changed or deleted after it was written; events from the broken one on cannot be relied on.");
+        let _ = writeln!(
+            head,
+            "\nA broken chain means a row of the trail was changed or deleted after it was written; events from the broken one on cannot be relied on."
+        );
     }
-    let _ = writeln!(head, "Each event's hash is SHA-256 over the previous event's hash and the event's stored columns (see `audit-events.jsonl`; `s321d audit verify` repeats the check).\n");
+    let _ = writeln!(
+        head,
+        "Each event's hash is SHA-256 over the previous event's hash and the event's stored columns (see `audit-events.jsonl`; `s321d audit verify` repeats the check).\n"
+    );
     index.insert_str(0, &head);
     index.push_str("\n## Files\n\nEvery file of this pack and its SHA-256 is in `MANIFEST.sha256` (`sha256sum -c MANIFEST.sha256`).\n");
     pack.add("index.md", index);
     let mut manifest = String::new();
     for (name, bytes) in &pack.files {
         use sha2::Digest as _;
-        let _ = writeln!(manifest, "{}  {name}", hex::encode(sha2::Sha256::digest(bytes)));
+        let _ = writeln!(
+            manifest,
+            "{}  {name}",
+            hex::encode(sha2::Sha256::digest(bytes))
+        );
     }
     pack.add("MANIFEST.sha256", manifest);
     write(&pack, out, zip)
@@ -121,15 +185,24 @@ pub async fn export(ctx: &App, subject: &Subject, out: &Path, zip: bool) -> anyh
 
 fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     if zip {
-        let path = if out.extension().is_some_and(|e| e == "zip") { out.to_owned() } else { out.with_extension("zip") };
+        let path = if out.extension().is_some_and(|e| e == "zip") {
+            out.to_owned()
+        } else {
+            out.with_extension("zip")
+        };
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d)?;
         }
         let tmp = path.with_extension("zip.tmp");
-        let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut z = ::zip::ZipWriter::new(file);
-        let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "evidence".into());
+        let options = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Deflated);
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "evidence".into());
         for (name, bytes) in &pack.files {
             z.start_file(format!("{stem}/{name}"), options)?;
             std::io::Write::write_all(&mut z, bytes)?;
@@ -141,7 +214,8 @@ fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
         for (name, bytes) in &pack.files {
             let p = out.join(name);
             if let Some(d) = p.parent() {
-                std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+                std::fs::create_dir_all(d)
+                    .with_context(|| format!("cannot create {}", d.display()))?;
             }
             std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
         }
@@ -149,9 +223,19 @@ fn write(pack: &Pack, out: &Path, zip: bool) -> anyhow::Result<PathBuf> {
     }
 }
 
-fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+fn period(
+    ctx: &App,
+    from: NaiveDate,
+    to: NaiveDate,
+    pack: &mut Pack,
+    index: &mut String,
+) -> anyhow::Result<()> {
     let start = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).expect("midnight"));
-    let end = Utc.from_utc_datetime(&(to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight"));
+    let end = Utc.from_utc_datetime(
+        &(to + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight"),
+    );
     let filter = EventFilter {
         from: Some(start.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         to: Some(end.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
@@ -164,7 +248,9 @@ fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mu
         *kinds.entry(e.kind.as_str()).or_default() += 1;
     }
     let runs = read::runs_between(ctx, start, end, &[])?;
-    let mut csv = String::from("run_id,job,kind,status,started_at,output,lines,shipments,policy_sha256,job_file_sha256\n");
+    let mut csv = String::from(
+        "run_id,job,kind,status,started_at,output,lines,shipments,policy_sha256,job_file_sha256\n",
+    );
     for r in &runs {
         let s = r.summary.as_ref();
         let _ = writeln!(
@@ -183,7 +269,12 @@ fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mu
         );
     }
     pack.add("runs.csv", csv);
-    let _ = writeln!(index, "## What happened from {from} to {to} (UTC)\n\n{} audit events (`audit-events.jsonl`), {} runs (`runs.csv`).\n", events.len(), runs.len());
+    let _ = writeln!(
+        index,
+        "## What happened from {from} to {to} (UTC)\n\n{} audit events (`audit-events.jsonl`), {} runs (`runs.csv`).\n",
+        events.len(),
+        runs.len()
+    );
     let _ = writeln!(index, "| event kind | events |\n|---|---|");
     for (k, n) in kinds {
         let _ = writeln!(index, "| {k} | {n} |");
@@ -193,17 +284,33 @@ fn period(ctx: &App, from: NaiveDate, to: NaiveDate, pack: &mut Pack, index: &mu
 
 /// Rows of a frame as CSV text.
 fn frame_csv(df: &DataFrame) -> anyhow::Result<String> {
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
-    let cols: Vec<Vec<String>> = names.iter().map(|n| strs(df, n)).collect::<anyhow::Result<_>>()?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let cols: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| strs(df, n))
+        .collect::<anyhow::Result<_>>()?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&names)?;
     for i in 0..df.height() {
         w.write_record(cols.iter().map(|c| c[i].as_str()))?;
     }
-    Ok(String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?)?)
+    Ok(String::from_utf8(
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?,
+    )?)
 }
 
-async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack, index: &mut String) -> anyhow::Result<()> {
+async fn house_bill(
+    ctx: &App,
+    hb: &str,
+    carrier: Option<&str>,
+    pack: &mut Pack,
+    index: &mut String,
+) -> anyhow::Result<()> {
     // Where it was first seen (history) and its filings (ledger).
     type Seen = (String, String, Option<i64>, String, String, String, String);
     let seen: Vec<Seen> = sql(ctx, |c| {
@@ -211,24 +318,42 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
             "SELECT carrier, consignee_key, arrival_date, total_usd, source_file, file_sha256, run_id FROM shipments \
              WHERE house_bill = ?1 AND (?2 IS NULL OR carrier = ?2)",
         )?;
-        let rows = stmt.query_map(rusqlite::params![hb, carrier], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
+        let rows = stmt.query_map(rusqlite::params![hb, carrier], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
         rows.collect()
     })?;
     // Every bill of a filed entry, not only its first (an entry holds several).
-    let filing_carriers: Vec<String> =
-        ctx.db(|s| s.filing_carriers(hb))?.into_iter().filter(|c| carrier.is_none_or(|want| want == c)).collect();
+    let filing_carriers: Vec<String> = ctx
+        .db(|s| s.filing_carriers(hb))?
+        .into_iter()
+        .filter(|c| carrier.is_none_or(|want| want == c))
+        .collect();
 
     // Every run whose dispositions name it.
     let first_seen = {
         let mut earliest = None;
         for s in &seen {
             if let Some(r) = read::run(ctx, &s.6)? {
-                earliest = Some(earliest.map_or(r.started_at, |e: chrono::DateTime<Utc>| e.min(r.started_at)));
+                earliest = Some(
+                    earliest.map_or(r.started_at, |e: chrono::DateTime<Utc>| e.min(r.started_at)),
+                );
             }
         }
         earliest
     };
-    let from = first_seen.map_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"), |t| t - chrono::Duration::seconds(1));
+    let from = first_seen.map_or_else(
+        || Utc.timestamp_opt(0, 0).single().expect("epoch"),
+        |t| t - chrono::Duration::seconds(1),
+    );
     let mut runs = read::runs_between(ctx, from, Utc::now() + chrono::Duration::days(1), &[])?;
     // Replays are evidence too (re-evaluations); runs_between leaves them out.
     runs.extend(replays_since(ctx, from)?);
@@ -237,12 +362,17 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
     let mut findings = Vec::new();
     let mut sections = String::new();
     for run in runs.iter().filter(|r| r.complete()) {
-        let Some(dpath) = read::output_file(ctx, run, "dispositions.csv").await? else { continue };
+        let Some(dpath) = read::output_file(ctx, run, "dispositions.csv").await? else {
+            continue;
+        };
         let mut cond = col("house_bill").eq(lit(hb.to_owned()));
         if let Some(c) = carrier {
             cond = cond.and(col("carrier").eq(lit(c.to_owned())));
         }
-        let d = read::scan_dispositions(&dpath)?.filter(cond).select(crate::engine::output::DISPOSITIONS_HEADER.map(col)).collect()?;
+        let d = read::scan_dispositions(&dpath)?
+            .filter(cond)
+            .select(crate::engine::output::DISPOSITIONS_HEADER.map(col))
+            .collect()?;
         if d.height() == 0 {
             read::forget_scratch(ctx, &run.run_id);
             continue;
@@ -250,27 +380,45 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         let files = strs(&d, "source_file")?;
         let carriers = strs(&d, "carrier")?;
         let mut d = d;
-        d.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); d.height()]))?;
+        d.insert_column(
+            0,
+            Column::new("run_id".into(), vec![run.run_id.as_str(); d.height()]),
+        )?;
         dispositions.push(d.clone());
         let mut f_rows = None;
         if let Some(fpath) = read::output_file(ctx, run, "findings.parquet").await? {
             let mut cond = lit(false);
             for (file, car) in files.iter().zip(&carriers) {
-                let on_it = col("source_file").eq(lit(file.clone())).and(col("carrier").eq(lit(car.clone()))).and(col("house_bill").eq(lit(hb.to_owned())));
-                let on_file = col("source_file").eq(lit(file.clone())).and(col("house_bill").eq(lit("")));
+                let on_it = col("source_file")
+                    .eq(lit(file.clone()))
+                    .and(col("carrier").eq(lit(car.clone())))
+                    .and(col("house_bill").eq(lit(hb.to_owned())));
+                let on_file = col("source_file")
+                    .eq(lit(file.clone()))
+                    .and(col("house_bill").eq(lit("")));
                 cond = cond.or(on_it).or(on_file);
             }
             let f = read::scan_findings(&fpath)?.filter(cond).collect()?;
             let mut f = f;
-            f.insert_column(0, Column::new("run_id".into(), vec![run.run_id.as_str(); f.height()]))?;
+            f.insert_column(
+                0,
+                Column::new("run_id".into(), vec![run.run_id.as_str(); f.height()]),
+            )?;
             f_rows = Some(f.height());
             findings.push(f);
         }
         // Outputs against the hashes the trail recorded.
         let recorded = recorded_outputs(ctx, &run.run_id)?;
         let mut checks = Vec::new();
-        for name in ["dispositions.csv", "findings.parquet", "findings.csv", "summary.json"] {
-            let Some(expected) = recorded.get(name) else { continue };
+        for name in [
+            "dispositions.csv",
+            "findings.parquet",
+            "findings.csv",
+            "summary.json",
+        ] {
+            let Some(expected) = recorded.get(name) else {
+                continue;
+            };
             let now = match read::output_file(ctx, run, name).await? {
                 Some(p) => Some(super::sha256_file(&p)?),
                 None => None,
@@ -281,23 +429,46 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
                 None => format!("{name}: missing (recorded {expected})"),
             });
         }
-        let _ = writeln!(sections, "### Run {} (job {}, {}, started {})\n", run.run_id, run.job, run.kind, run.started_at.to_rfc3339());
+        let _ = writeln!(
+            sections,
+            "### Run {} (job {}, {}, started {})\n",
+            run.run_id,
+            run.job,
+            run.kind,
+            run.started_at.to_rfc3339()
+        );
         if let Some(s) = &run.summary {
-            let _ = writeln!(sections, "- s321d {}; policy {} sha256 `{}`; mapping (job file) sha256 `{}`", s.s321d_version, s.policy_source, s.policy_sha256, s.job_file_sha256);
-            for (digest, kind) in [(&s.policy_sha256, "policy"), (&s.job_file_sha256, "mapping")] {
+            let _ = writeln!(
+                sections,
+                "- s321d {}; policy {} sha256 `{}`; mapping (job file) sha256 `{}`",
+                s.s321d_version, s.policy_source, s.policy_sha256, s.job_file_sha256
+            );
+            for (digest, kind) in [
+                (&s.policy_sha256, "policy"),
+                (&s.job_file_sha256, "mapping"),
+            ] {
                 match sql(ctx, |c| audit::blob(c, digest))? {
                     Some((_, name, content)) => {
                         let file = format!("{kind}-{}.toml", &digest[..12.min(digest.len())]);
-                        let _ = writeln!(sections, "- the {kind} in force is `{file}` (from {name})");
+                        let _ =
+                            writeln!(sections, "- the {kind} in force is `{file}` (from {name})");
                         pack.add(&file, content);
                     }
                     None => {
-                        let _ = writeln!(sections, "- the {kind} text was not kept for this run (runs before the audit trail); only its sha256 is known");
+                        let _ = writeln!(
+                            sections,
+                            "- the {kind} text was not kept for this run (runs before the audit trail); only its sha256 is known"
+                        );
                     }
                 }
             }
         }
-        let _ = writeln!(sections, "- disposition(s): {} row(s) in `dispositions.csv`; finding(s): {} row(s) in `findings.csv`", d.height(), f_rows.unwrap_or(0));
+        let _ = writeln!(
+            sections,
+            "- disposition(s): {} row(s) in `dispositions.csv`; finding(s): {} row(s) in `findings.csv`",
+            d.height(),
+            f_rows.unwrap_or(0)
+        );
         for c in &checks {
             let _ = writeln!(sections, "- output {c}");
         }
@@ -311,11 +482,28 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         found_runs.push(run.clone());
     }
     if !dispositions.is_empty() {
-        let all = concat(dispositions.iter().map(|d| d.clone().lazy()).collect::<Vec<_>>(), UnionArgs::default())?.collect()?;
+        let all = concat(
+            dispositions
+                .iter()
+                .map(|d| d.clone().lazy())
+                .collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )?
+        .collect()?;
         pack.add("dispositions.csv", frame_csv(&all)?);
     }
     if !findings.is_empty() {
-        let all = concat(findings.iter().map(|d| d.clone().lazy()).collect::<Vec<_>>(), UnionArgs { to_supertypes: true, ..UnionArgs::default() })?.collect()?;
+        let all = concat(
+            findings
+                .iter()
+                .map(|d| d.clone().lazy())
+                .collect::<Vec<_>>(),
+            UnionArgs {
+                to_supertypes: true,
+                ..UnionArgs::default()
+            },
+        )?
+        .collect()?;
         pack.add("findings.csv", frame_csv(&all)?);
     }
 
@@ -329,12 +517,28 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         carriers_to_check.push(c.to_owned());
     }
     for c in &carriers_to_check {
-        let Some(f) = ctx.db(|s| s.filing_for(c, hb))? else { continue };
+        let Some(f) = ctx.db(|s| s.filing_for(c, hb))? else {
+            continue;
+        };
         let events = ctx.db(|s| s.events(&f.entry_number))?;
-        let _ = writeln!(filing_text, "- entry **{}** (type {}, carrier {c}, run {}, {} via {}): now **{}**{}{}",
-            f.entry_number, f.entry_type, f.run_id, f.created_at.to_rfc3339(), f.transport, f.state.as_str(),
-            f.code.as_ref().map(|c| format!(", code {c}")).unwrap_or_default(),
-            f.narrative.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+        let _ = writeln!(
+            filing_text,
+            "- entry **{}** (type {}, carrier {c}, run {}, {} via {}): now **{}**{}{}",
+            f.entry_number,
+            f.entry_type,
+            f.run_id,
+            f.created_at.to_rfc3339(),
+            f.transport,
+            f.state.as_str(),
+            f.code
+                .as_ref()
+                .map(|c| format!(", code {c}"))
+                .unwrap_or_default(),
+            f.narrative
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
         let file = format!("filing-{}.json", f.entry_number);
         let body = json!({
             "entry_number": f.entry_number, "carrier": f.carrier, "house_bill": f.house_bill, "entry_type": f.entry_type,
@@ -344,12 +548,21 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
             "events": events.iter().map(|e| json!({"at": e.at.to_rfc3339(), "from": e.from.map(|s| s.as_str()), "to": e.to.as_str(), "message": e.message})).collect::<Vec<_>>(),
         });
         pack.add(&file, serde_json::to_vec_pretty(&body)?);
-        let _ = writeln!(filing_text, "  every message and response: `{file}` ({} event(s))", events.len());
+        let _ = writeln!(
+            filing_text,
+            "  every message and response: `{file}` ({} event(s))",
+            events.len()
+        );
         entries.push(f.entry_number.clone());
     }
 
     // Audit events.
-    let filter = EventFilter { house_bill: Some(hb.to_owned()), entry_numbers: entries.clone(), run_ids: found_runs.iter().map(|r| r.run_id.clone()).collect(), ..EventFilter::default() };
+    let filter = EventFilter {
+        house_bill: Some(hb.to_owned()),
+        entry_numbers: entries.clone(),
+        run_ids: found_runs.iter().map(|r| r.run_id.clone()).collect(),
+        ..EventFilter::default()
+    };
     let mut events = sql(ctx, |c| audit::events_where(c, &filter))?;
     // File receipts of the files it came in (matched by SHA-256 in their bodies).
     let shas: Vec<String> = seen.iter().map(|s| s.5.clone()).collect();
@@ -360,7 +573,18 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
                  WHERE kind IN ('file.received', 'file.received_again', 'file.duplicate') AND json_extract(body, '$.sha256') IN (SELECT value FROM json_each(?1)) ORDER BY seq",
             )?;
             let rows = stmt.query_map([serde_json::to_string(&shas).unwrap_or_default()], |r| {
-                Ok(StoredEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, run_id: r.get(3)?, carrier: r.get(4)?, house_bill: r.get(5)?, entry_number: r.get(6)?, body: r.get(7)?, prev_hash: r.get(8)?, hash: r.get(9)? })
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    run_id: r.get(3)?,
+                    carrier: r.get(4)?,
+                    house_bill: r.get(5)?,
+                    entry_number: r.get(6)?,
+                    body: r.get(7)?,
+                    prev_hash: r.get(8)?,
+                    hash: r.get(9)?,
+                })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
@@ -372,13 +596,26 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
 
     let _ = writeln!(index, "## House bill {hb}\n");
     if seen.is_empty() && found_runs.is_empty() && entries.is_empty() {
-        let _ = writeln!(index, "s321d has no record of this house bill (not in history, no run output, no filing).\n");
+        let _ = writeln!(
+            index,
+            "s321d has no record of this house bill (not in history, no run output, no filing).\n"
+        );
     }
     for s in &seen {
-        let day = s.2.and_then(|d| crate::dates::from_epoch_days(d as i32)).map_or_else(|| "unknown".into(), |d| d.to_string());
-        let _ = writeln!(index, "- first seen for carrier {} in file {} (sha256 `{}`), run {}: arrival {day}, total USD {}", s.0, s.4, s.5, s.6, s.3);
+        let day =
+            s.2.and_then(|d| crate::dates::from_epoch_days(d as i32))
+                .map_or_else(|| "unknown".into(), |d| d.to_string());
+        let _ = writeln!(
+            index,
+            "- first seen for carrier {} in file {} (sha256 `{}`), run {}: arrival {day}, total USD {}",
+            s.0, s.4, s.5, s.6, s.3
+        );
     }
-    let _ = writeln!(index, "\n{} run(s) named it: every disposition with its reasons is in `dispositions.csv`, every finding on it or its file in `findings.csv`, the source records in `source-*.csv`.\n", found_runs.len());
+    let _ = writeln!(
+        index,
+        "\n{} run(s) named it: every disposition with its reasons is in `dispositions.csv`, every finding on it or its file in `findings.csv`, the source records in `source-*.csv`.\n",
+        found_runs.len()
+    );
     index.push_str(&sections);
     let _ = writeln!(index, "## Filings\n");
     if filing_text.is_empty() {
@@ -387,7 +624,11 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
         index.push_str(&filing_text);
         index.push('\n');
     }
-    let _ = writeln!(index, "## Audit events\n\n{} event(s) about it, its files, its runs and its entries are in `audit-events.jsonl` (with their hashes).\n", events.len());
+    let _ = writeln!(
+        index,
+        "## Audit events\n\n{} event(s) about it, its files, its runs and its entries are in `audit-events.jsonl` (with their hashes).\n",
+        events.len()
+    );
     let _ = writeln!(index, "| seq | at | kind |\n|---|---|---|");
     for e in events.iter().take(200) {
         let _ = writeln!(index, "| {} | {} | {} |", e.seq, e.at, e.kind);
@@ -399,7 +640,10 @@ async fn house_bill(ctx: &App, hb: &str, carrier: Option<&str>, pack: &mut Pack,
 fn replays_since(ctx: &App, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
     let ids: Vec<String> = sql(ctx, |c| {
         let mut stmt = c.prepare("SELECT run_id FROM runs WHERE kind = 'replay' AND started_at >= ?1 ORDER BY started_at")?;
-        let rows = stmt.query_map([from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)], |r| r.get(0))?;
+        let rows = stmt.query_map(
+            [from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+            |r| r.get(0),
+        )?;
         rows.collect()
     })?;
     let mut out = Vec::new();
@@ -429,15 +673,33 @@ fn recorded_outputs(ctx: &App, run_id: &str) -> anyhow::Result<BTreeMap<String, 
 }
 
 /// The records of `hb` in the archived file(s) of a run, as the mapping read them.
-async fn source_records(ctx: &App, run: &RunRef, files: &[String], hb: &str, notes: &mut String) -> anyhow::Result<Option<(String, String)>> {
+async fn source_records(
+    ctx: &App,
+    run: &RunRef,
+    files: &[String],
+    hb: &str,
+    notes: &mut String,
+) -> anyhow::Result<Option<(String, String)>> {
     let records = ctx.db(|s| s.files_of_run(&run.run_id))?;
-    let job_text = run.summary.as_ref().and_then(|s| sql(ctx, |c| audit::blob(c, &s.job_file_sha256)).ok().flatten()).map(|b| b.2);
+    let job_text = run
+        .summary
+        .as_ref()
+        .and_then(|s| {
+            sql(ctx, |c| audit::blob(c, &s.job_file_sha256))
+                .ok()
+                .flatten()
+        })
+        .map(|b| b.2);
     let job = match job_text {
         Some(t) => crate::job::Job::from_toml(&t, Path::new(&format!("{}.toml", run.job))).ok(),
         None => ctx.job(&run.job).map(|j| (*j).clone()),
     };
     let Some(job) = job else {
-        let _ = writeln!(notes, "- source records: the job {} is not known any more; cannot read its files", run.job);
+        let _ = writeln!(
+            notes,
+            "- source records: the job {} is not known any more; cannot read its files",
+            run.job
+        );
         return Ok(None);
     };
     let archive = ctx.source(&ctx.config.archive.source)?;
@@ -451,40 +713,87 @@ async fn source_records(ctx: &App, run: &RunRef, files: &[String], hb: &str, not
         }
         seen_files.push(name);
         let Some(f) = records.iter().find(|f| &f.name == name) else {
-            let _ = writeln!(notes, "- source file {name}: not in the intake records of this run (a `validate` run?)");
+            let _ = writeln!(
+                notes,
+                "- source file {name}: not in the intake records of this run (a `validate` run?)"
+            );
             continue;
         };
         let Some(path) = &f.archive else {
-            let _ = writeln!(notes, "- source file {name} (sha256 `{}`): no archived copy", f.sha256);
+            let _ = writeln!(
+                notes,
+                "- source file {name} (sha256 `{}`): no archived copy",
+                f.sha256
+            );
             continue;
         };
         let local = match archive.local_path(path) {
             Some(p) => p,
             None => {
-                let tmp = ctx.staging().join("reports").join(&run.run_id).join(format!("archive-{}", f.id));
-                archive.download(path, &tmp).await.map_err(|e| anyhow::anyhow!("cannot fetch the archived {path}: {e}"))?;
+                let tmp = ctx
+                    .staging()
+                    .join("reports")
+                    .join(&run.run_id)
+                    .join(format!("archive-{}", f.id));
+                archive
+                    .download(path, &tmp)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot fetch the archived {path}: {e}"))?;
                 tmp
             }
         };
         let hash = super::sha256_file(&local)?;
-        let state = if hash == f.sha256 { "matches".to_owned() } else { format!("DOES NOT MATCH (now {hash})") };
-        let _ = writeln!(notes, "- source file {name}: {} bytes, sha256 `{}`, taken {}; archived copy {path}: its hash {state}", f.size, f.sha256, f.taken_at.to_rfc3339());
+        let state = if hash == f.sha256 {
+            "matches".to_owned()
+        } else {
+            format!("DOES NOT MATCH (now {hash})")
+        };
+        let _ = writeln!(
+            notes,
+            "- source file {name}: {} bytes, sha256 `{}`, taken {}; archived copy {path}: its hash {state}",
+            f.size,
+            f.sha256,
+            f.taken_at.to_rfc3339()
+        );
         let format = job.format.clone();
         let hb_owned = hb.to_owned();
         let (name_owned, sha) = (name.clone(), f.sha256.clone());
         let found = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<String>>> {
             let mut out = Vec::new();
-            crate::manifest::read(&format, crate::manifest::Input::Path(&local), 0, crate::manifest::DEFAULT_CHUNK_ROWS, &mut |chunk| {
-                let hits = chunk.lazy().filter(col(crate::columns::HOUSE_BILL).str().strip_chars(lit(NULL)).eq(lit(hb_owned.clone()))).collect()?;
-                let rec: Vec<u64> = hits.column(crate::columns::RECORD)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
-                let cols: Vec<Vec<String>> = crate::columns::CANONICAL.iter().map(|c| strs(&hits, c)).collect::<anyhow::Result<_>>()?;
-                for i in 0..hits.height() {
-                    let mut row = vec![name_owned.clone(), sha.clone(), rec[i].to_string()];
-                    row.extend(cols.iter().map(|c| c[i].clone()));
-                    out.push(row);
-                }
-                Ok(())
-            })?;
+            crate::manifest::read(
+                &format,
+                crate::manifest::Input::Path(&local),
+                0,
+                crate::manifest::DEFAULT_CHUNK_ROWS,
+                &mut |chunk| {
+                    let hits = chunk
+                        .lazy()
+                        .filter(
+                            col(crate::columns::HOUSE_BILL)
+                                .str()
+                                .strip_chars(lit(NULL))
+                                .eq(lit(hb_owned.clone())),
+                        )
+                        .collect()?;
+                    let rec: Vec<u64> = hits
+                        .column(crate::columns::RECORD)?
+                        .cast(&DataType::UInt64)?
+                        .u64()?
+                        .iter()
+                        .map(|v| v.unwrap_or(0))
+                        .collect();
+                    let cols: Vec<Vec<String>> = crate::columns::CANONICAL
+                        .iter()
+                        .map(|c| strs(&hits, c))
+                        .collect::<anyhow::Result<_>>()?;
+                    for i in 0..hits.height() {
+                        let mut row = vec![name_owned.clone(), sha.clone(), rec[i].to_string()];
+                        row.extend(cols.iter().map(|c| c[i].clone()));
+                        out.push(row);
+                    }
+                    Ok(())
+                },
+            )?;
             Ok(out)
         })
         .await
@@ -500,6 +809,9 @@ async fn source_records(ctx: &App, run: &RunRef, files: &[String], hb: &str, not
     for r in &rows {
         w.write_record(r)?;
     }
-    let text = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?)?;
+    let text = String::from_utf8(
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?,
+    )?;
     Ok(Some((format!("source-{}.csv", run.run_id), text)))
 }

@@ -19,15 +19,18 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::outputs::summary::Summary;
 use crate::job::Job;
+use crate::outputs::summary::Summary;
 use crate::state::StoreError;
 use crate::state::audit::{self, AuditEvent};
 use crate::state::intake::FileRecord;
 use crate::state::sqlite::SqliteStore;
 
 fn store_err(s: &SqliteStore, e: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite { location: s.location().display().to_string(), source: e }
+    StoreError::Sqlite {
+        location: s.location().display().to_string(),
+        source: e,
+    }
 }
 
 /// Appends one event in its own transaction.
@@ -45,7 +48,10 @@ pub fn record_on(store: &mut SqliteStore, event: &AuditEvent) -> Result<i64, Sto
 fn policy_text(ctx: &App) -> Option<(String, String)> {
     let p = &ctx.policy;
     if p.source == "builtin" {
-        return Some(("builtin".into(), crate::policy::DEFAULT_POLICY_TOML.to_owned()));
+        return Some((
+            "builtin".into(),
+            crate::policy::DEFAULT_POLICY_TOML.to_owned(),
+        ));
     }
     let text = std::fs::read_to_string(&p.source).ok()?;
     let mut d = Sha256::new();
@@ -62,7 +68,13 @@ fn job_text(job: &Job) -> Option<String> {
 
 /// `run.started`: the files, and the versions of s321d, the policy and the
 /// job's mapping (whose exact texts are kept as blobs).
-pub fn run_started(ctx: &App, job: &Job, kind: &str, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
+pub fn run_started(
+    ctx: &App,
+    job: &Job,
+    kind: &str,
+    run_id: &str,
+    files: &[FileRecord],
+) -> anyhow::Result<()> {
     let policy = policy_text(ctx);
     let mapping = job_text(job);
     let event = AuditEvent::new(
@@ -82,7 +94,13 @@ pub fn run_started(ctx: &App, job: &Job, kind: &str, run_id: &str, files: &[File
                 audit::store_blob(conn, &ctx.policy.digest, "policy", name, text)?;
             }
             if let Some(text) = &mapping {
-                audit::store_blob(conn, &job.digest, "job", &job.path.display().to_string(), text)?;
+                audit::store_blob(
+                    conn,
+                    &job.digest,
+                    "job",
+                    &job.path.display().to_string(),
+                    text,
+                )?;
             }
             Ok(())
         })();
@@ -92,7 +110,12 @@ pub fn run_started(ctx: &App, job: &Job, kind: &str, run_id: &str, files: &[File
 }
 
 /// `run.finished`: the counts and the SHA-256 of every output file.
-pub fn run_finished(ctx: &App, summary: &Summary, output: &str, outputs: &[(String, String)]) -> anyhow::Result<()> {
+pub fn run_finished(
+    ctx: &App,
+    summary: &Summary,
+    output: &str,
+    outputs: &[(String, String)],
+) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "run.finished",
         json!({
@@ -110,10 +133,17 @@ pub fn run_finished(ctx: &App, summary: &Summary, output: &str, outputs: &[(Stri
 }
 
 /// SHA-256 of local files, by file name.
-pub fn hash_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> anyhow::Result<Vec<(String, String)>> {
+pub fn hash_files<'a>(
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for p in paths {
-        out.push((p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), sha256_file(p)?));
+        out.push((
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256_file(p)?,
+        ));
     }
     Ok(out)
 }
@@ -121,11 +151,14 @@ pub fn hash_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> anyhow::Resu
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     use std::io::Read as _;
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -136,8 +169,17 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
 
 /// `daemon.started` or `config.reloaded`: what is in force from now on.
 pub fn config_loaded(ctx: &App, kind: &str) -> anyhow::Result<()> {
-    let config_file = ctx.config.loaded_from.as_ref().map(|p| p.display().to_string());
-    let config_sha256 = ctx.config.loaded_from.as_ref().and_then(|p| std::fs::read(p).ok()).map(|b| hex::encode(Sha256::digest(&b)));
+    let config_file = ctx
+        .config
+        .loaded_from
+        .as_ref()
+        .map(|p| p.display().to_string());
+    let config_sha256 = ctx
+        .config
+        .loaded_from
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .map(|b| hex::encode(Sha256::digest(&b)));
     let event = AuditEvent::new(
         kind,
         json!({
@@ -160,7 +202,12 @@ pub fn reload_refused(ctx: &App, problems: &crate::problem::Problems) -> anyhow:
 }
 
 /// `replay.requested`: which archived files a replay re-evaluates.
-pub fn replay_requested(ctx: &App, job: &Job, run_id: &str, files: &[FileRecord]) -> anyhow::Result<()> {
+pub fn replay_requested(
+    ctx: &App,
+    job: &Job,
+    run_id: &str,
+    files: &[FileRecord],
+) -> anyhow::Result<()> {
     let event = AuditEvent::new(
         "replay.requested",
         json!({

@@ -12,7 +12,10 @@ pub fn run(config: &Path) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(crate::acesim::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -29,7 +29,9 @@ pub struct ExportArgs {
     pub zip: bool,
 }
 
-fn open_store(config: Option<&Path>) -> Result<(Config, crate::state::sqlite::SqliteStore), ExitCode> {
+fn open_store(
+    config: Option<&Path>,
+) -> Result<(Config, crate::state::sqlite::SqliteStore), ExitCode> {
     let cfg = Config::load(config).map_err(|p| super::report_problems(&p))?;
     let store = crate::state::open_sqlite(&cfg.paths.data_dir).map_err(|e| {
         eprintln!("error: {e}");
@@ -47,29 +49,44 @@ pub fn verify(config: Option<&Path>, args: VerifyArgs) -> ExitCode {
     let v = match audit::verify(store.connection()) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: cannot read the audit trail in {}: {e}", cfg.paths.data_dir.join("state.db").display());
+            eprintln!(
+                "error: cannot read the audit trail in {}: {e}",
+                cfg.paths.data_dir.join("state.db").display()
+            );
             return ExitCode::from(super::EXIT_FAILED);
         }
     };
     let secs = started.elapsed().as_secs_f64();
     if let Some(b) = &v.broken {
         println!("s321d audit verify: BROKEN at {b}");
-        println!("  {} event(s) before it verified; the last good one is event {} with hash {}", v.events, v.head.0, v.head.1);
+        println!(
+            "  {} event(s) before it verified; the last good one is event {} with hash {}",
+            v.events, v.head.0, v.head.1
+        );
         return ExitCode::from(super::EXIT_FAILED);
     }
     if let Some(head) = &args.head {
-        let Some((seq, hash)) = head.split_once(':').and_then(|(s, h)| s.parse::<i64>().ok().map(|s| (s, h))) else {
-            eprintln!("error: --head takes SEQ:HASH (as printed by a previous verify or a report email)");
+        let Some((seq, hash)) = head
+            .split_once(':')
+            .and_then(|(s, h)| s.parse::<i64>().ok().map(|s| (s, h)))
+        else {
+            eprintln!(
+                "error: --head takes SEQ:HASH (as printed by a previous verify or a report email)"
+            );
             return ExitCode::from(super::EXIT_USAGE);
         };
         match audit::has_event_hash(store.connection(), seq, hash) {
             Ok(Some(true)) => println!("s321d audit verify: event {seq} still has hash {hash}"),
             Ok(Some(false)) => {
-                println!("s321d audit verify: BROKEN: event {seq} no longer has hash {hash}: the chain was rewritten after it was noted");
+                println!(
+                    "s321d audit verify: BROKEN: event {seq} no longer has hash {hash}: the chain was rewritten after it was noted"
+                );
                 return ExitCode::from(super::EXIT_FAILED);
             }
             Ok(None) => {
-                println!("s321d audit verify: BROKEN: event {seq} (noted with hash {hash}) is gone: the chain was cut off");
+                println!(
+                    "s321d audit verify: BROKEN: event {seq} (noted with hash {hash}) is gone: the chain was cut off"
+                );
                 return ExitCode::from(super::EXIT_FAILED);
             }
             Err(e) => {
@@ -78,7 +95,10 @@ pub fn verify(config: Option<&Path>, args: VerifyArgs) -> ExitCode {
             }
         }
     }
-    println!("s321d audit verify: ok: {} event(s) in {secs:.2}s; head event {} hash {}", v.events, v.head.0, v.head.1);
+    println!(
+        "s321d audit verify: ok: {} event(s) in {secs:.2}s; head event {} hash {}",
+        v.events, v.head.0, v.head.1
+    );
     ExitCode::SUCCESS
 }
 
@@ -88,7 +108,10 @@ pub fn export(config: Option<&Path>, args: ExportArgs) -> ExitCode {
         Err(code) => return code,
     };
     let subject = match (&args.house_bill, &args.entry, args.from, args.to) {
-        (Some(hb), None, None, None) => Subject::HouseBill { house_bill: hb.clone(), carrier: args.carrier.clone() },
+        (Some(hb), None, None, None) => Subject::HouseBill {
+            house_bill: hb.clone(),
+            carrier: args.carrier.clone(),
+        },
         (None, Some(e), None, None) => Subject::Entry(e.clone()),
         (None, None, Some(from), Some(to)) if from <= to => Subject::Period { from, to },
         (None, None, Some(_), Some(_)) => {
@@ -96,14 +119,22 @@ pub fn export(config: Option<&Path>, args: ExportArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
         _ => {
-            eprintln!("error: give one of --house-bill HB [--carrier C], --entry NUMBER, or --from DATE --to DATE");
+            eprintln!(
+                "error: give one of --house-bill HB [--carrier C], --entry NUMBER, or --from DATE --to DATE"
+            );
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(export::export(&ctx, &subject, &args.out, args.zip)) {
         Ok(path) => {
-            println!("s321d audit export: evidence pack written to {} (start with index.md)", path.display());
+            println!(
+                "s321d audit export: evidence pack written to {} (start with index.md)",
+                path.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

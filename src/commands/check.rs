@@ -25,13 +25,29 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
         }
     };
     // Sources whose settings cannot work (S3 without credentials), found without connecting.
-    for (c, name) in cfg.iter().flat_map(|c| c.source_names().map(move |n| (c, n))) {
-        let file = c.loaded_from.as_ref().map_or("config".into(), |p| p.display().to_string());
-        if let Some(message) = c.source(name).and_then(|sc| crate::sources::config_problem(name, &sc)) {
-            problems.push(Problem { file, key: format!("sources.{name}"), message });
+    for (c, name) in cfg
+        .iter()
+        .flat_map(|c| c.source_names().map(move |n| (c, n)))
+    {
+        let file = c
+            .loaded_from
+            .as_ref()
+            .map_or("config".into(), |p| p.display().to_string());
+        if let Some(message) = c
+            .source(name)
+            .and_then(|sc| crate::sources::config_problem(name, &sc))
+        {
+            problems.push(Problem {
+                file,
+                key: format!("sources.{name}"),
+                message,
+            });
         }
     }
-    let policy_path = args.policy.clone().or_else(|| cfg.as_ref().and_then(Config::policy_path));
+    let policy_path = args
+        .policy
+        .clone()
+        .or_else(|| cfg.as_ref().and_then(Config::policy_path));
     let policy = match &policy_path {
         Some(p) => Policy::load(p),
         None => Ok(Policy::builtin()),
@@ -66,7 +82,11 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
                             problems.push(Problem {
                                 file: path.display().to_string(),
                                 key: "name".into(),
-                                message: format!("{:?} is also the name of {}", job.name, other.display()),
+                                message: format!(
+                                    "{:?} is also the name of {}",
+                                    job.name,
+                                    other.display()
+                                ),
                             });
                         }
                     }
@@ -83,7 +103,9 @@ pub fn run(config: Option<&Path>, args: CheckArgs) -> ExitCode {
     let policy = policy.expect("checked above");
     println!(
         "s321d check: ok: config ({}), policy {} ({} regimes, {} ports, sha256 {}), {loaded} job file(s)",
-        cfg.as_ref().and_then(|c| c.loaded_from.as_ref()).map_or("built-in defaults".into(), |p| p.display().to_string()),
+        cfg.as_ref()
+            .and_then(|c| c.loaded_from.as_ref())
+            .map_or("built-in defaults".into(), |p| p.display().to_string()),
         policy.source,
         policy.regimes.len(),
         policy.ports.len(),
@@ -102,10 +124,16 @@ const STALE_REVISION_DAYS: i64 = 120;
 fn print_duty(policy: &Policy) {
     let duty = &policy.duty;
     if !policy.v2 {
-        println!("  duty: none (a v1 policy: no [duty], [fees] or [entries]; no entries are priced)");
+        println!(
+            "  duty: none (a v1 policy: no [duty], [fees] or [entries]; no entries are priced)"
+        );
         return;
     }
-    println!("  entries: over_limit = {}, {} AD/CVD prefix(es)", policy.over_limit.as_str(), policy.adcvd_prefixes.len());
+    println!(
+        "  entries: over_limit = {}, {} AD/CVD prefix(es)",
+        policy.over_limit.as_str(),
+        policy.adcvd_prefixes.len()
+    );
     for (from, file, rev) in &duty.revisions {
         let c = rev.coverage();
         println!(
@@ -117,9 +145,12 @@ fn print_duty(policy: &Policy) {
         "  chapter 99 layers: {}; fee years: {}; rates reviewed through {}",
         duty.layers.len(),
         duty.fees.years(),
-        duty.reviewed_through.map_or("(not set)".to_owned(), |d| d.to_string())
+        duty.reviewed_through
+            .map_or("(not set)".to_owned(), |d| d.to_string())
     );
-    if let (Some((newest, file, _)), Some(reviewed)) = (duty.revisions.last(), duty.reviewed_through) {
+    if let (Some((newest, file, _)), Some(reviewed)) =
+        (duty.revisions.last(), duty.reviewed_through)
+    {
         let age = (reviewed - *newest).num_days();
         if age > STALE_REVISION_DAYS {
             println!(

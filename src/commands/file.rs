@@ -14,12 +14,20 @@ use crate::job::FilingTransport;
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::{FilingState, LedgerStore};
 
-pub fn run(config: Option<&Path>, run_id: Option<&str>, transport: Option<FilingTransport>, poll: bool) -> ExitCode {
+pub fn run(
+    config: Option<&Path>,
+    run_id: Option<&str>,
+    transport: Option<FilingTransport>,
+    poll: bool,
+) -> ExitCode {
     let ctx = match super::load_context(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = runtime.block_on(async {
         let mut failure = None;
         if let Some(run_id) = run_id {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
-use crate::filing::cape;
 use crate::entry_number::EntryNumber;
+use crate::filing::cape;
 use crate::state::ledger::LedgerStore;
 
 /// Arguments of `ledger cape`.
@@ -26,7 +26,12 @@ pub struct CapeArgs {
 }
 
 pub fn cape(config: Option<&Path>, args: CapeArgs) -> ExitCode {
-    let query = cape::Query { headings: args.headings, from: args.from, to: args.to, ior: args.ior };
+    let query = cape::Query {
+        headings: args.headings,
+        from: args.from,
+        to: args.to,
+        ior: args.ior,
+    };
     let digits = match query.heading_digits() {
         Ok(d) => d,
         Err(e) => {
@@ -41,23 +46,43 @@ pub fn cape(config: Option<&Path>, args: CapeArgs) -> ExitCode {
     let result = (|| -> anyhow::Result<()> {
         let matches = ctx.db(|s| s.entries_with_heading(&digits, query.from, query.to))?;
         let chosen = cape::select(&matches, query.ior.as_deref());
-        let written = cape::write(&args.out, &chosen.numbers, cape::MAX_ROWS)
-            .map_err(|e| anyhow::anyhow!("cannot write the CAPE files in {}: {e}", args.out.display()))?;
-        let names: Vec<String> = written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+        let written = cape::write(&args.out, &chosen.numbers, cape::MAX_ROWS).map_err(|e| {
+            anyhow::anyhow!("cannot write the CAPE files in {}: {e}", args.out.display())
+        })?;
+        let names: Vec<String> = written
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
         println!(
             "s321d ledger cape: {} entr(ies) in {} file(s){} in {}; headings {}; arrivals {} to {}{}",
             chosen.numbers.len(),
             written.len(),
-            if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) },
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            },
             args.out.display(),
             query.headings.join(", "),
             query.from,
             query.to,
-            query.ior.as_ref().map(|i| format!("; importer of record {i}")).unwrap_or_default()
+            query
+                .ior
+                .as_ref()
+                .map(|i| format!("; importer of record {i}"))
+                .unwrap_or_default()
         );
         if !chosen.left_out.is_empty() {
-            let left: Vec<String> = chosen.left_out.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-            println!("  left out (ACE does not hold them as entries): {}", left.join(", "));
+            let left: Vec<String> = chosen
+                .left_out
+                .iter()
+                .map(|(s, n)| format!("{n} {}", s.as_str()))
+                .collect();
+            println!(
+                "  left out (ACE does not hold them as entries): {}",
+                left.join(", ")
+            );
         }
         Ok(())
     })();
@@ -94,12 +119,23 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
                 }
             },
         };
-        let Some(filing) = ctx.db(|s| s.filing(&number))? else { return Ok(false) };
+        let Some(filing) = ctx.db(|s| s.filing(&number))? else {
+            return Ok(false);
+        };
         let bills = ctx.db(|s| s.bills_of(&number))?;
         let record = ctx.db(|s| s.entry_record(&number))?;
         let events = ctx.db(|s| s.events(&number))?;
         let summary = ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &number))?;
-        print!("{}", crate::filing::story::render_with_summary(&filing, &bills, record.as_ref(), summary.as_ref(), &events));
+        print!(
+            "{}",
+            crate::filing::story::render_with_summary(
+                &filing,
+                &bills,
+                record.as_ref(),
+                summary.as_ref(),
+                &events
+            )
+        );
         Ok(true)
     })();
     match result {
@@ -107,7 +143,9 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
         Ok(false) => {
             match parsed {
                 Ok(number) => eprintln!("error: no entry {number} in the ledger"),
-                Err(e) => eprintln!("error: no house bill {entry} in the ledger, filed or not, and not an entry number ({e})"),
+                Err(e) => eprintln!(
+                    "error: no house bill {entry} in the ledger, filed or not, and not an entry number ({e})"
+                ),
             }
             ExitCode::from(super::EXIT_FAILED)
         }
@@ -120,7 +158,11 @@ pub fn show(config: Option<&Path>, entry: &str) -> ExitCode {
 
 /// A house bill s321d did not file, as `ledger show` prints it.
 fn not_filed_story(bill: &str, n: &crate::state::ledger::NotFiled) -> String {
-    let entry = if n.entry_ref.is_empty() { String::new() } else { format!(", entry {}", n.entry_ref) };
+    let entry = if n.entry_ref.is_empty() {
+        String::new()
+    } else {
+        format!(", entry {}", n.entry_ref)
+    };
     format!(
         "House bill {bill} (carrier {})\n  state: {}\n  run {}{entry}, type {}, house bills {}\n  recorded {}\n",
         n.carrier,
@@ -128,7 +170,8 @@ fn not_filed_story(bill: &str, n: &crate::state::ledger::NotFiled) -> String {
         n.run_id,
         n.entry_type,
         n.house_bills.join(", "),
-        n.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        n.recorded_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
 }
 
@@ -145,7 +188,9 @@ mod tests {
             carrier: "ABCD".into(),
             house_bills: vec!["HB1".into(), "HB2".into()],
             reason: "SE36 city of the consignee has no value".into(),
-            recorded_at: chrono::DateTime::parse_from_rfc3339("2026-12-03T14:00:00Z").unwrap().into(),
+            recorded_at: chrono::DateTime::parse_from_rfc3339("2026-12-03T14:00:00Z")
+                .unwrap()
+                .into(),
         };
         assert_eq!(
             not_filed_story("HB2", &n),

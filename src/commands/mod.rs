@@ -52,9 +52,15 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate::run(cli.config.as_deref(), args),
         Command::Check(args) => check::run(cli.config.as_deref(), args),
         Command::Run => run::run(cli.config.as_deref()),
-        Command::RunJob { names, seed } => run_job::run(cli.config.as_deref(), &names, seed.as_deref()),
+        Command::RunJob { names, seed } => {
+            run_job::run(cli.config.as_deref(), &names, seed.as_deref())
+        }
         Command::Replay { job, from, to } => replay::run(cli.config.as_deref(), &job, from, to),
-        Command::File { run, transport, poll } => {
+        Command::File {
+            run,
+            transport,
+            poll,
+        } => {
             let transport = transport.map(|t| match t {
                 TransportArg::Http => crate::job::FilingTransport::Http,
                 TransportArg::Catair => crate::job::FilingTransport::Catair,
@@ -64,16 +70,56 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::AceSim { config } => ace_sim::run(&config),
         Command::Report(a) => report::run(
             cli.config.as_deref(),
-            report::ReportArgs { job: a.job, date: a.date, run: a.run, carrier: a.carrier, preview: a.preview, flush: a.flush },
+            report::ReportArgs {
+                job: a.job,
+                date: a.date,
+                run: a.run,
+                carrier: a.carrier,
+                preview: a.preview,
+                flush: a.flush,
+            },
         ),
-        Command::Ledger(LedgerCommand::Cape { headings, from, to, out, ior }) => {
-            ledger::cape(cli.config.as_deref(), ledger::CapeArgs { headings, from, to, out, ior })
-        }
-        Command::Ledger(LedgerCommand::Show { entry }) => ledger::show(cli.config.as_deref(), &entry),
-        Command::Audit(AuditCommand::Verify { head }) => audit::verify(cli.config.as_deref(), audit::VerifyArgs { head }),
-        Command::Audit(AuditCommand::Export { house_bill, carrier, entry, from, to, out, zip }) => audit::export(
+        Command::Ledger(LedgerCommand::Cape {
+            headings,
+            from,
+            to,
+            out,
+            ior,
+        }) => ledger::cape(
             cli.config.as_deref(),
-            audit::ExportArgs { house_bill, carrier, entry, from, to, out, zip },
+            ledger::CapeArgs {
+                headings,
+                from,
+                to,
+                out,
+                ior,
+            },
+        ),
+        Command::Ledger(LedgerCommand::Show { entry }) => {
+            ledger::show(cli.config.as_deref(), &entry)
+        }
+        Command::Audit(AuditCommand::Verify { head }) => {
+            audit::verify(cli.config.as_deref(), audit::VerifyArgs { head })
+        }
+        Command::Audit(AuditCommand::Export {
+            house_bill,
+            carrier,
+            entry,
+            from,
+            to,
+            out,
+            zip,
+        }) => audit::export(
+            cli.config.as_deref(),
+            audit::ExportArgs {
+                house_bill,
+                carrier,
+                entry,
+                from,
+                to,
+                out,
+                zip,
+            },
         ),
     }
 }

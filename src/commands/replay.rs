@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use crate::intake::new_run_id;
-use crate::state::types::RunKind;
 use crate::state::intake::IntakeStore;
+use crate::state::types::RunKind;
 
 pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> ExitCode {
     let ctx = match super::load_context(config) {
@@ -28,7 +28,11 @@ pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> 
         return ExitCode::from(super::EXIT_USAGE);
     }
     let start = Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).expect("midnight"));
-    let end = Utc.from_utc_datetime(&(to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight"));
+    let end = Utc.from_utc_datetime(
+        &(to + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight"),
+    );
     let files = match ctx.db(|s| s.archived_between(&job.name, start, end)) {
         Ok(f) => f,
         Err(e) => {
@@ -37,10 +41,16 @@ pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> 
         }
     };
     if files.is_empty() {
-        println!("s321d replay {}: no archived files taken between {from} and {to}", job.name);
+        println!(
+            "s321d replay {}: no archived files taken between {from} and {to}",
+            job.name
+        );
         return ExitCode::SUCCESS;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let run_id = new_run_id(RunKind::Replay);
     match runtime.block_on(crate::jobs::replay::replay(&ctx, &job, &run_id, files)) {
         Ok(summary) => {

@@ -34,7 +34,10 @@ pub fn run(config: Option<&Path>, args: ReportArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(go(&ctx, args)) {
         Ok(code) => code,
         Err(e) => {
@@ -51,8 +54,16 @@ fn print_delivery(d: &outbox::Delivery) -> ExitCode {
     for (id, e) in &d.failed {
         println!("queued {id}: delivery failed ({e}); the daemon retries it");
     }
-    println!("s321d report: {} sent, {} still queued in the outbox", d.sent.len(), d.queued);
-    if d.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) }
+    println!(
+        "s321d report: {} sent, {} still queued in the outbox",
+        d.sent.len(),
+        d.queued
+    );
+    if d.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FAILED)
+    }
 }
 
 async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -63,15 +74,31 @@ async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
         (Some(name), None) => {
             let Some(job) = ctx.reports.iter().find(|j| &j.name == name).cloned() else {
                 let known: Vec<&str> = ctx.reports.iter().map(|j| j.name.as_str()).collect();
-                eprintln!("error: no report job named {name:?} in {} (report jobs: {})", ctx.config.paths.jobs_dir.display(), known.join(", "));
+                eprintln!(
+                    "error: no report job named {name:?} in {} (report jobs: {})",
+                    ctx.config.paths.jobs_dir.display(),
+                    known.join(", ")
+                );
                 return Ok(ExitCode::from(super::EXIT_USAGE));
             };
-            let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
-            let day = args.date.unwrap_or_else(|| job.day_at(chrono::Utc::now(), default_tz));
+            let default_tz = ctx
+                .config
+                .daemon
+                .timezone
+                .parse()
+                .unwrap_or(chrono_tz::America::New_York);
+            let day = args
+                .date
+                .unwrap_or_else(|| job.day_at(chrono::Utc::now(), default_tz));
             if let Some(dir) = &args.preview {
                 let e = crate::jobs::report::dashboard_email(ctx, &job, day).await?;
                 reports::preview(ctx, &e, dir)?;
-                println!("s321d report {}: the dashboard for {day} is in {} ({})", job.name, dir.display(), e.subject);
+                println!(
+                    "s321d report {}: the dashboard for {day} is in {} ({})",
+                    job.name,
+                    dir.display(),
+                    e.subject
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let d = crate::jobs::report::run_report_job(ctx, &job, Some(day)).await?;
@@ -90,20 +117,42 @@ async fn go(ctx: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(dir) = &args.preview {
                 for r in &built {
-                    let sub = if built.len() == 1 { dir.clone() } else { dir.join(if r.carrier.is_empty() { "no-carrier".to_owned() } else { crate::paths::component(&r.carrier) }) };
+                    let sub = if built.len() == 1 {
+                        dir.clone()
+                    } else {
+                        dir.join(if r.carrier.is_empty() {
+                            "no-carrier".to_owned()
+                        } else {
+                            crate::paths::component(&r.carrier)
+                        })
+                    };
                     reports::preview(ctx, &r.email, &sub)?;
-                    println!("s321d report: exceptions of {} in run {run_id} are in {} ({})", r.carrier, sub.display(), r.email.subject);
+                    println!(
+                        "s321d report: exceptions of {} in run {run_id} are in {} ({})",
+                        r.carrier,
+                        sub.display(),
+                        r.email.subject
+                    );
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            anyhow::ensure!(ctx.config.email.enabled(), "email is not configured (email.host is empty); use --preview");
+            anyhow::ensure!(
+                ctx.config.email.enabled(),
+                "email is not configured (email.host is empty); use --preview"
+            );
             for r in &built {
-                outbox::queue(ctx, &r.email, serde_json::json!({ "run_id": run.run_id, "job": run.job, "carrier": r.carrier }))?;
+                outbox::queue(
+                    ctx,
+                    &r.email,
+                    serde_json::json!({ "run_id": run.run_id, "job": run.job, "carrier": r.carrier }),
+                )?;
             }
             Ok(print_delivery(&outbox::deliver(ctx, false).await))
         }
         _ => {
-            eprintln!("error: give --job NAME (a dashboard), --run RUN_ID (exception reports) or --flush");
+            eprintln!(
+                "error: give --job NAME (a dashboard), --run RUN_ID (exception reports) or --flush"
+            );
             Ok(ExitCode::from(super::EXIT_USAGE))
         }
     }

@@ -11,7 +11,11 @@ pub fn run(config: Option<&Path>) -> ExitCode {
         Err(p) => return super::report_problems(&p),
     };
     crate::telemetry::init(cfg.log.format, &cfg.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("s321d").build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("s321d")
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -51,21 +51,39 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
 
     let mut files = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let plain: Vec<Job> = jobs.iter().map(|j| (**j).clone()).collect();
         match job::job_for(&plain, &name) {
             Some(j) => {
-                let job = jobs.iter().find(|x| x.path == j.path && x.name == j.name).cloned().expect("same list");
-                files.push(RunFile { name, path: path.clone(), sha256: None, job });
+                let job = jobs
+                    .iter()
+                    .find(|x| x.path == j.path && x.name == j.name)
+                    .cloned()
+                    .expect("same list");
+                files.push(RunFile {
+                    name,
+                    path: path.clone(),
+                    sha256: None,
+                    job,
+                });
             }
             None => {
-                eprintln!("error: {}: no --job pattern matches the file name {name:?}", path.display());
+                eprintln!(
+                    "error: {}: no --job pattern matches the file name {name:?}",
+                    path.display()
+                );
                 return ExitCode::from(EXIT_USAGE);
             }
         }
     }
 
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.clone());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| cfg.paths.data_dir.clone());
     let mut store = if args.no_history {
         None
     } else {
@@ -92,7 +110,11 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
     match engine::run(request) {
         Ok(summary) => {
             print_summary(&summary);
-            if summary.unreadable_files().next().is_some() { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+            if summary.unreadable_files().next().is_some() {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             error!("Validate run failed: {e:#}");
@@ -107,7 +129,11 @@ pub fn print_entries(e: &EntrySummary, indent: &str) {
     if e.by_type.is_empty() {
         return;
     }
-    let by_type: Vec<String> = e.by_type.iter().map(|(t, n)| format!("type {t} {n}")).collect();
+    let by_type: Vec<String> = e
+        .by_type
+        .iter()
+        .map(|(t, n)| format!("type {t} {n}"))
+        .collect();
     println!(
         "{indent}entries: {} ({}); estimated duty USD {}, MPF {}, HMF {} (the known figures){}",
         e.by_type.values().sum::<u64>(),
@@ -116,13 +142,19 @@ pub fn print_entries(e: &EntrySummary, indent: &str) {
         e.mpf_usd,
         e.hmf_usd,
         if e.unknown > 0 {
-            format!("; {} entr(ies) incomplete: a line's duty (T001) or the fee for the date is unknown", e.unknown)
+            format!(
+                "; {} entr(ies) incomplete: a line's duty (T001) or the fee for the date is unknown",
+                e.unknown
+            )
         } else {
             String::new()
         }
     );
     if e.without_ior > 0 {
-        println!("{indent}entries without an IOR number (V010, not filed): {}", e.without_ior);
+        println!(
+            "{indent}entries without an IOR number (V010, not filed): {}",
+            e.without_ior
+        );
     }
 }
 
@@ -143,17 +175,31 @@ pub fn print_summary(s: &RunSummary) {
         s.count(Severity::Info)
     );
     if !s.findings_by_rule.is_empty() {
-        let by_rule: Vec<String> = s.findings_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let by_rule: Vec<String> = s
+            .findings_by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
         println!("  by rule: {}", by_rule.join(", "));
     }
     let by_route: Vec<String> = Disposition::ALL
         .iter()
-        .map(|d| format!("{} {}", d.as_str(), s.dispositions.get(d.as_str()).copied().unwrap_or(0)))
+        .map(|d| {
+            format!(
+                "{} {}",
+                d.as_str(),
+                s.dispositions.get(d.as_str()).copied().unwrap_or(0)
+            )
+        })
         .collect();
     println!("  dispositions: {}", by_route.join(", "));
     print_entries(&s.entries, "  ");
     for f in s.unreadable_files() {
-        println!("  unreadable: {} ({})", f.name, f.unreadable.as_deref().unwrap_or(""));
+        println!(
+            "  unreadable: {} ({})",
+            f.name,
+            f.unreadable.as_deref().unwrap_or("")
+        );
     }
     if s.new_history > 0 {
         println!("  history: {} new shipment(s) recorded", s.new_history);

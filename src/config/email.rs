@@ -129,7 +129,10 @@ pub struct ReportsConfig {
 
 impl Default for ReportsConfig {
     fn default() -> Self {
-        ReportsConfig { mask_personal_data: true, exceptions: ExceptionsConfig::default() }
+        ReportsConfig {
+            mask_personal_data: true,
+            exceptions: ExceptionsConfig::default(),
+        }
     }
 }
 
@@ -139,25 +142,51 @@ impl Default for ReportsConfig {
 pub const MAX_EMAIL_INTERVAL_SECS: u64 = 86_400;
 
 /// Checks `[email]` and `[reports]`, adding every problem with its key.
-pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, problems: &mut Vec<Problem>) {
-    let mut report = |key: &str, message: String| problems.push(Problem { file: file.to_owned(), key: key.into(), message });
+pub fn validate(
+    email: &EmailConfig,
+    reports: &ReportsConfig,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let mut report = |key: &str, message: String| {
+        problems.push(Problem {
+            file: file.to_owned(),
+            key: key.into(),
+            message,
+        })
+    };
     if email.from.parse::<lettre::message::Mailbox>().is_err() {
-        report("email.from", format!("{:?} is not a mailbox (name <address> or address)", email.from));
+        report(
+            "email.from",
+            format!(
+                "{:?} is not a mailbox (name <address> or address)",
+                email.from
+            ),
+        );
     }
     if email.enabled() && email.port == 0 {
         report("email.port", "must not be 0".into());
     }
     if email.username.is_empty() != email.password_file.is_empty() {
-        report("email.password_file", "set both email.username and email.password_file, or neither".into());
+        report(
+            "email.password_file",
+            "set both email.username and email.password_file, or neither".into(),
+        );
     }
     if !email.tls_ca_file.is_empty() && !std::path::Path::new(&email.tls_ca_file).is_file() {
-        report("email.tls_ca_file", format!("{:?} is not a file", email.tls_ca_file));
+        report(
+            "email.tls_ca_file",
+            format!("{:?} is not a file", email.tls_ca_file),
+        );
     }
     if email.retry_initial_secs == 0 {
         report("email.retry_initial_secs", "must be at least 1".into());
     }
     if email.retry_max_secs < email.retry_initial_secs {
-        report("email.retry_max_secs", "must not be below email.retry_initial_secs".into());
+        report(
+            "email.retry_max_secs",
+            "must not be below email.retry_initial_secs".into(),
+        );
     }
     // Bounded like the daemon's intervals: a huge value would park the outbox
     // (or a send) for years, and overflow turns it into "no wait" at all.
@@ -168,7 +197,10 @@ pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, proble
         ("email.timeout_secs", email.timeout_secs),
     ] {
         if value > max {
-            report(key, format!("{value} seconds is too long; at most {max} (one day)"));
+            report(
+                key,
+                format!("{value} seconds is too long; at most {max} (one day)"),
+            );
         }
     }
     if email.timeout_secs == 0 {
@@ -180,23 +212,35 @@ pub fn validate(email: &EmailConfig, reports: &ReportsConfig, file: &str, proble
         }
         for (i, a) in addresses.iter().enumerate() {
             if a.parse::<lettre::message::Mailbox>().is_err() {
-                report(&format!("email.groups.{group}[{i}]"), format!("{a:?} is not an email address"));
+                report(
+                    &format!("email.groups.{group}[{i}]"),
+                    format!("{a:?} is not an email address"),
+                );
             }
         }
     }
     let ex = &reports.exceptions;
     if ex.enabled && email.enabled() {
         if !email.groups.contains_key(&ex.group) {
-            report("reports.exceptions.group", format!("{:?} is not a group in [email.groups]", ex.group));
+            report(
+                "reports.exceptions.group",
+                format!("{:?} is not a group in [email.groups]", ex.group),
+            );
         }
         for (carrier, group) in &ex.carrier_groups {
             if !email.groups.contains_key(group) {
-                report(&format!("reports.exceptions.carrier_groups.{carrier}"), format!("{group:?} is not a group in [email.groups]"));
+                report(
+                    &format!("reports.exceptions.carrier_groups.{carrier}"),
+                    format!("{group:?} is not a group in [email.groups]"),
+                );
             }
         }
     }
     if ex.max_attachment_rows == 0 {
-        report("reports.exceptions.max_attachment_rows", "must be at least 1".into());
+        report(
+            "reports.exceptions.max_attachment_rows",
+            "must be at least 1".into(),
+        );
     }
 }
 
@@ -207,27 +251,60 @@ mod tests {
     #[test]
     fn email_intervals_are_bounded_like_the_daemons() {
         assert_eq!(MAX_EMAIL_INTERVAL_SECS, crate::config::MAX_INTERVAL_SECS);
-        let email = EmailConfig { retry_initial_secs: 10, retry_max_secs: u64::MAX, timeout_secs: 1_000_000_000_000, ..Default::default() };
+        let email = EmailConfig {
+            retry_initial_secs: 10,
+            retry_max_secs: u64::MAX,
+            timeout_secs: 1_000_000_000_000,
+            ..Default::default()
+        };
         let mut problems = Vec::new();
-        validate(&email, &ReportsConfig::default(), "s321d.toml", &mut problems);
+        validate(
+            &email,
+            &ReportsConfig::default(),
+            "s321d.toml",
+            &mut problems,
+        );
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
-        assert!(keys.contains(&"email.retry_max_secs") && keys.contains(&"email.timeout_secs"), "{keys:?}");
+        assert!(
+            keys.contains(&"email.retry_max_secs") && keys.contains(&"email.timeout_secs"),
+            "{keys:?}"
+        );
         assert!(!keys.contains(&"email.retry_initial_secs"), "{keys:?}");
     }
 
     #[test]
     fn groups_and_routes_are_checked() {
-        let mut email = EmailConfig { host: "smtp.example".into(), ..EmailConfig::default() };
-        email.groups.insert("compliance".into(), vec!["team@example.com".into()]);
-        email.groups.insert("dhl".into(), vec!["not an address".into()]);
+        let mut email = EmailConfig {
+            host: "smtp.example".into(),
+            ..EmailConfig::default()
+        };
+        email
+            .groups
+            .insert("compliance".into(), vec!["team@example.com".into()]);
+        email
+            .groups
+            .insert("dhl".into(), vec!["not an address".into()]);
         let mut reports = ReportsConfig::default();
-        reports.exceptions.carrier_groups.insert("DHLX".into(), "dhl".into());
-        reports.exceptions.carrier_groups.insert("UPSN".into(), "nobody".into());
+        reports
+            .exceptions
+            .carrier_groups
+            .insert("DHLX".into(), "dhl".into());
+        reports
+            .exceptions
+            .carrier_groups
+            .insert("UPSN".into(), "nobody".into());
         let mut problems = Vec::new();
         validate(&email, &reports, "s321d.toml", &mut problems);
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        assert!(text.iter().any(|t| t.contains("email.groups.dhl[0]")), "{text:?}");
-        assert!(text.iter().any(|t| t.contains("reports.exceptions.carrier_groups.UPSN")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("email.groups.dhl[0]")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("reports.exceptions.carrier_groups.UPSN")),
+            "{text:?}"
+        );
         assert_eq!(problems.len(), 2, "{text:?}");
         assert_eq!(reports.exceptions.group_for("dhlx"), "dhl");
         assert_eq!(reports.exceptions.group_for("PCLX"), "compliance");

@@ -18,7 +18,10 @@ pub struct Problem {
 /// Whether `text` is CATAIR class AN without spaces (A-Z, 0-9) and of a
 /// length in `len`.
 fn is_an(text: &str, len: std::ops::RangeInclusive<usize>) -> bool {
-    len.contains(&text.len()) && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    len.contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Checks a password's shape without ever showing it.

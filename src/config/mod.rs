@@ -38,8 +38,7 @@ pub fn too_long(value: u64, max: u64, unit: &str) -> String {
 
 /// The problem message for a URL with `user:password@`; the URL itself is
 /// never repeated, so the secret does not reach a terminal or a log.
-const CREDENTIALS_IN_URL: &str =
-    "holds credentials (user:password@ before the host); remove them and put the secret in a file named by a *_file key";
+const CREDENTIALS_IN_URL: &str = "holds credentials (user:password@ before the host); remove them and put the secret in a file named by a *_file key";
 
 /// Whether a URL (`s3://KEY:SECRET@bucket`, `https://user@host/`) carries
 /// userinfo: an `@` in its authority, between `://` and the path.
@@ -53,7 +52,12 @@ pub fn has_userinfo(url: &str) -> bool {
 /// config-rs says "for key `a.b` in the environment" for a bad value, and
 /// "unknown field `c` ... for key `a`" for a misspelt key, naming no source.
 fn env_var_of(message: &str, vars: &[String]) -> Option<String> {
-    let between = |start: &str| message.split_once(start).and_then(|(_, r)| r.split_once('`')).map(|(k, _)| k.to_owned());
+    let between = |start: &str| {
+        message
+            .split_once(start)
+            .and_then(|(_, r)| r.split_once('`'))
+            .map(|(k, _)| k.to_owned())
+    };
     let key = between("for key `").unwrap_or_default();
     let full = match between("unknown field `") {
         Some(field) if key.is_empty() => field,
@@ -341,26 +345,55 @@ impl Config {
             None => (PathBuf::from(SYSTEM_CONFIG), false),
         };
         let name = file.display().to_string();
-        let problem = |message: String| Problems(vec![Problem { file: name.clone(), key: String::new(), message }]);
+        let problem = |message: String| {
+            Problems(vec![Problem {
+                file: name.clone(),
+                key: String::new(),
+                message,
+            }])
+        };
         if required && !file.exists() {
             return Err(problem("the configuration file does not exist".into()));
         }
         let present = file.exists();
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULT_CONFIG_TOML, config::FileFormat::Toml));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_CONFIG_TOML,
+            config::FileFormat::Toml,
+        ));
         if present {
-            builder = builder.add_source(config::File::from(file.clone()).format(config::FileFormat::Toml).required(required));
+            builder = builder.add_source(
+                config::File::from(file.clone())
+                    .format(config::FileFormat::Toml)
+                    .required(required),
+            );
         }
         builder = builder.add_source(
-            config::Environment::with_prefix("S321D").prefix_separator("__").separator("__").try_parsing(true),
+            config::Environment::with_prefix("S321D")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
         );
-        let shown = if present { name.clone() } else { "built-in defaults".to_owned() };
+        let shown = if present {
+            name.clone()
+        } else {
+            "built-in defaults".to_owned()
+        };
         let located = |e: config::ConfigError| {
             let message = e.to_string();
-            let vars: Vec<String> = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect();
+            let vars: Vec<String> = std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .collect();
             match env_var_of(&message, &vars) {
-                Some(var) => Problems(vec![Problem { file: format!("environment variable {var}"), key: String::new(), message }]),
-                None => Problems(vec![Problem { file: shown.clone(), key: String::new(), message }]),
+                Some(var) => Problems(vec![Problem {
+                    file: format!("environment variable {var}"),
+                    key: String::new(),
+                    message,
+                }]),
+                None => Problems(vec![Problem {
+                    file: shown.clone(),
+                    key: String::new(),
+                    message,
+                }]),
             }
         };
         let raw = builder.build().map_err(located)?;
@@ -371,20 +404,43 @@ impl Config {
 
     /// Checks what serde cannot, reporting every problem.
     pub fn validate(&self) -> Result<(), Problems> {
-        let file = self.loaded_from.as_ref().map_or("built-in defaults".to_owned(), |p| p.display().to_string());
+        let file = self
+            .loaded_from
+            .as_ref()
+            .map_or("built-in defaults".to_owned(), |p| p.display().to_string());
         let mut problems = Vec::new();
         if self.paths.data_dir.as_os_str().is_empty() {
-            problems.push(Problem { file: file.clone(), key: "paths.data_dir".into(), message: "must not be empty".into() });
+            problems.push(Problem {
+                file: file.clone(),
+                key: "paths.data_dir".into(),
+                message: "must not be empty".into(),
+            });
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            problems.push(Problem { file: file.clone(), key: "log.level".into(), message: format!("is not a log filter: {e}") });
+            problems.push(Problem {
+                file: file.clone(),
+                key: "log.level".into(),
+                message: format!("is not a log filter: {e}"),
+            });
         }
-        let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
+        let mut report = |key: &str, message: String| {
+            problems.push(Problem {
+                file: file.clone(),
+                key: key.into(),
+                message,
+            })
+        };
         if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
-            report("daemon.timezone", format!("{:?} is not an IANA time zone", self.daemon.timezone));
+            report(
+                "daemon.timezone",
+                format!("{:?} is not an IANA time zone", self.daemon.timezone),
+            );
         }
         if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
-            report("daemon.listen", format!("{:?} is not an address:port", self.daemon.listen));
+            report(
+                "daemon.listen",
+                format!("{:?} is not an address:port", self.daemon.listen),
+            );
         }
         if self.daemon.readiness_periods == 0 {
             report("daemon.readiness_periods", "must be at least 1".into());
@@ -392,46 +448,95 @@ impl Config {
         let d = &self.daemon;
         let h = &self.filing.http;
         for (key, value, max, unit) in [
-            ("daemon.graceful_shutdown_secs", d.graceful_shutdown_secs, MAX_INTERVAL_SECS, "seconds"),
-            ("daemon.retry_initial_ms", d.retry_initial_ms, MAX_INTERVAL_SECS * 1000, "ms"),
-            ("filing.http.timeout_secs", h.timeout_secs, MAX_INTERVAL_SECS, "seconds"),
-            ("filing.http.retry_initial_ms", h.retry_initial_ms, MAX_INTERVAL_SECS * 1000, "ms"),
+            (
+                "daemon.graceful_shutdown_secs",
+                d.graceful_shutdown_secs,
+                MAX_INTERVAL_SECS,
+                "seconds",
+            ),
+            (
+                "daemon.retry_initial_ms",
+                d.retry_initial_ms,
+                MAX_INTERVAL_SECS * 1000,
+                "ms",
+            ),
+            (
+                "filing.http.timeout_secs",
+                h.timeout_secs,
+                MAX_INTERVAL_SECS,
+                "seconds",
+            ),
+            (
+                "filing.http.retry_initial_ms",
+                h.retry_initial_ms,
+                MAX_INTERVAL_SECS * 1000,
+                "ms",
+            ),
         ] {
             if value > max {
                 report(key, too_long(value, max, unit));
             }
         }
-        for (key, value) in [("daemon.retry_attempts", d.retry_attempts), ("filing.http.retry_attempts", h.retry_attempts)] {
+        for (key, value) in [
+            ("daemon.retry_attempts", d.retry_attempts),
+            ("filing.http.retry_attempts", h.retry_attempts),
+        ] {
             if value > MAX_ATTEMPTS {
                 report(key, format!("{value} is too many; at most {MAX_ATTEMPTS}"));
             }
         }
         for (key, path) in [
             ("archive.path", &self.archive.path),
-            ("filing.catair.outbound_path", &self.filing.catair.outbound_path),
-            ("filing.catair.inbound_path", &self.filing.catair.inbound_path),
+            (
+                "filing.catair.outbound_path",
+                &self.filing.catair.outbound_path,
+            ),
+            (
+                "filing.catair.inbound_path",
+                &self.filing.catair.inbound_path,
+            ),
         ] {
             if let Some(why) = crate::paths::relative_problem(path) {
                 report(key, why);
             }
         }
         if self.sources.contains_key(DATA_SOURCE) {
-            report(&format!("sources.{DATA_SOURCE}"), "is the data folder; choose another name".into());
+            report(
+                &format!("sources.{DATA_SOURCE}"),
+                "is the data folder; choose another name".into(),
+            );
         }
         if !self.source_names().any(|n| n == self.archive.source) {
-            report("archive.source", format!("{:?} is not a configured source", self.archive.source));
+            report(
+                "archive.source",
+                format!("{:?} is not a configured source", self.archive.source),
+            );
         }
         let f = &self.filing;
         if !f.filer_code.is_empty() && crate::entry_number::check_digit(&f.filer_code, 0).is_err() {
-            report("filing.filer_code", format!("{:?} is not three letters or digits", f.filer_code));
+            report(
+                "filing.filer_code",
+                format!("{:?} is not three letters or digits", f.filer_code),
+            );
         }
         if f.first_serial > 9_999_999 {
             report("filing.first_serial", "must fit seven digits".into());
         }
-        if f.mode_of_transport.len() != 2 || !f.mode_of_transport.bytes().all(|b| b.is_ascii_digit()) {
-            report("filing.mode_of_transport", format!("{:?} is not a 2-digit ACE mode of transport", f.mode_of_transport));
+        if f.mode_of_transport.len() != 2
+            || !f.mode_of_transport.bytes().all(|b| b.is_ascii_digit())
+        {
+            report(
+                "filing.mode_of_transport",
+                format!(
+                    "{:?} is not a 2-digit ACE mode of transport",
+                    f.mode_of_transport
+                ),
+            );
         }
-        for (key, source) in [("filing.catair.outbound_source", &f.catair.outbound_source), ("filing.catair.inbound_source", &f.catair.inbound_source)] {
+        for (key, source) in [
+            ("filing.catair.outbound_source", &f.catair.outbound_source),
+            ("filing.catair.inbound_source", &f.catair.inbound_source),
+        ] {
             if !self.source_names().any(|n| n == source) {
                 report(key, format!("{source:?} is not a configured source"));
             }
@@ -446,21 +551,39 @@ impl Config {
             report("filing.http.concurrency", "must be at least 1".into());
         }
         for (name, source) in &self.sources {
-            if let crate::sources::SourceConfig::Sftp { private_key_file: None, password_file: None, .. } = source {
-                report(&format!("sources.{name}"), "set private_key_file or password_file".into());
+            if let crate::sources::SourceConfig::Sftp {
+                private_key_file: None,
+                password_file: None,
+                ..
+            } = source
+            {
+                report(
+                    &format!("sources.{name}"),
+                    "set private_key_file or password_file".into(),
+                );
             }
             match source {
                 crate::sources::SourceConfig::S3 { endpoint, .. } if has_userinfo(endpoint) => {
-                    report(&format!("sources.{name}.endpoint"), CREDENTIALS_IN_URL.into());
+                    report(
+                        &format!("sources.{name}.endpoint"),
+                        CREDENTIALS_IN_URL.into(),
+                    );
                 }
                 crate::sources::SourceConfig::Url { url, .. } if has_userinfo(url) => {
                     report(&format!("sources.{name}.url"), CREDENTIALS_IN_URL.into());
                 }
-                crate::sources::SourceConfig::Sftp { host, .. } if host.contains('@') || has_userinfo(host) => {
+                crate::sources::SourceConfig::Sftp { host, .. }
+                    if host.contains('@') || has_userinfo(host) =>
+                {
                     report(&format!("sources.{name}.host"), "holds a user or password (user@host); set sources.NAME.user and password_file".into());
                 }
-                crate::sources::SourceConfig::Sftp { timeout_secs, .. } if *timeout_secs > MAX_INTERVAL_SECS => {
-                    report(&format!("sources.{name}.timeout_secs"), too_long(*timeout_secs, MAX_INTERVAL_SECS, "seconds"));
+                crate::sources::SourceConfig::Sftp { timeout_secs, .. }
+                    if *timeout_secs > MAX_INTERVAL_SECS =>
+                {
+                    report(
+                        &format!("sources.{name}.timeout_secs"),
+                        too_long(*timeout_secs, MAX_INTERVAL_SECS, "seconds"),
+                    );
                 }
                 _ => {}
             }
@@ -470,21 +593,51 @@ impl Config {
         }
         let l = &self.limits;
         for (key, value, min, max) in [
-            ("limits.max_record_bytes", l.max_record_bytes, 1024, 64 << 20),
+            (
+                "limits.max_record_bytes",
+                l.max_record_bytes,
+                1024,
+                64 << 20,
+            ),
             // Record numbers are u32.
-            ("limits.max_rows_per_file", l.max_rows_per_file, 1, u32::MAX as u64),
-            ("limits.max_decoded_bytes_per_file", l.max_decoded_bytes_per_file, 1 << 20, 1 << 40),
-            ("limits.max_findings_per_rule", l.max_findings_per_rule, 1, 1 << 32),
+            (
+                "limits.max_rows_per_file",
+                l.max_rows_per_file,
+                1,
+                u32::MAX as u64,
+            ),
+            (
+                "limits.max_decoded_bytes_per_file",
+                l.max_decoded_bytes_per_file,
+                1 << 20,
+                1 << 40,
+            ),
+            (
+                "limits.max_findings_per_rule",
+                l.max_findings_per_rule,
+                1,
+                1 << 32,
+            ),
         ] {
             if value < min || value > max {
                 report(key, format!("{value} is out of bounds; {min} to {max}"));
             }
         }
         if !(1..=MAX_ATTEMPTS).contains(&l.poison_after_deaths) {
-            report("limits.poison_after_deaths", format!("{} is out of bounds; 1 to {MAX_ATTEMPTS}", l.poison_after_deaths));
+            report(
+                "limits.poison_after_deaths",
+                format!(
+                    "{} is out of bounds; 1 to {MAX_ATTEMPTS}",
+                    l.poison_after_deaths
+                ),
+            );
         }
         email::validate(&self.email, &self.reports, &file, &mut problems);
-        if problems.is_empty() { Ok(()) } else { Err(Problems(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(problems))
+        }
     }
 
     /// Every source name, `data` included.
@@ -495,7 +648,9 @@ impl Config {
     /// The configuration of a source, `data` included.
     pub fn source(&self, name: &str) -> Option<crate::sources::SourceConfig> {
         if name == DATA_SOURCE {
-            Some(crate::sources::SourceConfig::Local { root: self.paths.data_dir.clone() })
+            Some(crate::sources::SourceConfig::Local {
+                root: self.paths.data_dir.clone(),
+            })
         } else {
             self.sources.get(name).cloned()
         }
@@ -514,7 +669,10 @@ mod tests {
     #[test]
     fn defaults_are_the_local_profile() {
         let raw = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULT_CONFIG_TOML, config::FileFormat::Toml))
+            .add_source(config::File::from_str(
+                DEFAULT_CONFIG_TOML,
+                config::FileFormat::Toml,
+            ))
             .build()
             .unwrap();
         let cfg: Config = raw.try_deserialize().unwrap();
@@ -529,10 +687,18 @@ mod tests {
     fn a_file_overrides_and_unknown_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s321d.toml");
-        std::fs::write(&path, "[paths]\ndata_dir = \"/srv/s321d\"\n[log]\nformat = \"json\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[paths]\ndata_dir = \"/srv/s321d\"\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap();
         let cfg = Config::load(Some(&path)).unwrap();
         assert_eq!(cfg.paths.data_dir, PathBuf::from("/srv/s321d"));
-        assert_eq!(cfg.paths.jobs_dir, PathBuf::from("jobs"), "unset keys keep the default");
+        assert_eq!(
+            cfg.paths.jobs_dir,
+            PathBuf::from("jobs"),
+            "unset keys keep the default"
+        );
         assert_eq!(cfg.log.format, LogFormat::Json);
 
         std::fs::write(&path, "[paths]\ndata_dri = \"/x\"\n").unwrap();
@@ -553,10 +719,22 @@ mod tests {
         )
         .unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
-        for key in ["daemon.graceful_shutdown_secs", "daemon.retry_initial_ms", "archive.path", "filing.http.url", "sources.s3.url"] {
-            assert!(err.contains(&format!("{}: {key}", path.display())), "{key}: {err}");
+        for key in [
+            "daemon.graceful_shutdown_secs",
+            "daemon.retry_initial_ms",
+            "archive.path",
+            "filing.http.url",
+            "sources.s3.url",
+        ] {
+            assert!(
+                err.contains(&format!("{}: {key}", path.display())),
+                "{key}: {err}"
+            );
         }
-        assert!(!err.contains("SECRETXYZ") && !err.contains("hunter2"), "{err}");
+        assert!(
+            !err.contains("SECRETXYZ") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -571,11 +749,24 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let vars = vec!["S321D__DAEMON__RETRY_ATTEMPTS".to_owned(), "S321D__DAEMON__LISTENN".to_owned()];
+        let vars = vec![
+            "S321D__DAEMON__RETRY_ATTEMPTS".to_owned(),
+            "S321D__DAEMON__LISTENN".to_owned(),
+        ];
         let bad = "invalid type: string \"abc\", expected an integer for key `daemon.retry_attempts` in the environment";
-        assert_eq!(env_var_of(bad, &vars).as_deref(), Some("S321D__DAEMON__RETRY_ATTEMPTS"));
+        assert_eq!(
+            env_var_of(bad, &vars).as_deref(),
+            Some("S321D__DAEMON__RETRY_ATTEMPTS")
+        );
         let unknown = "unknown field `listenn`, expected one of `timezone` for key `daemon`";
-        assert_eq!(env_var_of(unknown, &vars).as_deref(), Some("S321D__DAEMON__LISTENN"));
-        assert_eq!(env_var_of("unknown field `x` for key `paths`", &vars), None, "from the file");
+        assert_eq!(
+            env_var_of(unknown, &vars).as_deref(),
+            Some("S321D__DAEMON__LISTENN")
+        );
+        assert_eq!(
+            env_var_of("unknown field `x` for key `paths`", &vars),
+            None,
+            "from the file"
+        );
     }
 }

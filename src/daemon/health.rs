@@ -32,7 +32,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
 }
 
 async fn metrics(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], d.metrics.render())
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        d.metrics.render(),
+    )
 }
 
 /// How long the store may refuse the write lock before readiness says so:
@@ -78,7 +81,11 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
     let mut lines = Vec::new();
     let now = Utc::now();
-    let store = d.store_health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let store = d
+        .store_health
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     if let Some(why) = &store.unreachable {
         problems.push(format!("the state store is unreachable: {why}"));
     }
@@ -100,13 +107,23 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
         ));
     }
     for (source, since, why) in ctx.status.refused() {
-        problems.push(format!("source {source} refused access since {}: {}", since.to_rfc3339(), Escaped(&why)));
+        problems.push(format!(
+            "source {source} refused access since {}: {}",
+            since.to_rfc3339(),
+            Escaped(&why)
+        ));
     }
     let default_tz = d.default_zone();
-    for job in ctx.jobs.iter().filter(|j| j.schedule.is_some() && j.intake.is_some()) {
+    for job in ctx
+        .jobs
+        .iter()
+        .filter(|j| j.schedule.is_some() && j.intake.is_some())
+    {
         let state = ctx.status.job(&job.name);
         let tz = schedule::zone(job, default_tz);
-        let Some(period) = schedule::period(job, tz, now) else { continue };
+        let Some(period) = schedule::period(job, tz, now) else {
+            continue;
+        };
         let allowed = period * ctx.config.daemon.readiness_periods as i32;
         // Before a first success, count from the daemon's start.
         let since = state.last_success.unwrap_or(d.started);
@@ -122,21 +139,32 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
         }
         // Kept when the job is also overdue: it is usually the reason.
         if failed_last(&state) {
-            problems.push(format!("job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
+            problems.push(format!(
+                "job {}: its latest run failed: {}",
+                job.name,
+                state.last_error.as_deref().unwrap_or("unknown error")
+            ));
         }
         lines.push(format!(
             "job {}: last success {}",
             job.name,
-            state.last_success.map_or_else(|| "never".into(), |t| t.to_rfc3339())
+            state
+                .last_success
+                .map_or_else(|| "never".into(), |t| t.to_rfc3339())
         ));
     }
-    let (outbox_problems, outbox_lines) = crate::reports::outbox::readiness(&ctx.config.paths.data_dir);
+    let (outbox_problems, outbox_lines) =
+        crate::reports::outbox::readiness(&ctx.config.paths.data_dir);
     problems.extend(outbox_problems);
     lines.extend(outbox_lines);
     for job in ctx.reports.iter().filter(|j| j.schedule.is_some()) {
         let state = ctx.status.job(&job.name);
         if failed_last(&state) {
-            problems.push(format!("report job {}: its latest run failed: {}", job.name, state.last_error.as_deref().unwrap_or("unknown error")));
+            problems.push(format!(
+                "report job {}: its latest run failed: {}",
+                job.name,
+                state.last_error.as_deref().unwrap_or("unknown error")
+            ));
         }
     }
     (problems, lines)
@@ -162,16 +190,20 @@ pub fn log_transition(d: &Daemon) {
     let first = was.is_none();
     *was = Some(ready);
     if !ready {
-        warn!(problems = problems.len(), "s321d is not ready: {}", problems.join("; "));
+        warn!(
+            problems = problems.len(),
+            "s321d is not ready: {}",
+            problems.join("; ")
+        );
     } else if !first {
         info!("s321d is ready again.");
     }
 }
 
 async fn readyz(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
-    let (problems, lines) = tokio::task::spawn_blocking(move || readiness(&d)).await.unwrap_or_else(|_| {
-        (vec!["the readiness check panicked".into()], Vec::new())
-    });
+    let (problems, lines) = tokio::task::spawn_blocking(move || readiness(&d))
+        .await
+        .unwrap_or_else(|_| (vec!["the readiness check panicked".into()], Vec::new()));
     let mut body = String::new();
     if problems.is_empty() {
         body.push_str("ready\n");
@@ -184,6 +216,10 @@ async fn readyz(State(d): State<Arc<Daemon>>) -> impl IntoResponse {
     for l in lines {
         body.push_str(&format!("{l}\n"));
     }
-    let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, body)
 }

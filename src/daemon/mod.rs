@@ -33,13 +33,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
 use crate::app::App;
-use crate::jobs;
-use crate::state::types::RunKind;
 use crate::app::status::Status;
+use crate::config::Config;
+use crate::jobs;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
+use crate::state::types::RunKind;
 
 /// The running service.
 pub struct Daemon {
@@ -72,17 +72,27 @@ fn notify(state: &[NotifyState<'_>]) {
 
 /// Loads config and everything it names, sharing `metrics` and `status`
 /// across reloads. The status of jobs it has not seen yet comes from the store.
-fn load(config_path: Option<&std::path::Path>, metrics: &Arc<Metrics>, status: &Arc<Status>) -> Result<App, crate::problem::Problems> {
+fn load(
+    config_path: Option<&std::path::Path>,
+    metrics: &Arc<Metrics>,
+    status: &Arc<Status>,
+) -> Result<App, crate::problem::Problems> {
     let config = Config::load(config_path)?;
     let mut ctx = App::load(config)?;
     ctx.metrics = metrics.clone();
     ctx.status = status.clone();
-    let names = ctx.jobs.iter().map(|j| j.name.clone()).chain(ctx.reports.iter().map(|j| j.name.clone()));
+    let names = ctx
+        .jobs
+        .iter()
+        .map(|j| j.name.clone())
+        .chain(ctx.reports.iter().map(|j| j.name.clone()));
     for name in names.collect::<Vec<_>>() {
         if status.job(&name) == Default::default() {
             match ctx.db(|s| s.job_state(&name)) {
                 Ok(state) => status.seed(&name, state),
-                Err(e) => warn!(job.name = %name, "Cannot read the state of job {name}; readiness starts without it: {e:#}"),
+                Err(e) => {
+                    warn!(job.name = %name, "Cannot read the state of job {name}; readiness starts without it: {e:#}")
+                }
             }
         }
     }
@@ -96,11 +106,21 @@ impl Daemon {
     }
 
     pub fn default_zone(&self) -> Tz {
-        self.context().config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York)
+        self.context()
+            .config
+            .daemon
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::America::New_York)
     }
 
     fn lock_for(&self, job: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks.lock().expect("locks").entry(job.to_owned()).or_default().clone()
+        self.locks
+            .lock()
+            .expect("locks")
+            .entry(job.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Starts a run of `job` unless one is already going or the daemon is stopping.
@@ -143,18 +163,35 @@ impl Daemon {
             return;
         };
         let ctx = self.context();
-        let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else { return };
+        let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else {
+            return;
+        };
         self.tracker.spawn(async move {
             let _running = guard;
             let result = jobs::report::run_report_job(&ctx, &job, None).await;
-            ctx.status.job_finished(&job.name, Utc::now(), result.as_ref().err().map(|e| format!("{e:#}")).as_deref());
+            ctx.status.job_finished(
+                &job.name,
+                Utc::now(),
+                result.as_ref().err().map(|e| format!("{e:#}")).as_deref(),
+            );
             let status = match result {
                 Ok(d) => {
-                    ctx.metrics.inc("s321d_reports_total", vec![("report", job.name.clone()), ("status", "succeeded".into())]);
-                    format!("{}: report built; {} sent, {} queued", job.name, d.sent.len(), d.queued)
+                    ctx.metrics.inc(
+                        "s321d_reports_total",
+                        vec![("report", job.name.clone()), ("status", "succeeded".into())],
+                    );
+                    format!(
+                        "{}: report built; {} sent, {} queued",
+                        job.name,
+                        d.sent.len(),
+                        d.queued
+                    )
                 }
                 Err(e) => {
-                    ctx.metrics.inc("s321d_reports_total", vec![("report", job.name.clone()), ("status", "failed".into())]);
+                    ctx.metrics.inc(
+                        "s321d_reports_total",
+                        vec![("report", job.name.clone()), ("status", "failed".into())],
+                    );
                     error!(report = %job.name, "Report job {} failed: {e:#}", job.name);
                     format!("{}: report failed: {e:#}", job.name)
                 }
@@ -168,7 +205,9 @@ impl Daemon {
         if self.cancel.is_cancelled() {
             return;
         }
-        let Ok(guard) = self.delivering.clone().try_lock_owned() else { return };
+        let Ok(guard) = self.delivering.clone().try_lock_owned() else {
+            return;
+        };
         let ctx = self.context();
         self.tracker.spawn(async move {
             let _running = guard;
@@ -201,7 +240,9 @@ impl Daemon {
         if let Some((mut old, _)) = slot.take() {
             let _ = old.shutdown().await;
         }
-        let scheduler = JobScheduler::new().await.context("cannot start the scheduler")?;
+        let scheduler = JobScheduler::new()
+            .await
+            .context("cannot start the scheduler")?;
         let ctx = self.context();
         let default = self.default_zone();
         let mut zones = Vec::new();
@@ -216,7 +257,10 @@ impl Daemon {
                 Box::pin(async move { daemon.trigger(&name, RunKind::Scheduled) })
             })
             .with_context(|| format!("job {}: cannot schedule {:?}", job.name, s.cron))?;
-            scheduler.add(cron).await.with_context(|| format!("job {}: cannot schedule it", job.name))?;
+            scheduler
+                .add(cron)
+                .await
+                .with_context(|| format!("job {}: cannot schedule it", job.name))?;
             zones.push((tz, schedule::offset_now(tz)));
             info!(job.name = %job.name, schedule = %s.cron, timezone = %tz, "Scheduled job {} at {:?} ({tz}).", job.name, s.cron);
         }
@@ -231,11 +275,17 @@ impl Daemon {
                 Box::pin(async move { daemon.trigger_report(&name) })
             })
             .with_context(|| format!("report job {}: cannot schedule {:?}", job.name, s.cron))?;
-            scheduler.add(cron).await.with_context(|| format!("report job {}: cannot schedule it", job.name))?;
+            scheduler
+                .add(cron)
+                .await
+                .with_context(|| format!("report job {}: cannot schedule it", job.name))?;
             zones.push((tz, schedule::offset_now(tz)));
             info!(report = %job.name, schedule = %s.cron, timezone = %tz, "Scheduled report job {} at {:?} ({tz}).", job.name, s.cron);
         }
-        scheduler.start().await.context("cannot start the scheduler")?;
+        scheduler
+            .start()
+            .await
+            .context("cannot start the scheduler")?;
         *slot = Some((scheduler, zones));
         Ok(())
     }
@@ -243,7 +293,11 @@ impl Daemon {
     /// Whether a zone's UTC offset changed since the jobs were scheduled (DST).
     async fn offsets_changed(&self) -> bool {
         let slot = self.scheduler.lock().await;
-        slot.as_ref().is_some_and(|(_, zones)| zones.iter().any(|(tz, off)| schedule::offset_now(*tz) != *off))
+        slot.as_ref().is_some_and(|(_, zones)| {
+            zones
+                .iter()
+                .any(|(tz, off)| schedule::offset_now(*tz) != *off)
+        })
     }
 
     /// Runs every scheduled job whose last scheduled time passed while down.
@@ -251,15 +305,25 @@ impl Daemon {
         let ctx = self.context();
         let now = Utc::now();
         let default = self.default_zone();
-        for job in ctx.jobs.iter().filter(|j| j.intake.is_some() && j.schedule.is_some()) {
-            let last = ctx.db(|s| s.job_state(&job.name)).map(|s| s.last_started).unwrap_or(None);
+        for job in ctx
+            .jobs
+            .iter()
+            .filter(|j| j.intake.is_some() && j.schedule.is_some())
+        {
+            let last = ctx
+                .db(|s| s.job_state(&job.name))
+                .map(|s| s.last_started)
+                .unwrap_or(None);
             if schedule::missed(job, schedule::zone(job, default), last, now) {
                 info!(job.name = %job.name, "Job {} missed a scheduled run while s321d was down; running it now.", job.name);
                 self.trigger(&job.name, RunKind::Scheduled);
             }
         }
         for job in &ctx.reports {
-            let last = ctx.db(|s| s.job_state(&job.name)).map(|s| s.last_started).unwrap_or(None);
+            let last = ctx
+                .db(|s| s.job_state(&job.name))
+                .map(|s| s.last_started)
+                .unwrap_or(None);
             if job.missed(default, last, now) {
                 info!(report = %job.name, "Report job {} missed a scheduled run while s321d was down; running it now.", job.name);
                 self.trigger_report(&job.name);
@@ -286,7 +350,10 @@ impl Daemon {
                 if let Err(e) = crate::audit::reload_refused(&self.context(), &problems) {
                     error!("Cannot record the refused reload in the audit trail: {e:#}");
                 }
-                error!(problems = problems.0.len(), "Reload refused; keeping the configuration in force: {problems}");
+                error!(
+                    problems = problems.0.len(),
+                    "Reload refused; keeping the configuration in force: {problems}"
+                );
             }
         }
         notify(&[NotifyState::Ready]);
@@ -297,7 +364,8 @@ impl Daemon {
 pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let status = Arc::new(Status::default());
-    let ctx = load(config_path.as_deref(), &metrics, &status).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let ctx =
+        load(config_path.as_deref(), &metrics, &status).map_err(|p| anyhow::anyhow!("{p}"))?;
     let listen = ctx.config.daemon.listen.clone();
     let grace = Duration::from_secs(ctx.config.daemon.graceful_shutdown_secs);
     let daemon = Arc::new(Daemon {
@@ -317,7 +385,9 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     });
     crate::audit::config_loaded(&daemon.context(), "daemon.started")?;
 
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let server_cancel = daemon.cancel.clone();
     let server = tokio::spawn(
         axum::serve(listener, health::router(daemon.clone()))
@@ -361,19 +431,28 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     }
 
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
-    info!(grace_secs = grace.as_secs(), "Stopping: no new runs; waiting up to {}s for the run in flight.", grace.as_secs());
+    info!(
+        grace_secs = grace.as_secs(),
+        "Stopping: no new runs; waiting up to {}s for the run in flight.",
+        grace.as_secs()
+    );
     if let Some((mut scheduler, _)) = daemon.scheduler.lock().await.take() {
         let _ = scheduler.shutdown().await;
     }
     daemon.cancel.cancel();
     daemon.tracker.close();
-    let finished = tokio::time::timeout(grace, daemon.tracker.wait()).await.is_ok();
+    let finished = tokio::time::timeout(grace, daemon.tracker.wait())
+        .await
+        .is_ok();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     if finished {
         info!("Stopped cleanly.");
         Ok(())
     } else {
-        warn!("Abandoned the run in flight after {}s; the next start redoes it.", grace.as_secs());
+        warn!(
+            "Abandoned the run in flight after {}s; the next start redoes it.",
+            grace.as_secs()
+        );
         anyhow::bail!("a run was abandoned at shutdown")
     }
 }

@@ -19,8 +19,8 @@ use super::fees::{FeeTable, MpfRow};
 use super::hts::HtsRevision;
 use super::layers::Layer;
 use super::rate::Percent;
-use crate::normalize;
 use crate::money;
+use crate::normalize;
 use crate::normalize::countries;
 
 /// `[duty]` as written.

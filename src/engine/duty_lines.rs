@@ -10,10 +10,10 @@
 
 use polars::prelude::*;
 
-use crate::normalize;
-use crate::duty::{DutyPolicy, LineIn};
 use crate::columns as c;
+use crate::duty::{DutyPolicy, LineIn};
 use crate::money;
+use crate::normalize;
 
 /// Column names this module adds.
 pub const RATE_COLUMN: &str = "_rate_column";
@@ -49,7 +49,11 @@ pub fn add(df: &mut DataFrame, duty: &DutyPolicy) -> PolarsResult<()> {
         df.hstack_mut(&cols)?;
         return Ok(());
     }
-    let days = df.column(c::DATE)?.as_materialized_series().to_physical_repr().into_owned();
+    let days = df
+        .column(c::DATE)?
+        .as_materialized_series()
+        .to_physical_repr()
+        .into_owned();
     let days = days.i32()?;
     let hts = df.column(c::N_HTS)?.str()?;
     let origin = df.column(c::N_ORIGIN)?.str()?;
@@ -67,7 +71,8 @@ pub fn add(df: &mut DataFrame, duty: &DutyPolicy) -> PolarsResult<()> {
             out.no_estimate();
             continue;
         };
-        out.in_revision.push(duty.revision_on(date).map(|(_, rev)| rev.contains(code)));
+        out.in_revision
+            .push(duty.revision_on(date).map(|(_, rev)| rev.contains(code)));
         let Some(value) = usd.get(i).filter(|_| normalize::hts_is_ten_digits(code)) else {
             out.no_estimate();
             continue;
@@ -137,18 +142,21 @@ impl Builders {
         self.hts_duty.push(None);
         self.ch99.append_value("");
         self.duty.push(None);
-        self.t001.append_value("the line has no valid value, date or HTS code");
+        self.t001
+            .append_value("the line has no valid value, date or HTS code");
     }
 
     fn finish(self) -> [Column; 7] {
         [
             self.rate_column.finish().into_column(),
             self.rate.finish().into_column(),
-            Int128Chunked::from_iter_options(HTS_DUTY.into(), self.hts_duty.into_iter()).into_column(),
+            Int128Chunked::from_iter_options(HTS_DUTY.into(), self.hts_duty.into_iter())
+                .into_column(),
             self.ch99.finish().into_column(),
             Int128Chunked::from_iter_options(DUTY.into(), self.duty.into_iter()).into_column(),
             self.t001.finish().into_column(),
-            BooleanChunked::from_iter_options(IN_REVISION.into(), self.in_revision.into_iter()).into_column(),
+            BooleanChunked::from_iter_options(IN_REVISION.into(), self.in_revision.into_iter())
+                .into_column(),
         ]
     }
 }

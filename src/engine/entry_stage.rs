@@ -18,14 +18,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use polars::prelude::*;
 
-use super::file_rules::{CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, MODE, PORT};
+use super::file_rules::{
+    CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, MODE, PORT,
+};
 use super::kernels;
 use super::output::Staged;
-use crate::fsutil::sync_dir;
 use super::rules::Rule;
+use crate::columns as c;
 use crate::duty::fees::FeeEntryType;
 use crate::entries::{self, EntryType, TransportMode, group};
-use crate::columns as c;
+use crate::fsutil::sync_dir;
 use crate::money;
 use crate::policy::Policy;
 
@@ -123,7 +125,9 @@ pub struct EntryOutput {
 /// Builds the run's entries from the routed shipments.
 pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutput> {
     let n = routed.height();
-    let s = |name: &str| -> PolarsResult<StringChunked> { routed.column(name)?.cast(&DataType::String)?.str().cloned() };
+    let s = |name: &str| -> PolarsResult<StringChunked> {
+        routed.column(name)?.cast(&DataType::String)?.str().cloned()
+    };
     let disposition = s("disposition")?;
     let carrier = s("carrier")?;
     let house_bill = s("house_bill")?;
@@ -133,7 +137,11 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
     let conveyance = s(CONVEYANCE)?;
     let ior = s(IOR)?;
     let mode = s(MODE)?;
-    let days = routed.column(c::DATE)?.as_materialized_series().to_physical_repr().into_owned();
+    let days = routed
+        .column(c::DATE)?
+        .as_materialized_series()
+        .to_physical_repr()
+        .into_owned();
     let days = days.i32()?;
     let total = routed.column("_total_units")?.i128()?;
     let e003 = routed.column(c::E003)?.bool()?;
@@ -151,7 +159,9 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
     let mut candidates = Vec::new();
     for i in 0..n {
         let routed_to = disposition.get(i).and_then(EntryType::from_code);
-        let Some(day) = days.get(i).filter(|_| routed_to.is_some()) else { continue };
+        let Some(day) = days.get(i).filter(|_| routed_to.is_some()) else {
+            continue;
+        };
         rows.push(i);
         candidates.push(group::Candidate {
             carrier: carrier.get(i).unwrap_or("").to_owned(),
@@ -168,7 +178,8 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
     let built = group::build(&candidates, policy.informal_limit_usd, policy.over_limit);
 
     let duty = &policy.duty;
-    let mut new_disposition: Vec<Option<String>> = disposition.iter().map(|d| d.map(str::to_owned)).collect();
+    let mut new_disposition: Vec<Option<String>> =
+        disposition.iter().map(|d| d.map(str::to_owned)).collect();
     let mut entry_refs: Vec<Option<String>> = vec![None; n];
     let mut by_shipment = HashMap::with_capacity(rows.len());
     let mut entries = Vec::with_capacity(built.len());
@@ -199,12 +210,20 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
             let i = rows[m];
             new_disposition[i] = Some(b.entry_type.code().to_owned());
             entry_refs[i] = Some(entry_ref.clone());
-            by_shipment.insert((files.get(i).unwrap_or(0), ship_hi.get(i).unwrap_or(0), ship_lo.get(i).unwrap_or(0)), k);
+            by_shipment.insert(
+                (
+                    files.get(i).unwrap_or(0),
+                    ship_hi.get(i).unwrap_or(0),
+                    ship_lo.get(i).unwrap_or(0),
+                ),
+                k,
+            );
             let own_ior = ior.get(i).unwrap_or("");
             if e.ior_number.is_empty() && entries::ior::is_valid(own_ior) {
                 e.ior_number = own_ior.trim().to_owned();
             }
-            e.house_bills.push(house_bill.get(i).unwrap_or("").to_owned());
+            e.house_bills
+                .push(house_bill.get(i).unwrap_or("").to_owned());
             e.lines += u64::from(distinct.get(i).unwrap_or(0));
             e.entered_value += total.get(i).unwrap_or(0);
             e.duty = match (e.duty, duty_unknown.get(i).unwrap_or(true)) {
@@ -219,8 +238,13 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
         let date = days.get(first).and_then(crate::dates::from_epoch_days);
         match date.filter(|_| duty.has_hts()) {
             Some(date) => {
-                let kind = if e.entry_type.is_formal() { FeeEntryType::Formal } else { FeeEntryType::Informal };
-                let ocean = mode.get(first).and_then(TransportMode::parse) == Some(TransportMode::Ocean);
+                let kind = if e.entry_type.is_formal() {
+                    FeeEntryType::Formal
+                } else {
+                    FeeEntryType::Informal
+                };
+                let ocean =
+                    mode.get(first).and_then(TransportMode::parse) == Some(TransportMode::Ocean);
                 let fees = duty.fees.fees(kind, date, &e.port, e.entered_value, ocean);
                 e.mpf = fees.mpf;
                 e.hmf = Some(fees.hmf);
@@ -245,7 +269,12 @@ pub fn evaluate(routed: DataFrame, policy: &Policy) -> anyhow::Result<EntryOutpu
     let mut dispositions = routed;
     dispositions.with_column(Column::new("disposition".into(), new_disposition))?;
     dispositions.with_column(Column::new("entry_ref".into(), entry_refs))?;
-    Ok(EntryOutput { dispositions, findings, entries, by_shipment })
+    Ok(EntryOutput {
+        dispositions,
+        findings,
+        entries,
+        by_shipment,
+    })
 }
 
 /// `rates_as_of`: the HTS revision file used and `duty.reviewed_through`.
@@ -266,12 +295,19 @@ fn rates_as_of(policy: &Policy, date: chrono::NaiveDate) -> String {
 
 /// V010 on every shipment put on an entry whose IOR number is missing or of
 /// none of the three shapes.
-fn v010_findings(routed: &DataFrame, disposition: &[Option<String>], ior: &StringChunked) -> PolarsResult<DataFrame> {
+fn v010_findings(
+    routed: &DataFrame,
+    disposition: &[Option<String>],
+    ior: &StringChunked,
+) -> PolarsResult<DataFrame> {
     let mask: BooleanChunked = disposition
         .iter()
         .zip(ior.iter())
         .map(|(d, ior)| {
-            Some(d.as_deref().and_then(EntryType::from_code).is_some() && !entries::ior::is_valid(ior.unwrap_or("")))
+            Some(
+                d.as_deref().and_then(EntryType::from_code).is_some()
+                    && !entries::ior::is_valid(ior.unwrap_or("")),
+            )
         })
         .collect();
     let hits = routed.filter(&mask)?;
@@ -293,13 +329,27 @@ fn v010_findings(routed: &DataFrame, disposition: &[Option<String>], ior: &Strin
         h,
         vec![
             hits.column(c::FILE)?.clone(),
-            hits.column(FIRST_RECORD)?.clone().with_name("record".into()),
+            hits.column(FIRST_RECORD)?
+                .clone()
+                .with_name("record".into()),
             hits.column("carrier")?.clone(),
             hits.column("house_bill")?.clone(),
             Column::new_scalar("line_no".into(), Scalar::from(PlSmallStr::EMPTY), h),
-            Column::new_scalar("rule".into(), Scalar::from(PlSmallStr::from(Rule::V010.code())), h),
-            Column::new_scalar("severity".into(), Scalar::from(PlSmallStr::from(Rule::V010.severity().as_str())), h),
-            Column::new_scalar("field".into(), Scalar::from(PlSmallStr::from(c::IOR_NUMBER)), h),
+            Column::new_scalar(
+                "rule".into(),
+                Scalar::from(PlSmallStr::from(Rule::V010.code())),
+                h,
+            ),
+            Column::new_scalar(
+                "severity".into(),
+                Scalar::from(PlSmallStr::from(Rule::V010.severity().as_str())),
+                h,
+            ),
+            Column::new_scalar(
+                "field".into(),
+                Scalar::from(PlSmallStr::from(c::IOR_NUMBER)),
+                h,
+            ),
             message.with_name("message".into()).into_column(),
         ],
     )
@@ -347,10 +397,19 @@ pub fn write_entries(dir: &Path, run_id: &str, entries: &[Entry]) -> anyhow::Res
     finish_csv(w, staged, dir, "entries.csv")
 }
 
-fn finish_csv(w: csv::Writer<BufWriter<File>>, staged: Staged, dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let mut buf = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write {name}: {}", e.error()))?;
+fn finish_csv(
+    w: csv::Writer<BufWriter<File>>,
+    staged: Staged,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<PathBuf> {
+    let mut buf = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {name}: {}", e.error()))?;
     buf.flush()?;
-    let file = buf.into_inner().map_err(|e| anyhow::anyhow!("cannot write {name}: {}", e.error()))?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {name}: {}", e.error()))?;
     let path = staged.commit(file)?;
     sync_dir(dir).ok();
     Ok(path)
@@ -367,8 +426,12 @@ pub struct LineSpill {
 impl LineSpill {
     pub fn create(dir: &Path, run_id: &str) -> anyhow::Result<LineSpill> {
         let path = dir.join(format!(".entry-lines.{run_id}.spill"));
-        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(LineSpill { path, writer: Some(BufWriter::with_capacity(1 << 20, file)) })
+        let file =
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(LineSpill {
+            path,
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
     }
 
     /// Appends one file's distinct lines (`file_rules::ENTRY_LINE_COLUMNS`).
@@ -386,7 +449,9 @@ impl LineSpill {
             ])
             .collect()?;
         let writer = self.writer.as_mut().expect("spill open until read");
-        CsvWriter::new(writer).include_header(false).finish(&mut frame)?;
+        CsvWriter::new(writer)
+            .include_header(false)
+            .finish(&mut frame)?;
         Ok(())
     }
 
@@ -433,14 +498,21 @@ pub fn write_entry_lines(
         let field = |i: usize| record.get(i).unwrap_or("");
         let parse = |i: usize| field(i).parse::<u64>().unwrap_or(0);
         let key = (parse(0) as u32, parse(1), parse(2));
-        let Some(&k) = out.by_shipment.get(&key) else { continue };
+        let Some(&k) = out.by_shipment.get(&key) else {
+            continue;
+        };
         let entry = &out.entries[k];
         let file = key.0 as usize;
         let unknown = field(15);
-        let status = if unknown.is_empty() { "known".to_owned() } else { format!("unknown: {unknown}") };
+        let status = if unknown.is_empty() {
+            "known".to_owned()
+        } else {
+            format!("unknown: {unknown}")
+        };
         for part in field(13).split(';').filter(|p| !p.is_empty()) {
             if let Some((heading, amount)) = part.split_once('=') {
-                *ch99_totals.entry(heading.to_owned()).or_insert(0) += money::parse_decimal(amount).unwrap_or(0);
+                *ch99_totals.entry(heading.to_owned()).or_insert(0) +=
+                    money::parse_decimal(amount).unwrap_or(0);
             }
         }
         w.write_record([
@@ -483,7 +555,9 @@ fn t001_field(reason: &str) -> &'static str {
         c::ARRIVAL_DATE
     } else if reason.contains("needs weight_kg but the line") {
         c::WEIGHT_KG
-    } else if reason.contains("but the line has none") || reason.contains("but the line's quantity is 0") {
+    } else if reason.contains("but the line has none")
+        || reason.contains("but the line's quantity is 0")
+    {
         c::QUANTITY
     } else {
         c::HTS_CODE
@@ -507,14 +581,23 @@ impl T001Batch {
         self.file.len()
     }
 
-    fn push(&mut self, file: u32, record: &str, carrier: &str, house_bill: &str, line_no: &str, reason: &str) {
+    fn push(
+        &mut self,
+        file: u32,
+        record: &str,
+        carrier: &str,
+        house_bill: &str,
+        line_no: &str,
+        reason: &str,
+    ) {
         self.file.push(file);
         self.record.push(record.parse().unwrap_or(0));
         self.carrier.push(carrier.to_owned());
         self.house_bill.push(house_bill.to_owned());
         self.line_no.push(line_no.to_owned());
         self.field.push(t001_field(reason));
-        self.message.push(format!("the line's duty cannot be established: {reason}"));
+        self.message
+            .push(format!("the line's duty cannot be established: {reason}"));
     }
 
     fn frame(self) -> PolarsResult<DataFrame> {
@@ -527,8 +610,16 @@ impl T001Batch {
                 Column::new("carrier".into(), self.carrier),
                 Column::new("house_bill".into(), self.house_bill),
                 Column::new("line_no".into(), self.line_no),
-                Column::new_scalar("rule".into(), Scalar::from(PlSmallStr::from(Rule::T001.code())), h),
-                Column::new_scalar("severity".into(), Scalar::from(PlSmallStr::from(Rule::T001.severity().as_str())), h),
+                Column::new_scalar(
+                    "rule".into(),
+                    Scalar::from(PlSmallStr::from(Rule::T001.code())),
+                    h,
+                ),
+                Column::new_scalar(
+                    "severity".into(),
+                    Scalar::from(PlSmallStr::from(Rule::T001.severity().as_str())),
+                    h,
+                ),
                 Column::new("field".into(), self.field),
                 Column::new("message".into(), self.message),
             ],
@@ -542,11 +633,29 @@ mod tests {
 
     #[test]
     fn t001_names_the_field_at_fault() {
-        assert_eq!(t001_field("no HTS revision in force on 2025-05-01"), "arrival_date");
-        assert_eq!(t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line has none"), "quantity");
-        assert_eq!(t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line's quantity is 0"), "quantity");
-        assert_eq!(t001_field("rate \"4.4¢/kg\" needs weight_kg but the line has none"), "weight_kg");
-        assert_eq!(t001_field("rate \"3¢/doz.\" needs quantity in doz. but the code's unit is \"No.\""), "hts_code");
-        assert_eq!(t001_field("rate \"The rate applicable to each article\" is not computable"), "hts_code");
+        assert_eq!(
+            t001_field("no HTS revision in force on 2025-05-01"),
+            "arrival_date"
+        );
+        assert_eq!(
+            t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line has none"),
+            "quantity"
+        );
+        assert_eq!(
+            t001_field("rate \"6.3¢/liter\" needs quantity in liter but the line's quantity is 0"),
+            "quantity"
+        );
+        assert_eq!(
+            t001_field("rate \"4.4¢/kg\" needs weight_kg but the line has none"),
+            "weight_kg"
+        );
+        assert_eq!(
+            t001_field("rate \"3¢/doz.\" needs quantity in doz. but the code's unit is \"No.\""),
+            "hts_code"
+        );
+        assert_eq!(
+            t001_field("rate \"The rate applicable to each article\" is not computable"),
+            "hts_code"
+        );
     }
 }

@@ -97,9 +97,17 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
         .select([col("_line_hi"), col("_line_lo"), col("_d002_copies")]);
     let marked = facts
         .join(copies, same_row.clone(), same_row, left_join_keep_order())
-        .join(conflicts, same_line.clone(), same_line, left_join_keep_order())
+        .join(
+            conflicts,
+            same_line.clone(),
+            same_line,
+            left_join_keep_order(),
+        )
         .with_columns([
-            col(c::RECORD).gt(col("_original")).fill_null(lit(false)).alias(c::D001),
+            col(c::RECORD)
+                .gt(col("_original"))
+                .fill_null(lit(false))
+                .alias(c::D001),
             col("_d002_copies").is_not_null().alias("_d002"),
         ])
         .collect()?;
@@ -111,7 +119,11 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
         col(c::K_LINE),
         lit(""),
         concat_str(
-            [lit("the row repeats record "), col("_original").cast(DataType::String), lit(" exactly; this copy is not filed")],
+            [
+                lit("the row repeats record "),
+                col("_original").cast(DataType::String),
+                lit(" exactly; this copy is not filed"),
+            ],
             "",
             false,
         ),
@@ -157,9 +169,18 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
         .lazy()
         // Distinct lines only: D001 copies add nothing; null USD (V004/V008) adds nothing.
         .with_columns([
-            when(col(c::D001)).then(lit_money(0)).otherwise(col(c::USD)).alias(c::USD),
-            when(col(c::D001)).then(lit_money(0)).otherwise(col(duty_lines::DUTY)).alias(duty_lines::DUTY),
-            col(duty_lines::T001).is_not_null().and(col(c::D001).not()).alias(DUTY_UNKNOWN),
+            when(col(c::D001))
+                .then(lit_money(0))
+                .otherwise(col(c::USD))
+                .alias(c::USD),
+            when(col(c::D001))
+                .then(lit_money(0))
+                .otherwise(col(duty_lines::DUTY))
+                .alias(duty_lines::DUTY),
+            col(duty_lines::T001)
+                .is_not_null()
+                .and(col(c::D001).not())
+                .alias(DUTY_UNKNOWN),
         ])
         .group_by_stable(ship.clone())
         .agg([
@@ -168,7 +189,11 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
             col(c::K_HOUSE_BILL).first(),
             col(c::RECORD).min().alias(FIRST_RECORD),
             len().alias(LINES),
-            col(c::D001).not().sum().cast(DataType::UInt32).alias(DISTINCT_LINES),
+            col(c::D001)
+                .not()
+                .sum()
+                .cast(DataType::UInt32)
+                .alias(DISTINCT_LINES),
             col(c::CONSIGNEE_KEY).first(),
             // The first line's date; if it does not parse, the earliest that does.
             col(c::DATE).first().alias("_date_first"),
@@ -178,7 +203,10 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
             col(c::E001).any(true),
             col(c::E003).any(true),
             col(c::E004).any(true),
-            col(duty_lines::DUTY).sum().fill_null(lit_money(0)).alias(DUTY_SUM),
+            col(duty_lines::DUTY)
+                .sum()
+                .fill_null(lit_money(0))
+                .alias(DUTY_SUM),
             col(DUTY_UNKNOWN).any(true),
             col(c::N_PORT).first().alias(PORT),
             first_given(c::N_CONVEYANCE).alias(CONVEYANCE),
@@ -220,13 +248,26 @@ pub fn evaluate(facts: DataFrame) -> PolarsResult<FileOutput> {
         .collect()?;
     let line_signatures = marked
         .lazy()
-        .select([col(c::FILE), col(c::SHIP_HI), col(c::SHIP_LO), col(c::LINE_SIGNATURE)])
+        .select([
+            col(c::FILE),
+            col(c::SHIP_HI),
+            col(c::SHIP_LO),
+            col(c::LINE_SIGNATURE),
+        ])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?;
-    Ok(FileOutput { findings, shipments, line_signatures, entry_lines })
+    Ok(FileOutput {
+        findings,
+        shipments,
+        line_signatures,
+        entry_lines,
+    })
 }
 
 /// The first non-empty value of a text column in the group, else empty.
 fn first_given(name: &str) -> Expr {
-    col(name).filter(col(name).neq(lit(""))).first().fill_null(lit(""))
+    col(name)
+        .filter(col(name).neq(lit("")))
+        .first()
+        .fill_null(lit(""))
 }

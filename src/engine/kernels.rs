@@ -10,13 +10,22 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::normalize;
-use crate::dates::{epoch_days, from_epoch_days};
 use crate::columns;
+use crate::dates::{epoch_days, from_epoch_days};
 use crate::money;
+use crate::normalize;
 
 fn string_out(name: &'static str) -> impl Fn(&Schema, &Field) -> PolarsResult<Field> + Send + Sync {
-    move |_, f| Ok(Field::new(if name.is_empty() { f.name().clone() } else { name.into() }, DataType::String))
+    move |_, f| {
+        Ok(Field::new(
+            if name.is_empty() {
+                f.name().clone()
+            } else {
+                name.into()
+            },
+            DataType::String,
+        ))
+    }
 }
 
 /// Applies a text normalisation to a string column.
@@ -106,7 +115,11 @@ pub fn decimal(expr: Expr, declared: bool) -> Expr {
                 .iter()
                 .map(|v| {
                     v.and_then(|v| {
-                        if declared { money::parse_declared_value(v).ok() } else { money::parse_decimal(v).ok() }
+                        if declared {
+                            money::parse_declared_value(v).ok()
+                        } else {
+                            money::parse_decimal(v).ok()
+                        }
                     })
                 })
                 .collect();
@@ -127,7 +140,9 @@ pub fn date(expr: Expr, format: Arc<str>) -> Expr {
                 .map(|v| {
                     let v = v?;
                     *cache.entry(v).or_insert_with(|| {
-                        NaiveDate::parse_from_str(v.trim(), &format).ok().map(epoch_days)
+                        NaiveDate::parse_from_str(v.trim(), &format)
+                            .ok()
+                            .map(epoch_days)
                     })
                 })
                 .collect();
@@ -149,7 +164,8 @@ pub fn date_text(expr: Expr) -> Expr {
                 match d {
                     Some(d) => {
                         let text = cache.entry(d).or_insert_with(|| {
-                            from_epoch_days(d).map_or_else(String::new, |x| x.format("%Y-%m-%d").to_string())
+                            from_epoch_days(d)
+                                .map_or_else(String::new, |x| x.format("%Y-%m-%d").to_string())
                         });
                         out.append_value(text.as_str());
                     }
@@ -170,7 +186,11 @@ pub fn declared_too_large(expr: Expr) -> Expr {
             let ca = c.str()?;
             let out: BooleanChunked = ca
                 .iter()
-                .map(|v| Some(v.is_some_and(|v| money::parse_declared_value(v) == Err(money::DecimalError::Overflow))))
+                .map(|v| {
+                    Some(v.is_some_and(|v| {
+                        money::parse_declared_value(v) == Err(money::DecimalError::Overflow)
+                    }))
+                })
                 .collect();
             Ok(out.with_name(c.name().clone()).into_column())
         },
@@ -187,7 +207,14 @@ pub fn regime_index(expr: Expr, starts: Arc<[i32]>) -> Expr {
             let days = days.i32()?;
             let out: Int32Chunked = days
                 .iter()
-                .map(|d| d.and_then(|d| starts.partition_point(|s| *s <= d).checked_sub(1).map(|i| i as i32)))
+                .map(|d| {
+                    d.and_then(|d| {
+                        starts
+                            .partition_point(|s| *s <= d)
+                            .checked_sub(1)
+                            .map(|i| i as i32)
+                    })
+                })
                 .collect();
             Ok(out.with_name(c.name().clone()).into_column())
         },
@@ -228,7 +255,13 @@ pub fn to_usd(value: Expr, currency: Expr, rates: Arc<BTreeMap<String, money::Ra
 /// D004's line signature: a 64-bit hash of (normalised HTS, declared value and
 /// currency, normalised description). The value compares as a number when it
 /// parses (`$1,234.50` = `1234.5`), else as its trimmed text.
-pub fn line_signature(hts: Expr, value: Expr, raw_value: Expr, currency: Expr, description: Expr) -> Expr {
+pub fn line_signature(
+    hts: Expr,
+    value: Expr,
+    raw_value: Expr,
+    currency: Expr,
+    description: Expr,
+) -> Expr {
     hts.map_many(
         |cols: &mut [Column]| {
             let hts = cols[0].str()?;
@@ -315,7 +348,8 @@ pub fn texts_hash(exprs: Vec<Expr>, seed: u64) -> Expr {
     let (first, rest) = exprs.split_first().expect("at least one column");
     first.clone().map_many(
         move |cols: &mut [Column]| {
-            let cas: Vec<&StringChunked> = cols.iter().map(|c| c.str()).collect::<PolarsResult<_>>()?;
+            let cas: Vec<&StringChunked> =
+                cols.iter().map(|c| c.str()).collect::<PolarsResult<_>>()?;
             let mut buf = Vec::with_capacity(64);
             let out: UInt64Chunked = (0..cas[0].len())
                 .map(|i| {
@@ -343,7 +377,12 @@ pub fn text_hash(expr: Expr, seed: u64) -> Expr {
             let ca = c.str()?;
             let out: UInt64Chunked = ca
                 .iter()
-                .map(|v| Some(xxhash_rust::xxh3::xxh3_64_with_seed(v.unwrap_or("").as_bytes(), seed)))
+                .map(|v| {
+                    Some(xxhash_rust::xxh3::xxh3_64_with_seed(
+                        v.unwrap_or("").as_bytes(),
+                        seed,
+                    ))
+                })
                 .collect();
             Ok(out.with_name(ca.name().clone()).into_column())
         },
@@ -379,8 +418,10 @@ pub fn rule_codes(expr: Expr) -> Expr {
     expr.map(
         |c: Column| {
             let ca = c.u32()?;
-            let out: StringChunked =
-                ca.iter().map(|v| v.map(|v| super::rules::RuleSet(v).joined())).collect();
+            let out: StringChunked = ca
+                .iter()
+                .map(|v| v.map(|v| super::rules::RuleSet(v).joined()))
+                .collect();
             Ok(out.with_name(ca.name().clone()).into_column())
         },
         string_out(""),
@@ -398,7 +439,13 @@ mod tests {
     use super::*;
 
     fn eval(df: DataFrame, e: Expr) -> Column {
-        df.lazy().select([e.alias("out")]).collect().unwrap().column("out").unwrap().clone()
+        df.lazy()
+            .select([e.alias("out")])
+            .collect()
+            .unwrap()
+            .column("out")
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -413,16 +460,35 @@ mod tests {
             ("JPY".to_owned(), money::parse_rate("0.0067").unwrap()),
         ]
         .into();
-        let out = eval(df, money_text(to_usd(decimal(col("v"), true), col("c"), Arc::new(rates))));
+        let out = eval(
+            df,
+            money_text(to_usd(decimal(col("v"), true), col("c"), Arc::new(rates))),
+        );
         let got: Vec<Option<&str>> = out.str().unwrap().iter().collect();
-        assert_eq!(got, [Some("800.01"), Some("800.00"), None, None, None, Some("0.067")]);
+        assert_eq!(
+            got,
+            [
+                Some("800.01"),
+                Some("800.00"),
+                None,
+                None,
+                None,
+                Some("0.067")
+            ]
+        );
     }
 
     #[test]
     fn dates_parse_with_the_job_format_only() {
         let df = df! { "d" => ["11/02/2026", "2026-11-02", " 01/31/2025 ", "02/30/2025"] }.unwrap();
         let out = eval(df, date(col("d"), Arc::from("%m/%d/%Y")));
-        let got: Vec<Option<i32>> = out.as_materialized_series().to_physical_repr().i32().unwrap().iter().collect();
+        let got: Vec<Option<i32>> = out
+            .as_materialized_series()
+            .to_physical_repr()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
         let day = |y, m, d| Some(epoch_days(NaiveDate::from_ymd_opt(y, m, d).unwrap()));
         assert_eq!(got, [day(2026, 11, 2), None, day(2025, 1, 31), None]);
     }
@@ -436,7 +502,16 @@ mod tests {
             "d" => ["t shirt", "t shirt", "t shirt"],
         }
         .unwrap();
-        let out = eval(df, line_signature(col("h"), decimal(col("raw"), true), col("raw"), col("c"), col("d")));
+        let out = eval(
+            df,
+            line_signature(
+                col("h"),
+                decimal(col("raw"), true),
+                col("raw"),
+                col("c"),
+                col("d"),
+            ),
+        );
         let got: Vec<u64> = out.u64().unwrap().into_no_null_iter().collect();
         assert_eq!(got[0], got[1]);
         assert_ne!(got[0], got[2]);

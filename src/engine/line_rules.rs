@@ -12,12 +12,12 @@ use polars::prelude::*;
 
 use super::duty_lines;
 use super::kernels::{self, lit_money};
-use crate::normalize;
 use super::rules::Rule;
 use super::{FINDING_COLUMNS, finding_frame};
-use crate::job::Format;
 use crate::columns as c;
+use crate::job::Format;
 use crate::money;
+use crate::normalize;
 use crate::policy::Policy;
 
 /// What the line stage needs besides the chunk; built once per run.
@@ -39,7 +39,11 @@ impl LineContext {
         converted.push("USD".into());
         LineContext {
             fx: Arc::new(policy.fx_rates.clone()),
-            regime_starts: policy.regimes.iter().map(|r| crate::dates::epoch_days(r.from)).collect(),
+            regime_starts: policy
+                .regimes
+                .iter()
+                .map(|r| crate::dates::epoch_days(r.from))
+                .collect(),
             countries: list("countries", policy.valid_countries()),
             ports: list("ports", policy.ports.iter().cloned().collect()),
             vague: list("vague", policy.vague_terms.iter().cloned().collect()),
@@ -79,7 +83,11 @@ fn prefix_match(hts: Expr, prefixes: &[String]) -> Expr {
     for len in lengths {
         let set = Series::new(
             "p".into(),
-            prefixes.iter().filter(|p| p.len() == len).cloned().collect::<Vec<_>>(),
+            prefixes
+                .iter()
+                .filter(|p| p.len() == len)
+                .cloned()
+                .collect::<Vec<_>>(),
         );
         let head = hts.clone().str().slice(lit(0), lit(len as u64));
         out = when(in_set(head.clone(), &set)).then(head).otherwise(out);
@@ -93,7 +101,9 @@ fn revision_file(duty: &crate::duty::DutyPolicy) -> Expr {
     // Oldest first, so the newest revision that has started is the outermost `when`.
     for (from, file, _) in &duty.revisions {
         let day = crate::dates::epoch_days(*from);
-        out = when(col(c::DATE).cast(DataType::Int32).gt_eq(lit(day))).then(lit(file.clone())).otherwise(out);
+        out = when(col(c::DATE).cast(DataType::Int32).gt_eq(lit(day)))
+            .then(lit(file.clone()))
+            .otherwise(out);
     }
     out
 }
@@ -108,7 +118,12 @@ struct LineRule {
 
 impl LineRule {
     fn new(rule: Rule, field: &str, fires: Expr, message: Expr) -> LineRule {
-        LineRule { rule, field: lit(field.to_owned()), fires, message }
+        LineRule {
+            rule,
+            field: lit(field.to_owned()),
+            fires,
+            message,
+        }
     }
 }
 
@@ -125,14 +140,35 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
     let p = &ctx.policy;
     let parsed = kernels::date(col(c::ARRIVAL_DATE), Arc::from(format.date_format.as_str()));
     // A typed arrival date (Parquet) is the date itself; text is parsed with the job's format.
-    let typed = chunk.column(c::TYPED_DATE).is_ok_and(|d| d.null_count() < d.len());
-    let date = if typed { coalesce(&[col(c::TYPED_DATE), parsed]) } else { parsed };
+    let typed = chunk
+        .column(c::TYPED_DATE)
+        .is_ok_and(|d| d.null_count() < d.len());
+    let date = if typed {
+        coalesce(&[col(c::TYPED_DATE), parsed])
+    } else {
+        parsed
+    };
     let enriched = chunk
         .lazy()
         // V011 looks at the raw identifiers; everything after it, outputs
         // included, sees them with control characters escaped.
-        .with_columns(c::IDENTIFIERS.iter().map(|f| trimmed(f).str().contains(lit(CONTROL_CHARACTER), true).alias(control_flag(f))).collect::<Vec<_>>())
-        .with_columns(c::IDENTIFIERS.iter().map(|f| kernels::map_text(col(*f), normalize::escape_controls_into).alias(*f)).collect::<Vec<_>>())
+        .with_columns(
+            c::IDENTIFIERS
+                .iter()
+                .map(|f| {
+                    trimmed(f)
+                        .str()
+                        .contains(lit(CONTROL_CHARACTER), true)
+                        .alias(control_flag(f))
+                })
+                .collect::<Vec<_>>(),
+        )
+        .with_columns(
+            c::IDENTIFIERS
+                .iter()
+                .map(|f| kernels::map_text(col(*f), normalize::escape_controls_into).alias(*f))
+                .collect::<Vec<_>>(),
+        )
         .with_columns([
             trimmed(c::CARRIER).alias(c::K_CARRIER),
             trimmed(c::HOUSE_BILL).alias(c::K_HOUSE_BILL),
@@ -159,7 +195,11 @@ fn enrich(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsResult<
             kernels::decimal(col(c::CHECKOUT_DUTY_USD), true).alias(c::N_CHECKOUT),
             date.alias(c::DATE),
             concat_str(
-                [kernels::norm(col(c::CONSIGNEE_NAME)), kernels::norm(col(c::CONSIGNEE_ADDRESS)), kernels::zip5(col(c::CONSIGNEE_ZIP))],
+                [
+                    kernels::norm(col(c::CONSIGNEE_NAME)),
+                    kernels::norm(col(c::CONSIGNEE_ADDRESS)),
+                    kernels::zip5(col(c::CONSIGNEE_ZIP)),
+                ],
                 "|",
                 false,
             )
@@ -202,7 +242,13 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
 
     let ten_digits = col(c::N_HTS).str().contains(lit("^[0-9]{10}$"), true);
     let not_ten = || {
-        text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not 10 digits after removing '.', ' ' and '-' (got "), quoted(col(c::N_HTS)), lit(")")])
+        text(vec![
+            lit("hts_code "),
+            quoted(col(c::HTS_CODE)),
+            lit(" is not 10 digits after removing '.', ' ' and '-' (got "),
+            quoted(col(c::N_HTS)),
+            lit(")"),
+        ])
     };
     // With [[duty.hts]], the revision in force on the arrival date decides
     // (contract v2 section 5); on a date no revision covers, hts_reference
@@ -213,7 +259,11 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
     };
     let revision_miss = col(duty_lines::IN_REVISION).eq(lit(false));
     let reference_applies = col(duty_lines::IN_REVISION).is_null();
-    let v002 = ten_digits.clone().not().or(revision_miss.clone()).or(reference_applies.and(reference_miss));
+    let v002 = ten_digits
+        .clone()
+        .not()
+        .or(revision_miss.clone())
+        .or(reference_applies.and(reference_miss));
     let v002_msg = when(ten_digits.clone().not())
         .then(not_ten())
         .when(revision_miss)
@@ -226,31 +276,56 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
             revision_file(&p.duty),
             lit(")"),
         ]))
-        .otherwise(text(vec![lit("hts_code "), quoted(col(c::HTS_CODE)), lit(" is not in the HTS reference list")]));
+        .otherwise(text(vec![
+            lit("hts_code "),
+            quoted(col(c::HTS_CODE)),
+            lit(" is not in the HTS reference list"),
+        ]));
     out.push(LineRule::new(Rule::V002, c::HTS_CODE, v002, v002_msg));
 
-    for (field, normal) in [(c::COUNTRY_OF_ORIGIN, c::N_ORIGIN), (c::SHIPPER_COUNTRY, c::N_SHIPPER_COUNTRY)] {
+    for (field, normal) in [
+        (c::COUNTRY_OF_ORIGIN, c::N_ORIGIN),
+        (c::SHIPPER_COUNTRY, c::N_SHIPPER_COUNTRY),
+    ] {
         out.push(LineRule::new(
             Rule::V003,
             field,
             in_set(col(normal), &ctx.countries).not(),
-            text(vec![lit(format!("{field} ")), quoted(col(field)), lit(" is not an assigned ISO 3166-1 alpha-2 code")]),
+            text(vec![
+                lit(format!("{field} ")),
+                quoted(col(field)),
+                lit(" is not an assigned ISO 3166-1 alpha-2 code"),
+            ]),
         ));
     }
 
     out.push(LineRule::new(
         Rule::V004,
         c::DECLARED_VALUE,
-        col(c::N_VALUE).is_null().or(col(c::N_VALUE).lt_eq(lit_money(0))),
-        when(col(c::N_VALUE).is_null().and(kernels::declared_too_large(col(c::DECLARED_VALUE))))
-            .then(text(vec![
-                lit("declared_value "),
-                quoted(col(c::DECLARED_VALUE)),
-                lit(" is too large to add up exactly (it must be below 1,000,000,000,000,000)"),
-            ]))
-            .when(col(c::N_VALUE).is_null())
-            .then(text(vec![lit("declared_value "), quoted(col(c::DECLARED_VALUE)), lit(" is not a decimal number")]))
-            .otherwise(text(vec![lit("declared_value "), quoted(col(c::DECLARED_VALUE)), lit(" is not above zero")])),
+        col(c::N_VALUE)
+            .is_null()
+            .or(col(c::N_VALUE).lt_eq(lit_money(0))),
+        when(
+            col(c::N_VALUE)
+                .is_null()
+                .and(kernels::declared_too_large(col(c::DECLARED_VALUE))),
+        )
+        .then(text(vec![
+            lit("declared_value "),
+            quoted(col(c::DECLARED_VALUE)),
+            lit(" is too large to add up exactly (it must be below 1,000,000,000,000,000)"),
+        ]))
+        .when(col(c::N_VALUE).is_null())
+        .then(text(vec![
+            lit("declared_value "),
+            quoted(col(c::DECLARED_VALUE)),
+            lit(" is not a decimal number"),
+        ]))
+        .otherwise(text(vec![
+            lit("declared_value "),
+            quoted(col(c::DECLARED_VALUE)),
+            lit(" is not above zero"),
+        ])),
     ));
 
     let four_digits = col(c::N_PORT).str().contains(lit("^[0-9]{4}$"), true);
@@ -259,8 +334,16 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         c::PORT_OF_ENTRY,
         in_set(col(c::N_PORT), &ctx.ports).not(),
         when(four_digits)
-            .then(text(vec![lit("port_of_entry "), quoted(col(c::PORT_OF_ENTRY)), lit(" is not a Schedule D port in lists.ports")]))
-            .otherwise(text(vec![lit("port_of_entry "), quoted(col(c::PORT_OF_ENTRY)), lit(" is not a 4-digit port code")])),
+            .then(text(vec![
+                lit("port_of_entry "),
+                quoted(col(c::PORT_OF_ENTRY)),
+                lit(" is not a Schedule D port in lists.ports"),
+            ]))
+            .otherwise(text(vec![
+                lit("port_of_entry "),
+                quoted(col(c::PORT_OF_ENTRY)),
+                lit(" is not a 4-digit port code"),
+            ])),
     ));
 
     out.push(LineRule::new(
@@ -270,7 +353,10 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         text(vec![
             lit("arrival_date "),
             quoted(col(c::ARRIVAL_DATE)),
-            lit(format!(" does not match the date format '{}'", format.date_format)),
+            lit(format!(
+                " does not match the date format '{}'",
+                format.date_format
+            )),
         ]),
     ));
 
@@ -280,44 +366,83 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         c::DESCRIPTION,
         in_set(col(c::N_DESCRIPTION), &ctx.vague).or(short.clone()),
         when(short)
-            .then(text(vec![lit("description "), quoted(col(c::DESCRIPTION)), lit(" is shorter than 3 characters once normalised")]))
-            .otherwise(text(vec![lit("description "), quoted(col(c::DESCRIPTION)), lit(" is too vague (in lists.vague_terms)")])),
+            .then(text(vec![
+                lit("description "),
+                quoted(col(c::DESCRIPTION)),
+                lit(" is shorter than 3 characters once normalised"),
+            ]))
+            .otherwise(text(vec![
+                lit("description "),
+                quoted(col(c::DESCRIPTION)),
+                lit(" is too vague (in lists.vague_terms)"),
+            ])),
     ));
 
     out.push(LineRule::new(
         Rule::V008,
         c::CURRENCY,
         in_set(col(c::N_CURRENCY), &ctx.converted).not(),
-        text(vec![lit("currency "), quoted(col(c::CURRENCY)), lit(" has no rate in the policy's [fx] table")]),
+        text(vec![
+            lit("currency "),
+            quoted(col(c::CURRENCY)),
+            lit(" has no rate in the policy's [fx] table"),
+        ]),
     ));
 
     out.push(LineRule::new(
         Rule::V009,
         c::CONSIGNEE_ZIP,
-        trimmed(c::CONSIGNEE_ZIP).str().contains(lit("^[0-9]{5}(-?[0-9]{4})?$"), true).not(),
-        text(vec![lit("consignee_zip "), quoted(col(c::CONSIGNEE_ZIP)), lit(" is not 5 or 9 digits")]),
+        trimmed(c::CONSIGNEE_ZIP)
+            .str()
+            .contains(lit("^[0-9]{5}(-?[0-9]{4})?$"), true)
+            .not(),
+        text(vec![
+            lit("consignee_zip "),
+            quoted(col(c::CONSIGNEE_ZIP)),
+            lit(" is not 5 or 9 digits"),
+        ]),
     ));
 
     // E001: the regime on the arrival date has de minimis off, or suspends the origin.
     let date_text = kernels::date_text(col(c::DATE));
     let mut unavailable = lit(true); // a date before every regime: no de minimis regime
-    let mut e001_msg = text(vec![lit("no de minimis regime is in force on "), date_text.clone()]);
+    let mut e001_msg = text(vec![
+        lit("no de minimis regime is in force on "),
+        date_text.clone(),
+    ]);
     let mut e001_field = lit(c::ARRIVAL_DATE);
     for (i, r) in p.regimes.iter().enumerate() {
         let this = col(c::REGIME).eq(lit(i as i32));
-        let basis = r.basis.as_deref().map(|b| format!(" ({b})")).unwrap_or_default();
-        let suspended = Series::new("s".into(), r.suspended_origins.iter().cloned().collect::<Vec<_>>());
+        let basis = r
+            .basis
+            .as_deref()
+            .map(|b| format!(" ({b})"))
+            .unwrap_or_default();
+        let suspended = Series::new(
+            "s".into(),
+            r.suspended_origins.iter().cloned().collect::<Vec<_>>(),
+        );
         let origin_out = in_set(col(c::N_ORIGIN), &suspended);
         let (fires, msg, field) = if r.de_minimis {
             (
                 origin_out,
-                text(vec![lit("de minimis is suspended for origin "), col(c::N_ORIGIN), lit(" on "), date_text.clone(), lit(basis)]),
+                text(vec![
+                    lit("de minimis is suspended for origin "),
+                    col(c::N_ORIGIN),
+                    lit(" on "),
+                    date_text.clone(),
+                    lit(basis),
+                ]),
                 lit(c::COUNTRY_OF_ORIGIN),
             )
         } else {
             (
                 lit(true),
-                text(vec![lit("de minimis is not available on "), date_text.clone(), lit(basis)]),
+                text(vec![
+                    lit("de minimis is not available on "),
+                    date_text.clone(),
+                    lit(basis),
+                ]),
                 lit(c::ARRIVAL_DATE),
             )
         };
@@ -335,7 +460,9 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
     let agency = {
         let mut e = lit("");
         for (prefix, name) in &p.pga_agency {
-            e = when(col(c::PGA_MATCH).eq(lit(prefix.clone()))).then(lit(format!(" ({name})"))).otherwise(e);
+            e = when(col(c::PGA_MATCH).eq(lit(prefix.clone())))
+                .then(lit(format!(" ({name})")))
+                .otherwise(e);
         }
         e
     };
@@ -343,13 +470,26 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         Rule::E002,
         c::HTS_CODE,
         col(c::PGA_MATCH).is_not_null(),
-        text(vec![lit("hts_code "), col(c::N_HTS), lit(" starts with PGA prefix "), col(c::PGA_MATCH), agency, lit(": partner-agency data may be required")]),
+        text(vec![
+            lit("hts_code "),
+            col(c::N_HTS),
+            lit(" starts with PGA prefix "),
+            col(c::PGA_MATCH),
+            agency,
+            lit(": partner-agency data may be required"),
+        ]),
     ));
     out.push(LineRule::new(
         Rule::E003,
         c::HTS_CODE,
         col(c::RESTRICTED_MATCH).is_not_null(),
-        text(vec![lit("hts_code "), col(c::N_HTS), lit(" starts with restricted prefix "), col(c::RESTRICTED_MATCH), lit(": a formal entry is needed")]),
+        text(vec![
+            lit("hts_code "),
+            col(c::N_HTS),
+            lit(" starts with restricted prefix "),
+            col(c::RESTRICTED_MATCH),
+            lit(": a formal entry is needed"),
+        ]),
     ));
 
     out.push(LineRule::new(
@@ -370,10 +510,13 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
         let chapter = col(c::N_HTS).str().slice(lit(0), lit(2u64));
         let mut floor = lit(NULL).cast(DataType::Int128);
         for (ch, f) in &p.undervalued_usd_per_kg {
-            floor = when(chapter.clone().eq(lit(ch.clone()))).then(lit_money(*f)).otherwise(floor);
+            floor = when(chapter.clone().eq(lit(ch.clone())))
+                .then(lit_money(*f))
+                .otherwise(floor);
         }
         // Bounds keep the Int128 products far from overflow; beyond them a line is not "undervalued".
-        let sane = col(c::USD).lt(lit_money(100_000_000_000 * money::ONE))
+        let sane = col(c::USD)
+            .lt(lit_money(100_000_000_000 * money::ONE))
             .and(col(duty_lines::WEIGHT).lt(lit_money(1_000_000_000 * money::ONE)));
         let fires = col(duty_lines::WEIGHT)
             .gt(lit_money(0))
@@ -406,15 +549,26 @@ fn rules(ctx: &LineContext, format: &Format) -> Vec<LineRule> {
             Rule::V011,
             field,
             col(control_flag(field)),
-            text(vec![lit(format!("{field} ")), quoted(col(field)), lit(" holds a control character (written here as \\u{..})")]),
+            text(vec![
+                lit(format!("{field} ")),
+                quoted(col(field)),
+                lit(" holds a control character (written here as \\u{..})"),
+            ]),
         ));
     }
 
     out.push(LineRule::new(
         Rule::R002,
         c::SHIPPER_COUNTRY,
-        origin_ok.and(shipper_ok).and(col(c::N_ORIGIN).neq(col(c::N_SHIPPER_COUNTRY))),
-        text(vec![lit("shipper_country "), col(c::N_SHIPPER_COUNTRY), lit(" differs from country_of_origin "), col(c::N_ORIGIN)]),
+        origin_ok
+            .and(shipper_ok)
+            .and(col(c::N_ORIGIN).neq(col(c::N_SHIPPER_COUNTRY))),
+        text(vec![
+            lit("shipper_country "),
+            col(c::N_SHIPPER_COUNTRY),
+            lit(" differs from country_of_origin "),
+            col(c::N_ORIGIN),
+        ]),
     ));
     out
 }
@@ -438,15 +592,29 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
     for (i, r) in rules.iter().enumerate() {
         let name = format!("_fires_{i}");
         if r.rule.severity() == super::rules::Severity::Error {
-            error_set = error_set.or(when(col(&name)).then(lit(r.rule.bit())).otherwise(lit(0u32)));
+            error_set = error_set.or(when(col(&name))
+                .then(lit(r.rule.bit()))
+                .otherwise(lit(0u32)));
         }
         flags.push(r.fires.clone().fill_null(lit(false)).alias(name));
     }
-    let e001_cols: Vec<Expr> =
-        rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E001).map(|(i, _)| col(format!("_fires_{i}"))).collect();
-    let e003_cols: Vec<Expr> =
-        rules.iter().enumerate().filter(|(_, r)| r.rule == Rule::E003).map(|(i, _)| col(format!("_fires_{i}"))).collect();
-    let reviewed_through = ctx.policy.duty.reviewed_through.map(crate::dates::epoch_days);
+    let e001_cols: Vec<Expr> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.rule == Rule::E001)
+        .map(|(i, _)| col(format!("_fires_{i}")))
+        .collect();
+    let e003_cols: Vec<Expr> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.rule == Rule::E003)
+        .map(|(i, _)| col(format!("_fires_{i}")))
+        .collect();
+    let reviewed_through = ctx
+        .policy
+        .duty
+        .reviewed_through
+        .map(crate::dates::epoch_days);
     let flagged = enriched.lazy().with_columns(flags).with_columns([
         // Bitwise OR: V001 fires once per empty field but is one member of the set.
         error_set.cast(DataType::UInt32).alias(c::ERRORS),
@@ -458,8 +626,15 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
     // T002 counts, per chunk, the lines that arrive after the rates were last reviewed.
     let unreviewed = match reviewed_through {
         Some(day) => {
-            let days = flagged.column(c::DATE)?.as_materialized_series().to_physical_repr().into_owned();
-            days.i32()?.iter().filter(|d| d.is_some_and(|d| d > day)).count() as u64
+            let days = flagged
+                .column(c::DATE)?
+                .as_materialized_series()
+                .to_physical_repr()
+                .into_owned();
+            days.i32()?
+                .iter()
+                .filter(|d| d.is_some_and(|d| d > day))
+                .count() as u64
         }
         None => 0,
     };
@@ -481,7 +656,8 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
     let findings = concat(parts, UnionArgs::default())?.collect()?;
     debug_assert_eq!(findings.get_column_names().len(), FINDING_COLUMNS.len());
 
-    let ship = |half| kernels::shipment_hash(col(c::K_CARRIER), col(c::K_HOUSE_BILL), col(c::FILE), half);
+    let ship =
+        |half| kernels::shipment_hash(col(c::K_CARRIER), col(c::K_HOUSE_BILL), col(c::FILE), half);
     let facts = flagged
         .lazy()
         .select([
@@ -518,5 +694,9 @@ pub fn evaluate(chunk: DataFrame, ctx: &LineContext, format: &Format) -> PolarsR
             col(duty_lines::T001),
         ])
         .collect()?;
-    Ok(LineOutput { findings, facts, unreviewed })
+    Ok(LineOutput {
+        findings,
+        facts,
+        unreviewed,
+    })
 }

@@ -34,8 +34,8 @@ use anyhow::Context as _;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::job::Job;
 use crate::columns as c;
+use crate::job::Job;
 use crate::manifest::{self, FileIssues, Input};
 use crate::policy::Policy;
 use crate::state::HistoryStore;
@@ -43,11 +43,27 @@ use rules::{Rule, RuleSet, Severity};
 
 /// Columns of the internal findings frames, in output order (`file` becomes
 /// `source_file` when written).
-pub const FINDING_COLUMNS: [&str; 9] =
-    [c::FILE, "record", "carrier", "house_bill", "line_no", "rule", "severity", "field", "message"];
+pub const FINDING_COLUMNS: [&str; 9] = [
+    c::FILE,
+    "record",
+    "carrier",
+    "house_bill",
+    "line_no",
+    "rule",
+    "severity",
+    "field",
+    "message",
+];
 
 /// Projects rows that fired `rule` into the findings schema.
-pub(crate) fn finding_frame(rows: LazyFrame, rule: Rule, record: Expr, line_no: Expr, field: Expr, message: Expr) -> LazyFrame {
+pub(crate) fn finding_frame(
+    rows: LazyFrame,
+    rule: Rule,
+    record: Expr,
+    line_no: Expr,
+    field: Expr,
+    message: Expr,
+) -> LazyFrame {
     rows.select([
         col(c::FILE),
         record.cast(DataType::UInt32).alias("record"),
@@ -164,7 +180,10 @@ impl EntrySummary {
         s.mpf_usd = crate::money::format(mpf);
         s.hmf_usd = crate::money::format(hmf);
         s.mpf_saved_usd = crate::money::format(saved);
-        s.ch99_usd = ch99.iter().map(|(k, v)| (k.clone(), crate::money::format(*v))).collect();
+        s.ch99_usd = ch99
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::money::format(*v)))
+            .collect();
         s
     }
 }
@@ -172,7 +191,11 @@ impl EntrySummary {
 impl RunSummary {
     /// Findings of one severity.
     pub fn count(&self, severity: Severity) -> u64 {
-        self.findings_by_rule.iter().filter(|(r, _)| r.severity() == severity).map(|(_, n)| n).sum()
+        self.findings_by_rule
+            .iter()
+            .filter(|(r, _)| r.severity() == severity)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Files that could not be read (F001).
@@ -215,16 +238,27 @@ enum Message {
 /// file). History is consulted and, when the outputs are in place, updated.
 pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let RunRequest { run_id, files, policy, out_dir, mut history, record_history, chunk_rows, limits } = request;
+    let RunRequest {
+        run_id,
+        files,
+        policy,
+        out_dir,
+        mut history,
+        record_history,
+        chunk_rows,
+        limits,
+    } = request;
     let read_limits = manifest::Limits {
         max_record_bytes: usize::try_from(limits.max_record_bytes).unwrap_or(usize::MAX),
         max_rows: limits.max_rows_per_file,
         max_decoded_bytes: limits.max_decoded_bytes_per_file,
     };
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create the output folder {}", out_dir.display()))?;
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let mut writer = output::BackgroundWriter::start(
-        output::FindingsWriter::create(&out_dir, &run_id, names.clone())?.with_cap(limits.max_findings_per_rule),
+        output::FindingsWriter::create(&out_dir, &run_id, names.clone())?
+            .with_cap(limits.max_findings_per_rule),
     )?;
 
     let need_sha = history.is_some();
@@ -242,19 +276,29 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let mut unreviewed = 0u64;
     let (tx, rx) = crossbeam_channel::bounded::<anyhow::Result<Message>>(2);
     let reader_files = files.clone();
-    let reader = std::thread::Builder::new().name("s321d-reader".into()).spawn(move || {
-        for (idx, f) in reader_files.iter().enumerate() {
-            let mut send_chunk = |df: DataFrame| -> anyhow::Result<()> {
-                tx.send(Ok(Message::Chunk(df))).map_err(|_| anyhow::anyhow!("the engine stopped"))
-            };
-            let result = manifest::read_limited(&f.job.format, Input::Path(&f.path), idx as u32, chunk_rows, &read_limits, &mut send_chunk)
+    let reader = std::thread::Builder::new()
+        .name("s321d-reader".into())
+        .spawn(move || {
+            for (idx, f) in reader_files.iter().enumerate() {
+                let mut send_chunk = |df: DataFrame| -> anyhow::Result<()> {
+                    tx.send(Ok(Message::Chunk(df)))
+                        .map_err(|_| anyhow::anyhow!("the engine stopped"))
+                };
+                let result = manifest::read_limited(
+                    &f.job.format,
+                    Input::Path(&f.path),
+                    idx as u32,
+                    chunk_rows,
+                    &read_limits,
+                    &mut send_chunk,
+                )
                 .with_context(|| format!("cannot read {}", f.path.display()));
-            let stop = result.is_err();
-            if tx.send(result.map(Message::FileDone)).is_err() || stop {
-                return;
+                let stop = result.is_err();
+                if tx.send(result.map(Message::FileDone)).is_err() || stop {
+                    return;
+                }
             }
-        }
-    })?;
+        })?;
 
     let mut summaries = Vec::with_capacity(files.len());
     let mut metas = Vec::with_capacity(files.len());
@@ -297,12 +341,22 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
                     lines += file_lines;
                 }
                 file_lines = 0;
-                let t002 = policy.duty.reviewed_through.map(|reviewed_through| output::Unreviewed {
-                    lines: lines_after,
-                    reviewed_through,
-                    carrier: first_carrier(&file_facts),
-                });
-                writer.write(output::file_findings(current as u32, &f.job, &issues, t002, &mut errors)?)?;
+                let t002 =
+                    policy
+                        .duty
+                        .reviewed_through
+                        .map(|reviewed_through| output::Unreviewed {
+                            lines: lines_after,
+                            reviewed_through,
+                            carrier: first_carrier(&file_facts),
+                        });
+                writer.write(output::file_findings(
+                    current as u32,
+                    &f.job,
+                    &issues,
+                    t002,
+                    &mut errors,
+                )?)?;
                 if !file_facts.is_empty() {
                     let t = Instant::now();
                     let facts = concat_frames(std::mem::take(&mut file_facts))?;
@@ -322,21 +376,34 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
                     records: u64::from(issues.records),
                     unreadable: issues.unreadable.clone(),
                 });
-                metas.push(shipment_rules::FileMeta { name: f.name.clone(), sha256: shas[current].clone(), errors });
+                metas.push(shipment_rules::FileMeta {
+                    name: f.name.clone(),
+                    sha256: shas[current].clone(),
+                    errors,
+                });
                 current += 1;
             }
         }
         waited = Instant::now();
     }
-    reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
-    anyhow::ensure!(current == files.len(), "the reader stopped after {current} of {} files", files.len());
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+    anyhow::ensure!(
+        current == files.len(),
+        "the reader stopped after {current} of {} files",
+        files.len()
+    );
 
     let t = Instant::now();
     let (shipments, signatures) = if run_shipments.is_empty() {
         let empty = file_rules::evaluate(empty_line_facts())?;
         (empty.shipments, empty.line_signatures)
     } else {
-        (concat_frames(run_shipments)?, concat_frames(run_signatures)?)
+        (
+            concat_frames(run_shipments)?,
+            concat_frames(run_signatures)?,
+        )
     };
     // From the first history read to the record of this run's shipments, one
     // critical section: a concurrent run waits here, then sees ours.
@@ -345,7 +412,14 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
             h.lock_history()?;
         }
     }
-    let out = shipment_rules::evaluate(shipments, signatures, &metas, &policy, history.as_deref_mut(), &run_id)?;
+    let out = shipment_rules::evaluate(
+        shipments,
+        signatures,
+        &metas,
+        &policy,
+        history.as_deref_mut(),
+        &run_id,
+    )?;
     crate::faults::pause_for_tests("history-read");
     timing.run_rules += t.elapsed();
     let t = Instant::now();
@@ -354,10 +428,18 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     let t = Instant::now();
     writer.write(out.findings)?;
     writer.write(entered.findings.clone())?;
-    let mut written = vec![output::write_dispositions(&out_dir, &run_id, &entered.dispositions)?];
+    let mut written = vec![output::write_dispositions(
+        &out_dir,
+        &run_id,
+        &entered.dispositions,
+    )?];
     let mut ch99 = entry_stage::Ch99Totals::new();
     if !entered.entries.is_empty() {
-        written.push(entry_stage::write_entries(&out_dir, &run_id, &entered.entries)?);
+        written.push(entry_stage::write_entries(
+            &out_dir,
+            &run_id,
+            &entered.entries,
+        )?);
         let lines_started = Instant::now();
         let (path, totals) = entry_stage::write_entry_lines(
             &out_dir,
@@ -399,7 +481,13 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         _ => 0,
     };
     let mut disposition_counts = BTreeMap::new();
-    for d in entered.dispositions.column("disposition")?.str()?.iter().flatten() {
+    for d in entered
+        .dispositions
+        .column("disposition")?
+        .str()?
+        .iter()
+        .flatten()
+    {
         *disposition_counts.entry(d.to_owned()).or_insert(0) += 1;
     }
     Ok(RunSummary {
@@ -419,7 +507,13 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
 
 /// The carrier the first line of a file names (for T002, a file-level finding).
 fn first_carrier(facts: &[DataFrame]) -> Option<String> {
-    let first = facts.first()?.column(c::K_CARRIER).ok()?.str().ok()?.get(0)?;
+    let first = facts
+        .first()?
+        .column(c::K_CARRIER)
+        .ok()?
+        .str()
+        .ok()?
+        .get(0)?;
     Some(first.to_owned()).filter(|c| !c.is_empty())
 }
 

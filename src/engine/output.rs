@@ -14,16 +14,25 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use polars::prelude::*;
 
-use super::rules::{Rule, RuleSet};
 use super::FINDING_COLUMNS;
-use crate::job::Job;
+use super::rules::{Rule, RuleSet};
 use crate::columns as c;
 use crate::fsutil::sync_dir;
+use crate::job::Job;
 use crate::manifest::FileIssues;
 
 /// `findings.csv` / `findings.parquet` columns, as the contract names them.
-pub const FINDINGS_HEADER: [&str; 9] =
-    ["source_file", "record", "carrier", "house_bill", "line_no", "rule", "severity", "field", "message"];
+pub const FINDINGS_HEADER: [&str; 9] = [
+    "source_file",
+    "record",
+    "carrier",
+    "house_bill",
+    "line_no",
+    "rule",
+    "severity",
+    "field",
+    "message",
+];
 
 /// `dispositions.csv` columns (v2 added `entry_ref` last).
 pub const DISPOSITIONS_HEADER: [&str; 10] = [
@@ -47,7 +56,10 @@ pub(crate) struct Staged {
 
 impl Staged {
     pub(crate) fn new(dir: &Path, name: &str, run_id: &str) -> Staged {
-        Staged { tmp: dir.join(format!(".{name}.{run_id}.tmp")), dest: dir.join(name) }
+        Staged {
+            tmp: dir.join(format!(".{name}.{run_id}.tmp")),
+            dest: dir.join(name),
+        }
     }
 
     pub(crate) fn create(&self) -> anyhow::Result<File> {
@@ -56,7 +68,8 @@ impl Staged {
 
     /// Syncs the temporary file and renames it into place.
     pub(crate) fn commit(&self, file: File) -> anyhow::Result<PathBuf> {
-        file.sync_all().with_context(|| format!("cannot sync {}", self.tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("cannot sync {}", self.tmp.display()))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.dest)
             .with_context(|| format!("cannot move {} into place", self.dest.display()))?;
@@ -109,7 +122,8 @@ impl FindingsWriter {
     /// Opens both files in `dir`; `names` maps the `file` index to `source_file`.
     pub fn create(dir: &Path, run_id: &str, names: Vec<String>) -> anyhow::Result<FindingsWriter> {
         let csv_file = Staged::new(dir, "findings.csv", run_id);
-        let mut csv = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, csv_file.create()?));
+        let mut csv =
+            csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, csv_file.create()?));
         csv.write_record(FINDINGS_HEADER)?;
         let parquet_file = Staged::new(dir, "findings.parquet", run_id);
         let parquet = ParquetWriter::new(parquet_file.create()?)
@@ -182,7 +196,11 @@ impl FindingsWriter {
 
     /// The rows of `findings` within the cap (`None` if none), counting every
     /// row by rule into `counts` and the rows past the cap into `unlisted`.
-    fn select(&mut self, findings: &DataFrame, counts: &mut BTreeMap<Rule, u64>) -> anyhow::Result<Option<DataFrame>> {
+    fn select(
+        &mut self,
+        findings: &DataFrame,
+        counts: &mut BTreeMap<Rule, u64>,
+    ) -> anyhow::Result<Option<DataFrame>> {
         if findings.height() == 0 {
             return Ok(None);
         }
@@ -229,7 +247,10 @@ impl FindingsWriter {
         let mut source = StringChunkedBuilder::new("source_file".into(), findings.height());
         let mut num = itoa_buf();
         for i in 0..findings.height() {
-            let name = file.get(i).and_then(|f| self.names.get(f as usize)).map_or("", String::as_str);
+            let name = file
+                .get(i)
+                .and_then(|f| self.names.get(f as usize))
+                .map_or("", String::as_str);
             source.append_value(name);
             let rec = record.get(i).map_or("", |r| num.format(r));
             self.csv.write_record([
@@ -262,8 +283,21 @@ impl FindingsWriter {
         let mut messages = Vec::with_capacity(n);
         for (&(file, rule), &more) in &self.unlisted {
             let name = self.names.get(file as usize).map_or("", String::as_str);
-            let message = format!("and {more} more {} findings in this file were not listed", rule.code());
-            self.csv.write_record([name, "", "", "", "", rule.code(), rule.severity().as_str(), "", message.as_str()])?;
+            let message = format!(
+                "and {more} more {} findings in this file were not listed",
+                rule.code()
+            );
+            self.csv.write_record([
+                name,
+                "",
+                "",
+                "",
+                "",
+                rule.code(),
+                rule.severity().as_str(),
+                "",
+                message.as_str(),
+            ])?;
             names.push(name.to_owned());
             rules.push(rule.code());
             severities.push(rule.severity().as_str());
@@ -291,9 +325,21 @@ impl FindingsWriter {
     /// findings per rule and the paths written.
     pub fn finish(mut self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
         self.write_summaries()?;
-        let FindingsWriter { csv, csv_file, parquet, parquet_file, counts, dir, .. } = self;
-        let file = csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
-        let file = file.into_inner().map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
+        let FindingsWriter {
+            csv,
+            csv_file,
+            parquet,
+            parquet_file,
+            counts,
+            dir,
+            ..
+        } = self;
+        let file = csv
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
+        let file = file
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write findings.csv: {}", e.error()))?;
         let csv_path = csv_file.commit(file)?;
         parquet.finish()?;
         // The batched writer owns the file; reopen to sync before the rename.
@@ -322,19 +368,24 @@ enum Op {
 impl BackgroundWriter {
     pub fn start(writer: FindingsWriter) -> anyhow::Result<BackgroundWriter> {
         let (tx, rx) = crossbeam_channel::bounded::<Op>(4);
-        let handle = std::thread::Builder::new().name("s321d-writer".into()).spawn(move || {
-            let mut writer = writer;
-            for op in rx {
-                match op {
-                    Op::Write(frame) => writer.write(&frame)?,
-                    Op::Hold(frame) => writer.hold(&frame)?,
-                    Op::Release => writer.release()?,
-                    Op::Discard(file) => writer.discard(file),
+        let handle = std::thread::Builder::new()
+            .name("s321d-writer".into())
+            .spawn(move || {
+                let mut writer = writer;
+                for op in rx {
+                    match op {
+                        Op::Write(frame) => writer.write(&frame)?,
+                        Op::Hold(frame) => writer.hold(&frame)?,
+                        Op::Release => writer.release()?,
+                        Op::Discard(file) => writer.discard(file),
+                    }
                 }
-            }
-            writer.finish()
-        })?;
-        Ok(BackgroundWriter { tx: Some(tx), handle: Some(handle) })
+                writer.finish()
+            })?;
+        Ok(BackgroundWriter {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     /// Queues findings; fails if the writer thread has stopped (its error
@@ -367,7 +418,10 @@ impl BackgroundWriter {
     fn send(&mut self, op: Op) -> anyhow::Result<()> {
         let tx = self.tx.as_ref().expect("not finished");
         if tx.send(op).is_err() {
-            return Err(self.join().err().unwrap_or_else(|| anyhow::anyhow!("the findings writer stopped")));
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the findings writer stopped")));
         }
         Ok(())
     }
@@ -375,7 +429,9 @@ impl BackgroundWriter {
     fn join(&mut self) -> anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)> {
         self.tx.take();
         match self.handle.take() {
-            Some(h) => h.join().map_err(|_| anyhow::anyhow!("the findings writer panicked"))?,
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the findings writer panicked"))?,
             None => Err(anyhow::anyhow!("the findings writer already stopped")),
         }
     }
@@ -420,11 +476,21 @@ pub fn file_findings(
     unreviewed: Option<Unreviewed>,
     errors: &mut RuleSet,
 ) -> PolarsResult<DataFrame> {
-    let carrier = job.format.constants.get(c::CARRIER).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let carrier = job
+        .format
+        .constants
+        .get(c::CARRIER)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
     let mut rows: Vec<(Option<u32>, Rule, String, String)> = Vec::new();
     let mut carriers = Vec::new();
     if let Some(reason) = &issues.unreadable {
-        rows.push((None, Rule::F001, String::new(), format!("the file cannot be read: {reason}")));
+        rows.push((
+            None,
+            Rule::F001,
+            String::new(),
+            format!("the file cannot be read: {reason}"),
+        ));
         errors.insert(Rule::F001);
     }
     for m in &issues.missing_columns {
@@ -432,7 +498,10 @@ pub fn file_findings(
             None,
             Rule::F002,
             m.canonical.clone(),
-            format!("column {:?} (mapped to {}) is not in the file", m.source, m.canonical),
+            format!(
+                "column {:?} (mapped to {}) is not in the file",
+                m.source, m.canonical
+            ),
         ));
         errors.insert(Rule::F002);
     }
@@ -444,7 +513,12 @@ pub fn file_findings(
         rows.push((None, Rule::F004, m.field.clone(), m.message.clone()));
     }
     for m in &issues.malformed {
-        rows.push((Some(m.record), Rule::F003, String::new(), format!("record {} {}", m.record, m.message)));
+        rows.push((
+            Some(m.record),
+            Rule::F003,
+            String::new(),
+            format!("record {} {}", m.record, m.message),
+        ));
     }
     carriers.resize(rows.len(), carrier.clone());
     if let Some(u) = unreviewed.filter(|u| u.lines > 0) {
@@ -457,40 +531,74 @@ pub fn file_findings(
                 u.lines, u.reviewed_through
             ),
         ));
-        carriers.push(if carrier.is_empty() { u.carrier.unwrap_or_default() } else { carrier.clone() });
+        carriers.push(if carrier.is_empty() {
+            u.carrier.unwrap_or_default()
+        } else {
+            carrier.clone()
+        });
     }
     let n = rows.len();
     DataFrame::new(
         n,
         vec![
             Column::new(c::FILE.into(), vec![file; n]),
-            Column::new("record".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            Column::new(
+                "record".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
             Column::new("carrier".into(), carriers),
             Column::new("house_bill".into(), vec![""; n]),
             Column::new("line_no".into(), vec![""; n]),
-            Column::new("rule".into(), rows.iter().map(|r| r.1.code()).collect::<Vec<_>>()),
-            Column::new("severity".into(), rows.iter().map(|r| r.1.severity().as_str()).collect::<Vec<_>>()),
-            Column::new("field".into(), rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>()),
-            Column::new("message".into(), rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "rule".into(),
+                rows.iter().map(|r| r.1.code()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "severity".into(),
+                rows.iter()
+                    .map(|r| r.1.severity().as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "field".into(),
+                rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message".into(),
+                rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
 
 /// Writes `dispositions.csv` from the run stage's frame.
-pub fn write_dispositions(dir: &Path, run_id: &str, dispositions: &DataFrame) -> anyhow::Result<PathBuf> {
+pub fn write_dispositions(
+    dir: &Path,
+    run_id: &str,
+    dispositions: &DataFrame,
+) -> anyhow::Result<PathBuf> {
     let staged = Staged::new(dir, "dispositions.csv", run_id);
     let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, staged.create()?));
     w.write_record(DISPOSITIONS_HEADER)?;
     let cols: Vec<StringChunked> = DISPOSITIONS_HEADER
         .iter()
-        .map(|n| dispositions.column(n).and_then(|c| c.cast(&DataType::String)).and_then(|c| c.str().cloned()))
+        .map(|n| {
+            dispositions
+                .column(n)
+                .and_then(|c| c.cast(&DataType::String))
+                .and_then(|c| c.str().cloned())
+        })
         .collect::<PolarsResult<_>>()?;
     for i in 0..dispositions.height() {
         w.write_record(cols.iter().map(|c| c.get(i).unwrap_or("")))?;
     }
-    let mut buf = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
+    let mut buf = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
     buf.flush()?;
-    let file = buf.into_inner().map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write dispositions.csv: {}", e.error()))?;
     let path = staged.commit(file)?;
     sync_dir(dir).ok();
     Ok(path)
@@ -523,7 +631,9 @@ mod tests {
     #[test]
     fn findings_past_the_cap_are_counted_in_one_summary_row_per_file_and_rule() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = FindingsWriter::create(dir.path(), "r1", vec!["a.csv".into(), "b.csv".into()]).unwrap().with_cap(3);
+        let mut w = FindingsWriter::create(dir.path(), "r1", vec!["a.csv".into(), "b.csv".into()])
+            .unwrap()
+            .with_cap(3);
         w.write(&frame(0, Rule::F003, 2)).unwrap();
         w.write(&frame(0, Rule::F003, 4)).unwrap();
         w.write(&frame(1, Rule::F003, 3)).unwrap();
@@ -534,11 +644,32 @@ mod tests {
         let csv = std::fs::read_to_string(&paths[0]).unwrap();
         let rows: Vec<&str> = csv.lines().skip(1).collect();
         assert_eq!(rows.len(), 3 + 3 + 1 + 1, "{csv}");
-        assert_eq!(rows.iter().filter(|r| r.starts_with("a.csv,") && r.contains(",F003,")).count(), 4, "{csv}");
-        assert_eq!(*rows.last().unwrap(), "a.csv,,,,,F003,error,,and 3 more F003 findings in this file were not listed");
-        let pq = ParquetReader::new(File::open(&paths[1]).unwrap()).finish().unwrap();
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.starts_with("a.csv,") && r.contains(",F003,"))
+                .count(),
+            4,
+            "{csv}"
+        );
+        assert_eq!(
+            *rows.last().unwrap(),
+            "a.csv,,,,,F003,error,,and 3 more F003 findings in this file were not listed"
+        );
+        let pq = ParquetReader::new(File::open(&paths[1]).unwrap())
+            .finish()
+            .unwrap();
         assert_eq!(pq.height(), rows.len());
-        let last = pq.column("message").unwrap().str().unwrap().get(pq.height() - 1).unwrap().to_owned();
-        assert_eq!(last, "and 3 more F003 findings in this file were not listed");
+        let last = pq
+            .column("message")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(pq.height() - 1)
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            last,
+            "and 3 more F003 findings in this file were not listed"
+        );
     }
 }

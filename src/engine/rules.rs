@@ -197,9 +197,22 @@ mod tests {
         assert_eq!(Rule::L003.severity(), Severity::Info);
         assert_eq!(Rule::D003.level(), Level::Shipment);
         assert_eq!(Rule::from_code("R002"), Some(Rule::R002));
-        let errors: Vec<_> = Rule::ALL.iter().filter(|r| r.severity() == Severity::Error).map(|r| r.code()).collect();
-        assert_eq!(errors, ["F001", "F002", "F003", "V001", "V002", "V003", "V004", "V005", "V006", "V008", "D002", "V011"]);
-        assert_eq!((Rule::F004.severity(), Rule::F004.level()), (Severity::Warning, Level::File));
+        let errors: Vec<_> = Rule::ALL
+            .iter()
+            .filter(|r| r.severity() == Severity::Error)
+            .map(|r| r.code())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "F001", "F002", "F003", "V001", "V002", "V003", "V004", "V005", "V006", "V008",
+                "D002", "V011"
+            ]
+        );
+        assert_eq!(
+            (Rule::F004.severity(), Rule::F004.level()),
+            (Severity::Warning, Level::File)
+        );
     }
 
     #[test]

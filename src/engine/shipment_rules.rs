@@ -45,7 +45,10 @@ pub struct RunOutput {
     pub new_history: DataFrame,
 }
 
-use super::file_rules::{CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, LINES, MODE, PORT, TOTAL};
+use super::file_rules::{
+    CHECKOUT, CONVEYANCE, DISTINCT_LINES, DUTY_SUM, DUTY_UNKNOWN, FIRST_RECORD, IOR, LINES, MODE,
+    PORT, TOTAL,
+};
 const FIRST_FILE: &str = "_first_file";
 const HIST_FILE: &str = "_hist_file";
 const HIST_RUN: &str = "_hist_run";
@@ -71,12 +74,18 @@ const SOURCE_FILE: &str = "source_file";
 
 /// The de minimis threshold in force on each date of `date` (regime override or default).
 fn threshold(date: Expr, policy: &Policy) -> Expr {
-    let starts: Arc<[i32]> = policy.regimes.iter().map(|r| crate::dates::epoch_days(r.from)).collect();
+    let starts: Arc<[i32]> = policy
+        .regimes
+        .iter()
+        .map(|r| crate::dates::epoch_days(r.from))
+        .collect();
     let regime = kernels::regime_index(date, starts);
     let mut t = lit_money(policy.threshold_usd);
     for (i, r) in policy.regimes.iter().enumerate() {
         if r.threshold_usd != policy.threshold_usd {
-            t = when(regime.clone().eq(lit(i as i32))).then(lit_money(r.threshold_usd)).otherwise(t);
+            t = when(regime.clone().eq(lit(i as i32)))
+                .then(lit_money(r.threshold_usd))
+                .otherwise(t);
         }
     }
     t
@@ -88,7 +97,10 @@ fn text(parts: Vec<Expr>) -> Expr {
 
 /// The consignee key as a 128-bit integer key (two seeded 64-bit hashes).
 fn ckey_hashes(name: &str) -> [Expr; 2] {
-    [kernels::text_hash(col(name), 0).alias(CKEY_HASH), kernels::text_hash(col(name), 1).alias(CKEY_HASH2)]
+    [
+        kernels::text_hash(col(name), 0).alias(CKEY_HASH),
+        kernels::text_hash(col(name), 1).alias(CKEY_HASH2),
+    ]
 }
 
 fn ship_keys() -> [Expr; 2] {
@@ -109,18 +121,35 @@ pub fn evaluate(
         files.len(),
         vec![
             Column::new(c::FILE.into(), (0..files.len() as u32).collect::<Vec<_>>()),
-            Column::new(SOURCE_FILE.into(), files.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
-            Column::new("_sha".into(), files.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()),
-            Column::new("_file_errors".into(), files.iter().map(|f| f.errors.0).collect::<Vec<_>>()),
+            Column::new(
+                SOURCE_FILE.into(),
+                files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "_sha".into(),
+                files.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "_file_errors".into(),
+                files.iter().map(|f| f.errors.0).collect::<Vec<_>>(),
+            ),
         ],
     )?;
 
     // Shipment occurrences with their file's name and file-level errors.
     let occ = shipments
         .lazy()
-        .join(file_table.clone().lazy(), [col(c::FILE)], [col(c::FILE)], left_join_keep_order())
+        .join(
+            file_table.clone().lazy(),
+            [col(c::FILE)],
+            [col(c::FILE)],
+            left_join_keep_order(),
+        )
         .with_columns([
-            col(c::ERRORS).or(col("_file_errors")).cast(DataType::UInt32).alias(c::ERRORS),
+            col(c::ERRORS)
+                .or(col("_file_errors"))
+                .cast(DataType::UInt32)
+                .alias(c::ERRORS),
             col(c::FILE).min().over(ship_keys())?.alias(FIRST_FILE),
         ])
         .collect()?;
@@ -130,14 +159,24 @@ pub fn evaluate(
         .clone()
         .lazy()
         .filter(col(c::K_HOUSE_BILL).neq(lit("")))
-        .select([col(c::K_CARRIER).alias(state::H_CARRIER), col(c::K_HOUSE_BILL).alias(state::H_HOUSE_BILL)])
+        .select([
+            col(c::K_CARRIER).alias(state::H_CARRIER),
+            col(c::K_HOUSE_BILL).alias(state::H_HOUSE_BILL),
+        ])
         .unique_stable(None, UniqueKeepStrategy::First)
         .collect()?;
     let seen = match history.as_deref_mut() {
         Some(h) => h.seen_by_key(&run_keys)?,
         None => state::empty_history(),
     };
-    let hash = |half| kernels::shipment_hash(col(state::H_CARRIER), col(state::H_HOUSE_BILL), lit(0u32), half);
+    let hash = |half| {
+        kernels::shipment_hash(
+            col(state::H_CARRIER),
+            col(state::H_HOUSE_BILL),
+            lit(0u32),
+            half,
+        )
+    };
     let seen = seen
         .lazy()
         .select([
@@ -150,26 +189,53 @@ pub fn evaluate(
             col(state::H_RUN_ID).alias(HIST_RUN),
             col(state::H_FILE_SHA256).alias(HIST_SHA),
         ])
-        .unique_stable(Some(cols([c::SHIP_HI, c::SHIP_LO])), UniqueKeepStrategy::First);
-    let first_file_names = file_table
-        .clone()
-        .lazy()
-        .select([col(c::FILE).alias(FIRST_FILE), col(SOURCE_FILE).alias("_first_file_name")]);
+        .unique_stable(
+            Some(cols([c::SHIP_HI, c::SHIP_LO])),
+            UniqueKeepStrategy::First,
+        );
+    let first_file_names = file_table.clone().lazy().select([
+        col(c::FILE).alias(FIRST_FILE),
+        col(SOURCE_FILE).alias("_first_file_name"),
+    ]);
     let occ = occ
         .lazy()
         .join(seen, ship_keys(), ship_keys(), left_join_keep_order())
-        .join(first_file_names, [col(FIRST_FILE)], [col(FIRST_FILE)], left_join_keep_order())
-        .with_column(col(HIST_FILE).is_not_null().and(col("_sha").eq(col(HIST_SHA))).alias(OWN_HISTORY))
+        .join(
+            first_file_names,
+            [col(FIRST_FILE)],
+            [col(FIRST_FILE)],
+            left_join_keep_order(),
+        )
+        .with_column(
+            col(HIST_FILE)
+                .is_not_null()
+                .and(col("_sha").eq(col(HIST_SHA)))
+                .alias(OWN_HISTORY),
+        )
         .with_columns([
-            col(HIST_FILE).is_not_null().and(col(OWN_HISTORY).not()).alias(HIST_APPLIES),
+            col(HIST_FILE)
+                .is_not_null()
+                .and(col(OWN_HISTORY).not())
+                .alias(HIST_APPLIES),
             // No history: the first file of the run. History with a copy of its
             // file in the run: the first such copy. History alone: null.
             when(col(HIST_FILE).is_null())
                 .then(col(FIRST_FILE))
-                .otherwise(when(col(OWN_HISTORY)).then(col(c::FILE)).otherwise(lit(NULL).cast(DataType::UInt32)).min().over(ship_keys())?)
+                .otherwise(
+                    when(col(OWN_HISTORY))
+                        .then(col(c::FILE))
+                        .otherwise(lit(NULL).cast(DataType::UInt32))
+                        .min()
+                        .over(ship_keys())?,
+                )
                 .alias(CANON_FILE),
         ])
-        .with_column(col(c::FILE).gt(col(FIRST_FILE)).or(col(HIST_APPLIES)).alias(D003))
+        .with_column(
+            col(c::FILE)
+                .gt(col(FIRST_FILE))
+                .or(col(HIST_APPLIES))
+                .alias(D003),
+        )
         .collect()?;
 
     // Canonical facts per shipment key, one row per key: history's if seen
@@ -183,16 +249,28 @@ pub fn evaluate(
         .select([
             col(c::SHIP_HI),
             col(c::SHIP_LO),
-            when(use_history.clone()).then(col("_h_ckey")).otherwise(col(c::CONSIGNEE_KEY)).alias(C_CKEY),
-            when(use_history.clone()).then(col("_h_date")).otherwise(col(c::DATE)).alias(C_DATE),
-            when(use_history).then(col("_h_total")).otherwise(col(TOTAL)).alias(TOTAL),
+            when(use_history.clone())
+                .then(col("_h_ckey"))
+                .otherwise(col(c::CONSIGNEE_KEY))
+                .alias(C_CKEY),
+            when(use_history.clone())
+                .then(col("_h_date"))
+                .otherwise(col(c::DATE))
+                .alias(C_DATE),
+            when(use_history)
+                .then(col("_h_total"))
+                .otherwise(col(TOTAL))
+                .alias(TOTAL),
         ])
         .collect()?;
     let days = canonical
         .clone()
         .lazy()
         .filter(col(C_DATE).is_not_null())
-        .select([col(C_CKEY).alias(state::H_CONSIGNEE_KEY), col(C_DATE).alias(state::H_ARRIVAL_DATE)])
+        .select([
+            col(C_CKEY).alias(state::H_CONSIGNEE_KEY),
+            col(C_DATE).alias(state::H_ARRIVAL_DATE),
+        ])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?;
     let others = match history.as_deref_mut() {
@@ -209,11 +287,22 @@ pub fn evaluate(
             col(state::H_TOTAL_USD).alias(TOTAL),
         ])
         // Keys of this run are already in `canonical`, as first seen.
-        .join(canonical.clone().lazy().select(ship_keys()), ship_keys(), ship_keys(), JoinArgs::new(JoinType::Anti));
-    let daily = concat([canonical.clone().lazy().filter(col(C_DATE).is_not_null()), others], UnionArgs::default())?
-        .with_columns(ckey_hashes(C_CKEY))
-        .group_by([col(CKEY_HASH), col(CKEY_HASH2), col(C_DATE)])
-        .agg([len().alias(DAY_BILLS), col(TOTAL).sum().alias(DAY_TOTAL)]);
+        .join(
+            canonical.clone().lazy().select(ship_keys()),
+            ship_keys(),
+            ship_keys(),
+            JoinArgs::new(JoinType::Anti),
+        );
+    let daily = concat(
+        [
+            canonical.clone().lazy().filter(col(C_DATE).is_not_null()),
+            others,
+        ],
+        UnionArgs::default(),
+    )?
+    .with_columns(ckey_hashes(C_CKEY))
+    .group_by([col(CKEY_HASH), col(CKEY_HASH2), col(C_DATE)])
+    .agg([len().alias(DAY_BILLS), col(TOTAL).sum().alias(DAY_TOTAL)]);
 
     // D004: the same line (HTS, value, currency, description) on two or more
     // house bills of one consignee and day. Count house bills per (consignee,
@@ -227,7 +316,11 @@ pub fn evaluate(
     let occ_keys = occ
         .clone()
         .lazy()
-        .filter(col(c::FILE).eq(col(CANON_FILE)).and(col(c::DATE).is_not_null()))
+        .filter(
+            col(c::FILE)
+                .eq(col(CANON_FILE))
+                .and(col(c::DATE).is_not_null()),
+        )
         .select([
             col(c::FILE),
             col(c::SHIP_HI),
@@ -237,18 +330,45 @@ pub fn evaluate(
             col(c::DATE),
         ]);
     let file_ship = [col(c::FILE), col(c::SHIP_HI), col(c::SHIP_LO)];
-    let line_keys = line_signatures.lazy().join(occ_keys, file_ship.clone(), file_ship.clone(), JoinArgs::new(JoinType::Inner));
-    let group_keys = [col(CKEY_HASH), col(CKEY_HASH2), col(c::DATE), col(c::LINE_SIGNATURE)];
+    let line_keys = line_signatures.lazy().join(
+        occ_keys,
+        file_ship.clone(),
+        file_ship.clone(),
+        JoinArgs::new(JoinType::Inner),
+    );
+    let group_keys = [
+        col(CKEY_HASH),
+        col(CKEY_HASH2),
+        col(c::DATE),
+        col(c::LINE_SIGNATURE),
+    ];
     let matching = line_keys
         .clone()
         .group_by(group_keys.clone())
-        .agg([col(c::SHIP_HI).n_unique().alias("_bills_hi"), col(c::SHIP_LO).n_unique().alias("_bills_lo")])
-        .filter(col("_bills_hi").gt(lit(1u32)).or(col("_bills_lo").gt(lit(1u32))))
+        .agg([
+            col(c::SHIP_HI).n_unique().alias("_bills_hi"),
+            col(c::SHIP_LO).n_unique().alias("_bills_lo"),
+        ])
+        .filter(
+            col("_bills_hi")
+                .gt(lit(1u32))
+                .or(col("_bills_lo").gt(lit(1u32))),
+        )
         .select(group_keys.clone());
     let flagged = line_keys
-        .join(matching, group_keys.clone(), group_keys.clone(), JoinArgs::new(JoinType::Semi))
         .join(
-            occ.clone().lazy().select([col(c::FILE), col(c::SHIP_HI), col(c::SHIP_LO), col(c::K_HOUSE_BILL)]),
+            matching,
+            group_keys.clone(),
+            group_keys.clone(),
+            JoinArgs::new(JoinType::Semi),
+        )
+        .join(
+            occ.clone().lazy().select([
+                col(c::FILE),
+                col(c::SHIP_HI),
+                col(c::SHIP_LO),
+                col(c::K_HOUSE_BILL),
+            ]),
             file_ship.clone(),
             file_ship,
             JoinArgs::new(JoinType::Inner),
@@ -258,22 +378,44 @@ pub fn evaluate(
         .clone()
         .group_by(group_keys.clone())
         .agg([
-            col(c::K_HOUSE_BILL).unique().sort(SortOptions::default()).head(Some(10)).str().join(", ", true).alias(D004_BILLS),
+            col(c::K_HOUSE_BILL)
+                .unique()
+                .sort(SortOptions::default())
+                .head(Some(10))
+                .str()
+                .join(", ", true)
+                .alias(D004_BILLS),
             col(c::K_HOUSE_BILL).n_unique().alias("_d004_n"),
         ])
         .with_column(
             when(col("_d004_n").gt(lit(10u32)))
                 .then(concat_str(
-                    [col(D004_BILLS), lit(" and "), (col("_d004_n") - lit(10u32)).cast(DataType::String), lit(" more")],
+                    [
+                        col(D004_BILLS),
+                        lit(" and "),
+                        (col("_d004_n") - lit(10u32)).cast(DataType::String),
+                        lit(" more"),
+                    ],
                     "",
                     false,
                 ))
                 .otherwise(col(D004_BILLS))
                 .alias(D004_BILLS),
         )
-        .select([col(CKEY_HASH), col(CKEY_HASH2), col(c::DATE), col(c::LINE_SIGNATURE), col(D004_BILLS)]);
+        .select([
+            col(CKEY_HASH),
+            col(CKEY_HASH2),
+            col(c::DATE),
+            col(c::LINE_SIGNATURE),
+            col(D004_BILLS),
+        ]);
     let d004 = flagged
-        .join(bill_lists, group_keys.clone(), group_keys, JoinArgs::new(JoinType::Inner))
+        .join(
+            bill_lists,
+            group_keys.clone(),
+            group_keys,
+            JoinArgs::new(JoinType::Inner),
+        )
         .group_by(ship_keys())
         .agg([col(D004_BILLS).min()]); // deterministic when in several groups
 
@@ -282,7 +424,9 @@ pub fn evaluate(
     let occ = occ
         .lazy()
         .join(
-            canonical.lazy().select([col(c::SHIP_HI), col(c::SHIP_LO), col(C_CKEY), col(C_DATE)]),
+            canonical
+                .lazy()
+                .select([col(c::SHIP_HI), col(c::SHIP_LO), col(C_CKEY), col(C_DATE)]),
             ship_keys(),
             ship_keys(),
             left_join_keep_order(),
@@ -296,8 +440,14 @@ pub fn evaluate(
         )
         .join(d004, ship_keys(), ship_keys(), left_join_keep_order())
         .with_columns([
-            col(DAY_BILLS).gt(lit(1u32)).fill_null(lit(false)).alias(L001),
-            col(DAY_TOTAL).gt(thr_day.clone()).fill_null(lit(false)).alias(L002),
+            col(DAY_BILLS)
+                .gt(lit(1u32))
+                .fill_null(lit(false))
+                .alias(L001),
+            col(DAY_TOTAL)
+                .gt(thr_day.clone())
+                .fill_null(lit(false))
+                .alias(L002),
             col(TOTAL).gt(thr_own.clone()).alias(L003),
             thr_own.alias("_thr_own"),
             thr_day.alias("_thr_day"),
@@ -326,21 +476,42 @@ pub fn evaluate(
             lit(run_id.to_owned()).alias(state::H_RUN_ID),
         ])
         .collect()?;
-    Ok(RunOutput { findings, dispositions, new_history })
+    Ok(RunOutput {
+        findings,
+        dispositions,
+        new_history,
+    })
 }
 
 fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
     let c_date = kernels::date_text(col(C_DATE));
     let frame = |filter: Expr, rule: Rule, message: Expr| {
-        finding_frame(occ.clone().lazy().filter(filter), rule, col(FIRST_RECORD), lit(""), lit(""), message)
+        finding_frame(
+            occ.clone().lazy().filter(filter),
+            rule,
+            col(FIRST_RECORD),
+            lit(""),
+            lit(""),
+            message,
+        )
     };
     let parts = vec![
         frame(
             col(D003),
             Rule::D003,
             when(col(HIST_APPLIES))
-                .then(text(vec![lit("house bill already came in file "), col(HIST_FILE), lit(" (run "), col(HIST_RUN), lit("); not filed again")]))
-                .otherwise(text(vec![lit("house bill already came in file "), col("_first_file_name"), lit(" earlier in this run; not filed again")])),
+                .then(text(vec![
+                    lit("house bill already came in file "),
+                    col(HIST_FILE),
+                    lit(" (run "),
+                    col(HIST_RUN),
+                    lit("); not filed again"),
+                ]))
+                .otherwise(text(vec![
+                    lit("house bill already came in file "),
+                    col("_first_file_name"),
+                    lit(" earlier in this run; not filed again"),
+                ])),
         ),
         frame(
             col(D004_BILLS).is_not_null(),
@@ -356,7 +527,12 @@ fn shipment_findings(occ: &DataFrame) -> PolarsResult<DataFrame> {
         frame(
             col(L001),
             Rule::L001,
-            text(vec![lit("the consignee has "), col(DAY_BILLS).cast(DataType::String), lit(" house bills on "), c_date.clone()]),
+            text(vec![
+                lit("the consignee has "),
+                col(DAY_BILLS).cast(DataType::String),
+                lit(" house bills on "),
+                c_date.clone(),
+            ]),
         ),
         frame(
             col(L002),
@@ -417,7 +593,11 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
         .then(flag(col(c::E003), Rule::E003).or(flag(over_informal, Rule::L003)))
         .when(section_321)
         .then(lit(0u32))
-        .otherwise(flag(col(c::E001), Rule::E001).or(flag(col(L002), Rule::L002)).or(flag(col(L003), Rule::L003)));
+        .otherwise(
+            flag(col(c::E001), Rule::E001)
+                .or(flag(col(L002), Rule::L002))
+                .or(flag(col(L003), Rule::L003)),
+        );
     occ.clone()
         .lazy()
         .select([
@@ -425,7 +605,9 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
             col(SOURCE_FILE),
             col(c::K_CARRIER).alias("carrier"),
             col(c::K_HOUSE_BILL).alias("house_bill"),
-            kernels::date_text(col(c::DATE)).fill_null(lit("")).alias("arrival_date"),
+            kernels::date_text(col(c::DATE))
+                .fill_null(lit(""))
+                .alias("arrival_date"),
             col(c::CONSIGNEE_KEY).alias("consignee_key"),
             col(LINES).alias("lines"),
             kernels::money_text(col(TOTAL)).alias("total_usd"),
@@ -449,4 +631,3 @@ fn route(occ: &DataFrame, policy: &Policy) -> PolarsResult<DataFrame> {
         ])
         .collect()
 }
-

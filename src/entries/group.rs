@@ -39,7 +39,13 @@ impl Candidate {
         if no_consignee || self.conveyance.is_empty() {
             return None;
         }
-        Some((&self.carrier, self.arrival_day, &self.port, &self.conveyance, &self.consignee_key))
+        Some((
+            &self.carrier,
+            self.arrival_day,
+            &self.port,
+            &self.conveyance,
+            &self.consignee_key,
+        ))
     }
 }
 
@@ -90,13 +96,21 @@ fn whole_group(candidates: &[Candidate], members: Vec<usize>, limit: i128) -> Bu
     } else {
         EntryType::Informal
     };
-    Built { entry_type, basis: Basis::WholeConveyance, members }
+    Built {
+        entry_type,
+        basis: Basis::WholeConveyance,
+        members,
+    }
 }
 
 /// `over_limit = "split_by_bill"`.
 fn split_by_bill(candidates: &[Candidate], group: &[usize], limit: i128, out: &mut Vec<Built>) {
     let whole = |members: &[usize]| {
-        if members.len() == group.len() { Basis::WholeConveyance } else { Basis::SeparateBills }
+        if members.len() == group.len() {
+            Basis::WholeConveyance
+        } else {
+            Basis::SeparateBills
+        }
     };
     let mut rest = Vec::new();
     for &i in group {
@@ -109,7 +123,11 @@ fn split_by_bill(candidates: &[Candidate], group: &[usize], limit: i128, out: &m
             None
         };
         match by_content {
-            Some(entry_type) => out.push(Built { entry_type, basis: whole(&[i]), members: vec![i] }),
+            Some(entry_type) => out.push(Built {
+                entry_type,
+                basis: whole(&[i]),
+                members: vec![i],
+            }),
             None => rest.push(i),
         }
     }
@@ -118,13 +136,20 @@ fn split_by_bill(candidates: &[Candidate], group: &[usize], limit: i128, out: &m
     }
     let total: i128 = rest.iter().map(|&i| candidates[i].total).sum();
     if total <= limit {
-        out.push(Built { entry_type: EntryType::Informal, basis: whole(&rest), members: rest });
+        out.push(Built {
+            entry_type: EntryType::Informal,
+            basis: whole(&rest),
+            members: rest,
+        });
         return;
     }
     // First-fit decreasing: largest total first, ties by house bill.
     let mut order = rest;
     order.sort_by(|&a, &b| {
-        candidates[b].total.cmp(&candidates[a].total).then_with(|| candidates[a].house_bill.cmp(&candidates[b].house_bill))
+        candidates[b]
+            .total
+            .cmp(&candidates[a].total)
+            .then_with(|| candidates[a].house_bill.cmp(&candidates[b].house_bill))
     });
     let mut bins: Vec<(i128, Vec<usize>)> = Vec::new();
     let mut formal = Vec::new();
@@ -143,12 +168,20 @@ fn split_by_bill(candidates: &[Candidate], group: &[usize], limit: i128, out: &m
         }
     }
     for i in formal {
-        out.push(Built { entry_type: EntryType::Formal, basis: whole(&[i]), members: vec![i] });
+        out.push(Built {
+            entry_type: EntryType::Formal,
+            basis: whole(&[i]),
+            members: vec![i],
+        });
     }
     for (_, mut members) in bins {
         members.sort_unstable();
         let basis = whole(&members);
-        out.push(Built { entry_type: EntryType::Informal, basis, members });
+        out.push(Built {
+            entry_type: EntryType::Informal,
+            basis,
+            members,
+        });
     }
 }
 
@@ -175,7 +208,11 @@ mod tests {
         built
             .iter()
             .map(|e| {
-                (e.entry_type.code().to_owned(), e.basis.as_str(), e.members.iter().map(|&i| c[i].house_bill.clone()).collect())
+                (
+                    e.entry_type.code().to_owned(),
+                    e.basis.as_str(),
+                    e.members.iter().map(|&i| c[i].house_bill.clone()).collect(),
+                )
             })
             .collect()
     }
@@ -203,7 +240,12 @@ mod tests {
 
     #[test]
     fn groups_differ_by_carrier_day_and_port() {
-        let mut c = vec![ship("H1", "F1", "ana", 10), ship("H2", "F1", "ana", 10), ship("H3", "F1", "ana", 10), ship("H4", "F1", "ana", 10)];
+        let mut c = vec![
+            ship("H1", "F1", "ana", 10),
+            ship("H2", "F1", "ana", 10),
+            ship("H3", "F1", "ana", 10),
+            ship("H4", "F1", "ana", 10),
+        ];
         c[1].carrier = "UPSN".into();
         c[2].arrival_day += 1;
         c[3].port = "2720".into();
@@ -214,7 +256,10 @@ mod tests {
     fn exactly_the_limit_stays_informal() {
         let c = vec![ship("H1", "F1", "ana", 1500), ship("H2", "F1", "ana", 1000)];
         let got = summary(&c, &build(&c, LIMIT, OverLimit::SplitByBill));
-        assert_eq!(got, [("11".into(), "141.51", vec!["H1".into(), "H2".into()])]);
+        assert_eq!(
+            got,
+            [("11".into(), "141.51", vec!["H1".into(), "H2".into()])]
+        );
     }
 
     #[test]
@@ -240,18 +285,29 @@ mod tests {
 
     #[test]
     fn ties_go_by_house_bill() {
-        let c = vec![ship("HB", "F1", "ana", 1300), ship("HA", "F1", "ana", 1300), ship("HC", "F1", "ana", 1200)];
+        let c = vec![
+            ship("HB", "F1", "ana", 1300),
+            ship("HA", "F1", "ana", 1300),
+            ship("HC", "F1", "ana", 1200),
+        ];
         let got = summary(&c, &build(&c, LIMIT, OverLimit::SplitByBill));
         // HA first (tie), HB cannot join it (2600), HC joins HA.
         assert_eq!(
             got,
-            [("11".into(), "141.52(e)", vec!["HB".into()]), ("11".into(), "141.52(e)", vec!["HA".into(), "HC".into()])]
+            [
+                ("11".into(), "141.52(e)", vec!["HB".into()]),
+                ("11".into(), "141.52(e)", vec!["HA".into(), "HC".into()])
+            ]
         );
     }
 
     #[test]
     fn a_bill_above_the_limit_is_formal_alone() {
-        let c = vec![ship("H1", "F1", "ana", 3000), ship("H2", "F1", "ana", 100), ship("H9", "F1", "zoe", 3000)];
+        let c = vec![
+            ship("H1", "F1", "ana", 3000),
+            ship("H2", "F1", "ana", 100),
+            ship("H9", "F1", "zoe", 3000),
+        ];
         let got = summary(&c, &build(&c, LIMIT, OverLimit::SplitByBill));
         assert_eq!(
             got,
@@ -265,7 +321,11 @@ mod tests {
 
     #[test]
     fn content_routes_get_their_own_entry() {
-        let mut c = vec![ship("H1", "F1", "ana", 100), ship("H2", "F1", "ana", 100), ship("H3", "F1", "ana", 100)];
+        let mut c = vec![
+            ship("H1", "F1", "ana", 100),
+            ship("H2", "F1", "ana", 100),
+            ship("H3", "F1", "ana", 100),
+        ];
         c[1].adcvd = true;
         c[2].restricted = true;
         let got = summary(&c, &build(&c, LIMIT, OverLimit::SplitByBill));
@@ -281,24 +341,43 @@ mod tests {
 
     #[test]
     fn formal_mode_keeps_the_group_whole() {
-        let mut c = vec![ship("H1", "F1", "ana", 2000), ship("H2", "F1", "ana", 1000), ship("H3", "F2", "ana", 10), ship("H4", "F3", "ana", 10)];
+        let mut c = vec![
+            ship("H1", "F1", "ana", 2000),
+            ship("H2", "F1", "ana", 1000),
+            ship("H3", "F2", "ana", 10),
+            ship("H4", "F3", "ana", 10),
+        ];
         let got = summary(&c, &build(&c, LIMIT, OverLimit::Formal));
-        assert_eq!(got[0], ("01".into(), "141.51", vec!["H1".into(), "H2".into()]));
+        assert_eq!(
+            got[0],
+            ("01".into(), "141.51", vec!["H1".into(), "H2".into()])
+        );
         assert_eq!(got[1].0, "11");
         c[3].restricted = true;
         c.push(ship("H5", "F3", "ana", 10));
         c[4].adcvd = true;
         let got = summary(&c, &build(&c, LIMIT, OverLimit::Formal));
-        assert_eq!(got[2], ("03".into(), "141.51", vec!["H4".into(), "H5".into()]));
+        assert_eq!(
+            got[2],
+            ("03".into(), "141.51", vec!["H4".into(), "H5".into()])
+        );
     }
 
     #[test]
     fn ungroupable_shipments_stand_alone() {
-        let mut c = vec![ship("H1", "", "ana", 10), ship("H2", "", "ana", 10), ship("H3", "F1", "", 10), ship("H4", "F1", "", 10)];
+        let mut c = vec![
+            ship("H1", "", "ana", 10),
+            ship("H2", "", "ana", 10),
+            ship("H3", "F1", "", 10),
+            ship("H4", "F1", "", 10),
+        ];
         c[2].consignee_key = "||".into();
         c[3].consignee_key = "||".into();
         let got = build(&c, LIMIT, OverLimit::SplitByBill);
         assert_eq!(got.len(), 4);
-        assert!(got.iter().all(|e| e.basis == Basis::WholeConveyance && e.members.len() == 1));
+        assert!(
+            got.iter()
+                .all(|e| e.basis == Basis::WholeConveyance && e.members.len() == 1)
+        );
     }
 }

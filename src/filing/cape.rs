@@ -35,7 +35,12 @@ pub const MAX_ROWS: usize = 9_999;
 pub const HEADER: &str = "Entry Number";
 
 /// Filing states whose entries go into a CAPE file.
-pub const STATES: [FilingState; 4] = [FilingState::Accepted, FilingState::Released, FilingState::Held, FilingState::Detained];
+pub const STATES: [FilingState; 4] = [
+    FilingState::Accepted,
+    FilingState::Released,
+    FilingState::Held,
+    FilingState::Detained,
+];
 
 /// What to select.
 #[derive(Debug, Clone)]
@@ -57,7 +62,9 @@ impl Query {
             let h = h.trim();
             let digits: String = h.chars().filter(char::is_ascii_digit).collect();
             if digits.len() < 2 || !h.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                return Err(format!("--heading {h:?} is not a chapter 99 heading such as 9903.01 or 9903.01.25"));
+                return Err(format!(
+                    "--heading {h:?} is not a chapter 99 heading such as 9903.01 or 9903.01.25"
+                ));
             }
             if !out.contains(&digits) {
                 out.push(digits);
@@ -89,7 +96,9 @@ pub fn select(matches: &[HeadingMatch], ior: Option<&str>) -> Selection {
             continue;
         }
         if STATES.contains(&m.state) {
-            let number = EntryNumber::parse(&m.entry_number).map(|n| n.compact()).unwrap_or_else(|_| m.entry_number.replace('-', ""));
+            let number = EntryNumber::parse(&m.entry_number)
+                .map(|n| n.compact())
+                .unwrap_or_else(|_| m.entry_number.replace('-', ""));
             if !out.numbers.contains(&number) {
                 out.numbers.push(number);
             }
@@ -124,7 +133,9 @@ pub fn files(numbers: &[String], limit: usize) -> Vec<(String, String)> {
 
 /// Whether a file name is one of ours (`cape-` digits `.csv`).
 fn is_cape_file(name: &str) -> bool {
-    name.strip_prefix("cape-").and_then(|r| r.strip_suffix(".csv")).is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
+    name.strip_prefix("cape-")
+        .and_then(|r| r.strip_suffix(".csv"))
+        .is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Writes the files into `dir` (created if needed), each atomically, after
@@ -173,30 +184,58 @@ mod tests {
             m(1007, FilingState::Submitted, "12-345678900"),
         ];
         let s = select(&matches, None);
-        let want: Vec<String> = [1000, 1002, 1004, 1006].iter().map(|n| EntryNumber::new("S32", *n).unwrap().compact()).collect();
+        let want: Vec<String> = [1000, 1002, 1004, 1006]
+            .iter()
+            .map(|n| EntryNumber::new("S32", *n).unwrap().compact())
+            .collect();
         assert_eq!(s.numbers, want);
-        assert!(s.numbers.iter().all(|n| n.len() == 11 && !n.contains('-') && n.starts_with("S32")));
+        assert!(
+            s.numbers
+                .iter()
+                .all(|n| n.len() == 11 && !n.contains('-') && n.starts_with("S32"))
+        );
         assert_eq!(
             s.left_out,
-            [(FilingState::Pending, 1), (FilingState::Submitted, 1), (FilingState::Rejected, 1), (FilingState::Cancelled, 1)]
+            [
+                (FilingState::Pending, 1),
+                (FilingState::Submitted, 1),
+                (FilingState::Rejected, 1),
+                (FilingState::Cancelled, 1)
+            ]
         );
         let one = select(&matches, Some("98-765432100"));
-        assert_eq!(one.numbers, [EntryNumber::new("S32", 1004).unwrap().compact()], "one importer of record");
+        assert_eq!(
+            one.numbers,
+            [EntryNumber::new("S32", 1004).unwrap().compact()],
+            "one importer of record"
+        );
     }
 
     #[test]
     fn files_split_at_the_limit() {
         let numbers: Vec<String> = (0..7).map(|i| format!("S32000{i:04}0")).collect();
         let f = files(&numbers, 3);
-        assert_eq!(f.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["cape-001.csv", "cape-002.csv", "cape-003.csv"]);
-        assert_eq!(f[0].1, format!("Entry Number\r\n{}\r\n{}\r\n{}\r\n", numbers[0], numbers[1], numbers[2]));
+        assert_eq!(
+            f.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["cape-001.csv", "cape-002.csv", "cape-003.csv"]
+        );
+        assert_eq!(
+            f[0].1,
+            format!(
+                "Entry Number\r\n{}\r\n{}\r\n{}\r\n",
+                numbers[0], numbers[1], numbers[2]
+            )
+        );
         assert_eq!(f[2].1.lines().count(), 2, "header and the seventh number");
         // Exactly at the limit: one file; one more: two.
         assert_eq!(files(&numbers[..3], 3).len(), 1);
         assert!(files(&[], 3).is_empty());
         let many: Vec<String> = (0..MAX_ROWS + 1).map(|i| format!("S32{i:07}0")).collect();
         let f = files(&many, MAX_ROWS);
-        assert_eq!((f.len(), f[0].1.lines().count(), f[1].1.lines().count()), (2, MAX_ROWS + 1, 2));
+        assert_eq!(
+            (f.len(), f[0].1.lines().count(), f[1].1.lines().count()),
+            (2, MAX_ROWS + 1, 2)
+        );
     }
 
     #[test]
@@ -207,7 +246,10 @@ mod tests {
         std::fs::write(dir.path().join("notes.csv"), "mine").unwrap();
         let written = write(dir.path(), &numbers[..2], 2).unwrap();
         assert_eq!(written, [dir.path().join("cape-001.csv")]);
-        let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         assert_eq!(names, ["cape-001.csv", "notes.csv"]);
     }
@@ -220,7 +262,12 @@ mod tests {
             to: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
             ior: None,
         };
-        assert_eq!(q(&["9903.01", "9903.02", "99030125"]).heading_digits().unwrap(), ["990301", "990302", "99030125"]);
+        assert_eq!(
+            q(&["9903.01", "9903.02", "99030125"])
+                .heading_digits()
+                .unwrap(),
+            ["990301", "990302", "99030125"]
+        );
         assert!(q(&["9903.0x"]).heading_digits().is_err());
         assert!(q(&[]).heading_digits().is_err());
         let mut backwards = q(&["9903.01"]);

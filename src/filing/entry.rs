@@ -15,11 +15,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Informal, Plan};
-use crate::normalize;
-use crate::job::Job;
 use crate::columns as c;
+use crate::job::Job;
 use crate::manifest;
 use crate::money;
+use crate::normalize;
 use crate::policy::Policy;
 use crate::state::ledger::{EntryRecord, LedgerLine, estimated_dates};
 
@@ -141,7 +141,11 @@ impl Entry {
     /// Every bill of the entry.
     pub fn all_bills(&self) -> Vec<Bill> {
         if self.bills.is_empty() {
-            vec![Bill { master_bill: self.master_bill.clone(), house_bill: self.house_bill.clone(), quantity: self.lines.len() as u64 }]
+            vec![Bill {
+                master_bill: self.master_bill.clone(),
+                house_bill: self.house_bill.clone(),
+                quantity: self.lines.len() as u64,
+            }]
         } else {
             self.bills.clone()
         }
@@ -241,136 +245,179 @@ fn read_file(
     policy: &Policy,
     defaults: &EntryDefaults,
 ) -> anyhow::Result<FileRows> {
-    let wanted86: HashSet<(String, String)> =
-        plan.type86.keys().filter(|(f, _, _)| f == name).map(|(_, carrier, hb)| (carrier.clone(), hb.clone())).collect();
+    let wanted86: HashSet<(String, String)> = plan
+        .type86
+        .keys()
+        .filter(|(f, _, _)| f == name)
+        .map(|(_, carrier, hb)| (carrier.clone(), hb.clone()))
+        .collect();
     let mut out = FileRows::default();
     if wanted86.is_empty() && records.is_empty() {
         return Ok(out);
     }
     let mut seen_rows: HashSet<(u64, u64)> = HashSet::new();
-    manifest::read(&job.format, manifest::Input::Path(path), 0, manifest::DEFAULT_CHUNK_ROWS, &mut |chunk| {
-        let col = |n: &str| chunk.column(n).and_then(|c| c.str().cloned());
-        let cols: HashMap<&str, polars::prelude::StringChunked> =
-            c::CANONICAL.iter().map(|n| Ok((*n, col(n)?))).collect::<polars::prelude::PolarsResult<_>>()?;
-        let hi = chunk.column(c::ROW_HASH_HI)?.u64()?.clone();
-        let lo = chunk.column(c::ROW_HASH_LO)?.u64()?.clone();
-        let recs = chunk.column(c::RECORD)?.u32()?.clone();
-        for i in 0..chunk.height() {
-            let v = |n: &str| cols[n].get(i).unwrap_or("").trim().to_owned();
-            let row_number = recs.get(i).unwrap_or(0);
-            if records.contains(&row_number) {
-                out.by_record.insert(row_number, row_info(&v));
-            }
-            let key = (v(c::CARRIER), v(c::HOUSE_BILL));
-            if !wanted86.contains(&key) {
-                continue;
-            }
-            if !seen_rows.insert((hi.get(i).unwrap_or(0), lo.get(i).unwrap_or(0))) {
-                continue; // an exact copy of an earlier line: filed once
-            }
-            let shipment = &plan.type86[&(name.to_owned(), key.0.clone(), key.1.clone())];
-            // The job's format; a typed (Parquet) date the format cannot print
-            // reaches here as ISO 8601.
-            let text = v(c::ARRIVAL_DATE);
-            let date = NaiveDate::parse_from_str(&text, &job.format.date_format)
-                .or_else(|_| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
-                .unwrap_or_default();
-            let info = row_info(&v);
-            let (entry, record) = out.type86.entry(key.clone()).or_insert_with(|| {
-                let conveyance = if info.conveyance.is_empty() { info.master_bill.clone() } else { info.conveyance.clone() };
-                (
-                    Entry {
-                        entry_number: String::new(),
-                        entry_type: "86".into(),
-                        filer_code: defaults.filer_code.clone(),
-                        carrier: key.0.clone(),
-                        house_bill: key.1.clone(),
-                        master_bill: info.master_bill.clone(),
-                        arrival_date: date,
-                        port_of_entry: v(c::PORT_OF_ENTRY),
-                        mode_of_transport: defaults.mode_of_transport.clone(),
-                        ior_type: defaults.ior_type.clone(),
-                        ior_number: defaults.ior_number.clone(),
-                        bond_type: "0".into(),
-                        entry_value_usd: money::whole_dollars(shipment.total).max(0) as u64,
-                        consignee: info.consignee.clone(),
-                        shipper: Party { name: info.shipper_name.clone(), country: info.shipper_country.clone(), ..Party::default() },
-                        seller: Some(info.seller.clone()).filter(|s| !s.is_empty()),
-                        lines: Vec::new(),
-                        bills: Vec::new(),
-                        conveyance: info.conveyance.clone(),
-                        entry_ref: String::new(),
-                        estimate: None,
+    manifest::read(
+        &job.format,
+        manifest::Input::Path(path),
+        0,
+        manifest::DEFAULT_CHUNK_ROWS,
+        &mut |chunk| {
+            let col = |n: &str| chunk.column(n).and_then(|c| c.str().cloned());
+            let cols: HashMap<&str, polars::prelude::StringChunked> = c::CANONICAL
+                .iter()
+                .map(|n| Ok((*n, col(n)?)))
+                .collect::<polars::prelude::PolarsResult<_>>()?;
+            let hi = chunk.column(c::ROW_HASH_HI)?.u64()?.clone();
+            let lo = chunk.column(c::ROW_HASH_LO)?.u64()?.clone();
+            let recs = chunk.column(c::RECORD)?.u32()?.clone();
+            for i in 0..chunk.height() {
+                let v = |n: &str| cols[n].get(i).unwrap_or("").trim().to_owned();
+                let row_number = recs.get(i).unwrap_or(0);
+                if records.contains(&row_number) {
+                    out.by_record.insert(row_number, row_info(&v));
+                }
+                let key = (v(c::CARRIER), v(c::HOUSE_BILL));
+                if !wanted86.contains(&key) {
+                    continue;
+                }
+                if !seen_rows.insert((hi.get(i).unwrap_or(0), lo.get(i).unwrap_or(0))) {
+                    continue; // an exact copy of an earlier line: filed once
+                }
+                let shipment = &plan.type86[&(name.to_owned(), key.0.clone(), key.1.clone())];
+                // The job's format; a typed (Parquet) date the format cannot print
+                // reaches here as ISO 8601.
+                let text = v(c::ARRIVAL_DATE);
+                let date = NaiveDate::parse_from_str(&text, &job.format.date_format)
+                    .or_else(|_| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
+                    .unwrap_or_default();
+                let info = row_info(&v);
+                let (entry, record) = out.type86.entry(key.clone()).or_insert_with(|| {
+                    let conveyance = if info.conveyance.is_empty() {
+                        info.master_bill.clone()
+                    } else {
+                        info.conveyance.clone()
+                    };
+                    (
+                        Entry {
+                            entry_number: String::new(),
+                            entry_type: "86".into(),
+                            filer_code: defaults.filer_code.clone(),
+                            carrier: key.0.clone(),
+                            house_bill: key.1.clone(),
+                            master_bill: info.master_bill.clone(),
+                            arrival_date: date,
+                            port_of_entry: v(c::PORT_OF_ENTRY),
+                            mode_of_transport: defaults.mode_of_transport.clone(),
+                            ior_type: defaults.ior_type.clone(),
+                            ior_number: defaults.ior_number.clone(),
+                            bond_type: "0".into(),
+                            entry_value_usd: money::whole_dollars(shipment.total).max(0) as u64,
+                            consignee: info.consignee.clone(),
+                            shipper: Party {
+                                name: info.shipper_name.clone(),
+                                country: info.shipper_country.clone(),
+                                ..Party::default()
+                            },
+                            seller: Some(info.seller.clone()).filter(|s| !s.is_empty()),
+                            lines: Vec::new(),
+                            bills: Vec::new(),
+                            conveyance: info.conveyance.clone(),
+                            entry_ref: String::new(),
+                            estimate: None,
+                        },
+                        // Type 86 owes no duty and no fee (contract section 9)
+                        // and has no entry summary to liquidate.
+                        EntryRecord {
+                            ior_number: defaults.ior_number.clone(),
+                            arrival_date: date,
+                            port_of_entry: v(c::PORT_OF_ENTRY),
+                            conveyance,
+                            consignee_key: shipment.consignee_key.clone(),
+                            entered_value_usd: shipment.total_text.clone(),
+                            duty_usd: "0.00".into(),
+                            mpf_usd: "0.00".into(),
+                            hmf_usd: "0.00".into(),
+                            total_usd: "0.00".into(),
+                            duty_status: "known".into(),
+                            ..EntryRecord::default()
+                        },
+                    )
+                });
+                let value = money::parse_declared_value(&v(c::DECLARED_VALUE)).unwrap_or(0);
+                let currency = normalize::currency(&v(c::CURRENCY));
+                let rate = if currency == "USD" {
+                    Some(money::Rate::ONE)
+                } else {
+                    policy.fx_rates.get(&currency).copied()
+                };
+                let usd = rate.and_then(|r| money::convert(value, r)).unwrap_or(0);
+                let line = entry.lines.len() as u32 + 1;
+                let hts = normalize::hts(&v(c::HTS_CODE));
+                let origin = normalize::country(&v(c::COUNTRY_OF_ORIGIN));
+                entry.lines.push(EntryLine {
+                    line,
+                    description: info.description.clone(),
+                    hts: hts.clone(),
+                    origin: origin.clone(),
+                    value_usd: money::whole_dollars(usd).max(0) as u64,
+                    house_bill: key.1.clone(),
+                    seller: if info.seller.is_empty() {
+                        info.shipper_name.clone()
+                    } else {
+                        info.seller.clone()
                     },
-                    // Type 86 owes no duty and no fee (contract section 9)
-                    // and has no entry summary to liquidate.
-                    EntryRecord {
-                        ior_number: defaults.ior_number.clone(),
-                        arrival_date: date,
-                        port_of_entry: v(c::PORT_OF_ENTRY),
-                        conveyance,
-                        consignee_key: shipment.consignee_key.clone(),
-                        entered_value_usd: shipment.total_text.clone(),
-                        duty_usd: "0.00".into(),
-                        mpf_usd: "0.00".into(),
-                        hmf_usd: "0.00".into(),
-                        total_usd: "0.00".into(),
-                        duty_status: "known".into(),
-                        ..EntryRecord::default()
-                    },
-                )
-            });
-            let value = money::parse_declared_value(&v(c::DECLARED_VALUE)).unwrap_or(0);
-            let currency = normalize::currency(&v(c::CURRENCY));
-            let rate = if currency == "USD" { Some(money::Rate::ONE) } else { policy.fx_rates.get(&currency).copied() };
-            let usd = rate.and_then(|r| money::convert(value, r)).unwrap_or(0);
-            let line = entry.lines.len() as u32 + 1;
-            let hts = normalize::hts(&v(c::HTS_CODE));
-            let origin = normalize::country(&v(c::COUNTRY_OF_ORIGIN));
-            entry.lines.push(EntryLine {
-                line,
-                description: info.description.clone(),
-                hts: hts.clone(),
-                origin: origin.clone(),
-                value_usd: money::whole_dollars(usd).max(0) as u64,
-                house_bill: key.1.clone(),
-                seller: if info.seller.is_empty() { info.shipper_name.clone() } else { info.seller.clone() },
-                seller_country: info.shipper_country.clone(),
-                ch99: Vec::new(),
-                duty_usd: String::new(),
-            });
-            record.lines.push(LedgerLine {
-                line,
-                source_file: name.to_owned(),
-                record: row_number,
-                carrier: key.0.clone(),
-                house_bill: key.1.clone(),
-                line_no: v(c::LINE_NO),
-                hts_code: hts,
-                country_of_origin: origin,
-                entered_value_usd: money::format(usd),
-                duty_usd: "0.00".into(),
-                duty_status: "known".into(),
-                ..LedgerLine::default()
-            });
-        }
-        Ok(())
-    })?;
+                    seller_country: info.shipper_country.clone(),
+                    ch99: Vec::new(),
+                    duty_usd: String::new(),
+                });
+                record.lines.push(LedgerLine {
+                    line,
+                    source_file: name.to_owned(),
+                    record: row_number,
+                    carrier: key.0.clone(),
+                    house_bill: key.1.clone(),
+                    line_no: v(c::LINE_NO),
+                    hts_code: hts,
+                    country_of_origin: origin,
+                    entered_value_usd: money::format(usd),
+                    duty_usd: "0.00".into(),
+                    duty_status: "known".into(),
+                    ..LedgerLine::default()
+                });
+            }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
 /// Whole dollars of an exact decimal text (0 when it does not parse).
 fn whole(text: &str) -> u64 {
-    money::parse_decimal(text).map(money::whole_dollars).unwrap_or(0).max(0) as u64
+    money::parse_decimal(text)
+        .map(money::whole_dollars)
+        .unwrap_or(0)
+        .max(0) as u64
 }
 
 /// Builds a type 11 entry from its plan and the manifest rows of its lines.
-fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults: &EntryDefaults) -> Result<Prepared, Unbuilt> {
+fn build_informal(
+    i: &Informal,
+    rows: &HashMap<(String, u32), RowInfo>,
+    defaults: &EntryDefaults,
+) -> Result<Prepared, Unbuilt> {
     let e = &i.entry;
-    let unbuilt = |why: String| Unbuilt { entry_ref: e.entry_ref.clone(), why };
+    let unbuilt = |why: String| Unbuilt {
+        entry_ref: e.entry_ref.clone(),
+        why,
+    };
     let arrival = NaiveDate::parse_from_str(&e.arrival_date, "%Y-%m-%d")
         .map_err(|_| unbuilt(format!("arrival_date {:?} is not a date", e.arrival_date)))?;
-    let ior_type = ior_type_of(&e.ior_number).ok_or_else(|| unbuilt(format!("ior_number {:?} has none of the three shapes", e.ior_number)))?;
+    let ior_type = ior_type_of(&e.ior_number).ok_or_else(|| {
+        unbuilt(format!(
+            "ior_number {:?} has none of the three shapes",
+            e.ior_number
+        ))
+    })?;
     let mut lines = Vec::with_capacity(i.lines.len());
     let mut ledger = Vec::with_capacity(i.lines.len());
     let mut first: HashMap<&str, &RowInfo> = HashMap::new();
@@ -378,7 +425,12 @@ fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults
     for (n, l) in i.lines.iter().enumerate() {
         let row = rows
             .get(&(l.source_file.clone(), l.record))
-            .ok_or_else(|| unbuilt(format!("record {} of {} (house bill {}) is not in the run's archived files", l.record, l.source_file, l.house_bill)))?;
+            .ok_or_else(|| {
+                unbuilt(format!(
+                    "record {} of {} (house bill {}) is not in the run's archived files",
+                    l.record, l.source_file, l.house_bill
+                ))
+            })?;
         first.entry(&l.house_bill).or_insert(row);
         *per_bill.entry(&l.house_bill).or_insert(0) += 1;
         let line = n as u32 + 1;
@@ -389,9 +441,20 @@ fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults
             origin: l.country_of_origin.clone(),
             value_usd: whole(&l.entered_value_usd),
             house_bill: l.house_bill.clone(),
-            seller: if row.seller.is_empty() { row.shipper_name.clone() } else { row.seller.clone() },
+            seller: if row.seller.is_empty() {
+                row.shipper_name.clone()
+            } else {
+                row.seller.clone()
+            },
             seller_country: row.shipper_country.clone(),
-            ch99: l.ch99.iter().map(|(heading, amount)| Ch99 { heading: heading.clone(), amount_usd: amount.clone() }).collect(),
+            ch99: l
+                .ch99
+                .iter()
+                .map(|(heading, amount)| Ch99 {
+                    heading: heading.clone(),
+                    amount_usd: amount.clone(),
+                })
+                .collect(),
             duty_usd: l.duty_usd.clone(),
         });
         ledger.push(LedgerLine {
@@ -416,15 +479,25 @@ fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults
         .house_bills
         .iter()
         .map(|hb| Bill {
-            master_bill: first.get(hb.as_str()).map(|r| r.master_bill.clone()).unwrap_or_default(),
+            master_bill: first
+                .get(hb.as_str())
+                .map(|r| r.master_bill.clone())
+                .unwrap_or_default(),
             house_bill: hb.clone(),
             quantity: per_bill.get(hb.as_str()).copied().unwrap_or(0),
         })
         .collect();
     if let Some(b) = bills.iter().find(|b| b.quantity == 0) {
-        return Err(unbuilt(format!("house bill {} has no line in entry_lines.csv", b.house_bill)));
+        return Err(unbuilt(format!(
+            "house bill {} has no line in entry_lines.csv",
+            b.house_bill
+        )));
     }
-    let head = first.get(e.house_bills[0].as_str()).copied().cloned().unwrap_or_default();
+    let head = first
+        .get(e.house_bills[0].as_str())
+        .copied()
+        .cloned()
+        .unwrap_or_default();
     let (liquidation, protest) = estimated_dates(arrival);
     let entry = Entry {
         entry_number: String::new(),
@@ -441,7 +514,11 @@ fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults
         bond_type: "0".into(),
         entry_value_usd: whole(&e.entered_value_usd),
         consignee: head.consignee.clone(),
-        shipper: Party { name: head.shipper_name.clone(), country: head.shipper_country.clone(), ..Party::default() },
+        shipper: Party {
+            name: head.shipper_name.clone(),
+            country: head.shipper_country.clone(),
+            ..Party::default()
+        },
         seller: Some(head.seller.clone()).filter(|s| !s.is_empty()),
         lines,
         bills: bills.clone(),
@@ -476,8 +553,15 @@ fn build_informal(i: &Informal, rows: &HashMap<(String, u32), RowInfo>, defaults
         protest_deadline: Some(protest),
         lines: ledger,
     };
-    let bills = bills.iter().map(|b| (e.carrier.clone(), b.house_bill.clone())).collect();
-    Ok(Prepared { entry, bills, record })
+    let bills = bills
+        .iter()
+        .map(|b| (e.carrier.clone(), b.house_bill.clone()))
+        .collect();
+    Ok(Prepared {
+        entry,
+        bills,
+        record,
+    })
 }
 
 /// One archived file of the run: its name in the run and a local path.
@@ -498,7 +582,10 @@ pub fn build(
     let mut records_of: HashMap<&str, HashSet<u32>> = HashMap::new();
     for i in &plan.informal {
         for l in &i.lines {
-            records_of.entry(l.source_file.as_str()).or_default().insert(l.record);
+            records_of
+                .entry(l.source_file.as_str())
+                .or_default()
+                .insert(l.record);
         }
     }
     let mut out = Vec::new();
@@ -508,7 +595,11 @@ pub fn build(
         let records = records_of.get(f.name).unwrap_or(&empty);
         let read = read_file(job, f.name, f.path, plan, records, policy, defaults)?;
         for ((carrier, house_bill), (entry, record)) in read.type86 {
-            out.push(Prepared { entry, bills: vec![(carrier, house_bill)], record });
+            out.push(Prepared {
+                entry,
+                bills: vec![(carrier, house_bill)],
+                record,
+            });
         }
         for (record, info) in read.by_record {
             rows.entry((f.name.to_owned(), record)).or_insert(info);
@@ -544,8 +635,19 @@ pub(crate) mod tests_support {
             ior_number: "".into(),
             bond_type: "0".into(),
             entry_value_usd: 45,
-            consignee: Party { name: "Chen Wei".into(), address: "88 Ocean Avenue, Apt 5".into(), city: "San Francisco".into(), state: "CA".into(), postal_code: "94121".into(), country: "US".into() },
-            shipper: Party { name: "Hanoi Silk Co".into(), country: "VN".into(), ..Party::default() },
+            consignee: Party {
+                name: "Chen Wei".into(),
+                address: "88 Ocean Avenue, Apt 5".into(),
+                city: "San Francisco".into(),
+                state: "CA".into(),
+                postal_code: "94121".into(),
+                country: "US".into(),
+            },
+            shipper: Party {
+                name: "Hanoi Silk Co".into(),
+                country: "VN".into(),
+                ..Party::default()
+            },
             seller: None,
             lines: vec![EntryLine {
                 line: 1,
@@ -580,26 +682,60 @@ pub(crate) mod tests_support {
         e.house_bill = "DX2001".into();
         e.bills = ["DX2001", "DX2002", "DX2003"]
             .iter()
-            .map(|hb| Bill { master_bill: "157-12345675".into(), house_bill: (*hb).into(), quantity: 1 })
+            .map(|hb| Bill {
+                master_bill: "157-12345675".into(),
+                house_bill: (*hb).into(),
+                quantity: 1,
+            })
             .collect();
         e.bills[1].quantity = 2;
-        let line = |n: u32, hb: &str, hts: &str, origin: &str, value: u64, ch99: &[(&str, &str)]| EntryLine {
-            line: n,
-            description: format!("Item {n}"),
-            hts: hts.into(),
-            origin: origin.into(),
-            value_usd: value,
-            house_bill: hb.into(),
-            seller: format!("Seller {hb}"),
-            seller_country: "CN".into(),
-            ch99: ch99.iter().map(|(h, a)| Ch99 { heading: (*h).into(), amount_usd: (*a).into() }).collect(),
-            duty_usd: String::new(),
-        };
+        let line =
+            |n: u32, hb: &str, hts: &str, origin: &str, value: u64, ch99: &[(&str, &str)]| {
+                EntryLine {
+                    line: n,
+                    description: format!("Item {n}"),
+                    hts: hts.into(),
+                    origin: origin.into(),
+                    value_usd: value,
+                    house_bill: hb.into(),
+                    seller: format!("Seller {hb}"),
+                    seller_country: "CN".into(),
+                    ch99: ch99
+                        .iter()
+                        .map(|(h, a)| Ch99 {
+                            heading: (*h).into(),
+                            amount_usd: (*a).into(),
+                        })
+                        .collect(),
+                    duty_usd: String::new(),
+                }
+            };
         e.lines = vec![
-            line(1, "DX2001", "8518302000", "CN", 250, &[("9903.88.03", "62.50"), ("9903.01.25", "25.00")]),
-            line(2, "DX2002", "3926909989", "CN", 100, &[("9903.01.25", "10.00")]),
+            line(
+                1,
+                "DX2001",
+                "8518302000",
+                "CN",
+                250,
+                &[("9903.88.03", "62.50"), ("9903.01.25", "25.00")],
+            ),
+            line(
+                2,
+                "DX2002",
+                "3926909989",
+                "CN",
+                100,
+                &[("9903.01.25", "10.00")],
+            ),
             line(3, "DX2002", "6214101000", "VN", 300, &[]),
-            line(4, "DX2003", "9113908000", "CN", 150, &[("9903.01.25", "15.00")]),
+            line(
+                4,
+                "DX2003",
+                "9113908000",
+                "CN",
+                150,
+                &[("9903.01.25", "15.00")],
+            ),
         ];
         e
     }
@@ -618,7 +754,14 @@ mod tests {
             "shipper":{"name":"Hanoi Silk Co","country":"VN"},"seller":null,
             "lines":[{"line":1,"description":"Silk scarf","hts":"6214101000","origin":"VN","value_usd":45}]}"#;
         let e: Entry = serde_json::from_str(old).unwrap();
-        assert_eq!(e.all_bills(), [Bill { master_bill: "157-12345675".into(), house_bill: "DX1001".into(), quantity: 1 }]);
+        assert_eq!(
+            e.all_bills(),
+            [Bill {
+                master_bill: "157-12345675".into(),
+                house_bill: "DX1001".into(),
+                quantity: 1
+            }]
+        );
         let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e, "and writes back the same");
     }
@@ -668,21 +811,69 @@ mod tests {
             ch99: vec![("9903.01.25".into(), "1.00".into())],
             ..LineRow::default()
         };
-        let informal = Informal { entry, lines: vec![line(2, "H1", "500.00"), line(3, "H2", "299.50"), line(4, "H2", "0.51")] };
-        let defaults = EntryDefaults { filer_code: "ABC".into(), mode_of_transport: "40".into(), ior_type: "".into(), ior_number: "".into() };
-        let info = |master: &str, seller: &str| RowInfo { master_bill: master.into(), description: "Shirt".into(), seller: seller.into(), shipper_name: "Mill".into(), shipper_country: "VN".into(), ..RowInfo::default() };
+        let informal = Informal {
+            entry,
+            lines: vec![
+                line(2, "H1", "500.00"),
+                line(3, "H2", "299.50"),
+                line(4, "H2", "0.51"),
+            ],
+        };
+        let defaults = EntryDefaults {
+            filer_code: "ABC".into(),
+            mode_of_transport: "40".into(),
+            ior_type: "".into(),
+            ior_number: "".into(),
+        };
+        let info = |master: &str, seller: &str| RowInfo {
+            master_bill: master.into(),
+            description: "Shirt".into(),
+            seller: seller.into(),
+            shipper_name: "Mill".into(),
+            shipper_country: "VN".into(),
+            ..RowInfo::default()
+        };
         let mut rows = HashMap::new();
         rows.insert(("a.csv".to_owned(), 2), info("M1", "S1"));
         rows.insert(("a.csv".to_owned(), 3), info("M2", ""));
         rows.insert(("a.csv".to_owned(), 4), info("M2", ""));
         let p = build_informal(&informal, &rows, &defaults).unwrap();
-        assert_eq!(p.bills, [("DHLX".to_owned(), "H1".to_owned()), ("DHLX".to_owned(), "H2".to_owned())]);
-        assert_eq!(p.entry.all_bills().iter().map(|b| (b.master_bill.as_str(), b.quantity)).collect::<Vec<_>>(), [("M1", 1), ("M2", 2)]);
-        assert_eq!((p.entry.entry_value_usd, p.entry.ior_type.as_str()), (800, "EI"));
-        assert_eq!(p.entry.lines.iter().map(|l| (l.value_usd, l.seller.as_str())).collect::<Vec<_>>(), [(500, "S1"), (300, "Mill"), (1, "Mill")]);
+        assert_eq!(
+            p.bills,
+            [
+                ("DHLX".to_owned(), "H1".to_owned()),
+                ("DHLX".to_owned(), "H2".to_owned())
+            ]
+        );
+        assert_eq!(
+            p.entry
+                .all_bills()
+                .iter()
+                .map(|b| (b.master_bill.as_str(), b.quantity))
+                .collect::<Vec<_>>(),
+            [("M1", 1), ("M2", 2)]
+        );
+        assert_eq!(
+            (p.entry.entry_value_usd, p.entry.ior_type.as_str()),
+            (800, "EI")
+        );
+        assert_eq!(
+            p.entry
+                .lines
+                .iter()
+                .map(|l| (l.value_usd, l.seller.as_str()))
+                .collect::<Vec<_>>(),
+            [(500, "S1"), (300, "Mill"), (1, "Mill")]
+        );
         assert_eq!(p.record.lines.len(), 3);
-        assert_eq!(p.record.liquidation_date, NaiveDate::from_ymd_opt(2026, 7, 13));
-        assert_eq!(p.record.protest_deadline, NaiveDate::from_ymd_opt(2027, 1, 9));
+        assert_eq!(
+            p.record.liquidation_date,
+            NaiveDate::from_ymd_opt(2026, 7, 13)
+        );
+        assert_eq!(
+            p.record.protest_deadline,
+            NaiveDate::from_ymd_opt(2027, 1, 9)
+        );
         // A line the archive does not hold: not built, and why.
         rows.remove(&("a.csv".to_owned(), 4));
         let u = build_informal(&informal, &rows, &defaults).unwrap_err();

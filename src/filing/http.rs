@@ -111,8 +111,15 @@ impl AtAce {
     /// holders found.
     fn from_found(total: usize, asked: usize, mut found: Vec<(String, BillHolder)>) -> AtAce {
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let Some(first) = found.first().cloned() else { return AtAce::Nothing };
-        if asked == total && found.len() == total && found.iter().all(|(_, h)| h.entry_number == first.1.entry_number) {
+        let Some(first) = found.first().cloned() else {
+            return AtAce::Nothing;
+        };
+        if asked == total
+            && found.len() == total
+            && found
+                .iter()
+                .all(|(_, h)| h.entry_number == first.1.entry_number)
+        {
             AtAce::Entry(first.1)
         } else {
             AtAce::Partly(first.0, first.1)
@@ -124,7 +131,10 @@ impl AtAce {
 /// this ledger does not know (filed from another or a lost state store),
 /// asked with at most `concurrency` requests in flight. Bills the ledger has
 /// are not asked about: the ledger's own once-only key handles them.
-pub async fn held_elsewhere(ctx: &App, entries: &[super::entry::Prepared]) -> anyhow::Result<Vec<AtAce>> {
+pub async fn held_elsewhere(
+    ctx: &App,
+    entries: &[super::entry::Prepared],
+) -> anyhow::Result<Vec<AtAce>> {
     let gateway = Arc::new(Gateway::new(ctx)?);
     let permits = Arc::new(Semaphore::new(ctx.config.filing.http.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -136,7 +146,11 @@ pub async fn held_elsewhere(ctx: &App, entries: &[super::entry::Prepared]) -> an
                 continue;
             }
             asked[i] += 1;
-            let issuer = if air { "-".to_owned() } else { super::release::bill_number(carrier) };
+            let issuer = if air {
+                "-".to_owned()
+            } else {
+                super::release::bill_number(carrier)
+            };
             let bill = super::release::bill_number(hb);
             let (gateway, permits, hb) = (gateway.clone(), permits.clone(), hb.clone());
             tasks.spawn(async move {
@@ -161,7 +175,11 @@ pub async fn held_elsewhere(ctx: &App, entries: &[super::entry::Prepared]) -> an
     if any {
         super::gateway_seen(ctx, None);
     }
-    Ok(found.into_iter().enumerate().map(|(i, f)| AtAce::from_found(entries[i].bills.len(), asked[i], f)).collect())
+    Ok(found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| AtAce::from_found(entries[i].bills.len(), asked[i], f))
+        .collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,13 +218,16 @@ impl Pacer {
     fn new(rate_per_sec: u32) -> Pacer {
         Pacer {
             next_slot: Mutex::new(Instant::now()),
-            interval: (rate_per_sec > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(rate_per_sec))),
+            interval: (rate_per_sec > 0)
+                .then(|| Duration::from_secs_f64(1.0 / f64::from(rate_per_sec))),
         }
     }
 
     /// Waits for this request's slot.
     async fn wait(&self) {
-        let Some(interval) = self.interval else { return };
+        let Some(interval) = self.interval else {
+            return;
+        };
         let at = {
             let mut next = self.next_slot.lock().await;
             let at = (*next).max(Instant::now());
@@ -232,7 +253,8 @@ impl Gateway {
         let token = if h.token_file.is_empty() {
             SecretString::from(String::new())
         } else {
-            let text = std::fs::read_to_string(&h.token_file).with_context(|| format!("cannot read the gateway token from {}", h.token_file))?;
+            let text = std::fs::read_to_string(&h.token_file)
+                .with_context(|| format!("cannot read the gateway token from {}", h.token_file))?;
             SecretString::from(text.trim().to_owned())
         };
         let client = reqwest::Client::builder()
@@ -244,13 +266,20 @@ impl Gateway {
             client,
             base: h.url.trim_end_matches('/').to_owned(),
             token,
-            retry: RetryPolicy { attempts: h.retry_attempts.max(1), initial: Duration::from_millis(h.retry_initial_ms) },
+            retry: RetryPolicy {
+                attempts: h.retry_attempts.max(1),
+                initial: Duration::from_millis(h.retry_initial_ms),
+            },
             pacer: Pacer::new(h.rate_per_sec),
         })
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if self.token.expose_secret().is_empty() { req } else { req.bearer_auth(self.token.expose_secret()) }
+        if self.token.expose_secret().is_empty() {
+            req
+        } else {
+            req.bearer_auth(self.token.expose_secret())
+        }
     }
 
     /// One POST: `Ok(answer)` for an answer about the entry (accepted,
@@ -263,13 +292,26 @@ impl Gateway {
             .header("Idempotency-Key", number)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(entry_json.to_owned());
-        let resp = self.auth(req).send().await.map_err(|e| SendError::Transient(describe(&e)))?;
+        let resp = self
+            .auth(req)
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(describe(&e)))?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| SendError::Transient(describe(&e)))?;
-        if status.is_success() || (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 429)) {
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| SendError::Transient(describe(&e)))?;
+        if status.is_success()
+            || (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 429))
+        {
             let mut answer: Answer = serde_json::from_str(&body).unwrap_or(Answer {
                 entry_number: number.into(),
-                status: if status.is_success() { "accepted".into() } else { "rejected".into() },
+                status: if status.is_success() {
+                    "accepted".into()
+                } else {
+                    "rejected".into()
+                },
                 condition: String::new(),
                 code: status.as_u16().to_string(),
                 narrative: body.chars().take(200).collect(),
@@ -285,9 +327,14 @@ impl Gateway {
             return Ok(answer);
         }
         if matches!(status.as_u16(), 401 | 403) {
-            return Err(SendError::Unauthorized(format!("the gateway refused the token ({status})")));
+            return Err(SendError::Unauthorized(format!(
+                "the gateway refused the token ({status})"
+            )));
         }
-        Err(SendError::Transient(format!("{status}: {}", body.chars().take(200).collect::<String>())))
+        Err(SendError::Transient(format!(
+            "{status}: {}",
+            body.chars().take(200).collect::<String>()
+        )))
     }
 
     /// POST with retries on timeouts, 429 and 5xx.
@@ -310,20 +357,40 @@ impl Gateway {
     /// `GET /v1/bills/<issuer>/<bill>`: the entry ACE already holds that
     /// house bill on, whoever filed it (`-` for no issuer, as air bills
     /// have none); `Ok(None)` when none.
-    pub async fn bill_holder(&self, issuer: &str, bill: &str) -> anyhow::Result<Option<BillHolder>> {
+    pub async fn bill_holder(
+        &self,
+        issuer: &str,
+        bill: &str,
+    ) -> anyhow::Result<Option<BillHolder>> {
         let mut attempt = 1;
         loop {
-            let result = self.auth(self.client.get(format!("{}/v1/bills/{issuer}/{bill}", self.base))).send().await;
+            let result = self
+                .auth(
+                    self.client
+                        .get(format!("{}/v1/bills/{issuer}/{bill}", self.base)),
+                )
+                .send()
+                .await;
             match result {
                 Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
                 Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
                 Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
-                    anyhow::bail!("the gateway refused the token ({}); filing stopped, nothing numbered", r.status())
+                    anyhow::bail!(
+                        "the gateway refused the token ({}); filing stopped, nothing numbered",
+                        r.status()
+                    )
                 }
                 Ok(r) if attempt >= self.retry.attempts => {
-                    return Err(self.unreachable(format!("it answered {} about house bill {bill}", r.status())).into());
+                    return Err(self
+                        .unreachable(format!(
+                            "it answered {} about house bill {bill}",
+                            r.status()
+                        ))
+                        .into());
                 }
-                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
+                Err(e) if attempt >= self.retry.attempts => {
+                    return Err(self.unreachable(describe(&e)).into());
+                }
                 _ => {
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
@@ -333,19 +400,34 @@ impl Gateway {
     }
 
     fn unreachable(&self, why: String) -> Unreachable {
-        Unreachable { url: self.base.clone(), why }
+        Unreachable {
+            url: self.base.clone(),
+            why,
+        }
     }
 
     /// `GET /v1/entries/<n>`: `Ok(None)` if the gateway never received it.
     async fn get(&self, number: &str) -> anyhow::Result<Option<Answer>> {
         let mut attempt = 1;
         loop {
-            let result = self.auth(self.client.get(format!("{}/v1/entries/{number}", self.base))).send().await;
+            let result = self
+                .auth(
+                    self.client
+                        .get(format!("{}/v1/entries/{number}", self.base)),
+                )
+                .send()
+                .await;
             match result {
                 Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
                 Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
-                Ok(r) if attempt >= self.retry.attempts => return Err(self.unreachable(format!("it answered {} about {number}", r.status())).into()),
-                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
+                Ok(r) if attempt >= self.retry.attempts => {
+                    return Err(self
+                        .unreachable(format!("it answered {} about {number}", r.status()))
+                        .into());
+                }
+                Err(e) if attempt >= self.retry.attempts => {
+                    return Err(self.unreachable(describe(&e)).into());
+                }
                 _ => {
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
@@ -386,20 +468,33 @@ impl Gateway {
                 .body(text.to_owned());
             let why = match self.auth(req).send().await {
                 Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
-                    anyhow::bail!("the gateway refused the token ({}); entry summaries stay pending", r.status())
+                    anyhow::bail!(
+                        "the gateway refused the token ({}); entry summaries stay pending",
+                        r.status()
+                    )
                 }
-                Ok(r) if r.status().is_success() || (r.status().is_client_error() && r.status().as_u16() != 429) => {
+                Ok(r)
+                    if r.status().is_success()
+                        || (r.status().is_client_error() && r.status().as_u16() != 429) =>
+                {
                     let status = r.status();
                     let body = r.text().await.unwrap_or_default();
                     return Ok(serde_json::from_str(&body).unwrap_or(SummaryAnswer {
                         entry_number: number.to_owned(),
-                        status: if status.is_success() { "accepted".into() } else { "rejected".into() },
+                        status: if status.is_success() {
+                            "accepted".into()
+                        } else {
+                            "rejected".into()
+                        },
                         code: status.as_u16().to_string(),
                         narrative: body.chars().take(200).collect(),
                         conditions: Vec::new(),
                     }));
                 }
-                Ok(r) => format!("it answered {} for the entry summary of {number}", r.status()),
+                Ok(r) => format!(
+                    "it answered {} for the entry summary of {number}",
+                    r.status()
+                ),
                 Err(e) => describe(&e),
             };
             if attempt >= self.retry.attempts {
@@ -416,14 +511,27 @@ impl Gateway {
     pub async fn get_summary(&self, number: &str) -> anyhow::Result<Option<SummaryAnswer>> {
         let mut attempt = 1;
         loop {
-            let result = self.auth(self.client.get(format!("{}/v1/entry-summaries/{number}", self.base))).send().await;
+            let result = self
+                .auth(
+                    self.client
+                        .get(format!("{}/v1/entry-summaries/{number}", self.base)),
+                )
+                .send()
+                .await;
             match result {
                 Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
                 Ok(r) if r.status().is_success() => return Ok(Some(r.json().await?)),
                 Ok(r) if attempt >= self.retry.attempts => {
-                    return Err(self.unreachable(format!("it answered {} about the summary of {number}", r.status())).into());
+                    return Err(self
+                        .unreachable(format!(
+                            "it answered {} about the summary of {number}",
+                            r.status()
+                        ))
+                        .into());
                 }
-                Err(e) if attempt >= self.retry.attempts => return Err(self.unreachable(describe(&e)).into()),
+                Err(e) if attempt >= self.retry.attempts => {
+                    return Err(self.unreachable(describe(&e)).into());
+                }
                 _ => {
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
@@ -463,7 +571,11 @@ fn responses(answer: &Answer, via: &str) -> Vec<Response> {
         answer.condition,
         answer.code,
         answer.narrative,
-        if answer.warnings.is_empty() { String::new() } else { format!(" (warnings: {})", answer.warnings.join("; ")) }
+        if answer.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" (warnings: {})", answer.warnings.join("; "))
+        }
     );
     let mut out = Vec::new();
     let first = match answer.status.as_str() {
@@ -476,8 +588,18 @@ fn responses(answer: &Answer, via: &str) -> Vec<Response> {
         _ => None,
     };
     if let Some(state) = first {
-        let code = if answer.code.is_empty() { answer.condition.clone() } else { answer.code.clone() };
-        out.push(Response { entry_number: answer.entry_number.clone(), state, code, narrative: answer.narrative.clone(), message: message.clone() });
+        let code = if answer.code.is_empty() {
+            answer.condition.clone()
+        } else {
+            answer.code.clone()
+        };
+        out.push(Response {
+            entry_number: answer.entry_number.clone(),
+            state,
+            code,
+            narrative: answer.narrative.clone(),
+            message: message.clone(),
+        });
     }
     if let Some(release) = &answer.release
         && let Some(state) = release_state(release)
@@ -541,7 +663,14 @@ pub async fn send_all(ctx: &App, entries: &[Entry]) -> anyhow::Result<Unsent> {
         anyhow::bail!("{why}; filing stopped, entries stay pending");
     }
     // Some answer came: the gateway is up, whatever a few entries met.
-    super::gateway_seen(ctx, if unsent.count < entries.len() { None } else { unsent.why.as_deref() });
+    super::gateway_seen(
+        ctx,
+        if unsent.count < entries.len() {
+            None
+        } else {
+            unsent.why.as_deref()
+        },
+    );
     Ok(unsent)
 }
 
@@ -549,12 +678,19 @@ pub async fn send_all(ctx: &App, entries: &[Entry]) -> anyhow::Result<Unsent> {
 const RECORD_BATCH: usize = 256;
 
 /// Records gateway answers: each entry submitted, then what the answer says.
-fn record_answers(ctx: &App, answered: &mut Vec<(String, Answer)>, message: &str) -> anyhow::Result<()> {
+fn record_answers(
+    ctx: &App,
+    answered: &mut Vec<(String, Answer)>,
+    message: &str,
+) -> anyhow::Result<()> {
     if answered.is_empty() {
         return Ok(());
     }
     super::mark_submitted(ctx, answered.iter().map(|(n, _)| n.as_str()), message)?;
-    let responses: Vec<Response> = answered.iter().flat_map(|(_, a)| responses(a, "gateway")).collect();
+    let responses: Vec<Response> = answered
+        .iter()
+        .flat_map(|(_, a)| responses(a, "gateway"))
+        .collect();
     super::apply(ctx, &responses)?;
     answered.clear();
     Ok(())
@@ -588,7 +724,10 @@ pub async fn reconcile(ctx: &App) -> anyhow::Result<Unsent> {
         };
         match answer {
             Some(answer) => known.push((f.entry_number, answer)),
-            None => resend.push(serde_json::from_str::<Entry>(&f.payload).context("a pending filing's payload is not an entry")?),
+            None => resend.push(
+                serde_json::from_str::<Entry>(&f.payload)
+                    .context("a pending filing's payload is not an entry")?,
+            ),
         }
         if known.len() >= RECORD_BATCH {
             record_answers(ctx, &mut known, "reconciled: the gateway has it")?;
@@ -597,7 +736,11 @@ pub async fn reconcile(ctx: &App) -> anyhow::Result<Unsent> {
     record_answers(ctx, &mut known, "reconciled: the gateway has it")?;
     super::gateway_seen(ctx, None);
     if !resend.is_empty() {
-        warn!(entries = resend.len(), "Re-sending {} pending entr(ies) the gateway never received.", resend.len());
+        warn!(
+            entries = resend.len(),
+            "Re-sending {} pending entr(ies) the gateway never received.",
+            resend.len()
+        );
         return send_all(ctx, &resend).await;
     }
     Ok(Unsent::default())
@@ -609,16 +752,32 @@ pub async fn reconcile(ctx: &App) -> anyhow::Result<Unsent> {
 pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
     const CURSOR: &str = "http_notifications_cursor";
     let open = ctx
-        .db(|s| s.filings_in(&[FilingState::Submitted, FilingState::Accepted, FilingState::Held, FilingState::Detained]))?
+        .db(|s| {
+            s.filings_in(&[
+                FilingState::Submitted,
+                FilingState::Accepted,
+                FilingState::Held,
+                FilingState::Detained,
+            ])
+        })?
         .into_iter()
         .any(|f| f.transport == "http");
     if !open {
         return Ok(());
     }
     let gateway = Gateway::new(ctx)?;
-    let mut after: u64 = ctx.db(|s| s.get_value(CURSOR))?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut after: u64 = ctx
+        .db(|s| s.get_value(CURSOR))?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     loop {
-        let resp = gateway.auth(gateway.client.get(format!("{}/v1/notifications?after={after}&limit=5000", gateway.base))).send().await;
+        let resp = gateway
+            .auth(gateway.client.get(format!(
+                "{}/v1/notifications?after={after}&limit=5000",
+                gateway.base
+            )))
+            .send()
+            .await;
         // A failure here is the outage alerted once (super::gateway_seen),
         // not a warning per poll.
         let page: Notifications = match resp {
@@ -627,11 +786,17 @@ pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
                 r.json().await?
             }
             Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                super::gateway_seen(ctx, Some(&format!("it answered {} for notifications", r.status())));
+                super::gateway_seen(
+                    ctx,
+                    Some(&format!("it answered {} for notifications", r.status())),
+                );
                 break;
             }
             Ok(r) => {
-                warn!("The gateway answered {} for notifications; trying again next run.", r.status());
+                warn!(
+                    "The gateway answered {} for notifications; trying again next run.",
+                    r.status()
+                );
                 break;
             }
             Err(e) => {
@@ -648,7 +813,10 @@ pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
             .filter_map(|n| {
                 Some(Response {
                     state: release_state(&n.code)?,
-                    message: format!("gateway notification {}: SO60 {} {}", n.seq, n.code, n.narrative),
+                    message: format!(
+                        "gateway notification {}: SO60 {} {}",
+                        n.seq, n.code, n.narrative
+                    ),
                     entry_number: n.entry_number,
                     code: n.code,
                     narrative: n.narrative,
@@ -668,14 +836,30 @@ mod tests {
 
     #[test]
     fn an_entry_is_adopted_only_when_ace_holds_every_bill_of_it_on_one_entry() {
-        let on = |n: &str| BillHolder { entry_number: n.into(), filer_code: "S32".into(), entry_type: "11".into() };
+        let on = |n: &str| BillHolder {
+            entry_number: n.into(),
+            filer_code: "S32".into(),
+            entry_type: "11".into(),
+        };
         let hb = |b: &str, n: &str| (b.to_owned(), on(n));
         assert_eq!(AtAce::from_found(2, 2, vec![]), AtAce::Nothing);
-        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N1"), hb("A", "N1")]), AtAce::Entry(on("N1")));
+        assert_eq!(
+            AtAce::from_found(2, 2, vec![hb("B", "N1"), hb("A", "N1")]),
+            AtAce::Entry(on("N1"))
+        );
         // Two entries at ACE, one bill not held, or one bill known here: listed.
-        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N2"), hb("A", "N1")]), AtAce::Partly("A".into(), on("N1")));
-        assert_eq!(AtAce::from_found(2, 2, vec![hb("B", "N1")]), AtAce::Partly("B".into(), on("N1")));
-        assert_eq!(AtAce::from_found(2, 1, vec![hb("B", "N1")]), AtAce::Partly("B".into(), on("N1")));
+        assert_eq!(
+            AtAce::from_found(2, 2, vec![hb("B", "N2"), hb("A", "N1")]),
+            AtAce::Partly("A".into(), on("N1"))
+        );
+        assert_eq!(
+            AtAce::from_found(2, 2, vec![hb("B", "N1")]),
+            AtAce::Partly("B".into(), on("N1"))
+        );
+        assert_eq!(
+            AtAce::from_found(2, 1, vec![hb("B", "N1")]),
+            AtAce::Partly("B".into(), on("N1"))
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -45,13 +45,15 @@ use anyhow::Context as _;
 use tracing::{info, warn};
 
 use crate::app::App;
+use crate::entry_number::{self, EntryNumber};
 use crate::job::{FilingTransport, Job};
 use crate::paths;
 use crate::sources;
 use crate::state::intake::IntakeStore;
-use crate::state::ledger::{self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition};
+use crate::state::ledger::{
+    self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition,
+};
 use entry::EntryDefaults;
-use crate::entry_number::{self, EntryNumber};
 
 /// Filings recorded per ledger transaction.
 const INTENT_CHUNK: usize = 2000;
@@ -92,7 +94,13 @@ pub fn apply(ctx: &App, responses: &[Response]) -> anyhow::Result<usize> {
     }
     let list: Vec<Transition<'_>> = responses
         .iter()
-        .map(|r| Transition { entry_number: &r.entry_number, to: r.state, code: Some(&r.code), narrative: Some(&r.narrative), message: &r.message })
+        .map(|r| Transition {
+            entry_number: &r.entry_number,
+            to: r.state,
+            code: Some(&r.code),
+            narrative: Some(&r.narrative),
+            message: &r.message,
+        })
         .collect();
     let outcomes = ctx.db(|s| s.transitions(&list))?;
     let mut moved = 0;
@@ -100,7 +108,10 @@ pub fn apply(ctx: &App, responses: &[Response]) -> anyhow::Result<usize> {
         match outcome {
             Applied::Moved => {
                 moved += 1;
-                ctx.metrics.inc("s321d_filing_transitions_total", vec![("state", r.state.as_str().to_owned())]);
+                ctx.metrics.inc(
+                    "s321d_filing_transitions_total",
+                    vec![("state", r.state.as_str().to_owned())],
+                );
             }
             Applied::Ignored => {}
             Applied::Unknown => {
@@ -112,10 +123,20 @@ pub fn apply(ctx: &App, responses: &[Response]) -> anyhow::Result<usize> {
 }
 
 /// Marks entries sent, in one transaction.
-pub fn mark_submitted<'a>(ctx: &App, entry_numbers: impl IntoIterator<Item = &'a str>, message: &str) -> anyhow::Result<()> {
+pub fn mark_submitted<'a>(
+    ctx: &App,
+    entry_numbers: impl IntoIterator<Item = &'a str>,
+    message: &str,
+) -> anyhow::Result<()> {
     let list: Vec<Transition<'_>> = entry_numbers
         .into_iter()
-        .map(|n| Transition { entry_number: n, to: FilingState::Submitted, code: None, narrative: None, message })
+        .map(|n| Transition {
+            entry_number: n,
+            to: FilingState::Submitted,
+            code: None,
+            narrative: None,
+            message,
+        })
         .collect();
     ctx.db(|s| s.transitions(&list))?;
     Ok(())
@@ -155,7 +176,9 @@ impl FilingReport {
             format!(
                 "{} entr(ies) still pending after the retries: {}",
                 self.pending,
-                self.pending_why.as_deref().unwrap_or("no answer from ACE yet")
+                self.pending_why
+                    .as_deref()
+                    .unwrap_or("no answer from ACE yet")
             )
         })
     }
@@ -195,7 +218,10 @@ pub fn gateway_failed(ctx: &App, e: &anyhow::Error) {
 fn outage(result: anyhow::Result<http::Unsent>, url: &str) -> anyhow::Result<Option<String>> {
     match result {
         Ok(u) if u.count == 0 => Ok(None),
-        Ok(u) => Ok(Some(format!("the ACE gateway {url} did not answer: {}", u.why.unwrap_or_default()))),
+        Ok(u) => Ok(Some(format!(
+            "the ACE gateway {url} did not answer: {}",
+            u.why.unwrap_or_default()
+        ))),
         Err(e) => match e.downcast::<http::Unreachable>() {
             Ok(u) => Ok(Some(u.to_string())),
             Err(e) => Err(e),
@@ -205,7 +231,10 @@ fn outage(result: anyhow::Result<http::Unsent>, url: &str) -> anyhow::Result<Opt
 
 fn defaults(ctx: &App) -> anyhow::Result<EntryDefaults> {
     let f = &ctx.config.filing;
-    anyhow::ensure!(!f.filer_code.is_empty(), "filing.filer_code is not set: cannot file");
+    anyhow::ensure!(
+        !f.filer_code.is_empty(),
+        "filing.filer_code is not set: cannot file"
+    );
     Ok(EntryDefaults {
         filer_code: f.filer_code.to_ascii_uppercase(),
         mode_of_transport: f.mode_of_transport.clone(),
@@ -240,7 +269,11 @@ fn listed_86(p: &entry::Prepared) -> plan::EntryRow {
 /// The bond, contact and party book the SE writer needs, from configuration.
 pub fn writer_settings(ctx: &App) -> anyhow::Result<(settings::Filer, release::PartyBook)> {
     let f = &ctx.config.filing;
-    let book = if f.parties_file.is_empty() { release::PartyBook::default() } else { release::PartyBook::read(std::path::Path::new(&f.parties_file))? };
+    let book = if f.parties_file.is_empty() {
+        release::PartyBook::default()
+    } else {
+        release::PartyBook::read(std::path::Path::new(&f.parties_file))?
+    };
     Ok((settings::Filer::from_config(f), book))
 }
 
@@ -275,7 +308,10 @@ fn adopt_entries(
         .zip(&payloads)
         .zip(&whys)
         .map(|(((p, h), payload), why)| {
-            let own = entry_number::EntryNumber::parse(&h.entry_number).ok().filter(|n| n.filer_code == filer_code).map(|n| n.serial);
+            let own = entry_number::EntryNumber::parse(&h.entry_number)
+                .ok()
+                .filter(|n| n.filer_code == filer_code)
+                .map(|n| n.serial);
             (
                 NewFiling {
                     carrier: &p.bills[0].0,
@@ -289,7 +325,12 @@ fn adopt_entries(
                     payload,
                     record: &p.record,
                 },
-                ledger::Adopted { entry_number: &h.entry_number, state: FilingState::Accepted, own_serial: own, message: why },
+                ledger::Adopted {
+                    entry_number: &h.entry_number,
+                    state: FilingState::Accepted,
+                    own_serial: own,
+                    message: why,
+                },
             )
         })
         .collect();
@@ -298,19 +339,29 @@ fn adopt_entries(
     drop(list);
     let mut listed = Vec::new();
     for (((p, h), why), outcome) in adopt.iter().zip(&whys).zip(outcomes) {
-        let entry = match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
-            Some(i) => plan.informal.remove(i).entry,
-            None => listed_86(p),
-        };
+        let entry =
+            match plan.informal.iter().position(|i| {
+                i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()
+            }) {
+                Some(i) => plan.informal.remove(i).entry,
+                None => listed_86(p),
+            };
         match outcome {
             Intent::New(_) => {
                 info!(run.id = %run_id, entry = %h.entry_number, "Adopted entry {} from ACE for {} {}: filed from another state store.", h.entry_number, p.bills[0].0, p.bills[0].1);
-                listed.push(plan::Listed { entry, reasons: String::new(), why: why.clone() });
+                listed.push(plan::Listed {
+                    entry,
+                    reasons: String::new(),
+                    why: why.clone(),
+                });
             }
             // Known here after all (another run recorded it meanwhile).
             Intent::AlreadyFiled(_) => {}
             Intent::Conflict(filed) => {
-                let on: Vec<String> = filed.iter().map(|(c, hb, n)| format!("{c} {hb} is on entry {n}")).collect();
+                let on: Vec<String> = filed
+                    .iter()
+                    .map(|(c, hb, n)| format!("{c} {hb} is on entry {n}"))
+                    .collect();
                 plan.not_filed.push(plan::Listed { entry, reasons: String::new(), why: format!("house bills already on a filed entry ({}); a house bill is never on two entries", on.join("; ")) });
             }
         }
@@ -320,7 +371,11 @@ fn adopt_entries(
 
 /// A `not_filed.csv` row as the ledger keeps it.
 fn not_filed_record(run_id: &str, l: &plan::Listed, at: chrono::DateTime<chrono::Utc>) -> NotFiled {
-    let why = if l.why.is_empty() { l.reasons.as_str() } else { l.why.as_str() };
+    let why = if l.why.is_empty() {
+        l.reasons.as_str()
+    } else {
+        l.why.as_str()
+    };
     let mut bills = l.entry.house_bills.clone();
     bills.sort();
     NotFiled {
@@ -356,7 +411,11 @@ pub async fn poll(ctx: &App) -> anyhow::Result<()> {
 }
 
 /// Reads an output of the run; None when the run did not write it.
-async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+async fn run_output(
+    out: &sources::Source,
+    folder: &str,
+    name: &str,
+) -> anyhow::Result<Option<Vec<u8>>> {
     match out.get(&paths::join(&[folder, name])).await {
         Ok(bytes) => Ok(Some(bytes)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
@@ -366,28 +425,53 @@ async fn run_output(out: &sources::Source, folder: &str, name: &str) -> anyhow::
 
 /// Files the entries of a finished run: its `86` shipments one house bill
 /// each, its type 11 entries with all their house bills; lists the rest.
-pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTransport) -> anyhow::Result<FilingReport> {
+pub async fn file_run(
+    ctx: &App,
+    job: &Job,
+    run_id: &str,
+    transport: FilingTransport,
+) -> anyhow::Result<FilingReport> {
     let started = std::time::Instant::now();
     let defaults = defaults(ctx)?;
-    let mut down = reconcile(ctx).await.context("reconciling earlier filings before sending new ones")?;
-    let run = ctx.db(|s| s.run(run_id))?.with_context(|| format!("no run {run_id}"))?;
-    anyhow::ensure!(run.kind != "replay", "run {run_id} is a replay: replays are never filed");
+    let mut down = reconcile(ctx)
+        .await
+        .context("reconciling earlier filings before sending new ones")?;
+    let run = ctx
+        .db(|s| s.run(run_id))?
+        .with_context(|| format!("no run {run_id}"))?;
+    anyhow::ensure!(
+        run.kind != "replay",
+        "run {run_id} is a replay: replays are never filed"
+    );
     let out = ctx.source(&job.output.source)?;
     let folder = paths::join(&[&job.output.path, run_id]);
-    let dispositions = run_output(&out, &folder, "dispositions.csv").await?.with_context(|| format!("run {run_id} has no dispositions"))?;
+    let dispositions = run_output(&out, &folder, "dispositions.csv")
+        .await?
+        .with_context(|| format!("run {run_id} has no dispositions"))?;
     let entries_csv = run_output(&out, &folder, "entries.csv").await?;
     let lines_csv = run_output(&out, &folder, "entry_lines.csv").await?;
     let file_formal = ctx.config.filing.formal_entries == crate::config::FormalEntries::File;
-    let mut plan = plan::plan_filing(&dispositions, entries_csv.as_deref(), lines_csv.as_deref(), &defaults.ior_number, file_formal)
-        .with_context(|| format!("reading the entries of run {run_id}"))?;
-    let mut report = FilingReport { formal: plan.formal.len(), ..FilingReport::default() };
+    let mut plan = plan::plan_filing(
+        &dispositions,
+        entries_csv.as_deref(),
+        lines_csv.as_deref(),
+        &defaults.ior_number,
+        file_formal,
+    )
+    .with_context(|| format!("reading the entries of run {run_id}"))?;
+    let mut report = FilingReport {
+        formal: plan.formal.len(),
+        ..FilingReport::default()
+    };
 
     // Entries from the run's archived files.
     let archive = ctx.source(&ctx.config.archive.source)?;
     let scratch = ctx.staging().join("filing").join(run_id);
     let mut local: Vec<(String, std::path::PathBuf)> = Vec::new();
     for f in ctx.db(|s| s.files_of_run(run_id))? {
-        let Some(path) = f.archive.as_deref() else { continue };
+        let Some(path) = f.archive.as_deref() else {
+            continue;
+        };
         let p = match archive.local_path(path) {
             Some(p) => p,
             None => {
@@ -398,14 +482,25 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
         };
         local.push((f.name.clone(), p));
     }
-    let files: Vec<entry::ArchivedFile<'_>> = local.iter().map(|(name, path)| entry::ArchivedFile { name, path }).collect();
+    let files: Vec<entry::ArchivedFile<'_>> = local
+        .iter()
+        .map(|(name, path)| entry::ArchivedFile { name, path })
+        .collect();
     let (prepared, unbuilt) = entry::build(job, &files, &plan, &ctx.policy, &defaults)?;
     drop(files);
     let _ = std::fs::remove_dir_all(&scratch);
     for u in unbuilt {
-        if let Some(i) = plan.informal.iter().position(|i| i.entry.entry_ref == u.entry_ref) {
+        if let Some(i) = plan
+            .informal
+            .iter()
+            .position(|i| i.entry.entry_ref == u.entry_ref)
+        {
             let i = plan.informal.remove(i);
-            plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why: u.why });
+            plan.not_filed.push(plan::Listed {
+                reasons: String::new(),
+                entry: i.entry,
+                why: u.why,
+            });
         }
     }
     // Every mandatory field filled, or the entry is not filed and says why
@@ -431,12 +526,22 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
             Err(r) => {
                 refused += 1;
                 let why = format!("not filed: {r}");
-                match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
+                match plan.informal.iter().position(|i| {
+                    i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()
+                }) {
                     Some(i) => {
                         let i = plan.informal.remove(i);
-                        plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why });
+                        plan.not_filed.push(plan::Listed {
+                            reasons: String::new(),
+                            entry: i.entry,
+                            why,
+                        });
                     }
-                    None => plan.not_filed.push(plan::Listed { reasons: String::new(), entry: listed_86(&p), why }),
+                    None => plan.not_filed.push(plan::Listed {
+                        reasons: String::new(),
+                        entry: listed_86(&p),
+                        why,
+                    }),
                 }
             }
         }
@@ -456,7 +561,10 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
     if ask && !kept.is_empty() && down.is_none() {
         match http::held_elsewhere(ctx, &kept).await {
             Ok(h) => held = Some(h),
-            Err(e) => down = outage(Err(e), &ctx.config.filing.http.url).context("asking the gateway which house bills ACE already holds")?,
+            Err(e) => {
+                down = outage(Err(e), &ctx.config.filing.http.url)
+                    .context("asking the gateway which house bills ACE already holds")?
+            }
         }
     }
     if ask && held.is_none() {
@@ -480,12 +588,22 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
                         "not filed: house bill {hb} is already on entry {} at ACE (type {}, filer {}), which this state store never filed; a house bill is never on two entries",
                         holder.entry_number, holder.entry_type, holder.filer_code
                     );
-                    match plan.informal.iter().position(|i| i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()) {
+                    match plan.informal.iter().position(|i| {
+                        i.entry.entry_ref == p.entry.entry_ref && !p.entry.entry_ref.is_empty()
+                    }) {
                         Some(i) => {
                             let i = plan.informal.remove(i);
-                            plan.not_filed.push(plan::Listed { reasons: String::new(), entry: i.entry, why });
+                            plan.not_filed.push(plan::Listed {
+                                reasons: String::new(),
+                                entry: i.entry,
+                                why,
+                            });
                         }
-                        None => plan.not_filed.push(plan::Listed { reasons: String::new(), entry: listed_86(&p), why }),
+                        None => plan.not_filed.push(plan::Listed {
+                            reasons: String::new(),
+                            entry: listed_86(&p),
+                            why,
+                        }),
                     }
                 }
             }
@@ -494,7 +612,11 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
         kept_cuts = still_cuts;
     }
     let mut prepared = kept;
-    let cuts: BTreeMap<usize, Vec<String>> = kept_cuts.into_iter().enumerate().filter(|(_, c)| !c.is_empty()).collect();
+    let cuts: BTreeMap<usize, Vec<String>> = kept_cuts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
     if refused > 0 {
         warn!(run.id = %run_id, refused, "{refused} entr(ies) of run {run_id} cannot be filed: a mandatory CATAIR field has no value (not_filed.csv names each field).");
     }
@@ -503,14 +625,19 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
     // Intent first: every entry gets its number and a pending filing, then is
     // sent. Chunks bound the transaction size; a crash between chunks leaves
     // pending filings that the next attempt reconciles.
-    let batch_name = (transport == FilingTransport::Catair).then(|| batch::batch_name(&defaults.filer_code, run_id));
+    let batch_name = (transport == FilingTransport::Catair)
+        .then(|| batch::batch_name(&defaults.filer_code, run_id));
     // Certified summaries: their filings name the AE batch (or the HTTP
     // mark) from the intent on, so nothing ever sends them as an SE.
     let certified_batch = match transport {
         FilingTransport::Catair => batch::ae_batch_name(&defaults.filer_code, run_id),
         FilingTransport::Http => summary_filing::HTTP_CERTIFIED.to_owned(),
     };
-    let make = |serial: u64| EntryNumber::new(&defaults.filer_code, serial).ok().map(|n| n.to_string());
+    let make = |serial: u64| {
+        EntryNumber::new(&defaults.filer_code, serial)
+            .ok()
+            .map(|n| n.to_string())
+    };
     let first = ctx.config.filing.first_serial;
     let mut pending = Vec::new();
     let mut notes: Vec<(String, String)> = Vec::new();
@@ -537,25 +664,36 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
                 job: &job.name,
                 run_id,
                 transport: transport.as_str(),
-                batch: if summary_filing::certifies(ctx, &p.entry.entry_type) { Some(certified_batch.as_str()) } else { batch_name.as_deref() },
+                batch: if summary_filing::certifies(ctx, &p.entry.entry_type) {
+                    Some(certified_batch.as_str())
+                } else {
+                    batch_name.as_deref()
+                },
                 payload,
                 record: &p.record,
             })
             .collect();
-        let recorded = ctx.db(|s| s.record_intents(&defaults.filer_code, first, &make, &filings))?;
+        let recorded =
+            ctx.db(|s| s.record_intents(&defaults.filer_code, first, &make, &filings))?;
         drop(filings);
         for (k, (p, intent)) in chunk.iter_mut().zip(recorded).enumerate() {
             match intent {
                 Intent::New(f) => {
                     if let Some(c) = cuts.get(&(chunk_no * INTENT_CHUNK + k)) {
-                        notes.push((f.entry_number.clone(), format!("warning: CATAIR text cut: {}", c.join("; "))));
+                        notes.push((
+                            f.entry_number.clone(),
+                            format!("warning: CATAIR text cut: {}", c.join("; ")),
+                        ));
                     }
                     p.entry.entry_number = f.entry_number;
                     pending.push(p.entry.clone());
                 }
                 Intent::AlreadyFiled(_) => report.already_filed += 1,
                 Intent::Conflict(filed) => {
-                    let on: Vec<String> = filed.iter().map(|(c, h, n)| format!("{c} {h} is on entry {n}")).collect();
+                    let on: Vec<String> = filed
+                        .iter()
+                        .map(|(c, h, n)| format!("{c} {h} is on entry {n}"))
+                        .collect();
                     warn!(
                         run.id = %run_id,
                         entry_ref = %p.entry.entry_ref,
@@ -563,7 +701,11 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
                         p.entry.entry_ref,
                         on.join("; ")
                     );
-                    let listed = plan.informal.iter().find(|i| i.entry.entry_ref == p.entry.entry_ref).map(|i| i.entry.clone());
+                    let listed = plan
+                        .informal
+                        .iter()
+                        .find(|i| i.entry.entry_ref == p.entry.entry_ref)
+                        .map(|i| i.entry.clone());
                     plan.not_filed.push(plan::Listed {
                         entry: listed.unwrap_or_else(|| listed_86(p)),
                         reasons: String::new(),
@@ -578,15 +720,33 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
     if !notes.is_empty() && transport == FilingTransport::Catair {
         let list: Vec<Transition<'_>> = notes
             .iter()
-            .map(|(n, m)| Transition { entry_number: n, to: FilingState::Pending, code: None, narrative: None, message: m })
+            .map(|(n, m)| Transition {
+                entry_number: n,
+                to: FilingState::Pending,
+                code: None,
+                narrative: None,
+                message: m,
+            })
             .collect();
         ctx.db(|s| s.transitions(&list))?;
         warn!(run.id = %run_id, entries = notes.len(), "{} entr(ies) of run {run_id} had text cut to CATAIR field lengths; each cut is in the entry's ledger events.", notes.len());
     }
     if !adopt.is_empty() {
-        let listed = adopt_entries(ctx, job, run_id, transport, &defaults.filer_code, &adopt, &mut plan)?;
+        let listed = adopt_entries(
+            ctx,
+            job,
+            run_id,
+            transport,
+            &defaults.filer_code,
+            &adopt,
+            &mut plan,
+        )?;
         report.adopted = listed.len();
-        out.put(&paths::join(&[&folder, "adopted.csv"]), &plan::list_csv(&listed)?).await?;
+        out.put(
+            &paths::join(&[&folder, "adopted.csv"]),
+            &plan::list_csv(&listed)?,
+        )
+        .await?;
     }
     crate::faults::crash_point("filing-intent");
     let recorded_ms = started.elapsed().as_millis() as u64;
@@ -594,18 +754,38 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
     // The broker lists, beside the run's other outputs (rewritten whole each
     // time the run is filed: the same run gives the same lists).
     report.not_filed = plan.not_filed.len();
-    out.put(&paths::join(&[&folder, "formal_entries.csv"]), &plan::list_csv(&plan.formal)?).await?;
-    out.put(&paths::join(&[&folder, "not_filed.csv"]), &plan::list_csv(&plan.not_filed)?).await?;
+    out.put(
+        &paths::join(&[&folder, "formal_entries.csv"]),
+        &plan::list_csv(&plan.formal)?,
+    )
+    .await?;
+    out.put(
+        &paths::join(&[&folder, "not_filed.csv"]),
+        &plan::list_csv(&plan.not_filed)?,
+    )
+    .await?;
     // The same list in the ledger, as `not filed: <reason>` (issue 10 item
     // 3): `s321d ledger show HOUSE_BILL` and the exception report read it.
     let now = chrono::Utc::now();
-    let not_filed: Vec<NotFiled> = plan.not_filed.iter().map(|l| not_filed_record(run_id, l, now)).collect();
+    let not_filed: Vec<NotFiled> = plan
+        .not_filed
+        .iter()
+        .map(|l| not_filed_record(run_id, l, now))
+        .collect();
     ctx.db(|s| s.record_not_filed(run_id, &not_filed))?;
 
     report.filed = pending.len();
-    let (certified, pending): (Vec<entry::Entry>, Vec<entry::Entry>) = pending.into_iter().partition(|e| summary_filing::certifies(ctx, &e.entry_type));
+    let (certified, pending): (Vec<entry::Entry>, Vec<entry::Entry>) = pending
+        .into_iter()
+        .partition(|e| summary_filing::certifies(ctx, &e.entry_type));
     if !certified.is_empty() {
-        summary_filing::file_certified(ctx, &certified, transport.as_str(), Some(certified_batch.as_str())).await?;
+        summary_filing::file_certified(
+            ctx,
+            &certified,
+            transport.as_str(),
+            Some(certified_batch.as_str()),
+        )
+        .await?;
     }
     match transport {
         FilingTransport::Http => {
@@ -626,9 +806,17 @@ pub async fn file_run(ctx: &App, job: &Job, run_id: &str, transport: FilingTrans
     let sent_ms = started.elapsed().as_millis() as u64;
     poll(ctx).await?;
     for f in ctx.db(|s| s.filings_of_run(run_id))? {
-        *report.states.entry(f.state.as_str().to_owned()).or_insert(0) += 1;
+        *report
+            .states
+            .entry(f.state.as_str().to_owned())
+            .or_insert(0) += 1;
     }
-    report.pending = waiting + report.states.get(FilingState::Pending.as_str()).copied().unwrap_or(0);
+    report.pending = waiting
+        + report
+            .states
+            .get(FilingState::Pending.as_str())
+            .copied()
+            .unwrap_or(0);
     report.pending_why = down;
     // Entries never numbered make the run unfiled still: the next attempt
     // files it again (pending ones are reconciled either way).

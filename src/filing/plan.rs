@@ -23,8 +23,15 @@ use crate::money;
 /// The broker lists' columns (`formal_entries.csv`, `not_filed.csv`): an
 /// entry's `entries.csv` columns through `duty_status`, then why it is listed.
 pub fn list_header() -> Vec<&'static str> {
-    let through_status = ENTRIES_HEADER.iter().position(|c| *c == "duty_status").expect("entries.csv has duty_status");
-    ENTRIES_HEADER[..=through_status].iter().copied().chain(["reasons", "why"]).collect()
+    let through_status = ENTRIES_HEADER
+        .iter()
+        .position(|c| *c == "duty_status")
+        .expect("entries.csv has duty_status");
+    ENTRIES_HEADER[..=through_status]
+        .iter()
+        .copied()
+        .chain(["reasons", "why"])
+        .collect()
 }
 
 /// One row of `entries.csv`.
@@ -127,7 +134,10 @@ impl Table {
             .enumerate()
             .map(|(i, h)| (h.trim_start_matches('\u{feff}').to_owned(), i))
             .collect();
-        let rows = r.records().collect::<Result<Vec<_>, _>>().with_context(|| format!("{what} is not valid CSV"))?;
+        let rows = r
+            .records()
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{what} is not valid CSV"))?;
         Ok(Table { index, rows })
     }
 
@@ -136,7 +146,10 @@ impl Table {
     }
 
     fn get<'a>(&self, row: &'a csv::StringRecord, column: &str) -> &'a str {
-        self.index.get(column).and_then(|&i| row.get(i)).unwrap_or("")
+        self.index
+            .get(column)
+            .and_then(|&i| row.get(i))
+            .unwrap_or("")
     }
 }
 
@@ -161,7 +174,12 @@ fn entry_row(t: &Table, r: &csv::StringRecord) -> EntryRow {
         conveyance: g("conveyance"),
         consignee_key: g("consignee_key"),
         ior_number: g("ior_number").trim().to_owned(),
-        house_bills: t.get(r, "house_bills").split(';').filter(|h| !h.is_empty()).map(str::to_owned).collect(),
+        house_bills: t
+            .get(r, "house_bills")
+            .split(';')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect(),
         lines: g("lines"),
         entered_value_usd: g("entered_value_usd"),
         duty_usd: g("duty_usd"),
@@ -200,7 +218,11 @@ fn formal_why(entry_type: &str, has_ior: bool) -> String {
         "03" => "type 03 (AD/CVD): a broker files it with the AD/CVD case and a bond",
         _ => "type 01 (formal): a broker files it with a bond",
     };
-    if has_ior { what.to_owned() } else { format!("{what}; V010: no importer of record number yet") }
+    if has_ior {
+        what.to_owned()
+    } else {
+        format!("{what}; V010: no importer of record number yet")
+    }
 }
 
 /// The reason a type 11 entry without an IOR number is not filed.
@@ -208,20 +230,35 @@ pub const WHY_V010: &str = "V010: none of its shipments has an importer of recor
 
 /// Builds the plan from a run's `dispositions.csv` and, when the run has
 /// entries, its `entries.csv` and `entry_lines.csv`.
-pub fn plan(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>) -> anyhow::Result<Plan> {
+pub fn plan(
+    dispositions: &[u8],
+    entries: Option<&[u8]>,
+    entry_lines: Option<&[u8]>,
+) -> anyhow::Result<Plan> {
     plan_with_ior(dispositions, entries, entry_lines, "")
 }
 
 /// [`plan`], with the configured importer of record (`[filing] ior_number`)
 /// standing in for a type 11 entry whose shipments name none.
-pub fn plan_with_ior(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>, configured_ior: &str) -> anyhow::Result<Plan> {
+pub fn plan_with_ior(
+    dispositions: &[u8],
+    entries: Option<&[u8]>,
+    entry_lines: Option<&[u8]>,
+    configured_ior: &str,
+) -> anyhow::Result<Plan> {
     plan_filing(dispositions, entries, entry_lines, configured_ior, false)
 }
 
 /// [`plan_with_ior`]; with `file_formal` (`[filing] formal_entries =
 /// "file"`) a type 01 entry with an IOR number is filed like a type 11
 /// instead of listed for a broker.
-pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Option<&[u8]>, configured_ior: &str, file_formal: bool) -> anyhow::Result<Plan> {
+pub fn plan_filing(
+    dispositions: &[u8],
+    entries: Option<&[u8]>,
+    entry_lines: Option<&[u8]>,
+    configured_ior: &str,
+    file_formal: bool,
+) -> anyhow::Result<Plan> {
     let d = Table::read(dispositions, "dispositions.csv")?;
     let v2 = d.has("entry_ref");
     let mut plan = Plan::default();
@@ -232,12 +269,25 @@ pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Opt
     let mut named: BTreeMap<String, EntryRow> = BTreeMap::new();
     for r in &d.rows {
         let disposition = d.get(r, "disposition");
-        let key = || (d.get(r, "source_file").to_owned(), d.get(r, "carrier").to_owned(), d.get(r, "house_bill").to_owned());
+        let key = || {
+            (
+                d.get(r, "source_file").to_owned(),
+                d.get(r, "carrier").to_owned(),
+                d.get(r, "house_bill").to_owned(),
+            )
+        };
         match disposition {
             "86" => {
                 let total_text = d.get(r, "total_usd").to_owned();
                 let total = money::parse_decimal(&total_text).unwrap_or(0);
-                plan.type86.insert(key(), Type86 { total, total_text, consignee_key: d.get(r, "consignee_key").to_owned() });
+                plan.type86.insert(
+                    key(),
+                    Type86 {
+                        total,
+                        total_text,
+                        consignee_key: d.get(r, "consignee_key").to_owned(),
+                    },
+                );
             }
             "11" | "01" | "03" if v2 => {
                 let entry_ref = d.get(r, "entry_ref").to_owned();
@@ -281,7 +331,10 @@ pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Opt
     }
     let e = match entries {
         Some(bytes) => Table::read(bytes, "entries.csv")?,
-        None => Table { index: HashMap::new(), rows: Vec::new() },
+        None => Table {
+            index: HashMap::new(),
+            rows: Vec::new(),
+        },
     };
     let mut lines: BTreeMap<String, Vec<LineRow>> = BTreeMap::new();
     if let Some(bytes) = entry_lines {
@@ -294,26 +347,44 @@ pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Opt
     let configured_ior = configured_ior.trim();
     for r in &e.rows {
         let mut entry = entry_row(&e, r);
-        if entry.entry_type == "11" && !crate::entries::ior::is_valid(&entry.ior_number) && crate::entries::ior::is_valid(configured_ior) {
+        if entry.entry_type == "11"
+            && !crate::entries::ior::is_valid(&entry.ior_number)
+            && crate::entries::ior::is_valid(configured_ior)
+        {
             entry.ior_number = configured_ior.to_owned();
         }
         named.remove(&entry.entry_ref);
-        let codes = reasons.get(&entry.entry_ref).map(|v| v.join(";")).unwrap_or_default();
+        let codes = reasons
+            .get(&entry.entry_ref)
+            .map(|v| v.join(";"))
+            .unwrap_or_default();
         let has_ior = crate::entries::ior::is_valid(&entry.ior_number);
         match entry.entry_type.as_str() {
             // Type 01 too when the filer files formal entries (issue 10 item 9).
             t @ ("11" | "01") if has_ior && (t == "11" || file_formal) => {
                 let lines = lines.remove(&entry.entry_ref).unwrap_or_default();
                 if lines.is_empty() {
-                    plan.not_filed.push(Listed { entry, reasons: codes, why: "entry_lines.csv has no line of it".into() });
+                    plan.not_filed.push(Listed {
+                        entry,
+                        reasons: codes,
+                        why: "entry_lines.csv has no line of it".into(),
+                    });
                 } else {
                     plan.informal.push(Informal { entry, lines });
                 }
             }
-            "11" => plan.not_filed.push(Listed { entry, reasons: codes, why: WHY_V010.into() }),
+            "11" => plan.not_filed.push(Listed {
+                entry,
+                reasons: codes,
+                why: WHY_V010.into(),
+            }),
             t => {
                 let why = formal_why(t, has_ior);
-                plan.formal.push(Listed { entry, reasons: codes, why });
+                plan.formal.push(Listed {
+                    entry,
+                    reasons: codes,
+                    why,
+                });
             }
         }
     }
@@ -322,8 +393,15 @@ pub fn plan_filing(dispositions: &[u8], entries: Option<&[u8]>, entry_lines: Opt
     for (entry_ref, mut entry) in named {
         entry.house_bills.sort();
         entry.house_bills.dedup();
-        let codes = reasons.get(&entry_ref).map(|v| v.join(";")).unwrap_or_default();
-        plan.not_filed.push(Listed { entry, reasons: codes, why: "entries.csv of the run has no row for this entry".into() });
+        let codes = reasons
+            .get(&entry_ref)
+            .map(|v| v.join(";"))
+            .unwrap_or_default();
+        plan.not_filed.push(Listed {
+            entry,
+            reasons: codes,
+            why: "entries.csv of the run has no row for this entry".into(),
+        });
     }
     Ok(plan)
 }
@@ -383,21 +461,48 @@ mod tests {
 
     #[test]
     fn a_run_files_86_shipments_and_type_11_entries_and_lists_the_rest() {
-        let p = plan(DISPOSITIONS.as_bytes(), Some(ENTRIES.as_bytes()), Some(LINES.as_bytes())).unwrap();
+        let p = plan(
+            DISPOSITIONS.as_bytes(),
+            Some(ENTRIES.as_bytes()),
+            Some(LINES.as_bytes()),
+        )
+        .unwrap();
         let mut filed86: Vec<_> = p.type86.keys().map(|k| k.2.clone()).collect();
         filed86.sort();
         assert_eq!(filed86, ["H1"], "86 only; a duplicate or hold never");
-        assert_eq!(p.type86[&("a.csv".into(), "DHLX".into(), "H1".into())].total, 45 * money::ONE);
+        assert_eq!(
+            p.type86[&("a.csv".into(), "DHLX".into(), "H1".into())].total,
+            45 * money::ONE
+        );
         // One type 11 entry with both house bills and both lines, in order.
         assert_eq!(p.informal.len(), 1);
         let e = &p.informal[0];
-        assert_eq!((e.entry.entry_ref.as_str(), e.entry.house_bills.clone()), ("R000001", vec!["H2".to_owned(), "H3".to_owned()]));
+        assert_eq!(
+            (e.entry.entry_ref.as_str(), e.entry.house_bills.clone()),
+            ("R000001", vec!["H2".to_owned(), "H3".to_owned()])
+        );
         assert_eq!(e.lines.iter().map(|l| l.record).collect::<Vec<_>>(), [2, 3]);
-        assert_eq!(e.lines[0].ch99, [("9903.88.03".to_owned(), "125.00".to_owned()), ("9903.01.25".to_owned(), "50.00".to_owned())]);
+        assert_eq!(
+            e.lines[0].ch99,
+            [
+                ("9903.88.03".to_owned(), "125.00".to_owned()),
+                ("9903.01.25".to_owned(), "50.00".to_owned())
+            ]
+        );
         // The formal entry is listed with its reasons and what a broker must do.
         assert_eq!(p.formal.len(), 1);
-        assert_eq!((p.formal[0].entry.entry_ref.as_str(), p.formal[0].reasons.as_str()), ("R000002", "L003"));
-        assert!(p.formal[0].why.contains("type 01") && p.formal[0].why.contains("V010"), "{}", p.formal[0].why);
+        assert_eq!(
+            (
+                p.formal[0].entry.entry_ref.as_str(),
+                p.formal[0].reasons.as_str()
+            ),
+            ("R000002", "L003")
+        );
+        assert!(
+            p.formal[0].why.contains("type 01") && p.formal[0].why.contains("V010"),
+            "{}",
+            p.formal[0].why
+        );
         // The type 11 without an IOR is not filed, and says why.
         assert_eq!(p.not_filed.len(), 1);
         assert_eq!(p.not_filed[0].entry.entry_ref, "R000003");
@@ -405,14 +510,20 @@ mod tests {
         assert_eq!(p.not_filed[0].reasons, "E001;V010");
         let text = String::from_utf8(list_csv(&p.formal).unwrap()).unwrap();
         assert!(text.starts_with(&list_header().join(",")));
-        assert!(text.contains("R000002,01,141.51,DHLX,2025-09-01,4701,M1,k3,,H4,1,2899.00"), "{text}");
+        assert!(
+            text.contains("R000002,01,141.51,DHLX,2025-09-01,4701,M1,k3,,H4,1,2899.00"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_run_without_entries_files_its_86_and_an_old_run_lists_its_11() {
         let only86 = "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons,entry_ref\na.csv,DHLX,H1,2025-05-01,k1,1,45.00,86,,\n";
         let p = plan(only86.as_bytes(), None, None).unwrap();
-        assert_eq!((p.type86.len(), p.informal.len(), p.not_filed.len()), (1, 0, 0));
+        assert_eq!(
+            (p.type86.len(), p.informal.len(), p.not_filed.len()),
+            (1, 0, 0)
+        );
         // v1 dispositions (no entry_ref column): 11 was a shipment, not an entry.
         let v1 = "source_file,carrier,house_bill,arrival_date,consignee_key,lines,total_usd,disposition,reasons\na.csv,DHLX,H2,2025-05-01,k1,1,900.00,11,L003\n";
         let p = plan(v1.as_bytes(), None, None).unwrap();
@@ -425,30 +536,72 @@ mod tests {
     fn entries_the_dispositions_name_but_entries_csv_lacks_are_listed() {
         let p = plan(DISPOSITIONS.as_bytes(), None, None).unwrap();
         assert!(p.informal.is_empty() && p.formal.is_empty());
-        let listed: Vec<(&str, Vec<String>)> = p.not_filed.iter().map(|l| (l.entry.entry_ref.as_str(), l.entry.house_bills.clone())).collect();
+        let listed: Vec<(&str, Vec<String>)> = p
+            .not_filed
+            .iter()
+            .map(|l| (l.entry.entry_ref.as_str(), l.entry.house_bills.clone()))
+            .collect();
         assert_eq!(
             listed,
-            [("R000001", vec!["H2".to_owned(), "H3".to_owned()]), ("R000002", vec!["H4".to_owned()]), ("R000003", vec!["H5".to_owned()])]
+            [
+                ("R000001", vec!["H2".to_owned(), "H3".to_owned()]),
+                ("R000002", vec!["H4".to_owned()]),
+                ("R000003", vec!["H5".to_owned()])
+            ]
         );
         assert!(p.not_filed.iter().all(|l| l.why.contains("no row")));
     }
 
     #[test]
     fn the_configured_ior_stands_in_for_a_type_11_without_one() {
-        let p = plan_with_ior(DISPOSITIONS.as_bytes(), Some(ENTRIES.as_bytes()), Some(LINES.as_bytes()), "98-765432100").unwrap();
-        let r3 = p.informal.iter().find(|i| i.entry.entry_ref == "R000003").expect("filed with the configured IOR");
+        let p = plan_with_ior(
+            DISPOSITIONS.as_bytes(),
+            Some(ENTRIES.as_bytes()),
+            Some(LINES.as_bytes()),
+            "98-765432100",
+        )
+        .unwrap();
+        let r3 = p
+            .informal
+            .iter()
+            .find(|i| i.entry.entry_ref == "R000003")
+            .expect("filed with the configured IOR");
         assert_eq!(r3.entry.ior_number, "98-765432100");
-        assert_eq!(p.informal.iter().find(|i| i.entry.entry_ref == "R000001").unwrap().entry.ior_number, "12-345678900", "its own IOR first");
+        assert_eq!(
+            p.informal
+                .iter()
+                .find(|i| i.entry.entry_ref == "R000001")
+                .unwrap()
+                .entry
+                .ior_number,
+            "12-345678900",
+            "its own IOR first"
+        );
         assert!(p.not_filed.is_empty());
         // A configured IOR that is not one is no stand-in.
-        let p = plan_with_ior(DISPOSITIONS.as_bytes(), Some(ENTRIES.as_bytes()), Some(LINES.as_bytes()), "nope").unwrap();
+        let p = plan_with_ior(
+            DISPOSITIONS.as_bytes(),
+            Some(ENTRIES.as_bytes()),
+            Some(LINES.as_bytes()),
+            "nope",
+        )
+        .unwrap();
         assert!(p.not_filed[0].why.starts_with("V010"));
     }
 
     #[test]
     fn ch99_cells_read_back() {
         assert_eq!(parse_ch99(""), Vec::<(String, String)>::new());
-        assert_eq!(parse_ch99("9903.01.25=2.00"), [("9903.01.25".to_owned(), "2.00".to_owned())]);
-        assert_eq!(parse_ch99("a=1;;b=2"), [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
+        assert_eq!(
+            parse_ch99("9903.01.25=2.00"),
+            [("9903.01.25".to_owned(), "2.00".to_owned())]
+        );
+        assert_eq!(
+            parse_ch99("a=1;;b=2"),
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned())
+            ]
+        );
     }
 }

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use super::catair::cargo_release::{self as se, MODES};
 use super::catair::key::{Class, Record, clean, components};
 use super::entry::{Entry, Party, ior_type_of};
-use crate::entry_number::EntryNumber;
 use super::settings::Filer;
+use crate::entry_number::EntryNumber;
 
 /// Why an entry cannot be filed: the record and field, and what is missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +73,14 @@ impl PartyBook {
     pub fn read(path: &std::path::Path) -> anyhow::Result<PartyBook> {
         let mut book = PartyBook::default();
         for r in crate::config::filing::read_parties(path)? {
-            let party = Party { name: r.name, address: r.address, city: r.city, state: r.state, postal_code: r.postal_code, country: r.country };
+            let party = Party {
+                name: r.name,
+                address: r.address,
+                city: r.city,
+                state: r.state,
+                postal_code: r.postal_code,
+                country: r.country,
+            };
             book.insert(party);
         }
         Ok(book)

@@ -164,13 +164,27 @@ mod tests {
     #[test]
     fn summaries_without_a_bond_are_named() {
         let mut f = config();
-        assert_eq!((f.entry_summary, f.payment_type, f.formal_entries), (crate::config::EntrySummaryMode::AfterRelease, crate::config::PaymentType::Individual, crate::config::FormalEntries::List));
+        assert_eq!(
+            (f.entry_summary, f.payment_type, f.formal_entries),
+            (
+                crate::config::EntrySummaryMode::AfterRelease,
+                crate::config::PaymentType::Individual,
+                crate::config::FormalEntries::List
+            )
+        );
         f.filer_code = "S32".into();
         f.formal_entries = crate::config::FormalEntries::File;
         f.entry_summary = crate::config::EntrySummaryMode::Certified;
         let p = problems(&f);
-        assert_eq!(p.iter().map(|p| p.key).collect::<Vec<_>>(), ["filing.bond_type", "filing.bond_type"], "{p:?}");
-        assert!(p[0].why.contains("type 01") && p[1].why.contains("certified"), "{p:?}");
+        assert_eq!(
+            p.iter().map(|p| p.key).collect::<Vec<_>>(),
+            ["filing.bond_type", "filing.bond_type"],
+            "{p:?}"
+        );
+        assert!(
+            p[0].why.contains("type 01") && p[1].why.contains("certified"),
+            "{p:?}"
+        );
         f.bond_type = "8".into();
         f.surety_code = "457".into();
         assert_eq!(problems(&f), []);

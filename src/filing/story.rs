@@ -15,7 +15,12 @@ fn or_unknown(value: &str) -> &str {
 }
 
 /// Renders an entry's story.
-pub fn render(filing: &Filing, bills: &[(String, String)], record: Option<&EntryRecord>, events: &[FilingEvent]) -> String {
+pub fn render(
+    filing: &Filing,
+    bills: &[(String, String)],
+    record: Option<&EntryRecord>,
+    events: &[FilingEvent],
+) -> String {
     render_with_summary(filing, bills, record, None, events)
 }
 
@@ -33,22 +38,47 @@ pub fn render_with_summary(
         (Some(c), _) => format!(" ({c})"),
         _ => String::new(),
     };
-    let _ = writeln!(t, "Entry {} (type {}): {}{answer}", filing.entry_number, filing.entry_type, filing.state.as_str());
+    let _ = writeln!(
+        t,
+        "Entry {} (type {}): {}{answer}",
+        filing.entry_number,
+        filing.entry_type,
+        filing.state.as_str()
+    );
     let _ = writeln!(
         t,
         "  filed by job {} from run {}{} over {}{}, recorded {}",
         filing.job,
         filing.run_id,
-        record.filter(|r| !r.entry_ref.is_empty()).map(|r| format!(" (entry {})", r.entry_ref)).unwrap_or_default(),
+        record
+            .filter(|r| !r.entry_ref.is_empty())
+            .map(|r| format!(" (entry {})", r.entry_ref))
+            .unwrap_or_default(),
         filing.transport,
-        filing.batch.as_ref().map(|b| format!(" in batch {b}")).unwrap_or_default(),
-        filing.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        filing
+            .batch
+            .as_ref()
+            .map(|b| format!(" in batch {b}"))
+            .unwrap_or_default(),
+        filing
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     match record {
         Some(r) => {
-            let _ = writeln!(t, "  importer of record: {}", if r.ior_number.is_empty() { "none" } else { &r.ior_number });
+            let _ = writeln!(
+                t,
+                "  importer of record: {}",
+                if r.ior_number.is_empty() {
+                    "none"
+                } else {
+                    &r.ior_number
+                }
+            );
             let dates = match (r.liquidation_date, r.protest_deadline) {
-                (Some(l), Some(p)) => format!("; estimated liquidation {l} (entry date + 314 days); protest deadline {p} (liquidation + 180 days)"),
+                (Some(l), Some(p)) => format!(
+                    "; estimated liquidation {l} (entry date + 314 days); protest deadline {p} (liquidation + 180 days)"
+                ),
                 _ => "; no liquidation (a type 86 has no entry summary)".to_owned(),
             };
             let _ = writeln!(t, "  arrival (entry) date {}{dates}", r.arrival_date);
@@ -57,19 +87,35 @@ pub fn render_with_summary(
                 "  port {}, conveyance {}{}",
                 r.port_of_entry,
                 r.conveyance,
-                if r.basis.is_empty() { String::new() } else { format!(", basis 19 CFR {}", r.basis) }
+                if r.basis.is_empty() {
+                    String::new()
+                } else {
+                    format!(", basis 19 CFR {}", r.basis)
+                }
             );
             let _ = writeln!(t, "  consignee {}", r.consignee_key);
         }
         None => {
-            let _ = writeln!(t, "  (filed before the ledger kept entries: no lines, estimates or dates)");
+            let _ = writeln!(
+                t,
+                "  (filed before the ledger kept entries: no lines, estimates or dates)"
+            );
         }
     }
     let list: Vec<String> = bills.iter().map(|(c, h)| format!("{c} {h}")).collect();
     let _ = writeln!(t, "  house bills ({}): {}", bills.len(), list.join(", "));
     if let Some(r) = record {
         let _ = writeln!(t, "  lines:");
-        let header = ["line", "house bill", "HTS", "origin", "value USD", "rate", "chapter 99", "duty USD"];
+        let header = [
+            "line",
+            "house bill",
+            "HTS",
+            "origin",
+            "value USD",
+            "rate",
+            "chapter 99",
+            "duty USD",
+        ];
         let mut rows: Vec<[String; 8]> = vec![header.map(str::to_owned)];
         for l in &r.lines {
             let rate = match (l.rate.as_str(), l.rate_column.as_str()) {
@@ -78,7 +124,14 @@ pub fn render_with_summary(
                 (rate, column) => format!("{rate} ({column})"),
             };
             let ch99: Vec<String> = l.ch99.iter().map(|(h, a)| format!("{h} {a}")).collect();
-            let duty = if l.duty_usd.is_empty() { format!("unknown{}", l.duty_status.strip_prefix("unknown").unwrap_or("")) } else { l.duty_usd.clone() };
+            let duty = if l.duty_usd.is_empty() {
+                format!(
+                    "unknown{}",
+                    l.duty_status.strip_prefix("unknown").unwrap_or("")
+                )
+            } else {
+                l.duty_usd.clone()
+            };
             rows.push([
                 l.line.to_string(),
                 l.house_bill.clone(),
@@ -86,13 +139,23 @@ pub fn render_with_summary(
                 l.country_of_origin.clone(),
                 l.entered_value_usd.clone(),
                 rate,
-                if ch99.is_empty() { "-".into() } else { ch99.join(", ") },
+                if ch99.is_empty() {
+                    "-".into()
+                } else {
+                    ch99.join(", ")
+                },
                 duty,
             ]);
         }
-        let widths: Vec<usize> = (0..8).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..8)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
         for row in &rows {
-            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             let _ = writeln!(t, "    {}", cells.join("  ").trim_end());
         }
         let _ = writeln!(
@@ -104,7 +167,11 @@ pub fn render_with_summary(
             or_unknown(&r.hmf_usd),
             or_unknown(&r.total_usd),
             r.duty_status,
-            if r.rates_as_of.is_empty() { String::new() } else { format!("; rates as of {}", r.rates_as_of) }
+            if r.rates_as_of.is_empty() {
+                String::new()
+            } else {
+                format!("; rates as of {}", r.rates_as_of)
+            }
         );
     }
     t.push_str(&render_summary(summary));
@@ -114,7 +181,12 @@ pub fn render_with_summary(
             Some(from) => format!("{} -> {}", from.as_str(), e.to.as_str()),
             None => e.to.as_str().to_owned(),
         };
-        let _ = writeln!(t, "    {}  {step}: {}", e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), e.message);
+        let _ = writeln!(
+            t,
+            "    {}  {step}: {}",
+            e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            e.message
+        );
     }
     t
 }
@@ -122,14 +194,20 @@ pub fn render_with_summary(
 /// The entry summary part of an entry's story: its state apart from the
 /// release's, ACE's answer, what it carried, and when.
 pub fn render_summary(summary: Option<&crate::state::summary::Summary>) -> String {
-    let Some(s) = summary else { return String::new() };
+    let Some(s) = summary else {
+        return String::new();
+    };
     let mut t = String::new();
     let answer = match (&s.code, &s.narrative) {
-        (Some(c), Some(n)) if !c.is_empty() || !n.is_empty() => format!(" ({} {})", c, n).replace("( ", "("),
+        (Some(c), Some(n)) if !c.is_empty() || !n.is_empty() => {
+            format!(" ({} {})", c, n).replace("( ", "(")
+        }
         _ => String::new(),
     };
     let state = match s.state {
-        crate::state::summary::SummaryState::NotFiled => s.message.clone().unwrap_or_else(|| "not filed".into()),
+        crate::state::summary::SummaryState::NotFiled => {
+            s.message.clone().unwrap_or_else(|| "not filed".into())
+        }
         other => format!("{}{answer}", other.as_str()),
     };
     let _ = writeln!(t, "  entry summary (AE): {state}");
@@ -139,14 +217,27 @@ pub fn render_summary(summary: Option<&crate::state::summary::Summary>) -> Strin
             "    duty {} USD, fees {} USD; {}over {}{}; recorded {}, last change {}",
             s.duty_usd,
             s.fees_usd,
-            if s.certified { "certified for cargo release, " } else { "" },
+            if s.certified {
+                "certified for cargo release, "
+            } else {
+                ""
+            },
             s.transport,
-            s.batch.as_ref().map(|b| format!(" in batch {b}")).unwrap_or_default(),
-            s.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            s.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            s.batch
+                .as_ref()
+                .map(|b| format!(" in batch {b}"))
+                .unwrap_or_default(),
+            s.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            s.updated_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
     }
-    if let Some(m) = s.message.as_ref().filter(|_| s.state != crate::state::summary::SummaryState::NotFiled) {
+    if let Some(m) = s
+        .message
+        .as_ref()
+        .filter(|_| s.state != crate::state::summary::SummaryState::NotFiled)
+    {
         let _ = writeln!(t, "    {m}");
     }
     t
@@ -205,7 +296,10 @@ mod tests {
                     entered_value_usd: "250.00".into(),
                     rate_column: "general".into(),
                     rate: "Free".into(),
-                    ch99: vec![("9903.88.03".into(), "62.50".into()), ("9903.01.25".into(), "25.00".into())],
+                    ch99: vec![
+                        ("9903.88.03".into(), "62.50".into()),
+                        ("9903.01.25".into(), "25.00".into()),
+                    ],
                     duty_usd: "87.50".into(),
                     duty_status: "known".into(),
                     ..LedgerLine::default()
@@ -222,11 +316,29 @@ mod tests {
             ],
         };
         let events = vec![
-            FilingEvent { at, from: None, to: FilingState::Pending, message: "entry number S32-0001000-5 allocated for DHLX H1, DHLX H2".into() },
-            FilingEvent { at, from: Some(FilingState::Pending), to: FilingState::Submitted, message: "POST /v1/entries answered".into() },
-            FilingEvent { at, from: Some(FilingState::Accepted), to: FilingState::Released, message: "gateway notification 3: SO60 98 RELEASED".into() },
+            FilingEvent {
+                at,
+                from: None,
+                to: FilingState::Pending,
+                message: "entry number S32-0001000-5 allocated for DHLX H1, DHLX H2".into(),
+            },
+            FilingEvent {
+                at,
+                from: Some(FilingState::Pending),
+                to: FilingState::Submitted,
+                message: "POST /v1/entries answered".into(),
+            },
+            FilingEvent {
+                at,
+                from: Some(FilingState::Accepted),
+                to: FilingState::Released,
+                message: "gateway notification 3: SO60 98 RELEASED".into(),
+            },
         ];
-        let bills = [("DHLX".to_owned(), "H1".to_owned()), ("DHLX".to_owned(), "H2".to_owned())];
+        let bills = [
+            ("DHLX".to_owned(), "H1".to_owned()),
+            ("DHLX".to_owned(), "H2".to_owned()),
+        ];
         let text = render(&filing, &bills, Some(&record), &events);
         for want in [
             "Entry S32-0001000-5 (type 11): released (98 RELEASED)",
@@ -247,8 +359,14 @@ mod tests {
         // Lines are a table: the HTS column starts at the same place on each row.
         let col = |hts: &str| text.lines().find_map(|l| l.find(hts)).unwrap();
         assert_eq!(col("8518302000"), col("9999999999"), "{text}");
-        assert_eq!(col("8518302000"), text.lines().find_map(|l| l.find("HTS ")).unwrap());
+        assert_eq!(
+            col("8518302000"),
+            text.lines().find_map(|l| l.find("HTS ")).unwrap()
+        );
         let old = render(&filing, &bills[..1], None, &events[..1]);
-        assert!(old.contains("filed before the ledger kept entries"), "{old}");
+        assert!(
+            old.contains("filed before the ledger kept entries"),
+            "{old}"
+        );
     }
 }

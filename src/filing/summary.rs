@@ -36,10 +36,10 @@ use chrono::{Datelike, NaiveDate};
 use super::catair::entry_summary as ae;
 use super::catair::key::Record;
 use super::entry::{Entry, ior_type_of};
-use crate::entry_number::EntryNumber;
 use super::release::Refusal;
 use super::settings::Filer;
 use crate::config::PaymentType;
+use crate::entry_number::EntryNumber;
 use crate::money;
 
 /// Accounting class of the informal entry fee, at the header (34).

@@ -33,8 +33,8 @@ use super::release::Refusal;
 use super::settings::Filer;
 use super::summary::{self, Options};
 use super::{batch, http};
-use crate::config::EntrySummaryMode;
 use crate::app::App;
+use crate::config::EntrySummaryMode;
 use crate::state::ledger::{Applied, Filing, FilingState, LedgerStore, Transition};
 use crate::state::summary::{NewSummary, SummaryState, SummaryStore, SummaryTransition};
 

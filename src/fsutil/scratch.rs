@@ -37,7 +37,9 @@ pub fn process_dir(data_dir: &Path) -> PathBuf {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let name = format!("p{}-{}", std::process::id(), &id[id.len() - 8..]);
         let lock_path = staging.join(format!("{name}.lock"));
-        let Ok(lock) = File::create(&lock_path) else { break };
+        let Ok(lock) = File::create(&lock_path) else {
+            break;
+        };
         if lock.try_lock().is_err() {
             continue; // a sweeper got it first: pick another name
         }
@@ -66,10 +68,20 @@ pub struct Swept {
 /// Removes what stopped processes left in `<data_dir>/staging/` and logs it.
 pub fn sweep(data_dir: &Path) -> Swept {
     let staging = data_dir.join("staging");
-    let mine: Vec<PathBuf> = OWN.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(d, _)| d.clone()).collect();
+    let mine: Vec<PathBuf> = OWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .map(|(d, _)| d.clone())
+        .collect();
     let mut swept = Swept::default();
-    let Ok(listing) = std::fs::read_dir(&staging) else { return swept };
-    let names: Vec<String> = listing.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let Ok(listing) = std::fs::read_dir(&staging) else {
+        return swept;
+    };
+    let names: Vec<String> = listing
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     let now = SystemTime::now();
     for name in &names {
         let path = staging.join(name);
@@ -77,7 +89,9 @@ pub fn sweep(data_dir: &Path) -> Swept {
             continue;
         }
         if let Some(owner) = name.strip_suffix(".lock") {
-            let Ok(lock) = File::options().write(true).open(&path) else { continue };
+            let Ok(lock) = File::options().write(true).open(&path) else {
+                continue;
+            };
             if lock.try_lock().is_err() {
                 continue; // its process is alive
             }
@@ -115,25 +129,38 @@ pub fn sweep(data_dir: &Path) -> Swept {
 
 fn remove(path: &Path, name: &str, swept: &mut Swept) {
     let (files, bytes) = tally(path);
-    let result = if path.is_dir() && !path.is_symlink() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    let result = if path.is_dir() && !path.is_symlink() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
     match result {
         Ok(()) => {
             swept.entries.push(name.to_owned());
             swept.files += files;
             swept.bytes += bytes;
         }
-        Err(e) => warn!(path = %path.display(), "Cannot remove the stale scratch entry {}: {e}", path.display()),
+        Err(e) => {
+            warn!(path = %path.display(), "Cannot remove the stale scratch entry {}: {e}", path.display())
+        }
     }
 }
 
 /// Files and bytes under `path` (symbolic links are not followed).
 fn tally(path: &Path) -> (u64, u64) {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return (0, 0) };
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return (0, 0);
+    };
     if !meta.is_dir() {
         return (1, meta.len());
     }
-    let Ok(entries) = std::fs::read_dir(path) else { return (0, 0) };
-    entries.flatten().map(|e| tally(&e.path())).fold((0, 0), |(f, b), (f2, b2)| (f + f2, b + b2))
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return (0, 0);
+    };
+    entries
+        .flatten()
+        .map(|e| tally(&e.path()))
+        .fold((0, 0), |(f, b), (f2, b2)| (f + f2, b + b2))
 }
 
 /// Removes a scratch file or folder when dropped: on every way out of the
@@ -143,7 +170,11 @@ pub struct Guard(pub PathBuf);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let result = if self.0.is_dir() { std::fs::remove_dir_all(&self.0) } else { std::fs::remove_file(&self.0) };
+        let result = if self.0.is_dir() {
+            std::fs::remove_dir_all(&self.0)
+        } else {
+            std::fs::remove_file(&self.0)
+        };
         if let Err(e) = result {
             if e.kind() != std::io::ErrorKind::NotFound {
                 warn!(file.path = %self.0.display(), "Cannot remove scratch {}: {e}", self.0.display());
@@ -162,7 +193,11 @@ mod tests {
         let staging = data.path().join("staging");
         // A process that died: its lock file is free.
         std::fs::create_dir_all(staging.join("p1-dead/runs/r1/out")).unwrap();
-        std::fs::write(staging.join("p1-dead/runs/r1/out/.findings.csv.r1.tmp"), "half").unwrap();
+        std::fs::write(
+            staging.join("p1-dead/runs/r1/out/.findings.csv.r1.tmp"),
+            "half",
+        )
+        .unwrap();
         std::fs::write(staging.join("p1-dead.lock"), "").unwrap();
         // A live process (held here).
         std::fs::create_dir_all(staging.join("p2-live")).unwrap();
@@ -177,9 +212,17 @@ mod tests {
         assert_eq!(swept.entries, ["p1-dead"]);
         assert_eq!((swept.files, swept.bytes), (1, 4));
         assert!(!staging.join("p1-dead").exists() && !staging.join("p1-dead.lock").exists());
-        assert!(staging.join("p2-live/copy").exists() && own.join("mine").exists() && staging.join("fresh-stray").exists());
+        assert!(
+            staging.join("p2-live/copy").exists()
+                && own.join("mine").exists()
+                && staging.join("fresh-stray").exists()
+        );
         drop(held);
-        assert_eq!(sweep(data.path()).entries, ["p2-live"], "once its process is gone");
+        assert_eq!(
+            sweep(data.path()).entries,
+            ["p2-live"],
+            "once its process is gone"
+        );
     }
 
     #[test]

@@ -14,16 +14,16 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::app::App;
+use crate::engine::{self, RunFile, RunRequest};
+use crate::fsutil::{remove_quietly, scratch};
+use crate::job::Job;
 use crate::outputs::location::run_folder;
 use crate::outputs::summary::{FileOutcome, Summary};
-use crate::state::types::RunKind;
-use crate::fsutil::{remove_quietly, scratch};
-use crate::retry::retry;
-use crate::engine::{self, RunFile, RunRequest};
-use crate::job::Job;
 use crate::paths;
+use crate::retry::retry;
 use crate::state::HistoryStore;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
+use crate::state::types::RunKind;
 
 /// Evaluates `files` (archived) as run `run_id` and publishes its outputs.
 /// Files are marked `evaluating` first and `evaluated` once the outputs are
@@ -52,22 +52,34 @@ pub async fn evaluate_and_publish(
     // local, else fetched copies.
     let archive_source = ctx.source(&ctx.config.archive.source)?;
     let scratch = ctx.staging().join("runs").join(run_id);
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
     // Gone however this function ends (a kill is left to the next sweep).
     let _scratch_guard = scratch::Guard(scratch.clone());
     let mut run_files = Vec::with_capacity(files.len());
     let job_arc = Arc::new(job.clone());
     for f in &files {
-        let archive = f.archive.as_deref().with_context(|| format!("file {} has no archived copy", f.name))?;
+        let archive = f
+            .archive
+            .as_deref()
+            .with_context(|| format!("file {} has no archived copy", f.name))?;
         let path: PathBuf = match archive_source.local_path(archive) {
             Some(p) => p,
             None => {
                 let local = scratch.join("input").join(format!("{}-{}", f.id, f.name));
-                retry(ctx.retry, "fetching an archived file", || archive_source.download(archive, &local)).await?;
+                retry(ctx.retry, "fetching an archived file", || {
+                    archive_source.download(archive, &local)
+                })
+                .await?;
                 local
             }
         };
-        run_files.push(RunFile { name: f.name.clone(), path, sha256: Some(f.sha256.clone()), job: job_arc.clone() });
+        run_files.push(RunFile {
+            name: f.name.clone(),
+            path,
+            sha256: Some(f.sha256.clone()),
+            job: job_arc.clone(),
+        });
     }
 
     // Counted before the engine starts and cleared when it returns: a count
@@ -85,22 +97,23 @@ pub async fn evaluate_and_publish(
     let state_db = ctx.state_db();
     let run = run_id.to_owned();
     let record_history = kind != RunKind::Replay;
-    let engine_summary = tokio::task::spawn_blocking(move || -> anyhow::Result<engine::RunSummary> {
-        // The engine's own connection, so bookkeeping and health checks never wait on it.
-        let mut history = crate::state::sqlite::SqliteStore::open(&state_db)?;
-        engine::run(RunRequest {
-            run_id: run,
-            files: run_files,
-            policy,
-            out_dir,
-            history: Some(&mut history as &mut dyn HistoryStore),
-            record_history,
-            chunk_rows: crate::manifest::DEFAULT_CHUNK_ROWS,
-            limits,
+    let engine_summary =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<engine::RunSummary> {
+            // The engine's own connection, so bookkeeping and health checks never wait on it.
+            let mut history = crate::state::sqlite::SqliteStore::open(&state_db)?;
+            engine::run(RunRequest {
+                run_id: run,
+                files: run_files,
+                policy,
+                out_dir,
+                history: Some(&mut history as &mut dyn HistoryStore),
+                record_history,
+                chunk_rows: crate::manifest::DEFAULT_CHUNK_ROWS,
+                limits,
+            })
         })
-    })
-    .await
-    .context("the engine task panicked")??;
+        .await
+        .context("the engine task panicked")??;
     if kind != RunKind::Replay {
         ctx.db(|s| s.engine_returned(&ids))?;
     }
@@ -112,29 +125,60 @@ pub async fn evaluate_and_publish(
             name: f.name.clone(),
             sha256: f.sha256.clone(),
             size: f.size,
-            status: if s.unreadable.is_some() { "quarantined".into() } else { "processed".into() },
+            status: if s.unreadable.is_some() {
+                "quarantined".into()
+            } else {
+                "processed".into()
+            },
             records: s.records,
             archive: f.archive.clone(),
             note: s.unreadable.clone(),
         })
         .collect();
     crate::faults::crash_point("engine-done");
-    let summary = Summary::new(&engine_summary, job, kind.as_str(), started, &ctx.policy.source, outcomes);
+    let summary = Summary::new(
+        &engine_summary,
+        job,
+        kind.as_str(),
+        started,
+        &ctx.policy.source,
+        outcomes,
+    );
     let summary_path = scratch.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
 
     // The audit trail records every output's SHA-256.
-    let output_hashes = crate::audit::hash_files(engine_summary.outputs.iter().chain(std::iter::once(&summary_path)).map(|p| p.as_path()))?;
+    let output_hashes = crate::audit::hash_files(
+        engine_summary
+            .outputs
+            .iter()
+            .chain(std::iter::once(&summary_path))
+            .map(|p| p.as_path()),
+    )?;
 
     // Publish: the data files first, the summary last.
     let out = ctx.source(&job.output.source)?;
     let folder = run_folder(job, run_id);
-    for local in engine_summary.outputs.iter().chain(std::iter::once(&summary_path)) {
-        let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for local in engine_summary
+        .outputs
+        .iter()
+        .chain(std::iter::once(&summary_path))
+    {
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let dest = paths::join(&[&folder, &name]);
-        if let Err(e) = retry(ctx.retry, "publishing run outputs", || out.upload(local, &dest)).await {
+        if let Err(e) = retry(ctx.retry, "publishing run outputs", || {
+            out.upload(local, &dest)
+        })
+        .await
+        {
             ctx.note_source_error(&e);
-            return Err(anyhow::anyhow!("cannot publish {dest} to {}: {e}", out.describe()));
+            return Err(anyhow::anyhow!(
+                "cannot publish {dest} to {}: {e}",
+                out.describe()
+            ));
         }
         crate::faults::crash_point("published-one");
     }
@@ -171,20 +215,35 @@ pub async fn evaluate_and_publish(
 
 fn record_metrics(ctx: &App, job: &Job, s: &Summary) {
     let j = || ("job", job.name.clone());
-    ctx.metrics.add("s321d_lines_total", vec![j()], s.lines as f64);
-    ctx.metrics.add("s321d_shipments_total", vec![j()], s.shipments as f64);
+    ctx.metrics
+        .add("s321d_lines_total", vec![j()], s.lines as f64);
+    ctx.metrics
+        .add("s321d_shipments_total", vec![j()], s.shipments as f64);
     for (rule, n) in &s.findings_by_rule {
-        let severity = crate::engine::rules::Rule::from_code(rule).map_or("", |r| r.severity().as_str());
+        let severity =
+            crate::engine::rules::Rule::from_code(rule).map_or("", |r| r.severity().as_str());
         ctx.metrics.add(
             "s321d_findings_total",
-            vec![j(), ("rule", rule.clone()), ("severity", severity.to_owned())],
+            vec![
+                j(),
+                ("rule", rule.clone()),
+                ("severity", severity.to_owned()),
+            ],
             *n as f64,
         );
     }
     for (d, n) in &s.dispositions {
-        ctx.metrics.add("s321d_dispositions_total", vec![j(), ("disposition", d.clone())], *n as f64);
+        ctx.metrics.add(
+            "s321d_dispositions_total",
+            vec![j(), ("disposition", d.clone())],
+            *n as f64,
+        );
     }
     for (t, n) in &s.entries.by_type {
-        ctx.metrics.add("s321d_entries_total", vec![j(), ("entry_type", t.clone())], *n as f64);
+        ctx.metrics.add(
+            "s321d_entries_total",
+            vec![j(), ("entry_type", t.clone())],
+            *n as f64,
+        );
     }
 }

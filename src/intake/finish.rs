@@ -7,10 +7,10 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use crate::app::App;
 use super::StepReport;
-use crate::retry::retry;
+use crate::app::App;
 use crate::job::{Intake, Job};
+use crate::retry::retry;
 use crate::sources::SourceError;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
 
@@ -24,10 +24,19 @@ pub enum Destination {
 /// Moves `path` out of the inbox. A file already gone (moved by an earlier
 /// attempt that crashed before recording it) counts as moved. A name already
 /// taken in the destination gets a numeric suffix: nothing is overwritten.
-pub async fn move_out(ctx: &App, intake: &Intake, path: &str, dest: Destination) -> anyhow::Result<Option<String>> {
+pub async fn move_out(
+    ctx: &App,
+    intake: &Intake,
+    path: &str,
+    dest: Destination,
+) -> anyhow::Result<Option<String>> {
     let source = ctx.source(&intake.source)?;
     if dest == Destination::Processed && intake.delete_processed {
-        return match retry(ctx.retry, "deleting a processed file", || source.delete(path)).await {
+        return match retry(ctx.retry, "deleting a processed file", || {
+            source.delete(path)
+        })
+        .await
+        {
             Ok(()) | Err(SourceError::NotFound { .. }) => Ok(None),
             Err(e) => {
                 ctx.note_source_error(&e);
@@ -42,11 +51,19 @@ pub async fn move_out(ctx: &App, intake: &Intake, path: &str, dest: Destination)
     let name = paths::file_name(path);
     let mut target = paths::join(&[folder, name]);
     let mut n = 1;
-    while retry(ctx.retry, "checking the destination", || source.exists(&target)).await? {
+    while retry(ctx.retry, "checking the destination", || {
+        source.exists(&target)
+    })
+    .await?
+    {
         n += 1;
         target = paths::join(&[folder, &fit_name(name, &format!(".{n}"))]);
     }
-    match retry(ctx.retry, "moving a file out of the inbox", || source.rename(path, &target)).await {
+    match retry(ctx.retry, "moving a file out of the inbox", || {
+        source.rename(path, &target)
+    })
+    .await
+    {
         Ok(()) => Ok(Some(target)),
         Err(SourceError::NotFound { .. }) => Ok(None),
         Err(e) => {
@@ -116,25 +133,50 @@ pub async fn quarantine(
     let source = ctx.source(&intake.source)?;
     let (folder, name) = target.rsplit_once('/').unwrap_or(("", &target));
     let note_path = paths::join(&[folder, &fit_name(name, ".error.txt")]);
-    retry(ctx.retry, "writing a quarantine note", || source.put(&note_path, note.as_bytes())).await?;
+    retry(ctx.retry, "writing a quarantine note", || {
+        source.put(&note_path, note.as_bytes())
+    })
+    .await?;
     // A poison file's record says why (an unreadable one's already does).
     let recorded = (cause == QuarantineCause::Poison).then(|| format!("poison: {reason}"));
-    ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, recorded.as_deref()))?;
+    ctx.db(|s| {
+        s.set_file_state(
+            f.id,
+            FileState::Quarantined,
+            None,
+            None,
+            recorded.as_deref(),
+        )
+    })?;
     info!(job.name = %job.name, file.name = %Escaped(&f.name), quarantine = %Escaped(&target), "Quarantined {}: {}", Escaped(&f.name), Escaped(reason));
-    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "quarantined".into())]);
+    ctx.metrics.inc(
+        "s321d_files_total",
+        vec![("job", job.name.clone()), ("status", "quarantined".into())],
+    );
     Ok(())
 }
 
 /// Finishes every `evaluated` file of a run.
-pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &str, report: &mut StepReport) {
+pub async fn finish_run_files(
+    ctx: &App,
+    job: &Job,
+    intake: &Intake,
+    run_id: &str,
+    report: &mut StepReport,
+) {
     let files = match ctx.db(|s| s.files_of_run(run_id)) {
         Ok(f) => f,
         Err(e) => {
-            report.errors.push(format!("cannot list the files of run {run_id}: {e:#}"));
+            report
+                .errors
+                .push(format!("cannot list the files of run {run_id}: {e:#}"));
             return;
         }
     };
-    for f in files.into_iter().filter(|f| f.state == FileState::Evaluated) {
+    for f in files
+        .into_iter()
+        .filter(|f| f.state == FileState::Evaluated)
+    {
         if let Err(e) = finish_file(ctx, job, intake, run_id, &f).await {
             warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Cannot move {} out of the inbox; the next run retries: {}", Escaped(&f.name), Escaped(&format!("{e:#}")));
             report.errors.push(format!("{}: {e:#}", f.name));
@@ -142,10 +184,18 @@ pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &st
     }
     let all_done = ctx
         .db(|s| s.files_of_run(run_id))
-        .map(|f| f.iter().all(|f| matches!(f.state, FileState::Done | FileState::Quarantined)))
+        .map(|f| {
+            f.iter()
+                .all(|f| matches!(f.state, FileState::Done | FileState::Quarantined))
+        })
         .unwrap_or(false);
     if all_done {
-        let summary = ctx.db(|s| s.run(run_id)).ok().flatten().and_then(|r| r.summary).unwrap_or_default();
+        let summary = ctx
+            .db(|s| s.run(run_id))
+            .ok()
+            .flatten()
+            .and_then(|r| r.summary)
+            .unwrap_or_default();
         let _ = ctx.db(|s| s.finish_run(run_id, "succeeded", &summary));
     }
 }
@@ -155,7 +205,10 @@ pub async fn finish_run_files(ctx: &App, job: &Job, intake: &Intake, run_id: &st
 /// name meanwhile, and those must not be moved out unprocessed.
 pub(super) async fn still_ours(ctx: &App, intake: &Intake, f: &FileRecord) -> anyhow::Result<bool> {
     let source = ctx.source(&intake.source)?;
-    let listing = retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await?;
+    let listing = retry(ctx.retry, "listing the inbox", || {
+        source.list(&intake.inbox)
+    })
+    .await?;
     Ok(match listing.iter().find(|e| e.path == f.path) {
         None => true, // gone: moved by an earlier attempt
         // The store keeps milliseconds; compare at that precision.
@@ -167,17 +220,37 @@ pub(super) async fn still_ours(ctx: &App, intake: &Intake, f: &FileRecord) -> an
 }
 
 /// Moves a recorded duplicate out of the inbox and marks it done.
-pub async fn finish_duplicate(ctx: &App, job: &Job, intake: &Intake, f: &FileRecord, of: &FileRecord) -> anyhow::Result<()> {
+pub async fn finish_duplicate(
+    ctx: &App,
+    job: &Job,
+    intake: &Intake,
+    f: &FileRecord,
+    of: &FileRecord,
+) -> anyhow::Result<()> {
     if still_ours(ctx, intake, f).await? {
         move_out(ctx, intake, &f.path, Destination::Processed).await?;
     }
-    let note = format!("same bytes as {} (file {}, taken {})", of.name, of.id, of.taken_at.to_rfc3339());
+    let note = format!(
+        "same bytes as {} (file {}, taken {})",
+        of.name,
+        of.id,
+        of.taken_at.to_rfc3339()
+    );
     ctx.db(|s| s.set_file_state(f.id, FileState::Duplicate, None, None, Some(&note)))?;
-    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "duplicate".into())]);
+    ctx.metrics.inc(
+        "s321d_files_total",
+        vec![("job", job.name.clone()), ("status", "duplicate".into())],
+    );
     Ok(())
 }
 
-async fn finish_file(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+async fn finish_file(
+    ctx: &App,
+    job: &Job,
+    intake: &Intake,
+    run_id: &str,
+    f: &FileRecord,
+) -> anyhow::Result<()> {
     if !still_ours(ctx, intake, f).await? {
         warn!(
             job.name = %job.name,
@@ -185,17 +258,49 @@ async fn finish_file(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &Fi
             "The inbox now holds a different {} (new size or time) than the one processed; leaving it for the next run.",
             Escaped(&f.name)
         );
-        let state = if f.note.as_deref().is_some_and(|n| n.starts_with("unreadable: ")) { FileState::Quarantined } else { FileState::Done };
-        ctx.db(|s| s.set_file_state(f.id, state, None, None, Some("the inbox file was replaced before it could be moved out")))?;
+        let state = if f
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("unreadable: "))
+        {
+            FileState::Quarantined
+        } else {
+            FileState::Done
+        };
+        ctx.db(|s| {
+            s.set_file_state(
+                f.id,
+                state,
+                None,
+                None,
+                Some("the inbox file was replaced before it could be moved out"),
+            )
+        })?;
         return Ok(());
     }
-    if let Some(reason) = f.note.as_deref().and_then(|n| n.strip_prefix("unreadable: ")) {
-        return quarantine(ctx, job, intake, run_id, f, QuarantineCause::Unreadable, reason).await;
+    if let Some(reason) = f
+        .note
+        .as_deref()
+        .and_then(|n| n.strip_prefix("unreadable: "))
+    {
+        return quarantine(
+            ctx,
+            job,
+            intake,
+            run_id,
+            f,
+            QuarantineCause::Unreadable,
+            reason,
+        )
+        .await;
     }
     move_out(ctx, intake, &f.path, Destination::Processed).await?;
     crate::faults::crash_point("moved");
     ctx.db(|s| s.set_file_state(f.id, FileState::Done, None, None, None))?;
-    ctx.metrics.inc("s321d_files_total", vec![("job", job.name.clone()), ("status", "processed".into())]);
+    ctx.metrics.inc(
+        "s321d_files_total",
+        vec![("job", job.name.clone()), ("status", "processed".into())],
+    );
     Ok(())
 }
 
@@ -210,7 +315,10 @@ mod tests {
             let name = format!("{}.csv", "L".repeat(len - 4));
             let note = fit_name(&name, ".error.txt");
             assert!(note.len() <= 255, "{len}: {}", note.len());
-            assert!(note.ends_with(".error.txt") && note.starts_with("LLLL"), "{note}");
+            assert!(
+                note.ends_with(".error.txt") && note.starts_with("LLLL"),
+                "{note}"
+            );
         }
         let a = fit_name(&format!("{}a.csv", "é".repeat(125)), ".2");
         let b = fit_name(&format!("{}b.csv", "é".repeat(125)), ".2");

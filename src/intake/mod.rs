@@ -47,6 +47,14 @@ pub struct StepReport {
 /// A sortable, readable run id: `20261125T143005Z-3f9a1c`.
 pub fn new_run_id(kind: RunKind) -> String {
     let rand = uuid::Uuid::now_v7().simple().to_string();
-    let prefix = if kind == RunKind::Replay { "replay-" } else { "" };
-    format!("{prefix}{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &rand[rand.len() - 6..])
+    let prefix = if kind == RunKind::Replay {
+        "replay-"
+    } else {
+        ""
+    };
+    format!(
+        "{prefix}{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        &rand[rand.len() - 6..]
+    )
 }

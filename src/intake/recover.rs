@@ -17,13 +17,18 @@ use tracing::{info, warn};
 
 use crate::paths::Escaped;
 
-use crate::app::App;
 use super::{StepReport, evaluate, finish};
-use crate::state::types::RunKind;
+use crate::app::App;
 use crate::job::{Intake, Job};
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
+use crate::state::types::RunKind;
 
-pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepReport) -> anyhow::Result<()> {
+pub async fn recover(
+    ctx: &App,
+    job: &Job,
+    kind: RunKind,
+    report: &mut StepReport,
+) -> anyhow::Result<()> {
     let intake = match &job.intake {
         Some(i) => i,
         None => return Ok(()),
@@ -37,7 +42,9 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepRepor
     }
 
     for f in ctx.db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))? {
-        let of = f.duplicate_of.and_then(|id| ctx.db(|s| s.file(id)).ok().flatten());
+        let of = f
+            .duplicate_of
+            .and_then(|id| ctx.db(|s| s.file(id)).ok().flatten());
         if let Some(of) = of {
             finish::finish_duplicate(ctx, job, intake, &f, &of).await?;
             report.duplicates.push(f.name.clone());
@@ -46,7 +53,10 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepRepor
 
     let mut by_run: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for f in ctx.db(|s| s.files_in(&job.name, &[FileState::Evaluating]))? {
-        by_run.entry(f.run_id.clone().unwrap_or_default()).or_default().push(f);
+        by_run
+            .entry(f.run_id.clone().unwrap_or_default())
+            .or_default()
+            .push(f);
     }
     for (run_id, files) in by_run {
         if crate::outputs::location::outputs_complete(ctx, job, &run_id).await? {
@@ -58,7 +68,9 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepRepor
                     .find(|o| o.sha256 == f.sha256 && o.name == f.name)
                     .and_then(|o| o.note.as_ref())
                     .map(|n| format!("unreadable: {n}"));
-                ctx.db(|s| s.set_file_state(f.id, FileState::Evaluated, None, None, note.as_deref()))?;
+                ctx.db(|s| {
+                    s.set_file_state(f.id, FileState::Evaluated, None, None, note.as_deref())
+                })?;
             }
             let json = serde_json::to_string(&summary)?;
             ctx.db(|s| s.finish_run(&run_id, "evaluated", &json))?;
@@ -83,7 +95,9 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepRepor
                 } else {
                     clear_run_folder(ctx, job, &solo_run, is_half_written).await;
                     info!(job.name = %job.name, run.id = %solo_run, file.name = %Escaped(&f.name), "Recovering run {solo_run}: evaluating {} again, alone (the process stopped while evaluating it).", Escaped(&f.name));
-                    report.runs.push(evaluate::evaluate_and_publish(ctx, job, kind, &solo_run, vec![f]).await?);
+                    report.runs.push(
+                        evaluate::evaluate_and_publish(ctx, job, kind, &solo_run, vec![f]).await?,
+                    );
                 }
             }
         } else {
@@ -109,9 +123,21 @@ pub async fn recover(ctx: &App, job: &Job, kind: RunKind, report: &mut StepRepor
 /// Gives each file of an interrupted run a run of its own (same kind, new id),
 /// so the next death inside the engine names one file. The old run is marked
 /// `split`: it never published a summary, and is never filed.
-fn split_run(ctx: &App, job: &Job, run_id: &str, files: Vec<FileRecord>) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
-    let kind = ctx.db(|s| s.run(run_id))?.map(|r| r.kind).unwrap_or_default();
-    let kind = if kind == RunKind::Manual.as_str() { RunKind::Manual } else { RunKind::Scheduled };
+fn split_run(
+    ctx: &App,
+    job: &Job,
+    run_id: &str,
+    files: Vec<FileRecord>,
+) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
+    let kind = ctx
+        .db(|s| s.run(run_id))?
+        .map(|r| r.kind)
+        .unwrap_or_default();
+    let kind = if kind == RunKind::Manual.as_str() {
+        RunKind::Manual
+    } else {
+        RunKind::Scheduled
+    };
     let filing = ctx.db(|s| s.get_value(&format!("filing:{run_id}")))?;
     let mut out = Vec::with_capacity(files.len());
     for mut f in files {
@@ -129,7 +155,13 @@ fn split_run(ctx: &App, job: &Job, run_id: &str, files: Vec<FileRecord>) -> anyh
 }
 
 /// Quarantines a file whose evaluation stopped the process twice.
-async fn quarantine_poison(ctx: &App, job: &Job, intake: &Intake, run_id: &str, f: &FileRecord) -> anyhow::Result<()> {
+async fn quarantine_poison(
+    ctx: &App,
+    job: &Job,
+    intake: &Intake,
+    run_id: &str,
+    f: &FileRecord,
+) -> anyhow::Result<()> {
     let taken = match f.engine_attempts {
         2 => "twice".to_owned(),
         n => format!("{n} times"),
@@ -143,11 +175,21 @@ async fn quarantine_poison(ctx: &App, job: &Job, intake: &Intake, run_id: &str, 
     if !finish::still_ours(ctx, intake, f).await? {
         // The name now holds new bytes (a fixed upload, say): leave those for
         // the next run; only the record of the poison file is closed.
-        let note = format!("poison: {reason}; the inbox file was replaced meanwhile and is left there");
+        let note =
+            format!("poison: {reason}; the inbox file was replaced meanwhile and is left there");
         ctx.db(|s| s.set_file_state(f.id, FileState::Quarantined, None, None, Some(&note)))?;
         return Ok(());
     }
-    finish::quarantine(ctx, job, intake, run_id, f, finish::QuarantineCause::Poison, &reason).await
+    finish::quarantine(
+        ctx,
+        job,
+        intake,
+        run_id,
+        f,
+        finish::QuarantineCause::Poison,
+        &reason,
+    )
+    .await
 }
 
 /// A temporary name an atomic write leaves behind when the process is killed
@@ -161,14 +203,20 @@ fn is_half_written(name: &str) -> bool {
 /// abandoned), logging what went. Failures are logged, not fatal: the redo
 /// overwrites what matters.
 async fn clear_run_folder(ctx: &App, job: &Job, run_id: &str, which: impl Fn(&str) -> bool) {
-    let Ok(out) = ctx.source(&job.output.source) else { return };
+    let Ok(out) = ctx.source(&job.output.source) else {
+        return;
+    };
     let folder = crate::outputs::location::run_folder(job, run_id);
-    let Ok(listing) = out.list(&folder).await else { return };
+    let Ok(listing) = out.list(&folder).await else {
+        return;
+    };
     let mut removed = Vec::new();
     for e in listing.into_iter().filter(|e| which(&e.name)) {
         match out.delete(&e.path).await {
             Ok(()) => removed.push(e.name),
-            Err(err) => warn!(job.name = %job.name, run.id = %run_id, "Cannot remove {} from an incomplete run: {err}", Escaped(&e.path)),
+            Err(err) => {
+                warn!(job.name = %job.name, run.id = %run_id, "Cannot remove {} from an incomplete run: {err}", Escaped(&e.path))
+            }
         }
     }
     if !removed.is_empty() {

@@ -9,11 +9,11 @@ use tracing::{info, warn};
 
 use crate::paths::{self, Escaped};
 
-use crate::app::App;
 use super::StepReport;
+use crate::app::App;
 use crate::fsutil::{remove_quietly, scratch};
-use crate::retry::retry;
 use crate::job::{Intake, Job};
+use crate::retry::retry;
 use crate::sources::{self, Entry, Source};
 use crate::state::intake::{FileState, IntakeStore, Take};
 
@@ -23,12 +23,28 @@ pub fn is_temporary(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     name.starts_with('.')
         || name.starts_with('~')
-        || [".tmp", ".part", ".partial", ".crdownload", ".filepart", ".swp", ".done", ".lock"].iter().any(|s| lower.ends_with(s))
+        || [
+            ".tmp",
+            ".part",
+            ".partial",
+            ".crdownload",
+            ".filepart",
+            ".swp",
+            ".done",
+            ".lock",
+        ]
+        .iter()
+        .any(|s| lower.ends_with(s))
 }
 
 /// Whether a listed file is complete: with markers, its `NAME.done` is
 /// listed; otherwise it has not been modified for `settle_secs`.
-pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::DateTime<Utc>) -> bool {
+pub fn is_ready(
+    entry: &Entry,
+    listing: &[Entry],
+    intake: &Intake,
+    now: chrono::DateTime<Utc>,
+) -> bool {
     if intake.done_marker {
         let marker = format!("{}.done", entry.name);
         return listing.iter().any(|e| e.name == marker);
@@ -44,7 +60,12 @@ pub fn is_ready(entry: &Entry, listing: &[Entry], intake: &Intake, now: chrono::
 /// name would not fit or would not be safe there).
 fn archive_path(ctx: &App, sha256: &str, name: &str) -> String {
     let day = Utc::now().format("%Y/%m/%d").to_string();
-    paths::join(&[&ctx.config.archive.path, "raw", &day, &format!("{}-{}", &sha256[..16], crate::paths::component(name))])
+    paths::join(&[
+        &ctx.config.archive.path,
+        "raw",
+        &day,
+        &format!("{}-{}", &sha256[..16], crate::paths::component(name)),
+    ])
 }
 
 /// Takes every complete inbox file of the job and archives it.
@@ -56,14 +77,22 @@ pub async fn take_ready_files(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let source = ctx.source(&intake.source)?;
-    let listing = match retry(ctx.retry, "listing the inbox", || source.list(&intake.inbox)).await {
+    let listing = match retry(ctx.retry, "listing the inbox", || {
+        source.list(&intake.inbox)
+    })
+    .await
+    {
         Ok(l) => {
             ctx.status.source_ok(source.name());
             l
         }
         Err(e) => {
             ctx.note_source_error(&e);
-            anyhow::bail!("cannot list the inbox {} of source {}: {e}", intake.inbox, source.describe());
+            anyhow::bail!(
+                "cannot list the inbox {} of source {}: {e}",
+                intake.inbox,
+                source.describe()
+            );
         }
     };
     // Files recorded but not yet moved out (an earlier finish failed) stay put.
@@ -71,7 +100,13 @@ pub async fn take_ready_files(
         .db(|s| {
             s.files_in(
                 &job.name,
-                &[FileState::Taken, FileState::Archived, FileState::Evaluating, FileState::Evaluated, FileState::DuplicatePending],
+                &[
+                    FileState::Taken,
+                    FileState::Archived,
+                    FileState::Evaluating,
+                    FileState::Evaluated,
+                    FileState::DuplicatePending,
+                ],
             )
         })?
         .into_iter()
@@ -82,7 +117,8 @@ pub async fn take_ready_files(
         if cancel.is_cancelled() {
             break;
         }
-        if is_temporary(&entry.name) || !job.matches(&entry.name) || in_flight.contains(&entry.path) {
+        if is_temporary(&entry.name) || !job.matches(&entry.name) || in_flight.contains(&entry.path)
+        {
             continue;
         }
         if !is_ready(entry, &listing, intake, now) {
@@ -105,10 +141,18 @@ async fn take_one(
     entry: &Entry,
     report: &mut StepReport,
 ) -> anyhow::Result<()> {
-    let staging = ctx.staging().join(&job.name).join(format!("{}-{}", uuid::Uuid::now_v7().simple(), crate::paths::component(&entry.name)));
+    let staging = ctx.staging().join(&job.name).join(format!(
+        "{}-{}",
+        uuid::Uuid::now_v7().simple(),
+        crate::paths::component(&entry.name)
+    ));
     // The copy is only needed until archived; removed on every way out.
     let _staging_guard = scratch::Guard(staging.clone());
-    let (size, sha) = match retry(ctx.retry, "copying a file", || source.download(&entry.path, &staging)).await {
+    let (size, sha) = match retry(ctx.retry, "copying a file", || {
+        source.download(&entry.path, &staging)
+    })
+    .await
+    {
         Ok(v) => v,
         Err(e) => {
             remove_quietly(&staging);
@@ -129,7 +173,17 @@ async fn take_one(
         return Ok(());
     }
     let staging_text = staging.display().to_string();
-    let taken = ctx.db(|s| s.take_file(&job.name, &intake.source, &entry.path, size, entry.modified, &sha, &staging_text))?;
+    let taken = ctx.db(|s| {
+        s.take_file(
+            &job.name,
+            &intake.source,
+            &entry.path,
+            size,
+            entry.modified,
+            &sha,
+            &staging_text,
+        )
+    })?;
     let id = match taken {
         Take::Duplicate { id, of } => {
             remove_quietly(&staging);
@@ -144,7 +198,10 @@ async fn take_one(
                 of.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
             crate::faults::crash_point("duplicate-recorded");
-            let record = ctx.db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))?.into_iter().find(|f| f.id == id);
+            let record = ctx
+                .db(|s| s.files_in(&job.name, &[FileState::DuplicatePending]))?
+                .into_iter()
+                .find(|f| f.id == id);
             if let Some(record) = record {
                 super::finish::finish_duplicate(ctx, job, intake, &record, &of).await?;
             }
@@ -159,10 +216,19 @@ async fn take_one(
     let archive_source = ctx.source(&ctx.config.archive.source)?;
     let archive = archive_path(ctx, &sha, &entry.name);
     let verified = async {
-        retry(ctx.retry, "archiving a file", || archive_source.upload(&staging, &archive)).await?;
-        let check = ctx.staging().join(&job.name).join(format!("{}.verify", uuid::Uuid::now_v7().simple()));
+        retry(ctx.retry, "archiving a file", || {
+            archive_source.upload(&staging, &archive)
+        })
+        .await?;
+        let check = ctx
+            .staging()
+            .join(&job.name)
+            .join(format!("{}.verify", uuid::Uuid::now_v7().simple()));
         let _check_guard = scratch::Guard(check.clone());
-        let copied = retry(ctx.retry, "verifying an archived file", || archive_source.download(&archive, &check)).await;
+        let copied = retry(ctx.retry, "verifying an archived file", || {
+            archive_source.download(&archive, &check)
+        })
+        .await;
         remove_quietly(&check);
         copied
     }
@@ -170,7 +236,9 @@ async fn take_one(
     match verified {
         Ok((archived_size, archived_sha)) if archived_size == size && archived_sha == sha => {}
         Ok((archived_size, archived_sha)) => {
-            anyhow::bail!("the archived copy {archive} does not match ({archived_size} bytes, sha256 {archived_sha}; expected {size}, {sha})");
+            anyhow::bail!(
+                "the archived copy {archive} does not match ({archived_size} bytes, sha256 {archived_sha}; expected {size}, {sha})"
+            );
         }
         Err(e) => {
             ctx.note_source_error(&e);
@@ -212,10 +280,23 @@ mod tests {
 
     #[test]
     fn temporary_names_are_never_taken() {
-        for n in ["a.csv.tmp", "a.csv.part", ".hidden.csv", "~lock.csv", "a.csv.done", "A.CSV.PART", "x.filepart"] {
+        for n in [
+            "a.csv.tmp",
+            "a.csv.part",
+            ".hidden.csv",
+            "~lock.csv",
+            "a.csv.done",
+            "A.CSV.PART",
+            "x.filepart",
+        ] {
             assert!(is_temporary(n), "{n}");
         }
-        for n in ["a.csv", "PCLX_20261101.txt", "feed.ndjson", "partial-report.csv"] {
+        for n in [
+            "a.csv",
+            "PCLX_20261101.txt",
+            "feed.ndjson",
+            "partial-report.csv",
+        ] {
             assert!(!is_temporary(n), "{n}");
         }
     }
@@ -223,11 +304,19 @@ mod tests {
     #[test]
     fn readiness_by_settle_time_or_marker() {
         let now = Utc::now();
-        let listing = vec![entry("old.csv", 60), entry("fresh.csv", 1), entry("marked.csv", 0), entry("marked.csv.done", 0)];
+        let listing = vec![
+            entry("old.csv", 60),
+            entry("fresh.csv", 1),
+            entry("marked.csv", 0),
+            entry("marked.csv.done", 0),
+        ];
         assert!(is_ready(&listing[0], &listing, &intake(5, false), now));
         assert!(!is_ready(&listing[1], &listing, &intake(5, false), now));
         assert!(is_ready(&listing[1], &listing, &intake(0, false), now));
         assert!(is_ready(&listing[2], &listing, &intake(5, true), now));
-        assert!(!is_ready(&listing[0], &listing, &intake(5, true), now), "with markers, an unmarked file waits");
+        assert!(
+            !is_ready(&listing[0], &listing, &intake(5, true), now),
+            "with markers, an unmarked file waits"
+        );
     }
 }

@@ -29,7 +29,11 @@ pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> 
     let files = match job_files(dir) {
         Ok(f) => f,
         Err(e) => {
-            problems.push(Problem { file: dir.display().to_string(), key: String::new(), message: format!("cannot list job files: {e}") });
+            problems.push(Problem {
+                file: dir.display().to_string(),
+                key: String::new(),
+                message: format!("cannot list job files: {e}"),
+            });
             return Vec::new();
         }
     };
@@ -45,16 +49,28 @@ pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> 
                     problems.push(Problem {
                         file: file.clone(),
                         key: "name".into(),
-                        message: format!("{:?} is also the name of {}", job.name, other.path.display()),
+                        message: format!(
+                            "{:?} is also the name of {}",
+                            job.name,
+                            other.path.display()
+                        ),
                     });
                 }
                 if let Some(intake) = &job.intake {
                     if config.source(&intake.source).is_none() {
-                        problems.push(Problem { file: file.clone(), key: "source.name".into(), message: format!("{:?} is not a configured source", intake.source) });
+                        problems.push(Problem {
+                            file: file.clone(),
+                            key: "source.name".into(),
+                            message: format!("{:?} is not a configured source", intake.source),
+                        });
                     }
                 }
                 if config.source(&job.output.source).is_none() {
-                    problems.push(Problem { file, key: "output.source".into(), message: format!("{:?} is not a configured source", job.output.source) });
+                    problems.push(Problem {
+                        file,
+                        key: "output.source".into(),
+                        message: format!("{:?} is not a configured source", job.output.source),
+                    });
                 }
                 jobs.push(Arc::new(job));
             }
@@ -65,9 +81,15 @@ pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> 
 }
 
 /// Loads every report job in the jobs folder (files with a `[report]` table).
-pub fn load_report_jobs(config: &Config, intake_jobs: &[&str], problems: &mut Vec<Problem>) -> Vec<Arc<ReportJob>> {
+pub fn load_report_jobs(
+    config: &Config,
+    intake_jobs: &[&str],
+    problems: &mut Vec<Problem>,
+) -> Vec<Arc<ReportJob>> {
     let dir = &config.paths.jobs_dir;
-    let Ok(files) = job_files(dir) else { return Vec::new() };
+    let Ok(files) = job_files(dir) else {
+        return Vec::new();
+    };
     let groups: Vec<&str> = config.email.groups.keys().map(String::as_str).collect();
     let mut out: Vec<Arc<ReportJob>> = Vec::new();
     for path in files.iter().filter(|p| report::is_report_job_file(p)) {

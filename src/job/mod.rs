@@ -189,7 +189,11 @@ pub fn parse_schedule(text: &str) -> Result<(String, croner::Cron), String> {
     let six = match fields {
         5 => format!("0 {}", text.trim()),
         6 => text.trim().to_owned(),
-        _ => return Err(format!("{text:?} has {fields} fields; a cron schedule has 5, or 6 with seconds first")),
+        _ => {
+            return Err(format!(
+                "{text:?} has {fields} fields; a cron schedule has 5, or 6 with seconds first"
+            ));
+        }
     };
     let parsed = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
@@ -241,15 +245,23 @@ fn date_format_round_trips(format: &str) -> Result<(), String> {
     use std::fmt::Write;
     let (y, m, d) = SAMPLE_DATE;
     let day = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
-    let at = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().fixed_offset();
+    let at = day
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .fixed_offset();
     let mut text = String::new();
     if write!(text, "{}", at.format(format)).is_err() {
         return Err(format!("{format:?} cannot print a date"));
     }
     match chrono::NaiveDate::parse_from_str(&text, format) {
         Ok(back) if back == day => Ok(()),
-        Ok(back) => Err(format!("{format:?} prints {day} as {text:?}, which reads back as {back}")),
-        Err(e) => Err(format!("{format:?} prints {day} as {text:?}, which it cannot read back ({e})")),
+        Ok(back) => Err(format!(
+            "{format:?} prints {day} as {text:?}, which reads back as {back}"
+        )),
+        Err(e) => Err(format!(
+            "{format:?} prints {day} as {text:?}, which it cannot read back ({e})"
+        )),
     }
 }
 
@@ -258,7 +270,11 @@ impl Job {
     pub fn load(path: &Path) -> Result<Job, Problems> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Problems(vec![Problem { file: name.clone(), key: String::new(), message: format!("cannot read: {e}") }])
+            Problems(vec![Problem {
+                file: name.clone(),
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            }])
         })?;
         Job::from_toml(&text, path)
     }
@@ -272,7 +288,13 @@ impl Job {
         let file = path.display().to_string();
         let raw: RawJob = parse_toml(text, &file)?;
         let mut problems = Vec::new();
-        let mut report = |key: &str, message: String| problems.push(Problem { file: file.clone(), key: key.into(), message });
+        let mut report = |key: &str, message: String| {
+            problems.push(Problem {
+                file: file.clone(),
+                key: key.into(),
+                message,
+            })
+        };
 
         if let Some(why) = crate::paths::name_problem(&raw.name) {
             report("name", why);
@@ -281,17 +303,25 @@ impl Job {
         let matcher = match Glob::new(&pattern) {
             Ok(g) => Some(g.compile_matcher()),
             Err(e) => {
-                report("pattern", format!("{pattern:?} is not a glob: {}", e.kind()));
+                report(
+                    "pattern",
+                    format!("{pattern:?} is not a glob: {}", e.kind()),
+                );
                 None
             }
         };
         let f = raw.format;
         let delimiter = match f.delimiter.as_deref() {
             None => b',',
-            Some(d) if d.len() == 1 && !matches!(d.as_bytes()[0], b'"' | b'\n' | b'\r') => d.as_bytes()[0],
+            Some(d) if d.len() == 1 && !matches!(d.as_bytes()[0], b'"' | b'\n' | b'\r') => {
+                d.as_bytes()[0]
+            }
             Some("\\t") => b'\t',
             Some(d) => {
-                report("format.delimiter", format!("{d:?} must be one ASCII character other than a quote or newline"));
+                report(
+                    "format.delimiter",
+                    format!("{d:?} must be one ASCII character other than a quote or newline"),
+                );
                 b','
             }
         };
@@ -299,40 +329,66 @@ impl Job {
             report("format.delimiter", "applies to kind = \"csv\" only".into());
         }
         let date_format = f.date_format.unwrap_or_else(|| "%Y-%m-%d".into());
-        if date_format.is_empty() || StrftimeItems::new(&date_format).any(|i| matches!(i, Item::Error)) {
-            report("format.date_format", format!("{date_format:?} is not a chrono/strftime format"));
+        if date_format.is_empty()
+            || StrftimeItems::new(&date_format).any(|i| matches!(i, Item::Error))
+        {
+            report(
+                "format.date_format",
+                format!("{date_format:?} is not a chrono/strftime format"),
+            );
         } else if let Err(why) = date_format_round_trips(&date_format) {
             report("format.date_format", why);
         }
         let encoding = match f.encoding.as_deref().map(|e| e.trim().to_ascii_lowercase()) {
             None => Encoding::Utf8,
             Some(e) if matches!(e.as_str(), "utf-8" | "utf8") => Encoding::Utf8,
-            Some(e) if matches!(e.as_str(), "windows-1252" | "cp1252" | "win1252") => Encoding::Windows1252,
+            Some(e) if matches!(e.as_str(), "windows-1252" | "cp1252" | "win1252") => {
+                Encoding::Windows1252
+            }
             Some(e) => {
-                report("format.encoding", format!("{e:?} is not supported (utf-8 or windows-1252)"));
+                report(
+                    "format.encoding",
+                    format!("{e:?} is not supported (utf-8 or windows-1252)"),
+                );
                 Encoding::Utf8
             }
         };
         for (canonical, source) in &f.columns {
             if !columns::is_canonical(canonical) {
-                report(&format!("format.columns.{canonical}"), "is not a canonical manifest column (contract section 1)".into());
+                report(
+                    &format!("format.columns.{canonical}"),
+                    "is not a canonical manifest column (contract section 1)".into(),
+                );
             }
             if source.trim().is_empty() {
-                report(&format!("format.columns.{canonical}"), "names an empty column".into());
+                report(
+                    &format!("format.columns.{canonical}"),
+                    "names an empty column".into(),
+                );
             }
         }
         for canonical in f.constants.keys() {
             if !columns::is_canonical(canonical) {
-                report(&format!("format.constants.{canonical}"), "is not a canonical manifest column (contract section 1)".into());
+                report(
+                    &format!("format.constants.{canonical}"),
+                    "is not a canonical manifest column (contract section 1)".into(),
+                );
             }
             if f.columns.contains_key(canonical) {
-                report(&format!("format.constants.{canonical}"), "is also mapped in [format.columns]: choose one".into());
+                report(
+                    &format!("format.constants.{canonical}"),
+                    "is also mapped in [format.columns]: choose one".into(),
+                );
             }
         }
         let schedule = match &raw.schedule {
             None => None,
             Some(text) => match parse_schedule(text) {
-                Ok((cron, parsed)) => Some(Schedule { cron, timezone: None, parsed }),
+                Ok((cron, parsed)) => Some(Schedule {
+                    cron,
+                    timezone: None,
+                    parsed,
+                }),
                 Err(e) => {
                     report("schedule", e);
                     None
@@ -340,20 +396,38 @@ impl Job {
             },
         };
         let timezone = raw.timezone.as_ref().and_then(|tz| {
-            tz.parse::<chrono_tz::Tz>().map_err(|_| report("timezone", format!("{tz:?} is not an IANA time zone"))).ok()
+            tz.parse::<chrono_tz::Tz>()
+                .map_err(|_| report("timezone", format!("{tz:?} is not an IANA time zone")))
+                .ok()
         });
         let schedule = schedule.map(|s| Schedule { timezone, ..s });
         let intake = raw.source.map(|s| {
-            for (key, v) in [("source.inbox", &s.inbox), ("source.processed", &s.processed), ("source.quarantine", &s.quarantine)] {
+            for (key, v) in [
+                ("source.inbox", &s.inbox),
+                ("source.processed", &s.processed),
+                ("source.quarantine", &s.quarantine),
+            ] {
                 if let Some(why) = crate::paths::relative_problem(v) {
                     report(key, why);
                 }
             }
             if s.settle_secs > crate::config::MAX_INTERVAL_SECS {
-                report("source.settle_secs", crate::config::too_long(s.settle_secs, crate::config::MAX_INTERVAL_SECS, "seconds"));
+                report(
+                    "source.settle_secs",
+                    crate::config::too_long(
+                        s.settle_secs,
+                        crate::config::MAX_INTERVAL_SECS,
+                        "seconds",
+                    ),
+                );
             }
-            if s.inbox.trim_matches('/') == s.processed.trim_matches('/') || s.inbox.trim_matches('/') == s.quarantine.trim_matches('/') {
-                report("source.inbox", "must differ from source.processed and source.quarantine".into());
+            if s.inbox.trim_matches('/') == s.processed.trim_matches('/')
+                || s.inbox.trim_matches('/') == s.quarantine.trim_matches('/')
+            {
+                report(
+                    "source.inbox",
+                    "must differ from source.processed and source.quarantine".into(),
+                );
             }
             Intake {
                 source: s.name,
@@ -365,12 +439,23 @@ impl Job {
                 delete_processed: s.delete_processed,
             }
         });
-        if let Some(why) = raw.output.as_ref().and_then(|o| o.path.as_deref()).and_then(crate::paths::relative_problem) {
+        if let Some(why) = raw
+            .output
+            .as_ref()
+            .and_then(|o| o.path.as_deref())
+            .and_then(crate::paths::relative_problem)
+        {
             report("output.path", why);
         }
         let output = raw.output.map_or_else(
-            || Output { source: default_output_source(), path: format!("runs/{}", raw.name) },
-            |o| Output { path: o.path.unwrap_or_else(|| format!("runs/{}", raw.name)), source: o.source },
+            || Output {
+                source: default_output_source(),
+                path: format!("runs/{}", raw.name),
+            },
+            |o| Output {
+                path: o.path.unwrap_or_else(|| format!("runs/{}", raw.name)),
+                source: o.source,
+            },
         );
         let digest = {
             use sha2::{Digest, Sha256};
@@ -381,7 +466,14 @@ impl Job {
                 name: raw.name,
                 pattern,
                 matcher,
-                format: Format { kind: f.kind, delimiter, date_format, encoding, columns: f.columns, constants: f.constants },
+                format: Format {
+                    kind: f.kind,
+                    delimiter,
+                    date_format,
+                    encoding,
+                    columns: f.columns,
+                    constants: f.constants,
+                },
                 schedule,
                 intake,
                 output,
@@ -404,12 +496,13 @@ pub fn job_for<'a>(jobs: &'a [Job], file_name: &str) -> Option<&'a Job> {
     jobs.iter().find(|j| j.matches(file_name))
 }
 
-
 /// Deserialises a job-like TOML file strictly; a syntax or type error
 /// becomes one problem naming the file and the line.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Problems> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         Problems(vec![Problem {
             file: file.to_owned(),
             key: line.map(|l| format!("line {l}")).unwrap_or_default(),
@@ -430,9 +523,15 @@ mod tests {
     fn problems_never_carry_raw_control_characters_from_the_file() {
         let err = job("name = \"t\"\n\"\\u001b[31mX\" = 1\n[format]\nkind = \"csv\"\n[format.columns]\n\"\\u001b[2J\" = \"a\"\n").unwrap_err();
         for p in &err.0 {
-            assert!(!p.key.contains('\u{1b}') && !p.message.contains('\u{1b}'), "{p:?}");
+            assert!(
+                !p.key.contains('\u{1b}') && !p.message.contains('\u{1b}'),
+                "{p:?}"
+            );
         }
-        assert!(err.to_string().contains("\\u{1b}"), "the escape is shown: {err}");
+        assert!(
+            err.to_string().contains("\\u{1b}"),
+            "the escape is shown: {err}"
+        );
     }
 
     #[test]
@@ -487,7 +586,15 @@ carrier = "PCLX"
 "#)
         .unwrap_err();
         let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
-        for k in ["name", "pattern", "format.delimiter", "format.date_format", "format.encoding", "format.columns.house_bil", "format.constants.carrier"] {
+        for k in [
+            "name",
+            "pattern",
+            "format.delimiter",
+            "format.date_format",
+            "format.encoding",
+            "format.columns.house_bil",
+            "format.constants.carrier",
+        ] {
             assert!(keys.contains(&k), "missing {k}: {err}");
         }
     }
@@ -499,8 +606,21 @@ carrier = "PCLX"
         assert_eq!(s.cron, "0 */5 * * * *");
         assert_eq!(s.timezone, Some(chrono_tz::Europe::Paris));
         let intake = j.intake.unwrap();
-        assert_eq!((intake.inbox.as_str(), intake.processed.as_str(), intake.settle_secs), ("inbox", "processed", 5));
-        assert_eq!(j.output, Output { source: "data".into(), path: "runs/d".into() });
+        assert_eq!(
+            (
+                intake.inbox.as_str(),
+                intake.processed.as_str(),
+                intake.settle_secs
+            ),
+            ("inbox", "processed", 5)
+        );
+        assert_eq!(
+            j.output,
+            Output {
+                source: "data".into(),
+                path: "runs/d".into()
+            }
+        );
         let err = job("name = \"d\"\nschedule = \"every minute\"\ntimezone = \"Mars/Olympus\"\n[source]\nname = \"x\"\ninbox = \"a\"\nprocessed = \"a\"\n[format]\nkind = \"csv\"\n").unwrap_err();
         let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
         for k in ["schedule", "timezone", "source.inbox"] {
@@ -519,12 +639,28 @@ carrier = "PCLX"
         let text = "name = \"../x\"\n[source]\nname = \"data\"\ninbox = \"/etc\"\nsettle_secs = 18446744073709551615\n\
                     [output]\npath = \"runs/../../..\"\n[format]\nkind = \"csv\"\ndate_format = \"%H:%M\"\n";
         let err = job(text).unwrap_err().to_string();
-        for key in ["name", "source.inbox", "source.settle_secs", "output.path", "format.date_format"] {
-            assert!(err.contains(&format!("jobs/t.toml: {key}:")), "{key}: {err}");
+        for key in [
+            "name",
+            "source.inbox",
+            "source.settle_secs",
+            "output.path",
+            "format.date_format",
+        ] {
+            assert!(
+                err.contains(&format!("jobs/t.toml: {key}:")),
+                "{key}: {err}"
+            );
         }
         assert!(job("name = \"x\"\n[source]\nname = \"data\"\nsettle_secs = 86400\n[format]\nkind = \"csv\"\n").is_ok());
         assert!(job("name = \"x\"\n[source]\nname = \"data\"\nsettle_secs = 86401\n[format]\nkind = \"csv\"\n").is_err());
-        for ok in ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%y", "%Y-%m-%dT%H:%M:%S", "%Y%m%d", "%b %d %Y"] {
+        for ok in [
+            "%Y-%m-%d",
+            "%m/%d/%Y",
+            "%d.%m.%y",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y%m%d",
+            "%b %d %Y",
+        ] {
             assert_eq!(date_format_round_trips(ok), Ok(()), "{ok}");
         }
         for bad in ["%H:%M", "%Y", "%m/%d", "x"] {

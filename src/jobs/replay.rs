@@ -10,9 +10,15 @@ use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).
-pub async fn replay(ctx: &App, job: &Job, run_id: &str, files: Vec<crate::state::intake::FileRecord>) -> anyhow::Result<Summary> {
+pub async fn replay(
+    ctx: &App,
+    job: &Job,
+    run_id: &str,
+    files: Vec<crate::state::intake::FileRecord>,
+) -> anyhow::Result<Summary> {
     crate::audit::replay_requested(ctx, job, run_id, &files)?;
-    let summary = intake::evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
+    let summary =
+        intake::evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
     let json = serde_json::to_string(&summary)?;
     ctx.db(|s| s.finish_run(run_id, "succeeded", &json))?;
     Ok(summary)

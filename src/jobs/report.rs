@@ -34,19 +34,36 @@ pub async fn dashboard_email(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyh
 
 /// One run of a report job: build the day's dashboard, queue it, try to send
 /// everything due. Records the job's start and finish like intake jobs.
-pub async fn run_report_job(ctx: &App, job: &ReportJob, day: Option<NaiveDate>) -> anyhow::Result<Delivery> {
+pub async fn run_report_job(
+    ctx: &App,
+    job: &ReportJob,
+    day: Option<NaiveDate>,
+) -> anyhow::Result<Delivery> {
     let now = Utc::now();
     ctx.db(|s| s.job_started(&job.name, now))?;
-    let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
+    let default_tz = ctx
+        .config
+        .daemon
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::America::New_York);
     let day = day.unwrap_or_else(|| job.day_at(now, default_tz));
     let result = async {
-        anyhow::ensure!(ctx.config.email.enabled(), "email is not configured (email.host is empty); use --preview");
+        anyhow::ensure!(
+            ctx.config.email.enabled(),
+            "email is not configured (email.host is empty); use --preview"
+        );
         let e = dashboard_email(ctx, job, day).await?;
-        reports::outbox::queue(ctx, &e, serde_json::json!({ "report": job.name, "day": day.to_string() }))?;
+        reports::outbox::queue(
+            ctx,
+            &e,
+            serde_json::json!({ "report": job.name, "day": day.to_string() }),
+        )?;
         Ok(reports::outbox::deliver(ctx, false).await)
     }
     .await;
     let error = result.as_ref().err().map(|e| format!("{e:#}"));
-    ctx.db(|s| s.job_finished(&job.name, Utc::now(), error.as_deref())).context("recording the report job's end")?;
+    ctx.db(|s| s.job_finished(&job.name, Utc::now(), error.as_deref()))
+        .context("recording the report job's end")?;
     result
 }

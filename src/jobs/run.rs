@@ -36,44 +36,77 @@ pub struct JobRunReport {
 
 impl JobRunReport {
     pub fn files_processed(&self) -> usize {
-        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "processed").count()
+        self.runs
+            .iter()
+            .flat_map(|r| &r.files)
+            .filter(|f| f.status == "processed")
+            .count()
     }
     pub fn files_quarantined(&self) -> usize {
-        self.runs.iter().flat_map(|r| &r.files).filter(|f| f.status == "quarantined").count()
+        self.runs
+            .iter()
+            .flat_map(|r| &r.files)
+            .filter(|f| f.status == "quarantined")
+            .count()
     }
 }
 
 impl From<StepReport> for JobRunReport {
     fn from(s: StepReport) -> JobRunReport {
-        JobRunReport { runs: s.runs, duplicates: s.duplicates, deferred: s.deferred, errors: s.errors, filings: Vec::new() }
+        JobRunReport {
+            runs: s.runs,
+            duplicates: s.duplicates,
+            deferred: s.deferred,
+            errors: s.errors,
+            filings: Vec::new(),
+        }
     }
 }
 
 /// Runs one job once: recover, take, archive, evaluate, publish, finish.
 /// `cancel` stops it between steps (what is left is redone next time).
-pub async fn run_job(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
+pub async fn run_job(
+    ctx: &App,
+    job: &Job,
+    kind: RunKind,
+    cancel: &CancellationToken,
+) -> anyhow::Result<JobRunReport> {
     let started = Instant::now();
     let now = Utc::now();
     let job_name = job.name.clone();
     ctx.status.job_started(&job.name, now);
     if let Err(e) = ctx.db(|s| s.job_started(&job_name, now)) {
-        ctx.status.job_finished(&job.name, Utc::now(), Some(&format!("{e:#}")));
+        ctx.status
+            .job_finished(&job.name, Utc::now(), Some(&format!("{e:#}")));
         return Err(e);
     }
     info!(job.name = %job.name, kind = kind.as_str(), "Starting a run of job {}.", job.name);
     let result = run_steps(ctx, job, kind, cancel).await;
     let labels = |status: &str| vec![("job", job.name.clone()), ("status", status.to_owned())];
     let secs = started.elapsed().as_secs_f64();
-    ctx.metrics.observe("s321d_run_duration_seconds", vec![("job", job.name.clone())], secs);
-    ctx.metrics.set("s321d_last_run_duration_seconds", vec![("job", job.name.clone())], secs);
+    ctx.metrics.observe(
+        "s321d_run_duration_seconds",
+        vec![("job", job.name.clone())],
+        secs,
+    );
+    ctx.metrics.set(
+        "s321d_last_run_duration_seconds",
+        vec![("job", job.name.clone())],
+        secs,
+    );
     let unix = Utc::now().timestamp() as f64;
     match &result {
         Ok(report) if report.errors.is_empty() => {
             ctx.status.job_finished(&job.name, Utc::now(), None);
             ctx.db(|s| s.job_finished(&job_name, Utc::now(), None))?;
             ctx.metrics.inc("s321d_runs_total", labels("succeeded"));
-            ctx.metrics.set("s321d_last_success_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 1.0);
+            ctx.metrics.set(
+                "s321d_last_success_timestamp_seconds",
+                vec![("job", job.name.clone())],
+                unix,
+            );
+            ctx.metrics
+                .set("s321d_job_up", vec![("job", job.name.clone())], 1.0);
             info!(
                 job.name = %job.name,
                 files.processed = report.files_processed(),
@@ -93,8 +126,13 @@ pub async fn run_job(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationT
             ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
             ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)))?;
             ctx.metrics.inc("s321d_runs_total", labels("failed"));
-            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
+            ctx.metrics.set(
+                "s321d_last_failure_timestamp_seconds",
+                vec![("job", job.name.clone())],
+                unix,
+            );
+            ctx.metrics
+                .set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
             warn!(job.name = %job.name, errors = report.errors.len(), "Run of job {} finished with problems: {why}", job.name);
         }
         Err(e) => {
@@ -102,16 +140,29 @@ pub async fn run_job(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationT
             ctx.status.job_finished(&job.name, Utc::now(), Some(&why));
             let _ = ctx.db(|s| s.job_finished(&job_name, Utc::now(), Some(&why)));
             ctx.metrics.inc("s321d_runs_total", labels("failed"));
-            ctx.metrics.set("s321d_last_failure_timestamp_seconds", vec![("job", job.name.clone())], unix);
-            ctx.metrics.set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
+            ctx.metrics.set(
+                "s321d_last_failure_timestamp_seconds",
+                vec![("job", job.name.clone())],
+                unix,
+            );
+            ctx.metrics
+                .set("s321d_job_up", vec![("job", job.name.clone())], 0.0);
             error!(job.name = %job.name, "Run of job {} failed: {why}", job.name);
         }
     }
     result
 }
 
-async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationToken) -> anyhow::Result<JobRunReport> {
-    let intake = job.intake.as_ref().with_context(|| format!("job {} has no [source] to take files from", job.name))?;
+async fn run_steps(
+    ctx: &App,
+    job: &Job,
+    kind: RunKind,
+    cancel: &CancellationToken,
+) -> anyhow::Result<JobRunReport> {
+    let intake = job
+        .intake
+        .as_ref()
+        .with_context(|| format!("job {} has no [source] to take files from", job.name))?;
     let mut steps = StepReport::default();
     scratch::sweep(&ctx.config.paths.data_dir);
     intake::recover::recover(ctx, job, kind, &mut steps).await?;
@@ -122,13 +173,15 @@ async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationTok
     if cancel.is_cancelled() {
         return Ok(steps.into());
     }
-    let archived = ctx.db(|s| s.files_in(&job.name, &[crate::state::intake::FileState::Archived]))?;
+    let archived =
+        ctx.db(|s| s.files_in(&job.name, &[crate::state::intake::FileState::Archived]))?;
     if !archived.is_empty() {
         let run_id = intake::new_run_id(kind);
         if job.filing.is_some() {
             ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "pending"))?;
         }
-        let summary = intake::evaluate::evaluate_and_publish(ctx, job, kind, &run_id, archived).await?;
+        let summary =
+            intake::evaluate::evaluate_and_publish(ctx, job, kind, &run_id, archived).await?;
         intake::finish::finish_run_files(ctx, job, intake, &run_id, &mut steps).await;
         steps.runs.push(summary);
     }
@@ -137,7 +190,11 @@ async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationTok
         report.filings = file_runs(ctx, job, transport, &report).await?;
         // Entries left pending fail the run (issue 10 item 6), after the
         // exception reports below are still built.
-        let failures: Vec<String> = report.filings.iter().filter_map(|(id, r)| r.failure().map(|w| format!("filing run {id}: {w}"))).collect();
+        let failures: Vec<String> = report
+            .filings
+            .iter()
+            .filter_map(|(id, r)| r.failure().map(|w| format!("filing run {id}: {w}")))
+            .collect();
         report.errors.extend(failures);
     }
     // This call's runs, and earlier ones a stop left owing their reports.
@@ -151,7 +208,9 @@ async fn run_steps(ctx: &App, job: &Job, kind: RunKind, cancel: &CancellationTok
     for run_id in &owed {
         if let Err(e) = crate::reports::exceptions::after_run(ctx, run_id).await {
             warn!(job.name = %job.name, run.id = %run_id, "Cannot build the exception reports of run {run_id}: {e:#}");
-            report.errors.push(format!("exception reports of run {run_id}: {e:#}"));
+            report
+                .errors
+                .push(format!("exception reports of run {run_id}: {e:#}"));
         }
     }
     Ok(report)
@@ -167,7 +226,10 @@ async fn file_runs(
 ) -> anyhow::Result<Vec<(String, crate::filing::FilingReport)>> {
     let mut runs: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
     let unfiled: Vec<String> = {
-        let store = ctx.store.lock().map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
+        let store = ctx
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
         store.unfiled_runs(&job.name)?
     };
     for r in unfiled {
@@ -177,7 +239,9 @@ async fn file_runs(
     }
     let mut filed = Vec::new();
     for run_id in runs {
-        let r = crate::filing::file_run(ctx, job, &run_id, transport).await.with_context(|| format!("filing run {run_id}"))?;
+        let r = crate::filing::file_run(ctx, job, &run_id, transport)
+            .await
+            .with_context(|| format!("filing run {run_id}"))?;
         filed.push((run_id, r));
     }
     crate::filing::poll(ctx).await?;

@@ -68,7 +68,10 @@ impl<R: Read + Seek> Cp1252<R> {
                     Err(e) => return Err(e),
                 }
             }
-            len += raw[..n].iter().map(|&b| u64::from(t[b as usize].0)).sum::<u64>();
+            len += raw[..n]
+                .iter()
+                .map(|&b| u64::from(t[b as usize].0))
+                .sum::<u64>();
             raw_off += n as u64;
             if n < STEP {
                 break;
@@ -76,7 +79,18 @@ impl<R: Read + Seek> Cp1252<R> {
             checkpoints.push((raw_off, len));
         }
         inner.rewind()?;
-        Ok(Cp1252 { inner, checkpoints, len, pos: 0, raw, raw_at: 0, raw_end: 0, pending: [0; 3], pending_at: 0, pending_end: 0 })
+        Ok(Cp1252 {
+            inner,
+            checkpoints,
+            len,
+            pos: 0,
+            raw,
+            raw_at: 0,
+            raw_end: 0,
+            pending: [0; 3],
+            pending_at: 0,
+            pending_end: 0,
+        })
     }
 }
 
@@ -108,7 +122,11 @@ impl<R: Read> Read for Cp1252<R> {
             }
             // ASCII runs are copied as they are.
             let room = out.len() - n;
-            let ascii = self.raw[self.raw_at..self.raw_end].iter().take(room).take_while(|b| b.is_ascii()).count();
+            let ascii = self.raw[self.raw_at..self.raw_end]
+                .iter()
+                .take(room)
+                .take_while(|b| b.is_ascii())
+                .count();
             if ascii > 0 {
                 out[n..n + ascii].copy_from_slice(&self.raw[self.raw_at..self.raw_at + ascii]);
                 n += ascii;
@@ -134,7 +152,9 @@ impl<R: Read + Seek> Seek for Cp1252<R> {
             SeekFrom::Current(0) => return Ok(self.pos),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         }
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start"))?;
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
         let at = self.checkpoints.partition_point(|&(_, dec)| dec <= target) - 1;
         let (raw, dec) = self.checkpoints[at];
         self.inner.seek(SeekFrom::Start(raw))?;
@@ -189,7 +209,15 @@ mod tests {
         let (want, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&raw);
         let want = want.as_bytes();
         let mut d = Cp1252::new(Cursor::new(&raw)).unwrap();
-        for target in [0u64, 1, 200, STEP as u64 - 1, STEP as u64 + 3, want.len() as u64 - 2, want.len() as u64] {
+        for target in [
+            0u64,
+            1,
+            200,
+            STEP as u64 - 1,
+            STEP as u64 + 3,
+            want.len() as u64 - 2,
+            want.len() as u64,
+        ] {
             assert_eq!(d.seek(SeekFrom::Start(target)).unwrap(), target);
             assert_eq!(d.stream_position().unwrap(), target);
             let rest = all(&mut d, 5);

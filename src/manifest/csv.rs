@@ -34,18 +34,30 @@ pub(super) fn read(
 ) -> anyhow::Result<FileIssues> {
     // Both encodings stream from the file: windows-1252 through a decoder
     // that can seek, for the quote scan and resync.
-    let cannot = |e: std::io::Error| Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() });
+    let cannot = |e: std::io::Error| {
+        Ok(FileIssues {
+            unreadable: Some(format!("cannot read the file: {e}")),
+            ..FileIssues::default()
+        })
+    };
     match (format.encoding, input) {
-        (Encoding::Utf8, Input::Bytes(b)) => read_from(format, Cursor::new(b), builder, emit, limits),
+        (Encoding::Utf8, Input::Bytes(b)) => {
+            read_from(format, Cursor::new(b), builder, emit, limits)
+        }
         (Encoding::Utf8, Input::Path(p)) => match std::fs::File::open(p) {
             Ok(f) => read_from(format, f, builder, emit, limits),
-            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
+            Err(e) => Ok(FileIssues {
+                unreadable: Some(format!("cannot open the file: {e}")),
+                ..FileIssues::default()
+            }),
         },
         (Encoding::Windows1252, Input::Bytes(b)) => match Cp1252::new(Cursor::new(b)) {
             Ok(d) => read_from(format, d, builder, emit, limits),
             Err(e) => cannot(e),
         },
-        (Encoding::Windows1252, Input::Path(p)) => match std::fs::File::open(p).and_then(|f| Cp1252::new(std::io::BufReader::with_capacity(1 << 16, f))) {
+        (Encoding::Windows1252, Input::Path(p)) => match std::fs::File::open(p)
+            .and_then(|f| Cp1252::new(std::io::BufReader::with_capacity(1 << 16, f)))
+        {
             Ok(d) => read_from(format, d, builder, emit, limits),
             Err(e) => cannot(e),
         },
@@ -63,7 +75,10 @@ fn read_from<R: Read + Seek>(
     let mut issues = FileIssues::default();
     // A record that ends exactly at the end of the file may have got there
     // inside an unclosed quote: it is one the scan must see.
-    let len = match source.seek(SeekFrom::End(0)).and_then(|len| source.rewind().map(|()| len)) {
+    let len = match source
+        .seek(SeekFrom::End(0))
+        .and_then(|len| source.rewind().map(|()| len))
+    {
         Ok(len) => len,
         Err(e) => {
             issues.unreadable = Some(format!("cannot read the file: {e}"));
@@ -92,7 +107,11 @@ fn read_from<R: Read + Seek>(
                     .iter()
                     .enumerate()
                     .map(|(i, f)| {
-                        let f = if i == 0 { f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f) } else { f };
+                        let f = if i == 0 {
+                            f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
+                        } else {
+                            f
+                        };
                         std::str::from_utf8(f).map(|s| s.trim().to_owned())
                     })
                     .collect();
@@ -137,7 +156,10 @@ fn read_from<R: Read + Seek>(
         let start = record.position().cloned().unwrap_or_else(Position::new);
         let end = rdr.position().clone();
         if rdr.get_mut().cut_before(end.byte()) {
-            issues.malformed.push(MalformedRow { record: record_no, message: super::too_long(max_record) });
+            issues.malformed.push(MalformedRow {
+                record: record_no,
+                message: super::too_long(max_record),
+            });
             continue;
         }
         // Which records may hide a broken quote, at the cost of two integer
@@ -155,9 +177,17 @@ fn read_from<R: Read + Seek>(
                 record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r'))
             };
         if suspect {
-            let scan = scan_quotes(&mut rdr.get_mut().inner, start.byte(), end.byte(), format.delimiter)?;
+            let scan = scan_quotes(
+                &mut rdr.get_mut().inner,
+                start.byte(),
+                end.byte(),
+                format.delimiter,
+            )?;
             if let Some(broken) = scan {
-                let field = header.get(broken.field).map_or_else(|| format!("field {}", broken.field + 1), |h| format!("field {h:?}"));
+                let field = header.get(broken.field).map_or_else(
+                    || format!("field {}", broken.field + 1),
+                    |h| format!("field {h:?}"),
+                );
                 issues.malformed.push(MalformedRow {
                     record: record_no,
                     message: match broken.kind {
@@ -185,10 +215,15 @@ fn read_from<R: Read + Seek>(
         let all = match std::str::from_utf8(record.as_slice()) {
             Ok(all) => all,
             Err(_) => {
-                let bad = (0..record.len()).find(|i| std::str::from_utf8(&record[*i]).is_err()).unwrap_or(0);
+                let bad = (0..record.len())
+                    .find(|i| std::str::from_utf8(&record[*i]).is_err())
+                    .unwrap_or(0);
                 issues.malformed.push(MalformedRow {
                     record: record_no,
-                    message: format!("field {:?} is not valid UTF-8 (is the file windows-1252?)", header[bad]),
+                    message: format!(
+                        "field {:?} is not valid UTF-8 (is the file windows-1252?)",
+                        header[bad]
+                    ),
                 });
                 continue;
             }
@@ -236,7 +271,15 @@ struct Capped<R> {
 
 impl<R> Capped<R> {
     fn new(inner: R, cap: u64) -> Capped<R> {
-        Capped { inner, cap, in_record: 0, quoted: false, cutting: None, cuts: Default::default(), pos: 0 }
+        Capped {
+            inner,
+            cap,
+            in_record: 0,
+            quoted: false,
+            cutting: None,
+            cuts: Default::default(),
+            pos: 0,
+        }
     }
 
     /// Whether a cut began before `end` (the end of the record just read),
@@ -324,7 +367,12 @@ struct Broken {
 ///
 /// The CSV reader buffers ahead, so the bytes are read from the underlying
 /// stream directly, and the stream is put back where the buffer left it.
-fn scan_quotes<R: Read + Seek>(inner: &mut R, from: u64, to: u64, delimiter: u8) -> std::io::Result<Option<Broken>> {
+fn scan_quotes<R: Read + Seek>(
+    inner: &mut R,
+    from: u64,
+    to: u64,
+    delimiter: u8,
+) -> std::io::Result<Option<Broken>> {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum State {
         /// Line ends before the record (a CRLF's LF, blank lines): the parser skips them.
@@ -386,7 +434,11 @@ fn scan_quotes<R: Read + Seek>(inner: &mut R, from: u64, to: u64, delimiter: u8)
                 // Text after a closing quote: harmless on one line (the parser
                 // keeps it), a swallowed record when the quote spanned lines.
                 State::QuoteInQuoted if restart.is_some() => {
-                    broken = Some(Broken { kind: Break::ClosedMidField, field: open_field, restart });
+                    broken = Some(Broken {
+                        kind: Break::ClosedMidField,
+                        field: open_field,
+                        restart,
+                    });
                     break 'scan;
                 }
                 State::QuoteInQuoted => State::Unquoted,
@@ -399,7 +451,11 @@ fn scan_quotes<R: Read + Seek>(inner: &mut R, from: u64, to: u64, delimiter: u8)
     }
     // The parser only ends a record inside quotes at the end of the file.
     if broken.is_none() && state == State::Quoted {
-        broken = Some(Broken { kind: Break::Unclosed, field: open_field, restart });
+        broken = Some(Broken {
+            kind: Break::Unclosed,
+            field: open_field,
+            restart,
+        });
     }
     inner.seek(SeekFrom::Start(resume))?;
     Ok(broken)
@@ -409,13 +465,16 @@ fn scan_quotes<R: Read + Seek>(inner: &mut R, from: u64, to: u64, delimiter: u8)
 fn resync<R: Read + Seek>(rdr: &mut Reader<R>, offset: u64, start: &Position) -> csv::Result<()> {
     let mut pos = Position::new();
     // Line numbers only serve to compare a record's start and end.
-    pos.set_byte(offset).set_line(start.line() + 1).set_record(start.record() + 1);
+    pos.set_byte(offset)
+        .set_line(start.line() + 1)
+        .set_record(start.record() + 1);
     rdr.seek_raw(SeekFrom::Start(offset), pos)
 }
 
 /// A blank line: no fields, or one empty field.
 fn is_blank(record: &ByteRecord) -> bool {
-    record.is_empty() || record.len() == 1 && record[0].iter().all(|b| matches!(b, b'\r' | b' ' | b'\t'))
+    record.is_empty()
+        || record.len() == 1 && record[0].iter().all(|b| matches!(b, b'\r' | b' ' | b'\t'))
 }
 
 #[cfg(test)]
@@ -433,7 +492,10 @@ mod tests {
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
         assert_eq!(issues.malformed, vec![]);
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB2", "HB3"]);
-        assert_eq!(strings(&df, "description"), ["Shirt, cotton", "He said \"hi\"", "two\r\nlines"]);
+        assert_eq!(
+            strings(&df, "description"),
+            ["Shirt, cotton", "He said \"hi\"", "two\r\nlines"]
+        );
         assert_eq!(records(&df), [1, 2, 3]);
         // Unmapped canonical columns not in the file are empty, never null.
         assert_eq!(strings(&df, "seller_name"), ["", "", ""]);
@@ -455,7 +517,14 @@ mod tests {
         // The stray quote runs to the end of the file: one 2-field record.
         let data = "house_bill,description,value\nHB1,a,1\nHB2,\"broken,2\nHB3,c,3\nHB4,d,4\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
         assert_eq!(records(&df), [1, 3, 4]);
     }
@@ -465,17 +534,40 @@ mod tests {
         // The parser takes the rest of the file into the last field, so the
         // record has the header's field count: only the quote scan sees it.
         for end in ["\n", ""] {
-            let data = format!("house_bill,description,value\nHB1,a,1\nHB2,b,\"2\nHB3,c,3\nHB4,d,4{end}");
+            let data =
+                format!("house_bill,description,value\nHB1,a,1\nHB2,b,\"2\nHB3,c,3\nHB4,d,4{end}");
             let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-            assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2], "{end:?}");
-            assert!(issues.malformed[0].message.contains("\"value\" opens a quote that is never closed"), "{:?}", issues.malformed);
+            assert_eq!(
+                issues
+                    .malformed
+                    .iter()
+                    .map(|m| m.record)
+                    .collect::<Vec<_>>(),
+                [2],
+                "{end:?}"
+            );
+            assert!(
+                issues.malformed[0]
+                    .message
+                    .contains("\"value\" opens a quote that is never closed"),
+                "{:?}",
+                issues.malformed
+            );
             assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
             assert_eq!(records(&df), [1, 3, 4]);
             assert_eq!(issues.records, 4);
         }
         // The last line alone, unclosed: F003, nothing after it to recover.
-        let (df, issues, _) = read_with(JOB, b"house_bill,description,value\nHB1,a,1\nHB2,b,\"2", 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        let (df, issues, _) =
+            read_with(JOB, b"house_bill,description,value\nHB1,a,1\nHB2,b,\"2", 10);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["HB1"]);
     }
 
@@ -483,7 +575,14 @@ mod tests {
     fn an_unclosed_quote_in_a_crlf_file_costs_one_record() {
         let data = "house_bill,description,declared_value\r\nHB1,a,1\r\nHB2,\"broken,2\r\nHB3,c,3\r\nHB4,d,4\r\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
         assert_eq!(strings(&df, "declared_value"), ["1", "3", "4"]);
         assert_eq!(records(&df), [1, 3, 4]);
@@ -495,8 +594,19 @@ mod tests {
         // right field count that swallowed HB3.
         let data = "house_bill,description,value\nHB1,a,1\nHB2,\"broken,2\nHB3,\"c\",3\nHB4,d,4\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
-        assert!(issues.malformed[0].message.contains("\"description\" opens a quote that runs past the end of its line"));
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+        assert!(
+            issues.malformed[0]
+                .message
+                .contains("\"description\" opens a quote that runs past the end of its line")
+        );
         assert_eq!(strings(&df, "house_bill"), ["HB1", "HB3", "HB4"]);
         assert_eq!(strings(&df, "description"), ["a", "c", "d"]);
         assert_eq!(records(&df), [1, 3, 4]);
@@ -508,13 +618,32 @@ mod tests {
         // it is read again as a row of its own.
         let data = "house_bill,description,declared_value\nA,\"xx\nx\",1,9\nC,ddd,1\nD,eee,2\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [1]);
-        assert!(issues.malformed[0].message.contains("has 4 fields"), "{:?}", issues.malformed);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [1]
+        );
+        assert!(
+            issues.malformed[0].message.contains("has 4 fields"),
+            "{:?}",
+            issues.malformed
+        );
         assert_eq!(strings(&df, "house_bill"), ["C", "D"]);
         assert_eq!(records(&df), [2, 3]);
-        let data = "house_bill,description,declared_value\nA,a,1\nB,\"two\r\nlines\",2,extra\r\nC,c,x\n";
+        let data =
+            "house_bill,description,declared_value\nA,a,1\nB,\"two\r\nlines\",2,extra\r\nC,c,x\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["A", "C"]);
         assert_eq!(records(&df), [1, 3]);
     }
@@ -523,24 +652,43 @@ mod tests {
     fn mixed_line_endings_report_a_bad_row_once() {
         let data = b"house_bill,description,declared_value\nA,xxx,1\r\nB,y\nC,ddd,1\nD,eee,2\n";
         let (df, issues, _) = read_with(JOB, data, 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["A", "C", "D"]);
         assert_eq!(records(&df), [1, 3, 4]);
         // Quoted line breaks and blank lines in a mixed file are still just that.
-        let data = b"house_bill,description,declared_value\r\nA,\"x\ny\",1\n\nB,\"z\r\nw\",2\r\n\r\nC,c,3";
+        let data =
+            b"house_bill,description,declared_value\r\nA,\"x\ny\",1\n\nB,\"z\r\nw\",2\r\n\r\nC,c,3";
         let (df, issues, _) = read_with(JOB, data, 10);
         assert!(issues.malformed.is_empty(), "{:?}", issues.malformed);
         assert_eq!(strings(&df, "description"), ["x\ny", "z\r\nw", "c"]);
         assert_eq!(records(&df), [1, 2, 3]);
     }
 
-    fn read_limited(job: &str, data: &[u8], limits: crate::manifest::Limits) -> (usize, crate::manifest::FileIssues) {
+    fn read_limited(
+        job: &str,
+        data: &[u8],
+        limits: crate::manifest::Limits,
+    ) -> (usize, crate::manifest::FileIssues) {
         let job = crate::job::Job::from_toml(job, std::path::Path::new("t.toml")).unwrap();
         let mut rows = 0;
-        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(data), 0, 2, &limits, &mut |df| {
-            rows += df.height();
-            Ok(())
-        })
+        let issues = crate::manifest::read_limited(
+            &job.format,
+            crate::manifest::Input::Bytes(data),
+            0,
+            2,
+            &limits,
+            &mut |df| {
+                rows += df.height();
+                Ok(())
+            },
+        )
         .unwrap();
         (rows, issues)
     }
@@ -548,26 +696,56 @@ mod tests {
     #[test]
     fn a_file_over_the_row_or_text_cap_is_unreadable_and_stops_there() {
         let data = "house_bill\nH1\nH2\nH3\nH4\nH5\n";
-        let rows = |n| crate::manifest::Limits { max_rows: n, ..Default::default() };
+        let rows = |n| crate::manifest::Limits {
+            max_rows: n,
+            ..Default::default()
+        };
         for kind in ["", "encoding = \"windows-1252\"\n"] {
             let job = format!("{JOB}{kind}");
             let (sent, issues) = read_limited(&job, data.as_bytes(), rows(3));
-            assert_eq!(issues.unreadable.as_deref(), Some("has more than 3 records (limits.max_rows_per_file = 3)"));
+            assert_eq!(
+                issues.unreadable.as_deref(),
+                Some("has more than 3 records (limits.max_rows_per_file = 3)")
+            );
             assert!(sent <= 2, "reading stops at the cap: {sent} rows went out");
             assert_eq!(issues.records, 4);
             let (sent, issues) = read_limited(&job, data.as_bytes(), rows(5));
             assert_eq!((sent, issues.unreadable), (5, None));
         }
         // Decoded text: the UTF-8 file is its own length; windows-1252 grows (é is 2 bytes).
-        let text = |n| crate::manifest::Limits { max_decoded_bytes: n, ..Default::default() };
+        let text = |n| crate::manifest::Limits {
+            max_decoded_bytes: n,
+            ..Default::default()
+        };
         let (sent, issues) = read_limited(JOB, data.as_bytes(), text(data.len() as u64 - 1));
         assert_eq!(sent, 0);
-        assert_eq!(issues.unreadable.as_deref(), Some(&*format!("has more than {0} bytes of text (limits.max_decoded_bytes_per_file = {0})", data.len() - 1)));
-        assert!(read_limited(JOB, data.as_bytes(), text(data.len() as u64)).1.unreadable.is_none());
+        assert_eq!(
+            issues.unreadable.as_deref(),
+            Some(&*format!(
+                "has more than {0} bytes of text (limits.max_decoded_bytes_per_file = {0})",
+                data.len() - 1
+            ))
+        );
+        assert!(
+            read_limited(JOB, data.as_bytes(), text(data.len() as u64))
+                .1
+                .unreadable
+                .is_none()
+        );
         let job = format!("{JOB}encoding = \"windows-1252\"\n");
         let latin = b"consignee_name\nJos\xe9\n";
-        assert!(read_limited(&job, latin, text(latin.len() as u64)).1.unreadable.is_some());
-        assert!(read_limited(&job, latin, text(latin.len() as u64 + 1)).1.unreadable.is_none());
+        assert!(
+            read_limited(&job, latin, text(latin.len() as u64))
+                .1
+                .unreadable
+                .is_some()
+        );
+        assert!(
+            read_limited(&job, latin, text(latin.len() as u64 + 1))
+                .1
+                .unreadable
+                .is_none()
+        );
     }
 
     #[test]
@@ -592,7 +770,9 @@ mod tests {
         assert_eq!(issues.marked_columns.len(), 1, "{issues:?}");
         assert_eq!(issues.marked_columns[0].field, "house_bill");
         assert!(
-            issues.marked_columns[0].message.starts_with("column \"\\u{feff}house_bill\" (column 2) has a byte order mark (U+FEFF)"),
+            issues.marked_columns[0].message.starts_with(
+                "column \"\\u{feff}house_bill\" (column 2) has a byte order mark (U+FEFF)"
+            ),
             "{}",
             issues.marked_columns[0].message
         );
@@ -608,7 +788,14 @@ mod tests {
         let job = format!("{JOB}encoding = \"windows-1252\"\n");
         let data = b"house_bill,description,value\nH\xe91,caf\xe9,1\nH2,\"bro\xefken,2\nH3,\xfc,3\nH4,d,4\n";
         let (df, issues, _) = read_with(&job, data, 2);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!(strings(&df, "house_bill"), ["Hé1", "H3", "H4"]);
         assert_eq!(strings(&df, "description"), ["café", "ü", "d"]);
     }
@@ -629,8 +816,16 @@ mod tests {
         let data = "HAWB; consignee name ;description\nH1;Ann;x\n";
         let (df, issues, _) = read_with(job, data.as_bytes(), 10);
         assert_eq!(strings(&df, "carrier"), ["PCLX"]);
-        assert_eq!(strings(&df, "consignee_name"), ["Ann"], "header match is trimmed and case-insensitive");
-        assert_eq!(strings(&df, "description"), ["x"], "unmapped columns are read by their own name");
+        assert_eq!(
+            strings(&df, "consignee_name"),
+            ["Ann"],
+            "header match is trimmed and case-insensitive"
+        );
+        assert_eq!(
+            strings(&df, "description"),
+            ["x"],
+            "unmapped columns are read by their own name"
+        );
         assert_eq!(issues.missing_columns.len(), 1);
         assert_eq!(issues.missing_columns[0].canonical, "hts_code");
         assert_eq!(issues.missing_columns[0].source, "Tariff");
@@ -675,8 +870,20 @@ mod tests {
     fn identical_rows_hash_alike_and_different_rows_do_not() {
         let data = "house_bill,description\nHB1,a\nHB1,a\nHB1,b\n";
         let (df, _, _) = read_with(JOB, data.as_bytes(), 10);
-        let hi: Vec<u64> = df.column("row_hash_hi").unwrap().u64().unwrap().into_no_null_iter().collect();
-        let lo: Vec<u64> = df.column("row_hash_lo").unwrap().u64().unwrap().into_no_null_iter().collect();
+        let hi: Vec<u64> = df
+            .column("row_hash_hi")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let lo: Vec<u64> = df
+            .column("row_hash_lo")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
         assert_eq!((hi[0], lo[0]), (hi[1], lo[1]));
         assert_ne!((hi[0], lo[0]), (hi[2], lo[2]));
     }
@@ -688,16 +895,38 @@ mod tests {
         let data = format!(
             "house_bill,description\nH1,a\nH2,{long}\nH3,b\nH4,\"{long}\nstill \"\"quoted\"\" {long}\"\r\nH5,\"c\nd\"\nH6,{long}"
         );
-        let f003 = |record| MalformedRow { record, message: "is longer than 64 bytes".into() };
+        let f003 = |record| MalformedRow {
+            record,
+            message: "is longer than 64 bytes".into(),
+        };
         for kind in ["", "encoding = \"windows-1252\"\n"] {
-            let job = crate::job::Job::from_toml(&format!("name = \"t\"\n[format]\nkind = \"csv\"\n{kind}"), std::path::Path::new("t.toml")).unwrap();
+            let job = crate::job::Job::from_toml(
+                &format!("name = \"t\"\n[format]\nkind = \"csv\"\n{kind}"),
+                std::path::Path::new("t.toml"),
+            )
+            .unwrap();
             let mut builder = ChunkBuilder::new(0, 10);
-            let limits = crate::manifest::Limits { max_record_bytes: 64, ..Default::default() };
+            let limits = crate::manifest::Limits {
+                max_record_bytes: 64,
+                ..Default::default()
+            };
             let issues = if kind.is_empty() {
-                super::read_from(&job.format, std::io::Cursor::new(data.clone()), &mut builder, &mut |_| Ok(()), &limits)
+                super::read_from(
+                    &job.format,
+                    std::io::Cursor::new(data.clone()),
+                    &mut builder,
+                    &mut |_| Ok(()),
+                    &limits,
+                )
             } else {
                 let bytes = encoding_rs::WINDOWS_1252.encode(&data).0.into_owned();
-                super::read_from(&job.format, super::Cp1252::new(std::io::Cursor::new(bytes)).unwrap(), &mut builder, &mut |_| Ok(()), &limits)
+                super::read_from(
+                    &job.format,
+                    super::Cp1252::new(std::io::Cursor::new(bytes)).unwrap(),
+                    &mut builder,
+                    &mut |_| Ok(()),
+                    &limits,
+                )
             }
             .unwrap();
             assert_eq!(issues.malformed, [f003(2), f003(4), f003(6)]);
@@ -711,5 +940,4 @@ mod tests {
         let (_, issues, _) = read_with(JOB, data.as_bytes(), 10);
         assert_eq!(issues.malformed, vec![]);
     }
-
 }

@@ -17,8 +17,8 @@ mod parquet;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::job::{Format, FormatKind};
 use crate::columns::{self, CANONICAL};
+use crate::job::{Format, FormatKind};
 
 /// Rows per chunk: big enough for polars to vectorise, small enough that a
 /// 5M-line file never sits in memory whole.
@@ -45,14 +45,21 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_record_bytes: MAX_RECORD_BYTES, max_rows: 50_000_000, max_decoded_bytes: 16 << 30 }
+        Limits {
+            max_record_bytes: MAX_RECORD_BYTES,
+            max_rows: 50_000_000,
+            max_decoded_bytes: 16 << 30,
+        }
     }
 }
 
 impl Limits {
     /// F001's reason for a file with more than `max_rows` records.
     pub(crate) fn too_many_rows(&self) -> String {
-        format!("has more than {} records (limits.max_rows_per_file = {})", self.max_rows, self.max_rows)
+        format!(
+            "has more than {} records (limits.max_rows_per_file = {})",
+            self.max_rows, self.max_rows
+        )
     }
 
     /// F001's reason for a file with more than `max_decoded_bytes` of text.
@@ -66,7 +73,11 @@ impl Limits {
     /// Issues for a file stopped at a cap: F001 alone. Its rows never reach
     /// the outputs (the engine drops what it already had of an unreadable file).
     pub(crate) fn stopped(&self, why: String, records: u32) -> FileIssues {
-        FileIssues { unreadable: Some(why), records, ..FileIssues::default() }
+        FileIssues {
+            unreadable: Some(why),
+            records,
+            ..FileIssues::default()
+        }
     }
 }
 
@@ -76,7 +87,10 @@ impl Limits {
 /// records still run.
 pub(crate) fn nul_byte(values: &[&str; columns::N_CANONICAL], record: u32) -> Option<MalformedRow> {
     let column = values.iter().position(|v| v.as_bytes().contains(&0))?;
-    Some(MalformedRow { record, message: format!("holds a NUL byte in {}", columns::CANONICAL[column]) })
+    Some(MalformedRow {
+        record,
+        message: format!("holds a NUL byte in {}", columns::CANONICAL[column]),
+    })
 }
 
 /// F003's message for a record over `cap` bytes ("is longer than 1 MiB").
@@ -92,7 +106,11 @@ pub(crate) fn too_long(cap: usize) -> String {
 /// bytes of it: past that the rest of the line is read and dropped. Returns
 /// the bytes the line took in the input (0 at the end) and whether it was
 /// longer than `cap` (its `\n` not counted).
-pub(crate) fn read_line_capped<R: std::io::BufRead>(source: &mut R, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<(usize, bool)> {
+pub(crate) fn read_line_capped<R: std::io::BufRead>(
+    source: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
     let mut total = 0;
     let mut over = false;
     loop {
@@ -233,7 +251,9 @@ pub(crate) fn inspect_header(names: Vec<String>, issues: &mut FileIssues) -> Vec
         .collect();
     let loose: Vec<String> = names.iter().map(|n| n.trim().to_lowercase()).collect();
     for (later, name) in loose.iter().enumerate() {
-        let Some(first) = loose[..later].iter().position(|n| n == name) else { continue };
+        let Some(first) = loose[..later].iter().position(|n| n == name) else {
+            continue;
+        };
         if issues.duplicated_columns.len() < MAX_COLUMN_NOTES {
             issues.duplicated_columns.push(ColumnNote {
                 field: names[first].clone(),
@@ -253,7 +273,10 @@ pub(crate) fn inspect_header(names: Vec<String>, issues: &mut FileIssues) -> Vec
 /// Resolves every canonical column against the file's column names (a CSV
 /// header, the keys of an NDJSON file, a Parquet schema). Exact name first, then
 /// trimmed and case-insensitive. Returns the sources and the F002 list.
-pub(crate) fn resolve_columns(format: &Format, names: &[String]) -> (Vec<ColumnSource>, Vec<MissingColumn>) {
+pub(crate) fn resolve_columns(
+    format: &Format,
+    names: &[String],
+) -> (Vec<ColumnSource>, Vec<MissingColumn>) {
     let find = |wanted: &str| {
         names.iter().position(|n| n == wanted).or_else(|| {
             let w = wanted.trim().to_lowercase();
@@ -269,7 +292,10 @@ pub(crate) fn resolve_columns(format: &Format, names: &[String]) -> (Vec<ColumnS
             } else if let Some(source) = format.columns.get(canonical) {
                 find(source).map_or_else(
                     || {
-                        missing.push(MissingColumn { canonical: canonical.into(), source: source.clone() });
+                        missing.push(MissingColumn {
+                            canonical: canonical.into(),
+                            source: source.clone(),
+                        });
                         ColumnSource::Absent
                     },
                     ColumnSource::Field,
@@ -315,7 +341,10 @@ impl ChunkBuilder {
     }
 
     fn fresh_columns(capacity: usize) -> Vec<StringChunkedBuilder> {
-        CANONICAL.iter().map(|c| StringChunkedBuilder::new((*c).into(), capacity)).collect()
+        CANONICAL
+            .iter()
+            .map(|c| StringChunkedBuilder::new((*c).into(), capacity))
+            .collect()
     }
 
     /// Adds one row; `values` are in canonical order.
@@ -325,8 +354,13 @@ impl ChunkBuilder {
         self.scratch.clear();
         for (i, (builder, v)) in self.columns.iter_mut().zip(values).enumerate() {
             builder.append_value(v);
-            let (sign, v) = if i == columns::LINE_NO_AT { columns::line_no_parts(v) } else { ("", *v) };
-            self.scratch.extend_from_slice(&((sign.len() + v.len()) as u32).to_le_bytes());
+            let (sign, v) = if i == columns::LINE_NO_AT {
+                columns::line_no_parts(v)
+            } else {
+                ("", *v)
+            };
+            self.scratch
+                .extend_from_slice(&((sign.len() + v.len()) as u32).to_le_bytes());
             self.scratch.extend_from_slice(sign.as_bytes());
             self.scratch.extend_from_slice(v.as_bytes());
         }
@@ -337,7 +371,12 @@ impl ChunkBuilder {
     }
 
     /// [`ChunkBuilder::push`], with the row's typed arrival date.
-    pub(crate) fn push_dated(&mut self, record: u32, values: &[&str; columns::N_CANONICAL], date: Option<i32>) {
+    pub(crate) fn push_dated(
+        &mut self,
+        record: u32,
+        values: &[&str; columns::N_CANONICAL],
+        date: Option<i32>,
+    ) {
         self.push(record, values);
         if let Some(dates) = self.typed_dates.as_mut() {
             dates.push(date);
@@ -362,16 +401,35 @@ impl ChunkBuilder {
         let height = self.records.len();
         let builders = std::mem::replace(&mut self.columns, Self::fresh_columns(self.capacity));
         let mut cols: Vec<Column> = Vec::with_capacity(CANONICAL.len() + 4);
-        cols.push(Column::new_scalar(columns::FILE.into(), Scalar::from(self.file), height));
-        cols.push(Column::new(columns::RECORD.into(), std::mem::take(&mut self.records)));
+        cols.push(Column::new_scalar(
+            columns::FILE.into(),
+            Scalar::from(self.file),
+            height,
+        ));
+        cols.push(Column::new(
+            columns::RECORD.into(),
+            std::mem::take(&mut self.records),
+        ));
         cols.extend(builders.into_iter().map(|b| b.finish().into_column()));
-        cols.push(Column::new(columns::ROW_HASH_HI.into(), std::mem::take(&mut self.hash_hi)));
-        cols.push(Column::new(columns::ROW_HASH_LO.into(), std::mem::take(&mut self.hash_lo)));
+        cols.push(Column::new(
+            columns::ROW_HASH_HI.into(),
+            std::mem::take(&mut self.hash_hi),
+        ));
+        cols.push(Column::new(
+            columns::ROW_HASH_LO.into(),
+            std::mem::take(&mut self.hash_lo),
+        ));
         cols.push(match self.typed_dates.as_mut() {
-            Some(dates) => Int32Chunked::from_iter_options(columns::TYPED_DATE.into(), dates.drain(..))
-                .into_date()
-                .into_column(),
-            None => Column::new_scalar(columns::TYPED_DATE.into(), Scalar::null(DataType::Date), height),
+            Some(dates) => {
+                Int32Chunked::from_iter_options(columns::TYPED_DATE.into(), dates.drain(..))
+                    .into_date()
+                    .into_column()
+            }
+            None => Column::new_scalar(
+                columns::TYPED_DATE.into(),
+                Scalar::null(DataType::Date),
+                height,
+            ),
         });
         DataFrame::new(height, cols).expect("chunk columns have one length")
     }
@@ -397,7 +455,9 @@ fn peek(input: Input<'_>) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         Input::Path(p) => {
             use std::io::Read;
             let mut buf = Vec::with_capacity(PEEK_BYTES);
-            std::fs::File::open(p)?.take(PEEK_BYTES as u64).read_to_end(&mut buf)?;
+            std::fs::File::open(p)?
+                .take(PEEK_BYTES as u64)
+                .read_to_end(&mut buf)?;
             Ok(std::borrow::Cow::Owned(buf))
         }
     }
@@ -424,8 +484,16 @@ fn binary_reason(peeked: &[u8]) -> Option<String> {
             start += line.len() + 1;
             continue;
         }
-        let bad = line.iter().position(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r')) || b == 0x7F);
-        return bad.map(|i| format!("the file is binary (control byte 0x{:02X} at offset {})", line[i], start + i));
+        let bad = line
+            .iter()
+            .position(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r')) || b == 0x7F);
+        return bad.map(|i| {
+            format!(
+                "the file is binary (control byte 0x{:02X} at offset {})",
+                line[i],
+                start + i
+            )
+        });
     }
     None
 }
@@ -457,7 +525,12 @@ pub fn read_limited(
     limits: &Limits,
     sink: &mut dyn FnMut(DataFrame) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
-    let unreadable = |why: String| Ok(FileIssues { unreadable: Some(why), ..FileIssues::default() });
+    let unreadable = |why: String| {
+        Ok(FileIssues {
+            unreadable: Some(why),
+            ..FileIssues::default()
+        })
+    };
     match peek(input) {
         Ok(p) if is_blank(&p) => return unreadable("the file is empty".into()),
         Ok(p) if format.kind != FormatKind::Parquet => {
@@ -517,8 +590,19 @@ mod tests {
 
     #[test]
     fn a_panic_while_reading_a_file_makes_it_unreadable() {
-        let job = Job::from_toml("name = \"t\"\n[format]\nkind = \"csv\"\n", std::path::Path::new("t.toml")).unwrap();
-        let issues = read(&job.format, Input::Bytes(b"house_bill\nH1\nH2\n"), 0, 1, &mut |_| panic!("boom")).unwrap();
+        let job = Job::from_toml(
+            "name = \"t\"\n[format]\nkind = \"csv\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let issues = read(
+            &job.format,
+            Input::Bytes(b"house_bill\nH1\nH2\n"),
+            0,
+            1,
+            &mut |_| panic!("boom"),
+        )
+        .unwrap();
         let reason = issues.unreadable.expect("F001");
         assert!(reason.contains("boom"), "{reason}");
         assert!(issues.malformed.is_empty());
@@ -527,21 +611,33 @@ mod tests {
     fn unreadable_of(kind: &str, bytes: &[u8]) -> Option<String> {
         let toml = format!("name = \"t\"\n[format]\nkind = \"{kind}\"\n");
         let job = Job::from_toml(&toml, std::path::Path::new("t.toml")).unwrap();
-        read(&job.format, Input::Bytes(bytes), 0, 8, &mut |_| Ok(())).unwrap().unreadable
+        read(&job.format, Input::Bytes(bytes), 0, 8, &mut |_| Ok(()))
+            .unwrap()
+            .unreadable
     }
 
     #[test]
     fn a_nul_byte_in_a_text_manifest_makes_it_binary() {
         for kind in ["csv", "ndjson"] {
-            assert_eq!(unreadable_of(kind, &[0; 100]).as_deref(), Some("the file is binary (NUL byte at offset 0)"));
+            assert_eq!(
+                unreadable_of(kind, &[0; 100]).as_deref(),
+                Some("the file is binary (NUL byte at offset 0)")
+            );
             assert_eq!(
                 unreadable_of(kind, b"house_bill\nH1\nH\x002\n").as_deref(),
                 Some("the file is binary (NUL byte at offset 15)")
             );
         }
         // UTF-16 text is binary to a UTF-8 or windows-1252 reader.
-        let utf16: Vec<u8> = "house_bill\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        assert!(unreadable_of("csv", &utf16).unwrap().contains("NUL byte at offset 1"));
+        let utf16: Vec<u8> = "house_bill\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(
+            unreadable_of("csv", &utf16)
+                .unwrap()
+                .contains("NUL byte at offset 1")
+        );
     }
 
     #[test]
@@ -550,8 +646,14 @@ mod tests {
             unreadable_of("csv", b"\n\nhouse\x1b[31m_bill\nH1\n").as_deref(),
             Some("the file is binary (control byte 0x1B at offset 7)")
         );
-        assert_eq!(unreadable_of("csv", b"house_bill\x7f\nH1\n").as_deref(), Some("the file is binary (control byte 0x7F at offset 10)"));
-        assert_eq!(unreadable_of("csv", b"house_bill\tcarrier\r\nH1\tC\r\n"), None);
+        assert_eq!(
+            unreadable_of("csv", b"house_bill\x7f\nH1\n").as_deref(),
+            Some("the file is binary (control byte 0x7F at offset 10)")
+        );
+        assert_eq!(
+            unreadable_of("csv", b"house_bill\tcarrier\r\nH1\tC\r\n"),
+            None
+        );
         // A control byte in a data line is not the header's: left to the rules.
         assert_eq!(unreadable_of("csv", b"house_bill\nH\x071\n"), None);
     }
@@ -561,13 +663,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("s321d-sparse-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("zeros.csv");
-        std::fs::File::create(&path).unwrap().set_len(1 << 30).unwrap();
-        let job = Job::from_toml("name = \"t\"\n[format]\nkind = \"csv\"\n", std::path::Path::new("t.toml")).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let job = Job::from_toml(
+            "name = \"t\"\n[format]\nkind = \"csv\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
         let started = std::time::Instant::now();
         let issues = read(&job.format, Input::Path(&path), 0, 8, &mut |_| Ok(())).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(issues.unreadable.as_deref(), Some("the file is binary (NUL byte at offset 0)"));
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(
+            issues.unreadable.as_deref(),
+            Some("the file is binary (NUL byte at offset 0)")
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -578,7 +694,11 @@ pub(crate) mod test_support {
     use std::path::Path;
 
     /// Reads `bytes` with a job written as TOML; returns the chunks joined and the issues.
-    pub fn read_with(job_toml: &str, bytes: &[u8], chunk_rows: usize) -> (DataFrame, FileIssues, usize) {
+    pub fn read_with(
+        job_toml: &str,
+        bytes: &[u8],
+        chunk_rows: usize,
+    ) -> (DataFrame, FileIssues, usize) {
         let job = Job::from_toml(job_toml, Path::new("t.toml")).unwrap();
         let mut chunks = Vec::new();
         let issues = read(&job.format, Input::Bytes(bytes), 0, chunk_rows, &mut |df| {
@@ -597,10 +717,21 @@ pub(crate) mod test_support {
 
     /// A column of the result as strings.
     pub fn strings(df: &DataFrame, name: &str) -> Vec<String> {
-        df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("<null>").to_owned()).collect()
+        df.column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("<null>").to_owned())
+            .collect()
     }
 
     pub fn records(df: &DataFrame) -> Vec<u32> {
-        df.column(columns::RECORD).unwrap().u32().unwrap().into_no_null_iter().collect()
+        df.column(columns::RECORD)
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
     }
 }

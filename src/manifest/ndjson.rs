@@ -9,9 +9,12 @@ use serde_json::value::RawValue;
 
 use std::io::{BufRead, BufReader, Cursor};
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, decode_1252, resolve_columns};
-use crate::job::{Encoding, Format};
+use super::{
+    ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, decode_1252,
+    resolve_columns,
+};
 use crate::columns::CANONICAL;
+use crate::job::{Encoding, Format};
 
 /// The text a raw JSON value contributes to a canonical column.
 fn value_text(raw: &RawValue) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
@@ -34,8 +37,17 @@ pub(super) fn read(
     match input {
         Input::Bytes(b) => read_from(format, Cursor::new(b), builder, emit, limits),
         Input::Path(p) => match std::fs::File::open(p) {
-            Ok(f) => read_from(format, BufReader::with_capacity(1 << 20, f), builder, emit, limits),
-            Err(e) => Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
+            Ok(f) => read_from(
+                format,
+                BufReader::with_capacity(1 << 20, f),
+                builder,
+                emit,
+                limits,
+            ),
+            Err(e) => Ok(FileIssues {
+                unreadable: Some(format!("cannot open the file: {e}")),
+                ..FileIssues::default()
+            }),
         },
     }
 }
@@ -59,7 +71,13 @@ fn read_from<R: BufRead>(
         .zip(&sources)
         .map(|(canonical, source)| match source {
             ColumnSource::Constant(_) => None,
-            _ => Some(format.columns.get(*canonical).cloned().unwrap_or_else(|| (*canonical).to_owned())),
+            _ => Some(
+                format
+                    .columns
+                    .get(*canonical)
+                    .cloned()
+                    .unwrap_or_else(|| (*canonical).to_owned()),
+            ),
         })
         .collect();
     let mut seen = vec![false; CANONICAL.len()];
@@ -84,7 +102,10 @@ fn read_from<R: BufRead>(
             if u64::from(issues.records) > limits.max_rows {
                 return Ok(limits.stopped(limits.too_many_rows(), issues.records));
             }
-            issues.malformed.push(MalformedRow { record: issues.records, message: super::too_long(max_record) });
+            issues.malformed.push(MalformedRow {
+                record: issues.records,
+                message: super::too_long(max_record),
+            });
             continue;
         }
         let mut line: &[u8] = &raw_line;
@@ -116,7 +137,9 @@ fn read_from<R: BufRead>(
         let record = issues.records;
         // Keys borrow from the line unless they hold escapes (rare): then own them.
         let mut note_repeat = |key: &str, first: u32, again: u32| {
-            if issues.duplicated_columns.len() < super::MAX_COLUMN_NOTES && !issues.duplicated_columns.iter().any(|n| n.field == key) {
+            if issues.duplicated_columns.len() < super::MAX_COLUMN_NOTES
+                && !issues.duplicated_columns.iter().any(|n| n.field == key)
+            {
                 issues.duplicated_columns.push(super::ColumnNote {
                     field: key.to_owned(),
                     message: format!(
@@ -141,7 +164,10 @@ fn read_from<R: BufRead>(
                     Object::Owned(o.0)
                 }
                 Err(e) => {
-                    issues.malformed.push(MalformedRow { record, message: format!("is not a JSON object: {e}") });
+                    issues.malformed.push(MalformedRow {
+                        record,
+                        message: format!("is not a JSON object: {e}"),
+                    });
                     continue;
                 }
             },
@@ -156,7 +182,10 @@ fn read_from<R: BufRead>(
                     match value_text(v) {
                         Ok(t) => owned.push(t),
                         Err(e) => {
-                            failed = Some(format!("value of {:?} is not valid JSON: {e}", key.as_deref().unwrap_or("")));
+                            failed = Some(format!(
+                                "value of {:?} is not valid JSON: {e}",
+                                key.as_deref().unwrap_or("")
+                            ));
                             break;
                         }
                     }
@@ -190,9 +219,15 @@ fn read_from<R: BufRead>(
         });
     }
     for (canonical, source) in &format.columns {
-        let i = CANONICAL.iter().position(|c| c == canonical).expect("job columns are canonical");
+        let i = CANONICAL
+            .iter()
+            .position(|c| c == canonical)
+            .expect("job columns are canonical");
         if !seen[i] {
-            issues.missing_columns.push(super::MissingColumn { canonical: canonical.clone(), source: source.clone() });
+            issues.missing_columns.push(super::MissingColumn {
+                canonical: canonical.clone(),
+                source: source.clone(),
+            });
         }
     }
     Ok(issues)
@@ -204,17 +239,27 @@ fn read_from<R: BufRead>(
 /// for F004.
 struct FirstWins<'a, K>(PlHashMap<K, (u32, &'a RawValue)>, Option<(K, u32, u32)>);
 
-impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone> serde::Deserialize<'de> for FirstWins<'a, K> {
+impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone> serde::Deserialize<'de>
+    for FirstWins<'a, K>
+{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit<'a, K>(std::marker::PhantomData<(K, &'a ())>);
-        impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone> serde::de::Visitor<'de> for Visit<'a, K> {
+        impl<'de: 'a, 'a, K: serde::Deserialize<'de> + Eq + std::hash::Hash + Clone>
+            serde::de::Visitor<'de> for Visit<'a, K>
+        {
             type Value = FirstWins<'a, K>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
                 let mut out: PlHashMap<K, (u32, &'a RawValue)> =
-                    PlHashMap::with_capacity_and_hasher(map.size_hint().unwrap_or(32), Default::default());
+                    PlHashMap::with_capacity_and_hasher(
+                        map.size_hint().unwrap_or(32),
+                        Default::default(),
+                    );
                 let mut repeat = None;
                 let mut place = 0u32;
                 while let Some((k, v)) = map.next_entry::<K, &'de RawValue>()? {
@@ -247,8 +292,14 @@ enum Object<'a> {
 fn lookup<'a>(object: &Object<'a>, key: &str) -> Option<&'a RawValue> {
     let loose = |name: &str| name.trim().to_lowercase() == key.trim().to_lowercase();
     match object {
-        Object::Borrowed(o) => o.get(key).or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v)).map(|v| v.1),
-        Object::Owned(o) => o.get(key).or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v)).map(|v| v.1),
+        Object::Borrowed(o) => o
+            .get(key)
+            .or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v))
+            .map(|v| v.1),
+        Object::Owned(o) => o
+            .get(key)
+            .or_else(|| o.iter().find(|(n, _)| loose(n)).map(|(_, v)| v))
+            .map(|v| v.1),
     }
 }
 
@@ -277,9 +328,17 @@ mod tests {
     fn bad_lines_are_f003_and_missing_keys_f002() {
         let data = "{\"tracking\": \"T1\"}\n{not json\n[1,2]\n{\"tracking\": \"T4\"}\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| m.record).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| m.record)
+                .collect::<Vec<_>>(),
+            [2, 3]
+        );
         assert_eq!(records(&df), [1, 4]);
-        let job = "name = \"t\"\n[format]\nkind = \"ndjson\"\n[format.columns]\nhts_code = \"hs\"\n";
+        let job =
+            "name = \"t\"\n[format]\nkind = \"ndjson\"\n[format.columns]\nhts_code = \"hs\"\n";
         let (_, issues, _) = read_with(job, b"{\"a\": 1}\n", 10);
         assert_eq!(issues.missing_columns.len(), 1);
         assert_eq!(issues.missing_columns[0].canonical, "hts_code");
@@ -289,7 +348,14 @@ mod tests {
     fn an_escaped_nul_in_a_value_is_f003_for_that_record_only() {
         let data = "{\"tracking\": \"T1\"}\n{\"tracking\": \"T2\", \"description\": \"a\\u0000b\"}\n{\"tracking\": \"T3\"}\n";
         let (df, issues, _) = read_with(JOB, data.as_bytes(), 10);
-        assert_eq!(issues.malformed.iter().map(|m| (m.record, m.message.as_str())).collect::<Vec<_>>(), [(2, "holds a NUL byte in description")]);
+        assert_eq!(
+            issues
+                .malformed
+                .iter()
+                .map(|m| (m.record, m.message.as_str()))
+                .collect::<Vec<_>>(),
+            [(2, "holds a NUL byte in description")]
+        );
         assert_eq!(records(&df), [1, 3]);
     }
 
@@ -311,11 +377,19 @@ mod tests {
         assert_eq!(strings(&df, "house_bill"), ["T1"]);
         // Escaped keys take the owned path: still the first.
         assert_eq!(strings(&df, "description"), ["a"]);
-        let (df, _, _) = read_with("name = \"t\"\n[format]\nkind = \"csv\"\n", b"house_bill,house_bill\nH1,H9\n", 10);
+        let (df, _, _) = read_with(
+            "name = \"t\"\n[format]\nkind = \"csv\"\n",
+            b"house_bill,house_bill\nH1,H9\n",
+            10,
+        );
         assert_eq!(strings(&df, "house_bill"), ["H1"]);
     }
 
-    const LIMIT_64: crate::manifest::Limits = crate::manifest::Limits { max_record_bytes: 64, max_rows: u64::MAX, max_decoded_bytes: u64::MAX };
+    const LIMIT_64: crate::manifest::Limits = crate::manifest::Limits {
+        max_record_bytes: 64,
+        max_rows: u64::MAX,
+        max_decoded_bytes: u64::MAX,
+    };
 
     #[test]
     fn a_repeated_key_is_f004_naming_the_key_and_both_places_once_per_file() {
@@ -333,10 +407,24 @@ mod tests {
     #[test]
     fn a_file_over_the_row_cap_is_unreadable() {
         let job = crate::job::Job::from_toml(JOB, std::path::Path::new("t.toml")).unwrap();
-        let limits = crate::manifest::Limits { max_rows: 2, ..Default::default() };
+        let limits = crate::manifest::Limits {
+            max_rows: 2,
+            ..Default::default()
+        };
         let data = b"{\"tracking\": \"T1\"}\n{\"tracking\": \"T2\"}\n{\"tracking\": \"T3\"}\n";
-        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(data), 0, 10, &limits, &mut |_| Ok(())).unwrap();
-        assert_eq!(issues.unreadable.as_deref(), Some("has more than 2 records (limits.max_rows_per_file = 2)"));
+        let issues = crate::manifest::read_limited(
+            &job.format,
+            crate::manifest::Input::Bytes(data),
+            0,
+            10,
+            &limits,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(
+            issues.unreadable.as_deref(),
+            Some("has more than 2 records (limits.max_rows_per_file = 2)")
+        );
     }
 
     #[test]
@@ -346,8 +434,18 @@ mod tests {
         let long = format!("{{\"tracking\": \"{}\"}}", "x".repeat(100));
         let data = format!("{{\"tracking\": \"T1\"}}\n{long}\n{{\"tracking\": \"T3\"}}\n{long}");
         let mut builder = ChunkBuilder::new(0, 10);
-        let issues = super::read_from(&job.format, std::io::Cursor::new(data), &mut builder, &mut |_| Ok(()), &LIMIT_64).unwrap();
-        let f003 = |record| MalformedRow { record, message: "is longer than 64 bytes".into() };
+        let issues = super::read_from(
+            &job.format,
+            std::io::Cursor::new(data),
+            &mut builder,
+            &mut |_| Ok(()),
+            &LIMIT_64,
+        )
+        .unwrap();
+        let f003 = |record| MalformedRow {
+            record,
+            message: "is longer than 64 bytes".into(),
+        };
         assert_eq!(issues.malformed, [f003(2), f003(4)]);
         assert_eq!(issues.records, 4);
         let df = builder.take();
@@ -357,7 +455,14 @@ mod tests {
         let exact = format!("{{\"tracking\": \"{}\"}}", "y".repeat(64 - 16));
         assert_eq!(exact.len(), 64);
         let mut builder = ChunkBuilder::new(0, 10);
-        let issues = super::read_from(&job.format, std::io::Cursor::new(format!("{exact}\n")), &mut builder, &mut |_| Ok(()), &LIMIT_64).unwrap();
+        let issues = super::read_from(
+            &job.format,
+            std::io::Cursor::new(format!("{exact}\n")),
+            &mut builder,
+            &mut |_| Ok(()),
+            &LIMIT_64,
+        )
+        .unwrap();
         assert_eq!(issues.malformed, vec![]);
         assert_eq!(records(&builder.take()), [1]);
     }

@@ -17,7 +17,9 @@ use polars::prelude::*;
 
 use polars::io::mmap::MmapBytesReader;
 
-use super::{ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, resolve_columns};
+use super::{
+    ChunkBuilder, ColumnSource, FileIssues, Input, Limits, MalformedRow, columns, resolve_columns,
+};
 use crate::job::Format;
 
 pub(super) fn read(
@@ -48,12 +50,24 @@ fn read_from<R: MmapBytesReader>(
     emit: &mut dyn FnMut(&mut ChunkBuilder) -> anyhow::Result<()>,
 ) -> anyhow::Result<FileIssues> {
     let mut issues = FileIssues::default();
-    let not_parquet = |e: &dyn Display| FileIssues { unreadable: Some(format!("not a readable Parquet file: {e}")), ..FileIssues::default() };
+    let not_parquet = |e: &dyn Display| FileIssues {
+        unreadable: Some(format!("not a readable Parquet file: {e}")),
+        ..FileIssues::default()
+    };
     let mut reader = match open() {
         Ok(r) => ParquetReader::new(r),
-        Err(e) => return Ok(FileIssues { unreadable: Some(format!("cannot open the file: {e}")), ..FileIssues::default() }),
+        Err(e) => {
+            return Ok(FileIssues {
+                unreadable: Some(format!("cannot open the file: {e}")),
+                ..FileIssues::default()
+            });
+        }
     };
-    let (metadata, schema) = match reader.get_metadata().cloned().and_then(|m| reader.schema().map(|s| (m, s))) {
+    let (metadata, schema) = match reader
+        .get_metadata()
+        .cloned()
+        .and_then(|m| reader.schema().map(|s| (m, s)))
+    {
         Ok(x) => x,
         Err(e) => return Ok(not_parquet(&e)),
     };
@@ -65,12 +79,27 @@ fn read_from<R: MmapBytesReader>(
     let (sources, missing) = resolve_columns(format, &names);
     issues.missing_columns = missing;
     // Only the mapped columns are read; `at[i]` is canonical column i's place in a slice.
-    let mut projection: Vec<usize> = sources.iter().filter_map(|s| if let ColumnSource::Field(i) = s { Some(*i) } else { None }).collect();
+    let mut projection: Vec<usize> = sources
+        .iter()
+        .filter_map(|s| {
+            if let ColumnSource::Field(i) = s {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .collect();
     projection.sort_unstable();
     projection.dedup();
     let at: Vec<Option<usize>> = sources
         .iter()
-        .map(|s| if let ColumnSource::Field(i) = s { projection.binary_search(i).ok() } else { None })
+        .map(|s| {
+            if let ColumnSource::Field(i) = s {
+                projection.binary_search(i).ok()
+            } else {
+                None
+            }
+        })
         .collect();
 
     let slice_rows = builder.capacity().max(1);
@@ -84,7 +113,12 @@ fn read_from<R: MmapBytesReader>(
         } else {
             let mut slice = match open() {
                 Ok(r) => ParquetReader::new(r),
-                Err(e) => return Ok(FileIssues { unreadable: Some(format!("cannot read the file: {e}")), ..FileIssues::default() }),
+                Err(e) => {
+                    return Ok(FileIssues {
+                        unreadable: Some(format!("cannot read the file: {e}")),
+                        ..FileIssues::default()
+                    });
+                }
             };
             slice.set_metadata(metadata.clone());
             match slice
@@ -108,7 +142,9 @@ fn read_from<R: MmapBytesReader>(
             };
             let column = &df.columns()[*place];
             let mut bad = |row: usize| {
-                bad_rows.entry(row).or_insert_with(|| format!("field {:?} is not valid UTF-8", column.name().as_str()));
+                bad_rows.entry(row).or_insert_with(|| {
+                    format!("field {:?} is not valid UTF-8", column.name().as_str())
+                });
             };
             match as_text(column, &format.date_format, &mut bad) {
                 Ok((text, dates)) => {
@@ -191,12 +227,23 @@ fn as_text(
                     Some(date) => {
                         // At midnight, so that a format with time fields can print it.
                         let at = date.and_time(NaiveTime::MIN);
-                        out.append_value(format_or(&mut buf, at.format(date_format), date.format("%Y-%m-%d")));
+                        out.append_value(format_or(
+                            &mut buf,
+                            at.format(date_format),
+                            date.format("%Y-%m-%d"),
+                        ));
                     }
                     None => out.append_null(),
                 }
             }
-            Ok((out.finish(), Some(days.iter().map(|d| d.filter(|d| date_of_days(*d).is_some())).collect())))
+            Ok((
+                out.finish(),
+                Some(
+                    days.iter()
+                        .map(|d| d.filter(|d| date_of_days(*d).is_some()))
+                        .collect(),
+                ),
+            ))
         }
         DataType::Datetime(unit, tz) => {
             let zone = match tz {
@@ -224,10 +271,21 @@ fn as_text(
                     continue;
                 };
                 let (date, text) = match zone.local(utc) {
-                    Err(naive) => (naive.date(), format_or(&mut buf, naive.format(date_format), naive.format("%Y-%m-%dT%H:%M:%S%.f"))),
+                    Err(naive) => (
+                        naive.date(),
+                        format_or(
+                            &mut buf,
+                            naive.format(date_format),
+                            naive.format("%Y-%m-%dT%H:%M:%S%.f"),
+                        ),
+                    ),
                     Ok(aware) => (
                         aware.date_naive(),
-                        format_or(&mut buf, aware.format(date_format), aware.format("%Y-%m-%dT%H:%M:%S%.f%:z")),
+                        format_or(
+                            &mut buf,
+                            aware.format(date_format),
+                            aware.format("%Y-%m-%dT%H:%M:%S%.f%:z"),
+                        ),
                     ),
                 };
                 out.append_value(text);
@@ -249,7 +307,9 @@ fn as_text(
         }
         DataType::String => plain(series.str()?.clone()),
         DataType::Binary => plain(binary_text(series.binary()?, bad)),
-        DataType::BinaryOffset => plain(binary_text(series.cast(&DataType::Binary)?.binary()?, bad)),
+        DataType::BinaryOffset => {
+            plain(binary_text(series.cast(&DataType::Binary)?.binary()?, bad))
+        }
         _ => plain(series.cast(&DataType::String)?.str()?.clone()),
     }
 }
@@ -285,7 +345,10 @@ enum Zone {
 
 impl Zone {
     fn parse(name: &str) -> Option<Zone> {
-        name.parse::<chrono_tz::Tz>().ok().map(Zone::Named).or_else(|| name.parse::<FixedOffset>().ok().map(Zone::Fixed))
+        name.parse::<chrono_tz::Tz>()
+            .ok()
+            .map(Zone::Named)
+            .or_else(|| name.parse::<FixedOffset>().ok().map(Zone::Fixed))
     }
 
     /// The local time of an instant: naive (`Err`) or with its offset (`Ok`).
@@ -342,7 +405,9 @@ mod tests {
             "declared_value" => ["12.50", "3"],
         }
         .unwrap();
-        let dates = Series::new("arrival_date".into(), [day, day]).cast(&DataType::Date).unwrap();
+        let dates = Series::new("arrival_date".into(), [day, day])
+            .cast(&DataType::Date)
+            .unwrap();
         df.with_column(dates.into_column()).unwrap();
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
@@ -373,10 +438,14 @@ mod tests {
         df.with_column(values.into_column()).unwrap();
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
-        let job = "name = \"t\"\n[format]\nkind = \"parquet\"\n[format.columns]\nhouse_bill = \"hawb\"\n";
+        let job =
+            "name = \"t\"\n[format]\nkind = \"parquet\"\n[format.columns]\nhouse_bill = \"hawb\"\n";
         let (out, issues, _) = read_with(job, &buf, 10);
         assert!(issues.unreadable.is_none(), "{issues:?}");
-        assert_eq!(strings(&out, "declared_value"), ["800.00000000000001", "0.00000000001250", ""]);
+        assert_eq!(
+            strings(&out, "declared_value"),
+            ["800.00000000000001", "0.00000000001250", ""]
+        );
     }
 
     fn parquet(mut df: DataFrame) -> Vec<u8> {
@@ -386,7 +455,12 @@ mod tests {
     }
 
     fn typed_dates(df: &DataFrame) -> Vec<Option<i32>> {
-        let d = df.column(columns::TYPED_DATE).unwrap().as_materialized_series().to_physical_repr().into_owned();
+        let d = df
+            .column(columns::TYPED_DATE)
+            .unwrap()
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
         d.i32().unwrap().iter().collect()
     }
 
@@ -396,7 +470,9 @@ mod tests {
     fn typed_dates_need_no_round_trip_through_the_date_format() {
         let day = days_of_date(NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
         let mut df = df! { "hawb" => ["P1", "P2"] }.unwrap();
-        let dates = Int32Chunked::from_iter_options("arrival_date".into(), [Some(day), None].into_iter()).into_date();
+        let dates =
+            Int32Chunked::from_iter_options("arrival_date".into(), [Some(day), None].into_iter())
+                .into_date();
         df.with_column(dates.into_column()).unwrap();
         let (out, issues, _) = read_with(JOB, &parquet(df), 10);
         assert!(issues.unreadable.is_none(), "{issues:?}");
@@ -405,7 +481,12 @@ mod tests {
         // A format that cannot print a date at all still gives its day.
         let job = JOB.replace("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %z");
         let mut df = df! { "hawb" => ["P1"] }.unwrap();
-        df.with_column(Int32Chunked::new("arrival_date".into(), &[day]).into_date().into_column()).unwrap();
+        df.with_column(
+            Int32Chunked::new("arrival_date".into(), &[day])
+                .into_date()
+                .into_column(),
+        )
+        .unwrap();
         let (out, _, _) = read_with(&job, &parquet(df), 10);
         assert_eq!(strings(&out, "arrival_date"), ["2025-05-01"]);
         assert_eq!(typed_dates(&out), [Some(day)]);
@@ -418,7 +499,9 @@ mod tests {
     #[test]
     fn a_timestamp_gives_its_date_in_its_own_time_zone() {
         // 2025-05-02T02:30:00Z is still May 1st in New York.
-        let instant = DateTime::parse_from_rfc3339("2025-05-02T02:30:00Z").unwrap().timestamp_millis();
+        let instant = DateTime::parse_from_rfc3339("2025-05-02T02:30:00Z")
+            .unwrap()
+            .timestamp_millis();
         let may = |d| Some(days_of_date(NaiveDate::from_ymd_opt(2025, 5, d).unwrap()));
         for (tz, text, day) in [
             (None, "2025-05-02T02:30:00", may(2)),
@@ -438,7 +521,10 @@ mod tests {
 
     #[test]
     fn a_column_with_no_text_form_makes_the_file_unreadable() {
-        let list = Series::new("description".into(), &[Series::new("".into(), &["cotton", "shirt"])]);
+        let list = Series::new(
+            "description".into(),
+            &[Series::new("".into(), &["cotton", "shirt"])],
+        );
         let mut df = df! { "hawb" => ["P1"] }.unwrap();
         df.with_column(list.into_column()).unwrap();
         let (out, issues, _) = read_with(JOB, &parquet(df), 10);
@@ -451,10 +537,17 @@ mod tests {
     fn a_binary_value_that_is_not_utf8_costs_its_row() {
         let values: [&[u8]; 3] = [b"Shirt", b"\xff\xfe", b"Mug"];
         let mut df = df! { "hawb" => ["P1", "P2", "P3"] }.unwrap();
-        df.with_column(Series::new("description".into(), &values).into_column()).unwrap();
+        df.with_column(Series::new("description".into(), &values).into_column())
+            .unwrap();
         let (out, issues, _) = read_with(JOB, &parquet(df), 10);
         assert!(issues.unreadable.is_none(), "{issues:?}");
-        assert_eq!(issues.malformed, [MalformedRow { record: 2, message: "field \"description\" is not valid UTF-8".into() }]);
+        assert_eq!(
+            issues.malformed,
+            [MalformedRow {
+                record: 2,
+                message: "field \"description\" is not valid UTF-8".into()
+            }]
+        );
         assert_eq!(strings(&out, "description"), ["Shirt", "Mug"]);
         assert_eq!(records(&out), [1, 3]);
         assert_eq!(issues.records, 3);
@@ -469,34 +562,71 @@ mod tests {
         let job = crate::job::Job::from_toml(JOB, std::path::Path::new("t.toml")).unwrap();
         let mut heights = Vec::new();
         let mut all = Vec::new();
-        let issues = crate::manifest::read(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &mut |df| {
-            heights.push(df.height());
-            all.extend(strings(&df, "house_bill"));
-            Ok(())
-        })
+        let issues = crate::manifest::read(
+            &job.format,
+            crate::manifest::Input::Bytes(&bytes),
+            0,
+            10,
+            &mut |df| {
+                heights.push(df.height());
+                all.extend(strings(&df, "house_bill"));
+                Ok(())
+            },
+        )
         .unwrap();
         assert!(issues.unreadable.is_none(), "{issues:?}");
         assert_eq!(heights, [10, 10, 5]);
         assert_eq!(all, hawb);
         assert_eq!(issues.records, 25);
-        let limits = crate::manifest::Limits { max_rows: 24, ..Default::default() };
+        let limits = crate::manifest::Limits {
+            max_rows: 24,
+            ..Default::default()
+        };
         let mut sent = 0;
-        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &limits, &mut |df| {
-            sent += df.height();
-            Ok(())
-        })
+        let issues = crate::manifest::read_limited(
+            &job.format,
+            crate::manifest::Input::Bytes(&bytes),
+            0,
+            10,
+            &limits,
+            &mut |df| {
+                sent += df.height();
+                Ok(())
+            },
+        )
         .unwrap();
-        assert_eq!(issues.unreadable.as_deref(), Some("has more than 24 records (limits.max_rows_per_file = 24)"));
+        assert_eq!(
+            issues.unreadable.as_deref(),
+            Some("has more than 24 records (limits.max_rows_per_file = 24)")
+        );
         assert_eq!(sent, 0, "known from the metadata before any row is read");
         // Text: the decoded values count, not the file's size.
-        let limits = crate::manifest::Limits { max_decoded_bytes: 30, ..Default::default() };
-        let issues = crate::manifest::read_limited(&job.format, crate::manifest::Input::Bytes(&bytes), 0, 10, &limits, &mut |_| Ok(())).unwrap();
-        assert_eq!(issues.unreadable.as_deref(), Some("has more than 30 bytes of text (limits.max_decoded_bytes_per_file = 30)"));
+        let limits = crate::manifest::Limits {
+            max_decoded_bytes: 30,
+            ..Default::default()
+        };
+        let issues = crate::manifest::read_limited(
+            &job.format,
+            crate::manifest::Input::Bytes(&bytes),
+            0,
+            10,
+            &limits,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(
+            issues.unreadable.as_deref(),
+            Some("has more than 30 bytes of text (limits.max_decoded_bytes_per_file = 30)")
+        );
     }
 
     #[test]
     fn garbage_is_unreadable() {
-        let (_, issues, _) = read_with("name = \"t\"\n[format]\nkind = \"parquet\"\n", b"PAR1 not really", 10);
+        let (_, issues, _) = read_with(
+            "name = \"t\"\n[format]\nkind = \"parquet\"\n",
+            b"PAR1 not really",
+            10,
+        );
         assert!(issues.unreadable.is_some());
     }
 }

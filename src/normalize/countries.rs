@@ -40,8 +40,14 @@ mod tests {
     #[test]
     fn list_is_sorted_unique_and_complete() {
         assert!(ISO_3166_ALPHA2.windows(2).all(|w| w[0] < w[1]));
-        assert!(ISO_3166_ALPHA2.iter().all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())));
-        for code in ["US", "CN", "HK", "MO", "TW", "GB", "SS", "MK", "BQ", "CW", "SX", "AX", "PS"] {
+        assert!(
+            ISO_3166_ALPHA2
+                .iter()
+                .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+        for code in [
+            "US", "CN", "HK", "MO", "TW", "GB", "SS", "MK", "BQ", "CW", "SX", "AX", "PS",
+        ] {
             assert!(is_assigned(code), "{code}");
         }
         for code in ["XK", "UK", "EU", "AN", "YU", "ZZ", "us", "", "USA"] {

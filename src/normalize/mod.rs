@@ -86,7 +86,11 @@ pub fn norm_into(text: &str, out: &mut String) {
         norm_ascii(text.as_bytes(), out);
         return;
     }
-    let nfkc: String = text.chars().filter(|c| !is_format_char(*c)).nfkc().collect();
+    let nfkc: String = text
+        .chars()
+        .filter(|c| !is_format_char(*c))
+        .nfkc()
+        .collect();
     let folded = caseless::default_case_fold_str(&nfkc);
     let mut word_start = 0;
     let mut pending_space = false;
@@ -134,7 +138,10 @@ fn abbreviate_last_word_bytes(buf: &mut Vec<u8>, word_start: usize) {
     if word.len() < 4 {
         return;
     }
-    if let Some((_, short)) = ABBREVIATIONS.iter().find(|(long, _)| long.as_bytes() == word) {
+    if let Some((_, short)) = ABBREVIATIONS
+        .iter()
+        .find(|(long, _)| long.as_bytes() == word)
+    {
         buf.truncate(word_start);
         buf.extend_from_slice(short.as_bytes());
     }
@@ -290,10 +297,16 @@ mod tests {
         assert_eq!(norm("12 Main Street"), "12 main st");
         assert_eq!(norm("12 Main St."), "12 main st");
         assert_eq!(norm("1 North West Boulevard, Suite 5"), "1 n w blvd ste 5");
-        assert_eq!(norm("Apartment 4, Lane Road Drive Avenue"), "apt 4 ln rd dr ave");
+        assert_eq!(
+            norm("Apartment 4, Lane Road Drive Avenue"),
+            "apt 4 ln rd dr ave"
+        );
         assert_eq!(norm("South East"), "s e");
         // Whole words only.
-        assert_eq!(norm("Streetwise Northern Eastside"), "streetwise northern eastside");
+        assert_eq!(
+            norm("Streetwise Northern Eastside"),
+            "streetwise northern eastside"
+        );
         assert_eq!(norm("STREET"), "st");
     }
 
@@ -344,6 +357,9 @@ mod tests {
             consignee_key("Jane Doe", "12 Main Street", "10001-1234"),
             consignee_key("JANE  DOE", "12 Main St.", "10001")
         );
-        assert_eq!(consignee_key("Jane Doe", "12 Main Street", "10001"), "jane doe|12 main st|10001");
+        assert_eq!(
+            consignee_key("Jane Doe", "12 Main Street", "10001"),
+            "jane doe|12 main st|10001"
+        );
     }
 }

@@ -11,17 +11,25 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
-use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
+use super::summary::Summary;
+use crate::app::App;
 use crate::dates::ts_millis;
+use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
-use crate::app::App;
-use super::summary::Summary;
 use crate::paths;
 use crate::sources;
 
 /// A `runs` row: id, job, kind, status, started, output, summary.
-type RunRow = (String, String, String, String, String, Option<String>, Option<String>);
+type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 /// A filing outcome: state, code, narrative, count.
 pub type Outcome = (String, Option<String>, Option<String>, u64);
@@ -52,7 +60,12 @@ impl RunRef {
 }
 
 /// Runs (not replays) started in [from, to), of these jobs (all if empty), oldest first.
-pub fn runs_between(ctx: &App, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[String]) -> anyhow::Result<Vec<RunRef>> {
+pub fn runs_between(
+    ctx: &App,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    jobs: &[String],
+) -> anyhow::Result<Vec<RunRef>> {
     let rows = ctx.db(|s| {
         let location = s.location().display().to_string();
         let conn = s.connection();
@@ -71,24 +84,35 @@ pub fn runs_between(ctx: &App, from: DateTime<Utc>, to: DateTime<Utc>, jobs: &[S
     Ok(rows
         .into_iter()
         .filter(|r| jobs.is_empty() || jobs.contains(&r.1))
-        .map(|(run_id, job, kind, status, started, output, summary)| RunRef {
-            started_at: DateTime::parse_from_rfc3339(&started).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
-            summary: summary.as_deref().and_then(|s| serde_json::from_str(s).ok()),
-            run_id,
-            job,
-            kind,
-            status,
-            output,
-        })
+        .map(
+            |(run_id, job, kind, status, started, output, summary)| RunRef {
+                started_at: DateTime::parse_from_rfc3339(&started)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+                summary: summary
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok()),
+                run_id,
+                job,
+                kind,
+                status,
+                output,
+            },
+        )
         .collect())
 }
 
 /// One run by id.
 pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
     use crate::state::intake::IntakeStore;
-    let Some(r) = ctx.db(|s| s.run(run_id))? else { return Ok(None) };
+    let Some(r) = ctx.db(|s| s.run(run_id))? else {
+        return Ok(None);
+    };
     Ok(Some(RunRef {
-        summary: r.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+        summary: r
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
         run_id: r.run_id,
         job: r.job,
         kind: r.kind,
@@ -101,14 +125,24 @@ pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
 /// The run of the same job before `run` (not a replay) that published outputs.
 pub fn previous_run(ctx: &App, run: &RunRef) -> anyhow::Result<Option<RunRef>> {
     let from = run.started_at - chrono::Duration::days(400);
-    let runs = runs_between(ctx, from, run.started_at + chrono::Duration::milliseconds(1), std::slice::from_ref(&run.job))?;
-    Ok(runs.into_iter().rev().find(|r| r.run_id != run.run_id && r.complete() && r.started_at <= run.started_at))
+    let runs = runs_between(
+        ctx,
+        from,
+        run.started_at + chrono::Duration::milliseconds(1),
+        std::slice::from_ref(&run.job),
+    )?;
+    Ok(runs
+        .into_iter()
+        .rev()
+        .find(|r| r.run_id != run.run_id && r.complete() && r.started_at <= run.started_at))
 }
 
 /// A local path to one of a run's output files (fetched to scratch if the
 /// output location is not a local folder). `None` if the run has none.
 pub async fn output_file(ctx: &App, run: &RunRef, name: &str) -> anyhow::Result<Option<PathBuf>> {
-    let Some((source_name, folder)) = run.location() else { return Ok(None) };
+    let Some((source_name, folder)) = run.location() else {
+        return Ok(None);
+    };
     let source = ctx.source(source_name)?;
     let path = paths::join(&[folder, name]);
     if let Some(local) = source.local_path(&path) {
@@ -118,10 +152,17 @@ pub async fn output_file(ctx: &App, run: &RunRef, name: &str) -> anyhow::Result<
     if scratch.exists() {
         return Ok(Some(scratch));
     }
-    match crate::retry::retry(ctx.retry, "fetching a run output", || source.download(&path, &scratch)).await {
+    match crate::retry::retry(ctx.retry, "fetching a run output", || {
+        source.download(&path, &scratch)
+    })
+    .await
+    {
         Ok(_) => Ok(Some(scratch)),
         Err(sources::SourceError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("cannot fetch {path} from {}: {e}", source.describe())),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot fetch {path} from {}: {e}",
+            source.describe()
+        )),
     }
 }
 
@@ -151,15 +192,21 @@ pub fn entry_lines_schema() -> Schema {
 
 fn typed_schema(names: &[&str], typed: &[(&str, DataType)]) -> Schema {
     Schema::from_iter(names.iter().map(|n| {
-        let dtype = typed.iter().find(|(t, _)| t == n).map_or(DataType::String, |(_, d)| d.clone());
+        let dtype = typed
+            .iter()
+            .find(|(t, _)| t == n)
+            .map_or(DataType::String, |(_, d)| d.clone());
         Field::new((*n).into(), dtype)
     }))
 }
 
 /// The header row of one of our CSV outputs.
 fn csv_header(path: &Path) -> anyhow::Result<Vec<String>> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let header = reader.headers().with_context(|| format!("cannot read the header of {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("cannot read the header of {}", path.display()))?;
     Ok(header.iter().map(str::to_owned).collect())
 }
 
@@ -171,9 +218,12 @@ fn csv_header(path: &Path) -> anyhow::Result<Vec<String>> {
 fn scan_output_csv(path: &Path, known: &Schema) -> anyhow::Result<(LazyFrame, Vec<String>)> {
     let text = path.to_str().context("non-UTF-8 path")?;
     let header = csv_header(path)?;
-    let schema = Schema::from_iter(
-        header.iter().map(|h| Field::new(h.as_str().into(), known.get(h.as_str()).cloned().unwrap_or(DataType::String))),
-    );
+    let schema = Schema::from_iter(header.iter().map(|h| {
+        Field::new(
+            h.as_str().into(),
+            known.get(h.as_str()).cloned().unwrap_or(DataType::String),
+        )
+    }));
     let lf = LazyCsvReader::new(PlRefPath::new(text))
         .with_has_header(true)
         .with_schema(Some(Arc::new(schema)))
@@ -191,7 +241,11 @@ fn with_missing(lf: LazyFrame, header: &[String], known: &Schema) -> LazyFrame {
         .filter(|(n, _)| !header.iter().any(|h| h.as_str() == n.as_str()))
         .map(|(n, dtype)| lit(NULL).cast(dtype.clone()).alias(n.clone()))
         .collect();
-    if missing.is_empty() { lf } else { lf.with_columns(missing) }
+    if missing.is_empty() {
+        lf
+    } else {
+        lf.with_columns(missing)
+    }
 }
 
 /// A lazy scan of a `dispositions.csv`, with `usd` (exact fixed point,
@@ -201,7 +255,11 @@ pub fn scan_dispositions(path: &Path) -> anyhow::Result<LazyFrame> {
     let schema = dispositions_schema();
     let (lf, header) = scan_output_csv(path, &schema)?;
     let lf = with_missing(lf, &header, &schema);
-    Ok(lf.with_column(kernels::decimal(col("total_usd"), false).fill_null(kernels::lit_money(0)).alias("usd")))
+    Ok(lf.with_column(
+        kernels::decimal(col("total_usd"), false)
+            .fill_null(kernels::lit_money(0))
+            .alias("usd"),
+    ))
 }
 
 /// A lazy scan of an `entries.csv` (v2), with exact fixed-point (Int128)
@@ -224,14 +282,23 @@ pub fn scan_entries(path: &Path) -> anyhow::Result<LazyFrame> {
 pub fn scan_entry_lines(path: &Path) -> anyhow::Result<LazyFrame> {
     let schema = entry_lines_schema();
     let (lf, header) = scan_output_csv(path, &schema)?;
-    Ok(with_missing(lf, &header, &schema).with_columns([kernels::decimal(col("duty_usd"), false).alias("duty"), unknown_reason()]))
+    Ok(with_missing(lf, &header, &schema).with_columns([
+        kernels::decimal(col("duty_usd"), false).alias("duty"),
+        unknown_reason(),
+    ]))
 }
 
 /// `reason` from `duty_status`: `known` is null, `unknown: why` is `why`.
 pub fn unknown_reason() -> Expr {
     let status = col("duty_status").fill_null(lit(""));
     when(status.clone().str().starts_with(lit("unknown")))
-        .then(status.str().strip_prefix(lit("unknown")).str().strip_chars_start(lit(": ")))
+        .then(
+            status
+                .str()
+                .strip_prefix(lit("unknown"))
+                .str()
+                .strip_chars_start(lit(": ")),
+        )
         .otherwise(lit(NULL).cast(DataType::String))
         .alias("reason")
 }
@@ -239,8 +306,12 @@ pub fn unknown_reason() -> Expr {
 /// A lazy scan of a `findings.parquet`.
 pub fn scan_findings(path: &Path) -> anyhow::Result<LazyFrame> {
     let text = path.to_str().context("non-UTF-8 path")?;
-    let args = ScanArgsParquet { glob: false, ..ScanArgsParquet::default() };
-    LazyFrame::scan_parquet(PlRefPath::new(text), args).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+    let args = ScanArgsParquet {
+        glob: false,
+        ..ScanArgsParquet::default()
+    };
+    LazyFrame::scan_parquet(PlRefPath::new(text), args)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
 /// The shipment key of `dispositions.csv` and `findings`: (file, carrier, house bill).
@@ -257,12 +328,20 @@ pub fn u64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<u64>> {
 /// Reads a string column's values (nulls as "").
 pub fn strs(df: &DataFrame, name: &str) -> anyhow::Result<Vec<String>> {
     let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect())
+    Ok(c.str()?
+        .iter()
+        .map(|v| v.unwrap_or("").to_owned())
+        .collect())
 }
 
 /// Reads an Int128 column's values (nulls as 0).
 pub fn i128s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i128>> {
-    Ok(df.column(name)?.i128()?.iter().map(|v| v.unwrap_or(0)).collect())
+    Ok(df
+        .column(name)?
+        .i128()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
 }
 
 /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
@@ -303,7 +382,8 @@ pub const NOT_FILED: &str = "not filed";
 /// (the ledger's `not filed: <reason>`, as in the run's `not_filed.csv`).
 pub fn rejections(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
     let mut out = rejected(ctx, run_id)?;
-    let not_filed = ctx.db(|s| crate::state::ledger::LedgerStore::not_filed(s, Some(run_id), None))?;
+    let not_filed =
+        ctx.db(|s| crate::state::ledger::LedgerStore::not_filed(s, Some(run_id), None))?;
     out.extend(not_filed.into_iter().map(|n| FilingProblem {
         carrier: n.carrier,
         house_bill: n.house_bills.join(" "),
@@ -316,15 +396,31 @@ pub fn rejections(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>>
     // Entry summaries ACE rejected or s321d could not write, apart from the release.
     let filings = ctx.db(|s| crate::state::ledger::LedgerStore::filings_of_run(s, run_id))?;
     for f in filings {
-        let Some(sum) = ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &f.entry_number))? else { continue };
+        let Some(sum) =
+            ctx.db(|s| crate::state::summary::SummaryStore::summary(s, &f.entry_number))?
+        else {
+            continue;
+        };
         let state = match sum.state {
             crate::state::summary::SummaryState::Rejected => "entry summary rejected",
             crate::state::summary::SummaryState::NotFiled => "entry summary not filed",
             _ => continue,
         };
-        let why = if sum.state == crate::state::summary::SummaryState::NotFiled { sum.message } else { sum.narrative };
+        let why = if sum.state == crate::state::summary::SummaryState::NotFiled {
+            sum.message
+        } else {
+            sum.narrative
+        };
         let narrative = Some(format!("entry summary (AE): {}", why.unwrap_or_default()));
-        out.push(FilingProblem { carrier: f.carrier, house_bill: f.house_bill, entry_number: f.entry_number, entry_type: f.entry_type, state: state.into(), code: sum.code, narrative });
+        out.push(FilingProblem {
+            carrier: f.carrier,
+            house_bill: f.house_bill,
+            entry_number: f.entry_number,
+            entry_type: f.entry_type,
+            state: state.into(),
+            code: sum.code,
+            narrative,
+        });
     }
     Ok(out)
 }
@@ -377,15 +473,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let old = scan_dispositions(&write(dir.path(), "old.csv", V1_DISPOSITIONS)).unwrap();
         let new = scan_dispositions(&write(dir.path(), "new.csv", V2_DISPOSITIONS)).unwrap();
-        let both = concat([old, new], UnionArgs::default()).unwrap().collect().unwrap();
+        let both = concat([old, new], UnionArgs::default())
+            .unwrap()
+            .collect()
+            .unwrap();
         let names: Vec<&str> = both.get_column_names().iter().map(|n| n.as_str()).collect();
-        assert_eq!(names[..10], DISPOSITIONS_HEADER, "every v2 column, in contract order");
-        assert_eq!(strs(&both, "entry_ref").unwrap(), ["", "", "R000001", ""], "an old file's shipments were on no entry");
-        assert_eq!(strs(&both, "disposition").unwrap(), ["86", "11", "03", "hold"]);
+        assert_eq!(
+            names[..10],
+            DISPOSITIONS_HEADER,
+            "every v2 column, in contract order"
+        );
+        assert_eq!(
+            strs(&both, "entry_ref").unwrap(),
+            ["", "", "R000001", ""],
+            "an old file's shipments were on no entry"
+        );
+        assert_eq!(
+            strs(&both, "disposition").unwrap(),
+            ["86", "11", "03", "hold"]
+        );
         assert_eq!(u64s(&both, "lines").unwrap(), [2, 1, 1, 1]);
-        assert_eq!(i128s(&both, "usd").unwrap()[1], crate::money::parse_decimal("900").unwrap());
+        assert_eq!(
+            i128s(&both, "usd").unwrap()[1],
+            crate::money::parse_decimal("900").unwrap()
+        );
         // What the audit export selects works on an old file too.
-        let old = scan_dispositions(&dir.path().join("old.csv")).unwrap().select(DISPOSITIONS_HEADER.map(col)).collect().unwrap();
+        let old = scan_dispositions(&dir.path().join("old.csv"))
+            .unwrap()
+            .select(DISPOSITIONS_HEADER.map(col))
+            .collect()
+            .unwrap();
         assert_eq!(old.height(), 2);
     }
 
@@ -397,10 +514,17 @@ mod tests {
              R000002,11,141.51,DHLX,2026-01-15,4701,M1,k2,,H4,1,40.00,,2.69,0.00,,unknown,hts.csv; reviewed_through 2026-01-10,5.00,\n",
             ENTRIES_HEADER.join(",")
         );
-        let e = scan_entries(&write(dir.path(), "entries.csv", &entries)).unwrap().collect().unwrap();
+        let e = scan_entries(&write(dir.path(), "entries.csv", &entries))
+            .unwrap()
+            .collect()
+            .unwrap();
         let units = |v: &str| crate::money::parse_decimal(v).unwrap();
         let duty: Vec<Option<i128>> = e.column("duty").unwrap().i128().unwrap().iter().collect();
-        assert_eq!(duty, [Some(units("257.50")), None], "an unknown duty is null, never 0");
+        assert_eq!(
+            duty,
+            [Some(units("257.50")), None],
+            "an unknown duty is null, never 0"
+        );
         assert_eq!(i128s(&e, "mpf").unwrap(), [units("2.69"), units("2.69")]);
         assert_eq!(u64s(&e, "lines").unwrap(), [2, 1]);
 
@@ -409,9 +533,15 @@ mod tests {
              R000002,b.csv,5,DHLX,H4,1,6110202079,VN,40.00,general,17.5¢/kg + 16%,,9903.01.25=4.00,,\"unknown: the rate needs weight_kg, which is empty\"\n",
             ENTRY_LINES_HEADER.join(",")
         );
-        let l = scan_entry_lines(&write(dir.path(), "entry_lines.csv", &lines)).unwrap().collect().unwrap();
+        let l = scan_entry_lines(&write(dir.path(), "entry_lines.csv", &lines))
+            .unwrap()
+            .collect()
+            .unwrap();
         let reason: Vec<Option<&str>> = l.column("reason").unwrap().str().unwrap().iter().collect();
-        assert_eq!(reason, [None, Some("the rate needs weight_kg, which is empty")]);
+        assert_eq!(
+            reason,
+            [None, Some("the rate needs weight_kg, which is empty")]
+        );
         assert_eq!(u64s(&l, "record").unwrap(), [2, 5]);
         let duty: Vec<Option<i128>> = l.column("duty").unwrap().i128().unwrap().iter().collect();
         assert_eq!(duty, [Some(units("103.00")), None]);

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EntrySummary, RunSummary};
 use crate::engine::rules::Severity;
+use crate::engine::{EntrySummary, RunSummary};
 
 /// What became of one file in a run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -78,7 +78,11 @@ impl Summary {
             lines: run.lines,
             shipments: run.shipments,
             findings_by_severity: by_severity,
-            findings_by_rule: run.findings_by_rule.iter().map(|(r, n)| (r.code().to_owned(), *n)).collect(),
+            findings_by_rule: run
+                .findings_by_rule
+                .iter()
+                .map(|(r, n)| (r.code().to_owned(), *n))
+                .collect(),
             dispositions: run.dispositions.clone(),
             entries: run.entries.clone(),
             duration_ms: run.duration_ms as u64,

@@ -51,14 +51,17 @@ impl HtsReference {
 
     /// USITC JSON export: 10-digit leaf rows.
     pub fn from_usitc_json(text: &str) -> Result<HtsReference, String> {
-        let rows: Vec<UsitcRow> = serde_json::from_str(text).map_err(|e| format!("not a USITC HTS JSON export: {e}"))?;
+        let rows: Vec<UsitcRow> =
+            serde_json::from_str(text).map_err(|e| format!("not a USITC HTS JSON export: {e}"))?;
         let mut codes = HashSet::new();
         for (i, row) in rows.iter().enumerate() {
             let code = normalize::hts(&row.htsno);
             if !normalize::hts_is_ten_digits(&code) {
                 continue;
             }
-            let has_children = rows.get(i + 1).is_some_and(|next| indent_of(&next.indent) > indent_of(&row.indent));
+            let has_children = rows
+                .get(i + 1)
+                .is_some_and(|next| indent_of(&next.indent) > indent_of(&row.indent));
             if !has_children {
                 codes.insert(code);
             }
@@ -70,7 +73,12 @@ impl HtsReference {
     pub fn from_csv(text: &str) -> Result<HtsReference, String> {
         let mut codes = HashSet::new();
         for (i, line) in text.lines().enumerate() {
-            let field = line.split(',').next().unwrap_or("").trim().trim_matches('"');
+            let field = line
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
             if field.is_empty() {
                 continue;
             }
@@ -78,7 +86,10 @@ impl HtsReference {
             if normalize::hts_is_ten_digits(&code) {
                 codes.insert(code);
             } else if i > 0 {
-                return Err(format!("line {}: {field:?} is not a 10-digit HTS number", i + 1));
+                return Err(format!(
+                    "line {}: {field:?} is not a 10-digit HTS number",
+                    i + 1
+                ));
             }
         }
         Ok(HtsReference { codes })

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::duty::{self, DutyPolicy};
-use crate::normalize::{self, countries};
 use crate::money;
+use crate::normalize::{self, countries};
 use crate::problem::{Problem, Problems};
 pub use hts_reference::HtsReference;
 
@@ -39,12 +39,13 @@ pub enum DecimalText {
 impl DecimalText {
     fn parse(&self) -> Result<i128, String> {
         match self {
-            DecimalText::Text(s) => money::parse_decimal(s).map_err(|_| format!("{s:?} is not a decimal number")),
+            DecimalText::Text(s) => {
+                money::parse_decimal(s).map_err(|_| format!("{s:?} is not a decimal number"))
+            }
             DecimalText::Integer(i) => Ok(i128::from(*i) * money::ONE),
             // `{}` prints the shortest text that reads back as the same f64.
-            DecimalText::Float(f) => {
-                money::parse_decimal(&format!("{f}")).map_err(|_| format!("{f} is not a decimal number"))
-            }
+            DecimalText::Float(f) => money::parse_decimal(&format!("{f}"))
+                .map_err(|_| format!("{f} is not a decimal number")),
         }
     }
 
@@ -150,7 +151,10 @@ impl RawPolicy {
         self.entries.is_some()
             || self.duty.is_some()
             || self.fees.is_some()
-            || self.lists.as_ref().is_some_and(|l| l.adcvd_prefixes.is_some())
+            || self
+                .lists
+                .as_ref()
+                .is_some_and(|l| l.adcvd_prefixes.is_some())
     }
 
     /// `self` over `base`: keys set here win whole.
@@ -159,11 +163,19 @@ impl RawPolicy {
     /// that list: a file that replaces the list but sets no labels of its own
     /// keeps the base's labels only for the prefixes its list still has.
     fn layered_over(self, base: RawPolicy) -> RawPolicy {
-        let pga_agency = match (self.pga_agency, self.lists.as_ref().and_then(|l| l.pga_prefixes.as_ref())) {
+        let pga_agency = match (
+            self.pga_agency,
+            self.lists.as_ref().and_then(|l| l.pga_prefixes.as_ref()),
+        ) {
             (Some(own), _) => Some(own),
             (None, Some(prefixes)) => {
                 let kept: HashSet<String> = prefixes.iter().map(|p| normalize::hts(p)).collect();
-                base.pga_agency.map(|labels| labels.into_iter().filter(|(p, _)| kept.contains(&normalize::hts(p))).collect())
+                base.pga_agency.map(|labels| {
+                    labels
+                        .into_iter()
+                        .filter(|(p, _)| kept.contains(&normalize::hts(p)))
+                        .collect()
+                })
             }
             (None, None) => base.pga_agency,
         };
@@ -177,7 +189,10 @@ impl RawPolicy {
                 extra_countries: top.extra_countries.or(b.extra_countries),
             }),
             (Some(top), None) => Some(top),
-            (None, Some(b)) => Some(RawLists { adcvd_prefixes: None, ..b }),
+            (None, Some(b)) => Some(RawLists {
+                adcvd_prefixes: None,
+                ..b
+            }),
             (None, None) => None,
         };
         let risk = match (self.risk, base.risk) {
@@ -262,14 +277,19 @@ pub struct Policy {
 impl Policy {
     /// The shipped default.
     pub fn builtin() -> Policy {
-        Policy::parse(DEFAULT_POLICY_TOML, "builtin", None, false).expect("the shipped policy is valid")
+        Policy::parse(DEFAULT_POLICY_TOML, "builtin", None, false)
+            .expect("the shipped policy is valid")
     }
 
     /// Loads a policy file layered over the shipped default.
     pub fn load(path: &Path) -> Result<Policy, Problems> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Problems(vec![Problem { file: name.clone(), key: String::new(), message: format!("cannot read: {e}") }])
+            Problems(vec![Problem {
+                file: name.clone(),
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            }])
         })?;
         Policy::from_toml(&text, &name, path.parent())
     }
@@ -280,11 +300,22 @@ impl Policy {
         Policy::parse(text, name, dir, true).map_err(Problems::escaped)
     }
 
-    fn parse(text: &str, name: &str, dir: Option<&Path>, layered: bool) -> Result<Policy, Problems> {
-        let problem = |key: &str, message: String| Problem { file: name.to_owned(), key: key.to_owned(), message };
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| Problems(vec![toml_problem(name, text, &e)]))?;
+    fn parse(
+        text: &str,
+        name: &str,
+        dir: Option<&Path>,
+        layered: bool,
+    ) -> Result<Policy, Problems> {
+        let problem = |key: &str, message: String| Problem {
+            file: name.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|e| Problems(vec![toml_problem(name, text, &e)]))?;
         let raw = if layered {
-            let base: RawPolicy = toml::from_str(DEFAULT_POLICY_TOML).expect("the shipped policy parses");
+            let base: RawPolicy =
+                toml::from_str(DEFAULT_POLICY_TOML).expect("the shipped policy parses");
             raw.layered_over(base)
         } else {
             raw
@@ -309,7 +340,9 @@ impl Policy {
 
     /// Index of the regime in force on `date`: the last whose `from` <= date.
     pub fn regime_index(&self, date: NaiveDate) -> Option<usize> {
-        self.regimes.partition_point(|r| r.from <= date).checked_sub(1)
+        self.regimes
+            .partition_point(|r| r.from <= date)
+            .checked_sub(1)
     }
 
     /// The regime in force on `date`, if any.
@@ -319,7 +352,8 @@ impl Policy {
 
     /// The de minimis threshold on `date` (the regime's own, else the default).
     pub fn threshold_on(&self, date: Option<NaiveDate>) -> i128 {
-        date.and_then(|d| self.regime_on(d)).map_or(self.threshold_usd, |r| r.threshold_usd)
+        date.and_then(|d| self.regime_on(d))
+            .map_or(self.threshold_usd, |r| r.threshold_usd)
     }
 
     /// Whether V003 accepts a normalised country code.
@@ -338,7 +372,9 @@ impl Policy {
 }
 
 fn toml_problem(name: &str, text: &str, e: &toml::de::Error) -> Problem {
-    let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
     let message = e.message().trim().to_owned();
     Problem {
         file: name.to_owned(),
@@ -349,12 +385,13 @@ fn toml_problem(name: &str, text: &str, e: &toml::de::Error) -> Problem {
 
 fn parse_date(value: &toml::Value) -> Result<NaiveDate, String> {
     match value {
-        toml::Value::String(s) => {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))
-        }
+        toml::Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)")),
         toml::Value::Datetime(dt) => match (dt.date, dt.time) {
-            (Some(d), None) => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-                .ok_or_else(|| format!("{dt} is not a date")),
+            (Some(d), None) => {
+                NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                    .ok_or_else(|| format!("{dt} is not a date"))
+            }
             _ => Err(format!("{dt} is not a plain date (YYYY-MM-DD)")),
         },
         other => Err(format!("{other} is not a date (YYYY-MM-DD)")),
@@ -375,12 +412,19 @@ fn positive(value: &DecimalText, key: &str, report: &mut dyn FnMut(&str, String)
     }
 }
 
-fn digit_prefixes(list: Vec<String>, key: &str, report: &mut dyn FnMut(&str, String)) -> Vec<String> {
+fn digit_prefixes(
+    list: Vec<String>,
+    key: &str,
+    report: &mut dyn FnMut(&str, String),
+) -> Vec<String> {
     let mut out = Vec::with_capacity(list.len());
     for (i, p) in list.into_iter().enumerate() {
         let n = normalize::hts(&p);
         if n.is_empty() || n.len() > 10 || !n.bytes().all(|b| b.is_ascii_digit()) {
-            report(&format!("{key}[{i}]"), format!("{p:?} is not an HTS prefix (1 to 10 digits)"));
+            report(
+                &format!("{key}[{i}]"),
+                format!("{p:?} is not an HTS prefix (1 to 10 digits)"),
+            );
         } else if !out.contains(&n) {
             out.push(n);
         }
@@ -406,9 +450,15 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         }
     };
     if informal_limit_usd > 0 && threshold_usd > informal_limit_usd {
-        report("informal_limit_usd", "must not be below threshold_usd".into());
+        report(
+            "informal_limit_usd",
+            "must not be below threshold_usd".into(),
+        );
     }
-    let fx_as_of = raw.fx_as_of.as_ref().and_then(|v| parse_date(v).map_err(|e| report("fx_as_of", e)).ok());
+    let fx_as_of = raw
+        .fx_as_of
+        .as_ref()
+        .and_then(|v| parse_date(v).map_err(|e| report("fx_as_of", e)).ok());
 
     let mut regimes: Vec<Regime> = Vec::new();
     let raw_regimes = raw.regime.unwrap_or_default();
@@ -432,21 +482,35 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
             if countries::is_assigned(&code) {
                 suspended.insert(code);
             } else {
-                report(&format!("regime[{i}].suspended_origins[{j}]"), format!("{c:?} is not an ISO 3166-1 alpha-2 code"));
+                report(
+                    &format!("regime[{i}].suspended_origins[{j}]"),
+                    format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
+                );
             }
         }
-        let threshold = r.threshold_usd.as_ref().map_or(threshold_usd, |t| positive(t, &key("threshold_usd"), report));
+        let threshold = r.threshold_usd.as_ref().map_or(threshold_usd, |t| {
+            positive(t, &key("threshold_usd"), report)
+        });
         if let Some(from) = from {
             if let Some(prev) = regimes.last() {
                 if from <= prev.from {
                     report(
                         &key("from"),
-                        format!("{from} is not after the previous regime's {}: regimes must be in increasing, non-overlapping order", prev.from),
+                        format!(
+                            "{from} is not after the previous regime's {}: regimes must be in increasing, non-overlapping order",
+                            prev.from
+                        ),
                     );
                     continue;
                 }
             }
-            regimes.push(Regime { from, de_minimis, suspended_origins: suspended, basis: r.basis, threshold_usd: threshold });
+            regimes.push(Regime {
+                from,
+                de_minimis,
+                suspended_origins: suspended,
+                basis: r.basis,
+                threshold_usd: threshold,
+            });
         }
     }
     if !regimes_given {
@@ -457,7 +521,10 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
     for (code, rate) in raw.fx.unwrap_or_default() {
         let key = format!("fx.{code}");
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            report(&key, format!("{code:?} is not an ISO 4217 code (three upper-case letters)"));
+            report(
+                &key,
+                format!("{code:?} is not an ISO 4217 code (three upper-case letters)"),
+            );
             continue;
         }
         let v = positive(&rate, &key, report);
@@ -478,35 +545,64 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
             ports.insert(t.to_owned());
         } else {
-            report(&format!("lists.ports[{i}]"), format!("{p:?} is not a 4-digit Schedule D port code"));
+            report(
+                &format!("lists.ports[{i}]"),
+                format!("{p:?} is not a 4-digit Schedule D port code"),
+            );
         }
     }
     let mut vague_terms = BTreeSet::new();
-    for (i, t) in lists.vague_terms.unwrap_or_default().into_iter().enumerate() {
+    for (i, t) in lists
+        .vague_terms
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let n = normalize::norm(&t);
         if n.is_empty() {
-            report(&format!("lists.vague_terms[{i}]"), format!("{t:?} has no letters or digits"));
+            report(
+                &format!("lists.vague_terms[{i}]"),
+                format!("{t:?} has no letters or digits"),
+            );
         } else {
             vague_terms.insert(n);
         }
     }
-    let pga_prefixes = digit_prefixes(lists.pga_prefixes.unwrap_or_default(), "lists.pga_prefixes", report);
-    let restricted_prefixes =
-        digit_prefixes(lists.restricted_prefixes.unwrap_or_default(), "lists.restricted_prefixes", report);
+    let pga_prefixes = digit_prefixes(
+        lists.pga_prefixes.unwrap_or_default(),
+        "lists.pga_prefixes",
+        report,
+    );
+    let restricted_prefixes = digit_prefixes(
+        lists.restricted_prefixes.unwrap_or_default(),
+        "lists.restricted_prefixes",
+        report,
+    );
     let mut extra_countries = BTreeSet::new();
-    for (i, c) in lists.extra_countries.unwrap_or_default().into_iter().enumerate() {
+    for (i, c) in lists
+        .extra_countries
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let code = normalize::country(&c);
         if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
             extra_countries.insert(code);
         } else {
-            report(&format!("lists.extra_countries[{i}]"), format!("{c:?} is not a two-letter code"));
+            report(
+                &format!("lists.extra_countries[{i}]"),
+                format!("{c:?} is not a two-letter code"),
+            );
         }
     }
     let mut pga_agency = BTreeMap::new();
     for (prefix, agency) in raw.pga_agency.unwrap_or_default() {
         let n = normalize::hts(&prefix);
         if !pga_prefixes.contains(&n) {
-            report(&format!("pga_agency.{prefix}"), "names a prefix that is not in lists.pga_prefixes".into());
+            report(
+                &format!("pga_agency.{prefix}"),
+                "names a prefix that is not in lists.pga_prefixes".into(),
+            );
         } else {
             pga_agency.insert(n, agency);
         }
@@ -523,20 +619,34 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
         undervalued_usd_per_kg.insert(chapter, positive(&floor, &key, report));
     }
 
-    let adcvd_prefixes = digit_prefixes(lists.adcvd_prefixes.unwrap_or_default(), "lists.adcvd_prefixes", report);
+    let adcvd_prefixes = digit_prefixes(
+        lists.adcvd_prefixes.unwrap_or_default(),
+        "lists.adcvd_prefixes",
+        report,
+    );
     let over_limit = match raw.entries.as_ref().and_then(|e| e.over_limit.as_deref()) {
         None | Some("split_by_bill") => OverLimit::SplitByBill,
         Some("formal") => OverLimit::Formal,
         Some(other) => {
-            report("entries.over_limit", format!("{other:?} is not \"split_by_bill\" or \"formal\""));
+            report(
+                "entries.over_limit",
+                format!("{other:?} is not \"split_by_bill\" or \"formal\""),
+            );
             OverLimit::SplitByBill
         }
     };
-    let duty = Arc::new(duty::config::build(raw.duty.as_ref(), raw.fees.as_ref(), dir, report));
+    let duty = Arc::new(duty::config::build(
+        raw.duty.as_ref(),
+        raw.fees.as_ref(),
+        dir,
+        report,
+    ));
 
     let hts_reference = raw.hts_reference.as_ref().and_then(|p| {
         let path = resolve(dir, p);
-        HtsReference::load(&path).map_err(|e| report("hts_reference", format!("{}: {e}", path.display()))).ok()
+        HtsReference::load(&path)
+            .map_err(|e| report("hts_reference", format!("{}: {e}", path.display())))
+            .ok()
     });
 
     Policy {
@@ -595,23 +705,43 @@ mod tests {
         assert!(r.de_minimis && r.suspended_origins.is_empty());
         let r = p.regime_on(date("2025-05-02")).unwrap();
         assert!(r.de_minimis);
-        assert_eq!(r.suspended_origins.iter().cloned().collect::<Vec<_>>(), ["CN", "HK"]);
-        assert!(!p.regime_on(date("2025-08-28")).unwrap().suspended_origins.is_empty());
+        assert_eq!(
+            r.suspended_origins.iter().cloned().collect::<Vec<_>>(),
+            ["CN", "HK"]
+        );
+        assert!(
+            !p.regime_on(date("2025-08-28"))
+                .unwrap()
+                .suspended_origins
+                .is_empty()
+        );
         assert!(!p.regime_on(date("2025-08-29")).unwrap().de_minimis);
         assert!(!p.regime_on(date("2026-11-25")).unwrap().de_minimis);
         assert!(!p.regime_on(date("2027-07-01")).unwrap().de_minimis);
         assert!(p.ports.contains("4701") && p.ports.contains("2720"));
         assert!(p.fx_rates.contains_key("EUR") && p.fx_as_of.is_some());
         assert!(p.vague_terms.contains("gift"));
-        assert!(p.restricted_prefixes.iter().any(|x| x == "2203") && p.restricted_prefixes.iter().any(|x| x == "24"));
+        assert!(
+            p.restricted_prefixes.iter().any(|x| x == "2203")
+                && p.restricted_prefixes.iter().any(|x| x == "24")
+        );
         assert!(p.restricted_prefixes.iter().any(|x| x == "93"));
     }
 
     #[test]
     fn a_file_is_layered_over_the_default() {
-        let p = Policy::from_toml("threshold_usd = \"200\"\n[fx]\nEUR = \"1.25\"\n", "t.toml", None).unwrap();
+        let p = Policy::from_toml(
+            "threshold_usd = \"200\"\n[fx]\nEUR = \"1.25\"\n",
+            "t.toml",
+            None,
+        )
+        .unwrap();
         assert_eq!(p.threshold_usd, 200 * money::ONE);
-        assert_eq!(p.fx_rates.len(), 1, "a table that is set replaces the default's whole");
+        assert_eq!(
+            p.fx_rates.len(),
+            1,
+            "a table that is set replaces the default's whole"
+        );
         assert_eq!(p.fx_rates["EUR"], money::parse_rate("1.25").unwrap());
         assert!(p.ports.contains("4701"), "lists left out keep the default");
         assert_eq!(p.regimes.len(), Policy::builtin().regimes.len());
@@ -621,8 +751,16 @@ mod tests {
 
     #[test]
     fn numbers_may_be_toml_numbers() {
-        let p = Policy::from_toml("threshold_usd = 800\ninformal_limit_usd = 2500.5\n[fx]\nJPY = 0.0067\n", "t", None).unwrap();
-        assert_eq!(p.informal_limit_usd, money::parse_decimal("2500.5").unwrap());
+        let p = Policy::from_toml(
+            "threshold_usd = 800\ninformal_limit_usd = 2500.5\n[fx]\nJPY = 0.0067\n",
+            "t",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            p.informal_limit_usd,
+            money::parse_decimal("2500.5").unwrap()
+        );
         assert_eq!(p.fx_rates["JPY"], money::parse_rate("0.0067").unwrap());
     }
 
@@ -666,9 +804,15 @@ undervalued_usd_per_kg = { "611" = "2.00", "85" = "0" }
             "risk.undervalued_usd_per_kg.611",
             "risk.undervalued_usd_per_kg.85",
         ] {
-            assert!(keys.contains(&expected), "missing problem for {expected}: {err}");
+            assert!(
+                keys.contains(&expected),
+                "missing problem for {expected}: {err}"
+            );
         }
-        assert!(err.to_string().contains("bad.toml: regime[1].from: 2016-03-10 is not after"));
+        assert!(
+            err.to_string()
+                .contains("bad.toml: regime[1].from: 2016-03-10 is not after")
+        );
     }
 
     #[test]
@@ -710,29 +854,48 @@ undervalued_usd_per_kg = { "61" = "2.00", "85" = "5.00" }
 
     #[test]
     fn the_contract_example_policy_is_accepted() {
-        let p = Policy::from_toml(CONTRACT_EXAMPLE, "example.toml", None).unwrap_or_else(|e| panic!("{e}"));
+        let p = Policy::from_toml(CONTRACT_EXAMPLE, "example.toml", None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.pga_prefixes, ["02", "3304"]);
         // The shipped labels of the prefixes the file keeps stay; the others go with their prefixes.
         let builtin = Policy::builtin();
         assert_eq!(p.pga_agency.get("02"), builtin.pga_agency.get("02"));
         assert!(p.pga_agency.contains_key("02"));
-        assert!(p.pga_agency.keys().all(|k| k == "02" || k == "3304"), "{:?}", p.pga_agency);
+        assert!(
+            p.pga_agency.keys().all(|k| k == "02" || k == "3304"),
+            "{:?}",
+            p.pga_agency
+        );
     }
 
     #[test]
     fn replacing_pga_prefixes_drops_the_shipped_labels_of_the_others() {
-        let p = Policy::from_toml("[lists]\npga_prefixes = [\"02\"]\n", "t.toml", None).unwrap_or_else(|e| panic!("{e}"));
+        let p = Policy::from_toml("[lists]\npga_prefixes = [\"02\"]\n", "t.toml", None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.pga_prefixes, ["02"]);
         assert_eq!(p.pga_agency.keys().collect::<Vec<_>>(), ["02"]);
         // Prefixes are compared normalised, as the list itself is.
-        let p = Policy::from_toml("[lists]\npga_prefixes = [\"0 2\", \"9999\"]\n", "t.toml", None).unwrap();
+        let p = Policy::from_toml(
+            "[lists]\npga_prefixes = [\"0 2\", \"9999\"]\n",
+            "t.toml",
+            None,
+        )
+        .unwrap();
         assert_eq!(p.pga_agency.keys().collect::<Vec<_>>(), ["02"]);
         // A file's own labels are its own: one for a prefix it does not list is still an error.
-        let err = Policy::from_toml("[lists]\npga_prefixes = [\"02\"]\n[pga_agency]\n\"03\" = \"FDA\"\n", "t.toml", None)
-            .unwrap_err();
-        assert_eq!(err.0.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["pga_agency.03"]);
+        let err = Policy::from_toml(
+            "[lists]\npga_prefixes = [\"02\"]\n[pga_agency]\n\"03\" = \"FDA\"\n",
+            "t.toml",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
+            ["pga_agency.03"]
+        );
         // Labels alone, over the shipped prefixes, still work.
-        let p = Policy::from_toml("[pga_agency]\n\"02\" = \"Meat people\"\n", "t.toml", None).unwrap();
+        let p =
+            Policy::from_toml("[pga_agency]\n\"02\" = \"Meat people\"\n", "t.toml", None).unwrap();
         assert_eq!(p.pga_agency.len(), 1);
         assert_eq!(p.pga_prefixes, Policy::builtin().pga_prefixes);
     }

@@ -16,7 +16,9 @@ fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         if plotters::style::register_font(FAMILY, FontStyle::Normal, FONT_TTF).is_err() {
-            tracing::warn!("The bundled chart font could not be registered; charts will have no text.");
+            tracing::warn!(
+                "The bundled chart font could not be registered; charts will have no text."
+            );
         }
     });
 }
@@ -30,7 +32,9 @@ pub fn rgb(hex: &str) -> RGBColor {
 
 /// Disposition colours, in [`super::dashboard::DISPOSITIONS`] order (hold,
 /// duplicate, 03, 01, 86, 11).
-pub const DISPOSITION_COLORS: [&str; 6] = ["#c0392b", "#a0aec0", "#2c7a7b", "#6b46c1", "#2f855a", "#2b6cb0"];
+pub const DISPOSITION_COLORS: [&str; 6] = [
+    "#c0392b", "#a0aec0", "#2c7a7b", "#6b46c1", "#2f855a", "#2b6cb0",
+];
 
 /// Colours of duty, MPF and HMF in the duty chart.
 pub const DUTY_COLORS: [&str; 3] = ["#2b6cb0", "#2c7a7b", "#a0aec0"];
@@ -58,7 +62,15 @@ fn nice_max(v: f64) -> f64 {
     }
     let mag = 10f64.powf(v.log10().floor());
     let n = v / mag;
-    let step = if n <= 1.0 { 1.0 } else if n <= 2.0 { 2.0 } else if n <= 5.0 { 5.0 } else { 10.0 };
+    let step = if n <= 1.0 {
+        1.0
+    } else if n <= 2.0 {
+        2.0
+    } else if n <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
     step * mag
 }
 
@@ -87,7 +99,14 @@ pub fn stacked_bars(
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let n = labels.len().max(1);
-        let totals: Vec<f64> = (0..n).map(|i| series.iter().map(|s| s.2.get(i).copied().unwrap_or(0.0)).sum()).collect();
+        let totals: Vec<f64> = (0..n)
+            .map(|i| {
+                series
+                    .iter()
+                    .map(|s| s.2.get(i).copied().unwrap_or(0.0))
+                    .sum()
+            })
+            .collect();
         let max = nice_max(totals.iter().copied().fold(0.0, f64::max) * 1.05);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FAMILY, 15).into_font().color(&rgb("#1f2933")))
@@ -106,7 +125,11 @@ pub fn stacked_bars(
             .y_labels(5)
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() && (i as usize).is_multiple_of(every) {
+                if (x - i).abs() < 1e-6
+                    && i >= 0.0
+                    && (i as usize) < labels.len()
+                    && (i as usize).is_multiple_of(every)
+                {
                     labels[i as usize].clone()
                 } else {
                     String::new()
@@ -126,7 +149,10 @@ pub fn stacked_bars(
                     if v <= 0.0 {
                         return None;
                     }
-                    let r = Rectangle::new([(i as f64 - 0.36, base[i]), (i as f64 + 0.36, base[i] + v)], c.filled());
+                    let r = Rectangle::new(
+                        [(i as f64 - 0.36, base[i]), (i as f64 + 0.36, base[i] + v)],
+                        c.filled(),
+                    );
                     base[i] += v;
                     Some(r)
                 })
@@ -153,7 +179,12 @@ pub fn stacked_bars(
 }
 
 /// Simple bars with a colour each and the value printed above.
-pub fn bars(title: &str, items: &[(String, f64, &str)], max: Option<f64>, size: (u32, u32)) -> anyhow::Result<Vec<u8>> {
+pub fn bars(
+    title: &str,
+    items: &[(String, f64, &str)],
+    max: Option<f64>,
+    size: (u32, u32),
+) -> anyhow::Result<Vec<u8>> {
     register_font();
     let (w, h) = size;
     let mut buf = vec![255u8; (w * h * 3) as usize];
@@ -161,7 +192,8 @@ pub fn bars(title: &str, items: &[(String, f64, &str)], max: Option<f64>, size: 
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let n = items.len().max(1);
-        let top = max.unwrap_or_else(|| nice_max(items.iter().map(|i| i.1).fold(0.0, f64::max) * 1.15));
+        let top =
+            max.unwrap_or_else(|| nice_max(items.iter().map(|i| i.1).fold(0.0, f64::max) * 1.15));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FAMILY, 15).into_font().color(&rgb("#1f2933")))
             .margin(10)
@@ -178,7 +210,11 @@ pub fn bars(title: &str, items: &[(String, f64, &str)], max: Option<f64>, size: 
             .y_labels(5)
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < items.len() { items[i as usize].0.clone() } else { String::new() }
+                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < items.len() {
+                    items[i as usize].0.clone()
+                } else {
+                    String::new()
+                }
             })
             .y_label_formatter(&|y| short(*y))
             .label_style((FAMILY, 11).into_font().color(&rgb("#52606d")))
@@ -187,17 +223,26 @@ pub fn bars(title: &str, items: &[(String, f64, &str)], max: Option<f64>, size: 
             .map_err(err)?;
         let half = if n > 8 { 0.38 } else { 0.3 };
         chart
-            .draw_series(
-                items.iter().enumerate().map(|(i, (_, v, c))| Rectangle::new([(i as f64 - half, 0.0), (i as f64 + half, *v)], rgb(c).filled())),
-            )
+            .draw_series(items.iter().enumerate().map(|(i, (_, v, c))| {
+                Rectangle::new(
+                    [(i as f64 - half, 0.0), (i as f64 + half, *v)],
+                    rgb(c).filled(),
+                )
+            }))
             .map_err(err)?;
-        let style = (FAMILY, 11).into_font().color(&rgb("#1f2933")).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Bottom,
-        ));
+        let style = (FAMILY, 11).into_font().color(&rgb("#1f2933")).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Bottom,
+            ),
+        );
         chart
             .draw_series(items.iter().enumerate().map(|(i, (_, v, _))| {
-                let label = if max == Some(100.0) { format!("{v:.1}") } else { short(*v) };
+                let label = if max == Some(100.0) {
+                    format!("{v:.1}")
+                } else {
+                    short(*v)
+                };
                 Text::new(label, (i as f64, *v + top * 0.01), style.clone())
             }))
             .map_err(err)?;
@@ -213,18 +258,45 @@ mod tests {
     #[test]
     fn charts_are_png_images_with_ink() {
         let labels: Vec<String> = (1..=14).map(|d| format!("11-{d:02}")).collect();
-        let png = stacked_bars("Shipments", &labels, &[("86", "#2f855a", vec![3.0; 14]), ("hold", "#c0392b", vec![1.0; 14])], (640, 240)).unwrap();
+        let png = stacked_bars(
+            "Shipments",
+            &labels,
+            &[
+                ("86", "#2f855a", vec![3.0; 14]),
+                ("hold", "#c0392b", vec![1.0; 14]),
+            ],
+            (640, 240),
+        )
+        .unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let decoder = png::Decoder::new(std::io::Cursor::new(&png));
         let mut reader = decoder.read_info().unwrap();
         let mut img = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut img).unwrap();
         assert_eq!((info.width, info.height), (640, 240));
-        let red = img.chunks(3).filter(|p| p[0] > 150 && p[1] < 90 && p[2] < 90).count();
+        let red = img
+            .chunks(3)
+            .filter(|p| p[0] > 150 && p[1] < 90 && p[2] < 90)
+            .count();
         assert!(red > 500, "the hold segments are drawn ({red} red pixels)");
-        let dark = img.chunks(3).filter(|p| p[0] < 80 && p[1] < 80 && p[2] < 80).count();
-        assert!(dark > 50, "the title and labels are drawn with the bundled font ({dark} dark pixels)");
-        let png = bars("Quality", &[("DHLX".into(), 97.5, "#2f855a"), ("PCLX".into(), 60.0, "#b7791f")], Some(100.0), (640, 200)).unwrap();
+        let dark = img
+            .chunks(3)
+            .filter(|p| p[0] < 80 && p[1] < 80 && p[2] < 80)
+            .count();
+        assert!(
+            dark > 50,
+            "the title and labels are drawn with the bundled font ({dark} dark pixels)"
+        );
+        let png = bars(
+            "Quality",
+            &[
+                ("DHLX".into(), 97.5, "#2f855a"),
+                ("PCLX".into(), 60.0, "#b7791f"),
+            ],
+            Some(100.0),
+            (640, 200),
+        )
+        .unwrap();
         assert!(png.len() > 1000);
     }
 }

@@ -33,12 +33,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::outputs::read::{self, RunRef, i128s, shipment_key, strs, u64s};
-use crate::job::report::{ReportJob, day_bounds};
+use crate::app::App;
 use crate::engine::kernels;
 use crate::engine::rules::{Disposition, Rule, Severity};
-use crate::app::App;
+use crate::job::report::{ReportJob, day_bounds};
 use crate::money;
+use crate::outputs::read::{self, RunRef, i128s, shipment_key, strs, u64s};
 
 /// Rules that mark a shipment's data as needing review without holding it.
 pub const DATA_WARNINGS: [&str; 3] = ["V007", "V009", "D001"];
@@ -47,7 +47,11 @@ pub const DATA_WARNINGS: [&str; 3] = ["V007", "V009", "D001"];
 pub const DISPOSITIONS: [Disposition; 6] = Disposition::ALL;
 
 /// The dispositions that are entry types, in [`DISPOSITIONS`] order.
-pub const ENTRY_TYPES: [Disposition; 3] = [Disposition::Adcvd03, Disposition::Formal01, Disposition::Informal11];
+pub const ENTRY_TYPES: [Disposition; 3] = [
+    Disposition::Adcvd03,
+    Disposition::Formal01,
+    Disposition::Informal11,
+];
 
 /// The version of [`RunAgg`]: a cached aggregate of an older version is
 /// rebuilt from the run's outputs (2: entries, duty and fees).
@@ -190,7 +194,11 @@ impl CarrierAgg {
 
     /// Findings of one severity.
     pub fn by_severity(&self, sev: Severity) -> u64 {
-        self.findings.iter().filter(|(r, _)| Rule::from_code(r).is_some_and(|r| r.severity() == sev)).map(|(_, n)| n).sum()
+        self.findings
+            .iter()
+            .filter(|(r, _)| Rule::from_code(r).is_some_and(|r| r.severity() == sev))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// See [`quality`].
@@ -263,8 +271,16 @@ struct RunDetail {
 }
 
 /// The columns of the unknown-duty lines table, from `entry_lines.csv`.
-pub const UNKNOWN_LINE_COLUMNS: [&str; 8] =
-    ["source_file", "record", "carrier", "house_bill", "line_no", "hts_code", "country_of_origin", "reason"];
+pub const UNKNOWN_LINE_COLUMNS: [&str; 8] = [
+    "source_file",
+    "record",
+    "carrier",
+    "house_bill",
+    "line_no",
+    "hts_code",
+    "country_of_origin",
+    "reason",
+];
 
 /// A line on an entry whose duty could not be established (T001).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -363,7 +379,12 @@ const CACHE_PREFIX: &str = "report:run:";
 
 /// Builds the dashboard of `day` for a report job.
 pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
-    let default_tz = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::America::New_York);
+    let default_tz = ctx
+        .config
+        .daemon
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::America::New_York);
     let tz = job.zone(default_tz);
     let first = day - chrono::Duration::days(i64::from(job.trend_days.max(1)) - 1);
     let (from, _) = day_bounds(first, tz);
@@ -387,7 +408,9 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
             }
             continue;
         }
-        let (agg, detail) = load_run(ctx, run, today, job.top).await.with_context(|| format!("run {}", run.run_id))?;
+        let (agg, detail) = load_run(ctx, run, today, job.top)
+            .await
+            .with_context(|| format!("run {}", run.run_id))?;
         by_day.entry(local).or_default().add_run(&agg);
         if today {
             day_runs.push(run.run_id.clone());
@@ -411,23 +434,48 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
         total.add(c);
     }
     let top = job.top;
-    let ((limit_groups, limit_groups_total, multi_bill_days_total, repeat_consignees, repeat_consignees_total), unknown_lines) =
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> { Ok((top_tables(&details, top, mask)?, first_unknown_lines(&details, top)?)) })
-            .await
-            .context("the report task panicked")??;
+    let (
+        (
+            limit_groups,
+            limit_groups_total,
+            multi_bill_days_total,
+            repeat_consignees,
+            repeat_consignees_total,
+        ),
+        unknown_lines,
+    ) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        Ok((
+            top_tables(&details, top, mask)?,
+            first_unknown_lines(&details, top)?,
+        ))
+    })
+    .await
+    .context("the report task panicked")??;
     let mpf_saved = by_day.get(&day).map_or(0, |d| d.mpf_saved);
     let (ch99, ch99_headings) = top_ch99(&total.entries, top, &programs(&ctx.policy.duty.layers));
     let trend = (0..job.trend_days.max(1))
         .map(|i| {
             let d = first + chrono::Duration::days(i64::from(i));
-            let DayAgg { runs, total, mpf_saved } = by_day.get(&d).cloned().unwrap_or_default();
-            TrendDay { day: d, runs, total, mpf_saved }
+            let DayAgg {
+                runs,
+                total,
+                mpf_saved,
+            } = by_day.get(&d).cloned().unwrap_or_default();
+            TrendDay {
+                day: d,
+                runs,
+                total,
+                mpf_saved,
+            }
         })
         .collect();
     let filings = read::filing_outcomes(ctx, &day_runs)?;
     let audit_head = ctx.db(|s| {
         let location = s.location().display().to_string();
-        crate::state::audit::head(s.connection()).map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
+        crate::state::audit::head(s.connection()).map_err(|e| crate::state::StoreError::Sqlite {
+            location,
+            source: e,
+        })
     })?;
     for r in &day_runs {
         read::forget_scratch(ctx, r);
@@ -437,7 +485,15 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
         day,
         timezone: tz.to_string(),
         generated_at: Utc::now(),
-        jobs: if job.jobs.is_empty() { ctx.jobs.iter().filter(|j| j.intake.is_some()).map(|j| j.name.clone()).collect() } else { job.jobs.clone() },
+        jobs: if job.jobs.is_empty() {
+            ctx.jobs
+                .iter()
+                .filter(|j| j.intake.is_some())
+                .map(|j| j.name.clone())
+                .collect()
+        } else {
+            job.jobs.clone()
+        },
         runs: day_runs,
         incomplete_runs: incomplete,
         files_processed: processed,
@@ -463,10 +519,17 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
 
 /// A run's aggregates (cached) and, for the report's day, its detail rows
 /// (with up to `top` lines of unknown duty).
-async fn load_run(ctx: &App, run: &RunRef, detail: bool, top: usize) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
+async fn load_run(
+    ctx: &App,
+    run: &RunRef,
+    detail: bool,
+    top: usize,
+) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
     let key = format!("{CACHE_PREFIX}{}", run.run_id);
     if !detail
-        && let Some(cached) = ctx.db(|s| s.get_value(&key))?.and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
+        && let Some(cached) = ctx
+            .db(|s| s.get_value(&key))?
+            .and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
         && cached.version >= AGG_VERSION
     {
         return Ok((cached, None));
@@ -474,18 +537,35 @@ async fn load_run(ctx: &App, run: &RunRef, detail: bool, top: usize) -> anyhow::
     // A run without entries (every run from before v2, and v2 runs whose
     // shipments all went 86, hold or duplicate) writes no entries files: do
     // not ask a remote output location for them.
-    let has_entries = run.summary.as_ref().is_some_and(|s| s.entries.by_type.values().any(|n| *n > 0));
+    let has_entries = run
+        .summary
+        .as_ref()
+        .is_some_and(|s| s.entries.by_type.values().any(|n| *n > 0));
     let outputs = RunOutputs {
         dispositions: read::output_file(ctx, run, "dispositions.csv").await?,
         findings: read::output_file(ctx, run, "findings.parquet").await?,
-        entries: if has_entries { read::output_file(ctx, run, "entries.csv").await? } else { None },
-        entry_lines: if has_entries { read::output_file(ctx, run, "entry_lines.csv").await? } else { None },
+        entries: if has_entries {
+            read::output_file(ctx, run, "entries.csv").await?
+        } else {
+            None
+        },
+        entry_lines: if has_entries {
+            read::output_file(ctx, run, "entry_lines.csv").await?
+        } else {
+            None
+        },
     };
     let run_id = run.run_id.clone();
-    let (mut agg, detail) = tokio::task::spawn_blocking(move || aggregate_run(&run_id, &outputs, detail.then_some(top)))
-        .await
-        .context("the report task panicked")??;
-    agg.mpf_saved = run.summary.as_ref().map(|s| money::format(units(&s.entries.mpf_saved_usd))).unwrap_or_default();
+    let (mut agg, detail) = tokio::task::spawn_blocking(move || {
+        aggregate_run(&run_id, &outputs, detail.then_some(top))
+    })
+    .await
+    .context("the report task panicked")??;
+    agg.mpf_saved = run
+        .summary
+        .as_ref()
+        .map(|s| money::format(units(&s.entries.mpf_saved_usd)))
+        .unwrap_or_default();
     ctx.db(|s| s.set_value(&key, &serde_json::to_string(&agg).unwrap_or_default()))?;
     if detail.is_none() {
         read::forget_scratch(ctx, &run.run_id);
@@ -508,11 +588,22 @@ struct RunOutputs {
 
 /// Aggregates one run's outputs with polars; with `detail`, also the rows of
 /// the day's top tables (and up to `detail` lines of unknown duty).
-fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
+fn aggregate_run(
+    run_id: &str,
+    outputs: &RunOutputs,
+    detail: Option<usize>,
+) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
     let want_detail = detail.is_some();
-    let mut agg = RunAgg { run_id: run_id.to_owned(), carriers: BTreeMap::new(), version: AGG_VERSION, mpf_saved: String::new() };
+    let mut agg = RunAgg {
+        run_id: run_id.to_owned(),
+        carriers: BTreeMap::new(),
+        version: AGG_VERSION,
+        mpf_saved: String::new(),
+    };
     let findings = outputs.findings.clone();
-    let Some(disp) = outputs.dispositions.clone() else { return Ok((agg, None)) };
+    let Some(disp) = outputs.dispositions.clone() else {
+        return Ok((agg, None));
+    };
     let d = read::scan_dispositions(&disp)?
         .select([
             col("source_file"),
@@ -528,7 +619,12 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", disp.display()))?
         .lazy();
     let f = match &findings {
-        Some(p) => Some(read::scan_findings(p)?.select([col("source_file"), col("carrier"), col("house_bill"), col("rule")])),
+        Some(p) => Some(read::scan_findings(p)?.select([
+            col("source_file"),
+            col("carrier"),
+            col("house_bill"),
+            col("rule"),
+        ])),
         None => None,
     };
 
@@ -549,20 +645,39 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
         e.value = money::format(i128s(&by_carrier, "usd")?[i]);
         e.held = u64s(&by_carrier, "held")?[i];
     }
-    let by_disp = d.clone().group_by([col("carrier"), col("disposition")]).agg([len().alias("n")]).collect()?;
-    let (cs, ds, ns) = (strs(&by_disp, "carrier")?, strs(&by_disp, "disposition")?, u64s(&by_disp, "n")?);
+    let by_disp = d
+        .clone()
+        .group_by([col("carrier"), col("disposition")])
+        .agg([len().alias("n")])
+        .collect()?;
+    let (cs, ds, ns) = (
+        strs(&by_disp, "carrier")?,
+        strs(&by_disp, "disposition")?,
+        u64s(&by_disp, "n")?,
+    );
     for i in 0..by_disp.height() {
-        agg.carriers.entry(cs[i].clone()).or_default().dispositions.insert(ds[i].clone(), ns[i]);
+        agg.carriers
+            .entry(cs[i].clone())
+            .or_default()
+            .dispositions
+            .insert(ds[i].clone(), ns[i]);
     }
 
     // v2: entries, duty and fees; runs from before v2 have no such files.
     let mut entry_aggs = match &outputs.entries {
-        Some(p) => entries_by_carrier(read::scan_entries(p)?).with_context(|| format!("cannot read {}", p.display()))?,
+        Some(p) => entries_by_carrier(read::scan_entries(p)?)
+            .with_context(|| format!("cannot read {}", p.display()))?,
         None => BTreeMap::new(),
     };
-    let lines = outputs.entry_lines.as_deref().map(read::scan_entry_lines).transpose()?;
+    let lines = outputs
+        .entry_lines
+        .as_deref()
+        .map(read::scan_entry_lines)
+        .transpose()?;
     if let (Some(l), Some(p)) = (&lines, &outputs.entry_lines) {
-        for (carrier, e) in entry_lines_by_carrier(l.clone()).with_context(|| format!("cannot read {}", p.display()))? {
+        for (carrier, e) in entry_lines_by_carrier(l.clone())
+            .with_context(|| format!("cannot read {}", p.display()))?
+        {
             entry_aggs.entry(carrier).or_default().add(&e);
         }
     }
@@ -576,17 +691,42 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
 
     let mut detail = None;
     if let Some(f) = f {
-        let by_rule = f.clone().group_by([col("carrier"), col("rule")]).agg([len().alias("n")]).collect()?;
-        let (cs, rs, ns) = (strs(&by_rule, "carrier")?, strs(&by_rule, "rule")?, u64s(&by_rule, "n")?);
+        let by_rule = f
+            .clone()
+            .group_by([col("carrier"), col("rule")])
+            .agg([len().alias("n")])
+            .collect()?;
+        let (cs, rs, ns) = (
+            strs(&by_rule, "carrier")?,
+            strs(&by_rule, "rule")?,
+            u64s(&by_rule, "n")?,
+        );
         for i in 0..by_rule.height() {
-            agg.carriers.entry(cs[i].clone()).or_default().findings.insert(rs[i].clone(), ns[i]);
+            agg.carriers
+                .entry(cs[i].clone())
+                .or_default()
+                .findings
+                .insert(rs[i].clone(), ns[i]);
         }
-        let warn = DATA_WARNINGS.iter().map(|r| is_rule(r)).reduce(|a, b| a.or(b)).expect("rules");
-        let flagged = f.clone().filter(warn).select(shipment_key()).unique_generic(None, UniqueKeepStrategy::Any);
+        let warn = DATA_WARNINGS
+            .iter()
+            .map(|r| is_rule(r))
+            .reduce(|a, b| a.or(b))
+            .expect("rules");
+        let flagged = f
+            .clone()
+            .filter(warn)
+            .select(shipment_key())
+            .unique_generic(None, UniqueKeepStrategy::Any);
         let warned = d
             .clone()
             .filter(col("disposition").neq(lit("hold")))
-            .join(flagged, shipment_key(), shipment_key(), JoinArgs::new(JoinType::Semi))
+            .join(
+                flagged,
+                shipment_key(),
+                shipment_key(),
+                JoinArgs::new(JoinType::Semi),
+            )
             .group_by([col("carrier")])
             .agg([len().alias("n")])
             .collect()?;
@@ -595,15 +735,36 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
             agg.carriers.entry(cs[i].clone()).or_default().warned = ns[i];
         }
         if want_detail {
-            let flagged = |rule: &str| f.clone().filter(is_rule(rule)).select(shipment_key()).unique_generic(None, UniqueKeepStrategy::Any);
+            let flagged = |rule: &str| {
+                f.clone()
+                    .filter(is_rule(rule))
+                    .select(shipment_key())
+                    .unique_generic(None, UniqueKeepStrategy::Any)
+            };
             let l002 = d
                 .clone()
-                .join(flagged("L002"), shipment_key(), shipment_key(), JoinArgs::new(JoinType::Semi))
-                .select([col("consignee_key"), col("arrival_date"), col("carrier"), col("house_bill"), col("usd")])
+                .join(
+                    flagged("L002"),
+                    shipment_key(),
+                    shipment_key(),
+                    JoinArgs::new(JoinType::Semi),
+                )
+                .select([
+                    col("consignee_key"),
+                    col("arrival_date"),
+                    col("carrier"),
+                    col("house_bill"),
+                    col("usd"),
+                ])
                 .collect()?;
             let l001 = d
                 .clone()
-                .join(flagged("L001"), shipment_key(), shipment_key(), JoinArgs::new(JoinType::Semi))
+                .join(
+                    flagged("L001"),
+                    shipment_key(),
+                    shipment_key(),
+                    JoinArgs::new(JoinType::Semi),
+                )
                 .select([col("consignee_key"), col("arrival_date")])
                 .unique_generic(None, UniqueKeepStrategy::Any)
                 .collect()?;
@@ -611,7 +772,14 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
         }
     }
     let detail = if want_detail {
-        let consignees = d.select([col("consignee_key"), col("arrival_date"), col("carrier"), col("usd")]).collect()?;
+        let consignees = d
+            .select([
+                col("consignee_key"),
+                col("arrival_date"),
+                col("carrier"),
+                col("usd"),
+            ])
+            .collect()?;
         let (l002, l001) = detail.unwrap_or_else(|| {
             (
                 DataFrame::empty_with_schema(&Schema::from_iter([
@@ -627,7 +795,12 @@ fn aggregate_run(run_id: &str, outputs: &RunOutputs, detail: Option<usize>) -> a
                 ])),
             )
         });
-        Some(RunDetail { consignees, l002, l001, unknown_lines })
+        Some(RunDetail {
+            consignees,
+            l002,
+            l001,
+            unknown_lines,
+        })
     } else {
         None
     };
@@ -660,7 +833,11 @@ fn top_tables(details: &[RunDetail], top: usize, mask: bool) -> anyhow::Result<T
     let l002 = stack(details.iter().map(|d| d.l002.clone().lazy()).collect())?;
     let groups = l002
         .group_by([col("consignee_key"), col("arrival_date")])
-        .agg([col("house_bill").n_unique().alias("bills"), col("usd").sum().alias("usd"), col("carrier").unique().alias("carriers")])
+        .agg([
+            col("house_bill").n_unique().alias("bills"),
+            col("usd").sum().alias("usd"),
+            col("carrier").unique().alias("carriers"),
+        ])
         .sort_by_exprs(
             [col("usd"), col("consignee_key")],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
@@ -668,8 +845,13 @@ fn top_tables(details: &[RunDetail], top: usize, mask: bool) -> anyhow::Result<T
         .collect()?;
     let groups_total = groups.height() as u64;
     let g = groups.head(Some(top));
-    let (keys, dates, bills, usd, carriers) =
-        (strs(&g, "consignee_key")?, strs(&g, "arrival_date")?, u64s(&g, "bills")?, i128s(&g, "usd")?, carrier_lists(&g, "carriers")?);
+    let (keys, dates, bills, usd, carriers) = (
+        strs(&g, "consignee_key")?,
+        strs(&g, "arrival_date")?,
+        u64s(&g, "bills")?,
+        i128s(&g, "usd")?,
+        carrier_lists(&g, "carriers")?,
+    );
     let limit_groups = (0..g.height())
         .map(|i| LimitGroup {
             consignee: super::mask::consignee(&keys[i], mask),
@@ -684,9 +866,18 @@ fn top_tables(details: &[RunDetail], top: usize, mask: bool) -> anyhow::Result<T
         .collect()?
         .height() as u64;
 
-    let all = stack(details.iter().map(|d| d.consignees.clone().lazy()).collect())?;
+    let all = stack(
+        details
+            .iter()
+            .map(|d| d.consignees.clone().lazy())
+            .collect(),
+    )?;
     let repeat = all
-        .filter(col("consignee_key").str().contains(lit("[[:alnum:]]"), false))
+        .filter(
+            col("consignee_key")
+                .str()
+                .contains(lit("[[:alnum:]]"), false),
+        )
         .group_by([col("consignee_key")])
         .agg([
             len().alias("shipments"),
@@ -702,8 +893,13 @@ fn top_tables(details: &[RunDetail], top: usize, mask: bool) -> anyhow::Result<T
         .collect()?;
     let repeat_total = repeat.height() as u64;
     let r = repeat.head(Some(top));
-    let (keys, n, days, usd, carriers) =
-        (strs(&r, "consignee_key")?, u64s(&r, "shipments")?, u64s(&r, "days")?, i128s(&r, "usd")?, carrier_lists(&r, "carriers")?);
+    let (keys, n, days, usd, carriers) = (
+        strs(&r, "consignee_key")?,
+        u64s(&r, "shipments")?,
+        u64s(&r, "days")?,
+        i128s(&r, "usd")?,
+        carrier_lists(&r, "carriers")?,
+    );
     let repeats = (0..r.height())
         .map(|i| RepeatConsignee {
             consignee: super::mask::consignee(&keys[i], mask),
@@ -726,16 +922,35 @@ pub fn entries_by_carrier(entries: LazyFrame) -> anyhow::Result<BTreeMap<String,
         col("duty"),
         col("mpf"),
         col("hmf"),
-        col("duty_status").fill_null(lit("")).neq(lit("known")).alias("unknown"),
-        col("ior_number").fill_null(lit("")).str().strip_chars(lit(NULL)).eq(lit("")).alias("no_ior"),
+        col("duty_status")
+            .fill_null(lit(""))
+            .neq(lit("known"))
+            .alias("unknown"),
+        col("ior_number")
+            .fill_null(lit(""))
+            .str()
+            .strip_chars(lit(NULL))
+            .eq(lit(""))
+            .alias("no_ior"),
     ]);
     let sums = e
         .clone()
         .group_by([col("carrier")])
-        .agg([col("duty").sum(), col("mpf").sum(), col("hmf").sum(), col("unknown").sum(), col("no_ior").sum()])
+        .agg([
+            col("duty").sum(),
+            col("mpf").sum(),
+            col("hmf").sum(),
+            col("unknown").sum(),
+            col("no_ior").sum(),
+        ])
         .collect()?;
     let mut out: BTreeMap<String, EntryAgg> = BTreeMap::new();
-    let (cs, duty, mpf, hmf) = (strs(&sums, "carrier")?, i128s(&sums, "duty")?, i128s(&sums, "mpf")?, i128s(&sums, "hmf")?);
+    let (cs, duty, mpf, hmf) = (
+        strs(&sums, "carrier")?,
+        i128s(&sums, "duty")?,
+        i128s(&sums, "mpf")?,
+        i128s(&sums, "hmf")?,
+    );
     let (unknown, no_ior) = (u64s(&sums, "unknown")?, u64s(&sums, "no_ior")?);
     for i in 0..sums.height() {
         let a = out.entry(cs[i].clone()).or_default();
@@ -745,10 +960,20 @@ pub fn entries_by_carrier(entries: LazyFrame) -> anyhow::Result<BTreeMap<String,
         a.unknown = unknown[i];
         a.without_ior = no_ior[i];
     }
-    let types = e.group_by([col("carrier"), col("entry_type")]).agg([len().alias("n")]).collect()?;
-    let (cs, ts, ns) = (strs(&types, "carrier")?, strs(&types, "entry_type")?, u64s(&types, "n")?);
+    let types = e
+        .group_by([col("carrier"), col("entry_type")])
+        .agg([len().alias("n")])
+        .collect()?;
+    let (cs, ts, ns) = (
+        strs(&types, "carrier")?,
+        strs(&types, "entry_type")?,
+        u64s(&types, "n")?,
+    );
     for i in 0..types.height() {
-        out.entry(cs[i].clone()).or_default().by_type.insert(ts[i].clone(), ns[i]);
+        out.entry(cs[i].clone())
+            .or_default()
+            .by_type
+            .insert(ts[i].clone(), ns[i]);
     }
     Ok(out)
 }
@@ -758,31 +983,68 @@ pub fn entries_by_carrier(entries: LazyFrame) -> anyhow::Result<BTreeMap<String,
 /// chapter 99 amounts per heading (the `ch99` column, `heading=amount`
 /// `;`-separated).
 pub fn entry_lines_by_carrier(lines: LazyFrame) -> anyhow::Result<BTreeMap<String, EntryAgg>> {
-    let l = lines.select([col("carrier").fill_null(lit("")), col("reason"), col("ch99").fill_null(lit(""))]);
-    let counts =
-        l.clone().group_by([col("carrier")]).agg([len().alias("n"), col("reason").is_not_null().sum().alias("unknown")]).collect()?;
+    let l = lines.select([
+        col("carrier").fill_null(lit("")),
+        col("reason"),
+        col("ch99").fill_null(lit("")),
+    ]);
+    let counts = l
+        .clone()
+        .group_by([col("carrier")])
+        .agg([
+            len().alias("n"),
+            col("reason").is_not_null().sum().alias("unknown"),
+        ])
+        .collect()?;
     let mut out: BTreeMap<String, EntryAgg> = BTreeMap::new();
-    let (cs, ns, unknown) = (strs(&counts, "carrier")?, u64s(&counts, "n")?, u64s(&counts, "unknown")?);
+    let (cs, ns, unknown) = (
+        strs(&counts, "carrier")?,
+        u64s(&counts, "n")?,
+        u64s(&counts, "unknown")?,
+    );
     for i in 0..counts.height() {
         let a = out.entry(cs[i].clone()).or_default();
         a.lines = ns[i];
         a.unknown_lines = unknown[i];
     }
     let ch99 = l
-        .select([col("carrier"), col("ch99").str().split(lit(";")).alias("part")])
-        .explode(cols(["part"]), ExplodeOptions { empty_as_null: true, keep_nulls: false })
+        .select([
+            col("carrier"),
+            col("ch99").str().split(lit(";")).alias("part"),
+        ])
+        .explode(
+            cols(["part"]),
+            ExplodeOptions {
+                empty_as_null: true,
+                keep_nulls: false,
+            },
+        )
         .filter(col("part").str().contains_literal(lit("=")))
         .select([
             col("carrier"),
-            col("part").str().extract(lit(r"^\s*([^=]*?)\s*="), 1).alias("heading"),
-            kernels::decimal(col("part").str().extract(lit(r"=\s*(\S*)\s*$"), 1), false).alias("usd"),
+            col("part")
+                .str()
+                .extract(lit(r"^\s*([^=]*?)\s*="), 1)
+                .alias("heading"),
+            kernels::decimal(col("part").str().extract(lit(r"=\s*(\S*)\s*$"), 1), false)
+                .alias("usd"),
         ])
         .group_by([col("carrier"), col("heading")])
         .agg([col("usd").sum().alias("usd"), len().alias("n")])
         .collect()?;
-    let (cs, hs, usd, ns) = (strs(&ch99, "carrier")?, strs(&ch99, "heading")?, i128s(&ch99, "usd")?, u64s(&ch99, "n")?);
+    let (cs, hs, usd, ns) = (
+        strs(&ch99, "carrier")?,
+        strs(&ch99, "heading")?,
+        i128s(&ch99, "usd")?,
+        u64s(&ch99, "n")?,
+    );
     for i in 0..ch99.height() {
-        let a = out.entry(cs[i].clone()).or_default().ch99.entry(hs[i].clone()).or_default();
+        let a = out
+            .entry(cs[i].clone())
+            .or_default()
+            .ch99
+            .entry(hs[i].clone())
+            .or_default();
         a.usd = plus(&a.usd, &money::format(usd[i]));
         a.lines += ns[i];
     }
@@ -791,15 +1053,26 @@ pub fn entry_lines_by_carrier(lines: LazyFrame) -> anyhow::Result<BTreeMap<Strin
 
 /// The schema of [`UNKNOWN_LINE_COLUMNS`].
 fn unknown_lines_schema() -> Schema {
-    Schema::from_iter(
-        UNKNOWN_LINE_COLUMNS.iter().map(|c| Field::new((*c).into(), if *c == "record" { DataType::UInt64 } else { DataType::String })),
-    )
+    Schema::from_iter(UNKNOWN_LINE_COLUMNS.iter().map(|c| {
+        Field::new(
+            (*c).into(),
+            if *c == "record" {
+                DataType::UInt64
+            } else {
+                DataType::String
+            },
+        )
+    }))
 }
 
 /// A run's first `n` lines whose duty is unknown, in file and record order.
 fn unknown_line_rows(lines: LazyFrame, n: usize) -> anyhow::Result<DataFrame> {
     let n = IdxSize::try_from(n).unwrap_or(IdxSize::MAX);
-    Ok(lines.filter(col("reason").is_not_null()).select(UNKNOWN_LINE_COLUMNS.map(col)).limit(n).collect()?)
+    Ok(lines
+        .filter(col("reason").is_not_null())
+        .select(UNKNOWN_LINE_COLUMNS.map(col))
+        .limit(n)
+        .collect()?)
 }
 
 /// The first `n` lines of unknown duty over the day's runs, in run order.
@@ -807,8 +1080,16 @@ fn first_unknown_lines(details: &[RunDetail], n: usize) -> anyhow::Result<Vec<Un
     let mut out = Vec::new();
     for d in details {
         let df = &d.unknown_lines;
-        let records: Vec<Option<u64>> = df.column("record")?.cast(&DataType::UInt64)?.u64()?.iter().collect();
-        let text: Vec<Vec<String>> = UNKNOWN_LINE_COLUMNS.iter().map(|c| strs(df, c)).collect::<anyhow::Result<_>>()?;
+        let records: Vec<Option<u64>> = df
+            .column("record")?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .iter()
+            .collect();
+        let text: Vec<Vec<String>> = UNKNOWN_LINE_COLUMNS
+            .iter()
+            .map(|c| strs(df, c))
+            .collect::<anyhow::Result<_>>()?;
         for (i, record) in records.into_iter().enumerate() {
             if out.len() >= n {
                 return Ok(out);
@@ -831,11 +1112,20 @@ fn first_unknown_lines(details: &[RunDetail], n: usize) -> anyhow::Result<Vec<Un
 /// The chapter 99 headings with the largest amounts (ties by heading), at
 /// most `top`, and how many headings there are in all. `programs` labels
 /// each heading (see [`programs`]).
-pub fn top_ch99(entries: &EntryAgg, top: usize, programs: &BTreeMap<String, String>) -> (Vec<Ch99Row>, u64) {
+pub fn top_ch99(
+    entries: &EntryAgg,
+    top: usize,
+    programs: &BTreeMap<String, String>,
+) -> (Vec<Ch99Row>, u64) {
     let mut rows: Vec<Ch99Row> = entries
         .ch99
         .iter()
-        .map(|(h, a)| Ch99Row { heading: h.clone(), program: programs.get(h).cloned().unwrap_or_default(), lines: a.lines, usd: a.usd_units() })
+        .map(|(h, a)| Ch99Row {
+            heading: h.clone(),
+            program: programs.get(h).cloned().unwrap_or_default(),
+            lines: a.lines,
+            usd: a.usd_units(),
+        })
         .collect();
     rows.sort_by(|a, b| b.usd.cmp(&a.usd).then_with(|| a.heading.cmp(&b.heading)));
     let all = rows.len() as u64;
@@ -865,11 +1155,21 @@ mod tests {
     }
 
     /// One `entries.csv` row: carrier, type, duty, mpf, hmf, status, ior.
-    type EntryRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a str, &'a str, &'a str);
+    type EntryRow<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
 
     /// An `entries.csv` frame as [`read::scan_entries`] gives it.
     fn entries_frame(rows: &[EntryRow<'_>]) -> LazyFrame {
-        let col_of = |f: &dyn Fn(&EntryRow<'_>) -> Option<String>| -> Vec<Option<String>> { rows.iter().map(f).collect() };
+        let col_of = |f: &dyn Fn(&EntryRow<'_>) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(f).collect()
+        };
         df! {
             "carrier" => col_of(&|r| Some(r.0.to_owned())),
             "entry_type" => col_of(&|r| Some(r.1.to_owned())),
@@ -908,49 +1208,160 @@ mod tests {
     }
 
     fn run_agg(run_id: &str, entries: &BTreeMap<String, EntryAgg>, mpf_saved: &str) -> RunAgg {
-        let carriers = entries.iter().map(|(c, e)| (c.clone(), CarrierAgg { entries: e.clone(), ..CarrierAgg::default() })).collect();
-        RunAgg { run_id: run_id.into(), carriers, version: AGG_VERSION, mpf_saved: mpf_saved.into() }
+        let carriers = entries
+            .iter()
+            .map(|(c, e)| {
+                (
+                    c.clone(),
+                    CarrierAgg {
+                        entries: e.clone(),
+                        ..CarrierAgg::default()
+                    },
+                )
+            })
+            .collect();
+        RunAgg {
+            run_id: run_id.into(),
+            carriers,
+            version: AGG_VERSION,
+            mpf_saved: mpf_saved.into(),
+        }
     }
 
     #[test]
     fn entries_add_up_per_carrier_with_unknown_figures_left_out() {
         let e = entries_by_carrier(entries_frame(&[
-            ("DHLX", "11", Some("26.50"), Some("2.69"), "0.00", "known", "12-345678900"),
-            ("DHLX", "11", None, Some("2.69"), "0.00", "unknown", "12-345678900"),
-            ("DHLX", "01", Some("795.00"), Some("33.58"), "1.25", "known", ""),
-            ("PCLX", "03", Some("12.00"), None, "0.00", "unknown", "251203-00042"),
+            (
+                "DHLX",
+                "11",
+                Some("26.50"),
+                Some("2.69"),
+                "0.00",
+                "known",
+                "12-345678900",
+            ),
+            (
+                "DHLX",
+                "11",
+                None,
+                Some("2.69"),
+                "0.00",
+                "unknown",
+                "12-345678900",
+            ),
+            (
+                "DHLX",
+                "01",
+                Some("795.00"),
+                Some("33.58"),
+                "1.25",
+                "known",
+                "",
+            ),
+            (
+                "PCLX",
+                "03",
+                Some("12.00"),
+                None,
+                "0.00",
+                "unknown",
+                "251203-00042",
+            ),
         ]))
         .unwrap();
         let d = &e["DHLX"];
-        assert_eq!((d.of_type("11"), d.of_type("01"), d.of_type("03"), d.count()), (2, 1, 0, 3));
-        assert_eq!(d.duty_units(), usd("821.50"), "the unknown entry's duty adds nothing");
+        assert_eq!(
+            (d.of_type("11"), d.of_type("01"), d.of_type("03"), d.count()),
+            (2, 1, 0, 3)
+        );
+        assert_eq!(
+            d.duty_units(),
+            usd("821.50"),
+            "the unknown entry's duty adds nothing"
+        );
         assert_eq!(d.mpf_units(), usd("38.96"));
         assert_eq!(d.hmf_units(), usd("1.25"));
         assert_eq!(d.total_units(), usd("861.71"));
         assert_eq!((d.unknown, d.without_ior), (1, 1));
         let p = &e["PCLX"];
-        assert_eq!((p.of_type("03"), p.duty_units(), p.mpf_units(), p.unknown, p.without_ior), (1, usd("12.00"), 0, 1, 0));
+        assert_eq!(
+            (
+                p.of_type("03"),
+                p.duty_units(),
+                p.mpf_units(),
+                p.unknown,
+                p.without_ior
+            ),
+            (1, usd("12.00"), 0, 1, 0)
+        );
     }
 
     #[test]
     fn lines_give_unknown_duty_and_chapter_99_amounts_per_heading() {
         let lines = lines_frame(&[
-            ("DHLX", "H1", 1, "6109100012", "9903.88.03=50.00;9903.01.25=20.00", "known"),
+            (
+                "DHLX",
+                "H1",
+                1,
+                "6109100012",
+                "9903.88.03=50.00;9903.01.25=20.00",
+                "known",
+            ),
             ("DHLX", "H1", 2, "6109100012", "9903.88.03=75.005", "known"),
-            ("DHLX", "H4", 5, "6110202079", "9903.01.25=4.00", "unknown: the rate 17.5¢/kg + 16% needs weight_kg, which is empty"),
-            ("PCLX", "P1", 3, "9403608081", "", "unknown: no HTS revision covers 2024-12-31"),
+            (
+                "DHLX",
+                "H4",
+                5,
+                "6110202079",
+                "9903.01.25=4.00",
+                "unknown: the rate 17.5¢/kg + 16% needs weight_kg, which is empty",
+            ),
+            (
+                "PCLX",
+                "P1",
+                3,
+                "9403608081",
+                "",
+                "unknown: no HTS revision covers 2024-12-31",
+            ),
             ("PCLX", "P2", 4, "9403608081", "", "known"),
         ]);
         let e = entry_lines_by_carrier(lines.clone()).unwrap();
         assert_eq!((e["DHLX"].lines, e["DHLX"].unknown_lines), (3, 1));
-        assert_eq!((e["PCLX"].lines, e["PCLX"].unknown_lines, e["PCLX"].ch99.len()), (2, 1, 0));
+        assert_eq!(
+            (
+                e["PCLX"].lines,
+                e["PCLX"].unknown_lines,
+                e["PCLX"].ch99.len()
+            ),
+            (2, 1, 0)
+        );
         let ch = &e["DHLX"].ch99;
-        assert_eq!(ch["9903.88.03"], Ch99Agg { usd: "125.005".into(), lines: 2 }, "exact sums, not floats");
-        assert_eq!(ch["9903.01.25"], Ch99Agg { usd: "24.00".into(), lines: 2 });
+        assert_eq!(
+            ch["9903.88.03"],
+            Ch99Agg {
+                usd: "125.005".into(),
+                lines: 2
+            },
+            "exact sums, not floats"
+        );
+        assert_eq!(
+            ch["9903.01.25"],
+            Ch99Agg {
+                usd: "24.00".into(),
+                lines: 2
+            }
+        );
 
         let rows = unknown_line_rows(lines, 10).unwrap();
         assert_eq!(strs(&rows, "house_bill").unwrap(), ["H4", "P1"]);
-        assert_eq!(strs(&rows, "reason").unwrap(), ["the rate 17.5¢/kg + 16% needs weight_kg, which is empty", "no HTS revision covers 2024-12-31"]);
+        assert_eq!(
+            strs(&rows, "reason").unwrap(),
+            [
+                "the rate 17.5¢/kg + 16% needs weight_kg, which is empty",
+                "no HTS revision covers 2024-12-31"
+            ]
+        );
         let details = vec![RunDetail {
             consignees: DataFrame::empty(),
             l002: DataFrame::empty(),
@@ -959,31 +1370,93 @@ mod tests {
         }];
         let first = first_unknown_lines(&details, 1).unwrap();
         assert_eq!(first.len(), 1, "a short table: the first ones only");
-        assert_eq!((first[0].house_bill.as_str(), first[0].record, first[0].hts_code.as_str()), ("H4", Some(5), "6110202079"));
+        assert_eq!(
+            (
+                first[0].house_bill.as_str(),
+                first[0].record,
+                first[0].hts_code.as_str()
+            ),
+            ("H4", Some(5), "6110202079")
+        );
     }
 
     #[test]
     fn days_and_carriers_add_up_and_mpf_saved_comes_from_the_summaries() {
         let run1 = entries_by_carrier(entries_frame(&[
-            ("DHLX", "11", Some("26.50"), Some("2.69"), "0.00", "known", "12-345678900"),
-            ("PCLX", "01", Some("100.00"), Some("33.58"), "0.00", "known", "12-345678900"),
+            (
+                "DHLX",
+                "11",
+                Some("26.50"),
+                Some("2.69"),
+                "0.00",
+                "known",
+                "12-345678900",
+            ),
+            (
+                "PCLX",
+                "01",
+                Some("100.00"),
+                Some("33.58"),
+                "0.00",
+                "known",
+                "12-345678900",
+            ),
         ]))
         .unwrap();
-        let run2 = entries_by_carrier(entries_frame(&[("DHLX", "03", Some("12.00"), Some("33.58"), "0.50", "known", "12-345678900")])).unwrap();
-        let run3 = entries_by_carrier(entries_frame(&[("DHLX", "11", Some("1.00"), Some("2.69"), "0.00", "known", "12-345678900")])).unwrap();
+        let run2 = entries_by_carrier(entries_frame(&[(
+            "DHLX",
+            "03",
+            Some("12.00"),
+            Some("33.58"),
+            "0.50",
+            "known",
+            "12-345678900",
+        )]))
+        .unwrap();
+        let run3 = entries_by_carrier(entries_frame(&[(
+            "DHLX",
+            "11",
+            Some("1.00"),
+            Some("2.69"),
+            "0.00",
+            "known",
+            "12-345678900",
+        )]))
+        .unwrap();
         let mut days: BTreeMap<&str, DayAgg> = BTreeMap::new();
-        days.entry("2026-01-15").or_default().add_run(&run_agg("r1", &run1, "2.69"));
-        days.entry("2026-01-15").or_default().add_run(&run_agg("r2", &run2, "5.38"));
-        days.entry("2026-01-16").or_default().add_run(&run_agg("r3", &run3, ""));
+        days.entry("2026-01-15")
+            .or_default()
+            .add_run(&run_agg("r1", &run1, "2.69"));
+        days.entry("2026-01-15")
+            .or_default()
+            .add_run(&run_agg("r2", &run2, "5.38"));
+        days.entry("2026-01-16")
+            .or_default()
+            .add_run(&run_agg("r3", &run3, ""));
         let d1 = &days["2026-01-15"];
         assert_eq!(d1.runs, 2);
-        assert_eq!((d1.total.entries.of_type("11"), d1.total.entries.of_type("01"), d1.total.entries.of_type("03")), (1, 1, 1));
+        assert_eq!(
+            (
+                d1.total.entries.of_type("11"),
+                d1.total.entries.of_type("01"),
+                d1.total.entries.of_type("03")
+            ),
+            (1, 1, 1)
+        );
         assert_eq!(d1.total.entries.duty_units(), usd("138.50"));
         assert_eq!(d1.total.entries.mpf_units(), usd("69.85"));
         assert_eq!(d1.total.entries.hmf_units(), usd("0.50"));
-        assert_eq!(d1.mpf_saved, usd("8.07"), "MPF saved adds up over the day's runs");
+        assert_eq!(
+            d1.mpf_saved,
+            usd("8.07"),
+            "MPF saved adds up over the day's runs"
+        );
         let d2 = &days["2026-01-16"];
-        assert_eq!((d2.runs, d2.total.entries.duty_units(), d2.mpf_saved), (1, usd("1.00"), 0), "a run without the figure saves 0");
+        assert_eq!(
+            (d2.runs, d2.total.entries.duty_units(), d2.mpf_saved),
+            (1, usd("1.00"), 0),
+            "a run without the figure saves 0"
+        );
 
         // Per carrier: the carriers of the day's runs, added.
         let mut carriers: BTreeMap<String, CarrierAgg> = BTreeMap::new();
@@ -1001,24 +1474,57 @@ mod tests {
         let cached: RunAgg = serde_json::from_str(r#"{"run_id":"r0","carriers":{"DHLX":{"shipments":3,"lines":3,"value":"60","held":0,"warned":0,"dispositions":{"86":3},"findings":{}}}}"#).unwrap();
         assert_eq!(cached.version, 0, "an old cache entry is rebuilt");
         old.add_run(&cached);
-        assert_eq!((old.total.shipments, old.total.entries.count(), old.total.entries.total_units(), old.mpf_saved), (3, 0, 0, 0));
+        assert_eq!(
+            (
+                old.total.shipments,
+                old.total.entries.count(),
+                old.total.entries.total_units(),
+                old.mpf_saved
+            ),
+            (3, 0, 0, 0)
+        );
     }
 
     #[test]
     fn top_headings_are_the_largest_amounts_with_their_programs() {
         let mut e = EntryAgg::default();
-        for (h, usd, lines) in [("9903.01.25", "24.00", 3), ("9903.88.03", "125.00", 2), ("9903.88.15", "24.00", 1), ("9903.85.08", "0.50", 1)] {
-            e.ch99.insert(h.into(), Ch99Agg { usd: usd.into(), lines });
+        for (h, usd, lines) in [
+            ("9903.01.25", "24.00", 3),
+            ("9903.88.03", "125.00", 2),
+            ("9903.88.15", "24.00", 1),
+            ("9903.85.08", "0.50", 1),
+        ] {
+            e.ch99.insert(
+                h.into(),
+                Ch99Agg {
+                    usd: usd.into(),
+                    lines,
+                },
+            );
         }
-        let programs: BTreeMap<String, String> = [("9903.88.03".to_owned(), "301".to_owned()), ("9903.01.25".to_owned(), "IEEPA".to_owned())].into();
+        let programs: BTreeMap<String, String> = [
+            ("9903.88.03".to_owned(), "301".to_owned()),
+            ("9903.01.25".to_owned(), "IEEPA".to_owned()),
+        ]
+        .into();
         let (rows, all) = top_ch99(&e, 3, &programs);
         assert_eq!(all, 4);
-        let got: Vec<(&str, &str, u64, i128)> = rows.iter().map(|r| (r.heading.as_str(), r.program.as_str(), r.lines, r.usd)).collect();
+        let got: Vec<(&str, &str, u64, i128)> = rows
+            .iter()
+            .map(|r| (r.heading.as_str(), r.program.as_str(), r.lines, r.usd))
+            .collect();
         assert_eq!(
             got,
-            [("9903.88.03", "301", 2, usd("125")), ("9903.01.25", "IEEPA", 3, usd("24")), ("9903.88.15", "", 1, usd("24"))],
+            [
+                ("9903.88.03", "301", 2, usd("125")),
+                ("9903.01.25", "IEEPA", 3, usd("24")),
+                ("9903.88.15", "", 1, usd("24"))
+            ],
             "largest first, ties by heading, at most `top`"
         );
-        assert_eq!(top_ch99(&EntryAgg::default(), 10, &programs), (Vec::new(), 0));
+        assert_eq!(
+            top_ch99(&EntryAgg::default(), 10, &programs),
+            (Vec::new(), 0)
+        );
     }
 }

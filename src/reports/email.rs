@@ -62,15 +62,21 @@ impl Email {
         let mut related = MultiPart::related().singlepart(SinglePart::html(self.html.clone()));
         for img in &self.images {
             related = related.singlepart(
-                MimeAttachment::new_inline_with_name(img.cid.clone(), img.file_name.clone())
-                    .body(img.png.clone(), ContentType::parse("image/png").expect("media type")),
+                MimeAttachment::new_inline_with_name(img.cid.clone(), img.file_name.clone()).body(
+                    img.png.clone(),
+                    ContentType::parse("image/png").expect("media type"),
+                ),
             );
         }
-        let alternative = MultiPart::alternative().singlepart(SinglePart::plain(self.text.clone())).multipart(related);
+        let alternative = MultiPart::alternative()
+            .singlepart(SinglePart::plain(self.text.clone()))
+            .multipart(related);
         let mut mixed = MultiPart::mixed().multipart(alternative);
         for a in &self.attachments {
-            let ct = ContentType::parse(&a.content_type).with_context(|| format!("bad media type {:?}", a.content_type))?;
-            mixed = mixed.singlepart(MimeAttachment::new(a.file_name.clone()).body(a.bytes.clone(), ct));
+            let ct = ContentType::parse(&a.content_type)
+                .with_context(|| format!("bad media type {:?}", a.content_type))?;
+            mixed = mixed
+                .singlepart(MimeAttachment::new(a.file_name.clone()).body(a.bytes.clone(), ct));
         }
         let mut builder = Message::builder()
             .from(from.clone())
@@ -88,16 +94,21 @@ impl Email {
     /// as files, for a browser), `message.txt`, `images/`, `attachments/`,
     /// `message.eml` (the whole MIME message) and `headers.txt`.
     pub fn write_preview(&self, dir: &Path, from: &Mailbox, to: &[Mailbox]) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir.join("images")).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir.join("images"))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         std::fs::create_dir_all(dir.join("attachments"))?;
         let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
-            std::fs::write(dir.join(name), bytes).with_context(|| format!("cannot write {}", dir.join(name).display()))
+            std::fs::write(dir.join(name), bytes)
+                .with_context(|| format!("cannot write {}", dir.join(name).display()))
         };
         write("message.html", self.html.as_bytes())?;
         let mut preview = self.html.clone();
         for img in &self.images {
             write(&format!("images/{}", img.file_name), &img.png)?;
-            preview = preview.replace(&format!("cid:{}", img.cid), &format!("images/{}", img.file_name));
+            preview = preview.replace(
+                &format!("cid:{}", img.cid),
+                &format!("images/{}", img.file_name),
+            );
         }
         write("preview.html", preview.as_bytes())?;
         write("message.txt", self.text.as_bytes())?;
@@ -126,9 +137,14 @@ impl Email {
 pub fn recipients(groups: &[String], config: &EmailConfig) -> anyhow::Result<Vec<Mailbox>> {
     let mut out: Vec<Mailbox> = Vec::new();
     for g in groups {
-        let addresses = config.groups.get(g).with_context(|| format!("{g:?} is not a group in [email.groups]"))?;
+        let addresses = config
+            .groups
+            .get(g)
+            .with_context(|| format!("{g:?} is not a group in [email.groups]"))?;
         for a in addresses {
-            let m: Mailbox = a.parse().with_context(|| format!("email.groups.{g}: {a:?} is not an email address"))?;
+            let m: Mailbox = a
+                .parse()
+                .with_context(|| format!("email.groups.{g}: {a:?} is not an email address"))?;
             if !out.iter().any(|o| o.email == m.email) {
                 out.push(m);
             }
@@ -139,5 +155,8 @@ pub fn recipients(groups: &[String], config: &EmailConfig) -> anyhow::Result<Vec
 
 /// The configured sender.
 pub fn sender(config: &EmailConfig) -> anyhow::Result<Mailbox> {
-    config.from.parse().with_context(|| format!("email.from: {:?} is not a mailbox", config.from))
+    config
+        .from
+        .parse()
+        .with_context(|| format!("email.from: {:?} is not a mailbox", config.from))
 }

@@ -47,12 +47,21 @@ pub fn usd(units: i128) -> String {
     let neg = units < 0;
     let cents = (units.abs() + cent / 2) / cent;
     let dollars = (cents / 100) as u64;
-    format!("{}${}.{:02}", if neg { "-" } else { "" }, int(dollars), cents % 100)
+    format!(
+        "{}${}.{:02}",
+        if neg { "-" } else { "" },
+        int(dollars),
+        cents % 100
+    )
 }
 
 /// `part` of `whole` as a percentage with one decimal (`12.5%`), or `-`.
 pub fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 { "-".into() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
 }
 
 /// Column alignment.
@@ -80,33 +89,57 @@ pub struct Cell {
 
 impl From<String> for Cell {
     fn from(text: String) -> Cell {
-        Cell { text, color: None, bold: false }
+        Cell {
+            text,
+            color: None,
+            bold: false,
+        }
     }
 }
 
 impl From<&str> for Cell {
     fn from(text: &str) -> Cell {
-        Cell { text: text.to_owned(), color: None, bold: false }
+        Cell {
+            text: text.to_owned(),
+            color: None,
+            bold: false,
+        }
     }
 }
 
 /// A coloured cell.
 pub fn colored(text: impl Into<String>, color: &'static str) -> Cell {
-    Cell { text: text.into(), color: Some(color), bold: true }
+    Cell {
+        text: text.into(),
+        color: Some(color),
+        bold: true,
+    }
 }
 
 /// A bold cell.
 pub fn bold(text: impl Into<String>) -> Cell {
-    Cell { text: text.into(), color: None, bold: true }
+    Cell {
+        text: text.into(),
+        color: None,
+        bold: true,
+    }
 }
 
 impl Table {
     pub fn new(headers: &[&str], aligns: &[Align]) -> Table {
-        Table { headers: headers.iter().map(|h| (*h).to_owned()).collect(), aligns: aligns.to_vec(), rows: Vec::new() }
+        Table {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            aligns: aligns.to_vec(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn with_headers(headers: Vec<String>, aligns: Vec<Align>) -> Table {
-        Table { headers, aligns, rows: Vec::new() }
+        Table {
+            headers,
+            aligns,
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<Cell>) -> &mut Table {
@@ -128,7 +161,11 @@ impl Table {
             "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" width=\"100%\" style=\"border-collapse:collapse;{FONT};font-size:13px;color:{INK};margin:6px 0 14px 0\">\n<tr>"
         );
         for (i, h) in self.headers.iter().enumerate() {
-            let align = if self.align(i) == Align::Right { "right" } else { "left" };
+            let align = if self.align(i) == Align::Right {
+                "right"
+            } else {
+                "left"
+            };
             out.push_str(&format!(
                 "<th align=\"{align}\" style=\"background:{HEAD_BG};border-bottom:1px solid {LINE};padding:6px 8px;font-weight:bold;text-align:{align}\">{}</th>",
                 esc(h)
@@ -138,7 +175,11 @@ impl Table {
         for row in &self.rows {
             out.push_str("<tr>");
             for (i, c) in row.iter().enumerate() {
-                let align = if self.align(i) == Align::Right { "right" } else { "left" };
+                let align = if self.align(i) == Align::Right {
+                    "right"
+                } else {
+                    "left"
+                };
                 let color = c.color.map(|c| format!("color:{c};")).unwrap_or_default();
                 let weight = if c.bold { "font-weight:bold;" } else { "" };
                 out.push_str(&format!(
@@ -182,7 +223,15 @@ impl Table {
             s.trim_end().to_owned() + "\n"
         };
         let mut out = line(self.headers.iter().map(String::as_str).collect());
-        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+        out.push_str(&line(
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        ));
         for row in &self.rows {
             out.push_str(&line(row.iter().map(|c| c.text.as_str()).collect()));
         }
@@ -192,22 +241,34 @@ impl Table {
 
 /// A section heading.
 pub fn h2(title: &str) -> String {
-    format!("<h2 style=\"{FONT};font-size:16px;color:{INK};margin:22px 0 4px 0;padding:0\">{}</h2>\n", esc(title))
+    format!(
+        "<h2 style=\"{FONT};font-size:16px;color:{INK};margin:22px 0 4px 0;padding:0\">{}</h2>\n",
+        esc(title)
+    )
 }
 
 /// A sub-heading inside a section.
 pub fn h3(title: &str) -> String {
-    format!("<h3 style=\"{FONT};font-size:14px;color:{INK};margin:14px 0 2px 0;padding:0\">{}</h3>\n", esc(title))
+    format!(
+        "<h3 style=\"{FONT};font-size:14px;color:{INK};margin:14px 0 2px 0;padding:0\">{}</h3>\n",
+        esc(title)
+    )
 }
 
 /// A paragraph of muted text.
 pub fn note(text: &str) -> String {
-    format!("<p style=\"{FONT};font-size:12px;color:{MUTED};margin:2px 0 8px 0\">{}</p>\n", esc(text))
+    format!(
+        "<p style=\"{FONT};font-size:12px;color:{MUTED};margin:2px 0 8px 0\">{}</p>\n",
+        esc(text)
+    )
 }
 
 /// A paragraph.
 pub fn para(text: &str) -> String {
-    format!("<p style=\"{FONT};font-size:13px;color:{INK};margin:4px 0 8px 0\">{}</p>\n", esc(text))
+    format!(
+        "<p style=\"{FONT};font-size:13px;color:{INK};margin:4px 0 8px 0\">{}</p>\n",
+        esc(text)
+    )
 }
 
 /// An inline chart image.
@@ -263,7 +324,10 @@ mod tests {
         assert_eq!(usd(money::parse_decimal("1234.565").unwrap()), "$1,234.57");
         assert_eq!(usd(money::parse_decimal("0.004").unwrap()), "$0.00");
         assert_eq!(pct(1, 8), "12.5%");
-        assert_eq!(esc("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+        );
         let mut t = Table::new(&["rule", "n"], &[Align::Left, Align::Right]);
         t.row(vec!["V002".into(), "1,200".into()]);
         assert_eq!(t.text(), "rule      n\n----  -----\nV002  1,200\n");

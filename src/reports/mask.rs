@@ -25,11 +25,26 @@ pub fn consignee(key: &str, mask: bool) -> String {
     let name = parts.next().unwrap_or("");
     let _address = parts.next();
     let zip = parts.next().unwrap_or("");
-    let initials: Vec<String> = name.split_whitespace().filter_map(|w| w.chars().next()).map(|c| format!("{c}.")).collect();
+    let initials: Vec<String> = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{c}."))
+        .collect();
     let zip3: String = zip.chars().take(3).collect();
-    let zip = if zip3.is_empty() { String::new() } else { format!("{zip3}xx") };
-    let detail: Vec<String> = [initials.join(" "), zip].into_iter().filter(|s| !s.is_empty()).collect();
-    if detail.is_empty() { consignee_ref(key) } else { format!("{} ({})", consignee_ref(key), detail.join(", ")) }
+    let zip = if zip3.is_empty() {
+        String::new()
+    } else {
+        format!("{zip3}xx")
+    };
+    let detail: Vec<String> = [initials.join(" "), zip]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if detail.is_empty() {
+        consignee_ref(key)
+    } else {
+        format!("{} ({})", consignee_ref(key), detail.join(", "))
+    }
 }
 
 /// Whether a finding's field is personal data.
@@ -68,11 +83,27 @@ mod tests {
     fn masks_names_addresses_and_zips() {
         let key = "maria garcia|221 baker st|11201";
         let shown = consignee(key, true);
-        assert!(shown.starts_with("C-") && shown.ends_with("(m. g., 112xx)"), "{shown}");
-        assert!(!shown.contains("garcia") && !shown.contains("baker") && !shown.contains("11201"), "{shown}");
+        assert!(
+            shown.starts_with("C-") && shown.ends_with("(m. g., 112xx)"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("garcia") && !shown.contains("baker") && !shown.contains("11201"),
+            "{shown}"
+        );
         assert_eq!(consignee_ref(key), consignee_ref(key));
         assert_eq!(consignee(key, false), key);
-        assert_eq!(message("consignee_zip", "consignee_zip '8020' is not 5 or 9 digits", true), "consignee_zip '***' is not 5 or 9 digits");
-        assert_eq!(message("hts_code", "hts_code '12' is bad", true), "hts_code '12' is bad");
+        assert_eq!(
+            message(
+                "consignee_zip",
+                "consignee_zip '8020' is not 5 or 9 digits",
+                true
+            ),
+            "consignee_zip '***' is not 5 or 9 digits"
+        );
+        assert_eq!(
+            message("hts_code", "hts_code '12' is bad", true),
+            "hts_code '12' is bad"
+        );
     }
 }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::email::{Email, recipients, sender};
-use crate::fsutil::write_atomic_bytes;
 use crate::app::App;
+use crate::fsutil::write_atomic_bytes;
 use crate::state::audit::AuditEvent;
 
 /// One queued message's envelope and delivery state.
@@ -58,7 +58,11 @@ pub fn queue(ctx: &App, email: &Email, about: serde_json::Value) -> anyhow::Resu
     let cfg = &ctx.config.email;
     let from = sender(cfg)?;
     let to = recipients(&email.groups, cfg)?;
-    anyhow::ensure!(!to.is_empty(), "the groups {:?} hold no address", email.groups);
+    anyhow::ensure!(
+        !to.is_empty(),
+        "the groups {:?} hold no address",
+        email.groups
+    );
     let message = email.to_message(&from, &to)?;
     let bytes = message.formatted();
     let q = Queued {
@@ -73,13 +77,20 @@ pub fn queue(ctx: &App, email: &Email, about: serde_json::Value) -> anyhow::Resu
         attempts: 0,
         next_attempt_at: Utc::now(),
         last_error: None,
-        attachments: email.attachments.iter().map(|a| (a.file_name.clone(), hex::encode(Sha256::digest(&a.bytes)))).collect(),
+        attachments: email
+            .attachments
+            .iter()
+            .map(|a| (a.file_name.clone(), hex::encode(Sha256::digest(&a.bytes))))
+            .collect(),
         sha256: hex::encode(Sha256::digest(&bytes)),
         about,
     };
     let d = dir(&ctx.config.paths.data_dir);
     write_atomic_bytes(&d.join(format!("{}.eml", q.id)), &bytes)?;
-    write_atomic_bytes(&d.join(format!("{}.json", q.id)), &serde_json::to_vec_pretty(&q)?)?;
+    write_atomic_bytes(
+        &d.join(format!("{}.json", q.id)),
+        &serde_json::to_vec_pretty(&q)?,
+    )?;
     crate::audit::record(
         ctx,
         AuditEvent::new(
@@ -96,21 +107,31 @@ pub fn queue(ctx: &App, email: &Email, about: serde_json::Value) -> anyhow::Resu
 /// an entry of that id already queued or sent is left as it is (`None`).
 /// A caller that queues and then records that it did can crash in between
 /// and call again: the report still goes out once.
-pub fn queue_once(ctx: &App, key: &str, email: &Email, about: serde_json::Value) -> anyhow::Result<Option<Queued>> {
+pub fn queue_once(
+    ctx: &App,
+    key: &str,
+    email: &Email,
+    about: serde_json::Value,
+) -> anyhow::Result<Option<Queued>> {
     use sha2::{Digest, Sha256};
     let id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
     let d = dir(&ctx.config.paths.data_dir);
     if d.join(format!("{id}.json")).exists() || d.join("sent").join(format!("{id}.eml")).exists() {
         return Ok(None);
     }
-    let email = Email { id, ..email.clone() };
+    let email = Email {
+        id,
+        ..email.clone()
+    };
     queue(ctx, &email, about).map(Some)
 }
 
 /// Every queued entry, oldest first (unreadable ones are reported, not dropped).
 pub fn list(data_dir: &Path) -> Vec<Queued> {
     let d = dir(data_dir);
-    let Ok(entries) = std::fs::read_dir(&d) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(&d) else {
+        return Vec::new();
+    };
     let mut out: Vec<Queued> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -139,7 +160,8 @@ pub struct Delivery {
 
 /// The delay before attempt `attempts + 1`.
 pub fn backoff(cfg: &crate::config::email::EmailConfig, attempts: u32) -> chrono::Duration {
-    let base = cfg.retry_initial_secs.max(1) as f64 * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
+    let base =
+        cfg.retry_initial_secs.max(1) as f64 * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
     let capped = base.min(cfg.retry_max_secs.max(1) as f64);
     // ±20% jitter so many queued reports do not retry in lockstep.
     let nanos = Utc::now().timestamp_subsec_nanos() as f64 / 1e9;
@@ -172,7 +194,9 @@ pub async fn deliver(ctx: &App, force: bool) -> Delivery {
         }
         let eml = dir(&data_dir).join(format!("{}.eml", q.id));
         let result = match std::fs::read(&eml) {
-            Ok(bytes) => super::smtp::send(&ctx.config.email, &q.from, &q.to, &bytes).await.map_err(|e| format!("{e:#}")),
+            Ok(bytes) => super::smtp::send(&ctx.config.email, &q.from, &q.to, &bytes)
+                .await
+                .map_err(|e| format!("{e:#}")),
             Err(e) => Err(format!("cannot read {}: {e}", eml.display())),
         };
         match result {
@@ -193,7 +217,8 @@ pub async fn deliver(ctx: &App, force: bool) -> Delivery {
                 }
                 let _ = std::fs::remove_file(dir(&data_dir).join(format!("{}.json", q.id)));
                 crate::fsutil::sync_dir(&dir(&data_dir)).ok();
-                ctx.metrics.inc("s321d_emails_sent_total", vec![("kind", q.kind.clone())]);
+                ctx.metrics
+                    .inc("s321d_emails_sent_total", vec![("kind", q.kind.clone())]);
                 info!(email.id = %q.id, email.kind = %q.kind, attempts = q.attempts + 1, recipients = q.to.len(), "Sent the {} report {} to {} recipient(s).", q.kind, q.id, q.to.len());
                 report.sent.push(q.id.clone());
             }
@@ -202,10 +227,14 @@ pub async fn deliver(ctx: &App, force: bool) -> Delivery {
                 q.last_error = Some(e.clone());
                 q.next_attempt_at = Utc::now() + backoff(&ctx.config.email, q.attempts);
                 let path = dir(&data_dir).join(format!("{}.json", q.id));
-                if let Err(we) = serde_json::to_vec_pretty(&q).map_err(anyhow::Error::from).and_then(|b| write_atomic_bytes(&path, &b)) {
+                if let Err(we) = serde_json::to_vec_pretty(&q)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|b| write_atomic_bytes(&path, &b))
+                {
                     warn!(email.id = %q.id, "Cannot update the outbox entry {}: {we:#}", q.id);
                 }
-                ctx.metrics.inc("s321d_email_failures_total", vec![("kind", q.kind.clone())]);
+                ctx.metrics
+                    .inc("s321d_email_failures_total", vec![("kind", q.kind.clone())]);
                 warn!(
                     email.id = %q.id,
                     attempts = q.attempts,
@@ -225,7 +254,11 @@ pub async fn deliver(ctx: &App, force: bool) -> Delivery {
 fn lock(data_dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
     let d = dir(data_dir);
     std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-    let f = std::fs::File::options().create(true).truncate(false).write(true).open(d.join(".lock"))?;
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(d.join(".lock"))?;
     match f.try_lock() {
         Ok(()) => Ok(Some(f)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -236,9 +269,15 @@ fn lock(data_dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
 /// Sets the queue gauges; returns the queue length.
 pub fn update_gauges(ctx: &App) -> usize {
     let q = list(&ctx.config.paths.data_dir);
-    ctx.metrics.set("s321d_email_queued", vec![], q.len() as f64);
-    let oldest = q.iter().map(|e| e.created_at).min().map_or(0.0, |t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
-    ctx.metrics.set("s321d_email_oldest_queued_seconds", vec![], oldest.max(0.0));
+    ctx.metrics
+        .set("s321d_email_queued", vec![], q.len() as f64);
+    let oldest = q
+        .iter()
+        .map(|e| e.created_at)
+        .min()
+        .map_or(0.0, |t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+    ctx.metrics
+        .set("s321d_email_oldest_queued_seconds", vec![], oldest.max(0.0));
     q.len()
 }
 
@@ -268,7 +307,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let cfg = crate::config::email::EmailConfig { retry_initial_secs: 10, retry_max_secs: 60, ..Default::default() };
+        let cfg = crate::config::email::EmailConfig {
+            retry_initial_secs: 10,
+            retry_max_secs: 60,
+            ..Default::default()
+        };
         let s = |n| backoff(&cfg, n).num_milliseconds() as f64 / 1000.0;
         assert!((8.0..=12.0).contains(&s(1)), "{}", s(1));
         assert!((16.0..=24.0).contains(&s(2)), "{}", s(2));
@@ -282,7 +325,10 @@ mod tests {
         write_atomic_bytes(&p, b"{}").unwrap();
         write_atomic_bytes(&p, b"{\"x\":1}").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"{\"x\":1}");
-        let names: Vec<_> = std::fs::read_dir(d.path().join("outbox")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(d.path().join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 }

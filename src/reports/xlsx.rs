@@ -39,14 +39,22 @@ pub struct Sheet {
 
 impl Sheet {
     pub fn new(name: &str, headers: &[&str], widths: &[f64]) -> Sheet {
-        Sheet { name: name.to_owned(), headers: headers.iter().map(|h| (*h).to_owned()).collect(), widths: widths.to_vec(), rows: Vec::new() }
+        Sheet {
+            name: name.to_owned(),
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            widths: widths.to_vec(),
+            rows: Vec::new(),
+        }
     }
 }
 
 /// The workbook as bytes.
 pub fn workbook(sheets: &[Sheet]) -> anyhow::Result<Vec<u8>> {
     let mut wb = Workbook::new();
-    let header = Format::new().set_bold().set_background_color(Color::RGB(0xF0F4F8)).set_border_bottom(FormatBorder::Thin);
+    let header = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xF0F4F8))
+        .set_border_bottom(FormatBorder::Thin);
     for s in sheets {
         let ws = wb.add_worksheet();
         ws.set_name(&s.name)?;
@@ -93,7 +101,8 @@ pub fn csv(headers: &[String], rows: &[Vec<Value>]) -> anyhow::Result<Vec<u8>> {
             Value::Empty => String::new(),
         }))?;
     }
-    w.into_inner().map_err(|e| anyhow::anyhow!("cannot write CSV: {}", e.error()))
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write CSV: {}", e.error()))
 }
 
 #[cfg(test)]
@@ -102,9 +111,17 @@ mod tests {
 
     #[test]
     fn formula_looking_text_stays_text() {
-        assert!(looks_like_formula("=1+1") && looks_like_formula("@SUM(A1)") && looks_like_formula("-2") && looks_like_formula("+3"));
+        assert!(
+            looks_like_formula("=1+1")
+                && looks_like_formula("@SUM(A1)")
+                && looks_like_formula("-2")
+                && looks_like_formula("+3")
+        );
         assert!(!looks_like_formula("DX1001"));
-        let rows = vec![vec![Value::Text("=HYPERLINK(\"http://x\")".into()), Value::Number(7.0)]];
+        let rows = vec![vec![
+            Value::Text("=HYPERLINK(\"http://x\")".into()),
+            Value::Number(7.0),
+        ]];
         let out = String::from_utf8(csv(&["a".into(), "b".into()], &rows).unwrap()).unwrap();
         assert_eq!(out, "a,b\n\"'=HYPERLINK(\"\"http://x\"\")\",7\n");
         let mut s = Sheet::new("error", &["a", "b"], &[]);

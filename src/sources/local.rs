@@ -18,12 +18,17 @@ pub struct LocalSource {
 
 impl LocalSource {
     pub fn new(name: &str, root: PathBuf) -> LocalSource {
-        LocalSource { name: name.into(), root }
+        LocalSource {
+            name: name.into(),
+            root,
+        }
     }
 
     /// The local path of a source path.
     pub fn resolve(&self, path: &str) -> PathBuf {
-        path.split('/').filter(|p| !p.is_empty() && *p != ".").fold(self.root.clone(), |acc, p| acc.join(p))
+        path.split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .fold(self.root.clone(), |acc, p| acc.join(p))
     }
 
     fn err(&self, path: &str, e: &std::io::Error) -> SourceError {
@@ -80,16 +85,21 @@ impl LocalSource {
         blocking(move || {
             use std::io::Read;
             let mut file = std::fs::File::open(&src).map_err(|e| SourceError::io(&name, &p, &e))?;
-            let mut out = HashingWriter::create(&dest).map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
+            let mut out = HashingWriter::create(&dest)
+                .map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = file.read(&mut buf).map_err(|e| SourceError::io(&name, &p, &e))?;
+                let n = file
+                    .read(&mut buf)
+                    .map_err(|e| SourceError::io(&name, &p, &e))?;
                 if n == 0 {
                     break;
                 }
-                out.write(&buf[..n]).map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
+                out.write(&buf[..n])
+                    .map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))?;
             }
-            out.finish().map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))
+            out.finish()
+                .map_err(|e| SourceError::io(&name, &dest.display().to_string(), &e))
         })
         .await
     }
@@ -100,7 +110,8 @@ impl LocalSource {
         let local = local.to_owned();
         let (name, p) = (self.name.clone(), path.to_owned());
         blocking(move || {
-            write_atomic(&dest, |tmp| std::fs::copy(&local, tmp).map(|_| ())).map_err(|e| SourceError::io(&name, &p, &e))
+            write_atomic(&dest, |tmp| std::fs::copy(&local, tmp).map(|_| ()))
+                .map_err(|e| SourceError::io(&name, &p, &e))
         })
         .await
     }
@@ -110,7 +121,8 @@ impl LocalSource {
         let bytes = bytes.to_vec();
         let (name, p) = (self.name.clone(), path.to_owned());
         blocking(move || {
-            write_atomic(&dest, |tmp| std::fs::write(tmp, &bytes)).map_err(|e| SourceError::io(&name, &p, &e))
+            write_atomic(&dest, |tmp| std::fs::write(tmp, &bytes))
+                .map_err(|e| SourceError::io(&name, &p, &e))
         })
         .await
     }
@@ -138,11 +150,15 @@ impl LocalSource {
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {
-        tokio::fs::remove_file(self.resolve(path)).await.map_err(|e| self.err(path, &e))
+        tokio::fs::remove_file(self.resolve(path))
+            .await
+            .map_err(|e| self.err(path, &e))
     }
 
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        tokio::fs::try_exists(self.resolve(path)).await.map_err(|e| self.err(path, &e))
+        tokio::fs::try_exists(self.resolve(path))
+            .await
+            .map_err(|e| self.err(path, &e))
     }
 }
 
@@ -157,7 +173,13 @@ fn note_skipped_once(source: &str, path: &Path, meta: &std::fs::Metadata) {
     } else {
         use std::os::unix::fs::FileTypeExt;
         let t = meta.file_type();
-        if t.is_fifo() { "a FIFO" } else if t.is_socket() { "a socket" } else { "a device or other special file" }
+        if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a device or other special file"
+        }
     };
     super::note_skipped_once(source, &path.to_string_lossy(), kind);
 }
@@ -172,7 +194,9 @@ pub fn utf8_name_for(raw: &std::ffi::OsStr) -> String {
     let lossy = raw.to_string_lossy();
     let hash = hex::encode(&Sha256::digest(raw.as_bytes())[..4]);
     let (stem, ext) = match lossy.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() && ext.len() <= 16 => (stem, Some(ext)),
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() && ext.len() <= 16 => {
+            (stem, Some(ext))
+        }
         _ => (lossy.as_ref(), None),
     };
     let stem = paths::component(stem);
@@ -214,7 +238,9 @@ fn rename_non_utf8(folder: &Path, raw: &std::ffi::OsStr) -> Option<String> {
 async fn blocking<T: Send + 'static, E: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
 ) -> std::result::Result<T, E> {
-    tokio::task::spawn_blocking(f).await.expect("blocking file task panicked")
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking file task panicked")
 }
 
 #[cfg(test)]
@@ -225,28 +251,49 @@ mod tests {
     async fn list_download_put_rename_delete() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalSource::new("t", dir.path().to_owned());
-        assert!(s.list("inbox").await.unwrap().is_empty(), "a missing folder lists as empty");
+        assert!(
+            s.list("inbox").await.unwrap().is_empty(),
+            "a missing folder lists as empty"
+        );
         s.put("inbox/a.csv", b"hello").await.unwrap();
         std::fs::create_dir_all(dir.path().join("inbox/sub")).unwrap();
         let listed = s.list("inbox").await.unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!((listed[0].path.as_str(), listed[0].name.as_str(), listed[0].size), ("inbox/a.csv", "a.csv", 5));
-        let (size, sha) = s.download("inbox/a.csv", &dir.path().join("copy")).await.unwrap();
+        assert_eq!(
+            (
+                listed[0].path.as_str(),
+                listed[0].name.as_str(),
+                listed[0].size
+            ),
+            ("inbox/a.csv", "a.csv", 5)
+        );
+        let (size, sha) = s
+            .download("inbox/a.csv", &dir.path().join("copy"))
+            .await
+            .unwrap();
         assert_eq!(size, 5);
-        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         s.rename("inbox/a.csv", "processed/a.csv").await.unwrap();
         assert!(!s.exists("inbox/a.csv").await.unwrap());
         assert_eq!(s.get("processed/a.csv").await.unwrap(), b"hello");
         s.delete("processed/a.csv").await.unwrap();
-        assert!(matches!(s.delete("processed/a.csv").await, Err(SourceError::NotFound { .. })));
+        assert!(matches!(
+            s.delete("processed/a.csv").await,
+            Err(SourceError::NotFound { .. })
+        ));
         // A 255-byte name can be written (its temporary name is cut to fit).
         let long = format!("{}.csv", "L".repeat(251));
         s.put(&format!("inbox/{long}"), b"long").await.unwrap();
         assert_eq!(s.get(&format!("inbox/{long}")).await.unwrap(), b"long");
         s.delete(&format!("inbox/{long}")).await.unwrap();
         // No temporary files are left behind.
-        let leftovers: Vec<_> =
-            walk(dir.path()).into_iter().filter(|p| p.rsplit('/').next().is_some_and(|n| n.ends_with(".tmp"))).collect();
+        let leftovers: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.rsplit('/').next().is_some_and(|n| n.ends_with(".tmp")))
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
@@ -270,7 +317,10 @@ mod tests {
         let b = utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe8.csv"));
         assert!(a.ends_with(".csv") && a.starts_with("caf_"), "{a}");
         assert_ne!(a, b, "the hash is of the raw bytes");
-        assert_eq!(a, utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe9.csv")));
+        assert_eq!(
+            a,
+            utf8_name_for(std::ffi::OsStr::from_bytes(b"caf\xe9.csv"))
+        );
         let long = utf8_name_for(std::ffi::OsStr::from_bytes(&[0xff; 255]));
         assert!(long.len() <= 100 && !long.starts_with('.'), "{long}");
     }
@@ -285,11 +335,24 @@ mod tests {
         std::fs::write(inbox.join("ok.csv"), "y").unwrap();
         std::os::unix::fs::symlink(inbox.join("ok.csv"), inbox.join("link.csv")).unwrap();
         let s = LocalSource::new("t", dir.path().to_owned());
-        let names: Vec<String> = s.list("inbox").await.unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = s
+            .list("inbox")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names.contains(&"ok.csv".to_owned()));
-        let renamed = names.iter().find(|n| n.starts_with("bad_")).expect("renamed");
+        let renamed = names
+            .iter()
+            .find(|n| n.starts_with("bad_"))
+            .expect("renamed");
         assert_eq!(std::fs::read_to_string(inbox.join(renamed)).unwrap(), "x");
-        assert_eq!(s.list("inbox").await.unwrap().len(), 2, "renamed once, stable after");
+        assert_eq!(
+            s.list("inbox").await.unwrap().len(),
+            2,
+            "renamed once, stable after"
+        );
     }
 }

@@ -142,8 +142,12 @@ pub fn config_problem(name: &str, config: &SourceConfig) -> Option<String> {
 /// regular file (so it is skipped): the operator may have meant it to be
 /// read, and a line on every run would drown the log.
 pub(crate) fn note_skipped_once(source: &str, path: &str, kind: &str) {
-    static SEEN: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let first = SEEN.lock().map(|mut g| g.insert((source.to_owned(), path.to_owned()))).unwrap_or(true);
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let first = SEEN
+        .lock()
+        .map(|mut g| g.insert((source.to_owned(), path.to_owned())))
+        .unwrap_or(true);
     if first {
         let shown = crate::paths::Escaped(path);
         tracing::info!(
@@ -172,10 +176,18 @@ pub enum SourceError {
     NotFound { source_name: String, path: String },
     /// Network trouble, timeouts, a dropped connection, a full disk: retry later.
     #[error("source {source_name}: {path}: {message}")]
-    Transient { source_name: String, path: String, message: String },
+    Transient {
+        source_name: String,
+        path: String,
+        message: String,
+    },
     /// Wrong credentials, unknown host key, bad configuration: retrying will not help.
     #[error("source {source_name}: {path}: {message}")]
-    Permanent { source_name: String, path: String, message: String },
+    Permanent {
+        source_name: String,
+        path: String,
+        message: String,
+    },
 }
 
 impl SourceError {
@@ -184,11 +196,19 @@ impl SourceError {
     }
 
     pub(crate) fn transient(source: &str, path: &str, e: impl std::fmt::Display) -> SourceError {
-        SourceError::Transient { source_name: source.into(), path: path.into(), message: e.to_string() }
+        SourceError::Transient {
+            source_name: source.into(),
+            path: path.into(),
+            message: e.to_string(),
+        }
     }
 
     pub(crate) fn permanent(source: &str, path: &str, e: impl std::fmt::Display) -> SourceError {
-        SourceError::Permanent { source_name: source.into(), path: path.into(), message: e.to_string() }
+        SourceError::Permanent {
+            source_name: source.into(),
+            path: path.into(),
+            message: e.to_string(),
+        }
     }
 
     /// Classifies an I/O error: missing files, permissions and bad paths are
@@ -196,8 +216,13 @@ impl SourceError {
     pub(crate) fn io(source: &str, path: &str, e: &std::io::Error) -> SourceError {
         use std::io::ErrorKind::*;
         match e.kind() {
-            NotFound => SourceError::NotFound { source_name: source.into(), path: path.into() },
-            PermissionDenied | InvalidInput | InvalidData | InvalidFilename => SourceError::permanent(source, path, e),
+            NotFound => SourceError::NotFound {
+                source_name: source.into(),
+                path: path.into(),
+            },
+            PermissionDenied | InvalidInput | InvalidData | InvalidFilename => {
+                SourceError::permanent(source, path, e)
+            }
             _ => SourceError::transient(source, path, e),
         }
     }
@@ -219,7 +244,9 @@ impl Source {
         Ok(match config {
             SourceConfig::Local { root } => Source::Local(LocalSource::new(name, root.clone())),
             SourceConfig::Sftp { .. } => Source::Sftp(SftpSource::new(name, config.clone())?),
-            SourceConfig::S3 { .. } | SourceConfig::Url { .. } => Source::Object(ObjectSource::new(name, config)?),
+            SourceConfig::S3 { .. } | SourceConfig::Url { .. } => {
+                Source::Object(ObjectSource::new(name, config)?)
+            }
         })
     }
 
@@ -334,7 +361,11 @@ impl HashingWriter {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(HashingWriter { file: std::fs::File::create(path)?, hasher: sha2::Digest::new(), size: 0 })
+        Ok(HashingWriter {
+            file: std::fs::File::create(path)?,
+            hasher: sha2::Digest::new(),
+            size: 0,
+        })
     }
 
     pub(crate) fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
@@ -353,9 +384,16 @@ impl HashingWriter {
 
 /// Reads a file from a secret-holding path (trimmed of one trailing newline).
 pub(crate) fn read_secret(source: &str, what: &str, path: &Path) -> Result<secrecy::SecretString> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SourceError::permanent(source, &path.display().to_string(), format!("cannot read {what}: {e}")))?;
-    Ok(secrecy::SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SourceError::permanent(
+            source,
+            &path.display().to_string(),
+            format!("cannot read {what}: {e}"),
+        )
+    })?;
+    Ok(secrecy::SecretString::from(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -365,13 +403,28 @@ mod tests {
     #[test]
     fn configs_parse_by_kind() {
         let s: SourceConfig = toml::from_str("kind = \"local\"\nroot = \"var/demo\"\n").unwrap();
-        assert_eq!(s, SourceConfig::Local { root: "var/demo".into() });
+        assert_eq!(
+            s,
+            SourceConfig::Local {
+                root: "var/demo".into()
+            }
+        );
         let s: SourceConfig = toml::from_str(
             "kind = \"sftp\"\nhost = \"h\"\nuser = \"u\"\nknown_hosts = \"/k\"\nprivate_key_file = \"/key\"\n",
         )
         .unwrap();
-        assert!(matches!(s, SourceConfig::Sftp { port: 22, accept_unknown_host_key: false, .. }));
+        assert!(matches!(
+            s,
+            SourceConfig::Sftp {
+                port: 22,
+                accept_unknown_host_key: false,
+                ..
+            }
+        ));
         assert!(toml::from_str::<SourceConfig>("kind = \"ftp\"\n").is_err());
-        assert!(toml::from_str::<SourceConfig>("kind = \"local\"\nroot = \"x\"\npassword = \"p\"\n").is_err());
+        assert!(
+            toml::from_str::<SourceConfig>("kind = \"local\"\nroot = \"x\"\npassword = \"p\"\n")
+                .is_err()
+        );
     }
 }

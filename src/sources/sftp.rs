@@ -29,7 +29,10 @@ pub struct SftpSource {
 
 impl std::fmt::Debug for SftpSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SftpSource").field("name", &self.name).field("at", &self.describe()).finish()
+        f.debug_struct("SftpSource")
+            .field("name", &self.name)
+            .field("at", &self.describe())
+            .finish()
     }
 }
 
@@ -46,12 +49,21 @@ struct HostCheck {
 impl client::Handler for HostCheck {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> std::result::Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> std::result::Result<bool, Self::Error> {
         let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            *self.refusal.lock().expect("lock") = Some("the server offered a certificate; only plain host keys are checked".into());
+            *self.refusal.lock().expect("lock") =
+                Some("the server offered a certificate; only plain host keys are checked".into());
             return Ok(false);
         };
-        let verdict = match russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
+        let verdict = match russh::keys::check_known_hosts_path(
+            &self.host,
+            self.port,
+            key,
+            &self.known_hosts,
+        ) {
             Ok(true) => Ok(()),
             Ok(false) if self.accept_unknown => Ok(()),
             Ok(false) => Err(format!(
@@ -80,30 +92,62 @@ impl client::Handler for HostCheck {
 
 impl SftpSource {
     pub fn new(name: &str, config: SourceConfig) -> Result<SftpSource> {
-        let SourceConfig::Sftp { private_key_file, password_file, .. } = &config else {
+        let SourceConfig::Sftp {
+            private_key_file,
+            password_file,
+            ..
+        } = &config
+        else {
             unreachable!("SftpSource::new takes an sftp config");
         };
         if private_key_file.is_none() && password_file.is_none() {
-            return Err(SourceError::permanent(name, "", "set private_key_file or password_file"));
+            return Err(SourceError::permanent(
+                name,
+                "",
+                "set private_key_file or password_file",
+            ));
         }
-        Ok(SftpSource { name: name.into(), config, session: Mutex::new(None) })
+        Ok(SftpSource {
+            name: name.into(),
+            config,
+            session: Mutex::new(None),
+        })
     }
 
     fn parts(&self) -> (&str, u16, &str, &str, u64) {
-        let SourceConfig::Sftp { host, port, user, root, timeout_secs, .. } = &self.config else { unreachable!() };
+        let SourceConfig::Sftp {
+            host,
+            port,
+            user,
+            root,
+            timeout_secs,
+            ..
+        } = &self.config
+        else {
+            unreachable!()
+        };
         (host, *port, user, root, *timeout_secs)
     }
 
     pub fn describe(&self) -> String {
         let (host, port, user, root, _) = self.parts();
-        format!("sftp://{user}@{host}:{port}/{}", root.trim_start_matches('/'))
+        format!(
+            "sftp://{user}@{host}:{port}/{}",
+            root.trim_start_matches('/')
+        )
     }
 
     fn remote(&self, path: &str) -> String {
         let (_, _, _, root, _) = self.parts();
         let rel = crate::paths::join(&[path]);
         match (root.trim_end_matches('/'), rel.is_empty()) {
-            (r, true) => if r.is_empty() { "/".into() } else { r.to_owned() },
+            (r, true) => {
+                if r.is_empty() {
+                    "/".into()
+                } else {
+                    r.to_owned()
+                }
+            }
             ("", false) => format!("/{rel}"),
             (r, false) => format!("{r}/{rel}"),
         }
@@ -126,7 +170,10 @@ impl SftpSource {
             unreachable!()
         };
         let timeout = Duration::from_secs(*timeout_secs);
-        let config = Arc::new(client::Config { inactivity_timeout: Some(timeout * 4), ..Default::default() });
+        let config = Arc::new(client::Config {
+            inactivity_timeout: Some(timeout * 4),
+            ..Default::default()
+        });
         let refusal = Arc::new(std::sync::Mutex::new(None));
         let handler = HostCheck {
             host: host.clone(),
@@ -136,13 +183,28 @@ impl SftpSource {
             refusal: refusal.clone(),
         };
         let at = format!("{host}:{port}");
-        let mut handle = match tokio::time::timeout(timeout, client::connect(config, (host.as_str(), *port), handler)).await {
-            Err(_) => return Err(SourceError::transient(&self.name, &at, "connection timed out")),
+        let mut handle = match tokio::time::timeout(
+            timeout,
+            client::connect(config, (host.as_str(), *port), handler),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(SourceError::transient(
+                    &self.name,
+                    &at,
+                    "connection timed out",
+                ));
+            }
             Ok(Err(e)) => {
                 if let Some(why) = refusal.lock().expect("lock").take() {
                     return Err(SourceError::permanent(&self.name, &at, why));
                 }
-                return Err(SourceError::transient(&self.name, &at, format!("cannot connect: {e}")));
+                return Err(SourceError::transient(
+                    &self.name,
+                    &at,
+                    format!("cannot connect: {e}"),
+                ));
             }
             Ok(Ok(h)) => h,
         };
@@ -151,26 +213,58 @@ impl SftpSource {
                 Some(p) => Some(read_secret(&self.name, "the key passphrase", p)?),
                 None => None,
             };
-            let key = russh::keys::load_secret_key(key_file, passphrase.as_ref().map(|p| p.expose_secret()))
-                .map_err(|e| SourceError::permanent(&self.name, &key_file.display().to_string(), format!("cannot load the private key: {e}")))?;
-            let hash = handle.best_supported_rsa_hash().await.map_err(|e| SourceError::transient(&self.name, &at, e))?.flatten();
+            let key = russh::keys::load_secret_key(
+                key_file,
+                passphrase.as_ref().map(|p| p.expose_secret()),
+            )
+            .map_err(|e| {
+                SourceError::permanent(
+                    &self.name,
+                    &key_file.display().to_string(),
+                    format!("cannot load the private key: {e}"),
+                )
+            })?;
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .map_err(|e| SourceError::transient(&self.name, &at, e))?
+                .flatten();
             handle
-                .authenticate_publickey(user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .authenticate_publickey(
+                    user.clone(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
                 .await
                 .map_err(|e| SourceError::transient(&self.name, &at, e))?
         } else {
-            let password = read_secret(&self.name, "the password", password_file.as_ref().expect("checked in new"))?;
+            let password = read_secret(
+                &self.name,
+                "the password",
+                password_file.as_ref().expect("checked in new"),
+            )?;
             handle
                 .authenticate_password(user.clone(), password.expose_secret())
                 .await
                 .map_err(|e| SourceError::transient(&self.name, &at, e))?
         };
         if !auth.success() {
-            return Err(SourceError::permanent(&self.name, &at, format!("authentication as {user} was refused")));
+            return Err(SourceError::permanent(
+                &self.name,
+                &at,
+                format!("authentication as {user} was refused"),
+            ));
         }
-        let channel = handle.channel_open_session().await.map_err(|e| SourceError::transient(&self.name, &at, e))?;
-        channel.request_subsystem(true, "sftp").await.map_err(|e| SourceError::transient(&self.name, &at, e))?;
-        let sftp = SftpSession::new(channel.into_stream()).await.map_err(|e| SourceError::transient(&self.name, &at, e))?;
+        let channel = handle
+            .channel_open_session()
+            .await
+            .map_err(|e| SourceError::transient(&self.name, &at, e))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| SourceError::transient(&self.name, &at, e))?;
+        let sftp = SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|e| SourceError::transient(&self.name, &at, e))?;
         sftp.set_timeout(*timeout_secs);
         Ok(Arc::new(sftp))
     }
@@ -192,10 +286,13 @@ impl SftpSource {
         use russh_sftp::client::error::Error as E;
         use russh_sftp::protocol::StatusCode;
         match &e {
-            E::Status(s) if s.status_code == StatusCode::NoSuchFile => {
-                SourceError::NotFound { source_name: self.name.clone(), path: path.into() }
+            E::Status(s) if s.status_code == StatusCode::NoSuchFile => SourceError::NotFound {
+                source_name: self.name.clone(),
+                path: path.into(),
+            },
+            E::Status(s) if s.status_code == StatusCode::PermissionDenied => {
+                SourceError::permanent(&self.name, path, &e)
             }
-            E::Status(s) if s.status_code == StatusCode::PermissionDenied => SourceError::permanent(&self.name, path, &e),
             E::Status(_) => SourceError::transient(&self.name, path, &e),
             _ => {
                 *self.session.lock().await = None;
@@ -225,8 +322,18 @@ impl SftpSource {
                 if t.is_file() {
                     return true;
                 }
-                let kind = if t.is_dir() { "a folder" } else if t.is_symlink() { "a symbolic link" } else { "a special file" };
-                super::note_skipped_once(&self.name, &crate::paths::join(&[dir, &e.file_name()]), kind);
+                let kind = if t.is_dir() {
+                    "a folder"
+                } else if t.is_symlink() {
+                    "a symbolic link"
+                } else {
+                    "a special file"
+                };
+                super::note_skipped_once(
+                    &self.name,
+                    &crate::paths::join(&[dir, &e.file_name()]),
+                    kind,
+                );
                 false
             })
             .map(|e| {
@@ -235,7 +342,9 @@ impl SftpSource {
                 Entry {
                     path: crate::paths::join(&[dir, &name]),
                     size: meta.size.unwrap_or(0),
-                    modified: meta.mtime.and_then(|t| DateTime::<Utc>::from_timestamp(i64::from(t), 0)),
+                    modified: meta
+                        .mtime
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(i64::from(t), 0)),
                     name,
                 }
             })
@@ -250,26 +359,35 @@ impl SftpSource {
             Ok(f) => f,
             Err(e) => return Err(self.fail(path, e).await),
         };
-        let mut out = HashingWriter::create(dest).map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))?;
+        let mut out = HashingWriter::create(dest)
+            .map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match file.read(&mut buf).await {
                 Ok(n) => n,
                 Err(e) => {
                     *self.session.lock().await = None;
-                    return Err(SourceError::transient(&self.name, path, format!("read failed: {e}")));
+                    return Err(SourceError::transient(
+                        &self.name,
+                        path,
+                        format!("read failed: {e}"),
+                    ));
                 }
             };
             if n == 0 {
                 break;
             }
-            out.write(&buf[..n]).map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))?;
+            out.write(&buf[..n])
+                .map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))?;
         }
-        out.finish().map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))
+        out.finish()
+            .map_err(|e| SourceError::io(&self.name, &dest.display().to_string(), &e))
     }
 
     pub async fn upload(&self, local: &Path, path: &str) -> Result<()> {
-        let bytes = tokio::fs::read(local).await.map_err(|e| SourceError::io(&self.name, &local.display().to_string(), &e))?;
+        let bytes = tokio::fs::read(local)
+            .await
+            .map_err(|e| SourceError::io(&self.name, &local.display().to_string(), &e))?;
         self.put(path, &bytes).await
     }
 
@@ -292,7 +410,11 @@ impl SftpSource {
         .await
         {
             *self.session.lock().await = None;
-            return Err(SourceError::transient(&self.name, path, format!("write failed: {e}")));
+            return Err(SourceError::transient(
+                &self.name,
+                path,
+                format!("write failed: {e}"),
+            ));
         }
         // OpenSSH's rename refuses an existing target: remove it first.
         let _ = s.remove_file(&dest).await;

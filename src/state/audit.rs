@@ -85,7 +85,14 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     pub fn new(kind: &str, body: serde_json::Value) -> AuditEvent {
-        AuditEvent { kind: kind.to_owned(), run_id: None, carrier: None, house_bill: None, entry_number: None, body }
+        AuditEvent {
+            kind: kind.to_owned(),
+            run_id: None,
+            carrier: None,
+            house_bill: None,
+            entry_number: None,
+            body,
+        }
     }
 
     pub fn run(mut self, run_id: &str) -> AuditEvent {
@@ -184,7 +191,11 @@ fn stored_hash(e: &StoredEvent, buf: &mut Vec<u8>) -> String {
 /// The last event's (seq, hash), or (0, GENESIS).
 pub fn head(conn: &Connection) -> rusqlite::Result<(i64, String)> {
     Ok(conn
-        .query_row("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .unwrap_or((0, GENESIS.to_owned())))
 }
@@ -223,12 +234,26 @@ fn insert(
         "INSERT INTO audit_events (seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    stmt.execute(params![seq, at, e.kind, e.run_id, e.carrier, e.house_bill, e.entry_number, body, prev, hash])?;
+    stmt.execute(params![
+        seq,
+        at,
+        e.kind,
+        e.run_id,
+        e.carrier,
+        e.house_bill,
+        e.entry_number,
+        body,
+        prev,
+        hash
+    ])?;
     Ok((seq, hash))
 }
 
 /// Appends many events in one immediate transaction (bulk loads, benchmarks).
-pub fn append_many(conn: &mut Connection, events: impl IntoIterator<Item = AuditEvent>) -> rusqlite::Result<i64> {
+pub fn append_many(
+    conn: &mut Connection,
+    events: impl IntoIterator<Item = AuditEvent>,
+) -> rusqlite::Result<i64> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let (mut seq, mut prev) = head(&tx)?;
     let mut buf = Vec::with_capacity(512);
@@ -252,7 +277,13 @@ pub fn append_now(conn: &mut Connection, event: &AuditEvent) -> rusqlite::Result
 }
 
 /// Keeps an exact text (a job file, a policy) under its digest, once.
-pub fn store_blob(conn: &Connection, digest: &str, kind: &str, name: &str, content: &str) -> rusqlite::Result<()> {
+pub fn store_blob(
+    conn: &Connection,
+    digest: &str,
+    kind: &str,
+    name: &str,
+    content: &str,
+) -> rusqlite::Result<()> {
     let sha = hex::encode(Sha256::digest(content.as_bytes()));
     conn.execute(
         "INSERT OR IGNORE INTO audit_blobs (digest, kind, name, sha256, content, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -263,9 +294,11 @@ pub fn store_blob(conn: &Connection, digest: &str, kind: &str, name: &str, conte
 
 /// A kept text: (kind, name, content).
 pub fn blob(conn: &Connection, digest: &str) -> rusqlite::Result<Option<(String, String, String)>> {
-    conn.query_row("SELECT kind, name, content FROM audit_blobs WHERE digest = ?1", [digest], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+    conn.query_row(
+        "SELECT kind, name, content FROM audit_blobs WHERE digest = ?1",
+        [digest],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
     .optional()
 }
 
@@ -294,14 +327,21 @@ impl std::fmt::Display for BrokenLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "event {} ({}, {}): ", self.seq, self.kind, self.at)?;
         match &self.why {
-            Break::Altered => write!(f, "its content does not match its hash (the row was changed)"),
+            Break::Altered => write!(
+                f,
+                "its content does not match its hash (the row was changed)"
+            ),
             Break::Relinked { expected } => write!(
                 f,
                 "its prev_hash is not the hash of the event before it ({}...): an earlier event was changed, removed or inserted",
                 &expected[..expected.len().min(16)]
             ),
             Break::Missing { expected_seq } => {
-                write!(f, "events {expected_seq} to {} are missing (deleted)", self.seq - 1)
+                write!(
+                    f,
+                    "events {expected_seq} to {} are missing (deleted)",
+                    self.seq - 1
+                )
             }
         }
     }
@@ -330,9 +370,18 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     let mut n = 0u64;
     while let Some(r) = rows.next()? {
         let e = row_event(r)?;
-        let broken = |why| BrokenLink { seq: e.seq, kind: e.kind.clone(), at: e.at.clone(), why };
+        let broken = |why| BrokenLink {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            at: e.at.clone(),
+            why,
+        };
         if e.seq != expected_seq {
-            return Ok(Verification { events: n, head: (expected_seq - 1, prev), broken: Some(broken(Break::Missing { expected_seq })) });
+            return Ok(Verification {
+                events: n,
+                head: (expected_seq - 1, prev),
+                broken: Some(broken(Break::Missing { expected_seq })),
+            });
         }
         if e.prev_hash != prev {
             return Ok(Verification {
@@ -342,13 +391,21 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
             });
         }
         if stored_hash(&e, &mut buf) != e.hash {
-            return Ok(Verification { events: n, head: (expected_seq - 1, prev), broken: Some(broken(Break::Altered)) });
+            return Ok(Verification {
+                events: n,
+                head: (expected_seq - 1, prev),
+                broken: Some(broken(Break::Altered)),
+            });
         }
         n += 1;
         expected_seq += 1;
         prev = e.hash;
     }
-    Ok(Verification { events: n, head: (expected_seq - 1, prev), broken: None })
+    Ok(Verification {
+        events: n,
+        head: (expected_seq - 1, prev),
+        broken: None,
+    })
 }
 
 /// Whether a stored event still carries the hash it had when a head was
@@ -356,7 +413,9 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
 /// after that point.
 pub fn has_event_hash(conn: &Connection, seq: i64, hash: &str) -> rusqlite::Result<Option<bool>> {
     Ok(conn
-        .query_row("SELECT hash FROM audit_events WHERE seq = ?1", [seq], |r| r.get::<_, String>(0))
+        .query_row("SELECT hash FROM audit_events WHERE seq = ?1", [seq], |r| {
+            r.get::<_, String>(0)
+        })
         .optional()?
         .map(|h| h.eq_ignore_ascii_case(hash)))
 }
@@ -376,7 +435,8 @@ fn row_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-const EVENT_COLUMNS: &str = "seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash";
+const EVENT_COLUMNS: &str =
+    "seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash";
 
 /// Events matching a filter, in order.
 pub fn events_where(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<StoredEvent>> {
@@ -393,7 +453,10 @@ pub fn events_where(conn: &Connection, filter: &EventFilter) -> rusqlite::Result
     }
     for r in &filter.run_ids {
         values.push(r.clone());
-        any_of.push(format!("(run_id = ?{} AND house_bill IS NULL)", values.len()));
+        any_of.push(format!(
+            "(run_id = ?{} AND house_bill IS NULL)",
+            values.len()
+        ));
     }
     if !any_of.is_empty() {
         clauses.push(format!("({})", any_of.join(" OR ")));
@@ -406,8 +469,14 @@ pub fn events_where(conn: &Connection, filter: &EventFilter) -> rusqlite::Result
         values.push(to.clone());
         clauses.push(format!("at < ?{}", values.len()));
     }
-    let wh = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-    let mut stmt = conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM audit_events{wh} ORDER BY seq"))?;
+    let wh = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events{wh} ORDER BY seq"
+    ))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), row_event)?;
     rows.collect()
 }
@@ -442,7 +511,11 @@ pub mod events {
         duplicate_of: Option<i64>,
     ) -> AuditEvent {
         let name = crate::paths::file_name(path);
-        let kind = if duplicate_of.is_some() { "file.duplicate" } else { "file.received" };
+        let kind = if duplicate_of.is_some() {
+            "file.duplicate"
+        } else {
+            "file.received"
+        };
         AuditEvent::new(
             kind,
             json!({ "file_id": id, "job": job, "source": source, "path": path, "name": name, "size": size, "sha256": sha256, "duplicate_of": duplicate_of }),
@@ -451,7 +524,15 @@ pub mod events {
 
     /// A file taken again after a stop cut its first take short (before it
     /// was archived): the same receipt as `first_file_id`'s, not a new one.
-    pub fn file_received_again(id: i64, job: &str, source: &str, path: &str, size: u64, sha256: &str, first_file_id: i64) -> AuditEvent {
+    pub fn file_received_again(
+        id: i64,
+        job: &str,
+        source: &str,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        first_file_id: i64,
+    ) -> AuditEvent {
         let name = crate::paths::file_name(path);
         AuditEvent::new(
             "file.received_again",
@@ -461,10 +542,16 @@ pub mod events {
     }
 
     /// An entry number allocated and a filing recorded before it is sent.
-    pub fn filing_intent(f: &crate::state::ledger::Filing, bills: &[(String, String)]) -> AuditEvent {
+    pub fn filing_intent(
+        f: &crate::state::ledger::Filing,
+        bills: &[(String, String)],
+    ) -> AuditEvent {
         use sha2::Digest as _;
         let payload_sha256 = hex::encode(sha2::Sha256::digest(f.payload.as_bytes()));
-        let house_bills: Vec<serde_json::Value> = bills.iter().map(|(c, h)| json!({"carrier": c, "house_bill": h})).collect();
+        let house_bills: Vec<serde_json::Value> = bills
+            .iter()
+            .map(|(c, h)| json!({"carrier": c, "house_bill": h}))
+            .collect();
         AuditEvent::new(
             "filing.intent",
             json!({
@@ -516,7 +603,8 @@ mod tests {
     }
 
     fn ev(n: u32) -> AuditEvent {
-        AuditEvent::new("test.event", serde_json::json!({ "n": n })).shipment("DHLX", &format!("HB{n}"))
+        AuditEvent::new("test.event", serde_json::json!({ "n": n }))
+            .shipment("DHLX", &format!("HB{n}"))
     }
 
     #[test]
@@ -530,11 +618,24 @@ mod tests {
         assert_eq!(has_event_hash(&c, 5, &v.head.1).unwrap(), Some(true));
 
         // Append-only: the triggers refuse edits ...
-        assert!(c.execute("UPDATE audit_events SET body = '{}' WHERE seq = 3", []).is_err());
-        assert!(c.execute("DELETE FROM audit_events WHERE seq = 3", []).is_err());
+        assert!(
+            c.execute("UPDATE audit_events SET body = '{}' WHERE seq = 3", [])
+                .is_err()
+        );
+        assert!(
+            c.execute("DELETE FROM audit_events WHERE seq = 3", [])
+                .is_err()
+        );
         // ... and with them dropped, the chain still gives an edit away.
-        c.execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;").unwrap();
-        c.execute("UPDATE audit_events SET body = '{\"n\":33}' WHERE seq = 3", []).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;",
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_events SET body = '{\"n\":33}' WHERE seq = 3",
+            [],
+        )
+        .unwrap();
         let v = verify(&c).unwrap();
         let b = v.broken.unwrap();
         assert_eq!((b.seq, b.why.clone()), (3, Break::Altered));
@@ -546,8 +647,10 @@ mod tests {
         for n in 1..=5 {
             append_now(&mut c, &ev(n)).unwrap();
         }
-        c.execute_batch("DROP TRIGGER audit_events_no_delete;").unwrap();
-        c.execute("DELETE FROM audit_events WHERE seq = 2", []).unwrap();
+        c.execute_batch("DROP TRIGGER audit_events_no_delete;")
+            .unwrap();
+        c.execute("DELETE FROM audit_events WHERE seq = 2", [])
+            .unwrap();
         let b = verify(&c).unwrap().broken.unwrap();
         assert_eq!((b.seq, b.why), (3, Break::Missing { expected_seq: 2 }));
 
@@ -556,14 +659,26 @@ mod tests {
         for n in 1..=3 {
             append_now(&mut c, &ev(n)).unwrap();
         }
-        c.execute_batch("DROP TRIGGER audit_events_no_update;").unwrap();
-        let e: StoredEvent = c
-            .query_row(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = 2"), [], row_event)
+        c.execute_batch("DROP TRIGGER audit_events_no_update;")
             .unwrap();
-        let forged = StoredEvent { body: "{\"n\":99}".into(), ..e };
+        let e: StoredEvent = c
+            .query_row(
+                &format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq = 2"),
+                [],
+                row_event,
+            )
+            .unwrap();
+        let forged = StoredEvent {
+            body: "{\"n\":99}".into(),
+            ..e
+        };
         let mut buf = Vec::new();
         let h = stored_hash(&forged, &mut buf);
-        c.execute("UPDATE audit_events SET body = ?1, hash = ?2 WHERE seq = 2", params![forged.body, h]).unwrap();
+        c.execute(
+            "UPDATE audit_events SET body = ?1, hash = ?2 WHERE seq = 2",
+            params![forged.body, h],
+        )
+        .unwrap();
         let b = verify(&c).unwrap().broken.unwrap();
         assert_eq!(b.seq, 3);
         assert!(matches!(b.why, Break::Relinked { .. }));
@@ -581,7 +696,14 @@ mod tests {
         assert_eq!(append_many(&mut c, (2..=100).map(ev)).unwrap(), 100);
         let v = verify(&c).unwrap();
         assert_eq!((v.events, v.broken), (100, None));
-        let found = events_where(&c, &EventFilter { house_bill: Some("HB7".into()), ..Default::default() }).unwrap();
+        let found = events_where(
+            &c,
+            &EventFilter {
+                house_bill: Some("HB7".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].seq, 7);
         store_blob(&c, "d1", "job", "j.toml", "name = \"j\"").unwrap();
@@ -594,10 +716,29 @@ mod tests {
         use crate::state::intake::{IntakeStore, Take};
         use crate::state::ledger::{FilingState, LedgerStore, NewFiling};
         let dir = tempfile::tempdir().unwrap();
-        let mut store = crate::state::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap();
-        let Take::New(id) = store.take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/s").unwrap() else { panic!() };
-        store.set_file_state(id, crate::state::intake::FileState::Archived, Some("raw/a.csv"), None, None).unwrap();
-        assert!(matches!(store.take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/s").unwrap(), Take::Duplicate { .. }));
+        let mut store =
+            crate::state::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let Take::New(id) = store
+            .take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/s")
+            .unwrap()
+        else {
+            panic!()
+        };
+        store
+            .set_file_state(
+                id,
+                crate::state::intake::FileState::Archived,
+                Some("raw/a.csv"),
+                None,
+                None,
+            )
+            .unwrap();
+        assert!(matches!(
+            store
+                .take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/s")
+                .unwrap(),
+            Take::Duplicate { .. }
+        ));
         let make = |s: u64| Some(format!("K9Q-{s:07}-0"));
         let payload = |n: &str| format!("payload for {n}");
         let bills = [("DHLX".to_owned(), "H1".to_owned())];
@@ -614,21 +755,73 @@ mod tests {
             payload: &payload,
             record: &record,
         };
-        let f = store.record_intent("K9Q", 1, &make, &new).unwrap().new_filing().unwrap();
-        store.transition(&f.entry_number, FilingState::Submitted, None, None, "sent").unwrap();
-        store.transition(&f.entry_number, FilingState::Rejected, Some("01"), Some("BAD DATA"), "SE90 01 BAD DATA").unwrap();
-        store.transition(&f.entry_number, FilingState::Accepted, Some("02"), None, "SE90 02 late").unwrap();
+        let f = store
+            .record_intent("K9Q", 1, &make, &new)
+            .unwrap()
+            .new_filing()
+            .unwrap();
+        store
+            .transition(&f.entry_number, FilingState::Submitted, None, None, "sent")
+            .unwrap();
+        store
+            .transition(
+                &f.entry_number,
+                FilingState::Rejected,
+                Some("01"),
+                Some("BAD DATA"),
+                "SE90 01 BAD DATA",
+            )
+            .unwrap();
+        store
+            .transition(
+                &f.entry_number,
+                FilingState::Accepted,
+                Some("02"),
+                None,
+                "SE90 02 late",
+            )
+            .unwrap();
         let c = store.connection();
-        let kinds: Vec<String> = c.prepare("SELECT kind FROM audit_events ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        assert_eq!(kinds, ["file.received", "file.duplicate", "filing.intent", "filing.sent", "filing.response", "filing.response"]);
+        let kinds: Vec<String> = c
+            .prepare("SELECT kind FROM audit_events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "file.received",
+                "file.duplicate",
+                "filing.intent",
+                "filing.sent",
+                "filing.response",
+                "filing.response"
+            ]
+        );
         let v = verify(c).unwrap();
         assert_eq!((v.events, v.broken), (6, None));
-        let about = events_where(c, &EventFilter { entry_numbers: vec![f.entry_number.clone()], ..Default::default() }).unwrap();
+        let about = events_where(
+            c,
+            &EventFilter {
+                entry_numbers: vec![f.entry_number.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(about.len(), 4);
         let last: serde_json::Value = serde_json::from_str(&about[3].body).unwrap();
-        assert_eq!((last["applied"].as_bool(), last["to"].as_str()), (Some(false), Some("accepted")), "an ignored late message is recorded too");
+        assert_eq!(
+            (last["applied"].as_bool(), last["to"].as_str()),
+            (Some(false), Some("accepted")),
+            "an ignored late message is recorded too"
+        );
         let intent: serde_json::Value = serde_json::from_str(&about[0].body).unwrap();
         use sha2::Digest as _;
-        assert_eq!(intent["payload_sha256"], hex::encode(Sha256::digest(f.payload.as_bytes())));
+        assert_eq!(
+            intent["payload_sha256"],
+            hex::encode(Sha256::digest(f.payload.as_bytes()))
+        );
     }
 }

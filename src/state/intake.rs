@@ -162,9 +162,20 @@ pub trait IntakeStore: Send {
     fn files_of_run(&mut self, run_id: &str) -> Result<Vec<FileRecord>, StoreError>;
 
     /// A job's archived files taken between two instants (for replay).
-    fn archived_between(&mut self, job: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<FileRecord>, StoreError>;
+    fn archived_between(
+        &mut self,
+        job: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<FileRecord>, StoreError>;
 
-    fn start_run(&mut self, run_id: &str, job: &str, kind: &str, output: &str) -> Result<(), StoreError>;
+    fn start_run(
+        &mut self,
+        run_id: &str,
+        job: &str,
+        kind: &str,
+        output: &str,
+    ) -> Result<(), StoreError>;
 
     fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError>;
 
@@ -174,7 +185,12 @@ pub trait IntakeStore: Send {
 
     fn job_started(&mut self, job: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    fn job_finished(&mut self, job: &str, at: DateTime<Utc>, error: Option<&str>) -> Result<(), StoreError>;
+    fn job_finished(
+        &mut self,
+        job: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// A cheap query proving the store answers (readiness checks).
     fn ping(&mut self) -> Result<(), StoreError>;

@@ -324,7 +324,12 @@ pub trait LedgerStore: Send {
     /// [`Adopted`]), with the same checks as [`LedgerStore::record_intents`]
     /// (a house bill already on a filed entry here is never adopted again)
     /// and no serial allocated.
-    fn adopt(&mut self, filer_code: &str, first_serial: u64, filings: &[(NewFiling<'_>, Adopted<'_>)]) -> Result<Vec<Intent>, StoreError>;
+    fn adopt(
+        &mut self,
+        filer_code: &str,
+        first_serial: u64,
+        filings: &[(NewFiling<'_>, Adopted<'_>)],
+    ) -> Result<Vec<Intent>, StoreError>;
 
     /// Applies each transition the state machine allows and records an event
     /// for each, applied or not.
@@ -338,7 +343,12 @@ pub trait LedgerStore: Send {
         make_number: &dyn Fn(u64) -> Option<String>,
         filing: &NewFiling<'_>,
     ) -> Result<Intent, StoreError> {
-        let mut out = self.record_intents(filer_code, first_serial, make_number, std::slice::from_ref(filing))?;
+        let mut out = self.record_intents(
+            filer_code,
+            first_serial,
+            make_number,
+            std::slice::from_ref(filing),
+        )?;
         Ok(out.pop().unwrap_or(Intent::AlreadyFiled(Vec::new())))
     }
 
@@ -351,14 +361,21 @@ pub trait LedgerStore: Send {
         narrative: Option<&str>,
         message: &str,
     ) -> Result<bool, StoreError> {
-        let t = Transition { entry_number, to, code, narrative, message };
+        let t = Transition {
+            entry_number,
+            to,
+            code,
+            narrative,
+            message,
+        };
         Ok(self.transitions(&[t])?.first() == Some(&Applied::Moved))
     }
 
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError>;
 
     /// The filing whose entry carries this house bill.
-    fn filing_for(&mut self, carrier: &str, house_bill: &str) -> Result<Option<Filing>, StoreError>;
+    fn filing_for(&mut self, carrier: &str, house_bill: &str)
+    -> Result<Option<Filing>, StoreError>;
 
     /// The carriers under which a house bill is on a filed entry.
     fn filing_carriers(&mut self, house_bill: &str) -> Result<Vec<String>, StoreError>;
@@ -373,7 +390,12 @@ pub trait LedgerStore: Send {
     /// Filed entries arriving in `[from, to]` with a chapter 99 line whose
     /// heading's digits start with one of `heading_digits`, each once,
     /// ordered by entry number. Every state: the caller chooses.
-    fn entries_with_heading(&mut self, heading_digits: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<HeadingMatch>, StoreError>;
+    fn entries_with_heading(
+        &mut self,
+        heading_digits: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<HeadingMatch>, StoreError>;
 
     fn filings_in(&mut self, states: &[FilingState]) -> Result<Vec<Filing>, StoreError>;
 
@@ -387,7 +409,11 @@ pub trait LedgerStore: Send {
 
     /// Entries recorded as not filed, of one run and/or with one house bill
     /// (`None`: any), in run and list order.
-    fn not_filed(&mut self, run_id: Option<&str>, house_bill: Option<&str>) -> Result<Vec<NotFiled>, StoreError>;
+    fn not_filed(
+        &mut self,
+        run_id: Option<&str>,
+        house_bill: Option<&str>,
+    ) -> Result<Vec<NotFiled>, StoreError>;
 
     /// How many entries are recorded as not filed.
     fn not_filed_count(&mut self) -> Result<u64, StoreError>;
@@ -406,9 +432,15 @@ mod tests {
         assert!(Submitted.can_become(Accepted) && Submitted.can_become(Rejected));
         assert!(Accepted.can_become(Released) && Accepted.can_become(Held));
         assert!(Held.can_become(Released));
-        assert!(Submitted.can_become(Released), "a release may overtake the acceptance");
+        assert!(
+            Submitted.can_become(Released),
+            "a release may overtake the acceptance"
+        );
         assert!(!Released.can_become(Accepted), "no going back");
-        assert!(!Rejected.can_become(Released), "a rejected entry is not released");
+        assert!(
+            !Rejected.can_become(Released),
+            "a rejected entry is not released"
+        );
         assert!(!Accepted.can_become(Submitted));
         assert!(!Cancelled.can_become(Released));
     }

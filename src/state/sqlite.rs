@@ -13,13 +13,17 @@ use polars::prelude::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intake::{FileRecord, FileState, IntakeStore, JobState, RunRecord, Take};
-use super::ledger::{Adopted, Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent, LedgerLine, LedgerStore, NewFiling, NotFiled, Transition};
+use super::ledger::{
+    Adopted, Applied, EntryRecord, Filing, FilingEvent, FilingState, HeadingMatch, Intent,
+    LedgerLine, LedgerStore, NewFiling, NotFiled, Transition,
+};
 use super::*;
 use crate::dates::{epoch_days, from_epoch_days, parse_ts, ts_millis as ts};
 use crate::money;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE shipments (
     carrier       TEXT NOT NULL,
     house_bill    TEXT NOT NULL,
@@ -32,7 +36,8 @@ CREATE TABLE shipments (
     PRIMARY KEY (carrier, house_bill)
 ) WITHOUT ROWID;
 CREATE INDEX shipments_by_day ON shipments (arrival_date, consignee_key);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE files (
     id           INTEGER PRIMARY KEY,
     job          TEXT NOT NULL,
@@ -71,7 +76,8 @@ CREATE TABLE job_state (
     last_failure TEXT,
     last_error   TEXT
 );
-"#, r#"
+"#,
+    r#"
 CREATE TABLE entry_serials (
     filer_code  TEXT PRIMARY KEY,
     next_serial INTEGER NOT NULL
@@ -110,7 +116,8 @@ CREATE TABLE kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"#, r#"
+"#,
+    r#"
 -- Entries (contract v2 section 10): a filing is one entry, which may carry
 -- several house bills. A house bill is on at most one filed entry: the
 -- primary key below is what enforces it, written in the intent's transaction.
@@ -172,11 +179,13 @@ CREATE TABLE ledger_ch99 (
     PRIMARY KEY (filing_id, line, pos)
 ) WITHOUT ROWID;
 CREATE INDEX ledger_ch99_by_heading ON ledger_ch99 (heading_digits, filing_id);
-"#, r#"
+"#,
+    r#"
 -- How many engine runs a file was handed to that never returned (the process
 -- died meanwhile): at 2 the file is quarantined as a poison file.
 ALTER TABLE files ADD COLUMN engine_attempts INTEGER NOT NULL DEFAULT 0;
-"#, r#"
+"#,
+    r#"
 -- Entries s321d would file but did not, with the reason (a mandatory CATAIR
 -- field without a value, no IOR, a house bill on another entry, ...): the
 -- ledger's record of them beside the filings. A run's rows are replaced
@@ -192,7 +201,9 @@ CREATE TABLE not_filed (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (run_id, pos)
 ) WITHOUT ROWID;
-"#, super::summary::MIGRATION];
+"#,
+    super::summary::MIGRATION,
+];
 
 /// What a quick write probe of the store found (readiness).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,14 +220,23 @@ pub enum Probe {
 /// then `ROLLBACK`. Never waits on the connections runs use.
 pub fn probe(path: &Path, wait: std::time::Duration) -> Probe {
     use rusqlite::{ErrorCode, OpenFlags};
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX) {
+    let conn = match Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) {
         Ok(c) => c,
         Err(e) => return Probe::Unreachable(format!("{}: {e}", path.display())),
     };
-    let result = conn.busy_timeout(wait).and_then(|()| conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;"));
+    let result = conn
+        .busy_timeout(wait)
+        .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;"));
     match result {
         Ok(()) => Probe::Writable,
-        Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Probe::Locked,
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        {
+            Probe::Locked
+        }
         Err(e) => Probe::Unreachable(format!("{}: {e}", path.display())),
     }
 }
@@ -240,7 +260,11 @@ impl SqliteStore {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| sql_err(path, e))?;
-        let mut store = SqliteStore { conn, path: path.to_owned(), history_lock: None };
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_owned(),
+            history_lock: None,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -253,11 +277,18 @@ impl SqliteStore {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
             .map_err(|e| self.err(e))?;
-        let version: usize = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        let version: usize = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| sql_err(&self.path, e))?;
             tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "user_version", i + 1).map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
         // The audit trail's tables live outside the numbered migrations.
@@ -281,7 +312,13 @@ impl SqliteStore {
             .conn
             .query_row("SELECT 1 FROM shipments LIMIT 1", [], |r| r.get(0))
             .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| self.err(e))?;
         Ok(any.is_none())
     }
@@ -302,14 +339,19 @@ impl SqliteStore {
             carrier.push(get(0)?);
             house_bill.push(get(1)?);
             consignee_key.push(get(2)?);
-            arrival.push(r.get::<_, Option<i64>>(3).map_err(|e| sql_err(&self.path, e))?.map(|d| d as i32));
+            arrival.push(
+                r.get::<_, Option<i64>>(3)
+                    .map_err(|e| sql_err(&self.path, e))?
+                    .map(|d| d as i32),
+            );
             total.push(money::parse_decimal(&get(4)?).ok());
             source_file.push(get(5)?);
             sha.push(get(6)?);
             run.push(get(7)?);
         }
         let height = carrier.len();
-        let dates = Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), arrival.into_iter()).into_date();
+        let dates =
+            Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), arrival.into_iter()).into_date();
         Ok(DataFrame::new(
             height,
             vec![
@@ -317,7 +359,8 @@ impl SqliteStore {
                 Column::new(H_HOUSE_BILL.into(), house_bill),
                 Column::new(H_CONSIGNEE_KEY.into(), consignee_key),
                 dates.into_column(),
-                Int128Chunked::from_iter_options(H_TOTAL_USD.into(), total.into_iter()).into_column(),
+                Int128Chunked::from_iter_options(H_TOTAL_USD.into(), total.into_iter())
+                    .into_column(),
                 Column::new(H_SOURCE_FILE.into(), source_file),
                 Column::new(H_FILE_SHA256.into(), sha),
                 Column::new(H_RUN_ID.into(), run),
@@ -327,7 +370,10 @@ impl SqliteStore {
 }
 
 pub(super) fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite { location: path.display().to_string(), source }
+    StoreError::Sqlite {
+        location: path.display().to_string(),
+        source,
+    }
 }
 
 const COLUMNS: &str = "s.carrier, s.house_bill, s.consignee_key, s.arrival_date, s.total_usd, s.source_file, s.file_sha256, s.run_id";
@@ -346,7 +392,12 @@ impl HistoryStore for SqliteStore {
             location: self.path.display().to_string(),
             message: format!("history lock {}: {e}", Path::new(&name).display()),
         };
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&name).map_err(other)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(other)?;
         file.lock().map_err(other)?;
         self.history_lock = Some(file);
         Ok(())
@@ -363,9 +414,12 @@ impl HistoryStore for SqliteStore {
         let bills = keys.column(H_HOUSE_BILL)?.str()?;
         {
             let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-            let mut stmt = tx.prepare_cached("INSERT INTO temp.run_keys VALUES (?1, ?2)").map_err(|e| sql_err(&self.path, e))?;
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO temp.run_keys VALUES (?1, ?2)")
+                .map_err(|e| sql_err(&self.path, e))?;
             for (c, h) in carriers.iter().zip(bills.iter()) {
-                stmt.execute(params![c.unwrap_or(""), h.unwrap_or("")]).map_err(|e| sql_err(&self.path, e))?;
+                stmt.execute(params![c.unwrap_or(""), h.unwrap_or("")])
+                    .map_err(|e| sql_err(&self.path, e))?;
             }
             drop(stmt);
             tx.commit().map_err(|e| self.err(e))?;
@@ -384,15 +438,22 @@ impl HistoryStore for SqliteStore {
                 "CREATE TEMP TABLE IF NOT EXISTS run_days (arrival_date INTEGER, consignee_key TEXT); DELETE FROM temp.run_days;",
             )
             .map_err(|e| self.err(e))?;
-        let dates = days.column(H_ARRIVAL_DATE)?.as_materialized_series().to_physical_repr().into_owned();
+        let dates = days
+            .column(H_ARRIVAL_DATE)?
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
         let dates = dates.i32()?;
         let keys = days.column(H_CONSIGNEE_KEY)?.str()?;
         {
             let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-            let mut stmt = tx.prepare_cached("INSERT INTO temp.run_days VALUES (?1, ?2)").map_err(|e| sql_err(&self.path, e))?;
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO temp.run_days VALUES (?1, ?2)")
+                .map_err(|e| sql_err(&self.path, e))?;
             for (d, k) in dates.iter().zip(keys.iter()) {
                 if let (Some(d), Some(k)) = (d, k) {
-                    stmt.execute(params![d, k]).map_err(|e| sql_err(&self.path, e))?;
+                    stmt.execute(params![d, k])
+                        .map_err(|e| sql_err(&self.path, e))?;
                 }
             }
             drop(stmt);
@@ -408,17 +469,25 @@ impl HistoryStore for SqliteStore {
         let carrier = col(H_CARRIER)?.str()?;
         let bill = col(H_HOUSE_BILL)?.str()?;
         let ckey = col(H_CONSIGNEE_KEY)?.str()?;
-        let dates = col(H_ARRIVAL_DATE)?.as_materialized_series().to_physical_repr().into_owned();
+        let dates = col(H_ARRIVAL_DATE)?
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
         let dates = dates.i32()?;
         let total = col(H_TOTAL_USD)?.i128()?;
         let file = col(H_SOURCE_FILE)?.str()?;
         let sha = col(H_FILE_SHA256)?.str()?;
         let run = col(H_RUN_ID)?.str()?;
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_err(&self.path, e))?;
         let mut inserted = 0;
         {
             let mut stmt = tx
-                .prepare_cached("INSERT OR IGNORE INTO shipments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO shipments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
                 .map_err(|e| sql_err(&self.path, e))?;
             let mut buf = String::new();
             for i in 0..shipments.height() {
@@ -444,7 +513,10 @@ impl HistoryStore for SqliteStore {
     }
 
     fn shipment_count(&mut self) -> Result<u64, StoreError> {
-        self.conn.query_row("SELECT count(*) FROM shipments", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| self.err(e))
+        self.conn
+            .query_row("SELECT count(*) FROM shipments", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -454,8 +526,7 @@ fn received_key(job: &str, sha256: &str) -> String {
     format!("received:{job}:{sha256}")
 }
 
-const FILE_COLUMNS: &str =
-    "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified, engine_attempts";
+const FILE_COLUMNS: &str = "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified, engine_attempts";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     let state: String = r.get(7)?;
@@ -473,17 +544,31 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
         run_id: r.get(10)?,
         duplicate_of: r.get(11)?,
         note: r.get(12)?,
-        taken_at: r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_ts).unwrap_or_default(),
-        modified: r.get::<_, Option<String>>(14)?.as_deref().and_then(parse_ts),
+        taken_at: r
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .and_then(parse_ts)
+            .unwrap_or_default(),
+        modified: r
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .and_then(parse_ts),
         engine_attempts: r.get::<_, i64>(15)?.max(0) as u32,
     })
 }
 
 impl SqliteStore {
-    fn query_files(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<FileRecord>, StoreError> {
+    fn query_files(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<FileRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let rows = stmt.query_map(params, file_row).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        let rows = stmt
+            .query_map(params, file_row)
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 }
 
@@ -501,7 +586,10 @@ impl IntakeStore for SqliteStore {
         let now = ts(Utc::now());
         let name = crate::paths::file_name(path).to_owned();
         // Immediate: the audit append below must not race another writer.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sql_err(&self.path, e))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&self.path, e))?;
         let earlier: Option<FileRecord> = {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -509,8 +597,12 @@ impl IntakeStore for SqliteStore {
                      AND state NOT IN ('taken', 'duplicate', 'duplicate-pending') ORDER BY id LIMIT 1"
                 ))
                 .map_err(|e| sql_err(&self.path, e))?;
-            let mut rows = stmt.query_map(params![job, sha256], file_row).map_err(|e| sql_err(&self.path, e))?;
-            rows.next().transpose().map_err(|e| sql_err(&self.path, e))?
+            let mut rows = stmt
+                .query_map(params![job, sha256], file_row)
+                .map_err(|e| sql_err(&self.path, e))?;
+            rows.next()
+                .transpose()
+                .map_err(|e| sql_err(&self.path, e))?
         };
         let (state, dup) = match &earlier {
             Some(e) => (FileState::DuplicatePending, Some(e.id)),
@@ -526,15 +618,21 @@ impl IntakeStore for SqliteStore {
         // Taken before, but forgotten when a stop cut the take short: the
         // audit trail says so instead of recording a second plain receipt.
         let first: Option<i64> = if dup.is_none() {
-            tx.query_row("SELECT value FROM kv WHERE key = ?1", [received_key(job, sha256)], |r| r.get::<_, String>(0))
-                .optional()
-                .map_err(|e| sql_err(&self.path, e))?
-                .and_then(|v| v.parse().ok())
+            tx.query_row(
+                "SELECT value FROM kv WHERE key = ?1",
+                [received_key(job, sha256)],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(|e| sql_err(&self.path, e))?
+            .and_then(|v| v.parse().ok())
         } else {
             None
         };
         let event = match first {
-            Some(first) => super::audit::events::file_received_again(id, job, source, path, size, sha256, first),
+            Some(first) => super::audit::events::file_received_again(
+                id, job, source, path, size, sha256, first,
+            ),
             None => super::audit::events::file_received(id, job, source, path, size, sha256, dup),
         };
         super::audit::append(&tx, &event).map_err(|e| sql_err(&self.path, e))?;
@@ -545,7 +643,14 @@ impl IntakeStore for SqliteStore {
         })
     }
 
-    fn set_file_state(&mut self, id: i64, state: FileState, archive: Option<&str>, run_id: Option<&str>, note: Option<&str>) -> Result<(), StoreError> {
+    fn set_file_state(
+        &mut self,
+        id: i64,
+        state: FileState,
+        archive: Option<&str>,
+        run_id: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE files SET state = ?2, archive = COALESCE(?3, archive), run_id = COALESCE(?4, run_id), \
@@ -557,7 +662,10 @@ impl IntakeStore for SqliteStore {
     }
 
     fn forget_file(&mut self, id: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_err(&self.path, e))?;
         // Remember that its receipt is in the audit trail (see `take_file`).
         tx.execute(
             "INSERT INTO kv (key, value) SELECT 'received:' || job || ':' || sha256, id FROM files WHERE id = ?1 \
@@ -565,40 +673,74 @@ impl IntakeStore for SqliteStore {
             [id],
         )
         .map_err(|e| sql_err(&self.path, e))?;
-        tx.execute("DELETE FROM files WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+        tx.execute("DELETE FROM files WHERE id = ?1", [id])
+            .map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     fn engine_started(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_err(&self.path, e))?;
         for id in ids {
-            tx.execute("UPDATE files SET engine_attempts = engine_attempts + 1 WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+            tx.execute(
+                "UPDATE files SET engine_attempts = engine_attempts + 1 WHERE id = ?1",
+                [id],
+            )
+            .map_err(|e| sql_err(&self.path, e))?;
         }
         tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     fn engine_returned(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_err(&self.path, e))?;
         for id in ids {
-            tx.execute("UPDATE files SET engine_attempts = 0 WHERE id = ?1", [id]).map_err(|e| sql_err(&self.path, e))?;
+            tx.execute("UPDATE files SET engine_attempts = 0 WHERE id = ?1", [id])
+                .map_err(|e| sql_err(&self.path, e))?;
         }
         tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     fn files_in(&mut self, job: &str, states: &[FileState]) -> Result<Vec<FileRecord>, StoreError> {
-        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
-        self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND state IN ({list}) ORDER BY id"), [job])
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.query_files(
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND state IN ({list}) ORDER BY id"
+            ),
+            [job],
+        )
     }
 
     fn file(&mut self, id: i64) -> Result<Option<FileRecord>, StoreError> {
-        Ok(self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"), [id])?.pop())
+        Ok(self
+            .query_files(
+                &format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"),
+                [id],
+            )?
+            .pop())
     }
 
     fn files_of_run(&mut self, run_id: &str) -> Result<Vec<FileRecord>, StoreError> {
-        self.query_files(&format!("SELECT {FILE_COLUMNS} FROM files WHERE run_id = ?1 ORDER BY id"), [run_id])
+        self.query_files(
+            &format!("SELECT {FILE_COLUMNS} FROM files WHERE run_id = ?1 ORDER BY id"),
+            [run_id],
+        )
     }
 
-    fn archived_between(&mut self, job: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<FileRecord>, StoreError> {
+    fn archived_between(
+        &mut self,
+        job: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<FileRecord>, StoreError> {
         self.query_files(
             &format!(
                 "SELECT {FILE_COLUMNS} FROM files WHERE job = ?1 AND archive IS NOT NULL AND state <> 'duplicate' \
@@ -608,7 +750,13 @@ impl IntakeStore for SqliteStore {
         )
     }
 
-    fn start_run(&mut self, run_id: &str, job: &str, kind: &str, output: &str) -> Result<(), StoreError> {
+    fn start_run(
+        &mut self,
+        run_id: &str,
+        job: &str,
+        kind: &str,
+        output: &str,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO runs (run_id, job, kind, status, started_at, output) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
@@ -640,7 +788,11 @@ impl IntakeStore for SqliteStore {
                     job: r.get(1)?,
                     kind: r.get(2)?,
                     status: r.get(3)?,
-                    started_at: r.get::<_, Option<String>>(4)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+                    started_at: r
+                        .get::<_, Option<String>>(4)?
+                        .as_deref()
+                        .and_then(parse_ts)
+                        .unwrap_or_default(),
                     finished_at: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_ts),
                     output: r.get(6)?,
                     summary: r.get(7)?,
@@ -665,7 +817,11 @@ impl IntakeStore for SqliteStore {
                 })
             })
             .map_err(|e| sql_err(&self.path, e))?;
-        Ok(rows.next().transpose().map_err(|e| sql_err(&self.path, e))?.unwrap_or_default())
+        Ok(rows
+            .next()
+            .transpose()
+            .map_err(|e| sql_err(&self.path, e))?
+            .unwrap_or_default())
     }
 
     fn job_started(&mut self, job: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -678,7 +834,12 @@ impl IntakeStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    fn job_finished(&mut self, job: &str, at: DateTime<Utc>, error: Option<&str>) -> Result<(), StoreError> {
+    fn job_finished(
+        &mut self,
+        job: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let sql = if error.is_none() {
             "INSERT INTO job_state (job, last_success) VALUES (?1, ?2) ON CONFLICT (job) DO UPDATE SET last_success = ?2, last_error = NULL"
         } else {
@@ -695,7 +856,10 @@ impl IntakeStore for SqliteStore {
     }
 
     fn ping(&mut self) -> Result<(), StoreError> {
-        self.conn.query_row("SELECT count(*) FROM job_state", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(|e| self.err(e))
+        self.conn
+            .query_row("SELECT count(*) FROM job_state", [], |r| r.get::<_, i64>(0))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -717,21 +881,39 @@ fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
         code: r.get(10)?,
         narrative: r.get(11)?,
         payload: r.get(12)?,
-        created_at: r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_ts).unwrap_or_default(),
-        updated_at: r.get::<_, Option<String>>(14)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+        created_at: r
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .and_then(parse_ts)
+            .unwrap_or_default(),
+        updated_at: r
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .and_then(parse_ts)
+            .unwrap_or_default(),
     })
 }
 
 impl SqliteStore {
-    fn query_filings(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Filing>, StoreError> {
+    fn query_filings(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Filing>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let rows = stmt.query_map(params, filing_row).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        let rows = stmt
+            .query_map(params, filing_row)
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     /// Filings matching an SQL condition on `filings`, oldest first.
     pub(super) fn query_filings_where(&self, condition: &str) -> Result<Vec<Filing>, StoreError> {
-        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE {condition} ORDER BY id"), [])
+        self.query_filings(
+            &format!("SELECT {FILING_COLUMNS} FROM filings WHERE {condition} ORDER BY id"),
+            [],
+        )
     }
 }
 
@@ -741,7 +923,13 @@ impl SqliteStore {
         self.conn
             .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
             .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -755,8 +943,11 @@ impl SqliteStore {
                  AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || runs.run_id AND value = 'pending') ORDER BY started_at",
             )
             .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([job], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+        let rows = stmt
+            .query_map([job], |r| r.get(0))
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     /// A job's complete runs whose exception reports are still owed
@@ -769,8 +960,11 @@ impl SqliteStore {
                  AND EXISTS (SELECT 1 FROM kv WHERE key = 'exceptions-due:' || runs.run_id AND value = 'due') ORDER BY started_at",
             )
             .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([job], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+        let rows = stmt
+            .query_map([job], |r| r.get(0))
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     pub fn set_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -797,7 +991,10 @@ impl SqliteStore {
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
         // Immediate: the audit appends below must not race another writer.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         tx.execute(
             "INSERT INTO entry_serials (filer_code, next_serial) VALUES (?1, ?2) ON CONFLICT (filer_code) DO NOTHING",
             params![filer_code, first_serial as i64],
@@ -820,7 +1017,11 @@ impl SqliteStore {
                 .map_err(err)?;
             // The primary key (carrier, house_bill) refuses a bill on a second
             // entry even if the check above were ever bypassed.
-            let mut bill = tx.prepare_cached("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES (?1, ?2, ?3)").map_err(err)?;
+            let mut bill = tx
+                .prepare_cached(
+                    "INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
             let mut entry = tx
                 .prepare_cached(
                     "INSERT INTO ledger_entries (filing_id, run_id, entry_ref, ior_number, arrival_date, port_of_entry, conveyance, \
@@ -858,7 +1059,10 @@ impl SqliteStore {
                 let adopt = adopted.get(k).copied().flatten();
                 // The run's entry was filed already (whatever its bills now).
                 if !f.record.entry_ref.is_empty() {
-                    let number: Option<String> = same_entry.query_row([f.run_id, &f.record.entry_ref], |r| r.get(0)).optional().map_err(err)?;
+                    let number: Option<String> = same_entry
+                        .query_row([f.run_id, &f.record.entry_ref], |r| r.get(0))
+                        .optional()
+                        .map_err(err)?;
                     if let Some(n) = number {
                         out.push(Intent::AlreadyFiled(vec![n]));
                         continue 'filings;
@@ -866,14 +1070,18 @@ impl SqliteStore {
                 }
                 let mut filed = Vec::new();
                 for (carrier, house_bill) in f.bills {
-                    let number: Option<String> = on_entry.query_row([carrier, house_bill], |r| r.get(0)).optional().map_err(err)?;
+                    let number: Option<String> = on_entry
+                        .query_row([carrier, house_bill], |r| r.get(0))
+                        .optional()
+                        .map_err(err)?;
                     if let Some(n) = number {
                         filed.push((carrier.clone(), house_bill.clone(), n));
                     }
                 }
                 if !filed.is_empty() {
                     out.push(if filed.len() == f.bills.len() {
-                        let mut numbers: Vec<String> = filed.into_iter().map(|(_, _, n)| n).collect();
+                        let mut numbers: Vec<String> =
+                            filed.into_iter().map(|(_, _, n)| n).collect();
                         numbers.sort();
                         numbers.dedup();
                         Intent::AlreadyFiled(numbers)
@@ -885,12 +1093,14 @@ impl SqliteStore {
                 let (number, state) = match adopt {
                     Some(a) => {
                         if let Some(serial) = a.own_serial {
-                            past.execute(params![filer_code, serial as i64 + 1]).map_err(err)?;
+                            past.execute(params![filer_code, serial as i64 + 1])
+                                .map_err(err)?;
                         }
                         (a.entry_number.to_owned(), a.state)
                     }
                     None => {
-                        let serial: i64 = next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
+                        let serial: i64 =
+                            next.query_row([filer_code], |r| r.get(0)).map_err(err)?;
                         let number = make_number(serial as u64).ok_or_else(|| StoreError::Other {
                             location: path.display().to_string(),
                             message: format!("entry serial {serial} of filer code {filer_code} has no entry number: the serials are used up"),
@@ -916,7 +1126,8 @@ impl SqliteStore {
                     .map_err(err)?;
                 let id = tx.last_insert_rowid();
                 for (carrier, house_bill) in f.bills {
-                    bill.execute(params![carrier, house_bill, id]).map_err(err)?;
+                    bill.execute(params![carrier, house_bill, id])
+                        .map_err(err)?;
                 }
                 let r = f.record;
                 let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
@@ -963,15 +1174,26 @@ impl SqliteStore {
                     .map_err(err)?;
                     for (pos, (heading, amount)) in l.ch99.iter().enumerate() {
                         let digits: String = heading.chars().filter(char::is_ascii_digit).collect();
-                        ch99.execute(params![id, l.line, pos as i64, heading, digits, amount]).map_err(err)?;
+                        ch99.execute(params![id, l.line, pos as i64, heading, digits, amount])
+                            .map_err(err)?;
                     }
                 }
-                let bills = f.bills.iter().map(|(c, h)| format!("{c} {h}")).collect::<Vec<_>>().join(", ");
+                let bills = f
+                    .bills
+                    .iter()
+                    .map(|(c, h)| format!("{c} {h}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let message = match adopt {
-                    Some(a) => format!("entry number {number} adopted from ACE for {bills}: {}", a.message),
+                    Some(a) => format!(
+                        "entry number {number} adopted from ACE for {bills}: {}",
+                        a.message
+                    ),
                     None => format!("entry number {number} allocated for {bills}"),
                 };
-                event.execute(params![id, at, message, state.as_str()]).map_err(err)?;
+                event
+                    .execute(params![id, at, message, state.as_str()])
+                    .map_err(err)?;
                 let filing = Filing {
                     id,
                     carrier: f.carrier.to_owned(),
@@ -990,7 +1212,8 @@ impl SqliteStore {
                     updated_at: now,
                 };
                 // The audit trail records the intent in the same transaction.
-                super::audit::append(&tx, &super::audit::events::filing_intent(&filing, f.bills)).map_err(err)?;
+                super::audit::append(&tx, &super::audit::events::filing_intent(&filing, f.bills))
+                    .map_err(err)?;
                 out.push(Intent::New(Box::new(filing)));
             }
         }
@@ -1010,8 +1233,14 @@ impl LedgerStore for SqliteStore {
         self.record(filer_code, first_serial, make_number, filings, &[])
     }
 
-    fn adopt(&mut self, filer_code: &str, first_serial: u64, filings: &[(NewFiling<'_>, Adopted<'_>)]) -> Result<Vec<Intent>, StoreError> {
-        let (list, adopted): (Vec<NewFiling<'_>>, Vec<Option<Adopted<'_>>>) = filings.iter().map(|(f, a)| (f.clone(), Some(*a))).unzip();
+    fn adopt(
+        &mut self,
+        filer_code: &str,
+        first_serial: u64,
+        filings: &[(NewFiling<'_>, Adopted<'_>)],
+    ) -> Result<Vec<Intent>, StoreError> {
+        let (list, adopted): (Vec<NewFiling<'_>>, Vec<Option<Adopted<'_>>>) =
+            filings.iter().map(|(f, a)| (f.clone(), Some(*a))).unzip();
         self.record(filer_code, first_serial, &|_| None, &list, &adopted)
     }
 
@@ -1019,10 +1248,17 @@ impl LedgerStore for SqliteStore {
         let at = ts(Utc::now());
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
         {
-            let mut find = tx.prepare_cached("SELECT id, state, carrier, house_bill FROM filings WHERE entry_number = ?1").map_err(err)?;
+            let mut find = tx
+                .prepare_cached(
+                    "SELECT id, state, carrier, house_bill FROM filings WHERE entry_number = ?1",
+                )
+                .map_err(err)?;
             let mut update = tx
                 .prepare_cached("UPDATE filings SET state = ?2, code = COALESCE(?3, code), narrative = COALESCE(?4, narrative), updated_at = ?5 WHERE id = ?1")
                 .map_err(err)?;
@@ -1030,8 +1266,12 @@ impl LedgerStore for SqliteStore {
                 .prepare_cached("INSERT INTO filing_events (filing_id, at, from_state, to_state, applied, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(err)?;
             for t in list {
-                let found: Option<(i64, String, String, String)> =
-                    find.query_row([t.entry_number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional().map_err(err)?;
+                let found: Option<(i64, String, String, String)> = find
+                    .query_row([t.entry_number], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()
+                    .map_err(err)?;
                 let Some((id, from, carrier, house_bill)) = found else {
                     out.push(Applied::Unknown);
                     continue;
@@ -1039,9 +1279,20 @@ impl LedgerStore for SqliteStore {
                 let from = FilingState::parse(&from).unwrap_or(FilingState::Pending);
                 let moved = from.can_become(t.to);
                 if moved {
-                    update.execute(params![id, t.to.as_str(), t.code, t.narrative, at]).map_err(err)?;
+                    update
+                        .execute(params![id, t.to.as_str(), t.code, t.narrative, at])
+                        .map_err(err)?;
                 }
-                event.execute(params![id, at, from.as_str(), t.to.as_str(), moved, t.message]).map_err(err)?;
+                event
+                    .execute(params![
+                        id,
+                        at,
+                        from.as_str(),
+                        t.to.as_str(),
+                        moved,
+                        t.message
+                    ])
+                    .map_err(err)?;
                 let audit = super::audit::events::filing_response(
                     &carrier,
                     &house_bill,
@@ -1054,7 +1305,11 @@ impl LedgerStore for SqliteStore {
                     t.message,
                 );
                 super::audit::append(&tx, &audit).map_err(err)?;
-                out.push(if moved { Applied::Moved } else { Applied::Ignored });
+                out.push(if moved {
+                    Applied::Moved
+                } else {
+                    Applied::Ignored
+                });
             }
         }
         tx.commit().map_err(err)?;
@@ -1062,10 +1317,19 @@ impl LedgerStore for SqliteStore {
     }
 
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError> {
-        Ok(self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE entry_number = ?1"), [entry_number])?.pop())
+        Ok(self
+            .query_filings(
+                &format!("SELECT {FILING_COLUMNS} FROM filings WHERE entry_number = ?1"),
+                [entry_number],
+            )?
+            .pop())
     }
 
-    fn filing_for(&mut self, carrier: &str, house_bill: &str) -> Result<Option<Filing>, StoreError> {
+    fn filing_for(
+        &mut self,
+        carrier: &str,
+        house_bill: &str,
+    ) -> Result<Option<Filing>, StoreError> {
         Ok(self
             .query_filings(
                 &format!(
@@ -1078,9 +1342,17 @@ impl LedgerStore for SqliteStore {
     }
 
     fn filing_carriers(&mut self, house_bill: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT carrier FROM filing_bills WHERE house_bill = ?1 ORDER BY carrier").map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([house_bill], |r| r.get(0)).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(|e| sql_err(&self.path, e))
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT carrier FROM filing_bills WHERE house_bill = ?1 ORDER BY carrier",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([house_bill], |r| r.get(0))
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn bills_of(&mut self, entry_number: &str) -> Result<Vec<(String, String)>, StoreError> {
@@ -1091,14 +1363,19 @@ impl LedgerStore for SqliteStore {
                  WHERE f.entry_number = ?1 ORDER BY b.carrier, b.house_bill",
             )
             .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([entry_number], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        let rows = stmt
+            .query_map([entry_number], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn entry_record(&mut self, entry_number: &str) -> Result<Option<EntryRecord>, StoreError> {
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
-        let day = |s: Option<String>| s.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
+        let day = |s: Option<String>| {
+            s.and_then(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+        };
         let head = self
             .conn
             .prepare_cached(
@@ -1134,7 +1411,9 @@ impl LedgerStore for SqliteStore {
             })
             .optional()
             .map_err(err)?;
-        let Some((id, mut record)) = head else { return Ok(None) };
+        let Some((id, mut record)) = head else {
+            return Ok(None);
+        };
         let mut lines = self
             .conn
             .prepare_cached(
@@ -1193,7 +1472,13 @@ impl LedgerStore for SqliteStore {
         }
         // Prefixes as range scans on the index: digits >= p AND digits < p + ':'
         // (':' follows '9' in ASCII), so no LIKE escaping is needed.
-        let ranges = (0..heading_digits.len()).map(|i| format!("(c.heading_digits >= ?{a} AND c.heading_digits < ?{b})", a = 3 + 2 * i, b = 4 + 2 * i));
+        let ranges = (0..heading_digits.len()).map(|i| {
+            format!(
+                "(c.heading_digits >= ?{a} AND c.heading_digits < ?{b})",
+                a = 3 + 2 * i,
+                b = 4 + 2 * i
+            )
+        });
         let sql = format!(
             "SELECT f.entry_number, f.state, e.ior_number, e.arrival_date FROM filings f JOIN ledger_entries e ON e.filing_id = f.id \
              WHERE e.arrival_date >= ?1 AND e.arrival_date <= ?2 \
@@ -1214,20 +1499,32 @@ impl LedgerStore for SqliteStore {
                     entry_number: r.get(0)?,
                     state: FilingState::parse(&state).unwrap_or(FilingState::Pending),
                     ior_number: r.get(2)?,
-                    arrival_date: chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or_default(),
+                    arrival_date: chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                        .unwrap_or_default(),
                 })
             })
             .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn filings_in(&mut self, states: &[FilingState]) -> Result<Vec<Filing>, StoreError> {
-        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
-        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE state IN ({list}) ORDER BY id"), [])
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.query_filings(
+            &format!("SELECT {FILING_COLUMNS} FROM filings WHERE state IN ({list}) ORDER BY id"),
+            [],
+        )
     }
 
     fn filings_of_run(&mut self, run_id: &str) -> Result<Vec<Filing>, StoreError> {
-        self.query_filings(&format!("SELECT {FILING_COLUMNS} FROM filings WHERE run_id = ?1 ORDER BY id"), [run_id])
+        self.query_filings(
+            &format!("SELECT {FILING_COLUMNS} FROM filings WHERE run_id = ?1 ORDER BY id"),
+            [run_id],
+        )
     }
 
     fn events(&mut self, entry_number: &str) -> Result<Vec<FilingEvent>, StoreError> {
@@ -1245,22 +1542,35 @@ impl LedgerStore for SqliteStore {
                 let applied: bool = r.get(4)?;
                 let message: String = r.get(3)?;
                 Ok(FilingEvent {
-                    at: r.get::<_, Option<String>>(0)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+                    at: r
+                        .get::<_, Option<String>>(0)?
+                        .as_deref()
+                        .and_then(parse_ts)
+                        .unwrap_or_default(),
                     from: from.as_deref().and_then(FilingState::parse),
                     to: FilingState::parse(&to).unwrap_or(FilingState::Pending),
-                    message: if applied { message } else { format!("ignored (out of order): {message}") },
+                    message: if applied {
+                        message
+                    } else {
+                        format!("ignored (out of order): {message}")
+                    },
                 })
             })
             .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn record_not_filed(&mut self, run_id: &str, list: &[NotFiled]) -> Result<(), StoreError> {
         let at = ts(Utc::now());
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-        tx.execute("DELETE FROM not_filed WHERE run_id = ?1", [run_id]).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute("DELETE FROM not_filed WHERE run_id = ?1", [run_id])
+            .map_err(err)?;
         {
             let mut insert = tx
                 .prepare_cached(
@@ -1270,14 +1580,27 @@ impl LedgerStore for SqliteStore {
                 .map_err(err)?;
             for (pos, n) in list.iter().enumerate() {
                 insert
-                    .execute(params![run_id, pos as i64, n.entry_ref, n.entry_type, n.carrier, n.house_bills.join(" "), n.reason, at])
+                    .execute(params![
+                        run_id,
+                        pos as i64,
+                        n.entry_ref,
+                        n.entry_type,
+                        n.carrier,
+                        n.house_bills.join(" "),
+                        n.reason,
+                        at
+                    ])
                     .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
     }
 
-    fn not_filed(&mut self, run_id: Option<&str>, house_bill: Option<&str>) -> Result<Vec<NotFiled>, StoreError> {
+    fn not_filed(
+        &mut self,
+        run_id: Option<&str>,
+        house_bill: Option<&str>,
+    ) -> Result<Vec<NotFiled>, StoreError> {
         // The bill is matched as a whole word of the space-separated list.
         let mut stmt = self
             .conn
@@ -1294,21 +1617,36 @@ impl LedgerStore for SqliteStore {
                     entry_ref: r.get(1)?,
                     entry_type: r.get(2)?,
                     carrier: r.get(3)?,
-                    house_bills: r.get::<_, String>(4)?.split_whitespace().map(str::to_owned).collect(),
+                    house_bills: r
+                        .get::<_, String>(4)?
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
                     reason: r.get(5)?,
-                    recorded_at: r.get::<_, Option<String>>(6)?.as_deref().and_then(parse_ts).unwrap_or_default(),
+                    recorded_at: r
+                        .get::<_, Option<String>>(6)?
+                        .as_deref()
+                        .and_then(parse_ts)
+                        .unwrap_or_default(),
                 })
             })
             .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_err(&self.path, e))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn not_filed_count(&mut self) -> Result<u64, StoreError> {
-        self.conn.query_row("SELECT count(*) FROM not_filed", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| self.err(e))
+        self.conn
+            .query_row("SELECT count(*) FROM not_filed", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
     }
 
     fn filing_counts(&mut self) -> Result<Vec<(FilingState, u64)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT state, count(*) FROM filings GROUP BY state").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM filings GROUP BY state")
+            .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
             .map_err(|e| sql_err(&self.path, e))?;
@@ -1324,12 +1662,41 @@ impl LedgerStore for SqliteStore {
 }
 
 /// Builds a history frame from plain values (tests and tools).
-pub fn history_frame(rows: &[(&str, &str, &str, Option<chrono::NaiveDate>, &str, &str, &str, &str)]) -> DataFrame {
+pub fn history_frame(
+    rows: &[(
+        &str,
+        &str,
+        &str,
+        Option<chrono::NaiveDate>,
+        &str,
+        &str,
+        &str,
+        &str,
+    )],
+) -> DataFrame {
     let height = rows.len();
-    type Row<'a> = (&'a str, &'a str, &'a str, Option<chrono::NaiveDate>, &'a str, &'a str, &'a str, &'a str);
-    let s = |f: for<'a> fn(&Row<'a>) -> &'a str| rows.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
-    let dates = Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), rows.iter().map(|r| r.3.map(epoch_days))).into_date();
-    let totals = Int128Chunked::from_iter_options(H_TOTAL_USD.into(), rows.iter().map(|r| money::parse_decimal(r.4).ok()));
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<chrono::NaiveDate>,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
+    let s = |f: for<'a> fn(&Row<'a>) -> &'a str| {
+        rows.iter().map(f).map(str::to_owned).collect::<Vec<_>>()
+    };
+    let dates = Int32Chunked::from_iter_options(
+        H_ARRIVAL_DATE.into(),
+        rows.iter().map(|r| r.3.map(epoch_days)),
+    )
+    .into_date();
+    let totals = Int128Chunked::from_iter_options(
+        H_TOTAL_USD.into(),
+        rows.iter().map(|r| money::parse_decimal(r.4).ok()),
+    );
     DataFrame::new(
         height,
         vec![
@@ -1365,38 +1732,95 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
         let rows = history_frame(&[
-            ("DHLX", "HB1", "ann|1 main st|10001", day("2026-11-02"), "500.00", "a.csv", "sha-a", "run1"),
-            ("DHLX", "HB2", "ann|1 main st|10001", day("2026-11-02"), "350.25", "a.csv", "sha-a", "run1"),
-            ("UPSN", "HB1", "bob|2 elm st|90210", day("2026-11-03"), "10.00", "b.csv", "sha-b", "run1"),
+            (
+                "DHLX",
+                "HB1",
+                "ann|1 main st|10001",
+                day("2026-11-02"),
+                "500.00",
+                "a.csv",
+                "sha-a",
+                "run1",
+            ),
+            (
+                "DHLX",
+                "HB2",
+                "ann|1 main st|10001",
+                day("2026-11-02"),
+                "350.25",
+                "a.csv",
+                "sha-a",
+                "run1",
+            ),
+            (
+                "UPSN",
+                "HB1",
+                "bob|2 elm st|90210",
+                day("2026-11-03"),
+                "10.00",
+                "b.csv",
+                "sha-b",
+                "run1",
+            ),
         ]);
         assert_eq!(store.record_shipments(&rows).unwrap(), 3);
         // A second sighting keeps the first.
-        let again = history_frame(&[("DHLX", "HB1", "other", day("2026-11-09"), "1.00", "c.csv", "sha-c", "run2")]);
+        let again = history_frame(&[(
+            "DHLX",
+            "HB1",
+            "other",
+            day("2026-11-09"),
+            "1.00",
+            "c.csv",
+            "sha-c",
+            "run2",
+        )]);
         assert_eq!(store.record_shipments(&again).unwrap(), 0);
         assert_eq!(store.shipment_count().unwrap(), 3);
 
-        let keys = df! { H_CARRIER => ["DHLX", "DHLX", "FEDX"], H_HOUSE_BILL => ["HB1", "HB9", "HB1"] }.unwrap();
+        let keys =
+            df! { H_CARRIER => ["DHLX", "DHLX", "FEDX"], H_HOUSE_BILL => ["HB1", "HB9", "HB1"] }
+                .unwrap();
         let seen = store.seen_by_key(&keys).unwrap();
         assert_eq!(seen.height(), 1);
-        assert_eq!(seen.column(H_SOURCE_FILE).unwrap().str().unwrap().get(0), Some("a.csv"));
-        assert_eq!(seen.column(H_TOTAL_USD).unwrap().i128().unwrap().get(0), Some(500 * money::ONE));
+        assert_eq!(
+            seen.column(H_SOURCE_FILE).unwrap().str().unwrap().get(0),
+            Some("a.csv")
+        );
+        assert_eq!(
+            seen.column(H_TOTAL_USD).unwrap().i128().unwrap().get(0),
+            Some(500 * money::ONE)
+        );
         // The file it came from comes back with it, for the engine to judge.
-        assert_eq!(seen.column(H_FILE_SHA256).unwrap().str().unwrap().get(0), Some("sha-a"));
+        assert_eq!(
+            seen.column(H_FILE_SHA256).unwrap().str().unwrap().get(0),
+            Some("sha-a")
+        );
 
         let days = DataFrame::new(
             1,
             vec![
                 Column::new(H_CONSIGNEE_KEY.into(), ["ann|1 main st|10001"]),
-                Int32Chunked::from_iter_options(H_ARRIVAL_DATE.into(), [day("2026-11-02").map(epoch_days)].into_iter())
-                    .into_date()
-                    .into_column(),
+                Int32Chunked::from_iter_options(
+                    H_ARRIVAL_DATE.into(),
+                    [day("2026-11-02").map(epoch_days)].into_iter(),
+                )
+                .into_date()
+                .into_column(),
             ],
         )
         .unwrap();
         let on_day = store.seen_on_days(&days).unwrap();
         assert_eq!(on_day.height(), 2);
-        let dates: Vec<Option<i32>> =
-            on_day.column(H_ARRIVAL_DATE).unwrap().as_materialized_series().to_physical_repr().i32().unwrap().iter().collect();
+        let dates: Vec<Option<i32>> = on_day
+            .column(H_ARRIVAL_DATE)
+            .unwrap()
+            .as_materialized_series()
+            .to_physical_repr()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
         assert!(dates.iter().all(|d| date_of(*d) == day("2026-11-02")));
     }
 
@@ -1404,45 +1828,96 @@ mod tests {
     fn files_move_through_their_states_and_duplicates_are_recognised() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
-        let Take::New(a) = store.take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/stage/a").unwrap() else { panic!() };
+        let Take::New(a) = store
+            .take_file("j", "src", "inbox/a.csv", 10, None, "sha1", "/stage/a")
+            .unwrap()
+        else {
+            panic!()
+        };
         // Bytes only taken (not yet archived) do not make a later copy a duplicate.
-        let Take::New(b) = store.take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/stage/b").unwrap() else { panic!() };
+        let Take::New(b) = store
+            .take_file("j", "src", "inbox/b.csv", 10, None, "sha1", "/stage/b")
+            .unwrap()
+        else {
+            panic!()
+        };
         store.forget_file(b).unwrap();
-        store.set_file_state(a, FileState::Archived, Some("raw/2026/11/25/a.csv"), None, None).unwrap();
-        match store.take_file("j", "src", "inbox/copy-of-a.csv", 10, None, "sha1", "/stage/c").unwrap() {
+        store
+            .set_file_state(
+                a,
+                FileState::Archived,
+                Some("raw/2026/11/25/a.csv"),
+                None,
+                None,
+            )
+            .unwrap();
+        match store
+            .take_file(
+                "j",
+                "src",
+                "inbox/copy-of-a.csv",
+                10,
+                None,
+                "sha1",
+                "/stage/c",
+            )
+            .unwrap()
+        {
             Take::Duplicate { of, .. } => assert_eq!((of.id, of.name.as_str()), (a, "a.csv")),
             other => panic!("{other:?}"),
         }
         // Another job may take the same bytes.
-        assert!(matches!(store.take_file("other", "src", "inbox/a.csv", 10, None, "sha1", "/s").unwrap(), Take::New(_)));
-        store.set_file_state(a, FileState::Evaluating, None, Some("run-1"), None).unwrap();
+        assert!(matches!(
+            store
+                .take_file("other", "src", "inbox/a.csv", 10, None, "sha1", "/s")
+                .unwrap(),
+            Take::New(_)
+        ));
+        store
+            .set_file_state(a, FileState::Evaluating, None, Some("run-1"), None)
+            .unwrap();
         let archived = store.files_in("j", &[FileState::Evaluating]).unwrap();
         assert_eq!(archived.len(), 1);
         assert_eq!(archived[0].archive.as_deref(), Some("raw/2026/11/25/a.csv"));
         assert_eq!(store.files_of_run("run-1").unwrap().len(), 1);
-        store.start_run("run-1", "j", "scheduled", "data:runs/j/run-1").unwrap();
+        store
+            .start_run("run-1", "j", "scheduled", "data:runs/j/run-1")
+            .unwrap();
         store.finish_run("run-1", "succeeded", "{}").unwrap();
         assert_eq!(store.run("run-1").unwrap().unwrap().status, "succeeded");
         store.job_started("j", Utc::now()).unwrap();
         store.job_finished("j", Utc::now(), None).unwrap();
         let st = store.job_state("j").unwrap();
         assert!(st.last_success.is_some() && st.last_error.is_none());
-        store.job_finished("j", Utc::now(), Some("sftp down")).unwrap();
+        store
+            .job_finished("j", Utc::now(), Some("sftp down"))
+            .unwrap();
         let st = store.job_state("j").unwrap();
         assert_eq!(st.last_error.as_deref(), Some("sftp down"));
-        assert!(st.last_success.is_some(), "a failure keeps the last success");
+        assert!(
+            st.last_success.is_some(),
+            "a failure keeps the last success"
+        );
     }
 
     fn make(s: u64) -> Option<String> {
-        crate::entry_number::EntryNumber::new("K9Q", s).ok().map(|n| n.to_string())
+        crate::entry_number::EntryNumber::new("K9Q", s)
+            .ok()
+            .map(|n| n.to_string())
     }
 
     fn bills(list: &[&str]) -> Vec<(String, String)> {
-        list.iter().map(|h| ("DHLX".to_owned(), (*h).to_owned())).collect()
+        list.iter()
+            .map(|h| ("DHLX".to_owned(), (*h).to_owned()))
+            .collect()
     }
 
     /// A filing of `bills` (the first names it) with `record`.
-    fn new_filing<'a>(bills: &'a [(String, String)], payload: &'a dyn Fn(&str) -> String, record: &'a EntryRecord) -> NewFiling<'a> {
+    fn new_filing<'a>(
+        bills: &'a [(String, String)],
+        payload: &'a dyn Fn(&str) -> String,
+        record: &'a EntryRecord,
+    ) -> NewFiling<'a> {
         NewFiling {
             carrier: &bills[0].0,
             house_bill: &bills[0].1,
@@ -1466,30 +1941,84 @@ mod tests {
         let (h1, h2) = (bills(&["H1"]), bills(&["H2"]));
         let first = {
             let mut store = SqliteStore::open(&path).unwrap();
-            let a = store.record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record)).unwrap().new_filing().unwrap();
+            let a = store
+                .record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record))
+                .unwrap()
+                .new_filing()
+                .unwrap();
             assert_eq!(a.state, FilingState::Pending);
             assert_eq!(a.payload, format!("payload for {}", a.entry_number));
-            let again = store.record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record)).unwrap();
-            assert_eq!(again, Intent::AlreadyFiled(vec![a.entry_number.clone()]), "never twice");
+            let again = store
+                .record_intent("K9Q", 1000, &make, &new_filing(&h1, &payload, &record))
+                .unwrap();
+            assert_eq!(
+                again,
+                Intent::AlreadyFiled(vec![a.entry_number.clone()]),
+                "never twice"
+            );
             a
         };
         // Reopened (a restart): the counter continues; no number is reused.
         let mut store = SqliteStore::open(&path).unwrap();
-        let b = store.record_intent("K9Q", 1000, &make, &new_filing(&h2, &payload, &record)).unwrap().new_filing().unwrap();
+        let b = store
+            .record_intent("K9Q", 1000, &make, &new_filing(&h2, &payload, &record))
+            .unwrap()
+            .new_filing()
+            .unwrap();
         assert_eq!(Some(first.entry_number), make(1000));
         assert_eq!(Some(b.entry_number.clone()), make(1001));
-        assert!(store.transition(&b.entry_number, FilingState::Submitted, None, None, "sent").unwrap());
-        assert!(store.transition(&b.entry_number, FilingState::Accepted, Some("02"), Some("ACCEPTED"), "SE90 02").unwrap());
-        assert!(store.transition(&b.entry_number, FilingState::Released, Some("98"), Some("RELEASED"), "SO60 98").unwrap());
+        assert!(
+            store
+                .transition(&b.entry_number, FilingState::Submitted, None, None, "sent")
+                .unwrap()
+        );
+        assert!(
+            store
+                .transition(
+                    &b.entry_number,
+                    FilingState::Accepted,
+                    Some("02"),
+                    Some("ACCEPTED"),
+                    "SE90 02"
+                )
+                .unwrap()
+        );
+        assert!(
+            store
+                .transition(
+                    &b.entry_number,
+                    FilingState::Released,
+                    Some("98"),
+                    Some("RELEASED"),
+                    "SO60 98"
+                )
+                .unwrap()
+        );
         // A late duplicate of the acceptance changes nothing but is recorded.
-        assert!(!store.transition(&b.entry_number, FilingState::Accepted, Some("02"), None, "SE90 02 again").unwrap());
+        assert!(
+            !store
+                .transition(
+                    &b.entry_number,
+                    FilingState::Accepted,
+                    Some("02"),
+                    None,
+                    "SE90 02 again"
+                )
+                .unwrap()
+        );
         let f = store.filing(&b.entry_number).unwrap().unwrap();
-        assert_eq!((f.state, f.code.as_deref()), (FilingState::Released, Some("98")));
+        assert_eq!(
+            (f.state, f.code.as_deref()),
+            (FilingState::Released, Some("98"))
+        );
         let events = store.events(&b.entry_number).unwrap();
         assert_eq!(events.len(), 5);
         assert!(events[4].message.starts_with("ignored (out of order)"));
         let counts = store.filing_counts().unwrap();
-        assert!(counts.contains(&(FilingState::Pending, 1)) && counts.contains(&(FilingState::Released, 1)));
+        assert!(
+            counts.contains(&(FilingState::Pending, 1))
+                && counts.contains(&(FilingState::Released, 1))
+        );
     }
 
     #[test]
@@ -1499,21 +2028,45 @@ mod tests {
         let payload = |n: &str| n.to_owned();
         let record = EntryRecord::default();
         let abc = bills(&["A", "B", "C"]);
-        let e = store.record_intent("K9Q", 1, &make, &new_filing(&abc, &payload, &record)).unwrap().new_filing().unwrap();
+        let e = store
+            .record_intent("K9Q", 1, &make, &new_filing(&abc, &payload, &record))
+            .unwrap()
+            .new_filing()
+            .unwrap();
         assert_eq!((e.house_bill.as_str(), e.entry_type.as_str()), ("A", "11"));
         assert_eq!(store.bills_of(&e.entry_number).unwrap(), abc);
         // Every bill finds its entry, not only the first.
-        assert_eq!(store.filing_for("DHLX", "C").unwrap().unwrap().entry_number, e.entry_number);
+        assert_eq!(
+            store.filing_for("DHLX", "C").unwrap().unwrap().entry_number,
+            e.entry_number
+        );
         assert_eq!(store.filing_carriers("B").unwrap(), ["DHLX"]);
         // The same bills again, or some of them: already filed.
         let bc = bills(&["C", "B"]);
-        assert_eq!(store.record_intent("K9Q", 1, &make, &new_filing(&bc, &payload, &record)).unwrap(), Intent::AlreadyFiled(vec![e.entry_number.clone()]));
+        assert_eq!(
+            store
+                .record_intent("K9Q", 1, &make, &new_filing(&bc, &payload, &record))
+                .unwrap(),
+            Intent::AlreadyFiled(vec![e.entry_number.clone()])
+        );
         // A new bill together with a filed one: not filed at all.
         let cd = bills(&["C", "D"]);
-        let outcome = store.record_intent("K9Q", 1, &make, &new_filing(&cd, &payload, &record)).unwrap();
-        assert_eq!(outcome, Intent::Conflict(vec![("DHLX".into(), "C".into(), e.entry_number.clone())]));
-        assert!(store.filing_for("DHLX", "D").unwrap().is_none(), "D was not filed with C");
-        assert_eq!(store.filing_counts().unwrap(), [(FilingState::Pending, 1)], "no number was used for it");
+        let outcome = store
+            .record_intent("K9Q", 1, &make, &new_filing(&cd, &payload, &record))
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Intent::Conflict(vec![("DHLX".into(), "C".into(), e.entry_number.clone())])
+        );
+        assert!(
+            store.filing_for("DHLX", "D").unwrap().is_none(),
+            "D was not filed with C"
+        );
+        assert_eq!(
+            store.filing_counts().unwrap(),
+            [(FilingState::Pending, 1)],
+            "no number was used for it"
+        );
         // The key itself refuses a second entry for a bill.
         let c = store.connection();
         assert!(c.execute("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES ('DHLX', 'B', 99)", []).is_err());
@@ -1526,7 +2079,11 @@ mod tests {
         let payload = |n: &str| n.to_owned();
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let (liquidation, protest) = crate::state::ledger::estimated_dates(day("2025-05-01"));
-        assert_eq!((liquidation, protest), (day("2026-03-11"), day("2026-09-07")), "314 days, then 180");
+        assert_eq!(
+            (liquidation, protest),
+            (day("2026-03-11"), day("2026-09-07")),
+            "314 days, then 180"
+        );
         let line = |n: u32, hb: &str, ch99: &[(&str, &str)]| LedgerLine {
             line: n,
             source_file: "a.csv".into(),
@@ -1540,7 +2097,10 @@ mod tests {
             rate_column: "general".into(),
             rate: "Free".into(),
             hts_duty_usd: "0.00".into(),
-            ch99: ch99.iter().map(|(h, a)| ((*h).to_owned(), (*a).to_owned())).collect(),
+            ch99: ch99
+                .iter()
+                .map(|(h, a)| ((*h).to_owned(), (*a).to_owned()))
+                .collect(),
             duty_usd: "87.50".into(),
             duty_status: "known".into(),
         };
@@ -1567,8 +2127,16 @@ mod tests {
             ],
         };
         let ab = bills(&["A", "B"]);
-        let e = store.record_intent("K9Q", 1, &make, &new_filing(&ab, &payload, &record)).unwrap().new_filing().unwrap();
-        assert_eq!(store.entry_record(&e.entry_number).unwrap().unwrap(), record, "kept as given, lines and headings in order");
+        let e = store
+            .record_intent("K9Q", 1, &make, &new_filing(&ab, &payload, &record))
+            .unwrap()
+            .new_filing()
+            .unwrap();
+        assert_eq!(
+            store.entry_record(&e.entry_number).unwrap().unwrap(),
+            record,
+            "kept as given, lines and headings in order"
+        );
         // Unknown amounts stay unknown (empty), never 0.
         let unknown = EntryRecord {
             entry_ref: "R000002".into(),
@@ -1580,28 +2148,67 @@ mod tests {
             ..record.clone()
         };
         let c = bills(&["C"]);
-        let u = store.record_intent("K9Q", 1, &make, &new_filing(&c, &payload, &unknown)).unwrap().new_filing().unwrap();
+        let u = store
+            .record_intent("K9Q", 1, &make, &new_filing(&c, &payload, &unknown))
+            .unwrap()
+            .new_filing()
+            .unwrap();
         let back = store.entry_record(&u.entry_number).unwrap().unwrap();
-        assert_eq!((back.duty_usd.as_str(), back.total_usd.as_str(), back.mpf_usd.as_str()), ("", "", "2.62"));
-        let nulls: i64 = store.connection().query_row("SELECT count(*) FROM ledger_entries WHERE duty_usd IS NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(
+            (
+                back.duty_usd.as_str(),
+                back.total_usd.as_str(),
+                back.mpf_usd.as_str()
+            ),
+            ("", "", "2.62")
+        );
+        let nulls: i64 = store
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM ledger_entries WHERE duty_usd IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(nulls, 1);
 
         // The run's entry R000001 again, whatever bills it names now: filed already.
         let d = bills(&["D"]);
         assert_eq!(
-            store.record_intent("K9Q", 1, &make, &new_filing(&d, &payload, &record)).unwrap(),
+            store
+                .record_intent("K9Q", 1, &make, &new_filing(&d, &payload, &record))
+                .unwrap(),
             Intent::AlreadyFiled(vec![e.entry_number.clone()])
         );
 
-        let find = |store: &mut SqliteStore, prefixes: &[&str], from: &str, to: &str| -> Vec<String> {
-            let p: Vec<String> = prefixes.iter().map(|s| (*s).to_owned()).collect();
-            store.entries_with_heading(&p, day(from), day(to)).unwrap().into_iter().map(|m| m.entry_number).collect()
-        };
-        assert_eq!(find(&mut store, &["990301"], "2025-05-01", "2025-05-01"), std::slice::from_ref(&e.entry_number), "once, though two lines match");
-        assert_eq!(find(&mut store, &["990388"], "2025-01-01", "2025-12-31"), std::slice::from_ref(&e.entry_number));
+        let find =
+            |store: &mut SqliteStore, prefixes: &[&str], from: &str, to: &str| -> Vec<String> {
+                let p: Vec<String> = prefixes.iter().map(|s| (*s).to_owned()).collect();
+                store
+                    .entries_with_heading(&p, day(from), day(to))
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.entry_number)
+                    .collect()
+            };
+        assert_eq!(
+            find(&mut store, &["990301"], "2025-05-01", "2025-05-01"),
+            std::slice::from_ref(&e.entry_number),
+            "once, though two lines match"
+        );
+        assert_eq!(
+            find(&mut store, &["990388"], "2025-01-01", "2025-12-31"),
+            std::slice::from_ref(&e.entry_number)
+        );
         assert!(find(&mut store, &["990302"], "2025-01-01", "2025-12-31").is_empty());
-        assert!(find(&mut store, &["990301"], "2025-05-02", "2025-12-31").is_empty(), "dates bound the period");
-        assert!(find(&mut store, &["9903012"], "2025-04-30", "2025-05-01").len() == 1, "any prefix of the digits");
+        assert!(
+            find(&mut store, &["990301"], "2025-05-02", "2025-12-31").is_empty(),
+            "dates bound the period"
+        );
+        assert!(
+            find(&mut store, &["9903012"], "2025-04-30", "2025-05-01").len() == 1,
+            "any prefix of the digits"
+        );
         assert!(find(&mut store, &[], "2025-01-01", "2025-12-31").is_empty());
         assert!(store.entry_record("K9Q-0000099-0").unwrap().is_none());
     }
@@ -1625,15 +2232,27 @@ mod tests {
             .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.filing_for("DHLX", "OLD1").unwrap().unwrap().entry_number, "K9Q-0000001-4");
+        assert_eq!(
+            store
+                .filing_for("DHLX", "OLD1")
+                .unwrap()
+                .unwrap()
+                .entry_number,
+            "K9Q-0000001-4"
+        );
         let payload = |n: &str| n.to_owned();
         let record = EntryRecord::default();
         let old = bills(&["OLD1"]);
         assert_eq!(
-            store.record_intent("K9Q", 5, &make, &new_filing(&old, &payload, &record)).unwrap(),
+            store
+                .record_intent("K9Q", 5, &make, &new_filing(&old, &payload, &record))
+                .unwrap(),
             Intent::AlreadyFiled(vec!["K9Q-0000001-4".into()])
         );
-        assert!(store.entry_record("K9Q-0000001-4").unwrap().is_none(), "filed before the ledger kept entries");
+        assert!(
+            store.entry_record("K9Q-0000001-4").unwrap().is_none(),
+            "filed before the ledger kept entries"
+        );
     }
 
     #[test]
@@ -1643,13 +2262,28 @@ mod tests {
         let payload = |n: &str| n.to_owned();
         let record = EntryRecord::default();
         let (h1, h2, h3) = (bills(&["H1"]), bills(&["H2"]), bills(&["H3"]));
-        let last = store.record_intent("K9Q", 9_999_999, &make, &new_filing(&h1, &payload, &record)).unwrap().new_filing().unwrap();
+        let last = store
+            .record_intent("K9Q", 9_999_999, &make, &new_filing(&h1, &payload, &record))
+            .unwrap()
+            .new_filing()
+            .unwrap();
         assert_eq!(last.entry_number, make(9_999_999).unwrap());
         let err = store
-            .record_intents("K9Q", 9_999_999, &make, &[new_filing(&h2, &payload, &record), new_filing(&h3, &payload, &record)])
+            .record_intents(
+                "K9Q",
+                9_999_999,
+                &make,
+                &[
+                    new_filing(&h2, &payload, &record),
+                    new_filing(&h3, &payload, &record),
+                ],
+            )
             .unwrap_err();
         assert!(err.to_string().contains("used up"), "{err}");
-        assert!(store.filing_for("DHLX", "H2").unwrap().is_none(), "the failed batch left nothing behind");
+        assert!(
+            store.filing_for("DHLX", "H2").unwrap().is_none(),
+            "the failed batch left nothing behind"
+        );
         assert_eq!(store.filing_counts().unwrap(), [(FilingState::Pending, 1)]);
     }
 
@@ -1659,7 +2293,11 @@ mod tests {
         let path = dir.path().join("nested/state.db");
         {
             let mut store = SqliteStore::open(&path).unwrap();
-            store.record_shipments(&history_frame(&[("A", "1", "k", None, "1.00", "f", "s", "r")])).unwrap();
+            store
+                .record_shipments(&history_frame(&[(
+                    "A", "1", "k", None, "1.00", "f", "s", "r",
+                )]))
+                .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.shipment_count().unwrap(), 1);
@@ -1678,18 +2316,33 @@ mod tests {
             reason: reason.into(),
             recorded_at: Utc::now(),
         };
-        store.record_not_filed("r1", &[nf("r1", &["HB1", "HB12"], "SE36 city has no value"), nf("r1", &["HB2"], "no IOR")]).unwrap();
-        store.record_not_filed("r2", &[nf("r2", &["HB3"], "no IOR")]).unwrap();
+        store
+            .record_not_filed(
+                "r1",
+                &[
+                    nf("r1", &["HB1", "HB12"], "SE36 city has no value"),
+                    nf("r1", &["HB2"], "no IOR"),
+                ],
+            )
+            .unwrap();
+        store
+            .record_not_filed("r2", &[nf("r2", &["HB3"], "no IOR")])
+            .unwrap();
         assert_eq!(store.not_filed_count().unwrap(), 3);
         let of_r1 = store.not_filed(Some("r1"), None).unwrap();
-        assert_eq!(of_r1.iter().map(|n| n.reason.as_str()).collect::<Vec<_>>(), ["SE36 city has no value", "no IOR"]);
+        assert_eq!(
+            of_r1.iter().map(|n| n.reason.as_str()).collect::<Vec<_>>(),
+            ["SE36 city has no value", "no IOR"]
+        );
         assert_eq!(of_r1[0].state(), "not filed: SE36 city has no value");
         // A bill matches whole, not as a prefix of another.
         let hb1 = store.not_filed(None, Some("HB1")).unwrap();
         assert_eq!(hb1.len(), 1);
         assert_eq!(hb1[0].house_bills, ["HB1", "HB12"]);
         // Filing r1 again, with the city fixed: only what is still left out stays.
-        store.record_not_filed("r1", &[nf("r1", &["HB2"], "no IOR")]).unwrap();
+        store
+            .record_not_filed("r1", &[nf("r1", &["HB2"], "no IOR")])
+            .unwrap();
         assert!(store.not_filed(None, Some("HB1")).unwrap().is_empty());
         assert_eq!(store.not_filed_count().unwrap(), 2);
     }

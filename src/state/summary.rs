@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
-use crate::dates::{parse_ts, ts_micros as ts};
 use super::ledger::{Applied, Filing};
 use super::sqlite::SqliteStore;
+use crate::dates::{parse_ts, ts_micros as ts};
 
 /// The migration that adds the table (appended to the store's numbered
 /// migrations).

@@ -31,7 +31,10 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let lines: u64 = match args.iter().position(|a| a == "--lines") {
         Some(i) => args[i + 1].parse().expect("--lines N"),
         None => 1_000_000,
@@ -43,7 +46,11 @@ fn main() {
     eprintln!("generating {lines} lines");
     generate::generate_canonical(&input, lines, 321).unwrap();
     let size_mb = std::fs::metadata(&input).unwrap().len() as f64 / 1e6;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         tmp.join("s321d.toml"),
         format!(
@@ -60,7 +67,11 @@ fn main() {
     )
     .unwrap();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_s321d"))
-        .args(["--config", &tmp.join("s321d.toml").display().to_string(), "run"])
+        .args([
+            "--config",
+            &tmp.join("s321d.toml").display().to_string(),
+            "run",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -73,7 +84,10 @@ fn main() {
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::copy(&input, inbox.join("manifest.csv.part")).unwrap();
     std::fs::rename(inbox.join("manifest.csv.part"), inbox.join("manifest.csv")).unwrap();
-    let mtime = std::fs::metadata(inbox.join("manifest.csv")).unwrap().modified().unwrap();
+    let mtime = std::fs::metadata(inbox.join("manifest.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let stable_at = mtime + Duration::from_secs(2);
 
     let runs = tmp.join("data/runs");
@@ -91,11 +105,17 @@ fn main() {
         assert!(Instant::now() < deadline, "the run did not finish");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let latency = done_at.duration_since(stable_at).unwrap_or_default().as_secs_f64();
+    let latency = done_at
+        .duration_since(stable_at)
+        .unwrap_or_default()
+        .as_secs_f64();
     let peak_kb = status_kb(pid, "VmHWM:");
     std::thread::sleep(Duration::from_secs(30));
     let after_kb = status_kb(pid, "VmRSS:");
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     let _ = daemon.wait();
     // Baseline, same run: the bare engine on the same file (`validate
     // --no-history`), so the figure says what taking, archiving, verifying,
@@ -109,7 +129,11 @@ fn main() {
         .arg(&input)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let baseline = started.elapsed().as_secs_f64();
     let text = format!(
         "| input | stable -> outputs written | bare `validate` (baseline) | ratio | idle RSS | peak RSS | RSS 30 s after |\n\
@@ -121,5 +145,9 @@ fn main() {
         after_kb as f64 / 1024.0
     );
     println!("{text}");
-    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-daemon.md"), text).unwrap();
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-daemon.md"),
+        text,
+    )
+    .unwrap();
 }

@@ -36,12 +36,24 @@ fn bin() -> &'static str {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
     let _ = std::fs::remove_dir_all(to);
-    assert!(Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 /// N clean shipments (one line each, a consignee each, an importer of record
@@ -68,7 +80,9 @@ struct Sim {
 impl Sim {
     fn start(dir: &Path, batch: Option<(&Path, &Path)>) -> Sim {
         let port = free_port();
-        let mut cfg = format!("filer_codes = [\"S32\"]\nlisten = \"127.0.0.1:{port}\"\n[release]\ndelay_ms = 0\nheld_share = 0.0\n");
+        let mut cfg = format!(
+            "filer_codes = [\"S32\"]\nlisten = \"127.0.0.1:{port}\"\n[release]\ndelay_ms = 0\nheld_share = 0.0\n"
+        );
         if let Some((inbound, outbound)) = batch {
             cfg.push_str(&format!(
                 "[batch]\ninbound = {:?}\noutbound = {:?}\npoll_ms = 20\n",
@@ -117,40 +131,81 @@ fn config(dir: &Path, data: &Path, sim_port: u16, concurrency: usize) -> PathBuf
 
 /// Runs s321d; returns its log (stderr, at info).
 fn s321d(config: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin()).arg("--config").arg(config).args(args).env("RUST_LOG", "info").output().unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "s321d {args:?}: {}{log}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "s321d {args:?}: {}{log}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     log
 }
 
 /// The phase times `file --run` logs: (built, recorded, sent, total) in ms,
 /// each counted from the start of the filing step.
 fn phases(log: &str) -> (u64, u64, u64, u64) {
-    let line = log.lines().find(|l| l.contains("built_ms=")).expect("the filing summary line");
+    let line = log
+        .lines()
+        .find(|l| l.contains("built_ms="))
+        .expect("the filing summary line");
     let field = |name: &str| -> u64 {
-        let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line}")) + name.len() + 1;
-        line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        let at = line
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + name.len()
+            + 1;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
-    (field("built_ms"), field("recorded_ms"), field("sent_ms"), field("duration_ms"))
+    (
+        field("built_ms"),
+        field("recorded_ms"),
+        field("sent_ms"),
+        field("duration_ms"),
+    )
 }
 
 fn ledger_count(data: &Path, states: &str) -> i64 {
     let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-    db.query_row(&format!("SELECT count(*) FROM filings WHERE state IN ({states})"), [], |r| r.get(0)).unwrap()
+    db.query_row(
+        &format!("SELECT count(*) FROM filings WHERE state IN ({states})"),
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
 }
 
 /// The entries of the run as the gateway receives them, for the baseline.
 fn entry_bodies(data: &Path, n: usize) -> Vec<(String, String)> {
     let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-    let mut stmt = db.prepare("SELECT entry_number, payload FROM filings ORDER BY id").unwrap();
-    let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = db
+        .prepare("SELECT entry_number, payload FROM filings ORDER BY id")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(rows.len(), n);
     rows
 }
 
 /// POSTs every body with `concurrency` in flight; no ledger.
 fn bare_post(port: u16, bodies: &[(String, String)], concurrency: usize) -> f64 {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let url = format!("http://127.0.0.1:{port}/v1/entries");
@@ -161,7 +216,14 @@ fn bare_post(port: u16, bodies: &[(String, String)], concurrency: usize) -> f64 
             let (client, url, permits) = (client.clone(), url.clone(), permits.clone());
             tasks.spawn(async move {
                 let _p = permits.acquire_owned().await.unwrap();
-                let r = client.post(url).header("Idempotency-Key", number).header("Content-Type", "application/json").body(body).send().await.unwrap();
+                let r = client
+                    .post(url)
+                    .header("Idempotency-Key", number)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert!(r.status().is_success(), "{}", r.status());
                 r.bytes().await.unwrap();
             });
@@ -174,11 +236,21 @@ fn bare_post(port: u16, bodies: &[(String, String)], concurrency: usize) -> f64 
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone());
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| args[i + 1].clone())
+    };
     let n: usize = arg("--entries").map_or(10_000, |v| v.parse().expect("--entries N"));
-    let levels: Vec<usize> =
-        arg("--concurrency").map_or(vec![4, 16, 64], |v| v.split(',').map(|c| c.parse().expect("--concurrency N,N")).collect());
+    let levels: Vec<usize> = arg("--concurrency").map_or(vec![4, 16, 64], |v| {
+        v.split(',')
+            .map(|c| c.parse().expect("--concurrency N,N"))
+            .collect()
+    });
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-filing-{n}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.join("jobs")).unwrap();
@@ -194,7 +266,14 @@ fn main() {
     std::fs::write(template.join("inbox/bench.csv"), manifest(n)).unwrap();
     let cfg = config(&tmp, &template, 9, 1);
     s321d(&cfg, &["run-job", "intake"]);
-    let run = std::fs::read_dir(template.join("runs")).unwrap().next().unwrap().unwrap().file_name().to_string_lossy().into_owned();
+    let run = std::fs::read_dir(template.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
 
     let mut report = String::from(
         "| transport | concurrency | s321d (s) | entries/s | baseline (s) | baseline entries/s | s321d / baseline | build / record intents / send+record answers / read notifications (ms) |\n\
@@ -210,7 +289,11 @@ fn main() {
         let log = s321d(&cfg, &["file", "--run", &run, "--transport", "http"]);
         let ours = started.elapsed().as_secs_f64();
         let (built, recorded, sent, total) = phases(&log);
-        assert_eq!(ledger_count(&data, "'pending','submitted'"), 0, "every entry answered");
+        assert_eq!(
+            ledger_count(&data, "'pending','submitted'"),
+            0,
+            "every entry answered"
+        );
         drop(sim);
         let bodies = entry_bodies(&data, n);
         let sim = Sim::start(&tmp, None);
@@ -243,12 +326,20 @@ fn main() {
     while ledger_count(&data, "'pending','submitted'") > 0 {
         std::thread::sleep(Duration::from_millis(20));
         s321d(&cfg, &["file", "--poll"]);
-        assert!(started.elapsed() < Duration::from_secs(300), "the batch was never acknowledged");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the batch was never acknowledged"
+        );
     }
     let acknowledged = started.elapsed().as_secs_f64();
     drop(sim);
     // Baseline: the simulator alone answering the same batch.
-    let batch = std::fs::read_dir(outbound.join("processed")).unwrap().next().unwrap().unwrap().path();
+    let batch = std::fs::read_dir(outbound.join("processed"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let base_dir = tmp.join("catair-baseline");
     let (b_in, b_out) = (base_dir.join("in"), base_dir.join("out"));
     std::fs::create_dir_all(&b_in).unwrap();
@@ -272,7 +363,14 @@ fn main() {
         sent - recorded,
         total - sent
     ));
-    let text = format!("{n} entries.\n\n{report}\nBest HTTP figure: {:.0} entries/s at concurrency {}.\n", best.0, best.1);
+    let text = format!(
+        "{n} entries.\n\n{report}\nBest HTTP figure: {:.0} entries/s at concurrency {}.\n",
+        best.0, best.1
+    );
     println!("{text}");
-    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-filing.md"), text).unwrap();
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-filing.md"),
+        text,
+    )
+    .unwrap();
 }

@@ -45,32 +45,62 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Maria", "James", "Wei", "Aisha", "John", "Sofia", "Liam", "Chen", "Olivia", "Noah", "Emma", "Mateo", "Yuki", "Priya",
-    "Lucas", "Amelia", "Jose", "Fatima", "Ethan", "Zoe", "Hiro", "Ana", "David", "Grace",
+    "Maria", "James", "Wei", "Aisha", "John", "Sofia", "Liam", "Chen", "Olivia", "Noah", "Emma",
+    "Mateo", "Yuki", "Priya", "Lucas", "Amelia", "Jose", "Fatima", "Ethan", "Zoe", "Hiro", "Ana",
+    "David", "Grace",
 ];
 const LAST: &[&str] = &[
-    "Garcia", "Smith", "Zhang", "Khan", "Johnson", "Rossi", "Brown", "Wang", "Miller", "Davis", "Lopez", "Tanaka", "Patel",
-    "Martin", "Wilson", "Nguyen", "Müller", "Kim", "Silva", "O'Brien",
+    "Garcia", "Smith", "Zhang", "Khan", "Johnson", "Rossi", "Brown", "Wang", "Miller", "Davis",
+    "Lopez", "Tanaka", "Patel", "Martin", "Wilson", "Nguyen", "Müller", "Kim", "Silva", "O'Brien",
 ];
 const STREETS: &[&str] = &[
-    "Main Street", "Oak Avenue", "Maple Road", "Sunset Boulevard", "Lake Shore Drive", "Cedar Lane", "Park Avenue",
-    "Elm Street", "Pine Road", "Washington Street", "Hill Drive", "River Road",
+    "Main Street",
+    "Oak Avenue",
+    "Maple Road",
+    "Sunset Boulevard",
+    "Lake Shore Drive",
+    "Cedar Lane",
+    "Park Avenue",
+    "Elm Street",
+    "Pine Road",
+    "Washington Street",
+    "Hill Drive",
+    "River Road",
 ];
 const CITIES: &[(&str, &str, &str)] = &[
-    ("Brooklyn", "NY", "112"), ("Chicago", "IL", "606"), ("Houston", "TX", "770"), ("Los Angeles", "CA", "900"),
-    ("Miami", "FL", "331"), ("Seattle", "WA", "981"), ("Atlanta", "GA", "303"), ("Denver", "CO", "802"),
-    ("Boston", "MA", "021"), ("Phoenix", "AZ", "850"),
+    ("Brooklyn", "NY", "112"),
+    ("Chicago", "IL", "606"),
+    ("Houston", "TX", "770"),
+    ("Los Angeles", "CA", "900"),
+    ("Miami", "FL", "331"),
+    ("Seattle", "WA", "981"),
+    ("Atlanta", "GA", "303"),
+    ("Denver", "CO", "802"),
+    ("Boston", "MA", "021"),
+    ("Phoenix", "AZ", "850"),
 ];
 /// (HTS, description, origin, typical value, typical weight kg)
 const GOODS: &[(&str, &str, &str, u32, u32)] = &[
-    ("6109.10.0012", "Women's cotton knit T-shirt", "CN", 1800, 300),
+    (
+        "6109.10.0012",
+        "Women's cotton knit T-shirt",
+        "CN",
+        1800,
+        300,
+    ),
     ("6110.20.2079", "Cotton pullover sweater", "VN", 3900, 500),
     ("6204.62.4011", "Women's denim trousers", "BD", 4500, 700),
     ("6403.99.9065", "Leather ankle boots", "IT", 12900, 1200),
     ("8518.30.2000", "Wireless earbuds", "CN", 4999, 100),
     ("8517.62.0090", "WiFi mesh router", "TW", 8999, 600),
     ("8471.30.0100", "Laptop computer 14 inch", "CN", 89900, 1800),
-    ("9503.00.0073", "Plastic building block toy set", "CN", 2999, 900),
+    (
+        "9503.00.0073",
+        "Plastic building block toy set",
+        "CN",
+        2999,
+        900,
+    ),
     ("3304.99.5000", "Facial moisturizing cream", "KR", 2500, 200),
     ("4202.92.3131", "Polyester travel backpack", "VN", 3500, 800),
     ("7113.19.5000", "Gold plated silver ring", "IN", 6500, 50),
@@ -83,12 +113,32 @@ const GOODS: &[(&str, &str, &str, u32, u32)] = &[
     ("6506.99.6030", "Straw sun hat", "MX", 1500, 200),
 ];
 const SHIPPERS: &[(&str, &str)] = &[
-    ("Shenzhen Bright Trading Co", "CN"), ("Yiwu Global Goods Ltd", "CN"), ("Hong Kong Express Fulfilment", "HK"),
-    ("Saigon Apparel JSC", "VN"), ("Seoul Beauty Co", "KR"), ("Milano Moda Srl", "IT"), ("Jaipur Crafts Pvt Ltd", "IN"),
-    ("Istanbul Home Textiles", "TR"), ("Taipei Network Inc", "TW"), ("Dhaka Denim Ltd", "BD"),
+    ("Shenzhen Bright Trading Co", "CN"),
+    ("Yiwu Global Goods Ltd", "CN"),
+    ("Hong Kong Express Fulfilment", "HK"),
+    ("Saigon Apparel JSC", "VN"),
+    ("Seoul Beauty Co", "KR"),
+    ("Milano Moda Srl", "IT"),
+    ("Jaipur Crafts Pvt Ltd", "IN"),
+    ("Istanbul Home Textiles", "TR"),
+    ("Taipei Network Inc", "TW"),
+    ("Dhaka Denim Ltd", "BD"),
 ];
-const PORTS: &[&str] = &["4701", "2720", "3901", "5301", "1704", "5206", "3029", "0401"];
-const DATES: &[(u32, u32)] = &[(4, 29), (4, 30), (5, 1), (5, 2), (5, 5), (6, 16), (8, 27), (8, 28), (8, 29), (9, 2)];
+const PORTS: &[&str] = &[
+    "4701", "2720", "3901", "5301", "1704", "5206", "3029", "0401",
+];
+const DATES: &[(u32, u32)] = &[
+    (4, 29),
+    (4, 30),
+    (5, 1),
+    (5, 2),
+    (5, 5),
+    (6, 16),
+    (8, 27),
+    (8, 28),
+    (8, 29),
+    (9, 2),
+];
 
 /// One shipment line, canonical values.
 struct Line {
@@ -174,7 +224,10 @@ impl Generator {
         // Spelling varies between parcels of one consignee: norm() must see through it.
         let variant = self.rng.below(4);
         let (name, address) = match variant {
-            0 => (name.to_uppercase(), address.replace("Street", "St.").replace("Avenue", "Ave")),
+            0 => (
+                name.to_uppercase(),
+                address.replace("Street", "St.").replace("Avenue", "Ave"),
+            ),
             1 => (name, address.replace("Road", "Rd")),
             _ => (name, address),
         };
@@ -184,7 +237,11 @@ impl Generator {
     fn shipment(&mut self, shape: Shape) -> Vec<Line> {
         self.serial += 1;
         let house = format!("{}{:010}", &shape.carrier()[..2], self.serial);
-        let master = format!("{:03}-{:08}", 100 + self.rng.below(900), self.rng.below(100_000_000));
+        let master = format!(
+            "{:03}-{:08}",
+            100 + self.rng.below(900),
+            self.rng.below(100_000_000)
+        );
         let (month, day) = *self.rng.pick(DATES);
         let port = *self.rng.pick(PORTS);
         let (shipper, shipper_country) = *self.rng.pick(SHIPPERS);
@@ -200,7 +257,8 @@ impl Generator {
             .map(|line_no| {
                 let (hts, desc, origin, value, weight) = *self.rng.pick(GOODS);
                 let quantity = 1 + self.rng.below(3) as u32;
-                let value = u64::from(value) * u64::from(quantity) * (50 + self.rng.below(100)) / 100;
+                let value =
+                    u64::from(value) * u64::from(quantity) * (50 + self.rng.below(100)) / 100;
                 let weight = u64::from(weight) * u64::from(quantity);
                 Line {
                     carrier: shape.carrier(),
@@ -220,7 +278,11 @@ impl Generator {
                     description: desc.to_owned(),
                     hts: hts.to_owned(),
                     // Mostly made where shipped from; transshipment (R002) is the exception.
-                    origin: if self.rng.chance(850) { shipper_country.to_owned() } else { origin.to_owned() },
+                    origin: if self.rng.chance(850) {
+                        shipper_country.to_owned()
+                    } else {
+                        origin.to_owned()
+                    },
                     quantity,
                     value: cents(value.max(1)),
                     currency,
@@ -283,7 +345,8 @@ fn csv_field(s: &str, delimiter: char) -> std::borrow::Cow<'_, str> {
 impl Sink for CanonicalCsv {
     fn line(&mut self, l: &Line) -> std::io::Result<()> {
         // Values of $1,000 and up come as "$1,234.50", quoted.
-        let value = if l.value.len() > 6 && l.value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let value = if l.value.len() > 6 && l.value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
             format!("\"{}\"", dollars_with_commas(&l.value))
         } else {
             l.value.clone()
@@ -371,7 +434,11 @@ fn json_str(s: &str) -> String {
 
 impl Sink for Ndjson {
     fn line(&mut self, l: &Line) -> std::io::Result<()> {
-        let value = if l.value.parse::<f64>().is_ok() { l.value.clone() } else { json_str(&l.value) };
+        let value = if l.value.parse::<f64>().is_ok() {
+            l.value.clone()
+        } else {
+            json_str(&l.value)
+        };
         writeln!(
             self.0,
             "{{\"tracking\":{},\"mawb\":{},\"item\":{},\"eta\":\"2025-{:02}-{:02}\",\"port\":{},\"shipper\":{},\"shipper_country\":{},\"recipient\":{},\"street\":{},\"city\":{},\"state\":{},\"postal\":{},\"goods\":{},\"hs\":{},\"origin\":{},\"qty\":{},\"value\":{},\"currency\":{},\"kg\":{},\"seller\":{}}}",
@@ -408,7 +475,10 @@ pub const SEMICOLON_HEADER: &str = "HAWB;MAWB;Item;ETA;POE;Shipper;Shipper Ctry;
 
 /// The job files matching the generated shapes.
 pub const JOBS: &[(&str, &str)] = &[
-    ("dhlx.toml", "name = \"bench-dhlx\"\npattern = \"DHLX_*.csv\"\n[format]\nkind = \"csv\"\n"),
+    (
+        "dhlx.toml",
+        "name = \"bench-dhlx\"\npattern = \"DHLX_*.csv\"\n[format]\nkind = \"csv\"\n",
+    ),
     (
         "pclx.toml",
         "name = \"bench-pclx\"\npattern = \"PCLX_*.txt\"\n[format]\nkind = \"csv\"\ndelimiter = \";\"\ndate_format = \"%m/%d/%Y\"\n\
@@ -436,9 +506,17 @@ pub fn generate(dir: &Path, lines: u64, per_file: u64, seed: u64) -> std::io::Re
     for (name, text) in JOBS {
         std::fs::write(dir.join("jobs").join(name), text)?;
     }
-    let mut g = Generator { rng: Rng::new(seed), consignees: (lines / 3).max(10), serial: 0 };
+    let mut g = Generator {
+        rng: Rng::new(seed),
+        consignees: (lines / 3).max(10),
+        serial: 0,
+    };
     let mut files = Vec::new();
-    for (shape, share) in [(Shape::Canonical, 50), (Shape::Semicolon, 30), (Shape::Ndjson, 20)] {
+    for (shape, share) in [
+        (Shape::Canonical, 50),
+        (Shape::Semicolon, 30),
+        (Shape::Ndjson, 20),
+    ] {
         let target = lines * share / 100;
         let mut written = 0u64;
         let mut part = 0;
@@ -473,7 +551,10 @@ pub fn generate(dir: &Path, lines: u64, per_file: u64, seed: u64) -> std::io::Re
                         Fault::Malformed => sink.malformed()?,
                         Fault::Copy => sink.line(&l)?,
                         Fault::Conflict => {
-                            let mut other = Line { value: "1.00".into(), ..clone_line(&l) };
+                            let mut other = Line {
+                                value: "1.00".into(),
+                                ..clone_line(&l)
+                            };
                             other.line_no = l.line_no;
                             sink.line(&other)?;
                         }
@@ -496,7 +577,11 @@ pub fn generate(dir: &Path, lines: u64, per_file: u64, seed: u64) -> std::io::Re
 
 /// Writes one canonical-shape CSV of about `lines` lines (the daemon benchmark's input).
 pub fn generate_canonical(path: &Path, lines: u64, seed: u64) -> std::io::Result<()> {
-    let mut g = Generator { rng: Rng::new(seed), consignees: (lines / 3).max(10), serial: 0 };
+    let mut g = Generator {
+        rng: Rng::new(seed),
+        consignees: (lines / 3).max(10),
+        serial: 0,
+    };
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     writeln!(out, "{CANONICAL_HEADER}")?;
     let mut sink = CanonicalCsv(out);

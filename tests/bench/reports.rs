@@ -38,16 +38,38 @@ fn measure(cmd: &[String]) -> Measured {
         print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
         sys.exit(r.returncode)";
     let started = Instant::now();
-    let out = Command::new("python3").arg("-c").arg(WRAPPER).args(cmd).output().expect("python3 runs");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(WRAPPER)
+        .args(cmd)
+        .output()
+        .expect("python3 runs");
     let wall_s = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{} failed: {}\n{stdout}\n{}", cmd.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
-    let kb: f64 = stdout.trim().lines().last().and_then(|l| l.trim().parse().ok()).expect("peak RSS printed");
-    Measured { wall_s, peak_rss_mb: kb / 1024.0, stdout }
+    assert!(
+        out.status.success(),
+        "{} failed: {}\n{stdout}\n{}",
+        cmd.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kb: f64 = stdout
+        .trim()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("peak RSS printed");
+    Measured {
+        wall_s,
+        peak_rss_mb: kb / 1024.0,
+        stdout,
+    }
 }
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter().position(|a| a == name).map_or(default, |i| args[i + 1].parse().expect("a number"))
+    args.iter()
+        .position(|a| a == name)
+        .map_or(default, |i| args[i + 1].parse().expect("a number"))
 }
 
 fn config(dir: &Path, data: &Path) -> PathBuf {
@@ -66,7 +88,10 @@ fn config(dir: &Path, data: &Path) -> PathBuf {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let lines = arg(&args, "--lines", 1_800_000);
     let events = arg(&args, "--events", 1_000_000);
     let s321d = env!("CARGO_BIN_EXE_s321d").to_owned();
@@ -101,7 +126,13 @@ fn main() {
     let cfg = config(&tmp, &data);
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let job = if name.starts_with("DHLX") { "bench-dhlx" } else if name.starts_with("PCLX") { "bench-pclx" } else { "bench-upsn" };
+        let job = if name.starts_with("DHLX") {
+            "bench-dhlx"
+        } else if name.starts_with("PCLX") {
+            "bench-pclx"
+        } else {
+            "bench-upsn"
+        };
         let inbox = data.join(job).join("inbox");
         std::fs::create_dir_all(&inbox).unwrap();
         std::fs::rename(f, inbox.join(&name)).unwrap();
@@ -109,9 +140,14 @@ fn main() {
     eprintln!("running the intake jobs (not timed)");
     let started = Instant::now();
     let mut cmd = Command::new(&s321d);
-    cmd.args(["--config", cfg.to_str().unwrap(), "run-job"]).args(&names);
+    cmd.args(["--config", cfg.to_str().unwrap(), "run-job"])
+        .args(&names);
     let out = cmd.output().unwrap();
-    assert!(out.status.success() || out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run_out = String::from_utf8_lossy(&out.stdout).into_owned();
     let shipments: u64 = run_out
         .lines()
@@ -119,7 +155,10 @@ fn main() {
         .filter_map(|r| r.split(' ').next())
         .filter_map(|n| n.parse::<u64>().ok())
         .sum();
-    eprintln!("intake: {shipments} shipments in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "intake: {shipments} shipments in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // The dashboard.
     let today = chrono::Utc::now().date_naive().to_string();
@@ -137,8 +176,15 @@ fn main() {
         preview.display().to_string(),
     ]);
     let text = std::fs::read_to_string(preview.join("message.txt")).unwrap();
-    let shown: u64 = text.lines().find_map(|l| l.strip_prefix("Shipments: ")).map(|n| n.replace(',', "").parse().unwrap()).unwrap();
-    assert_eq!(shown, shipments, "the dashboard counts every shipment of the day");
+    let shown: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Shipments: "))
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap();
+    assert_eq!(
+        shown, shipments,
+        "the dashboard counts every shipment of the day"
+    );
 
     // An audit trail of `events` events, then verify.
     eprintln!("writing {events} audit events (not timed)");
@@ -170,8 +216,18 @@ fn main() {
             n += batch;
         }
     }
-    let verify = measure(&[s321d.clone(), "--config".into(), chain_cfg.display().to_string(), "audit".into(), "verify".into()]);
-    assert!(verify.stdout.contains(&format!("ok: {events} event(s)")), "{}", verify.stdout);
+    let verify = measure(&[
+        s321d.clone(),
+        "--config".into(),
+        chain_cfg.display().to_string(),
+        "audit".into(),
+        "verify".into(),
+    ]);
+    assert!(
+        verify.stdout.contains(&format!("ok: {events} event(s)")),
+        "{}",
+        verify.stdout
+    );
 
     let report = format!(
         "| what | size | wall (s) | peak RSS (MB) | target |\n|---|---:|---:|---:|---|\n\
@@ -180,5 +236,9 @@ fn main() {
         dash.wall_s, dash.peak_rss_mb, verify.wall_s, verify.peak_rss_mb
     );
     println!("{report}");
-    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-reports.md"), &report).unwrap();
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-reports.md"),
+        &report,
+    )
+    .unwrap();
 }

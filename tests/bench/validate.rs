@@ -41,7 +41,12 @@ fn measure(cmd: &[String]) -> Measured {
         print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
         sys.exit(r.returncode)";
     let started = Instant::now();
-    let out = Command::new("python3").arg("-c").arg(WRAPPER).args(cmd).output().expect("python3 runs");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(WRAPPER)
+        .args(cmd)
+        .output()
+        .expect("python3 runs");
     let wall_s = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -51,8 +56,16 @@ fn measure(cmd: &[String]) -> Measured {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let kb: f64 = stdout.trim().lines().last().and_then(|l| l.trim().parse().ok()).expect("peak RSS printed");
-    Measured { wall_s, peak_rss_mb: kb / 1024.0 }
+    let kb: f64 = stdout
+        .trim()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("peak RSS printed");
+    Measured {
+        wall_s,
+        peak_rss_mb: kb / 1024.0,
+    }
 }
 
 fn duckdb_python(tmp: &Path) -> PathBuf {
@@ -60,8 +73,21 @@ fn duckdb_python(tmp: &Path) -> PathBuf {
     let python = venv.join("bin/python3");
     if !python.exists() {
         eprintln!("installing DuckDB from PyPI into {}", venv.display());
-        assert!(Command::new("python3").args(["-m", "venv"]).arg(&venv).status().unwrap().success());
-        assert!(Command::new(&python).args(["-m", "pip", "install", "-q", "duckdb==2.0.0"]).status().unwrap().success());
+        assert!(
+            Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "duckdb==2.0.0"])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
     python
 }
@@ -128,7 +154,10 @@ fn hts_load_seconds() -> (f64, usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if let Some(i) = args.iter().position(|a| a == "--generate-only") {
         let dir = PathBuf::from(&args[i + 1]);
         let lines: u64 = args[i + 2].parse().expect("N lines");
@@ -137,7 +166,10 @@ fn main() {
         return;
     }
     let sizes: Vec<u64> = match args.iter().position(|a| a == "--lines") {
-        Some(i) => args[i + 1].split(',').map(|n| n.parse().expect("--lines N[,N]")).collect(),
+        Some(i) => args[i + 1]
+            .split(',')
+            .map(|n| n.parse().expect("--lines N[,N]"))
+            .collect(),
         None => vec![1_000_000, 5_000_000],
     };
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -157,7 +189,15 @@ fn main() {
         let (dir, files) = dataset(&tmp, lines);
         let jobs: Vec<String> = ["dhlx", "pclx", "upsn"]
             .iter()
-            .flat_map(|j| ["--job".to_owned(), dir.join("jobs").join(format!("{j}.toml")).display().to_string()])
+            .flat_map(|j| {
+                [
+                    "--job".to_owned(),
+                    dir.join("jobs")
+                        .join(format!("{j}.toml"))
+                        .display()
+                        .to_string(),
+                ]
+            })
             .collect();
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
 
@@ -180,12 +220,21 @@ fn main() {
         let priced = s321d_run(&duty_policy, "duty");
 
         let out = tmp.join(format!("bench-out-duckdb-{lines}"));
-        let mut cmd = vec![python.display().to_string(), baseline.display().to_string(), "--out".into(), out.display().to_string()];
+        let mut cmd = vec![
+            python.display().to_string(),
+            baseline.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
         cmd.extend(jobs.iter().cloned());
         cmd.extend(files.iter().cloned());
         let duck = measure(&cmd);
 
-        for (name, m) in [("s321d (duty off)", &ours), ("s321d (duty on)", &priced), ("DuckDB SQL", &duck)] {
+        for (name, m) in [
+            ("s321d (duty off)", &ours),
+            ("s321d (duty on)", &priced),
+            ("DuckDB SQL", &duck),
+        ] {
             report.push_str(&format!(
                 "| {lines} | {name} | {:.2} | {:.0} | {:.0} |\n",
                 m.wall_s,
@@ -204,7 +253,9 @@ fn main() {
             priced.peak_rss_mb / ours.peak_rss_mb
         ));
     }
-    ratios.push(format!("loading the HTS revision ({hts_rows} rows): {load_s:.3} s (best of 5)"));
+    ratios.push(format!(
+        "loading the HTS revision ({hts_rows} rows): {load_s:.3} s (best of 5)"
+    ));
     let text = format!("{report}\n{}\n", ratios.join("\n"));
     println!("{text}");
     std::fs::write(tmp.join("bench-validate.md"), &text).unwrap();

@@ -32,12 +32,18 @@ pub fn dictionary_parquet(path: &Path, rows: usize, extra: usize) -> u64 {
     let mut texts: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
     for i in 0..extra {
         names.push(format!("unused_{i}"));
-        texts.push(format!("a value no job reads, long enough not to be inlined ({i})"));
+        texts.push(format!(
+            "a value no job reads, long enough not to be inlined ({i})"
+        ));
     }
     let batch_rows = 100_000.min(rows);
     let batch = DataFrame::new(
         batch_rows,
-        names.iter().zip(&texts).map(|(n, v)| Column::new(n.as_str().into(), vec![v.as_str(); batch_rows])).collect(),
+        names
+            .iter()
+            .zip(&texts)
+            .map(|(n, v)| Column::new(n.as_str().into(), vec![v.as_str(); batch_rows]))
+            .collect(),
     )
     .unwrap();
     let file = std::fs::File::create(path).unwrap();
@@ -92,7 +98,11 @@ pub fn repeated_header(hb: &str) -> String {
 /// with `H9`.
 pub fn repeated_key(hb: &str) -> String {
     let clean = clean_line(hb);
-    let mut fields: Vec<String> = CANONICAL_HEADER.split(',').zip(clean.split(',')).map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+    let mut fields: Vec<String> = CANONICAL_HEADER
+        .split(',')
+        .zip(clean.split(','))
+        .map(|(k, v)| format!("{k:?}: {v:?}"))
+        .collect();
     fields.push("\"house_bill\": \"H9\"".into());
     format!("{{{}}}\n", fields.join(", "))
 }
@@ -119,6 +129,10 @@ pub fn peak_rss_kib(dir: &Path, args: &[&str]) -> (std::process::Output, u64) {
         .output()
         .expect("/usr/bin/time runs s321d");
     let text = std::fs::read_to_string(&report).unwrap_or_default();
-    let kib = text.lines().rev().find_map(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("no peak RSS in {text:?}"));
+    let kib = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {text:?}"));
     (out, kib)
 }

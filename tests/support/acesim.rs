@@ -42,7 +42,11 @@ impl AceSim {
         let sim = AceSim { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "ace-sim did not start:\n{}", sim.log());
+            assert!(
+                Instant::now() < deadline,
+                "ace-sim did not start:\n{}",
+                sim.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         sim
@@ -61,14 +65,24 @@ impl AceSim {
     pub fn received(&self) -> Vec<(String, String, Vec<String>)> {
         let (status, body) = http("GET", self.port, "/sim/received", "");
         assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
         v["shipments"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| {
-                let numbers = s["entry_numbers"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect();
-                (s["carrier"].as_str().unwrap().to_owned(), s["house_bill"].as_str().unwrap().to_owned(), numbers)
+                let numbers = s["entry_numbers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned())
+                    .collect();
+                (
+                    s["carrier"].as_str().unwrap().to_owned(),
+                    s["house_bill"].as_str().unwrap().to_owned(),
+                    numbers,
+                )
             })
             .collect()
     }

@@ -20,7 +20,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -32,7 +34,9 @@ impl Sandbox {
     /// file of the sandbox's stands in for it (built-in defaults only).
     pub fn s321d(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_s321d"));
-        cmd.args(args).current_dir(self.path()).env("RUST_LOG", "warn");
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("RUST_LOG", "warn");
         if args.contains(&"--config") {
             cmd.env_remove("S321D_CONFIG");
         } else {
@@ -76,5 +80,7 @@ pub const CANONICAL_HEADER: &str = "carrier,master_bill,house_bill,line_no,arriv
 
 /// A clean canonical line for house bill `hb`.
 pub fn clean_line(hb: &str) -> String {
-    format!("DHLX,M1,{hb},1,2025-04-01,4701,Acme,VN,Jane Doe,12 Main Street,Brooklyn,NY,11201,Cotton T-shirt,6109.10.0012,VN,1,20.00,USD,0.5,S1")
+    format!(
+        "DHLX,M1,{hb},1,2025-04-01,4701,Acme,VN,Jane Doe,12 Main Street,Brooklyn,NY,11201,Cotton T-shirt,6109.10.0012,VN,1,20.00,USD,0.5,S1"
+    )
 }

@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Keeps guard shells' stdin open for the life of the test process.
@@ -48,7 +52,10 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("{what} did not start on port {port}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "{what} did not start on port {port}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 fn find(candidates: &[PathBuf], name: &str, hint: &str) -> PathBuf {
@@ -131,10 +138,23 @@ pub fn s3() -> &'static S3 {
         }
         let moto = find(&candidates, "moto_server", "pip install 'moto[server]'");
         let port = free_port();
-        let log = std::env::temp_dir().join(format!("s321d-moto-{}-{port}.log", std::process::id()));
-        spawn_guarded(&moto, &["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()], &log);
+        let log =
+            std::env::temp_dir().join(format!("s321d-moto-{}-{port}.log", std::process::id()));
+        spawn_guarded(
+            &moto,
+            &[
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
+            &log,
+        );
         wait_for_port(port, "moto_server", &log);
-        S3 { endpoint: format!("http://127.0.0.1:{port}"), port }
+        S3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        }
     })
 }
 
@@ -155,7 +175,8 @@ pub fn s3_refusing_keys() -> &'static S3 {
         }
         let moto = find(&candidates, "moto_server", "pip install 'moto[server]'");
         let port = free_port();
-        let log = std::env::temp_dir().join(format!("s321d-moto-auth-{}-{port}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("s321d-moto-auth-{}-{port}.log", std::process::id()));
         let args = vec![
             "INITIAL_NO_AUTH_ACTION_COUNT=0".to_owned(),
             moto.display().to_string(),
@@ -166,7 +187,10 @@ pub fn s3_refusing_keys() -> &'static S3 {
         ];
         spawn_guarded(Path::new("/usr/bin/env"), &args, &log);
         wait_for_port(port, "moto_server (auth)", &log);
-        S3 { endpoint: format!("http://127.0.0.1:{port}"), port }
+        S3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        }
     })
 }
 
@@ -174,14 +198,20 @@ impl S3 {
     /// Creates a bucket (plain HTTP PUT; moto needs no signature for it).
     pub fn create_bucket(&self, bucket: &str) {
         let (status, body) = http("PUT", self.port, &format!("/{bucket}"), "");
-        assert!(status == 200 || status == 409, "creating bucket {bucket}: {status} {body}");
+        assert!(
+            status == 200 || status == 409,
+            "creating bucket {bucket}: {status} {body}"
+        );
     }
 }
 
 /// A minimal HTTP/1.1 request on loopback: (status, body).
 pub fn http(method: &str, port: u16, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -190,8 +220,15 @@ pub fn http(method: &str, port: u16, path: &str, body: &str) -> (u16, String) {
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     // Chunked bodies (axum streams) carry hex sizes; tests only search the text.
     (status, body)
 }
@@ -207,8 +244,16 @@ pub struct Smtp {
 fn aiosmtpd_python() -> PathBuf {
     let python = PathBuf::from("/usr/bin/python3");
     let ok = python.is_file()
-        && Command::new(&python).args(["-c", "import aiosmtpd"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    assert!(ok, "aiosmtpd is not installed (Debian package python3-aiosmtpd); the tests need it and never skip: run `bash .ci/run`");
+        && Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "aiosmtpd is not installed (Debian package python3-aiosmtpd); the tests need it and never skip: run `bash .ci/run`"
+    );
     python
 }
 
@@ -230,9 +275,19 @@ impl Smtp {
         let maildir = dir.join(format!("maildir-{port}"));
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.join(format!("aiosmtpd-{port}.log"));
-        let mut args: Vec<String> = vec!["-m".into(), "aiosmtpd".into(), "-n".into(), "-l".into(), format!("127.0.0.1:{port}")];
+        let mut args: Vec<String> = vec![
+            "-m".into(),
+            "aiosmtpd".into(),
+            "-n".into(),
+            "-l".into(),
+            format!("127.0.0.1:{port}"),
+        ];
         args.extend(extra.iter().cloned());
-        args.extend(["-c".into(), "aiosmtpd.handlers.Mailbox".into(), maildir.display().to_string()]);
+        args.extend([
+            "-c".into(),
+            "aiosmtpd.handlers.Mailbox".into(),
+            maildir.display().to_string(),
+        ]);
         spawn_guarded(&python, &args, &log);
         wait_for_port(port, "aiosmtpd", &log);
         Smtp { port, maildir }
@@ -240,13 +295,25 @@ impl Smtp {
 
     /// The messages received so far (raw bytes), oldest first.
     pub fn messages(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
             .filter_map(Result::ok)
-            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
+            .map(|e| {
+                (
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                    e.path(),
+                )
+            })
             .collect();
         files.sort();
-        files.into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
+        files
+            .into_iter()
+            .map(|(_, p)| std::fs::read(p).unwrap())
+            .collect()
     }
 
     /// Waits until at least `n` messages arrived.
@@ -257,7 +324,11 @@ impl Smtp {
             if m.len() >= n {
                 return m;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {n} message(s) at the SMTP server; got {}", m.len());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {n} message(s) at the SMTP server; got {}",
+                m.len()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
