@@ -47,9 +47,9 @@ pub fn pause_for_tests(point: &str) {
         let (p, ms) = v.split_once(':')?;
         Some((p.to_owned(), ms.parse().ok()?))
     });
-    if let Some((p, ms)) = at {
-        if p == point {
-            std::thread::sleep(std::time::Duration::from_millis(*ms));
-        }
+    if let Some((p, ms)) = at
+        && p == point
+    {
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }

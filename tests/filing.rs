@@ -2251,11 +2251,13 @@ fn the_exception_email_says_filing_is_degraded_while_the_gateway_is_down() {
     );
 }
 
+/// One `entry_summaries` row: (state, code, narrative, duty, fees,
+/// certified, batch, payload).
+type SummaryRow = (String, String, String, String, String, bool, String, String);
+
 /// The ledger's entry summaries: entry number -> (state, code, narrative,
 /// duty, fees, certified, batch, payload).
-fn summaries(
-    filer: &Filer,
-) -> BTreeMap<String, (String, String, String, String, String, bool, String, String)> {
+fn summaries(filer: &Filer) -> BTreeMap<String, SummaryRow> {
     let db = filer.db();
     let mut stmt = db
         .prepare(

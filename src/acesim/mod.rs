@@ -1454,8 +1454,7 @@ mod batch_tests {
     fn closing(answer: &str) -> String {
         answer
             .lines()
-            .filter(|l| l.starts_with("SE90"))
-            .last()
+            .rfind(|l| l.starts_with("SE90"))
             .unwrap_or_else(|| panic!("{answer}"))[4..49]
             .trim_end()
             .to_owned()

@@ -47,12 +47,11 @@ pub fn run(
                 report.not_sent
             );
             failure = report.failure().map(|why| format!("run {run_id}: {why}"));
-        } else if poll {
-            if let Some(why) = crate::filing::reconcile(&ctx).await? {
+        } else if poll
+            && let Some(why) = crate::filing::reconcile(&ctx).await? {
                 let pending = ctx.db(|s| s.filings_in(&[FilingState::Pending]))?.len();
                 failure = Some(format!("{pending} entr(ies) still pending after the retries: {why}"));
             }
-        }
         let counts = ctx.db(|s| s.filing_counts())?;
         let mut text: Vec<String> = counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
         let not_filed = ctx.db(|s| s.not_filed_count())?;

@@ -39,39 +39,39 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Some(dir) = seed {
-        if let Err(e) = runtime.block_on(seed_inboxes(&ctx, &jobs, dir)) {
-            eprintln!(
-                "error: cannot seed the inboxes from {}: {e:#}",
-                dir.display()
-            );
-            return ExitCode::from(super::EXIT_FAILED);
-        }
+    if let Some(dir) = seed
+        && let Err(e) = runtime.block_on(seed_inboxes(&ctx, &jobs, dir))
+    {
+        eprintln!(
+            "error: cannot seed the inboxes from {}: {e:#}",
+            dir.display()
+        );
+        return ExitCode::from(super::EXIT_FAILED);
     }
     let cancel = CancellationToken::new();
     let mut failed = false;
     for job in &jobs {
         let mut result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel));
         // A one-shot run waits once for files still settling rather than leave them.
-        if let Ok(r) = &result {
-            if !r.deferred.is_empty() {
-                let wait = job.intake.as_ref().map_or(0, |i| i.settle_secs) + 1;
-                println!(
-                    "s321d run-job {}: {} file(s) still settling; waiting {wait}s",
-                    job.name,
-                    r.deferred.len()
-                );
-                std::thread::sleep(std::time::Duration::from_secs(wait));
-                let first = result.expect("ok");
-                result = runtime
-                    .block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel))
-                    .map(|mut again| {
-                        again.runs.splice(0..0, first.runs);
-                        again.duplicates.splice(0..0, first.duplicates);
-                        again.errors.splice(0..0, first.errors);
-                        again
-                    });
-            }
+        if let Ok(r) = &result
+            && !r.deferred.is_empty()
+        {
+            let wait = job.intake.as_ref().map_or(0, |i| i.settle_secs) + 1;
+            println!(
+                "s321d run-job {}: {} file(s) still settling; waiting {wait}s",
+                job.name,
+                r.deferred.len()
+            );
+            std::thread::sleep(std::time::Duration::from_secs(wait));
+            let first = result.expect("ok");
+            result = runtime
+                .block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel))
+                .map(|mut again| {
+                    again.runs.splice(0..0, first.runs);
+                    again.duplicates.splice(0..0, first.duplicates);
+                    again.errors.splice(0..0, first.errors);
+                    again
+                });
         }
         match result {
             Ok(report) => {

@@ -41,6 +41,9 @@ use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
 
+/// The scheduler and the zone offsets its jobs were built with.
+type Scheduled = (JobScheduler, Vec<(Tz, i32)>);
+
 /// The running service.
 pub struct Daemon {
     current: RwLock<Arc<App>>,
@@ -51,7 +54,7 @@ pub struct Daemon {
     pub started: DateTime<Utc>,
     config_path: Option<PathBuf>,
     /// The scheduler and the zone offsets its jobs were built with.
-    scheduler: tokio::sync::Mutex<Option<(JobScheduler, Vec<(Tz, i32)>)>>,
+    scheduler: tokio::sync::Mutex<Option<Scheduled>>,
     /// Held while a pass over the outbox runs (see `deliver_outbox`).
     delivering: Arc<tokio::sync::Mutex<()>>,
     /// Runs' and sources' status, shared by every context across reloads.

@@ -407,10 +407,8 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
     };
     // From the first history read to the record of this run's shipments, one
     // critical section: a concurrent run waits here, then sees ours.
-    if record_history {
-        if let Some(h) = history.as_deref_mut() {
-            h.lock_history()?;
-        }
+    if record_history && let Some(h) = history.as_deref_mut() {
+        h.lock_history()?;
     }
     let out = shipment_rules::evaluate(
         shipments,
@@ -476,7 +474,7 @@ pub fn run(request: RunRequest<'_>) -> anyhow::Result<RunSummary> {
         "Stage timings of run {run_id}."
     );
 
-    let new_history = match history.as_deref_mut() {
+    let new_history = match history {
         Some(h) if record_history => h.record_shipments(&out.new_history)?,
         _ => 0,
     };

@@ -350,11 +350,14 @@ impl FindingsWriter {
     }
 }
 
+/// What a findings writer leaves: findings per rule, and the files written.
+type Written = (BTreeMap<Rule, u64>, Vec<PathBuf>);
+
 /// A [`FindingsWriter`] on its own thread, so serialising findings overlaps
 /// with evaluating the next chunk. Frames queue on a short bounded channel.
 pub struct BackgroundWriter {
     tx: Option<crossbeam_channel::Sender<Op>>,
-    handle: Option<std::thread::JoinHandle<anyhow::Result<(BTreeMap<Rule, u64>, Vec<PathBuf>)>>>,
+    handle: Option<std::thread::JoinHandle<anyhow::Result<Written>>>,
 }
 
 /// What the writer thread is asked to do, in order.

@@ -273,7 +273,7 @@ pub fn evaluate(
         ])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?;
-    let others = match history.as_deref_mut() {
+    let others = match history {
         Some(h) => h.seen_on_days(&days)?,
         None => state::empty_history(),
     };

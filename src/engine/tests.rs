@@ -671,7 +671,7 @@ fn history_from_a_file_is_ignored_only_for_that_file() {
     let history = tempfile::tempdir().unwrap();
     let a = vec![Row::new("H1")];
     let b = vec![Row::new("H1").set("declared_value", "11.00")];
-    run_files(&[a.clone()], Some(history.path()));
+    run_files(std::slice::from_ref(&a), Some(history.path()));
     // A new file with H1, then the first file again: the new file's H1 came
     // in an earlier run; the first file's copy follows it in this run.
     let o = run_files(&[b.clone(), a.clone()], Some(history.path()));
@@ -717,7 +717,7 @@ fn a_file_validated_again_counts_once_in_its_daily_group() {
             .set("declared_value", "500")
             .set("weight_kg", "1"),
     ];
-    run_files(&[a.clone()], Some(history.path()));
+    run_files(std::slice::from_ref(&a), Some(history.path()));
     // H1 counts once, from the copy of its file in the run: 500 + 300 is not over.
     let o = run_files(
         &[
@@ -744,7 +744,7 @@ fn a_file_validated_again_counts_once_in_its_daily_group() {
     assert_eq!(o.bills("L002"), s(&["H3"]), "{:?}", o.findings);
     // A repeat of H1 in another file counts once too, as first seen.
     let history = tempfile::tempdir().unwrap();
-    run_files(&[a.clone()], Some(history.path()));
+    run_files(std::slice::from_ref(&a), Some(history.path()));
     let o = run_files(
         &[
             vec![

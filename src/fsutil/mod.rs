@@ -83,9 +83,9 @@ pub fn write_atomic_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Removes a local scratch file, ignoring one that is already gone.
 pub fn remove_quietly(path: &Path) {
-    if let Err(e) = std::fs::remove_file(path) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            warn!(file.path = %path.display(), "Cannot remove scratch file: {e}");
-        }
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        warn!(file.path = %path.display(), "Cannot remove scratch file: {e}");
     }
 }

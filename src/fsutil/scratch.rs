@@ -175,10 +175,10 @@ impl Drop for Guard {
         } else {
             std::fs::remove_file(&self.0)
         };
-        if let Err(e) = result {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                warn!(file.path = %self.0.display(), "Cannot remove scratch {}: {e}", self.0.display());
-            }
+        if let Err(e) = result
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(file.path = %self.0.display(), "Cannot remove scratch {}: {e}", self.0.display());
         }
     }
 }

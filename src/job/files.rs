@@ -56,14 +56,14 @@ pub fn load_jobs(config: &Config, problems: &mut Vec<Problem>) -> Vec<Arc<Job>> 
                         ),
                     });
                 }
-                if let Some(intake) = &job.intake {
-                    if config.source(&intake.source).is_none() {
-                        problems.push(Problem {
-                            file: file.clone(),
-                            key: "source.name".into(),
-                            message: format!("{:?} is not a configured source", intake.source),
-                        });
-                    }
+                if let Some(intake) = &job.intake
+                    && config.source(&intake.source).is_none()
+                {
+                    problems.push(Problem {
+                        file: file.clone(),
+                        key: "source.name".into(),
+                        message: format!("{:?} is not a configured source", intake.source),
+                    });
                 }
                 if config.source(&job.output.source).is_none() {
                     problems.push(Problem {

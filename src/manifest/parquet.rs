@@ -316,7 +316,7 @@ fn as_text(
 
 /// `primary` as text, or `fallback` if `primary` cannot be printed (a job
 /// format asking for a field the value does not have, e.g. `%z` of a naive time).
-fn format_or<'a>(buf: &'a mut String, primary: impl Display, fallback: impl Display) -> &'a str {
+fn format_or(buf: &mut String, primary: impl Display, fallback: impl Display) -> &str {
     buf.clear();
     if write!(buf, "{primary}").is_err() {
         buf.clear();

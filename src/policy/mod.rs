@@ -492,17 +492,17 @@ fn check(raw: RawPolicy, dir: Option<&Path>, report: &mut dyn FnMut(&str, String
             positive(t, &key("threshold_usd"), report)
         });
         if let Some(from) = from {
-            if let Some(prev) = regimes.last() {
-                if from <= prev.from {
-                    report(
-                        &key("from"),
-                        format!(
-                            "{from} is not after the previous regime's {}: regimes must be in increasing, non-overlapping order",
-                            prev.from
-                        ),
-                    );
-                    continue;
-                }
+            if let Some(prev) = regimes.last()
+                && from <= prev.from
+            {
+                report(
+                    &key("from"),
+                    format!(
+                        "{from} is not after the previous regime's {}: regimes must be in increasing, non-overlapping order",
+                        prev.from
+                    ),
+                );
+                continue;
             }
             regimes.push(Regime {
                 from,

@@ -125,7 +125,7 @@ mod tests {
             password_file: d.path().join("missing").display().to_string(),
             ..EmailConfig::default()
         };
-        let err = format!("{:#}", transport(&cfg).err().expect("no password file"));
+        let err = format!("{:#}", transport(&cfg).expect_err("no password file"));
         assert!(
             err.contains("cannot read the SMTP password file") && err.contains("missing"),
             "{err}"

@@ -86,6 +86,8 @@ pub struct FileRecord {
 
 /// What taking a file found.
 #[derive(Debug, Clone, PartialEq)]
+// One value per file taken: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Take {
     /// A new file, recorded as `taken` under this id.
     New(i64),
@@ -122,6 +124,7 @@ pub struct RunRecord {
 pub trait IntakeStore: Send {
     /// Records a file as taken, unless the same bytes were already taken by
     /// this job (then records it as a duplicate of that file).
+    #[allow(clippy::too_many_arguments)] // the columns of one files row
     fn take_file(
         &mut self,
         job: &str,

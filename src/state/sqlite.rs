@@ -1661,31 +1661,23 @@ impl LedgerStore for SqliteStore {
     }
 }
 
+/// One history row as plain values, in [`history_frame`]'s column order
+/// (the arrival date fourth, the USD total fifth).
+pub type HistoryRow<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<chrono::NaiveDate>,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
 /// Builds a history frame from plain values (tests and tools).
-pub fn history_frame(
-    rows: &[(
-        &str,
-        &str,
-        &str,
-        Option<chrono::NaiveDate>,
-        &str,
-        &str,
-        &str,
-        &str,
-    )],
-) -> DataFrame {
+pub fn history_frame(rows: &[HistoryRow<'_>]) -> DataFrame {
     let height = rows.len();
-    type Row<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        Option<chrono::NaiveDate>,
-        &'a str,
-        &'a str,
-        &'a str,
-        &'a str,
-    );
-    let s = |f: for<'a> fn(&Row<'a>) -> &'a str| {
+    let s = |f: for<'a> fn(&HistoryRow<'a>) -> &'a str| {
         rows.iter().map(f).map(str::to_owned).collect::<Vec<_>>()
     };
     let dates = Int32Chunked::from_iter_options(

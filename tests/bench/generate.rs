@@ -215,7 +215,7 @@ impl Generator {
     fn consignee(&mut self) -> (String, String, &'static str, &'static str, String) {
         // Squaring skews the draw: a few consignees get many parcels.
         let r = self.rng.below(1 << 20);
-        let id = (r * r >> 20) * self.consignees >> 20;
+        let id = (((r * r) >> 20) * self.consignees) >> 20;
         let mut c = Rng::new(id ^ 0xC0FFEE);
         let name = format!("{} {}", c.pick(FIRST), c.pick(LAST));
         let address = format!("{} {}", 1 + c.below(9800), c.pick(STREETS));

@@ -47,7 +47,7 @@ pub fn dictionary_parquet(path: &Path, rows: usize, extra: usize) -> u64 {
     )
     .unwrap();
     let file = std::fs::File::create(path).unwrap();
-    let mut writer = ParquetWriter::new(file).batched(&batch.schema()).unwrap();
+    let mut writer = ParquetWriter::new(file).batched(batch.schema()).unwrap();
     let mut left = rows;
     while left > 0 {
         let n = left.min(batch_rows);
