@@ -13,10 +13,13 @@
 //! - systemd: READY, STATUS, WATCHDOG (at half the interval) and STOPPING
 //!   through sd_notify; the health and metrics listener is in `health`.
 //!
-//! Shutdown is one CancellationToken and one TaskTracker.
+//! Everything the daemon starts is a [`work::Work`] (an intake run, a report
+//! run, a pass over the outbox) handed to `Daemon::submit`. Shutdown is one
+//! CancellationToken and one TaskTracker.
 
 pub mod health;
 pub mod schedule;
+pub mod work;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,10 +39,10 @@ use tracing::{error, info, warn};
 use crate::app::App;
 use crate::app::status::Status;
 use crate::config::Config;
-use crate::jobs;
 use crate::metrics::Metrics;
 use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
+use work::Work;
 
 /// The scheduler and the zone offsets its jobs were built with.
 type Scheduled = (JobScheduler, Vec<(Tz, i32)>);
@@ -55,7 +58,7 @@ pub struct Daemon {
     config_path: Option<PathBuf>,
     /// The scheduler and the zone offsets its jobs were built with.
     scheduler: tokio::sync::Mutex<Option<Scheduled>>,
-    /// Held while a pass over the outbox runs (see `deliver_outbox`).
+    /// Held while a pass over the outbox runs (see `work::Work::Outbox`).
     delivering: Arc<tokio::sync::Mutex<()>>,
     /// Runs' and sources' status, shared by every context across reloads.
     pub status: Arc<Status>,
@@ -126,102 +129,6 @@ impl Daemon {
             .clone()
     }
 
-    /// Starts a run of `job` unless one is already going or the daemon is stopping.
-    pub fn trigger(self: &Arc<Self>, job_name: &str, kind: RunKind) {
-        if self.cancel.is_cancelled() {
-            return;
-        }
-        let Ok(guard) = self.lock_for(job_name).try_lock_owned() else {
-            info!(job.name = %job_name, "Skipping a run of job {job_name}: the previous run is still going.");
-            return;
-        };
-        let ctx = self.context();
-        let Some(job) = ctx.job(job_name) else { return };
-        let cancel = self.cancel.clone();
-        let name = job_name.to_owned();
-        self.tracker.spawn(async move {
-            let _running = guard;
-            let status = match jobs::run::run_job(&ctx, &job, kind, &cancel).await {
-                Ok(r) if r.errors.is_empty() => format!(
-                    "{}: last run at {} processed {} file(s), quarantined {}",
-                    name,
-                    Utc::now().format("%H:%M:%S"),
-                    r.files_processed(),
-                    r.files_quarantined()
-                ),
-                Ok(r) => format!("{}: last run had {} problem(s)", name, r.errors.len()),
-                Err(e) => format!("{name}: last run failed: {e:#}"),
-            };
-            notify(&[NotifyState::Status(&status)]);
-        });
-    }
-
-    /// Starts a run of report job `name` unless one is already going.
-    pub fn trigger_report(self: &Arc<Self>, name: &str) {
-        if self.cancel.is_cancelled() {
-            return;
-        }
-        let Ok(guard) = self.lock_for(name).try_lock_owned() else {
-            info!(report = %name, "Skipping a run of report job {name}: the previous run is still going.");
-            return;
-        };
-        let ctx = self.context();
-        let Some(job) = ctx.reports.iter().find(|j| j.name == name).cloned() else {
-            return;
-        };
-        self.tracker.spawn(async move {
-            let _running = guard;
-            let result = jobs::report::run_report_job(&ctx, &job, None).await;
-            ctx.status.job_finished(
-                &job.name,
-                Utc::now(),
-                result.as_ref().err().map(|e| format!("{e:#}")).as_deref(),
-            );
-            let status = match result {
-                Ok(d) => {
-                    ctx.metrics.inc(
-                        "s321d_reports_total",
-                        vec![("report", job.name.clone()), ("status", "succeeded".into())],
-                    );
-                    format!(
-                        "{}: report built; {} sent, {} queued",
-                        job.name,
-                        d.sent.len(),
-                        d.queued
-                    )
-                }
-                Err(e) => {
-                    ctx.metrics.inc(
-                        "s321d_reports_total",
-                        vec![("report", job.name.clone()), ("status", "failed".into())],
-                    );
-                    error!(report = %job.name, "Report job {} failed: {e:#}", job.name);
-                    format!("{}: report failed: {e:#}", job.name)
-                }
-            };
-            notify(&[NotifyState::Status(&status)]);
-        });
-    }
-
-    /// Sends what is due in the outbox, unless a pass is already running.
-    fn deliver_outbox(self: &Arc<Self>) {
-        if self.cancel.is_cancelled() {
-            return;
-        }
-        let Ok(guard) = self.delivering.clone().try_lock_owned() else {
-            return;
-        };
-        let ctx = self.context();
-        self.tracker.spawn(async move {
-            let _running = guard;
-            if ctx.config.email.enabled() {
-                crate::reports::outbox::deliver(&ctx, false).await;
-            } else {
-                crate::reports::outbox::update_gauges(&ctx);
-            }
-        });
-    }
-
     /// Probes the state store off the async threads (unless a probe is still
     /// going), then logs a readiness change. Runs every second.
     fn check_readiness(self: &Arc<Self>) {
@@ -257,7 +164,12 @@ impl Daemon {
             let cron = CronJob::new_async_tz(s.cron.as_str(), tz, move |_id, _lock| {
                 let daemon = daemon.clone();
                 let name = name.clone();
-                Box::pin(async move { daemon.trigger(&name, RunKind::Scheduled) })
+                Box::pin(async move {
+                    daemon.submit(Work::Intake {
+                        job: name,
+                        kind: RunKind::Scheduled,
+                    })
+                })
             })
             .with_context(|| format!("job {}: cannot schedule {:?}", job.name, s.cron))?;
             scheduler
@@ -275,7 +187,7 @@ impl Daemon {
             let cron = CronJob::new_async_tz(s.cron.as_str(), tz, move |_id, _lock| {
                 let daemon = daemon.clone();
                 let name = name.clone();
-                Box::pin(async move { daemon.trigger_report(&name) })
+                Box::pin(async move { daemon.submit(Work::Report { job: name }) })
             })
             .with_context(|| format!("report job {}: cannot schedule {:?}", job.name, s.cron))?;
             scheduler
@@ -319,7 +231,10 @@ impl Daemon {
                 .unwrap_or(None);
             if schedule::missed(job, schedule::zone(job, default), last, now) {
                 info!(job.name = %job.name, "Job {} missed a scheduled run while s321d was down; running it now.", job.name);
-                self.trigger(&job.name, RunKind::Scheduled);
+                self.submit(Work::Intake {
+                    job: job.name.clone(),
+                    kind: RunKind::Scheduled,
+                });
             }
         }
         for job in &ctx.reports {
@@ -329,7 +244,9 @@ impl Daemon {
                 .unwrap_or(None);
             if job.missed(default, last, now) {
                 info!(report = %job.name, "Report job {} missed a scheduled run while s321d was down; running it now.", job.name);
-                self.trigger_report(&job.name);
+                self.submit(Work::Report {
+                    job: job.name.clone(),
+                });
             }
         }
     }
@@ -419,7 +336,7 @@ pub async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             _ = interrupt.recv() => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => notify(&[NotifyState::Watchdog]),
             _ = outbox_tick.tick() => {
-                daemon.deliver_outbox();
+                daemon.submit(Work::Outbox);
                 daemon.check_readiness();
             }
             _ = dst_tick.tick() => {
