@@ -470,13 +470,7 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
         })
         .collect();
     let filings = read::filing_outcomes(ctx, &day_runs)?;
-    let audit_head = ctx.db(|s| {
-        let location = s.location().display().to_string();
-        crate::state::audit::head(s.connection()).map_err(|e| crate::state::StoreError::Sqlite {
-            location,
-            source: e,
-        })
-    })?;
+    let audit_head = ctx.db(|s| s.audit_head())?;
     for r in &day_runs {
         read::forget_scratch(ctx, r);
     }

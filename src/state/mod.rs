@@ -8,8 +8,10 @@
 //! needs. Frames use the `H_*` column names below.
 
 pub mod audit;
+pub mod audit_query;
 pub mod intake;
 pub mod ledger;
+pub mod outputs;
 pub mod sqlite;
 pub mod summary;
 pub mod types;

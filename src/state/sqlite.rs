@@ -269,8 +269,18 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         sql_err(&self.path, e)
+    }
+
+    /// The connection, for the store's other files (`state::*`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, for transactions in the store's other files.
+    pub(super) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -294,12 +304,6 @@ impl SqliteStore {
         // The audit trail's tables live outside the numbered migrations.
         super::audit::ensure_schema(&self.conn).map_err(|e| self.err(e))?;
         Ok(())
-    }
-
-    /// The connection, for modules that keep their own tables in the store
-    /// (the audit trail, reports).
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 
     /// The store's file.
@@ -863,9 +867,9 @@ impl IntakeStore for SqliteStore {
     }
 }
 
-const FILING_COLUMNS: &str = "id, carrier, house_bill, entry_number, entry_type, job, run_id, transport, batch, state, code, narrative, payload, created_at, updated_at";
+pub(super) const FILING_COLUMNS: &str = "id, carrier, house_bill, entry_number, entry_type, job, run_id, transport, batch, state, code, narrative, payload, created_at, updated_at";
 
-fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
+pub(super) fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
     let state: String = r.get(9)?;
     Ok(Filing {
         id: r.get(0)?,
@@ -2068,7 +2072,7 @@ mod tests {
             "no number was used for it"
         );
         // The key itself refuses a second entry for a bill.
-        let c = store.connection();
+        let c = store.conn_mut();
         assert!(c.execute("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES ('DHLX', 'B', 99)", []).is_err());
     }
 
@@ -2163,7 +2167,7 @@ mod tests {
             ("", "", "2.62")
         );
         let nulls: i64 = store
-            .connection()
+            .conn_mut()
             .query_row(
                 "SELECT count(*) FROM ledger_entries WHERE duty_usd IS NULL",
                 [],
