@@ -375,8 +375,6 @@ pub struct Dashboard {
     pub masked: bool,
 }
 
-const CACHE_PREFIX: &str = "report:run:";
-
 /// Builds the dashboard of `day` for a report job.
 pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
     let default_tz = ctx
@@ -519,10 +517,9 @@ async fn load_run(
     detail: bool,
     top: usize,
 ) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
-    let key = format!("{CACHE_PREFIX}{}", run.run_id);
     if !detail
         && let Some(cached) = ctx
-            .db(|s| s.get_value(&key))?
+            .db(|s| s.run_aggregate(&run.run_id, AGG_VERSION))?
             .and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
         && cached.version >= AGG_VERSION
     {
@@ -560,7 +557,8 @@ async fn load_run(
         .as_ref()
         .map(|s| money::format(units(&s.entries.mpf_saved_usd)))
         .unwrap_or_default();
-    ctx.db(|s| s.set_value(&key, &serde_json::to_string(&agg).unwrap_or_default()))?;
+    let json = serde_json::to_string(&agg).unwrap_or_default();
+    ctx.db(|s| s.set_run_aggregate(&run.run_id, agg.version, &json))?;
     if detail.is_none() {
         read::forget_scratch(ctx, &run.run_id);
     }
