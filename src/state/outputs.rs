@@ -13,6 +13,9 @@ use crate::dates::{parse_ts, ts_millis};
 /// A filing outcome: state, code, narrative, count.
 pub type Outcome = (FilingState, Option<String>, Option<String>, u64);
 
+/// An [`Outcome`] as stored, its state still text.
+type OutcomeRow = (String, Option<String>, Option<String>, u64);
+
 impl SqliteStore {
     /// Runs started in [from, to) of these jobs (all if empty) and these
     /// kinds (all if empty), oldest first.
@@ -60,7 +63,7 @@ impl SqliteStore {
 
     /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
     pub fn filing_outcomes(&self, run_ids: &[String]) -> Result<Vec<Outcome>, StoreError> {
-        let q = || -> rusqlite::Result<Vec<(String, Option<String>, Option<String>, u64)>> {
+        let q = || -> rusqlite::Result<Vec<OutcomeRow>> {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT state, code, narrative, count(*) FROM filings \
                  WHERE run_id IN (SELECT value FROM json_each(?1)) \
