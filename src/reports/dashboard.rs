@@ -20,7 +20,7 @@
 //! - a data-quality score per carrier (see [`quality`]);
 //! - trends over the last `trend_days` days.
 //!
-//! Per-run aggregates are cached in the state store (`report:run:<id>`), as a
+//! Per-run aggregates are cached in the state store (`run_aggregates`), as a
 //! run's outputs never change, so the trend days cost nothing after their
 //! first report. A cached aggregate older than [`AGG_VERSION`] is rebuilt. Consignees are masked unless `reports.mask_personal_data`
 //! is off.

@@ -13,10 +13,11 @@
 //! the summary and the first rows, and the full files are written to the
 //! run's output folder, which the email names.
 //!
-//! A run owes its reports from its start (`exceptions-due:<run>` in the state
-//! store) until they are queued, so a stop before that leaves them to the
-//! job's next run. Each is queued once per run and carrier, under an outbox id
-//! made from `exceptions:<run>:<carrier>`, so a stop after queueing and before
+//! A run owes its reports from its start (its `exceptions` duty is `due` in
+//! the state store's `run_duties`) until they are queued, so a stop before
+//! that leaves them to the job's next run. Each is queued once per run and
+//! carrier, under an outbox id made from `exceptions:<run>:<carrier>`, and
+//! recorded in `exception_reports`, so a stop after queueing and before
 //! recording it does not send twice.
 
 use std::collections::BTreeMap;
