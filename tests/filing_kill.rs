@@ -282,7 +282,7 @@ impl Filer {
     fn run_to_file(&self) -> Option<String> {
         let finished = "FROM runs WHERE kind <> 'replay' AND status IN ('evaluated', 'succeeded')";
         let unfiled = self.strings_so_far(&format!(
-            "SELECT run_id {finished} AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || run_id AND value = 'pending') ORDER BY started_at LIMIT 1"
+            "SELECT run_id {finished} AND EXISTS (SELECT 1 FROM run_duties d WHERE d.run_id = runs.run_id AND d.duty = 'filing' AND d.state = 'due') ORDER BY started_at LIMIT 1"
         ));
         unfiled.into_iter().next().or_else(|| {
             self.strings_so_far(&format!(
@@ -602,12 +602,12 @@ fn check(filer: &Filer, sim: &AceSim, m: &Manifest, transport: &str) -> (Figures
             other => problems.push(format!("entry {n} ended {other}")),
         }
     }
-    // A run a kill split or cut before it published (its files evaluated
-    // again in runs of their own) keeps its `filing:` marker; it is never
-    // filed, having nothing to file. Every run that published is filed.
+    // A run a kill cut before it published keeps its filing duty due; it is
+    // never filed, having nothing to file (a run split into runs of one file
+    // each hands its duty on and owes nothing). Every run that published is filed.
     let unfiled = filer.strings(
-        "SELECT kv.key || ' (run ' || COALESCE(r.status, 'never recorded') || ')' FROM kv LEFT JOIN runs r ON kv.key = 'filing:' || r.run_id \
-         WHERE kv.key LIKE 'filing:%' AND kv.value <> 'done'",
+        "SELECT 'filing:' || d.run_id || ' (run ' || COALESCE(r.status, 'never recorded') || ')' FROM run_duties d \
+         LEFT JOIN runs r ON r.run_id = d.run_id WHERE d.duty = 'filing' AND d.state = 'due'",
     );
     let published: Vec<&String> = unfiled
         .iter()

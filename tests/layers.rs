@@ -4,6 +4,8 @@
 //! `#[cfg(test)]` module bodies, files declared `#[cfg(test)] mod x;` and
 //! `//` comments are left out. An edge not in [`ALLOWED`] fails naming its
 //! file and line, a module not in the list fails, and so does a cycle.
+//! Outside `src/state/`, a line that names `rusqlite` or holds a word of SQL
+//! fails too, naming its file and line: every statement is a store method.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -529,6 +531,121 @@ fn the_layers_have_no_cycle() {
     if let Some(c) = find_cycle(&found) {
         panic!("the imports of src/ have a cycle: {}", c.join(" -> "));
     }
+}
+
+/// SQL written in upper case, as this crate writes it: what only a statement
+/// (or a keyword of one inside a string) looks like.
+const SQL_WORDS: &[&str] = &[
+    "SELECT ",
+    "INSERT INTO",
+    "INSERT OR ",
+    "UPDATE ",
+    "DELETE FROM",
+    "CREATE TABLE",
+    "CREATE INDEX",
+    "CREATE UNIQUE INDEX",
+    "CREATE TRIGGER",
+    "DROP TABLE",
+    "ALTER TABLE",
+    "PRAGMA ",
+    "BEGIN IMMEDIATE",
+    "ON CONFLICT",
+];
+
+/// What a line of code outside `src/state/` must not hold: `rusqlite`, or a
+/// word of SQL (all SQL lives in the store, scale-out section 2.1).
+fn sql_outside_state(code: &str) -> Option<&'static str> {
+    if code.contains("rusqlite") {
+        return Some("rusqlite");
+    }
+    SQL_WORDS.iter().copied().find(|w| code.contains(w))
+}
+
+/// Every line of non-test code under `src/` but outside `src/state/`, with
+/// its file (relative, `src/...`) and line number.
+fn code_outside_state() -> Vec<(String, usize, String)> {
+    let src = src_dir();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut skipped: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut texts = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()));
+        let (bodies, decls) = test_modules(&text);
+        for name in decls {
+            skipped.extend(module_file(f, &name));
+        }
+        texts.push((f.clone(), text, bodies));
+    }
+    let mut out = Vec::new();
+    for (f, text, bodies) in texts {
+        let rel = f.strip_prefix(&src).expect("under src").to_path_buf();
+        if rel.starts_with("state")
+            || skipped.contains(&f)
+            || skipped
+                .iter()
+                .any(|s| s.ends_with("mod.rs") && f.starts_with(s.parent().expect("a parent")))
+        {
+            continue;
+        }
+        let mut kept = text.into_bytes();
+        for (a, b) in bodies {
+            for byte in &mut kept[a..b] {
+                if *byte != b'\n' {
+                    *byte = b' ';
+                }
+            }
+        }
+        let kept = String::from_utf8_lossy(&kept).into_owned();
+        for (n, line) in kept.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            out.push((format!("src/{}", rel.display()), n + 1, code.to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_sql_and_no_rusqlite_outside_the_state_store() {
+    let problems: Vec<String> = code_outside_state()
+        .into_iter()
+        .filter_map(|(file, line, code)| {
+            sql_outside_state(&code).map(|what| {
+                format!(
+                    "{file}:{line}: `{what}` outside src/state/ (move the statement into a store method): {}",
+                    code.trim()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "SQL outside the store:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_sql_check_sees_statements_and_the_driver_but_not_prose() {
+    assert_eq!(sql_outside_state("use rusqlite::params;"), Some("rusqlite"));
+    assert_eq!(
+        sql_outside_state(r#"c.query_row("SELECT body FROM audit_events", [], f)"#),
+        Some("SELECT ")
+    );
+    assert_eq!(
+        sql_outside_state(r#"let q = "INSERT INTO kv (key, value) VALUES (?1, ?2)";"#),
+        Some("INSERT INTO")
+    );
+    assert_eq!(
+        sql_outside_state("let select = ctx.db(|s| s.audit_head())?;"),
+        None
+    );
+    assert!(
+        code_outside_state()
+            .iter()
+            .all(|(f, _, _)| !f.starts_with("src/state/"))
+    );
 }
 
 #[test]

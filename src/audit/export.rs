@@ -22,14 +22,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::{NaiveDate, TimeZone, Utc};
 use polars::prelude::*;
-use rusqlite::OptionalExtension;
 use serde_json::json;
 
 use crate::app::App;
 use crate::outputs::read::{self, RunRef, strs};
-use crate::state::audit::{self, EventFilter, StoredEvent};
+use crate::state::audit::{EventFilter, StoredEvent};
+use crate::state::audit_query::{Blob, HistoryRow};
 use crate::state::intake::IntakeStore;
 use crate::state::ledger::LedgerStore;
+use crate::state::types::RunKind;
 
 /// What a pack is about.
 #[derive(Debug, Clone)]
@@ -56,19 +57,6 @@ impl Pack {
     }
 }
 
-fn sql<T>(
-    ctx: &App,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-) -> anyhow::Result<T> {
-    ctx.db(|s| {
-        let location = s.location().display().to_string();
-        f(s.connection()).map_err(|e| crate::state::StoreError::Sqlite {
-            location,
-            source: e,
-        })
-    })
-}
-
 fn events_jsonl(events: &[StoredEvent]) -> String {
     let mut out = String::new();
     for e in events {
@@ -78,7 +66,7 @@ fn events_jsonl(events: &[StoredEvent]) -> String {
 }
 
 fn chain_status(ctx: &App) -> anyhow::Result<(String, bool)> {
-    let v = sql(ctx, audit::verify)?;
+    let v = ctx.db(|s| s.audit_verify())?;
     Ok(match &v.broken {
         None => (
             format!(
@@ -241,7 +229,7 @@ fn period(
         to: Some(end.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         ..EventFilter::default()
     };
-    let events = sql(ctx, |c| audit::events_where(c, &filter))?;
+    let events = ctx.db(|s| s.audit_events(&filter))?;
     pack.add("audit-events.jsonl", events_jsonl(&events));
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
     for e in &events {
@@ -312,25 +300,7 @@ async fn house_bill(
     index: &mut String,
 ) -> anyhow::Result<()> {
     // Where it was first seen (history) and its filings (ledger).
-    type Seen = (String, String, Option<i64>, String, String, String, String);
-    let seen: Vec<Seen> = sql(ctx, |c| {
-        let mut stmt = c.prepare(
-            "SELECT carrier, consignee_key, arrival_date, total_usd, source_file, file_sha256, run_id FROM shipments \
-             WHERE house_bill = ?1 AND (?2 IS NULL OR carrier = ?2)",
-        )?;
-        let rows = stmt.query_map(rusqlite::params![hb, carrier], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?;
-        rows.collect()
-    })?;
+    let seen: Vec<HistoryRow> = ctx.db(|s| s.history_of_bill(hb, carrier))?;
     // Every bill of a filed entry, not only its first (an entry holds several).
     let filing_carriers: Vec<String> = ctx
         .db(|s| s.filing_carriers(hb))?
@@ -342,7 +312,7 @@ async fn house_bill(
     let first_seen = {
         let mut earliest = None;
         for s in &seen {
-            if let Some(r) = read::run(ctx, &s.6)? {
+            if let Some(r) = read::run(ctx, &s.run_id)? {
                 earliest = Some(
                     earliest.map_or(r.started_at, |e: chrono::DateTime<Utc>| e.min(r.started_at)),
                 );
@@ -447,8 +417,8 @@ async fn house_bill(
                 (&s.policy_sha256, "policy"),
                 (&s.job_file_sha256, "mapping"),
             ] {
-                match sql(ctx, |c| audit::blob(c, digest))? {
-                    Some((_, name, content)) => {
+                match ctx.db(|s| s.audit_blob(digest))? {
+                    Some(Blob { name, content, .. }) => {
                         let file = format!("{kind}-{}.toml", &digest[..12.min(digest.len())]);
                         let _ =
                             writeln!(sections, "- the {kind} in force is `{file}` (from {name})");
@@ -563,31 +533,11 @@ async fn house_bill(
         run_ids: found_runs.iter().map(|r| r.run_id.clone()).collect(),
         ..EventFilter::default()
     };
-    let mut events = sql(ctx, |c| audit::events_where(c, &filter))?;
+    let mut events = ctx.db(|s| s.audit_events(&filter))?;
     // File receipts of the files it came in (matched by SHA-256 in their bodies).
-    let shas: Vec<String> = seen.iter().map(|s| s.5.clone()).collect();
+    let shas: Vec<String> = seen.iter().map(|s| s.file_sha256.clone()).collect();
     if !shas.is_empty() {
-        let more = sql(ctx, |c| {
-            let mut stmt = c.prepare(
-                "SELECT seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash FROM audit_events \
-                 WHERE kind IN ('file.received', 'file.received_again', 'file.duplicate') AND json_extract(body, '$.sha256') IN (SELECT value FROM json_each(?1)) ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([serde_json::to_string(&shas).unwrap_or_default()], |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    kind: r.get(2)?,
-                    run_id: r.get(3)?,
-                    carrier: r.get(4)?,
-                    house_bill: r.get(5)?,
-                    entry_number: r.get(6)?,
-                    body: r.get(7)?,
-                    prev_hash: r.get(8)?,
-                    hash: r.get(9)?,
-                })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
+        let more = ctx.db(|s| s.audit_receipts(&shas))?;
         events.extend(more);
         events.sort_by_key(|e| e.seq);
         events.dedup_by_key(|e| e.seq);
@@ -602,13 +552,14 @@ async fn house_bill(
         );
     }
     for s in &seen {
-        let day =
-            s.2.and_then(|d| crate::dates::from_epoch_days(d as i32))
-                .map_or_else(|| "unknown".into(), |d| d.to_string());
+        let day = s
+            .arrival_date
+            .and_then(|d| crate::dates::from_epoch_days(d as i32))
+            .map_or_else(|| "unknown".into(), |d| d.to_string());
         let _ = writeln!(
             index,
             "- first seen for carrier {} in file {} (sha256 `{}`), run {}: arrival {day}, total USD {}",
-            s.0, s.4, s.5, s.6, s.3
+            s.carrier, s.source_file, s.file_sha256, s.run_id, s.total_usd
         );
     }
     let _ = writeln!(
@@ -638,29 +589,15 @@ async fn house_bill(
 
 /// Replay runs started since `from`.
 fn replays_since(ctx: &App, from: chrono::DateTime<Utc>) -> anyhow::Result<Vec<RunRef>> {
-    let ids: Vec<String> = sql(ctx, |c| {
-        let mut stmt = c.prepare("SELECT run_id FROM runs WHERE kind = 'replay' AND started_at >= ?1 ORDER BY started_at")?;
-        let rows = stmt.query_map(
-            [from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
-            |r| r.get(0),
-        )?;
-        rows.collect()
-    })?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(r) = read::run(ctx, &id)? {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    // No replay starts in the future: a day ahead bounds them all.
+    let to = Utc::now() + chrono::Duration::days(1);
+    let runs = ctx.db(|s| s.runs_between(from, to, &[], &[RunKind::Replay]))?;
+    Ok(runs.into_iter().map(read::run_ref).collect())
 }
 
 /// The output hashes `run.finished` recorded for a run (the latest event).
 fn recorded_outputs(ctx: &App, run_id: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let body: Option<String> = sql(ctx, |c| {
-        c.query_row("SELECT body FROM audit_events WHERE run_id = ?1 AND kind = 'run.finished' ORDER BY seq DESC LIMIT 1", [run_id], |r| r.get(0))
-            .optional()
-    })?;
+    let body: Option<String> = ctx.db(|s| s.last_run_finished(run_id))?;
     let mut out = BTreeMap::new();
     if let Some(v) = body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
         for o in v["outputs"].as_array().into_iter().flatten() {
@@ -685,11 +622,11 @@ async fn source_records(
         .summary
         .as_ref()
         .and_then(|s| {
-            sql(ctx, |c| audit::blob(c, &s.job_file_sha256))
+            ctx.db(|st| st.audit_blob(&s.job_file_sha256))
                 .ok()
                 .flatten()
         })
-        .map(|b| b.2);
+        .map(|b| b.content);
     let job = match job_text {
         Some(t) => crate::job::Job::from_toml(&t, Path::new(&format!("{}.toml", run.job))).ok(),
         None => ctx.job(&run.job).map(|j| (*j).clone()),

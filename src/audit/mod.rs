@@ -21,27 +21,14 @@ use sha2::{Digest, Sha256};
 use crate::app::App;
 use crate::job::Job;
 use crate::outputs::summary::Summary;
-use crate::state::StoreError;
-use crate::state::audit::{self, AuditEvent};
+use crate::state::audit::AuditEvent;
+use crate::state::audit_query::NewBlob;
 use crate::state::intake::FileRecord;
-use crate::state::sqlite::SqliteStore;
-
-fn store_err(s: &SqliteStore, e: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        location: s.location().display().to_string(),
-        source: e,
-    }
-}
 
 /// Appends one event in its own transaction.
 pub fn record(ctx: &App, event: AuditEvent) -> anyhow::Result<i64> {
-    ctx.db(|s| audit::append_now(s.connection(), &event).map_err(|e| store_err(s, e)))
+    ctx.db(|s| s.append_audit(&event))
         .with_context(|| format!("cannot append a {} event to the audit trail", event.kind))
-}
-
-/// Appends one event on a store the caller holds.
-pub fn record_on(store: &mut SqliteStore, event: &AuditEvent) -> Result<i64, StoreError> {
-    audit::append_now(store.connection(), event).map_err(|e| store_err(store, e))
 }
 
 /// The policy text in force, if it can be shown to be the one loaded.
@@ -87,26 +74,26 @@ pub fn run_started(
         }),
     )
     .run(run_id);
-    ctx.db(|s| {
-        let conn = s.connection();
-        let r: rusqlite::Result<()> = (|| {
-            if let Some((name, text)) = &policy {
-                audit::store_blob(conn, &ctx.policy.digest, "policy", name, text)?;
-            }
-            if let Some(text) = &mapping {
-                audit::store_blob(
-                    conn,
-                    &job.digest,
-                    "job",
-                    &job.path.display().to_string(),
-                    text,
-                )?;
-            }
-            Ok(())
-        })();
-        r.map_err(|e| store_err(s, e))?;
-        record_on(s, &event).map(|_| ())
-    })
+    let job_path = job.path.display().to_string();
+    let mut blobs = Vec::new();
+    if let Some((name, text)) = &policy {
+        blobs.push(NewBlob {
+            digest: &ctx.policy.digest,
+            kind: "policy",
+            name,
+            content: text,
+        });
+    }
+    if let Some(text) = &mapping {
+        blobs.push(NewBlob {
+            digest: &job.digest,
+            kind: "job",
+            name: &job_path,
+            content: text,
+        });
+    }
+    ctx.db(|s| s.append_audit_with_blobs(&event, &blobs))
+        .map(|_| ())
 }
 
 /// `run.finished`: the counts and the SHA-256 of every output file.

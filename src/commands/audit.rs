@@ -11,7 +11,6 @@ use std::process::ExitCode;
 
 use crate::audit::export::{self, Subject};
 use crate::config::Config;
-use crate::state::audit;
 
 /// `audit verify` arguments.
 pub struct VerifyArgs {
@@ -41,12 +40,12 @@ fn open_store(
 }
 
 pub fn verify(config: Option<&Path>, args: VerifyArgs) -> ExitCode {
-    let (cfg, mut store) = match open_store(config) {
+    let (cfg, store) = match open_store(config) {
         Ok(v) => v,
         Err(code) => return code,
     };
     let started = std::time::Instant::now();
-    let v = match audit::verify(store.connection()) {
+    let v = match store.audit_verify() {
         Ok(v) => v,
         Err(e) => {
             eprintln!(
@@ -75,7 +74,7 @@ pub fn verify(config: Option<&Path>, args: VerifyArgs) -> ExitCode {
             );
             return ExitCode::from(super::EXIT_USAGE);
         };
-        match audit::has_event_hash(store.connection(), seq, hash) {
+        match store.audit_has_hash(seq, hash) {
             Ok(Some(true)) => println!("s321d audit verify: event {seq} still has hash {hash}"),
             Ok(Some(false)) => {
                 println!(

@@ -46,6 +46,7 @@ use super::{Response, release_state};
 use crate::app::App;
 use crate::retry::RetryPolicy;
 use crate::state::ledger::{FilingState, LedgerStore};
+use crate::state::types::Cursor;
 
 /// The gateway could not be reached after the retries (refused or dropped
 /// connections, timeouts, `429`, `5xx`): filing is degraded, not wrong.
@@ -750,7 +751,6 @@ pub async fn reconcile(ctx: &App) -> anyhow::Result<Unsent> {
 /// page by page; the cursor (kept in the store) moves only after a page is
 /// applied.
 pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
-    const CURSOR: &str = "http_notifications_cursor";
     let open = ctx
         .db(|s| {
             s.filings_in(&[
@@ -766,10 +766,7 @@ pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
         return Ok(());
     }
     let gateway = Gateway::new(ctx)?;
-    let mut after: u64 = ctx
-        .db(|s| s.get_value(CURSOR))?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let mut after: u64 = ctx.db(|s| s.cursor(Cursor::HttpNotifications))?;
     loop {
         let resp = gateway
             .auth(gateway.client.get(format!(
@@ -825,7 +822,7 @@ pub async fn read_notifications(ctx: &App) -> anyhow::Result<()> {
             .collect();
         super::apply(ctx, &responses)?;
         after = page.next.max(after);
-        ctx.db(|s| s.set_value(CURSOR, &after.to_string()))?;
+        ctx.db(|s| s.advance_cursor(Cursor::HttpNotifications, after))?;
     }
     Ok(())
 }

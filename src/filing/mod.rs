@@ -53,6 +53,7 @@ use crate::state::intake::IntakeStore;
 use crate::state::ledger::{
     self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition,
 };
+use crate::state::types::{Duty, DutyState};
 use entry::EntryDefaults;
 
 /// Filings recorded per ledger transaction.
@@ -821,7 +822,7 @@ pub async fn file_run(
     // Entries never numbered make the run unfiled still: the next attempt
     // files it again (pending ones are reconciled either way).
     if waiting == 0 {
-        ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "done"))?;
+        ctx.db(|s| s.set_run_duty(run_id, Duty::Filing, DutyState::Done))?;
     }
     if let Some(why) = report.failure() {
         warn!(run.id = %run_id, pending = report.pending, "Run {run_id}: {why}");

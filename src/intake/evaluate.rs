@@ -23,7 +23,7 @@ use crate::paths;
 use crate::retry::retry;
 use crate::state::HistoryStore;
 use crate::state::intake::{FileRecord, FileState, IntakeStore};
-use crate::state::types::RunKind;
+use crate::state::types::{Duty, DutyState, RunKind};
 
 /// Evaluates `files` (archived) as run `run_id` and publishes its outputs.
 /// Files are marked `evaluating` first and `evaluated` once the outputs are
@@ -41,7 +41,7 @@ pub async fn evaluate_and_publish(
     crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
         // Its exception reports are owed until queued, whatever stops us first.
-        ctx.db(|s| s.set_value(&crate::state::exceptions_due_key(run_id), "due"))?;
+        ctx.db(|s| s.set_run_duty(run_id, Duty::Exceptions, DutyState::Due))?;
         for f in &files {
             ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(run_id), None))?;
         }

@@ -138,13 +138,11 @@ fn split_run(
     } else {
         RunKind::Scheduled
     };
-    let filing = ctx.db(|s| s.get_value(&format!("filing:{run_id}")))?;
     let mut out = Vec::with_capacity(files.len());
     for mut f in files {
         let solo = super::new_run_id(kind);
-        if let Some(v) = &filing {
-            ctx.db(|s| s.set_value(&format!("filing:{solo}"), v))?;
-        }
+        // The run's duties (its filing above all) pass to each of its runs.
+        ctx.db(|s| s.copy_duties(run_id, &solo))?;
         ctx.db(|s| s.set_file_state(f.id, FileState::Evaluating, None, Some(&solo), None))?;
         f.run_id = Some(solo.clone());
         out.push((solo, vec![f]));

@@ -17,7 +17,7 @@ use crate::intake::{self, StepReport};
 use crate::job::Job;
 use crate::outputs::summary::Summary;
 use crate::state::intake::IntakeStore;
-use crate::state::types::RunKind;
+use crate::state::types::{Duty, DutyState, RunKind};
 
 /// What one job run did.
 #[derive(Debug, Default, Clone)]
@@ -178,7 +178,7 @@ async fn run_steps(
     if !archived.is_empty() {
         let run_id = intake::new_run_id(kind);
         if job.filing.is_some() {
-            ctx.db(|s| s.set_value(&format!("filing:{run_id}"), "pending"))?;
+            ctx.db(|s| s.set_run_duty(&run_id, Duty::Filing, DutyState::Due))?;
         }
         let summary =
             intake::evaluate::evaluate_and_publish(ctx, job, kind, &run_id, archived).await?;
@@ -199,7 +199,7 @@ async fn run_steps(
     }
     // This call's runs, and earlier ones a stop left owing their reports.
     let mut owed: Vec<String> = report.runs.iter().map(|r| r.run_id.clone()).collect();
-    for r in ctx.db(|s| s.runs_owing_exceptions(&job.name))? {
+    for r in ctx.db(|s| s.runs_with_duty(&job.name, Duty::Exceptions, DutyState::Due))? {
         if !owed.contains(&r) {
             owed.push(r);
         }
@@ -230,7 +230,7 @@ async fn file_runs(
             .store
             .lock()
             .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        store.unfiled_runs(&job.name)?
+        store.runs_with_duty(&job.name, Duty::Filing, DutyState::Due)?
     };
     for r in unfiled {
         if !runs.contains(&r) {

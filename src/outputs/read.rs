@@ -13,23 +13,14 @@ use polars::prelude::*;
 
 use super::summary::Summary;
 use crate::app::App;
-use crate::dates::ts_millis;
 use crate::engine::entry_stage::{ENTRIES_HEADER, ENTRY_LINES_HEADER};
 use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
 use crate::paths;
 use crate::sources;
-
-/// A `runs` row: id, job, kind, status, started, output, summary.
-type RunRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
+use crate::state::intake::{IntakeStore, RunRecord};
+use crate::state::ledger::FilingState;
+use crate::state::types::RunKind;
 
 /// A filing outcome: state, code, narrative, count.
 pub type Outcome = (String, Option<String>, Option<String>, u64);
@@ -66,49 +57,14 @@ pub fn runs_between(
     to: DateTime<Utc>,
     jobs: &[String],
 ) -> anyhow::Result<Vec<RunRef>> {
-    let rows = ctx.db(|s| {
-        let location = s.location().display().to_string();
-        let conn = s.connection();
-        let q = || -> rusqlite::Result<Vec<RunRow>> {
-            let mut stmt = conn.prepare_cached(
-                "SELECT run_id, job, kind, status, started_at, output, summary FROM runs \
-                 WHERE started_at >= ?1 AND started_at < ?2 AND kind <> 'replay' ORDER BY started_at, run_id",
-            )?;
-            let rows = stmt.query_map([ts_millis(from), ts_millis(to)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-            })?;
-            rows.collect()
-        };
-        q().map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
-    })?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| jobs.is_empty() || jobs.contains(&r.1))
-        .map(
-            |(run_id, job, kind, status, started, output, summary)| RunRef {
-                started_at: DateTime::parse_from_rfc3339(&started)
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_default(),
-                summary: summary
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str(s).ok()),
-                run_id,
-                job,
-                kind,
-                status,
-                output,
-            },
-        )
-        .collect())
+    let kinds = [RunKind::Scheduled, RunKind::Manual];
+    let rows = ctx.db(|s| s.runs_between(from, to, jobs, &kinds))?;
+    Ok(rows.into_iter().map(run_ref).collect())
 }
 
-/// One run by id.
-pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
-    use crate::state::intake::IntakeStore;
-    let Some(r) = ctx.db(|s| s.run(run_id))? else {
-        return Ok(None);
-    };
-    Ok(Some(RunRef {
+/// A store's run record as reports see it.
+pub fn run_ref(r: RunRecord) -> RunRef {
+    RunRef {
         summary: r
             .summary
             .as_deref()
@@ -119,7 +75,12 @@ pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
         status: r.status,
         started_at: r.started_at,
         output: r.output,
-    }))
+    }
+}
+
+/// One run by id.
+pub fn run(ctx: &App, run_id: &str) -> anyhow::Result<Option<RunRef>> {
+    Ok(ctx.db(|s| s.run(run_id))?.map(run_ref))
 }
 
 /// The run of the same job before `run` (not a replay) that published outputs.
@@ -346,20 +307,11 @@ pub fn i128s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i128>> {
 
 /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
 pub fn filing_outcomes(ctx: &App, run_ids: &[String]) -> anyhow::Result<Vec<Outcome>> {
-    let ids = serde_json::to_string(run_ids)?;
-    ctx.db(|s| {
-        let location = s.location().display().to_string();
-        let conn = s.connection();
-        let q = || -> rusqlite::Result<Vec<Outcome>> {
-            let mut stmt = conn.prepare_cached(
-                "SELECT state, code, narrative, count(*) FROM filings WHERE run_id IN (SELECT value FROM json_each(?1)) \
-                 GROUP BY state, code, narrative ORDER BY count(*) DESC, state, code",
-            )?;
-            let rows = stmt.query_map([&ids], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64)))?;
-            rows.collect()
-        };
-        q().map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
-    })
+    let outcomes = ctx.db(|s| s.filing_outcomes(run_ids))?;
+    Ok(outcomes
+        .into_iter()
+        .map(|(state, code, narrative, n)| (state.as_str().to_owned(), code, narrative, n))
+        .collect())
 }
 
 /// A rejected or held filing of a run, or an entry of it not filed
@@ -426,29 +378,19 @@ pub fn rejections(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>>
 }
 
 fn rejected(ctx: &App, run_id: &str) -> anyhow::Result<Vec<FilingProblem>> {
-    ctx.db(|s| {
-        let location = s.location().display().to_string();
-        let conn = s.connection();
-        let q = || -> rusqlite::Result<Vec<FilingProblem>> {
-            let mut stmt = conn.prepare_cached(
-                "SELECT carrier, house_bill, entry_number, entry_type, state, code, narrative FROM filings \
-                 WHERE run_id = ?1 AND state = 'rejected' ORDER BY carrier, house_bill",
-            )?;
-            let rows = stmt.query_map([run_id], |r| {
-                Ok(FilingProblem {
-                    carrier: r.get(0)?,
-                    house_bill: r.get(1)?,
-                    entry_number: r.get(2)?,
-                    entry_type: r.get(3)?,
-                    state: r.get(4)?,
-                    code: r.get(5)?,
-                    narrative: r.get(6)?,
-                })
-            })?;
-            rows.collect()
-        };
-        q().map_err(|e| crate::state::StoreError::Sqlite { location, source: e })
-    })
+    let filings = ctx.db(|s| s.filings_of_run_in(run_id, &[FilingState::Rejected]))?;
+    Ok(filings
+        .into_iter()
+        .map(|f| FilingProblem {
+            carrier: f.carrier,
+            house_bill: f.house_bill,
+            entry_number: f.entry_number,
+            entry_type: f.entry_type,
+            state: f.state.as_str().to_owned(),
+            code: f.code,
+            narrative: f.narrative,
+        })
+        .collect())
 }
 
 #[cfg(test)]

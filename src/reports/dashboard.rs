@@ -20,7 +20,7 @@
 //! - a data-quality score per carrier (see [`quality`]);
 //! - trends over the last `trend_days` days.
 //!
-//! Per-run aggregates are cached in the state store (`report:run:<id>`), as a
+//! Per-run aggregates are cached in the state store (`run_aggregates`), as a
 //! run's outputs never change, so the trend days cost nothing after their
 //! first report. A cached aggregate older than [`AGG_VERSION`] is rebuilt. Consignees are masked unless `reports.mask_personal_data`
 //! is off.
@@ -375,8 +375,6 @@ pub struct Dashboard {
     pub masked: bool,
 }
 
-const CACHE_PREFIX: &str = "report:run:";
-
 /// Builds the dashboard of `day` for a report job.
 pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Dashboard> {
     let default_tz = ctx
@@ -470,13 +468,7 @@ pub async fn build(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result
         })
         .collect();
     let filings = read::filing_outcomes(ctx, &day_runs)?;
-    let audit_head = ctx.db(|s| {
-        let location = s.location().display().to_string();
-        crate::state::audit::head(s.connection()).map_err(|e| crate::state::StoreError::Sqlite {
-            location,
-            source: e,
-        })
-    })?;
+    let audit_head = ctx.db(|s| s.audit_head())?;
     for r in &day_runs {
         read::forget_scratch(ctx, r);
     }
@@ -525,10 +517,9 @@ async fn load_run(
     detail: bool,
     top: usize,
 ) -> anyhow::Result<(RunAgg, Option<RunDetail>)> {
-    let key = format!("{CACHE_PREFIX}{}", run.run_id);
     if !detail
         && let Some(cached) = ctx
-            .db(|s| s.get_value(&key))?
+            .db(|s| s.run_aggregate(&run.run_id, AGG_VERSION))?
             .and_then(|t| serde_json::from_str::<RunAgg>(&t).ok())
         && cached.version >= AGG_VERSION
     {
@@ -566,7 +557,8 @@ async fn load_run(
         .as_ref()
         .map(|s| money::format(units(&s.entries.mpf_saved_usd)))
         .unwrap_or_default();
-    ctx.db(|s| s.set_value(&key, &serde_json::to_string(&agg).unwrap_or_default()))?;
+    let json = serde_json::to_string(&agg).unwrap_or_default();
+    ctx.db(|s| s.set_run_aggregate(&run.run_id, agg.version, &json))?;
     if detail.is_none() {
         read::forget_scratch(ctx, &run.run_id);
     }

@@ -13,10 +13,11 @@
 //! the summary and the first rows, and the full files are written to the
 //! run's output folder, which the email names.
 //!
-//! A run owes its reports from its start (`exceptions-due:<run>` in the state
-//! store) until they are queued, so a stop before that leaves them to the
-//! job's next run. Each is queued once per run and carrier, under an outbox id
-//! made from `exceptions:<run>:<carrier>`, so a stop after queueing and before
+//! A run owes its reports from its start (its `exceptions` duty is `due` in
+//! the state store's `run_duties`) until they are queued, so a stop before
+//! that leaves them to the job's next run. Each is queued once per run and
+//! carrier, under an outbox id made from `exceptions:<run>:<carrier>`, and
+//! recorded in `exception_reports`, so a stop after queueing and before
 //! recording it does not send twice.
 
 use std::collections::BTreeMap;
@@ -34,6 +35,8 @@ use crate::app::App;
 use crate::engine::rules::{Rule, Severity};
 use crate::outputs::read::{self, FilingProblem, RunRef, strs, u64s};
 use crate::paths;
+use crate::state::typed::{exception_report_key, once_id};
+use crate::state::types::{Duty, DutyState};
 
 /// One finding row.
 #[derive(Debug, Clone)]
@@ -804,9 +807,8 @@ async fn render(
 /// Returns the queued report ids.
 pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let cfg = &ctx.config.reports.exceptions;
-    let due = crate::state::exceptions_due_key(run_id);
     if !cfg.enabled || !ctx.config.email.enabled() {
-        ctx.db(|s| s.set_value(&due, "off"))?;
+        ctx.db(|s| s.set_run_duty(run_id, Duty::Exceptions, DutyState::Off))?;
         return Ok(Vec::new());
     }
     let Some(run) = read::run(ctx, run_id)? else {
@@ -818,23 +820,24 @@ pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let reports = build(ctx, &run, None, false).await?;
     let mut queued = Vec::new();
     for r in reports {
-        let key = format!("exceptions:{}:{}", run.run_id, r.carrier);
-        if ctx.db(|s| s.get_value(&key))?.is_some() {
+        if ctx.db(|s| s.exception_report_queued(&run.run_id, &r.carrier))? {
             continue;
         }
-        // Queued under an id made from the key: a crash before the key is
-        // recorded below makes the next call find the entry, not send again.
+        // Queued under an id made from the key: a crash before it is
+        // recorded below (`exception_reports`) makes the next call find the
+        // outbox entry, not send again.
         let about =
             serde_json::json!({ "run_id": run.run_id, "job": run.job, "carrier": r.carrier });
+        let key = exception_report_key(&run.run_id, &r.carrier);
         if let Some(q) = super::outbox::queue_once(ctx, &key, &r.email, about)? {
             info!(run.id = %run.run_id, carrier = %r.carrier, errors = r.errors, rejections = r.rejections, email.id = %q.id,
                 "Run {} has {} error(s) and {} rejection(s) for carrier {}; queued exception report {}.", run.run_id, r.errors, r.rejections, r.carrier, q.id);
             queued.push(q.id);
         }
         crate::faults::crash_point("exceptions-queued");
-        ctx.db(|s| s.set_value(&key, "queued"))?;
+        ctx.db(|s| s.set_exception_report_queued(&run.run_id, &r.carrier, &once_id(&key)))?;
     }
-    ctx.db(|s| s.set_value(&due, "done"))?;
+    ctx.db(|s| s.set_run_duty(run_id, Duty::Exceptions, DutyState::Done))?;
     // Also what an earlier, interrupted call queued and never sent.
     super::outbox::deliver(ctx, false).await;
     Ok(queued)

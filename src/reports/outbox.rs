@@ -113,8 +113,7 @@ pub fn queue_once(
     email: &Email,
     about: serde_json::Value,
 ) -> anyhow::Result<Option<Queued>> {
-    use sha2::{Digest, Sha256};
-    let id = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
+    let id = crate::state::typed::once_id(key);
     let d = dir(&ctx.config.paths.data_dir);
     if d.join(format!("{id}.json")).exists() || d.join("sent").join(format!("{id}.eml")).exists() {
         return Ok(None);

@@ -781,7 +781,7 @@ mod tests {
                 "SE90 02 late",
             )
             .unwrap();
-        let c = store.connection();
+        let c = store.conn_mut();
         let kinds: Vec<String> = c
             .prepare("SELECT kind FROM audit_events ORDER BY seq")
             .unwrap()

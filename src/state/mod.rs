@@ -8,10 +8,13 @@
 //! needs. Frames use the `H_*` column names below.
 
 pub mod audit;
+pub mod audit_query;
 pub mod intake;
 pub mod ledger;
+pub mod outputs;
 pub mod sqlite;
 pub mod summary;
+pub mod typed;
 pub mod types;
 
 use std::path::Path;
@@ -34,13 +37,6 @@ pub const H_SOURCE_FILE: &str = "source_file";
 pub const H_FILE_SHA256: &str = "file_sha256";
 /// Run that first saw it (`String`).
 pub const H_RUN_ID: &str = "run_id";
-
-/// The `kv` key that says a run's exception reports are still to be queued
-/// (`due`, set when the run starts), or were (`done`, `off`); the store's
-/// `runs_owing_exceptions` reads the same key.
-pub fn exceptions_due_key(run_id: &str) -> String {
-    format!("exceptions-due:{run_id}")
-}
 
 /// Errors of a state store.
 #[derive(Debug, thiserror::Error)]

@@ -21,9 +21,26 @@ use super::*;
 use crate::dates::{epoch_days, from_epoch_days, parse_ts, ts_millis as ts};
 use crate::money;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    r#"
+/// One schema migration: SQL, or a Rust step where rows must be split in code.
+pub(super) enum Migration {
+    Sql(&'static str),
+    Rust(fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>),
+}
+
+impl Migration {
+    pub(super) fn apply(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        match self {
+            Migration::Sql(sql) => tx.execute_batch(sql),
+            Migration::Rust(step) => step(tx),
+        }
+    }
+}
+
+/// Schema migrations, applied in order, each in one transaction;
+/// `PRAGMA user_version` records how many ran.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(
+        r#"
 CREATE TABLE shipments (
     carrier       TEXT NOT NULL,
     house_bill    TEXT NOT NULL,
@@ -37,7 +54,9 @@ CREATE TABLE shipments (
 ) WITHOUT ROWID;
 CREATE INDEX shipments_by_day ON shipments (arrival_date, consignee_key);
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 CREATE TABLE files (
     id           INTEGER PRIMARY KEY,
     job          TEXT NOT NULL,
@@ -77,7 +96,9 @@ CREATE TABLE job_state (
     last_error   TEXT
 );
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 CREATE TABLE entry_serials (
     filer_code  TEXT PRIMARY KEY,
     next_serial INTEGER NOT NULL
@@ -117,7 +138,9 @@ CREATE TABLE kv (
     value TEXT NOT NULL
 );
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 -- Entries (contract v2 section 10): a filing is one entry, which may carry
 -- several house bills. A house bill is on at most one filed entry: the
 -- primary key below is what enforces it, written in the intent's transaction.
@@ -180,12 +203,16 @@ CREATE TABLE ledger_ch99 (
 ) WITHOUT ROWID;
 CREATE INDEX ledger_ch99_by_heading ON ledger_ch99 (heading_digits, filing_id);
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 -- How many engine runs a file was handed to that never returned (the process
 -- died meanwhile): at 2 the file is quarantined as a poison file.
 ALTER TABLE files ADD COLUMN engine_attempts INTEGER NOT NULL DEFAULT 0;
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 -- Entries s321d would file but did not, with the reason (a mandatory CATAIR
 -- field without a value, no IOR, a house bill on another entry, ...): the
 -- ledger's record of them beside the filings. A run's rows are replaced
@@ -202,7 +229,10 @@ CREATE TABLE not_filed (
     PRIMARY KEY (run_id, pos)
 ) WITHOUT ROWID;
 "#,
-    super::summary::MIGRATION,
+    ),
+    Migration::Sql(super::summary::MIGRATION),
+    // 8: `kv` split into typed tables (scale-out section 3).
+    Migration::Rust(super::typed::migrate_kv_to_typed_tables),
 ];
 
 /// What a quick write probe of the store found (readiness).
@@ -269,8 +299,18 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         sql_err(&self.path, e)
+    }
+
+    /// The connection, for the store's other files (`state::*`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, for transactions in the store's other files.
+    pub(super) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -281,12 +321,12 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self
                 .conn
                 .transaction()
                 .map_err(|e| sql_err(&self.path, e))?;
-            tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
+            step.apply(&tx).map_err(|e| sql_err(&self.path, e))?;
             tx.pragma_update(None, "user_version", i + 1)
                 .map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
@@ -294,12 +334,6 @@ impl SqliteStore {
         // The audit trail's tables live outside the numbered migrations.
         super::audit::ensure_schema(&self.conn).map_err(|e| self.err(e))?;
         Ok(())
-    }
-
-    /// The connection, for modules that keep their own tables in the store
-    /// (the audit trail, reports).
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 
     /// The store's file.
@@ -520,12 +554,6 @@ impl HistoryStore for SqliteStore {
     }
 }
 
-/// The `kv` key remembering the first receipt of a job's bytes whose record
-/// was forgotten (see `forget_file`).
-fn received_key(job: &str, sha256: &str) -> String {
-    format!("received:{job}:{sha256}")
-}
-
 const FILE_COLUMNS: &str = "id, job, source, path, name, size, sha256, state, staging, archive, run_id, duplicate_of, note, taken_at, modified, engine_attempts";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
@@ -619,13 +647,12 @@ impl IntakeStore for SqliteStore {
         // audit trail says so instead of recording a second plain receipt.
         let first: Option<i64> = if dup.is_none() {
             tx.query_row(
-                "SELECT value FROM kv WHERE key = ?1",
-                [received_key(job, sha256)],
-                |r| r.get::<_, String>(0),
+                "SELECT first_file_id FROM file_receipts WHERE job = ?1 AND sha256 = ?2",
+                [job, sha256],
+                |r| r.get::<_, i64>(0),
             )
             .optional()
             .map_err(|e| sql_err(&self.path, e))?
-            .and_then(|v| v.parse().ok())
         } else {
             None
         };
@@ -668,8 +695,8 @@ impl IntakeStore for SqliteStore {
             .map_err(|e| sql_err(&self.path, e))?;
         // Remember that its receipt is in the audit trail (see `take_file`).
         tx.execute(
-            "INSERT INTO kv (key, value) SELECT 'received:' || job || ':' || sha256, id FROM files WHERE id = ?1 \
-             ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO file_receipts (job, sha256, first_file_id) SELECT job, sha256, id FROM files WHERE id = ?1 \
+             ON CONFLICT (job, sha256) DO NOTHING",
             [id],
         )
         .map_err(|e| sql_err(&self.path, e))?;
@@ -767,13 +794,26 @@ impl IntakeStore for SqliteStore {
     }
 
     fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = ?2, summary = ?3, finished_at = ?4 WHERE run_id = ?1",
-                params![run_id, status, summary, ts(Utc::now())],
+        let now = ts(Utc::now());
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_err(&self.path, e))?;
+        tx.execute(
+            "UPDATE runs SET status = ?2, summary = ?3, finished_at = ?4 WHERE run_id = ?1",
+            params![run_id, status, summary, now],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        if status == "split" {
+            // Its runs of one file each took over what it owed (`copy_duties`):
+            // it owes nothing itself, and leaves no duty due behind.
+            tx.execute(
+                "UPDATE run_duties SET state = 'off', updated_at = ?2 WHERE run_id = ?1 AND state = 'due'",
+                params![run_id, now],
             )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            .map_err(|e| sql_err(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     fn run(&mut self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -863,9 +903,9 @@ impl IntakeStore for SqliteStore {
     }
 }
 
-const FILING_COLUMNS: &str = "id, carrier, house_bill, entry_number, entry_type, job, run_id, transport, batch, state, code, narrative, payload, created_at, updated_at";
+pub(super) const FILING_COLUMNS: &str = "id, carrier, house_bill, entry_number, entry_type, job, run_id, transport, batch, state, code, narrative, payload, created_at, updated_at";
 
-fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
+pub(super) fn filing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Filing> {
     let state: String = r.get(9)?;
     Ok(Filing {
         id: r.get(0)?,
@@ -914,64 +954,6 @@ impl SqliteStore {
             &format!("SELECT {FILING_COLUMNS} FROM filings WHERE {condition} ORDER BY id"),
             [],
         )
-    }
-}
-
-impl SqliteStore {
-    /// A small persistent value (cursors, per-run flags).
-    pub fn get_value(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| self.err(e))
-    }
-
-    /// A job's runs meant to be filed (marked `filing:<run>` = `pending` when
-    /// they started) whose filing has not finished, oldest first.
-    pub fn unfiled_runs(&self, job: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT run_id FROM runs WHERE job = ?1 AND kind <> 'replay' AND status IN ('evaluated', 'succeeded') \
-                 AND EXISTS (SELECT 1 FROM kv WHERE key = 'filing:' || runs.run_id AND value = 'pending') ORDER BY started_at",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([job], |r| r.get(0))
-            .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(|e| sql_err(&self.path, e))
-    }
-
-    /// A job's complete runs whose exception reports are still owed
-    /// (`exceptions-due:<run>` = `due`), oldest first.
-    pub fn runs_owing_exceptions(&self, job: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT run_id FROM runs WHERE job = ?1 AND kind <> 'replay' AND status IN ('evaluated', 'succeeded') \
-                 AND EXISTS (SELECT 1 FROM kv WHERE key = 'exceptions-due:' || runs.run_id AND value = 'due') ORDER BY started_at",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([job], |r| r.get(0))
-            .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(|e| sql_err(&self.path, e))
-    }
-
-    pub fn set_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", [key, value])
-            .map(|_| ())
-            .map_err(|e| self.err(e))
     }
 }
 
@@ -2060,7 +2042,7 @@ mod tests {
             "no number was used for it"
         );
         // The key itself refuses a second entry for a bill.
-        let c = store.connection();
+        let c = store.conn_mut();
         assert!(c.execute("INSERT INTO filing_bills (carrier, house_bill, filing_id) VALUES ('DHLX', 'B', 99)", []).is_err());
     }
 
@@ -2155,7 +2137,7 @@ mod tests {
             ("", "", "2.62")
         );
         let nulls: i64 = store
-            .connection()
+            .conn_mut()
             .query_row(
                 "SELECT count(*) FROM ledger_entries WHERE duty_usd IS NULL",
                 [],
@@ -2211,10 +2193,12 @@ mod tests {
         let path = dir.path().join("state.db");
         {
             // A store at schema 3 (before entries) with one filing.
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..3] {
-                conn.execute_batch(sql).unwrap();
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..3] {
+                step.apply(&tx).unwrap();
             }
+            tx.commit().unwrap();
             conn.pragma_update(None, "user_version", 3).unwrap();
             conn.execute(
                 "INSERT INTO filings (carrier, house_bill, entry_number, entry_type, job, run_id, transport, state, payload, created_at, updated_at) \

@@ -183,7 +183,7 @@ impl SummaryStore for SqliteStore {
         let err = |e| super::sqlite::sql_err(&path, e);
         let at = ts(Utc::now());
         let tx = self
-            .connection()
+            .conn_mut()
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
@@ -236,7 +236,7 @@ impl SummaryStore for SqliteStore {
         let err = |e| super::sqlite::sql_err(&path, e);
         let at = ts(Utc::now());
         let tx = self
-            .connection()
+            .conn_mut()
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         let mut out = Vec::with_capacity(list.len());
@@ -283,7 +283,7 @@ impl SummaryStore for SqliteStore {
 
     fn summary(&mut self, entry_number: &str) -> Result<Option<Summary>, StoreError> {
         let path = self.location().to_owned();
-        let conn = self.connection();
+        let conn = self.conn_mut();
         conn.query_row(
             &format!("SELECT {COLUMNS} FROM entry_summaries WHERE entry_number = ?1"),
             [entry_number],
@@ -300,7 +300,7 @@ impl SummaryStore for SqliteStore {
             .map(|s| format!("'{}'", s.as_str()))
             .collect::<Vec<_>>()
             .join(",");
-        let conn = self.connection();
+        let conn = self.conn_mut();
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM entry_summaries WHERE state IN ({list}) ORDER BY filing_id"
@@ -388,7 +388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store_with_filing(dir.path());
         // Run the migration again over the filing, as an upgrade would.
-        let conn = s.connection();
+        let conn = s.conn_mut();
         conn.execute_batch("DROP TABLE entry_summaries;").unwrap();
         conn.execute_batch(MIGRATION).unwrap();
         let got = s.summary("S32-0000001-8").unwrap().unwrap();

@@ -17,3 +17,74 @@ impl RunKind {
         }
     }
 }
+
+/// Something a run owes after it is evaluated (`run_duties.duty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Duty {
+    /// Its entries are to be filed with ACE.
+    Filing,
+    /// Its exception reports are to be queued.
+    Exceptions,
+}
+
+impl Duty {
+    pub const ALL: [Duty; 2] = [Duty::Filing, Duty::Exceptions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::Filing => "filing",
+            Duty::Exceptions => "exceptions",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Duty> {
+        Duty::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// Where a run's duty stands (`run_duties.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DutyState {
+    /// Still owed: a stop before it is done leaves it for the next call.
+    Due,
+    Done,
+    /// Not owed (exception reports switched off, a run split into others).
+    Off,
+}
+
+impl DutyState {
+    pub const ALL: [DutyState; 3] = [DutyState::Due, DutyState::Done, DutyState::Off];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DutyState::Due => "due",
+            DutyState::Done => "done",
+            DutyState::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DutyState> {
+        DutyState::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A position the daemon keeps in a feed it reads (`cursors.name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cursor {
+    /// ACE HTTP notifications read so far.
+    HttpNotifications,
+}
+
+impl Cursor {
+    pub const ALL: [Cursor; 1] = [Cursor::HttpNotifications];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cursor::HttpNotifications => "http_notifications",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        Cursor::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}

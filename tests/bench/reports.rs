@@ -194,7 +194,6 @@ fn main() {
     let chain_cfg = config(&chain_dir, &chain_data);
     {
         let mut store = s321d::state::open_sqlite(&chain_data).unwrap();
-        let conn = store.connection();
         let mut n = 0u64;
         while n < events {
             let batch = (events - n).min(100_000);
@@ -212,7 +211,7 @@ fn main() {
                     &format!("SE90 02 ENTRY ACCEPTED K9Q{:07}", k % 10_000_000),
                 )
             });
-            s321d::state::audit::append_many(conn, evs).unwrap();
+            store.append_audit_many(evs).unwrap();
             n += batch;
         }
     }
