@@ -13,6 +13,7 @@ mod cp1252;
 mod csv;
 mod ndjson;
 mod parquet;
+mod parquet_footer;
 
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;

@@ -54,6 +54,20 @@ fn read_from<R: MmapBytesReader>(
         unreadable: Some(format!("not a readable Parquet file: {e}")),
         ..FileIssues::default()
     };
+    // The footer's counts are checked before polars sizes anything by them.
+    match open() {
+        Ok(mut r) => {
+            if let Err(e) = super::parquet_footer::check(&mut r) {
+                return Ok(not_parquet(&e));
+            }
+        }
+        Err(e) => {
+            return Ok(FileIssues {
+                unreadable: Some(format!("cannot open the file: {e}")),
+                ..FileIssues::default()
+            });
+        }
+    }
     let mut reader = match open() {
         Ok(r) => ParquetReader::new(r),
         Err(e) => {
