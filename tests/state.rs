@@ -376,7 +376,10 @@ fn filing_states_move_forward_only() {
         fees_usd: "2.00",
         payload: "10A\n",
     };
-    assert_eq!(h.record_summaries(&[s.clone()]).unwrap(), [true]);
+    assert_eq!(
+        h.record_summaries(std::slice::from_ref(&s)).unwrap(),
+        [true]
+    );
     assert_eq!(
         h.record_summaries(&[s]).unwrap(),
         [false],
