@@ -52,6 +52,36 @@ fn try_open(dir: &Path) -> Result<Handle, StoreError> {
     SqliteStore::open(&dir.join("state.db"))
 }
 
+// The store's schema as the backend records it (migrations_versioned):
+// SQLite's here, beside `open`, the other place a second backend changes.
+
+/// The schema version the store records.
+fn user_version(dir: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join("state.db")).unwrap();
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Records `version` as the store's schema version (what a newer s321d leaves).
+fn set_user_version(dir: &Path, version: i64) {
+    rusqlite::Connection::open(dir.join("state.db"))
+        .unwrap()
+        .pragma_update(None, "user_version", version)
+        .unwrap();
+}
+
+/// Every table, index and trigger with its definition.
+fn schema(dir: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(dir.join("state.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, COALESCE(sql, '') FROM sqlite_master ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 /// How long a case waits for something that must happen before it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -902,23 +932,6 @@ fn typed_duties() {
     );
 }
 
-fn user_version(dir: &Path) -> i64 {
-    let conn = rusqlite::Connection::open(dir.join("state.db")).unwrap();
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap()
-}
-
-fn schema(dir: &Path) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open(dir.join("state.db")).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT name, COALESCE(sql, '') FROM sqlite_master ORDER BY name")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
 #[test]
 fn migrations_versioned() {
     let dir = tempfile::tempdir().unwrap();
@@ -940,10 +953,7 @@ fn migrations_versioned() {
 
     // A store a newer s321d migrated is refused, naming both versions.
     let newer = version + 3;
-    rusqlite::Connection::open(dir.path().join("state.db"))
-        .unwrap()
-        .pragma_update(None, "user_version", newer)
-        .unwrap();
+    set_user_version(dir.path(), newer);
     let err = match try_open(dir.path()) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a store at schema version {newer} opened by code that knows {version}"),
