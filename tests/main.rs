@@ -35,3 +35,5 @@ mod fuzz_corpus;
 mod acesim;
 // The layering of src/: allowed imports between top-level modules, no cycle.
 mod layers;
+// The state store conformance suite: each guarantee against a real store, from several threads.
+mod state;

@@ -321,6 +321,16 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
+        // A newer s321d migrated it: this code cannot know what changed.
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Other {
+                location: self.path.display().to_string(),
+                message: format!(
+                    "schema version {version} is newer than this s321d knows (version {}): run the s321d that migrated it, or a newer one",
+                    MIGRATIONS.len()
+                ),
+            });
+        }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self
                 .conn
