@@ -611,12 +611,18 @@ fn received_again_after_forget() {
         Take::New(id) => id,
         other => panic!("{other:?}"),
     };
-    // (SQLite may give the forgotten id again: files has no AUTOINCREMENT.)
+    // A forgotten id is never handed out again: the audit trail names it.
+    assert!(second > first, "{second} reuses or precedes {first}");
     // Forgotten and taken once more: still the first receipt's.
     again.forget_file(second).unwrap();
-    again
+    let third = match again
         .take_file("j", "in", "in/c.csv", 3, None, &sha, "st")
-        .unwrap();
+        .unwrap()
+    {
+        Take::New(id) => id,
+        other => panic!("{other:?}"),
+    };
+    assert!(third > second, "{third} reuses or precedes {second}");
     let receipts = h.audit_receipts(std::slice::from_ref(&sha)).unwrap();
     let kinds: Vec<_> = receipts.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(

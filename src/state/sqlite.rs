@@ -233,6 +233,17 @@ CREATE TABLE not_filed (
     Migration::Sql(super::summary::MIGRATION),
     // 8: `kv` split into typed tables (scale-out section 3).
     Migration::Rust(super::typed::migrate_kv_to_typed_tables),
+    // 9: the highest file id ever forgotten. `files` has no AUTOINCREMENT,
+    // so SQLite would hand a forgotten top id out again while the audit
+    // trail still names it; `take_file` numbers past this floor.
+    Migration::Sql(
+        r#"
+CREATE TABLE file_id_floor (
+    one   INTEGER PRIMARY KEY CHECK (one = 1),
+    floor INTEGER NOT NULL
+);
+"#,
+    ),
 ];
 
 /// What a quick write probe of the store found (readiness).
@@ -647,8 +658,9 @@ impl IntakeStore for SqliteStore {
             None => (FileState::Taken, None),
         };
         tx.execute(
-            "INSERT INTO files (job, source, path, name, size, modified, sha256, state, staging, duplicate_of, taken_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            "INSERT INTO files (id, job, source, path, name, size, modified, sha256, state, staging, duplicate_of, taken_at, updated_at) \
+             VALUES (max(coalesce((SELECT max(id) FROM files), 0), coalesce((SELECT floor FROM file_id_floor), 0)) + 1, \
+             ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
             params![job, source, path, name, size as i64, modified.map(ts), sha256, state.as_str(), staging, dup, now],
         )
         .map_err(|e| sql_err(&self.path, e))?;
@@ -707,6 +719,13 @@ impl IntakeStore for SqliteStore {
         tx.execute(
             "INSERT INTO file_receipts (job, sha256, first_file_id) SELECT job, sha256, id FROM files WHERE id = ?1 \
              ON CONFLICT (job, sha256) DO NOTHING",
+            [id],
+        )
+        .map_err(|e| sql_err(&self.path, e))?;
+        // Its id is never handed out again (the audit trail names it).
+        tx.execute(
+            "INSERT INTO file_id_floor (one, floor) VALUES (1, ?1) \
+             ON CONFLICT (one) DO UPDATE SET floor = max(floor, excluded.floor)",
             [id],
         )
         .map_err(|e| sql_err(&self.path, e))?;
