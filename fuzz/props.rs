@@ -198,6 +198,13 @@ fn check_manifest_with(reader: Reader, data: &[u8], no_nul: bool, allow_panic: b
             "a reader panicked: {why}"
         );
     }
+    if reader == Reader::Parquet && small.issues.unreadable.is_some() && issues.unreadable.is_some()
+    {
+        // Unreadable either way (F001, quarantined). Where polars' decoder
+        // gives up, and so its message, depends on the slice of rows it was
+        // asked for (fuzz/FINDINGS.md, finding 6): only the outcome must agree.
+        return false;
+    }
     assert_eq!(
         small.issues, big.issues,
         "issues differ with the chunk size"
