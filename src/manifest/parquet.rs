@@ -54,22 +54,8 @@ fn read_from<R: MmapBytesReader>(
         unreadable: Some(format!("not a readable Parquet file: {e}")),
         ..FileIssues::default()
     };
-    // The footer's counts are checked before polars sizes anything by them.
-    match open() {
-        Ok(mut r) => {
-            if let Err(e) = super::parquet_footer::check(&mut r) {
-                return Ok(not_parquet(&e));
-            }
-        }
-        Err(e) => {
-            return Ok(FileIssues {
-                unreadable: Some(format!("cannot open the file: {e}")),
-                ..FileIssues::default()
-            });
-        }
-    }
-    let mut reader = match open() {
-        Ok(r) => ParquetReader::new(r),
+    let mut file = match open() {
+        Ok(r) => r,
         Err(e) => {
             return Ok(FileIssues {
                 unreadable: Some(format!("cannot open the file: {e}")),
@@ -77,6 +63,14 @@ fn read_from<R: MmapBytesReader>(
             });
         }
     };
+    // The footer's counts are checked before polars sizes anything by them.
+    if let Err(e) = super::parquet_footer::check(&mut file).and_then(|()| {
+        file.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| e.to_string())
+    }) {
+        return Ok(not_parquet(&e));
+    }
+    let mut reader = ParquetReader::new(file);
     let (metadata, schema) = match reader
         .get_metadata()
         .cloned()
