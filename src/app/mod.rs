@@ -25,7 +25,7 @@ use crate::policy::Policy;
 use crate::problem::{Problem, Problems};
 use crate::retry::RetryPolicy;
 use crate::sources::{Source, SourceError};
-use crate::state::sqlite::SqliteStore;
+use crate::state::StateStore;
 
 /// Everything a job run needs; shared by the daemon, `run-job` and `replay`.
 pub struct App {
@@ -36,7 +36,9 @@ pub struct App {
     pub reports: Vec<Arc<crate::job::report::ReportJob>>,
     pub sources: BTreeMap<String, Arc<Source>>,
     /// The bookkeeping connection (engine runs open their own).
-    pub store: Arc<Mutex<SqliteStore>>,
+    pub store: Arc<Mutex<Box<dyn StateStore>>>,
+    /// Where the store is (engine runs open their own connection to it).
+    pub state: crate::config::state::StateLocation,
     pub metrics: Arc<Metrics>,
     /// Job and source status in memory, for readiness (shared across reloads).
     pub status: Arc<status::Status>,
@@ -70,17 +72,18 @@ impl App {
                 }),
             }
         }
-        let store = match crate::state::open_sqlite(&config.paths.data_dir) {
+        let state = config.state_location().map_err(|p| problems.push(p)).ok();
+        let store = state.as_ref().and_then(|loc| match crate::state::open(loc) {
             Ok(s) => Some(s),
             Err(e) => {
                 problems.push(Problem {
                     file: "config".into(),
-                    key: "paths.data_dir".into(),
+                    key: if loc.is_postgres() { "state.url" } else { "paths.data_dir" }.into(),
                     message: e.to_string(),
                 });
                 None
             }
-        };
+        });
         if !problems.is_empty() {
             return Err(Problems(problems));
         }
@@ -94,6 +97,7 @@ impl App {
             reports,
             sources,
             store: Arc::new(Mutex::new(store.expect("checked"))),
+            state: state.expect("checked"),
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(status::Status::default()),
             retry,
@@ -115,13 +119,13 @@ impl App {
     /// Runs `f` on the bookkeeping store.
     pub fn db<T>(
         &self,
-        f: impl FnOnce(&mut SqliteStore) -> Result<T, crate::state::StoreError>,
+        f: impl FnOnce(&mut dyn StateStore) -> Result<T, crate::state::StoreError>,
     ) -> anyhow::Result<T> {
         let mut store = self
             .store
             .lock()
             .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        Ok(f(&mut store)?)
+        Ok(f(store.as_mut())?)
     }
 
     /// Local scratch space for copies and run outputs before they are
@@ -130,8 +134,10 @@ impl App {
         scratch::process_dir(&self.config.paths.data_dir)
     }
 
-    pub(crate) fn state_db(&self) -> PathBuf {
-        self.config.paths.data_dir.join("state.db")
+    /// A connection of its own to the state store (engine runs hold the
+    /// history critical section on it).
+    pub(crate) fn open_store(&self) -> Result<Box<dyn StateStore>, crate::state::StoreError> {
+        crate::state::open(&self.state)
     }
 
     pub(crate) fn note_source_error(&self, e: &SourceError) {

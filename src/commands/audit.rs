@@ -30,9 +30,12 @@ pub struct ExportArgs {
 
 fn open_store(
     config: Option<&Path>,
-) -> Result<(Config, crate::state::sqlite::SqliteStore), ExitCode> {
+) -> Result<(Config, Box<dyn crate::state::StateStore>), ExitCode> {
     let cfg = Config::load(config).map_err(|p| super::report_problems(&p))?;
-    let store = crate::state::open_sqlite(&cfg.paths.data_dir).map_err(|e| {
+    let location = cfg
+        .state_location()
+        .map_err(|p| super::report_problems(&crate::problem::Problems(vec![p])))?;
+    let store = crate::state::open(&location).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(super::EXIT_FAILED)
     })?;

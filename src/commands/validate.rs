@@ -80,14 +80,19 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
         }
     }
 
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| cfg.paths.data_dir.clone());
+    // `--data-dir` names a folder whose SQLite store to use; else `[state]`.
+    let location = match &args.data_dir {
+        Some(dir) => Ok(crate::config::state::StateLocation::Sqlite(dir.join("state.db"))),
+        None => cfg.state_location(),
+    };
     let mut store = if args.no_history {
         None
     } else {
-        match state::open_sqlite(&data_dir) {
+        let location = match location {
+            Ok(l) => l,
+            Err(p) => return super::report_problems(&crate::problem::Problems(vec![p])),
+        };
+        match state::open(&location) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -102,7 +107,7 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
         files,
         policy,
         out_dir: args.out.clone(),
-        history: store.as_mut().map(|s| s as &mut dyn HistoryStore),
+        history: store.as_deref_mut().map(|s| s as &mut dyn HistoryStore),
         record_history: true,
         chunk_rows: args.chunk_rows.max(1),
         limits: cfg.limits.clone(),

@@ -10,6 +10,7 @@
 
 pub mod email;
 pub mod filing;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 
@@ -314,6 +315,9 @@ pub struct Config {
     /// `[limits]`: per-file caps.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[state]`: SQLite file or PostgreSQL URL.
+    #[serde(default)]
+    pub state: state::StateConfig,
     /// `[email]`: SMTP relay, sender, recipient groups, retries.
     #[serde(default)]
     pub email: email::EmailConfig,
@@ -329,6 +333,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where the state store is (checked by [`Config::validate`]).
+    pub fn state_location(&self) -> Result<state::StateLocation, Problem> {
+        self.state
+            .location(&self.paths.data_dir)
+            .map_err(|(key, message)| Problem {
+                file: self
+                    .loaded_from
+                    .as_ref()
+                    .map_or("built-in defaults".to_owned(), |p| p.display().to_string()),
+                key: key.into(),
+                message,
+            })
+    }
+
     /// Loads the layers and checks them. `explicit` replaces the system file
     /// and must exist.
     pub fn load(explicit: Option<&Path>) -> Result<Config, Problems> {
@@ -430,6 +448,9 @@ impl Config {
                 message,
             })
         };
+        if let Err((key, message)) = self.state.location(&self.paths.data_dir) {
+            report(key, message);
+        }
         if self.daemon.timezone.parse::<chrono_tz::Tz>().is_err() {
             report(
                 "daemon.timezone",

@@ -57,8 +57,7 @@ pub struct StoreHealth {
 /// Probes the state store on a connection of its own (never the runs'),
 /// waiting at most [`PROBE_WAIT`], and records what it found.
 pub fn probe_store(d: &Daemon) {
-    let path = d.context().config.paths.data_dir.join("state.db");
-    let found = crate::state::sqlite::probe(&path, PROBE_WAIT);
+    let found = crate::state::probe(&d.context().state, PROBE_WAIT);
     let mut h = d.store_health.lock().unwrap_or_else(|p| p.into_inner());
     match found {
         Probe::Writable => *h = StoreHealth::default(),

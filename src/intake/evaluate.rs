@@ -94,19 +94,19 @@ pub async fn evaluate_and_publish(
     let out_dir = scratch.join("out");
     let policy = ctx.policy.clone();
     let limits = ctx.config.limits.clone();
-    let state_db = ctx.state_db();
+    let state = ctx.state.clone();
     let run = run_id.to_owned();
     let record_history = kind != RunKind::Replay;
     let engine_summary =
         tokio::task::spawn_blocking(move || -> anyhow::Result<engine::RunSummary> {
             // The engine's own connection, so bookkeeping and health checks never wait on it.
-            let mut history = crate::state::sqlite::SqliteStore::open(&state_db)?;
+            let mut history = crate::state::open(&state)?;
             engine::run(RunRequest {
                 run_id: run,
                 files: run_files,
                 policy,
                 out_dir,
-                history: Some(&mut history as &mut dyn HistoryStore),
+                history: Some(history.as_mut() as &mut dyn HistoryStore),
                 record_history,
                 chunk_rows: crate::manifest::DEFAULT_CHUNK_ROWS,
                 limits,

@@ -39,15 +39,66 @@ pub struct HistoryRow {
     pub run_id: String,
 }
 
-impl SqliteStore {
+/// The audit chain: appends (gapless, one writer at a time), verification
+/// and the questions evidence packs and dashboards ask of it.
+pub trait AuditStore {
     /// Appends one event in its own immediate transaction. Returns its sequence number.
-    pub fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError>;
+
+    /// Keeps `blobs` (once each, under their digest) and appends `event`, in
+    /// one immediate transaction.
+    fn append_audit_with_blobs(
+        &mut self,
+        event: &AuditEvent,
+        blobs: &[NewBlob<'_>],
+    ) -> Result<i64, StoreError>;
+
+    /// Appends many events in one immediate transaction (bulk loads,
+    /// benchmarks). Returns the last sequence number.
+    fn append_audit_many(
+        &mut self,
+        events: Vec<AuditEvent>,
+    ) -> Result<i64, StoreError>;
+
+    /// Verifies the whole chain.
+    fn audit_verify(&self) -> Result<Verification, StoreError>;
+
+    /// The last event's (seq, hash), or (0, GENESIS).
+    fn audit_head(&self) -> Result<(i64, String), StoreError>;
+
+    /// Whether event `seq` still has `hash` (`None`: there is no such event).
+    fn audit_has_hash(&self, seq: i64, hash: &str) -> Result<Option<bool>, StoreError>;
+
+    /// Events matching `filter`, in order.
+    fn audit_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The receipts (`file.received`, `file.received_again`, `file.duplicate`)
+    /// of files with these SHA-256s, in order.
+    fn audit_receipts(&self, shas: &[String]) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// A kept text by digest.
+    fn audit_blob(&self, digest: &str) -> Result<Option<Blob>, StoreError>;
+
+    /// The body of the latest `run.finished` event of a run.
+    fn last_run_finished(&self, run_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Where a house bill was first seen (of one carrier, or all).
+    fn history_of_bill(
+        &self,
+        house_bill: &str,
+        carrier: Option<&str>,
+    ) -> Result<Vec<HistoryRow>, StoreError>;
+}
+
+impl AuditStore for SqliteStore {
+    /// Appends one event in its own immediate transaction. Returns its sequence number.
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
         self.append_audit_with_blobs(event, &[])
     }
 
     /// Keeps `blobs` (once each, under their digest) and appends `event`, in
     /// one immediate transaction.
-    pub fn append_audit_with_blobs(
+    fn append_audit_with_blobs(
         &mut self,
         event: &AuditEvent,
         blobs: &[NewBlob<'_>],
@@ -68,37 +119,37 @@ impl SqliteStore {
 
     /// Appends many events in one immediate transaction (bulk loads,
     /// benchmarks). Returns the last sequence number.
-    pub fn append_audit_many(
+    fn append_audit_many(
         &mut self,
-        events: impl IntoIterator<Item = AuditEvent>,
+        events: Vec<AuditEvent>,
     ) -> Result<i64, StoreError> {
         let path = self.location().to_owned();
         audit::append_many(self.conn_mut(), events).map_err(|e| sql_err(&path, e))
     }
 
     /// Verifies the whole chain.
-    pub fn audit_verify(&self) -> Result<Verification, StoreError> {
+    fn audit_verify(&self) -> Result<Verification, StoreError> {
         audit::verify(self.conn()).map_err(|e| self.err(e))
     }
 
     /// The last event's (seq, hash), or (0, GENESIS).
-    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+    fn audit_head(&self) -> Result<(i64, String), StoreError> {
         audit::head(self.conn()).map_err(|e| self.err(e))
     }
 
     /// Whether event `seq` still has `hash` (`None`: there is no such event).
-    pub fn audit_has_hash(&self, seq: i64, hash: &str) -> Result<Option<bool>, StoreError> {
+    fn audit_has_hash(&self, seq: i64, hash: &str) -> Result<Option<bool>, StoreError> {
         audit::has_event_hash(self.conn(), seq, hash).map_err(|e| self.err(e))
     }
 
     /// Events matching `filter`, in order.
-    pub fn audit_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+    fn audit_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
         audit::events_where(self.conn(), filter).map_err(|e| self.err(e))
     }
 
     /// The receipts (`file.received`, `file.received_again`, `file.duplicate`)
     /// of files with these SHA-256s, in order.
-    pub fn audit_receipts(&self, shas: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+    fn audit_receipts(&self, shas: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         let q = || -> rusqlite::Result<Vec<StoredEvent>> {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash FROM audit_events \
@@ -126,7 +177,7 @@ impl SqliteStore {
     }
 
     /// A kept text by digest.
-    pub fn audit_blob(&self, digest: &str) -> Result<Option<Blob>, StoreError> {
+    fn audit_blob(&self, digest: &str) -> Result<Option<Blob>, StoreError> {
         audit::blob(self.conn(), digest)
             .map(|b| {
                 b.map(|(kind, name, content)| Blob {
@@ -139,7 +190,7 @@ impl SqliteStore {
     }
 
     /// The body of the latest `run.finished` event of a run.
-    pub fn last_run_finished(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+    fn last_run_finished(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT body FROM audit_events WHERE run_id = ?1 AND kind = 'run.finished' \
@@ -152,7 +203,7 @@ impl SqliteStore {
     }
 
     /// Where a house bill was first seen (of one carrier, or all).
-    pub fn history_of_bill(
+    fn history_of_bill(
         &self,
         house_bill: &str,
         carrier: Option<&str>,

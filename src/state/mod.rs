@@ -12,6 +12,7 @@ pub mod audit_query;
 pub mod intake;
 pub mod ledger;
 pub mod outputs;
+pub mod pg;
 pub mod sqlite;
 pub mod summary;
 pub mod typed;
@@ -47,10 +48,70 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("state store {location}: {source}")]
+    Postgres {
+        location: String,
+        #[source]
+        source: postgres::Error,
+    },
     #[error("state store: {0}")]
     Frame(#[from] PolarsError),
     #[error("state store {location}: {message}")]
     Other { location: String, message: String },
+}
+
+/// What kind of failure a [`StoreError`] is, for callers that decide by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A uniqueness or other constraint refused the write, or a concurrent
+    /// writer won (serialisation failure, deadlock): retry or re-read.
+    Conflict,
+    /// The store cannot be reached or is busy: retry later.
+    Unavailable,
+    /// The stored data is damaged or not a store at all: an operator must look.
+    Corrupt,
+    /// Anything else (a bug, a bad argument, a frame error).
+    Other,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Sqlite { source, .. } => sqlite_kind(source),
+            StoreError::Postgres { source, .. } => postgres_kind(source),
+            StoreError::Frame(_) | StoreError::Other { .. } => ErrorKind::Other,
+        }
+    }
+}
+
+fn sqlite_kind(e: &rusqlite::Error) -> ErrorKind {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::ConstraintViolation) => ErrorKind::Conflict,
+        Some(C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::SystemIoFailure) => {
+            ErrorKind::Unavailable
+        }
+        Some(C::DatabaseCorrupt | C::NotADatabase) => ErrorKind::Corrupt,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn postgres_kind(e: &postgres::Error) -> ErrorKind {
+    use postgres::error::SqlState;
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection failed or closed.
+        return ErrorKind::Unavailable;
+    };
+    let class = &code.code()[..2];
+    if class == "23" || *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+        ErrorKind::Conflict
+    } else if matches!(class, "08" | "53" | "57") {
+        ErrorKind::Unavailable
+    } else if *code == SqlState::DATA_CORRUPTED || *code == SqlState::INDEX_CORRUPTED {
+        ErrorKind::Corrupt
+    } else {
+        ErrorKind::Other
+    }
 }
 
 /// Where shipments seen in earlier runs live.
@@ -79,6 +140,63 @@ pub trait HistoryStore: Send {
 
     /// Number of shipments held, for summaries and health checks.
     fn shipment_count(&mut self) -> Result<u64, StoreError>;
+}
+
+/// The whole state seam: every question and write s321d asks of its store,
+/// implemented by the embedded SQLite store and the shared PostgreSQL store.
+/// `App::db` hands one out; engine runs open their own with [`open`].
+pub trait StateStore:
+    HistoryStore
+    + intake::IntakeStore
+    + ledger::LedgerStore
+    + summary::SummaryStore
+    + typed::TypedStore
+    + outputs::RunQueries
+    + audit_query::AuditStore
+    + Send
+{
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Where it is, for messages (a file, or `postgres host:port/db`; never a password).
+    fn describe(&self) -> String;
+}
+
+/// The closed set of backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl StateStore for sqlite::SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn describe(&self) -> String {
+        self.location().display().to_string()
+    }
+}
+
+/// Opens (creating and migrating if needed) the store `location` names.
+pub fn open(location: &crate::config::state::StateLocation) -> Result<Box<dyn StateStore>, StoreError> {
+    use crate::config::state::StateLocation;
+    Ok(match location {
+        StateLocation::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
+        StateLocation::Postgres { url, password } => {
+            Box::new(pg::PgStore::connect(url, password.as_deref())?)
+        }
+    })
+}
+
+/// Probes the store on a connection of its own, waiting at most `wait`
+/// (readiness): SQLite takes and drops the write lock; PostgreSQL connects and
+/// asks whether the server accepts writes (a standby does not).
+pub fn probe(location: &crate::config::state::StateLocation, wait: std::time::Duration) -> sqlite::Probe {
+    use crate::config::state::StateLocation;
+    match location {
+        StateLocation::Sqlite(path) => sqlite::probe(path, wait),
+        StateLocation::Postgres { url, password } => pg::probe(url, password.as_deref(), wait),
+    }
 }
 
 /// Opens the embedded store at `<data_dir>/state.db`.

@@ -16,10 +16,33 @@ pub type Outcome = (FilingState, Option<String>, Option<String>, u64);
 /// An [`Outcome`] as stored, its state still text.
 type OutcomeRow = (String, Option<String>, Option<String>, u64);
 
-impl SqliteStore {
+/// What reports and evidence packs ask about runs and their filings.
+pub trait RunQueries {
     /// Runs started in [from, to) of these jobs (all if empty) and these
     /// kinds (all if empty), oldest first.
-    pub fn runs_between(
+    fn runs_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        jobs: &[String],
+        kinds: &[RunKind],
+    ) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
+    fn filing_outcomes(&self, run_ids: &[String]) -> Result<Vec<Outcome>, StoreError>;
+
+    /// A run's filings in these states, by carrier and house bill.
+    fn filings_of_run_in(
+        &self,
+        run_id: &str,
+        states: &[FilingState],
+    ) -> Result<Vec<Filing>, StoreError>;
+}
+
+impl RunQueries for SqliteStore {
+    /// Runs started in [from, to) of these jobs (all if empty) and these
+    /// kinds (all if empty), oldest first.
+    fn runs_between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -62,7 +85,7 @@ impl SqliteStore {
     }
 
     /// Filing outcomes of some runs: (state, code, narrative, count), largest first.
-    pub fn filing_outcomes(&self, run_ids: &[String]) -> Result<Vec<Outcome>, StoreError> {
+    fn filing_outcomes(&self, run_ids: &[String]) -> Result<Vec<Outcome>, StoreError> {
         let q = || -> rusqlite::Result<Vec<OutcomeRow>> {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT state, code, narrative, count(*) FROM filings \
@@ -88,7 +111,7 @@ impl SqliteStore {
     }
 
     /// A run's filings in these states, by carrier and house bill.
-    pub fn filings_of_run_in(
+    fn filings_of_run_in(
         &self,
         run_id: &str,
         states: &[FilingState],

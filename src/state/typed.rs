@@ -148,9 +148,71 @@ fn corrupt(store: &SqliteStore, what: &str, text: &str) -> StoreError {
     }
 }
 
-impl SqliteStore {
+/// The typed tables that replaced `kv`: run duties, queued exception
+/// reports, run aggregates and cursors.
+pub trait TypedStore {
     /// Records where a run stands with a duty.
-    pub fn set_run_duty(
+    fn set_run_duty(
+        &self,
+        run_id: &str,
+        duty: Duty,
+        state: DutyState,
+    ) -> Result<(), StoreError>;
+
+    /// Where a run stands with a duty (`None`: it never had it).
+    fn run_duty(&self, run_id: &str, duty: Duty) -> Result<Option<DutyState>, StoreError>;
+
+    /// A job's complete runs (evaluated or succeeded, not replays) whose
+    /// `duty` is in `state`, oldest first.
+    fn runs_with_duty(
+        &self,
+        job: &str,
+        duty: Duty,
+        state: DutyState,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Gives `to` the duties `from` has, as they stand (a run split into
+    /// runs of one file each: each still owes what the whole run owed).
+    fn copy_duties(&self, from: &str, to: &str) -> Result<(), StoreError>;
+
+    /// Whether that carrier's exception report of that run is queued.
+    fn exception_report_queued(&self, run_id: &str, carrier: &str) -> Result<bool, StoreError>;
+
+    /// Records that carrier's exception report of the run as queued under
+    /// the outbox id `email_id` (the first record stays).
+    fn set_exception_report_queued(
+        &self,
+        run_id: &str,
+        carrier: &str,
+        email_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// A run's cached dashboard aggregate (JSON), if one of at least
+    /// `min_version` is kept.
+    fn run_aggregate(
+        &self,
+        run_id: &str,
+        min_version: u32,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Keeps a run's dashboard aggregate (JSON) of `version`, replacing the one kept.
+    fn set_run_aggregate(
+        &self,
+        run_id: &str,
+        version: u32,
+        json: &str,
+    ) -> Result<(), StoreError>;
+
+    /// A cursor's position (0 before it ever moved).
+    fn cursor(&self, cursor: Cursor) -> Result<u64, StoreError>;
+
+    /// Moves a cursor forward to `position`; never back.
+    fn advance_cursor(&self, cursor: Cursor, position: u64) -> Result<(), StoreError>;
+}
+
+impl TypedStore for SqliteStore {
+    /// Records where a run stands with a duty.
+    fn set_run_duty(
         &self,
         run_id: &str,
         duty: Duty,
@@ -167,7 +229,7 @@ impl SqliteStore {
     }
 
     /// Where a run stands with a duty (`None`: it never had it).
-    pub fn run_duty(&self, run_id: &str, duty: Duty) -> Result<Option<DutyState>, StoreError> {
+    fn run_duty(&self, run_id: &str, duty: Duty) -> Result<Option<DutyState>, StoreError> {
         let state: Option<String> = self
             .conn()
             .query_row(
@@ -184,7 +246,7 @@ impl SqliteStore {
 
     /// A job's complete runs (evaluated or succeeded, not replays) whose
     /// `duty` is in `state`, oldest first.
-    pub fn runs_with_duty(
+    fn runs_with_duty(
         &self,
         job: &str,
         duty: Duty,
@@ -204,7 +266,7 @@ impl SqliteStore {
 
     /// Gives `to` the duties `from` has, as they stand (a run split into
     /// runs of one file each: each still owes what the whole run owed).
-    pub fn copy_duties(&self, from: &str, to: &str) -> Result<(), StoreError> {
+    fn copy_duties(&self, from: &str, to: &str) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO run_duties (run_id, duty, state, updated_at) \
@@ -217,7 +279,7 @@ impl SqliteStore {
     }
 
     /// Whether that carrier's exception report of that run is queued.
-    pub fn exception_report_queued(&self, run_id: &str, carrier: &str) -> Result<bool, StoreError> {
+    fn exception_report_queued(&self, run_id: &str, carrier: &str) -> Result<bool, StoreError> {
         self.conn()
             .query_row(
                 "SELECT 1 FROM exception_reports WHERE run_id = ?1 AND carrier = ?2",
@@ -231,7 +293,7 @@ impl SqliteStore {
 
     /// Records that carrier's exception report of the run as queued under
     /// the outbox id `email_id` (the first record stays).
-    pub fn set_exception_report_queued(
+    fn set_exception_report_queued(
         &self,
         run_id: &str,
         carrier: &str,
@@ -249,7 +311,7 @@ impl SqliteStore {
 
     /// A run's cached dashboard aggregate (JSON), if one of at least
     /// `min_version` is kept.
-    pub fn run_aggregate(
+    fn run_aggregate(
         &self,
         run_id: &str,
         min_version: u32,
@@ -265,7 +327,7 @@ impl SqliteStore {
     }
 
     /// Keeps a run's dashboard aggregate (JSON) of `version`, replacing the one kept.
-    pub fn set_run_aggregate(
+    fn set_run_aggregate(
         &self,
         run_id: &str,
         version: u32,
@@ -283,7 +345,7 @@ impl SqliteStore {
     }
 
     /// A cursor's position (0 before it ever moved).
-    pub fn cursor(&self, cursor: Cursor) -> Result<u64, StoreError> {
+    fn cursor(&self, cursor: Cursor) -> Result<u64, StoreError> {
         self.conn()
             .query_row(
                 "SELECT position FROM cursors WHERE name = ?1",
@@ -296,7 +358,7 @@ impl SqliteStore {
     }
 
     /// Moves a cursor forward to `position`; never back.
-    pub fn advance_cursor(&self, cursor: Cursor, position: u64) -> Result<(), StoreError> {
+    fn advance_cursor(&self, cursor: Cursor, position: u64) -> Result<(), StoreError> {
         let position = i64::try_from(position).map_err(|_| StoreError::Other {
             location: self.location().display().to_string(),
             message: format!(
