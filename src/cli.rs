@@ -107,6 +107,9 @@ pub enum Command {
     /// The filing ledger: CAPE refund request files, one entry's story.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The state store: copy a single node's SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Check the configuration, the policy and every job file; list every problem.
     ///
     /// Exits 0 when all is well, 2 when anything is wrong (each problem names its
@@ -159,6 +162,23 @@ pub struct ReportArgs {
     /// Only send what is queued in the outbox.
     #[arg(long, conflicts_with_all = ["job", "run", "preview"])]
     pub flush: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy a SQLite store into an empty PostgreSQL store and verify the copy
+    /// (row counts of every table, the audit head, the whole chain).
+    ///
+    /// Stop the daemon first. The password comes from `[state] password_file`
+    /// or PGPASSWORD, never the URL. Exit 0 when the copy verified, 1 when not.
+    Migrate {
+        /// The SQLite store: sqlite:PATH.
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: String,
+        /// The PostgreSQL store: postgres://user@host:port/db.
+        #[arg(long, value_name = "postgres://...")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -73,17 +73,24 @@ impl App {
             }
         }
         let state = config.state_location().map_err(|p| problems.push(p)).ok();
-        let store = state.as_ref().and_then(|loc| match crate::state::open(loc) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                problems.push(Problem {
-                    file: "config".into(),
-                    key: if loc.is_postgres() { "state.url" } else { "paths.data_dir" }.into(),
-                    message: e.to_string(),
-                });
-                None
-            }
-        });
+        let store = state
+            .as_ref()
+            .and_then(|loc| match crate::state::open(loc) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.push(Problem {
+                        file: "config".into(),
+                        key: if loc.is_postgres() {
+                            "state.url"
+                        } else {
+                            "paths.data_dir"
+                        }
+                        .into(),
+                        message: e.to_string(),
+                    });
+                    None
+                }
+            });
         if !problems.is_empty() {
             return Err(Problems(problems));
         }
@@ -132,12 +139,6 @@ impl App {
     /// published: this process's own folder (see `scratch`).
     pub fn staging(&self) -> PathBuf {
         scratch::process_dir(&self.config.paths.data_dir)
-    }
-
-    /// A connection of its own to the state store (engine runs hold the
-    /// history critical section on it).
-    pub(crate) fn open_store(&self) -> Result<Box<dyn StateStore>, crate::state::StoreError> {
-        crate::state::open(&self.state)
     }
 
     pub(crate) fn note_source_error(&self, e: &SourceError) {

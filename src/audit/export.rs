@@ -28,8 +28,6 @@ use crate::app::App;
 use crate::outputs::read::{self, RunRef, strs};
 use crate::state::audit::{EventFilter, StoredEvent};
 use crate::state::audit_query::{Blob, HistoryRow};
-use crate::state::intake::IntakeStore;
-use crate::state::ledger::LedgerStore;
 use crate::state::types::RunKind;
 
 /// What a pack is about.

@@ -11,8 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::job::FilingTransport;
-use crate::state::intake::IntakeStore;
-use crate::state::ledger::{FilingState, LedgerStore};
+use crate::state::ledger::FilingState;
 
 pub fn run(
     config: Option<&Path>,

@@ -14,7 +14,6 @@ use chrono::NaiveDate;
 
 use crate::entry_number::EntryNumber;
 use crate::filing::cape;
-use crate::state::ledger::LedgerStore;
 
 /// Arguments of `ledger cape`.
 pub struct CapeArgs {

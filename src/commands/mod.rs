@@ -10,13 +10,14 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod run_job;
+pub mod state;
 pub mod validate;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{AuditCommand, Cli, Command, LedgerCommand, TransportArg};
+use crate::cli::{AuditCommand, Cli, Command, LedgerCommand, StateCommand, TransportArg};
 use crate::problem::Problems;
 
 /// Exit status for bad arguments, config, job or policy.
@@ -95,6 +96,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 ior,
             },
         ),
+        Command::State(StateCommand::Migrate { from, to }) => {
+            state::migrate(cli.config.as_deref(), &from, &to)
+        }
         Command::Ledger(LedgerCommand::Show { entry }) => {
             ledger::show(cli.config.as_deref(), &entry)
         }

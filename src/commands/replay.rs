@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use crate::intake::new_run_id;
-use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
 
 pub fn run(config: Option<&Path>, job: &str, from: NaiveDate, to: NaiveDate) -> ExitCode {

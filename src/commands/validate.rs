@@ -82,7 +82,9 @@ pub fn run(config: Option<&Path>, args: ValidateArgs) -> ExitCode {
 
     // `--data-dir` names a folder whose SQLite store to use; else `[state]`.
     let location = match &args.data_dir {
-        Some(dir) => Ok(crate::config::state::StateLocation::Sqlite(dir.join("state.db"))),
+        Some(dir) => Ok(crate::config::state::StateLocation::Sqlite(
+            dir.join("state.db"),
+        )),
         None => cfg.state_location(),
     };
     let mut store = if args.no_history {

@@ -40,7 +40,11 @@ impl std::fmt::Debug for StateLocation {
             StateLocation::Postgres { url, password } => write!(
                 f,
                 "{url}{}",
-                if password.is_some() { " (password set)" } else { "" }
+                if password.is_some() {
+                    " (password set)"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -68,14 +72,20 @@ impl StateConfig {
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err(("state.url", "sqlite: names no file (sqlite:var/state.db)".into()));
+                return Err((
+                    "state.url",
+                    "sqlite: names no file (sqlite:var/state.db)".into(),
+                ));
             }
             return Ok(StateLocation::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let rest = url.split_once("://").map_or("", |(_, r)| r);
             let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            if authority.split_once('@').is_some_and(|(user, _)| user.contains(':')) {
+            if authority
+                .split_once('@')
+                .is_some_and(|(user, _)| user.contains(':'))
+            {
                 return Err(("state.url", "holds a password (user:password@); remove it and set state.password_file or PGPASSWORD".into()));
             }
             if url.contains("password=") {
@@ -85,11 +95,17 @@ impl StateConfig {
                 std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty())
             } else {
                 let text = std::fs::read_to_string(&self.password_file).map_err(|e| {
-                    ("state.password_file", format!("cannot read {}: {e}", self.password_file))
+                    (
+                        "state.password_file",
+                        format!("cannot read {}: {e}", self.password_file),
+                    )
                 })?;
                 let first = text.lines().next().unwrap_or_default().to_owned();
                 if first.is_empty() {
-                    return Err(("state.password_file", format!("{} is empty", self.password_file)));
+                    return Err((
+                        "state.password_file",
+                        format!("{} is empty", self.password_file),
+                    ));
                 }
                 Some(first)
             };
@@ -130,7 +146,10 @@ mod tests {
 
     #[test]
     fn a_password_in_the_url_is_refused_without_repeating_it() {
-        for url in ["postgres://u:hunter2@db/s", "postgres://db/s?password=hunter2"] {
+        for url in [
+            "postgres://u:hunter2@db/s",
+            "postgres://db/s?password=hunter2",
+        ] {
             let (key, message) = cfg(url).location(Path::new("var")).unwrap_err();
             assert_eq!(key, "state.url");
             assert!(!message.contains("hunter2"), "{message}");

@@ -40,7 +40,6 @@ use crate::app::App;
 use crate::app::status::Status;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
 use work::Work;
 

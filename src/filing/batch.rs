@@ -39,8 +39,8 @@ use super::{Response, ack_state};
 use crate::app::App;
 use crate::paths;
 use crate::sources;
-use crate::state::ledger::{FilingState, LedgerStore};
-use crate::state::summary::{SummaryState, SummaryStore};
+use crate::state::ledger::FilingState;
+use crate::state::summary::SummaryState;
 
 /// The batch file of a run.
 pub fn batch_name(filer_code: &str, run_id: &str) -> String {

@@ -45,7 +45,7 @@ use super::entry::Entry;
 use super::{Response, release_state};
 use crate::app::App;
 use crate::retry::RetryPolicy;
-use crate::state::ledger::{FilingState, LedgerStore};
+use crate::state::ledger::FilingState;
 use crate::state::types::Cursor;
 
 /// The gateway could not be reached after the retries (refused or dropped

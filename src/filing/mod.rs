@@ -49,10 +49,7 @@ use crate::entry_number::{self, EntryNumber};
 use crate::job::{FilingTransport, Job};
 use crate::paths;
 use crate::sources;
-use crate::state::intake::IntakeStore;
-use crate::state::ledger::{
-    self, Applied, FilingState, Intent, LedgerStore, NewFiling, NotFiled, Transition,
-};
+use crate::state::ledger::{self, Applied, FilingState, Intent, NewFiling, NotFiled, Transition};
 use crate::state::types::{Duty, DutyState};
 use entry::EntryDefaults;
 

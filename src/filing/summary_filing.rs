@@ -35,8 +35,8 @@ use super::summary::{self, Options};
 use super::{batch, http};
 use crate::app::App;
 use crate::config::EntrySummaryMode;
-use crate::state::ledger::{Applied, Filing, FilingState, LedgerStore, Transition};
-use crate::state::summary::{NewSummary, SummaryState, SummaryStore, SummaryTransition};
+use crate::state::ledger::{Applied, Filing, FilingState, Transition};
+use crate::state::summary::{NewSummary, SummaryState, SummaryTransition};
 
 /// The `batch` of a filing certified by an entry summary sent over HTTP
 /// (over CATAIR it is the AE batch's name).

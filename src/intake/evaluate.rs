@@ -22,7 +22,7 @@ use crate::outputs::summary::{FileOutcome, Summary};
 use crate::paths;
 use crate::retry::retry;
 use crate::state::HistoryStore;
-use crate::state::intake::{FileRecord, FileState, IntakeStore};
+use crate::state::intake::{FileRecord, FileState};
 use crate::state::types::{Duty, DutyState, RunKind};
 
 /// Evaluates `files` (archived) as run `run_id` and publishes its outputs.

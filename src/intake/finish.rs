@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::job::{Intake, Job};
 use crate::retry::retry;
 use crate::sources::SourceError;
-use crate::state::intake::{FileRecord, FileState, IntakeStore};
+use crate::state::intake::{FileRecord, FileState};
 
 /// Where a finished file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

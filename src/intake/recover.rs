@@ -20,7 +20,7 @@ use crate::paths::Escaped;
 use super::{StepReport, evaluate, finish};
 use crate::app::App;
 use crate::job::{Intake, Job};
-use crate::state::intake::{FileRecord, FileState, IntakeStore};
+use crate::state::intake::{FileRecord, FileState};
 use crate::state::types::RunKind;
 
 pub async fn recover(

@@ -15,7 +15,7 @@ use crate::fsutil::{remove_quietly, scratch};
 use crate::job::{Intake, Job};
 use crate::retry::retry;
 use crate::sources::{self, Entry, Source};
-use crate::state::intake::{FileState, IntakeStore, Take};
+use crate::state::intake::{FileState, Take};
 
 /// Names that are never complete files: uploads in progress, editor and
 /// system droppings, and `.done` markers themselves.

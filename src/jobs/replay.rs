@@ -6,7 +6,6 @@ use crate::app::App;
 use crate::intake;
 use crate::job::Job;
 use crate::outputs::summary::Summary;
-use crate::state::intake::IntakeStore;
 use crate::state::types::RunKind;
 
 /// Re-evaluates archived files as a replay run (see `commands::replay`).

@@ -9,7 +9,6 @@ use tracing::info;
 use crate::app::App;
 use crate::job::report::ReportJob;
 use crate::reports::{self, email::Email, outbox::Delivery};
-use crate::state::intake::IntakeStore;
 
 /// Builds the dashboard email of a report job for a day.
 pub async fn dashboard_email(ctx: &App, job: &ReportJob, day: NaiveDate) -> anyhow::Result<Email> {

@@ -16,7 +16,6 @@ use crate::fsutil::scratch;
 use crate::intake::{self, StepReport};
 use crate::job::Job;
 use crate::outputs::summary::Summary;
-use crate::state::intake::IntakeStore;
 use crate::state::types::{Duty, DutyState, RunKind};
 
 /// What one job run did.

@@ -18,7 +18,7 @@ use crate::engine::kernels;
 use crate::engine::output::DISPOSITIONS_HEADER;
 use crate::paths;
 use crate::sources;
-use crate::state::intake::{IntakeStore, RunRecord};
+use crate::state::intake::RunRecord;
 use crate::state::ledger::FilingState;
 use crate::state::types::RunKind;
 

@@ -55,10 +55,7 @@ pub trait AuditStore {
 
     /// Appends many events in one immediate transaction (bulk loads,
     /// benchmarks). Returns the last sequence number.
-    fn append_audit_many(
-        &mut self,
-        events: Vec<AuditEvent>,
-    ) -> Result<i64, StoreError>;
+    fn append_audit_many(&mut self, events: Vec<AuditEvent>) -> Result<i64, StoreError>;
 
     /// Verifies the whole chain.
     fn audit_verify(&self) -> Result<Verification, StoreError>;
@@ -119,10 +116,7 @@ impl AuditStore for SqliteStore {
 
     /// Appends many events in one immediate transaction (bulk loads,
     /// benchmarks). Returns the last sequence number.
-    fn append_audit_many(
-        &mut self,
-        events: Vec<AuditEvent>,
-    ) -> Result<i64, StoreError> {
+    fn append_audit_many(&mut self, events: Vec<AuditEvent>) -> Result<i64, StoreError> {
         let path = self.location().to_owned();
         audit::append_many(self.conn_mut(), events).map_err(|e| sql_err(&path, e))
     }

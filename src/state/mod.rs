@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod audit_query;
+pub mod copy;
 pub mod intake;
 pub mod ledger;
 pub mod outputs;
@@ -103,7 +104,10 @@ fn postgres_kind(e: &postgres::Error) -> ErrorKind {
         return ErrorKind::Unavailable;
     };
     let class = &code.code()[..2];
-    if class == "23" || *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+    if class == "23"
+        || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        || *code == SqlState::T_R_DEADLOCK_DETECTED
+    {
         ErrorKind::Conflict
     } else if matches!(class, "08" | "53" | "57") {
         ErrorKind::Unavailable
@@ -178,7 +182,9 @@ impl StateStore for sqlite::SqliteStore {
 }
 
 /// Opens (creating and migrating if needed) the store `location` names.
-pub fn open(location: &crate::config::state::StateLocation) -> Result<Box<dyn StateStore>, StoreError> {
+pub fn open(
+    location: &crate::config::state::StateLocation,
+) -> Result<Box<dyn StateStore>, StoreError> {
     use crate::config::state::StateLocation;
     Ok(match location {
         StateLocation::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
@@ -191,7 +197,10 @@ pub fn open(location: &crate::config::state::StateLocation) -> Result<Box<dyn St
 /// Probes the store on a connection of its own, waiting at most `wait`
 /// (readiness): SQLite takes and drops the write lock; PostgreSQL connects and
 /// asks whether the server accepts writes (a standby does not).
-pub fn probe(location: &crate::config::state::StateLocation, wait: std::time::Duration) -> sqlite::Probe {
+pub fn probe(
+    location: &crate::config::state::StateLocation,
+    wait: std::time::Duration,
+) -> sqlite::Probe {
     use crate::config::state::StateLocation;
     match location {
         StateLocation::Sqlite(path) => sqlite::probe(path, wait),

@@ -152,12 +152,7 @@ fn corrupt(store: &SqliteStore, what: &str, text: &str) -> StoreError {
 /// reports, run aggregates and cursors.
 pub trait TypedStore {
     /// Records where a run stands with a duty.
-    fn set_run_duty(
-        &self,
-        run_id: &str,
-        duty: Duty,
-        state: DutyState,
-    ) -> Result<(), StoreError>;
+    fn set_run_duty(&self, run_id: &str, duty: Duty, state: DutyState) -> Result<(), StoreError>;
 
     /// Where a run stands with a duty (`None`: it never had it).
     fn run_duty(&self, run_id: &str, duty: Duty) -> Result<Option<DutyState>, StoreError>;
@@ -189,19 +184,10 @@ pub trait TypedStore {
 
     /// A run's cached dashboard aggregate (JSON), if one of at least
     /// `min_version` is kept.
-    fn run_aggregate(
-        &self,
-        run_id: &str,
-        min_version: u32,
-    ) -> Result<Option<String>, StoreError>;
+    fn run_aggregate(&self, run_id: &str, min_version: u32) -> Result<Option<String>, StoreError>;
 
     /// Keeps a run's dashboard aggregate (JSON) of `version`, replacing the one kept.
-    fn set_run_aggregate(
-        &self,
-        run_id: &str,
-        version: u32,
-        json: &str,
-    ) -> Result<(), StoreError>;
+    fn set_run_aggregate(&self, run_id: &str, version: u32, json: &str) -> Result<(), StoreError>;
 
     /// A cursor's position (0 before it ever moved).
     fn cursor(&self, cursor: Cursor) -> Result<u64, StoreError>;
@@ -212,12 +198,7 @@ pub trait TypedStore {
 
 impl TypedStore for SqliteStore {
     /// Records where a run stands with a duty.
-    fn set_run_duty(
-        &self,
-        run_id: &str,
-        duty: Duty,
-        state: DutyState,
-    ) -> Result<(), StoreError> {
+    fn set_run_duty(&self, run_id: &str, duty: Duty, state: DutyState) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO run_duties (run_id, duty, state, updated_at) VALUES (?1, ?2, ?3, ?4) \
@@ -311,11 +292,7 @@ impl TypedStore for SqliteStore {
 
     /// A run's cached dashboard aggregate (JSON), if one of at least
     /// `min_version` is kept.
-    fn run_aggregate(
-        &self,
-        run_id: &str,
-        min_version: u32,
-    ) -> Result<Option<String>, StoreError> {
+    fn run_aggregate(&self, run_id: &str, min_version: u32) -> Result<Option<String>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT aggregate FROM run_aggregates WHERE run_id = ?1 AND version >= ?2",
@@ -327,12 +304,7 @@ impl TypedStore for SqliteStore {
     }
 
     /// Keeps a run's dashboard aggregate (JSON) of `version`, replacing the one kept.
-    fn set_run_aggregate(
-        &self,
-        run_id: &str,
-        version: u32,
-        json: &str,
-    ) -> Result<(), StoreError> {
+    fn set_run_aggregate(&self, run_id: &str, version: u32, json: &str) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO run_aggregates (run_id, version, aggregate, computed_at) VALUES (?1, ?2, ?3, ?4) \

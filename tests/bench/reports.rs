@@ -19,6 +19,7 @@
 #[allow(dead_code)]
 mod generate;
 
+use s321d::state::audit_query::AuditStore;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -211,7 +212,7 @@ fn main() {
                     &format!("SE90 02 ENTRY ACCEPTED K9Q{:07}", k % 10_000_000),
                 )
             });
-            store.append_audit_many(evs).unwrap();
+            store.append_audit_many(evs.into_iter().collect()).unwrap();
             n += batch;
         }
     }

@@ -20,10 +20,7 @@ impl AuditStore for PgStore {
         unimplemented!("PostgreSQL AuditStore is being written")
     }
 
-    fn append_audit_many(
-        &mut self,
-        events: Vec<AuditEvent>,
-    ) -> Result<i64, StoreError> {
+    fn append_audit_many(&mut self, events: Vec<AuditEvent>) -> Result<i64, StoreError> {
         unimplemented!("PostgreSQL AuditStore is being written")
     }
 
@@ -62,5 +59,4 @@ impl AuditStore for PgStore {
     ) -> Result<Vec<HistoryRow>, StoreError> {
         unimplemented!("PostgreSQL AuditStore is being written")
     }
-
 }

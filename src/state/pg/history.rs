@@ -26,5 +26,4 @@ impl HistoryStore for PgStore {
     fn shipment_count(&mut self) -> Result<u64, StoreError> {
         unimplemented!("PostgreSQL HistoryStore is being written")
     }
-
 }

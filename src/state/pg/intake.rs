@@ -1,9 +1,9 @@
 //! STUB: being written (scale-out WP). Every method panics until then.
 #![allow(unused_variables, unused_imports)]
 
-use chrono::{DateTime, Utc};
 use crate::state::StoreError;
 use crate::state::intake::*;
+use chrono::{DateTime, Utc};
 
 use super::PgStore;
 
@@ -103,5 +103,4 @@ impl IntakeStore for PgStore {
     fn ping(&mut self) -> Result<(), StoreError> {
         unimplemented!("PostgreSQL IntakeStore is being written")
     }
-
 }

@@ -3,6 +3,7 @@
 
 use crate::state::StoreError;
 use crate::state::ledger::*;
+use chrono::NaiveDate;
 
 use super::PgStore;
 
@@ -30,46 +31,15 @@ impl LedgerStore for PgStore {
         unimplemented!("PostgreSQL LedgerStore is being written")
     }
 
-    fn record_intent(
-        &mut self,
-        filer_code: &str,
-        first_serial: u64,
-        make_number: &dyn Fn(u64) -> Option<String>,
-        filing: &NewFiling<'_>,
-    ) -> Result<Intent, StoreError> {
-        let mut out = self.record_intents(
-            filer_code,
-            first_serial,
-            make_number,
-            std::slice::from_ref(filing),
-        )? {
-        unimplemented!("PostgreSQL LedgerStore is being written")
-    }
-
-    fn transition(
-        &mut self,
-        entry_number: &str,
-        to: FilingState,
-        code: Option<&str>,
-        narrative: Option<&str>,
-        message: &str,
-    ) -> Result<bool, StoreError> {
-        let t = Transition {
-            entry_number,
-            to,
-            code,
-            narrative,
-            message,
-        } {
-        unimplemented!("PostgreSQL LedgerStore is being written")
-    }
-
     fn filing(&mut self, entry_number: &str) -> Result<Option<Filing>, StoreError> {
         unimplemented!("PostgreSQL LedgerStore is being written")
     }
 
-    fn filing_for(&mut self, carrier: &str, house_bill: &str)
-    -> Result<Option<Filing>, StoreError> {
+    fn filing_for(
+        &mut self,
+        carrier: &str,
+        house_bill: &str,
+    ) -> Result<Option<Filing>, StoreError> {
         unimplemented!("PostgreSQL LedgerStore is being written")
     }
 
@@ -125,5 +95,4 @@ impl LedgerStore for PgStore {
     fn filing_counts(&mut self) -> Result<Vec<(FilingState, u64)>, StoreError> {
         unimplemented!("PostgreSQL LedgerStore is being written")
     }
-
 }

@@ -107,6 +107,15 @@ impl PgStore {
     }
 }
 
+impl super::StateStore for PgStore {
+    fn backend(&self) -> super::Backend {
+        super::Backend::Postgres
+    }
+    fn describe(&self) -> String {
+        self.location.clone()
+    }
+}
+
 /// Readiness probe: a connection of its own (never the runs'), at most
 /// `wait` to connect, and the question whether this server takes writes.
 pub fn probe(url: &str, password: Option<&str>, wait: std::time::Duration) -> super::sqlite::Probe {

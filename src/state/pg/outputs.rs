@@ -1,12 +1,12 @@
 //! STUB: being written (scale-out WP). Every method panics until then.
 #![allow(unused_variables, unused_imports)]
 
-use chrono::{DateTime, Utc};
 use crate::state::StoreError;
 use crate::state::intake::RunRecord;
 use crate::state::ledger::{Filing, FilingState};
 use crate::state::outputs::*;
 use crate::state::types::RunKind;
+use chrono::{DateTime, Utc};
 
 use super::PgStore;
 
@@ -32,5 +32,4 @@ impl RunQueries for PgStore {
     ) -> Result<Vec<Filing>, StoreError> {
         unimplemented!("PostgreSQL RunQueries is being written")
     }
-
 }

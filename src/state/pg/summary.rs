@@ -2,7 +2,7 @@
 #![allow(unused_variables, unused_imports)]
 
 use crate::state::StoreError;
-use crate::state::ledger::Filing;
+use crate::state::ledger::{Applied, Filing};
 use crate::state::summary::*;
 
 use super::PgStore;
@@ -30,5 +30,4 @@ impl SummaryStore for PgStore {
     fn summaries_due(&mut self, entry_types: &[&str]) -> Result<Vec<Filing>, StoreError> {
         unimplemented!("PostgreSQL SummaryStore is being written")
     }
-
 }

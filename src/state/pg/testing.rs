@@ -31,7 +31,9 @@ impl ScratchDb {
         admin(|c| c.batch_execute(&format!("CREATE DATABASE {name}")));
         let base = server_url();
         let url = match base.rfind('/') {
-            Some(i) if i > base.find("://").map_or(0, |s| s + 2) => format!("{}/{name}", &base[..i]),
+            Some(i) if i > base.find("://").map_or(0, |s| s + 2) => {
+                format!("{}/{name}", &base[..i])
+            }
             _ => format!("{base}/{name}"),
         };
         ScratchDb { name, url }
@@ -39,7 +41,15 @@ impl ScratchDb {
 
     /// A new connection (migrated) to this database.
     pub fn open(&self) -> PgStore {
-        PgStore::connect(&self.url, None).expect("connect to the scratch database")
+        PgStore::connect(&self.url, password().as_deref()).expect("connect to the scratch database")
+    }
+
+    /// Runs `f` on a plain connection to this database (not a store's).
+    pub fn admin<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
+    ) -> T {
+        on_plain_connection(&self.url, f)
     }
 }
 
@@ -50,15 +60,32 @@ impl Drop for ScratchDb {
     }
 }
 
+/// `PGPASSWORD`, which CI sets when it had to install PostgreSQL itself.
+fn password() -> Option<String> {
+    std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty())
+}
+
 fn admin(f: impl FnOnce(&mut Client) -> Result<(), postgres::Error> + Send) {
-    let url = server_url();
+    on_plain_connection(&server_url(), f)
+}
+
+fn on_plain_connection<T: Send>(
+    url: &str,
+    f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
+) -> T {
     let run = move || {
-        let mut c = Client::connect(&url, NoTls).expect("connect to the test PostgreSQL server");
-        f(&mut c).expect("administer a scratch database");
+        let mut config: postgres::Config = url.parse().expect("a PostgreSQL URL");
+        if let Some(p) = password() {
+            config.password(p);
+        }
+        let mut c = config
+            .connect(NoTls)
+            .expect("connect to the test PostgreSQL server");
+        f(&mut c).expect("a statement on the test PostgreSQL server")
     };
     if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(run).join().expect("scratch database thread"));
+        std::thread::scope(|s| s.spawn(run).join().expect("scratch database thread"))
     } else {
-        run();
+        run()
     }
 }

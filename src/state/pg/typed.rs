@@ -8,12 +8,7 @@ use crate::state::types::{Cursor, Duty, DutyState};
 use super::PgStore;
 
 impl TypedStore for PgStore {
-    fn set_run_duty(
-        &self,
-        run_id: &str,
-        duty: Duty,
-        state: DutyState,
-    ) -> Result<(), StoreError> {
+    fn set_run_duty(&self, run_id: &str, duty: Duty, state: DutyState) -> Result<(), StoreError> {
         unimplemented!("PostgreSQL TypedStore is being written")
     }
 
@@ -47,20 +42,11 @@ impl TypedStore for PgStore {
         unimplemented!("PostgreSQL TypedStore is being written")
     }
 
-    fn run_aggregate(
-        &self,
-        run_id: &str,
-        min_version: u32,
-    ) -> Result<Option<String>, StoreError> {
+    fn run_aggregate(&self, run_id: &str, min_version: u32) -> Result<Option<String>, StoreError> {
         unimplemented!("PostgreSQL TypedStore is being written")
     }
 
-    fn set_run_aggregate(
-        &self,
-        run_id: &str,
-        version: u32,
-        json: &str,
-    ) -> Result<(), StoreError> {
+    fn set_run_aggregate(&self, run_id: &str, version: u32, json: &str) -> Result<(), StoreError> {
         unimplemented!("PostgreSQL TypedStore is being written")
     }
 
@@ -71,5 +57,4 @@ impl TypedStore for PgStore {
     fn advance_cursor(&self, cursor: Cursor, position: u64) -> Result<(), StoreError> {
         unimplemented!("PostgreSQL TypedStore is being written")
     }
-
 }
