@@ -289,6 +289,8 @@ pub struct SqliteStore {
     /// The history lock file while this connection is in the history
     /// critical section: an OS lock (flock), released on drop or process death.
     history_lock: Option<std::fs::File>,
+    /// Named leases held (`cluster`): a locked file beside the database each.
+    leases: std::collections::BTreeMap<String, std::fs::File>,
 }
 
 impl SqliteStore {
@@ -305,6 +307,7 @@ impl SqliteStore {
             conn,
             path: path.to_owned(),
             history_lock: None,
+            leases: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -421,6 +424,48 @@ impl SqliteStore {
                 Column::new(H_RUN_ID.into(), run),
             ],
         )?)
+    }
+}
+
+impl super::cluster::ClusterStore for SqliteStore {
+    fn try_lease(&mut self, name: &str) -> Result<bool, StoreError> {
+        if self.leases.contains_key(name) {
+            return Ok(true);
+        }
+        // The name hashed, so any name makes a safe file name.
+        let mut file = self.path.as_os_str().to_owned();
+        file.push(format!(
+            ".lease-{}",
+            &crate::state::typed::once_id(name)[..16]
+        ));
+        let other = |e: std::io::Error| StoreError::Other {
+            location: self.path.display().to_string(),
+            message: format!("lease {name} ({}): {e}", Path::new(&file).display()),
+        };
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&file)
+            .map_err(other)?;
+        match f.try_lock() {
+            Ok(()) => {
+                self.leases.insert(name.to_owned(), f);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(other(e)),
+        }
+    }
+
+    fn release_lease(&mut self, name: &str) -> Result<(), StoreError> {
+        // Closing the file releases its lock.
+        self.leases.remove(name);
+        Ok(())
+    }
+
+    fn leases_held(&self) -> Vec<String> {
+        self.leases.keys().cloned().collect()
     }
 }
 
