@@ -331,27 +331,32 @@ impl SqliteStore {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
             .map_err(|e| self.err(e))?;
-        let version: usize = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        // A newer s321d migrated it: this code cannot know what changed.
-        if version > MIGRATIONS.len() {
-            return Err(StoreError::Other {
-                location: self.path.display().to_string(),
-                message: format!(
-                    "schema version {version} is newer than this s321d knows (version {}): run the s321d that migrated it, or a newer one",
-                    MIGRATIONS.len()
-                ),
-            });
-        }
-        for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        // One step per immediate transaction, the version read inside it:
+        // processes opening a fresh store at once migrate it one at a time,
+        // and each finds the steps another already applied.
+        loop {
             let tx = self
                 .conn
-                .transaction()
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| sql_err(&self.path, e))?;
+            let version: usize = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| sql_err(&self.path, e))?;
+            // A newer s321d migrated it: this code cannot know what changed.
+            if version > MIGRATIONS.len() {
+                return Err(StoreError::Other {
+                    location: self.path.display().to_string(),
+                    message: format!(
+                        "schema version {version} is newer than this s321d knows (version {}): run the s321d that migrated it, or a newer one",
+                        MIGRATIONS.len()
+                    ),
+                });
+            }
+            let Some(step) = MIGRATIONS.get(version) else {
+                break;
+            };
             step.apply(&tx).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "user_version", i + 1)
+            tx.pragma_update(None, "user_version", version + 1)
                 .map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
