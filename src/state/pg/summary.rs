@@ -323,7 +323,7 @@ mod tests {
     fn summaries_raced_by_two_replicas_are_recorded_and_moved_once() {
         let db = ScratchDb::new();
         let mut stores = open_many(&db, 2);
-        let numbers = accepted(&mut stores[0], 15);
+        let numbers = accepted(&mut stores[0], 300);
         let orders: Vec<Vec<&str>> = (0..2)
             .map(|k| {
                 let mut o: Vec<&str> = numbers.iter().map(String::as_str).collect();
