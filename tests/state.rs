@@ -1133,6 +1133,49 @@ fn concurrent_writers_mix(db: Db) {
     assert_chain_whole(&h, events);
 }
 
+/// A named lease (`state::cluster`) is held by one handle at a time; release
+/// or the holder going away (a replica that dies) frees it at once.
+fn leases_are_exclusive_and_die_with_their_holder(db: Db) {
+    let results = on_threads(&db, 6, |_, mut h| {
+        let got = h.try_lease("job:dhl").unwrap();
+        // Hold it until every thread has tried.
+        std::thread::sleep(Duration::from_millis(300));
+        (got, h)
+    });
+    let holders = results.iter().filter(|(got, _)| *got).count();
+    assert_eq!(holders, 1, "six handles tried one lease at once");
+    let mut others: Vec<Handle> = Vec::new();
+    let mut holder = None;
+    for (got, h) in results {
+        if got {
+            holder = Some(h);
+        } else {
+            others.push(h);
+        }
+    }
+    let mut holder = holder.unwrap();
+    assert_eq!(holder.leases_held(), ["job:dhl"]);
+    assert!(
+        holder.try_lease("job:dhl").unwrap(),
+        "the holder takes it again"
+    );
+    assert!(
+        others[0].try_lease("job:ups").unwrap(),
+        "another name is free"
+    );
+    assert!(!others[1].try_lease("job:ups").unwrap());
+    holder.release_lease("job:dhl").unwrap();
+    assert!(holder.leases_held().is_empty());
+    assert!(others[1].try_lease("job:dhl").unwrap(), "released");
+    // The holder of job:ups goes away without releasing.
+    let dead = others.remove(0);
+    drop(dead);
+    assert!(
+        others[0].try_lease("job:ups").unwrap(),
+        "freed by its holder's end"
+    );
+}
+
 /// Every case on both backends: `cargo test --test state sqlite::` or `postgres::`.
 macro_rules! on_both_backends {
     ($($(#[$attr:meta])* $case:ident),* $(,)?) => {
@@ -1160,4 +1203,5 @@ on_both_backends!(
     typed_duties,
     migrations_versioned,
     concurrent_writers_mix,
+    leases_are_exclusive_and_die_with_their_holder,
 );

@@ -27,6 +27,8 @@ struct Inner {
     refused: BTreeMap<String, (DateTime<Utc>, String)>,
     /// The ACE gateway is down: since when, and the last transport error.
     gateway_down: Option<(DateTime<Utc>, String)>,
+    /// Cluster leases this process holds (`state::cluster`), since when.
+    leases: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Status {
@@ -34,6 +36,22 @@ impl Status {
         // A panic while holding the lock leaves plain data behind: keep using it.
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Notes a cluster lease taken (`true`) or released.
+    pub fn lease(&self, name: &str, held: bool) {
+        self.with(|s| {
+            if held {
+                s.leases.insert(name.to_owned(), Utc::now());
+            } else {
+                s.leases.remove(name);
+            }
+        })
+    }
+
+    /// The cluster leases held, with when each was taken.
+    pub fn leases(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.with(|s| s.leases.iter().map(|(n, t)| (n.clone(), *t)).collect())
     }
 
     /// Sets a job's state as the store has it (at start).

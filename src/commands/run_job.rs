@@ -51,6 +51,24 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
     let cancel = CancellationToken::new();
     let mut failed = false;
     for job in &jobs {
+        // The lease a daemon's runs of this job hold: never beside one of them.
+        let lease = crate::state::cluster::job_lease(&job.name);
+        match ctx.db(|s| s.try_lease(&lease)) {
+            Ok(true) => {}
+            Ok(false) => {
+                failed = true;
+                eprintln!(
+                    "error: job {}: a daemon on this state store is running it now; try again when its run ends",
+                    job.name
+                );
+                continue;
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: job {}: {e:#}", job.name);
+                continue;
+            }
+        }
         let mut result = runtime.block_on(run::run_job(&ctx, job, RunKind::Manual, &cancel));
         // A one-shot run waits once for files still settling rather than leave them.
         if let Ok(r) = &result
@@ -72,6 +90,9 @@ pub fn run(config: Option<&Path>, names: &[String], seed: Option<&Path>) -> Exit
                     again.errors.splice(0..0, first.errors);
                     again
                 });
+        }
+        if let Err(e) = ctx.db(|s| s.release_lease(&lease)) {
+            eprintln!("error: job {}: releasing its lease: {e:#}", job.name);
         }
         match result {
             Ok(report) => {

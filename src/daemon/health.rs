@@ -152,6 +152,22 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
                 .map_or_else(|| "never".into(), |t| t.to_rfc3339())
         ));
     }
+    let leases = ctx.status.leases();
+    lines.push(format!(
+        "replica {} pid {} on {}; leases held: {}",
+        host_name(),
+        std::process::id(),
+        ctx.state.describe(),
+        if leases.is_empty() {
+            "none".to_owned()
+        } else {
+            leases
+                .iter()
+                .map(|(n, since)| format!("{n} since {}", since.to_rfc3339()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ));
     let (outbox_problems, outbox_lines) =
         crate::reports::outbox::readiness(&ctx.config.paths.data_dir);
     problems.extend(outbox_problems);
@@ -167,6 +183,13 @@ pub fn readiness(d: &Daemon) -> (Vec<String>, Vec<String>) {
         }
     }
     (problems, lines)
+}
+
+/// This host's name, for telling replicas apart.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 fn failed_last(state: &crate::state::intake::JobState) -> bool {

@@ -14,6 +14,7 @@ use tracing::{error, info};
 use super::{Daemon, notify};
 use crate::app::App;
 use crate::jobs;
+use crate::state::cluster;
 use crate::state::types::RunKind;
 
 /// What the daemon can be asked to do.
@@ -54,9 +55,30 @@ impl Daemon {
             },
         };
         let ctx = self.context();
+        // One replica at a time runs a job, across every daemon on the store.
+        let lease = match &work {
+            Work::Intake { job, .. } => Some(cluster::job_lease(job)),
+            Work::Report { job } => Some(cluster::report_lease(job)),
+            // The outbox is this replica's own folder.
+            Work::Outbox => None,
+        };
+        let lease = match lease.map(|name| Lease::take(&ctx, name)) {
+            Some(None) => {
+                // Another replica runs it: readiness follows the job through the store.
+                if let Work::Intake { job, .. } | Work::Report { job } = &work
+                    && let Ok(state) = ctx.db(|s| s.job_state(job))
+                {
+                    ctx.status.seed(job, state);
+                }
+                return;
+            }
+            Some(Some(l)) => Some(l),
+            None => None,
+        };
         let cancel = self.cancel.clone();
         self.tracker.spawn(async move {
             let _running = guard;
+            let _lease = lease;
             if let Some(status) = work.run(&ctx, &cancel).await {
                 notify(&[NotifyState::Status(&status)]);
             }
@@ -84,6 +106,17 @@ impl Work {
             }
             Work::Report { job } => {
                 let found = ctx.reports.iter().find(|j| &j.name == job).cloned()?;
+                // Every replica's cron fires; the first to take the lease runs
+                // the tick, the others find it started since the tick and skip.
+                // Two seconds of slack for a timer that fires a little early.
+                let last = ctx.db(|s| s.job_state(job)).ok()?.last_started;
+                let zone = ctx.config.daemon.timezone.parse().unwrap_or(chrono_tz::UTC);
+                if found.schedule.is_some()
+                    && !found.missed(zone, last, Utc::now() + chrono::Duration::seconds(2))
+                {
+                    info!(report = %job, "Report job {job} already ran for this schedule tick (here or on another replica); skipping.");
+                    return None;
+                }
                 Some(run_report(ctx, &found).await)
             }
             Work::Outbox => {
@@ -94,6 +127,45 @@ impl Work {
                 }
                 None
             }
+        }
+    }
+}
+
+/// A cluster lease held for one piece of work, released when dropped.
+struct Lease {
+    ctx: Arc<App>,
+    name: String,
+}
+
+impl Lease {
+    /// The lease, or `None` when another replica holds it or the store
+    /// cannot say (the work waits for the next tick either way).
+    fn take(ctx: &Arc<App>, name: String) -> Option<Lease> {
+        match ctx.db(|s| s.try_lease(&name)) {
+            Ok(true) => {
+                ctx.status.lease(&name, true);
+                Some(Lease {
+                    ctx: ctx.clone(),
+                    name,
+                })
+            }
+            Ok(false) => {
+                info!(lease = %name, "Skipping {name}: another replica is running it.");
+                None
+            }
+            Err(e) => {
+                error!(lease = %name, "Cannot take the lease {name}; skipping this tick: {e:#}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.ctx.status.lease(&self.name, false);
+        if let Err(e) = self.ctx.db(|s| s.release_lease(&self.name)) {
+            error!(lease = %self.name, "Cannot release the lease {}: {e:#}", self.name);
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod audit_query;
+pub mod cluster;
 pub mod copy;
 pub mod intake;
 pub mod ledger;
@@ -157,6 +158,7 @@ pub trait StateStore:
     + typed::TypedStore
     + outputs::RunQueries
     + audit_query::AuditStore
+    + cluster::ClusterStore
     + Send
 {
     /// Which backend this is.

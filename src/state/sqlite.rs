@@ -289,6 +289,8 @@ pub struct SqliteStore {
     /// The history lock file while this connection is in the history
     /// critical section: an OS lock (flock), released on drop or process death.
     history_lock: Option<std::fs::File>,
+    /// Named leases held (`cluster`): a locked file beside the database each.
+    leases: std::collections::BTreeMap<String, std::fs::File>,
 }
 
 impl SqliteStore {
@@ -305,6 +307,7 @@ impl SqliteStore {
             conn,
             path: path.to_owned(),
             history_lock: None,
+            leases: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -328,27 +331,32 @@ impl SqliteStore {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
             .map_err(|e| self.err(e))?;
-        let version: usize = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        // A newer s321d migrated it: this code cannot know what changed.
-        if version > MIGRATIONS.len() {
-            return Err(StoreError::Other {
-                location: self.path.display().to_string(),
-                message: format!(
-                    "schema version {version} is newer than this s321d knows (version {}): run the s321d that migrated it, or a newer one",
-                    MIGRATIONS.len()
-                ),
-            });
-        }
-        for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        // One step per immediate transaction, the version read inside it:
+        // processes opening a fresh store at once migrate it one at a time,
+        // and each finds the steps another already applied.
+        loop {
             let tx = self
                 .conn
-                .transaction()
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| sql_err(&self.path, e))?;
+            let version: usize = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| sql_err(&self.path, e))?;
+            // A newer s321d migrated it: this code cannot know what changed.
+            if version > MIGRATIONS.len() {
+                return Err(StoreError::Other {
+                    location: self.path.display().to_string(),
+                    message: format!(
+                        "schema version {version} is newer than this s321d knows (version {}): run the s321d that migrated it, or a newer one",
+                        MIGRATIONS.len()
+                    ),
+                });
+            }
+            let Some(step) = MIGRATIONS.get(version) else {
+                break;
+            };
             step.apply(&tx).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "user_version", i + 1)
+            tx.pragma_update(None, "user_version", version + 1)
                 .map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
@@ -421,6 +429,48 @@ impl SqliteStore {
                 Column::new(H_RUN_ID.into(), run),
             ],
         )?)
+    }
+}
+
+impl super::cluster::ClusterStore for SqliteStore {
+    fn try_lease(&mut self, name: &str) -> Result<bool, StoreError> {
+        if self.leases.contains_key(name) {
+            return Ok(true);
+        }
+        // The name hashed, so any name makes a safe file name.
+        let mut file = self.path.as_os_str().to_owned();
+        file.push(format!(
+            ".lease-{}",
+            &crate::state::typed::once_id(name)[..16]
+        ));
+        let other = |e: std::io::Error| StoreError::Other {
+            location: self.path.display().to_string(),
+            message: format!("lease {name} ({}): {e}", Path::new(&file).display()),
+        };
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&file)
+            .map_err(other)?;
+        match f.try_lock() {
+            Ok(()) => {
+                self.leases.insert(name.to_owned(), f);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(other(e)),
+        }
+    }
+
+    fn release_lease(&mut self, name: &str) -> Result<(), StoreError> {
+        // Closing the file releases its lock.
+        self.leases.remove(name);
+        Ok(())
+    }
+
+    fn leases_held(&self) -> Vec<String> {
+        self.leases.keys().cloned().collect()
     }
 }
 

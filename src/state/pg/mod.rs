@@ -24,6 +24,7 @@
 //! - [`audit`]: the audit chain, one head row ([`super::audit_query::AuditStore`]).
 
 pub mod audit;
+pub mod cluster;
 pub mod history;
 pub mod intake;
 pub mod ledger;
@@ -55,6 +56,8 @@ pub struct PgStore {
     location: String,
     /// Whether this session holds the history advisory lock.
     pub(super) history_locked: bool,
+    /// Named leases this session holds (`cluster`).
+    pub(super) leases: std::collections::BTreeSet<String>,
 }
 
 impl PgStore {
@@ -72,12 +75,18 @@ impl PgStore {
             config.application_name("s321d");
         }
         config.connect_timeout(std::time::Duration::from_secs(10));
+        // A replica's host that vanishes must not hold its leases for hours:
+        // keepalives make the client notice a dead server (the server's own
+        // tcp_keepalives_* settings free a dead client's locks; docs/scale-out.md).
+        config.keepalives(true);
+        config.keepalives_idle(std::time::Duration::from_secs(30));
         let location = describe(&config);
         let client = outside_runtime(|| config.connect(NoTls)).map_err(|e| pg_err(&location, e))?;
         let store = PgStore {
             client: RefCell::new(client),
             location,
             history_locked: false,
+            leases: Default::default(),
         };
         migrations::migrate(&store)?;
         Ok(store)
