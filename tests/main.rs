@@ -37,3 +37,5 @@ mod acesim;
 mod layers;
 // The state store conformance suite: each guarantee against a real store, from several threads.
 mod state;
+// The real binary on PostgreSQL: the main job, state migrate, leases.
+mod postgres;

@@ -36,7 +36,8 @@ pub struct Copied {
 /// One value read from SQLite, converted to the PostgreSQL column's type.
 #[derive(Debug)]
 enum Value {
-    Null,
+    /// NULL, typed as its column is (the driver checks a NULL's type too).
+    Null(Type),
     Int(i64),
     Text(String),
     Bool(bool),
@@ -46,7 +47,10 @@ enum Value {
 impl Value {
     fn as_sql(&self) -> &(dyn ToSql + Sync) {
         match self {
-            Value::Null => &None::<String>,
+            Value::Null(t) if *t == Type::INT8 => &None::<i64>,
+            Value::Null(t) if *t == Type::BOOL => &None::<bool>,
+            Value::Null(t) if *t == Type::FLOAT8 => &None::<f64>,
+            Value::Null(_) => &None::<String>,
             Value::Int(v) => v,
             Value::Text(v) => v,
             Value::Bool(v) => v,
@@ -252,7 +256,7 @@ fn copy_table(
 /// A SQLite value as the PostgreSQL column's type wants it.
 fn convert(v: ValueRef<'_>, ty: &Type) -> Result<Value, String> {
     Ok(match v {
-        ValueRef::Null => Value::Null,
+        ValueRef::Null => Value::Null(ty.clone()),
         ValueRef::Integer(i) if *ty == Type::BOOL => Value::Bool(i != 0),
         ValueRef::Integer(i) if *ty == Type::INT8 => Value::Int(i),
         ValueRef::Integer(i) if *ty == Type::TEXT => Value::Text(i.to_string()),

@@ -33,7 +33,13 @@ impl Sandbox {
     /// machine's `/etc/s321d/s321d.toml`: without `--config` in ARGS, an empty
     /// file of the sandbox's stands in for it (built-in defaults only).
     pub fn s321d(&self, args: &[&str]) -> Output {
+        self.s321d_with(args, &[])
+    }
+
+    /// [`Sandbox::s321d`] with environment variables set (`S321D__STATE__URL`, ...).
+    pub fn s321d_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_s321d"));
+        cmd.envs(env.iter().copied());
         cmd.args(args)
             .current_dir(self.path())
             .env("RUST_LOG", "warn");
