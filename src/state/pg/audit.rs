@@ -41,9 +41,10 @@ const VERIFY_BATCH: i32 = 1000;
 /// Appends `events` in the caller's transaction, chained from the head, and
 /// returns the last sequence number (the head's if `events` is empty). Call
 /// it last before COMMIT (see the module comment). Other store modules that
-/// record an event atomically with a change use this.
+/// record an event atomically with a change use this (on a `Transaction`, or
+/// on a `Client` inside its own BEGIN).
 pub(super) fn append_in(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl postgres::GenericClient,
     events: &[AuditEvent],
 ) -> Result<i64, postgres::Error> {
     // The head row lock: held until this transaction ends.

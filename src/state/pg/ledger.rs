@@ -32,9 +32,10 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
 use super::PgStore;
-use crate::dates::{parse_ts, ts_micros, ts_millis as ts};
+use super::audit::append_in;
+use crate::dates::{parse_ts, ts_millis as ts};
 use crate::state::StoreError;
-use crate::state::audit::{AuditEvent, canonical_bytes, chain_hash, events};
+use crate::state::audit::{AuditEvent, events};
 use crate::state::ledger::*;
 use crate::state::sqlite::FILING_COLUMNS;
 
@@ -133,64 +134,6 @@ fn new_ids(c: &mut impl GenericClient, table: &str, n: usize) -> Result<Vec<i64>
         .collect::<Result<_, _>>()?;
     ids.sort_unstable();
     Ok(ids)
-}
-
-/// Appends `events` to the audit chain in the caller's transaction (as
-/// `state::audit::append` does on SQLite): the one head row is locked
-/// (`FOR UPDATE`), so appends of every replica serialise and the chain has
-/// neither gap nor fork. Last before COMMIT (see the module comment).
-pub(super) fn append_audit(
-    c: &mut impl GenericClient,
-    list: &[AuditEvent],
-) -> Result<(), postgres::Error> {
-    if list.is_empty() {
-        return Ok(());
-    }
-    let head = c.query_one("SELECT seq, hash FROM audit_head FOR UPDATE", &[])?;
-    let (mut seq, mut prev): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    let at = ts_micros(Utc::now());
-    let mut buf = Vec::with_capacity(512);
-    let n = list.len();
-    let (mut seqs, mut bodies, mut prevs, mut hashes) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for e in list {
-        seq += 1;
-        let body = serde_json::to_string(&e.body).unwrap_or_else(|_| "null".into());
-        canonical_bytes(
-            seq,
-            &at,
-            &e.kind,
-            e.run_id.as_deref(),
-            e.carrier.as_deref(),
-            e.house_bill.as_deref(),
-            e.entry_number.as_deref(),
-            &body,
-            &mut buf,
-        );
-        let hash = chain_hash(&prev, &buf);
-        seqs.push(seq);
-        bodies.push(body);
-        prevs.push(std::mem::replace(&mut prev, hash.clone()));
-        hashes.push(hash);
-    }
-    let kinds: Vec<&str> = list.iter().map(|e| e.kind.as_str()).collect();
-    let runs: Vec<Option<&str>> = list.iter().map(|e| e.run_id.as_deref()).collect();
-    let carriers: Vec<Option<&str>> = list.iter().map(|e| e.carrier.as_deref()).collect();
-    let bills: Vec<Option<&str>> = list.iter().map(|e| e.house_bill.as_deref()).collect();
-    let entries: Vec<Option<&str>> = list.iter().map(|e| e.entry_number.as_deref()).collect();
-    c.execute(
-        "INSERT INTO audit_events (seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash) \
-         SELECT u.seq, $2, u.kind, u.run_id, u.carrier, u.house_bill, u.entry_number, u.body, u.prev_hash, u.hash \
-         FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::text[], $10::text[]) AS u (seq, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash)",
-        &[&seqs, &at, &kinds, &runs, &carriers, &bills, &entries, &bodies, &prevs, &hashes],
-    )?;
-    c.execute("UPDATE audit_head SET seq = $1, hash = $2", &[&seq, &prev])?;
-    Ok(())
 }
 
 /// A filing to record, decided: everything of its rows but the ids.
@@ -383,7 +326,9 @@ impl PgStore {
                 .zip(&planned)
                 .map(|(f, p)| events::filing_intent(f, p.bills))
                 .collect();
-            append_audit(c, &audit)?;
+            if !audit.is_empty() {
+                append_in(c, &audit)?;
+            }
             Ok(recorded)
         })?;
         tx.commit()?;
@@ -743,7 +688,9 @@ impl LedgerStore for PgStore {
                     &[&ids, &e_filing, &at, &e_from, &e_to, &e_applied, &e_message],
                 )?;
             }
-            append_audit(&mut tx, &audit)?;
+            if !audit.is_empty() {
+                append_in(&mut tx, &audit)?;
+            }
             tx.commit()?;
             Ok(out)
         })
@@ -1065,41 +1012,14 @@ pub(super) mod tests {
 
     use super::super::testing::ScratchDb;
     use super::*;
-    use crate::state::audit::GENESIS;
+    use crate::state::audit_query::AuditStore;
     use crate::state::outputs::RunQueries;
     use crate::state::sqlite::SqliteStore;
     use crate::state::summary::{NewSummary, SummaryState, SummaryStore, SummaryTransition};
 
-    /// Tables of the other migrations these tests touch, as those define
-    /// them; made here only where missing (the modules are written apart).
-    const OTHERS: &str = r#"
-CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, kind TEXT NOT NULL,
-    status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, output TEXT, summary TEXT);
-CREATE TABLE IF NOT EXISTS audit_events (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
-    run_id TEXT, carrier TEXT, house_bill TEXT, entry_number TEXT, body TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_head (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
-    seq BIGINT NOT NULL, hash TEXT NOT NULL);
-"#;
-
-    /// A connection to `db`, with the tables of [`OTHERS`].
-    pub(in crate::state::pg) fn open(db: &ScratchDb) -> PgStore {
-        let s = db.open();
-        s.with(|c| {
-            c.batch_execute(OTHERS)?;
-            c.execute(
-                "INSERT INTO audit_head (seq, hash) SELECT 0, $1 WHERE NOT EXISTS (SELECT 1 FROM audit_head)",
-                &[&GENESIS],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-        s
-    }
-
     /// `n` connections to a fresh database (opened one after the other).
     pub(in crate::state::pg) fn open_many(db: &ScratchDb, n: usize) -> Vec<PgStore> {
-        let first = open(db);
+        let first = db.open();
         let mut all = vec![first];
         all.extend((1..n).map(|_| db.open()));
         all
@@ -1236,48 +1156,27 @@ CREATE TABLE IF NOT EXISTS audit_head (one BOOLEAN PRIMARY KEY DEFAULT true CHEC
         f
     }
 
-    /// The audit trail's events, checked link by link: seqs 1..n with no gap,
-    /// each hash over its predecessor, the head row on the last one.
+    /// The audit trail's events (kind, entry number, body), once the chain
+    /// is verified whole: seqs 1..n, each hash over its predecessor, the head
+    /// row on the last one.
     pub(in crate::state::pg) fn audit_chain(s: &PgStore) -> Vec<(String, Option<String>, String)> {
-        s.with(|c| {
-            let rows = c.query(
-                "SELECT seq, at, kind, run_id, carrier, house_bill, entry_number, body, prev_hash, hash \
-                 FROM audit_events ORDER BY seq",
-                &[],
-            )?;
-            let mut prev = GENESIS.to_owned();
-            let mut buf = Vec::new();
-            let mut out = Vec::new();
-            for (k, r) in rows.iter().enumerate() {
-                let seq: i64 = r.get(0);
-                assert_eq!(seq, k as i64 + 1, "seqs without a gap");
-                let (at, kind, body): (String, String, String) = (r.get(1), r.get(2), r.get(7));
-                let entry: Option<String> = r.get(6);
-                canonical_bytes(
-                    seq,
-                    &at,
-                    &kind,
-                    r.get(3),
-                    r.get(4),
-                    r.get(5),
-                    entry.as_deref(),
-                    &body,
-                    &mut buf,
-                );
-                assert_eq!(r.get::<_, String>(8), prev, "seq {seq} links to its predecessor");
-                let hash = chain_hash(&prev, &buf);
-                assert_eq!(r.get::<_, String>(9), hash, "seq {seq} hashes what it holds");
-                prev = hash;
-                out.push((kind, entry, body));
-            }
-            let head = c.query_one("SELECT seq, hash FROM audit_head", &[])?;
-            assert_eq!(
-                (head.get::<_, i64>(0), head.get::<_, String>(1)),
-                (rows.len() as i64, prev)
-            );
-            Ok(out)
-        })
-        .unwrap()
+        let v = s.audit_verify().unwrap();
+        assert!(v.broken.is_none(), "{:?}", v.broken);
+        assert_eq!(s.audit_head().unwrap(), v.head);
+        let events = s
+            .with(|c| {
+                c.query(
+                    "SELECT kind, entry_number, body FROM audit_events ORDER BY seq",
+                    &[],
+                )
+            })
+            .unwrap();
+        assert_eq!(v.events as usize, events.len());
+        assert_eq!(v.head.0, events.len() as i64);
+        events
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
     }
 
     /// One scenario of everything the ledger, summaries and run queries do,
@@ -1658,7 +1557,7 @@ CREATE TABLE IF NOT EXISTS audit_head (one BOOLEAN PRIMARY KEY DEFAULT true CHEC
         let dir = tempfile::tempdir().unwrap();
         let mut lite = SqliteStore::open(&dir.path().join("state.db")).unwrap();
         let db = ScratchDb::new();
-        let mut pg = open(&db);
+        let mut pg = db.open();
         let want = scenario(&mut lite);
         let got = scenario(&mut pg);
         assert!(want.len() > 40);
@@ -1683,7 +1582,7 @@ CREATE TABLE IF NOT EXISTS audit_head (one BOOLEAN PRIMARY KEY DEFAULT true CHEC
     #[test]
     fn a_rolled_back_batch_leaves_nothing() {
         let db = ScratchDb::new();
-        let mut s = open(&db);
+        let mut s = db.open();
         let a = Spec::new("r1", "R000001", &["HB1"]);
         assert_eq!(numbers(&intents(&mut s, "S32", &[&a])), ["S32-0000001-8"]);
         s.with(|c| c.execute("UPDATE entry_serials SET next_serial = 998", &[]))

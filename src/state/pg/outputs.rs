@@ -104,7 +104,7 @@ impl RunQueries for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ledger::tests::{Spec, intents, open};
+    use super::super::ledger::tests::{Spec, intents};
     use super::super::testing::ScratchDb;
     use super::*;
     use crate::state::ledger::{LedgerStore, Transition};
@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn runs_between_keeps_the_window_the_jobs_and_the_kinds() {
         let db = ScratchDb::new();
-        let s = open(&db);
+        let s = db.open();
         let t0 = Utc::now() - chrono::Duration::minutes(1);
         let at = |k: i64| ts_millis(t0 + chrono::Duration::milliseconds(k));
         s.with(|c| {
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn outcomes_are_counted_largest_first_and_filings_listed_by_bill() {
         let db = ScratchDb::new();
-        let mut s = open(&db);
+        let mut s = db.open();
         let specs: Vec<Spec> = ["HB5", "HB1", "HB3", "HB2"]
             .iter()
             .enumerate()

@@ -218,7 +218,7 @@ impl SummaryStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ledger::tests::{Spec, intents, open, open_many, race};
+    use super::super::ledger::tests::{Spec, intents, open_many, race};
     use super::super::testing::ScratchDb;
     use super::SummaryState::*;
     use super::*;
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn an_entry_has_one_summary_whose_answers_move_it_forward_only() {
         let db = ScratchDb::new();
-        let mut s = open(&db);
+        let mut s = db.open();
         let n = accepted(&mut s, 1).remove(0);
         assert_eq!(s.summaries_due(&["11", "01"]).unwrap().len(), 1);
         assert_eq!(s.summaries_due(&["01"]).unwrap().len(), 0);
