@@ -100,7 +100,11 @@ fn the_main_job_on_postgres_matches_sqlite_and_takes_each_file_once() {
     let (files, files_once) = count("SELECT COUNT(DISTINCT sha256) FROM files");
     assert_eq!(files, files_once, "the second drop brought no new bytes");
     let (runs, runs_once) = count("SELECT COUNT(*) FROM runs");
-    assert_eq!((runs, runs_once), (3, 3), "one run per job: the second drop made none");
+    assert_eq!(
+        (runs, runs_once),
+        (3, 3),
+        "one run per job: the second drop made none"
+    );
 
     let out = on_pg.s321d_with(&["audit", "verify"], &as_refs(&env));
     assert!(out.status.success(), "{}", show(&out));
