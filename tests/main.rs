@@ -39,3 +39,5 @@ mod layers;
 mod state;
 // The real binary on PostgreSQL: the main job, state migrate, leases.
 mod postgres;
+// Three daemons on one PostgreSQL store and one bucket, killed at random.
+mod replicas;
