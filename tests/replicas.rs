@@ -1,10 +1,13 @@
 //! Replicas: three daemons, each with its own data folder (as on three
 //! hosts), share one PostgreSQL store and one S3 bucket (moto) for inbox,
 //! archive and outputs. Files keep arriving for three jobs while replicas are
-//! SIGKILLed and restarted at random. Afterwards every file was processed
-//! exactly once (one `done` row, moved out of the inbox once), every house
-//! bill is in exactly one published run's dispositions and once in the
-//! history, no run is left half published, and the audit chain verifies.
+//! SIGKILLed and restarted at random; every run files its type 86 shipments
+//! with the ACE simulator over HTTPS (faults on). Afterwards every file was
+//! processed exactly once (one `done` row, moved out of the inbox once), every
+//! house bill is in exactly one published run's dispositions, once in the
+//! history and on exactly one entry number, which the simulator received and
+//! no other; nothing is left pending; no run is left half published; and the
+//! audit chain verifies.
 //!
 //! The CI run is short; a longer one by hand:
 //! `S321D_REPLICA_FILES=3000 S321D_REPLICA_DROP_MS=600 cargo test --test integration replicas -- --nocapture`
@@ -18,6 +21,7 @@ use s321d::sources::Source;
 use s321d::state::pg::testing::ScratchDb;
 use sha2::{Digest, Sha256};
 
+use crate::support::acesim::AceSim;
 use crate::support::servers::{free_port, s3};
 use crate::support::*;
 
@@ -46,18 +50,24 @@ fn bucket_toml(s: &Sandbox, bucket: &str) -> String {
 
 /// Job files (one per job, every second, inbox and outputs in the bucket)
 /// and one config per replica; returns the config paths and health ports.
-fn setup(s: &Sandbox, db: &ScratchDb, bucket: &str) -> Vec<(String, u16)> {
+fn setup(s: &Sandbox, db: &ScratchDb, bucket: &str, sim: &AceSim) -> Vec<(String, u16)> {
     for job in JOBS {
         s.write(
             &format!("jobs/{job}.toml"),
             format!(
                 "name = \"{job}\"\npattern = \"{job}-*.csv\"\nschedule = \"* * * * * *\"\n\
                  [source]\nname = \"bucket\"\ninbox = \"inbox\"\nsettle_secs = 0\n\
-                 [output]\nsource = \"bucket\"\npath = \"runs\"\n[format]\nkind = \"csv\"\n"
+                 [output]\nsource = \"bucket\"\npath = \"runs\"\n[filing]\ntransport = \"http\"\n\
+                 [format]\nkind = \"csv\"\n"
             ),
         );
     }
     let source = bucket_toml(s, bucket);
+    // The seller every line names, with the address an entry needs.
+    let parties = s.write(
+        "parties.csv",
+        "name,country,address,city,postal_code,subdivision\nShop,VN,22 Hang Gai Street,Hanoi,100000,\n",
+    );
     (0..REPLICAS)
         .map(|i| {
             let port = free_port();
@@ -67,13 +77,20 @@ fn setup(s: &Sandbox, db: &ScratchDb, bucket: &str) -> Vec<(String, u16)> {
                     "[paths]\ndata_dir = {:?}\njobs_dir = {:?}\n[log]\nlevel = \"warn\"\n\
                      [daemon]\nlisten = \"127.0.0.1:{port}\"\ngraceful_shutdown_secs = 5\n\
                      [state]\nurl = {:?}\n[archive]\nsource = \"bucket\"\npath = \"archive\"\n\
-                     [limits]\npoison_after_deaths = 100\n[sources.bucket]\n{source}",
+                     [limits]\npoison_after_deaths = 100\n\
+                     [filing]\nfiler_code = \"S32\"\nfirst_serial = 1000\nbond_type = \"8\"\n\
+                     surety_code = \"457\"\ncontact_name = \"Filing Desk\"\ncontact_phone = \"5550100199\"\n\
+                     parties_file = {:?}\n\
+                     [filing.http]\nurl = {:?}\ntimeout_secs = 2\nretry_attempts = 6\n\
+                     retry_initial_ms = 20\nconcurrency = 8\n[sources.bucket]\n{source}",
                     s.path()
                         .join(format!("replica{i}/data"))
                         .display()
                         .to_string(),
                     s.path().join("jobs").display().to_string(),
-                    db.url
+                    db.url,
+                    parties.display().to_string(),
+                    sim.url()
                 ),
             );
             (cfg.display().to_string(), port)
@@ -81,26 +98,57 @@ fn setup(s: &Sandbox, db: &ScratchDb, bucket: &str) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// Starts a replica; its log is appended to `<config>.log`.
 fn start(cfg: &str) -> Child {
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(format!("{cfg}.log"))
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_s321d"))
         .args(["--config", cfg, "run"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap()
 }
 
-/// A manifest of `n` clean lines under house bills `tag-0..n`.
+/// The last lines of every replica's log, for assertion messages.
+fn logs(replicas: &[(String, u16)]) -> String {
+    replicas
+        .iter()
+        .map(|(cfg, _)| {
+            let text = std::fs::read_to_string(format!("{cfg}.log")).unwrap_or_default();
+            // Backtrace frames left out.
+            let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+            format!(
+                "{cfg}:\n{}",
+                lines[lines.len().saturating_sub(15)..].join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A manifest of `n` type 86 shipments (arrivals before the suspension of
+/// de minimis), house bills `{tag}N{i}`: letters and digits, as ACE knows them.
 fn manifest(tag: &str, n: usize) -> String {
-    let mut t = String::from(CANONICAL_HEADER);
+    let mut t = format!("{CANONICAL_HEADER},conveyance,ior_number\n");
     for i in 0..n {
-        t.push('\n');
-        t.push_str(&clean_line(&format!("{tag}-{i}")));
+        let hb = format!("{tag}N{i}");
+        t.push_str(&format!(
+            "DHLX,MAWB1,{hb},1,2025-04-01,4701,Hanoi Textiles,VN,Person {hb},12 Main Street,Brooklyn,NY,11201,Cotton T-shirt,6109.10.0012,VN,1,45.00,USD,0.5,Shop,,\n"
+        ));
     }
-    t.push('\n');
     t
 }
+
+/// Simulator faults: 5xx answers, late answers, dropped connections,
+/// notifications twice and out of order.
+const FAULTS: &str = "[release]\ndelay_ms = 50\nseed = 11\n[faults]\nerror_rate = 0.05\n\
+    timeout_rate = 0.01\ntimeout_ms = 2500\ndrop_rate = 0.02\nduplicate_notifications = 0.2\n\
+    reorder_notifications = true\n";
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -127,7 +175,8 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
     let db = ScratchDb::new();
     let bucket = format!("replicas-{}-{}", std::process::id(), free_port());
     s3().create_bucket(&bucket);
-    let replicas = setup(&s, &db, &bucket);
+    let sim = AceSim::start(s.path(), &s.path().join("sim"), FAULTS);
+    let replicas = setup(&s, &db, &bucket, &sim);
     let cfg: s321d::sources::SourceConfig = toml::from_str(&bucket_toml(&s, &bucket)).unwrap();
     let source = Source::from_config("bucket", &cfg).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -153,7 +202,7 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
         let name = format!("{job}-{n:05}.csv");
         // Every tenth file is large enough to be killed mid-evaluation.
         let lines = if n % 10 == 3 {
-            2000
+            500
         } else {
             1 + next(20) as usize
         };
@@ -189,13 +238,24 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
         let done: i64 = db
             .admin(|c| c.query_one("SELECT count(*) FROM files", &[]))
             .get(0);
-        if inbox.is_empty() && open == 0 && done as usize >= files {
+        // Filing settled: nothing numbered and unsent or unanswered, no run's filing due.
+        let unsettled: i64 = db
+            .admin(|c| {
+                c.query_one(
+                    "SELECT (SELECT count(*) FROM filings WHERE state IN ('pending', 'submitted')) \
+                     + (SELECT count(*) FROM run_duties WHERE duty = 'filing' AND state = 'due')",
+                    &[],
+                )
+            })
+            .get(0);
+        if inbox.is_empty() && open == 0 && done as usize >= files && unsettled == 0 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the replicas did not finish: {} in the inbox, {open} open",
-            inbox.len()
+            "the replicas did not finish: {} in the inbox, {open} open, {unsettled} filings or runs unsettled\nsim:\n{}",
+            inbox.len(),
+            sim.log()
         );
         for d in &mut daemons {
             assert!(
@@ -297,6 +357,44 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
         "every house bill once in the history"
     );
 
+    // Every shipment filed once: one entry number per house bill in the
+    // ledger, and the simulator received that number for it and no other.
+    let ledger: BTreeMap<String, String> = db
+        .admin(|c| {
+            c.query(
+                "SELECT b.house_bill, f.entry_number FROM filing_bills b JOIN filings f ON f.id = b.filing_id",
+                &[],
+            )
+        })
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let not_filed: Vec<String> = db
+        .admin(|c| c.query("SELECT reason FROM not_filed LIMIT 5", &[]))
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ledger.len(),
+        bills,
+        "every house bill on an entry; not filed: {not_filed:?}\n{}",
+        logs(&replicas)
+    );
+    let received = sim.received();
+    let mut filed_twice = 0;
+    for (_, hb, numbers) in &received {
+        if numbers.len() != 1 {
+            filed_twice += 1;
+        }
+        assert_eq!(numbers.len(), 1, "{hb} reached ACE under {numbers:?}");
+        assert_eq!(
+            ledger.get(hb),
+            numbers.first(),
+            "{hb}: the ledger and ACE agree"
+        );
+    }
+    assert_eq!(received.len(), bills, "ACE received every house bill");
+
     let out = Command::new(env!("CARGO_BIN_EXE_s321d"))
         .args(["--config", &replicas[0].0, "audit", "verify"])
         .output()
@@ -304,10 +402,13 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
     assert!(out.status.success(), "{}", show(&out));
     eprintln!(
         "replicas: {} files ({bills} house bills) over {REPLICAS} replicas and {} jobs in {:.0} s; \
-         {kills} SIGKILLs; {} published runs; processed twice: {twice}; lost: {lost}",
+         {kills} SIGKILLs; {} published runs; processed twice: {twice}; lost: {lost}; \
+         entries {}, filed twice: {filed_twice}, never filed: {}",
         dropped.len(),
         JOBS.len(),
         started.elapsed().as_secs_f64(),
-        run_dirs.len()
+        run_dirs.len(),
+        ledger.len(),
+        bills - received.len()
     );
 }

@@ -51,7 +51,8 @@ pub(super) mod lock_keys {
 
 /// The PostgreSQL state store: one connection, like one SQLite connection.
 pub struct PgStore {
-    client: RefCell<Client>,
+    /// `None` only while being dropped (see `Drop`).
+    client: RefCell<Option<Client>>,
     /// `host:port/db` for messages; never the password.
     location: String,
     /// Whether this session holds the history advisory lock.
@@ -83,7 +84,7 @@ impl PgStore {
         let location = describe(&config);
         let client = outside_runtime(|| config.connect(NoTls)).map_err(|e| pg_err(&location, e))?;
         let store = PgStore {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             location,
             history_locked: false,
             leases: Default::default(),
@@ -103,7 +104,9 @@ impl PgStore {
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, StoreError> {
         let mut guard = self.client.borrow_mut();
-        let client: &mut Client = &mut guard;
+        let client: &mut Client = guard
+            .as_mut()
+            .expect("the client lives as long as the store");
         outside_runtime(|| f(client)).map_err(|e| pg_err(&self.location, e))
     }
 
@@ -122,6 +125,15 @@ impl super::StateStore for PgStore {
     }
     fn describe(&self) -> String {
         self.location.clone()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing the client blocks on its own runtime: never on a tokio thread.
+        if let Some(client) = self.client.get_mut().take() {
+            outside_runtime(move || drop(client));
+        }
     }
 }
 
