@@ -10,7 +10,7 @@
 //! audit chain verifies.
 //!
 //! The CI run is short; a longer one by hand:
-//! `S321D_REPLICA_FILES=3000 S321D_REPLICA_DROP_MS=600 cargo test --test integration replicas -- --nocapture`
+//! `S321D_REPLICA_FILES=3000 S321D_REPLICA_DROP_MS=600 S321D_REPLICA_LARGE=50 cargo test --test integration replicas -- --nocapture`
 //! (about 30 minutes; it prints files, kills, runs, duplicates and losses).
 
 use std::collections::BTreeMap;
@@ -171,6 +171,8 @@ fn house_bills(csv: &str) -> Vec<String> {
 fn three_replicas_share_the_work_and_process_every_file_once() {
     let files = env_or("S321D_REPLICA_FILES", 36) as usize;
     let drop_ms = env_or("S321D_REPLICA_DROP_MS", 120);
+    // Every tenth file this many shipments (the others 1 to 20).
+    let large = env_or("S321D_REPLICA_LARGE", 500) as usize;
     let s = Sandbox::new();
     let db = ScratchDb::new();
     let bucket = format!("replicas-{}-{}", std::process::id(), free_port());
@@ -200,9 +202,8 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
     for n in 0..files {
         let job = JOBS[n % JOBS.len()];
         let name = format!("{job}-{n:05}.csv");
-        // Every tenth file is large enough to be killed mid-evaluation.
         let lines = if n % 10 == 3 {
-            500
+            large
         } else {
             1 + next(20) as usize
         };
@@ -224,7 +225,7 @@ fn three_replicas_share_the_work_and_process_every_file_once() {
     }
 
     // No more kills: the replicas finish the backlog.
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(300 + files as u64 / 5);
     loop {
         let inbox = rt.block_on(source.list("inbox")).unwrap();
         let open: i64 = db
