@@ -150,6 +150,21 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Report job runs, by report and status (succeeded, failed).",
     ),
+    (
+        "s321d_lease_held",
+        Kind::Gauge,
+        "1 while this replica holds the cluster lease (job:NAME, report:NAME), else 0.",
+    ),
+    (
+        "s321d_lease_skipped_total",
+        Kind::Counter,
+        "Runs this replica skipped because another replica held the lease, by lease.",
+    ),
+    (
+        "s321d_store_errors_total",
+        Kind::Counter,
+        "State store errors, by kind (conflict, unavailable, corrupt, other).",
+    ),
 ];
 
 /// Run duration buckets, in seconds: 0.1 s to 1 h, roughly ×2.5 apart (a

@@ -200,3 +200,61 @@ fn run_job_refuses_a_job_whose_lease_another_replica_holds() {
         show(&out)
     );
 }
+
+#[test]
+fn a_replica_leaves_a_job_whose_lease_another_holds_and_says_so() {
+    use s321d::state::cluster::{ClusterStore, job_lease};
+    let db = ScratchDb::new();
+    let s = Sandbox::new();
+    s.write(
+        "jobs/demo.toml",
+        "name = \"demo\"\npattern = \"*.csv\"\nschedule = \"* * * * * *\"\n[source]\nname = \"data\"\n\
+         inbox = \"inbox\"\nsettle_secs = 0\n[output]\npath = \"runs\"\n[format]\nkind = \"csv\"\n",
+    );
+    let port = crate::support::servers::free_port();
+    let config = s.write(
+        "s321d.toml",
+        format!(
+            "[paths]\ndata_dir = {:?}\njobs_dir = {:?}\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n\
+             graceful_shutdown_secs = 5\n[state]\nurl = {:?}\n",
+            s.path().join("data").display().to_string(),
+            s.path().join("jobs").display().to_string(),
+            db.url
+        ),
+    );
+    // Another replica is running the job.
+    let mut other = db.open();
+    assert!(other.try_lease(&job_lease("demo")).unwrap());
+    s.write(
+        "data/inbox/a.csv",
+        format!("{CANONICAL_HEADER}\n{}\n", clean_line("HB1")),
+    );
+    let d = crate::daemon::Daemon::start(&s, &config, port);
+    let skipped = "s321d_lease_skipped_total{lease=\"job:demo\"}";
+    d.wait_for(|| d.get("/metrics").1.contains(skipped), "a skipped tick");
+    let (_, ready) = d.get("/readyz");
+    assert!(ready.contains("replica "), "{ready}");
+    assert!(
+        ready.contains(&format!("/{}; leases held: none", db.name)),
+        "{ready}"
+    );
+    assert!(
+        s.path().join("data/inbox/a.csv").exists(),
+        "the file waits for the holder"
+    );
+    // The holder goes away: this replica takes the job over and runs it.
+    drop(other);
+    d.wait_for(
+        || !s.path().join("data/inbox/a.csv").exists(),
+        "the file taken over",
+    );
+    d.wait_for(
+        || {
+            d.get("/metrics")
+                .1
+                .contains("s321d_lease_held{lease=\"job:demo\"}")
+        },
+        "the lease gauge",
+    );
+    assert!(d.stop().success());
+}

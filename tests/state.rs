@@ -898,11 +898,15 @@ fn history_round_trip(db: Db) {
 fn typed_duties(db: Db) {
     let mut h = open(&db);
     for run in ["r1", "r2", "r3"] {
-        h.start_run(run, "j", "scheduled", "out:x").unwrap();
-        h.finish_run(run, "evaluated", "{}").unwrap();
+        h.start_run(run, "j", s321d::state::types::RunKind::Scheduled, "out:x")
+            .unwrap();
+        h.finish_run(run, s321d::state::types::RunStatus::Evaluated, "{}")
+            .unwrap();
     }
-    h.start_run("replay", "j", "replay", "out:x").unwrap();
-    h.finish_run("replay", "evaluated", "{}").unwrap();
+    h.start_run("replay", "j", s321d::state::types::RunKind::Replay, "out:x")
+        .unwrap();
+    h.finish_run("replay", s321d::state::types::RunStatus::Evaluated, "{}")
+        .unwrap();
     h.set_run_duty("r1", Duty::Filing, DutyState::Due).unwrap();
     h.set_run_duty("r2", Duty::Filing, DutyState::Done).unwrap();
     h.set_run_duty("replay", Duty::Filing, DutyState::Due)
@@ -1081,9 +1085,9 @@ fn concurrent_writers_mix(db: Db) {
                 }
                 5 => {
                     let run = format!("run-{t}-{k}");
-                    h.start_run(&run, "j", "scheduled", "out")
+                    h.start_run(&run, "j", s321d::state::types::RunKind::Scheduled, "out")
                         .map_err(|x| e("start_run", k, x))?;
-                    h.finish_run(&run, "evaluated", "{}")
+                    h.finish_run(&run, s321d::state::types::RunStatus::Evaluated, "{}")
                         .map_err(|x| e("finish_run", k, x))?;
                     h.set_run_duty(&run, Duty::Filing, DutyState::Due)
                         .map_err(|x| e("duty", k, x))?;

@@ -132,7 +132,17 @@ impl App {
             .store
             .lock()
             .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        Ok(f(store.as_mut())?)
+        f(store.as_mut()).map_err(|e| {
+            let kind = match e.kind() {
+                crate::state::ErrorKind::Conflict => "conflict",
+                crate::state::ErrorKind::Unavailable => "unavailable",
+                crate::state::ErrorKind::Corrupt => "corrupt",
+                crate::state::ErrorKind::Other => "other",
+            };
+            self.metrics
+                .inc("s321d_store_errors_total", vec![("kind", kind.into())]);
+            e.into()
+        })
     }
 
     /// Local scratch space for copies and run outputs before they are

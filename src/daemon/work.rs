@@ -144,6 +144,8 @@ impl Lease {
         match ctx.db(|s| s.try_lease(&name)) {
             Ok(true) => {
                 ctx.status.lease(&name, true);
+                ctx.metrics
+                    .set("s321d_lease_held", vec![("lease", name.clone())], 1.0);
                 Some(Lease {
                     ctx: ctx.clone(),
                     name,
@@ -151,6 +153,8 @@ impl Lease {
             }
             Ok(false) => {
                 info!(lease = %name, "Skipping {name}: another replica is running it.");
+                ctx.metrics
+                    .inc("s321d_lease_skipped_total", vec![("lease", name.clone())]);
                 None
             }
             Err(e) => {
@@ -164,6 +168,9 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.ctx.status.lease(&self.name, false);
+        self.ctx
+            .metrics
+            .set("s321d_lease_held", vec![("lease", self.name.clone())], 0.0);
         if let Err(e) = self.ctx.db(|s| s.release_lease(&self.name)) {
             error!(lease = %self.name, "Cannot release the lease {}: {e:#}", self.name);
         }

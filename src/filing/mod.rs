@@ -438,7 +438,7 @@ pub async fn file_run(
         .db(|s| s.run(run_id))?
         .with_context(|| format!("no run {run_id}"))?;
     anyhow::ensure!(
-        run.kind != "replay",
+        run.kind != crate::state::types::RunKind::Replay,
         "run {run_id} is a replay: replays are never filed"
     );
     let out = ctx.source(&job.output.source)?;

@@ -37,7 +37,7 @@ pub async fn evaluate_and_publish(
 ) -> anyhow::Result<Summary> {
     let started = Utc::now();
     let output = format!("{}:{}", job.output.source, run_folder(job, run_id));
-    ctx.db(|s| s.start_run(run_id, &job.name, kind.as_str(), &output))?;
+    ctx.db(|s| s.start_run(run_id, &job.name, kind, &output))?;
     crate::audit::run_started(ctx, job, kind.as_str(), run_id, &files)?;
     if kind != RunKind::Replay {
         // Its exception reports are owed until queued, whatever stops us first.
@@ -194,7 +194,13 @@ pub async fn evaluate_and_publish(
     }
     crate::faults::crash_point("evaluated");
     let summary_json = serde_json::to_string(&summary)?;
-    ctx.db(|s| s.finish_run(run_id, "evaluated", &summary_json))?;
+    ctx.db(|s| {
+        s.finish_run(
+            run_id,
+            crate::state::types::RunStatus::Evaluated,
+            &summary_json,
+        )
+    })?;
     crate::audit::run_finished(ctx, &summary, &output, &output_hashes)?;
     record_metrics(ctx, job, &summary);
     info!(

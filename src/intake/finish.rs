@@ -196,7 +196,8 @@ pub async fn finish_run_files(
             .flatten()
             .and_then(|r| r.summary)
             .unwrap_or_default();
-        let _ = ctx.db(|s| s.finish_run(run_id, "succeeded", &summary));
+        let _ =
+            ctx.db(|s| s.finish_run(run_id, crate::state::types::RunStatus::Succeeded, &summary));
     }
 }
 

@@ -73,7 +73,7 @@ pub async fn recover(
                 })?;
             }
             let json = serde_json::to_string(&summary)?;
-            ctx.db(|s| s.finish_run(&run_id, "evaluated", &json))?;
+            ctx.db(|s| s.finish_run(&run_id, crate::state::types::RunStatus::Evaluated, &json))?;
             info!(job.name = %job.name, run.id = %run_id, "Recovered run {run_id}: its outputs were complete.");
             report.runs.push(summary);
         } else if files.iter().any(|f| f.engine_attempts > 0) {
@@ -129,14 +129,10 @@ fn split_run(
     run_id: &str,
     files: Vec<FileRecord>,
 ) -> anyhow::Result<Vec<(String, Vec<FileRecord>)>> {
-    let kind = ctx
-        .db(|s| s.run(run_id))?
-        .map(|r| r.kind)
-        .unwrap_or_default();
-    let kind = if kind == RunKind::Manual.as_str() {
-        RunKind::Manual
-    } else {
-        RunKind::Scheduled
+    // Manual runs split into manual runs; any other into scheduled ones.
+    let kind = match ctx.db(|s| s.run(run_id))?.map(|r| r.kind) {
+        Some(RunKind::Manual) => RunKind::Manual,
+        _ => RunKind::Scheduled,
     };
     let mut out = Vec::with_capacity(files.len());
     for mut f in files {
@@ -147,7 +143,7 @@ fn split_run(
         f.run_id = Some(solo.clone());
         out.push((solo, vec![f]));
     }
-    ctx.db(|s| s.finish_run(run_id, "split", ""))?;
+    ctx.db(|s| s.finish_run(run_id, crate::state::types::RunStatus::Split, ""))?;
     info!(job.name = %job.name, run.id = %run_id, files = out.len(), "Run {run_id} stopped while evaluating; its {} file(s) are evaluated one per run.", out.len());
     Ok(out)
 }
@@ -169,7 +165,7 @@ async fn quarantine_poison(
         f.engine_attempts, ctx.config.limits.poison_after_deaths
     );
     warn!(job.name = %job.name, file.name = %Escaped(&f.name), run.id = %run_id, "Quarantining {}: {reason}.", Escaped(&f.name));
-    ctx.db(|s| s.finish_run(run_id, "abandoned", ""))?;
+    ctx.db(|s| s.finish_run(run_id, crate::state::types::RunStatus::Abandoned, ""))?;
     if !finish::still_ours(ctx, intake, f).await? {
         // The name now holds new bytes (a fixed upload, say): leave those for
         // the next run; only the record of the poison file is closed.

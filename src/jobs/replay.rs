@@ -19,6 +19,6 @@ pub async fn replay(
     let summary =
         intake::evaluate::evaluate_and_publish(ctx, job, RunKind::Replay, run_id, files).await?;
     let json = serde_json::to_string(&summary)?;
-    ctx.db(|s| s.finish_run(run_id, "succeeded", &json))?;
+    ctx.db(|s| s.finish_run(run_id, crate::state::types::RunStatus::Succeeded, &json))?;
     Ok(summary)
 }

@@ -20,7 +20,7 @@ use crate::paths;
 use crate::sources;
 use crate::state::intake::RunRecord;
 use crate::state::ledger::FilingState;
-use crate::state::types::RunKind;
+use crate::state::types::{RunKind, RunStatus};
 
 /// A filing outcome: state, code, narrative, count.
 pub type Outcome = (String, Option<String>, Option<String>, u64);
@@ -30,8 +30,8 @@ pub type Outcome = (String, Option<String>, Option<String>, u64);
 pub struct RunRef {
     pub run_id: String,
     pub job: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: RunKind,
+    pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     /// `source:path` of the outputs.
     pub output: Option<String>,
@@ -46,7 +46,7 @@ impl RunRef {
 
     /// Whether the run published its outputs (a summary was recorded).
     pub fn complete(&self) -> bool {
-        self.summary.is_some() && matches!(self.status.as_str(), "evaluated" | "succeeded")
+        self.summary.is_some() && self.status.published()
     }
 }
 

@@ -814,7 +814,7 @@ pub async fn after_run(ctx: &App, run_id: &str) -> anyhow::Result<Vec<String>> {
     let Some(run) = read::run(ctx, run_id)? else {
         return Ok(Vec::new());
     };
-    if run.kind == "replay" || !run.complete() {
+    if run.kind == crate::state::types::RunKind::Replay || !run.complete() {
         return Ok(Vec::new());
     }
     let reports = build(ctx, &run, None, false).await?;

@@ -9,6 +9,7 @@
 //! `evaluating` one is evaluated again under the same run id unless its
 //! outputs are complete, an `evaluated` one is moved out of the inbox.
 
+use super::types::{RunKind, RunStatus};
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
@@ -110,8 +111,8 @@ pub struct JobState {
 pub struct RunRecord {
     pub run_id: String,
     pub job: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: RunKind,
+    pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// Where its outputs are (`source:path`).
@@ -176,11 +177,16 @@ pub trait IntakeStore: Send {
         &mut self,
         run_id: &str,
         job: &str,
-        kind: &str,
+        kind: RunKind,
         output: &str,
     ) -> Result<(), StoreError>;
 
-    fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError>;
+    fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        summary: &str,
+    ) -> Result<(), StoreError>;
 
     fn run(&mut self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
 

@@ -141,9 +141,9 @@ mod tests {
         let mut s = SqliteStore::open(&dir.path().join("state.db")).unwrap();
         let t0 = Utc::now() - chrono::Duration::minutes(1);
         for (run, job, kind) in [
-            ("r1", "a", "scheduled"),
-            ("r2", "b", "manual"),
-            ("r3", "a", "replay"),
+            ("r1", "a", RunKind::Scheduled),
+            ("r2", "b", RunKind::Manual),
+            ("r3", "a", RunKind::Replay),
         ] {
             s.start_run(run, job, kind, "out:x").unwrap();
             std::thread::sleep(std::time::Duration::from_millis(3));

@@ -6,6 +6,7 @@
 //! table can hold years of shipments without slowing a run down. The run's keys
 //! go into a temporary table and are joined in one statement.
 
+use super::types::{RunKind, RunStatus};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -474,6 +475,23 @@ impl super::cluster::ClusterStore for SqliteStore {
     }
 }
 
+/// The closed sets stored as text, read back; text no s321d wrote is an error.
+macro_rules! closed_set_from_sql {
+    ($($t:ty),*) => {$(
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let s = v.as_str()?;
+                <$t>::parse(s).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(
+                        format!("{s:?} is not a {}", stringify!($t)).into(),
+                    )
+                })
+            }
+        }
+    )*};
+}
+closed_set_from_sql!(super::types::RunKind, super::types::RunStatus);
+
 pub(super) fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite {
         location: path.display().to_string(),
@@ -860,19 +878,24 @@ impl IntakeStore for SqliteStore {
         &mut self,
         run_id: &str,
         job: &str,
-        kind: &str,
+        kind: RunKind,
         output: &str,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO runs (run_id, job, kind, status, started_at, output) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-                params![run_id, job, kind, ts(Utc::now()), output],
+                params![run_id, job, kind.as_str(), ts(Utc::now()), output],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
-    fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError> {
+    fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        summary: &str,
+    ) -> Result<(), StoreError> {
         let now = ts(Utc::now());
         let tx = self
             .conn
@@ -880,10 +903,10 @@ impl IntakeStore for SqliteStore {
             .map_err(|e| sql_err(&self.path, e))?;
         tx.execute(
             "UPDATE runs SET status = ?2, summary = ?3, finished_at = ?4 WHERE run_id = ?1",
-            params![run_id, status, summary, now],
+            params![run_id, status.as_str(), summary, now],
         )
         .map_err(|e| sql_err(&self.path, e))?;
-        if status == "split" {
+        if status == RunStatus::Split {
             // Its runs of one file each took over what it owed (`copy_duties`):
             // it owes nothing itself, and leaves no duty due behind.
             tx.execute(
@@ -1934,10 +1957,20 @@ mod tests {
         assert_eq!(archived[0].archive.as_deref(), Some("raw/2026/11/25/a.csv"));
         assert_eq!(store.files_of_run("run-1").unwrap().len(), 1);
         store
-            .start_run("run-1", "j", "scheduled", "data:runs/j/run-1")
+            .start_run(
+                "run-1",
+                "j",
+                crate::state::types::RunKind::Scheduled,
+                "data:runs/j/run-1",
+            )
             .unwrap();
-        store.finish_run("run-1", "succeeded", "{}").unwrap();
-        assert_eq!(store.run("run-1").unwrap().unwrap().status, "succeeded");
+        store
+            .finish_run("run-1", crate::state::types::RunStatus::Succeeded, "{}")
+            .unwrap();
+        assert_eq!(
+            store.run("run-1").unwrap().unwrap().status,
+            crate::state::types::RunStatus::Succeeded
+        );
         store.job_started("j", Utc::now()).unwrap();
         store.job_finished("j", Utc::now(), None).unwrap();
         let st = store.job_state("j").unwrap();

@@ -503,16 +503,17 @@ mod tests {
         let mut s = SqliteStore::open(&dir.path().join("state.db")).unwrap();
         for (run, job) in [("r1", "a"), ("r2", "a"), ("r3", "b"), ("replay-r4", "a")] {
             let kind = if run.starts_with("replay") {
-                "replay"
+                crate::state::types::RunKind::Replay
             } else {
-                "scheduled"
+                crate::state::types::RunKind::Scheduled
             };
             s.start_run(run, job, kind, "out:x").unwrap();
             std::thread::sleep(std::time::Duration::from_millis(3));
             s.set_run_duty(run, Duty::Filing, DutyState::Due).unwrap();
         }
         for run in ["r1", "r2", "r3", "replay-r4"] {
-            s.finish_run(run, "evaluated", "{}").unwrap();
+            s.finish_run(run, crate::state::types::RunStatus::Evaluated, "{}")
+                .unwrap();
         }
         s.set_run_duty("r2", Duty::Exceptions, DutyState::Due)
             .unwrap();
@@ -539,16 +540,20 @@ mod tests {
 
         // A run still running is not due yet; split, it hands its duties on
         // and owes nothing itself.
-        s.start_run("r5", "a", "scheduled", "out:x").unwrap();
+        s.start_run("r5", "a", crate::state::types::RunKind::Scheduled, "out:x")
+            .unwrap();
         s.set_run_duty("r5", Duty::Filing, DutyState::Due).unwrap();
         assert_eq!(
             s.runs_with_duty("a", Duty::Filing, DutyState::Due).unwrap(),
             ["r2"]
         );
-        s.start_run("r6", "a", "scheduled", "out:x").unwrap();
+        s.start_run("r6", "a", crate::state::types::RunKind::Scheduled, "out:x")
+            .unwrap();
         s.copy_duties("r5", "r6").unwrap();
-        s.finish_run("r5", "split", "").unwrap();
-        s.finish_run("r6", "evaluated", "{}").unwrap();
+        s.finish_run("r5", crate::state::types::RunStatus::Split, "")
+            .unwrap();
+        s.finish_run("r6", crate::state::types::RunStatus::Evaluated, "{}")
+            .unwrap();
         assert_eq!(
             s.run_duty("r5", Duty::Filing).unwrap(),
             Some(DutyState::Off)

@@ -16,6 +16,70 @@ impl RunKind {
             RunKind::Replay => "replay",
         }
     }
+
+    /// The kind stored as `s`; `None` for text no s321d wrote.
+    pub fn parse(s: &str) -> Option<RunKind> {
+        [RunKind::Scheduled, RunKind::Manual, RunKind::Replay]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a run is (`runs.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Started; its outputs are not published yet.
+    Running,
+    /// Outputs published; its files not yet moved out of the inbox.
+    Evaluated,
+    /// Outputs published and its files moved.
+    Succeeded,
+    /// Recovery split its files into a new run (some came back, some did not).
+    Split,
+    /// Recovery gave it up (none of its files came back).
+    Abandoned,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Evaluated => "evaluated",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Split => "split",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// The status stored as `s`; `None` for text no s321d wrote.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Evaluated,
+            RunStatus::Succeeded,
+            RunStatus::Split,
+            RunStatus::Abandoned,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// Whether the run published its outputs.
+    pub fn published(self) -> bool {
+        matches!(self, RunStatus::Evaluated | RunStatus::Succeeded)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Something a run owes after it is evaluated (`run_duties.duty`).

@@ -6,6 +6,7 @@
 //! takes an advisory lock on (job, SHA-256): takes of the same bytes queue,
 //! takes of other bytes do not.
 
+use crate::state::types::{RunKind, RunStatus};
 use chrono::{DateTime, Utc};
 use postgres::Row;
 
@@ -259,7 +260,7 @@ impl IntakeStore for PgStore {
         &mut self,
         run_id: &str,
         job: &str,
-        kind: &str,
+        kind: RunKind,
         output: &str,
     ) -> Result<(), StoreError> {
         let now = ts(Utc::now());
@@ -268,21 +269,26 @@ impl IntakeStore for PgStore {
             c.execute(
                 "INSERT INTO runs (run_id, job, kind, status, started_at, output) VALUES ($1, $2, $3, 'running', $4, $5) \
                  ON CONFLICT (run_id) DO NOTHING",
-                &[&run_id, &job, &kind, &now, &output],
+                &[&run_id, &job, &kind.as_str(), &now, &output],
             )
         })?;
         Ok(())
     }
 
-    fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StoreError> {
+    fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        summary: &str,
+    ) -> Result<(), StoreError> {
         let now = ts(Utc::now());
         self.with(|c| {
             let mut tx = c.transaction()?;
             tx.execute(
                 "UPDATE runs SET status = $2, summary = $3, finished_at = $4 WHERE run_id = $1",
-                &[&run_id, &status, &summary, &now],
+                &[&run_id, &status.as_str(), &summary, &now],
             )?;
-            if status == "split" {
+            if status == RunStatus::Split {
                 // Its runs of one file each took over what it owed (`copy_duties`):
                 // it owes nothing itself, and leaves no duty due behind.
                 tx.execute(
@@ -518,10 +524,16 @@ mod tests {
         assert_eq!((attempts(&mut s, a), attempts(&mut s, b)), (0, 1));
 
         assert_eq!(s.run("r1").unwrap(), None);
-        s.start_run("r1", "j", "scheduled", "data:runs/j/r1")
-            .unwrap();
+        s.start_run(
+            "r1",
+            "j",
+            crate::state::types::RunKind::Scheduled,
+            "data:runs/j/r1",
+        )
+        .unwrap();
         // Started again (a redo): the first row stays.
-        s.start_run("r1", "k", "manual", "elsewhere").unwrap();
+        s.start_run("r1", "k", crate::state::types::RunKind::Manual, "elsewhere")
+            .unwrap();
         let r = s.run("r1").unwrap().unwrap();
         assert_eq!(
             (
@@ -536,9 +548,10 @@ mod tests {
         s.set_run_duty("r1", Duty::Filing, DutyState::Due).unwrap();
         s.set_run_duty("r1", Duty::Exceptions, DutyState::Done)
             .unwrap();
-        s.finish_run("r1", "split", "{\"n\":1}").unwrap();
+        s.finish_run("r1", crate::state::types::RunStatus::Split, "{\"n\":1}")
+            .unwrap();
         let r = s.run("r1").unwrap().unwrap();
-        assert_eq!(r.status, "split");
+        assert_eq!(r.status, crate::state::types::RunStatus::Split);
         assert_eq!(r.summary.as_deref(), Some("{\"n\":1}"));
         assert!(r.finished_at.unwrap() >= r.started_at);
         assert_eq!(

@@ -137,6 +137,26 @@ impl Drop for PgStore {
     }
 }
 
+/// The closed sets stored as text, read back; text no s321d wrote is an error.
+macro_rules! closed_set_from_sql {
+    ($($t:ty),*) => {$(
+        impl<'a> postgres::types::FromSql<'a> for $t {
+            fn from_sql(
+                ty: &postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                let s = <&str as postgres::types::FromSql>::from_sql(ty, raw)?;
+                <$t>::parse(s).ok_or_else(|| format!("{s:?} is not a {}", stringify!($t)).into())
+            }
+
+            fn accepts(ty: &postgres::types::Type) -> bool {
+                <&str as postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    )*};
+}
+closed_set_from_sql!(super::types::RunKind, super::types::RunStatus);
+
 /// Readiness probe: a connection of its own (never the runs'), at most
 /// `wait` to connect, and the question whether this server takes writes.
 pub fn probe(url: &str, password: Option<&str>, wait: std::time::Duration) -> super::sqlite::Probe {
